@@ -1,0 +1,137 @@
+/* log: leveled text/JSON logs on stderr; every line passes through secret redaction. */
+#define _GNU_SOURCE 1  /* strcasestr */
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/time.h>
+#include <time.h>
+#include "log.h"
+
+#define MAX_SECRETS 32
+
+static log_level current_level = LOG_INFO;
+static int json_format = 0;
+static char *secrets[MAX_SECRETS];
+static int nsecrets = 0;
+
+static const char *const level_names[] = {"debug", "info", "warn", "error"};
+
+void log_set_level(log_level level) { current_level = level; }
+log_level log_get_level(void) { return current_level; }
+void log_set_json(int on) { json_format = on; }
+int log_enabled(log_level level) { return level >= current_level; }
+
+int log_parse_level(const char *s) {
+  int i;
+  for (i = 0; i < 4; i++)
+    if (strcasecmp(s, level_names[i]) == 0) return i;
+  if (strcasecmp(s, "warning") == 0) return LOG_WARN;
+  return -1;
+}
+
+void log_add_secret(const char *secret) {
+  int i;
+  if (!secret || strlen(secret) < 4) return;
+  for (i = 0; i < nsecrets; i++)
+    if (strcmp(secrets[i], secret) == 0) return;
+  if (nsecrets == MAX_SECRETS) {  /* forget the oldest, keep the newest */
+    free(secrets[0]);
+    memmove(secrets, secrets + 1, sizeof secrets[0] * (MAX_SECRETS - 1));
+    nsecrets--;
+  }
+  secrets[nsecrets++] = strdup(secret);
+}
+
+void log_clear_secrets(void) {
+  while (nsecrets > 0) free(secrets[--nsecrets]);
+}
+
+static void replace_all(char *s, size_t cap, const char *needle, const char *with) {
+  size_t nl = strlen(needle), wl = strlen(with);
+  char *p = s;
+  while ((p = strstr(p, needle)) != NULL) {
+    size_t tail = strlen(p + nl);
+    if ((size_t)(p - s) + wl + tail + 1 > cap) tail = cap - (size_t)(p - s) - wl - 1;
+    memmove(p + wl, p + nl, tail);
+    p[wl + tail] = '\0';
+    memcpy(p, with, wl);
+    p += wl;
+  }
+}
+
+/* "Authorization: <anything up to end of line or quote>" loses its value. */
+static void redact_authorization(char *s) {
+  char *p = s;
+  while ((p = strcasestr(p, "authorization")) != NULL) {
+    char *v = p + 13, *end;
+    while (*v == ' ' || *v == ':' || *v == '=' || *v == '"') v++;
+    end = v;
+    while (*end && *end != '\n' && *end != '"' && *end != ',') end++;
+    if (end > v) {
+      static const char mark[] = "[REDACTED]";
+      size_t ml = sizeof mark - 1, rest = strlen(end);
+      if ((size_t)(end - v) >= ml) {
+        memcpy(v, mark, ml);
+        memmove(v + ml, end, rest + 1);
+      } else {
+        memset(v, '*', (size_t)(end - v));
+      }
+    }
+    p = v;
+  }
+}
+
+void log_redact(char *s, size_t cap) {
+  int i;
+  for (i = 0; i < nsecrets; i++) replace_all(s, cap, secrets[i], "[REDACTED]");
+  redact_authorization(s);
+}
+
+static void json_escape(FILE *f, const char *s) {
+  for (; *s; s++) {
+    unsigned char c = (unsigned char)*s;
+    if (c == '"' || c == '\\') fprintf(f, "\\%c", c);
+    else if (c == '\n') fputs("\\n", f);
+    else if (c == '\t') fputs("\\t", f);
+    else if (c < 0x20) fprintf(f, "\\u%04x", c);
+    else fputc(c, f);
+  }
+}
+
+void log_write_str(log_level level, unsigned task, const char *msg) {
+  char line[4096], stamp[40];
+  struct timeval tv;
+  struct tm tm;
+  if (!log_enabled(level) || level >= LOG_OFF) return;
+  snprintf(line, sizeof line, "%s", msg);
+  log_redact(line, sizeof line);
+  gettimeofday(&tv, NULL);
+  gmtime_r(&tv.tv_sec, &tm);
+  strftime(stamp, sizeof stamp, "%Y-%m-%dT%H:%M:%S", &tm);
+  if (json_format) {
+    fprintf(stderr, "{\"time\":\"%s.%03dZ\",\"level\":\"%s\",", stamp, (int)(tv.tv_usec / 1000),
+            level_names[level]);
+    if (task) fprintf(stderr, "\"task\":%u,", task);
+    fputs("\"msg\":\"", stderr);
+    json_escape(stderr, line);
+    fputs("\"}\n", stderr);
+  } else if (task) {
+    fprintf(stderr, "%s.%03dZ %-5s [task %u] %s\n", stamp, (int)(tv.tv_usec / 1000),
+            level_names[level], task, line);
+  } else {
+    fprintf(stderr, "%s.%03dZ %-5s %s\n", stamp, (int)(tv.tv_usec / 1000), level_names[level],
+            line);
+  }
+}
+
+void log_write(log_level level, unsigned task, const char *fmt, ...) {
+  char buf[4096];
+  va_list ap;
+  if (!log_enabled(level)) return;
+  va_start(ap, fmt);
+  vsnprintf(buf, sizeof buf, fmt, ap);
+  va_end(ap);
+  log_write_str(level, task, buf);
+}

@@ -1,0 +1,31 @@
+/* log: leveled logs to stderr, as text or one JSON object per line, with secret redaction. */
+#ifndef REC_LOG_H
+#define REC_LOG_H
+#include <stddef.h>
+
+typedef enum { LOG_DEBUG = 0, LOG_INFO, LOG_WARN, LOG_ERROR, LOG_OFF } log_level;
+
+void log_set_level(log_level level);
+log_level log_get_level(void);
+void log_set_json(int on);
+/* Parses "debug|info|warn|error"; returns -1 when unknown. */
+int log_parse_level(const char *s);
+int log_enabled(log_level level);
+/* Registers a string that must never be printed; every occurrence becomes "[REDACTED]".
+ * Strings shorter than 4 bytes are ignored (too likely to hit ordinary text). */
+void log_add_secret(const char *secret);
+void log_clear_secrets(void);
+/* Replaces registered secrets and Authorization header values in s (in place, NUL-ended,
+ * capacity cap). Used for log lines and error messages alike. */
+void log_redact(char *s, size_t cap);
+/* task: the task id, or 0 for the engine itself. */
+void log_write(log_level level, unsigned task, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+void log_write_str(log_level level, unsigned task, const char *msg);
+
+#define log_debug(...) do { if (log_enabled(LOG_DEBUG)) log_write(LOG_DEBUG, 0, __VA_ARGS__); } while (0)
+#define log_info(...) log_write(LOG_INFO, 0, __VA_ARGS__)
+#define log_warn(...) log_write(LOG_WARN, 0, __VA_ARGS__)
+#define log_error(...) log_write(LOG_ERROR, 0, __VA_ARGS__)
+
+#endif

@@ -1,0 +1,35 @@
+/* sim: the simulated QingCloud RTC and Agora Cloud Recording services, served over HTTP on
+ * a libuv loop (standalone with `recwatch sim`, or inside `recwatch run --sim`). */
+#ifndef REC_SIM_H
+#define REC_SIM_H
+#include <uv.h>
+
+typedef struct sim sim_t;
+
+typedef struct sim_options {
+  const char *host;              /* listen address, default "127.0.0.1" */
+  int port;                      /* 0 = ephemeral */
+  const char *scenario_path;     /* Lua scenario file; NULL = the built-in default story */
+  const char *log_requests_path; /* one JSON line per request, or NULL */
+  int embedded;                  /* 1: unref handles so the sim never keeps the loop alive */
+} sim_options;
+
+/* Credentials and base URL a client must use (valid until sim_free). */
+typedef struct sim_info {
+  int port;
+  const char *base_url;          /* "http://127.0.0.1:PORT" for both providers */
+  const char *agora_customer_id, *agora_customer_secret;
+  const char *qc_access_key_id, *qc_secret_access_key;
+} sim_info;
+
+/* Starts listening; returns NULL and writes a one-line reason into err on failure. */
+sim_t *sim_start(uv_loop_t *loop, const sim_options *opt, char *err, size_t errlen);
+void sim_get_info(sim_t *s, sim_info *out);
+/* Closes the listener and all connections; frees everything once the handles are closed
+ * (run the loop afterwards so the close callbacks run). */
+void sim_free(sim_t *s);
+/* `recwatch sim [--listen HOST:PORT] [--scenario FILE] [--log-requests FILE]`; argv[0] is
+ * "sim". Runs until SIGINT/SIGTERM. Returns the process exit status. */
+int sim_command(int argc, char **argv);
+
+#endif
