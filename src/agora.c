@@ -202,6 +202,8 @@ static void agora_fail_server(long st, const reply_facts *f, const char *ex, rec
                 "agora: 206 code 65 request not completed: transient, retry the query");
   else if (st == 504 && code == 62)
     rec_err_set(e, REC_E_SERVER, 504, "agora: 504 code 62 request timeout: retry the query");
+  else if (!f->is_json)
+    rec_err_set(e, REC_E_SERVER, (int)st, "agora: reply is not JSON (HTTP %ld): %s", st, ex);
   else if (st == 206)
     rec_err_set(e, REC_E_SERVER, 206, "agora: 206 request not completed: retry; reply: %s", ex);
   else

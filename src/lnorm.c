@@ -60,11 +60,16 @@ static int lnorm_is_object(lua_State *L, int idx) {
   return object;
 }
 
+/* t[key] (raw) for the table at tidx; pushes the value and returns its type. */
 static int lnorm_rawget(lua_State *L, int tidx, const char *key) {
-  return lua_pushstring(L, key), lua_rawget(L, tidx);
+  tidx = lua_absindex(L, tidx);
+  lua_pushstring(L, key);
+  return lua_rawget(L, tidx);
 }
 
+/* t[key] = value on top (raw), popping the value. */
 static void lnorm_rawset(lua_State *L, int tidx, const char *key) {
+  tidx = lua_absindex(L, tidx);
   lua_pushstring(L, key);
   lua_insert(L, -2);
   lua_rawset(L, tidx);
@@ -155,7 +160,8 @@ static int lnorm_decode_k(lua_State *L) {
 }
 
 int lnorm_decode(lua_State *L, const char *body, size_t len) {
-  if (!lua_checkstack(L, 4)) return 0;
+  /* lua-cjson stops at a NUL byte as if the text ended there; raw NUL is never valid JSON. */
+  if ((body && memchr(body, '\0', len)) || !lua_checkstack(L, 4)) return 0;
   lua_pushcfunction(L, lnorm_decode_k);
   lua_pushlightuserdata(L, (void *)body);
   lua_pushinteger(L, (lua_Integer)len);

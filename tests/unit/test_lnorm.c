@@ -1,0 +1,415 @@
+/* Unit tests for lnorm: decoding with whole numbers as integers, reply facts, QingCloud and
+ * Agora normalisation of every 200 fixture, and that odd or hostile input never crashes. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <cmocka.h>
+#include <lua.h>
+#include <lauxlib.h>
+#include <lualib.h>
+#include "lnorm.h"
+
+static char *read_fixture(const char *name, size_t *len) {
+  char path[512];
+  FILE *fp;
+  char *buf;
+  long n;
+  snprintf(path, sizeof path, "%s/%s", FIXTURES, name);
+  fp = fopen(path, "rb");
+  assert_non_null(fp);
+  fseek(fp, 0, SEEK_END);
+  n = ftell(fp);
+  fseek(fp, 0, SEEK_SET);
+  buf = malloc((size_t)n + 1);
+  assert_non_null(buf);
+  assert_int_equal(fread(buf, 1, (size_t)n, fp), (size_t)n);
+  buf[n] = '\0';
+  fclose(fp);
+  *len = (size_t)n;
+  return buf;
+}
+
+static int setup(void **state) {
+  lua_State *L = luaL_newstate();
+  luaL_openlibs(L);
+  *state = L;
+  return 0;
+}
+
+static int teardown(void **state) {
+  lua_close(*state);
+  return 0;
+}
+
+/* Decodes a fixture and leaves it on the stack (as global "r" too, for Lua-side checks). */
+static void push_fixture(lua_State *L, const char *name) {
+  size_t len;
+  char *body = read_fixture(name, &len);
+  assert_int_equal(lnorm_decode(L, body, len), 1);
+  free(body);
+  lua_pushvalue(L, -1);
+  lua_setglobal(L, "r");
+}
+
+/* Runs a Lua expression over global r; fails the test with the expression when not true. */
+static void check(lua_State *L, const char *expr) {
+  char chunk[1024];
+  snprintf(chunk, sizeof chunk, "return %s", expr);
+  if (luaL_dostring(L, chunk) != LUA_OK) fail_msg("%s: %s", expr, lua_tostring(L, -1));
+  if (!lua_toboolean(L, -1)) fail_msg("not true: %s", expr);
+  lua_pop(L, 1);
+}
+
+static void test_decode_whole_numbers(void **state) {
+  lua_State *L = *state;
+  const char *json = "{\"a\":39,\"b\":1.5,\"c\":[1562724971626,-7,-0.0,1e300,9007199254740993],"
+                     "\"d\":{\"e\":{\"f\":[[2]]}},\"g\":null}";
+  int top = lua_gettop(L);
+  assert_int_equal(lnorm_decode(L, json, strlen(json)), 1);
+  assert_int_equal(lua_gettop(L), top + 1);
+  lua_setglobal(L, "r");
+  check(L, "math.type(r.a) == 'integer' and tostring(r.a) == '39'");
+  check(L, "math.type(r.b) == 'float' and r.b == 1.5");
+  check(L, "math.type(r.c[1]) == 'integer' and r.c[1] == 1562724971626");
+  check(L, "math.type(r.c[2]) == 'integer' and r.c[2] == -7");
+  check(L, "math.type(r.c[3]) == 'integer' and r.c[3] == 0");
+  check(L, "math.type(r.c[4]) == 'float'");  /* beyond 2^53: left a float */
+  check(L, "math.type(r.c[5]) == 'float'");
+  check(L, "math.type(r.d.e.f[1][1]) == 'integer'");
+  check(L, "type(r.g) == 'userdata'");  /* cjson.null survives as is */
+  assert_int_equal(lua_gettop(L), top);
+}
+
+static void test_decode_scalars_and_failures(void **state) {
+  lua_State *L = *state;
+  int top = lua_gettop(L);
+  assert_int_equal(lnorm_decode(L, "39", 2), 1);
+  assert_true(lua_isinteger(L, -1));
+  assert_int_equal(lua_tointeger(L, -1), 39);
+  lua_pop(L, 1);
+  assert_int_equal(lnorm_decode(L, "\"x\"", 3), 1);
+  assert_string_equal(lua_tostring(L, -1), "x");
+  lua_pop(L, 1);
+  assert_int_equal(lnorm_decode(L, "", 0), 0);
+  assert_int_equal(lnorm_decode(L, NULL, 0), 0);
+  assert_int_equal(lnorm_decode(L, "{\"a\":", 5), 0);
+  assert_int_equal(lnorm_decode(L, "NaN", 3), 0);       /* strict JSON */
+  assert_int_equal(lnorm_decode(L, "[1] x", 5), 0);     /* trailing garbage */
+  assert_int_equal(lnorm_decode(L, "[1]\0[2]", 7), 0);  /* embedded NUL is not JSON */
+  assert_int_equal(lua_gettop(L), top);
+}
+
+static void test_decode_deep_nesting(void **state) {
+  lua_State *L = *state;
+  size_t n = 100000, i;
+  char *deep = malloc(2 * n + 1);
+  int top = lua_gettop(L);
+  assert_non_null(deep);
+  for (i = 0; i < n; i++) deep[i] = '[', deep[n + i] = ']';
+  deep[2 * n] = '\0';
+  assert_int_equal(lnorm_decode(L, deep, n), 0);        /* unclosed */
+  assert_int_equal(lnorm_decode(L, deep, 2 * n), 0);    /* closed but too deep for cjson */
+  assert_int_equal(lnorm_decode(L, deep + n - 500, 1000), 1);  /* 500 deep is fine */
+  lua_pop(L, 1);
+  assert_int_equal(lua_gettop(L), top);
+  free(deep);
+}
+
+static void test_facts(void **state) {
+  lua_State *L = *state;
+  reply_facts f;
+  push_fixture(L, "agora_404_worker.json");
+  lnorm_facts(L, -1, &f);
+  assert_true(f.is_json && f.is_object);
+  assert_true(f.has_code_num);
+  assert_int_equal(f.code_num, 404);
+  assert_null(f.code_str);
+  assert_string_equal(f.reason, "failed to find worker");
+  assert_false(f.has_server_response);
+  lua_pop(L, 1);
+  push_fixture(L, "qc_200_success.json");
+  lnorm_facts(L, -1, &f);
+  assert_string_equal(f.code_str, "success");
+  assert_false(f.has_code_num);
+  assert_true(f.has_recinfos);
+  lua_pop(L, 1);
+  push_fixture(L, "agora_200_old_strings.json");
+  lnorm_facts(L, -1, &f);
+  assert_true(f.has_server_response);
+  assert_string_equal(f.code_str, "0");
+  assert_true(f.has_code_num);
+  assert_int_equal(f.code_num, 0);
+  lua_pop(L, 1);
+  push_fixture(L, "qc_200_missing_recinfos.json");
+  lnorm_facts(L, -1, &f);
+  assert_false(f.has_recinfos);
+  lua_pop(L, 1);
+}
+
+static void test_facts_odd_values(void **state) {
+  lua_State *L = *state;
+  reply_facts f;
+  int top = lua_gettop(L);
+  lnorm_facts(L, top + 1, &f);  /* none */
+  assert_false(f.is_json);
+  lua_pushnil(L);
+  lnorm_facts(L, -1, &f);
+  assert_false(f.is_json);
+  lua_pop(L, 1);
+  assert_int_equal(lnorm_decode(L, "[1,2]", 5), 1);
+  lnorm_facts(L, -1, &f);
+  assert_true(f.is_json);
+  assert_false(f.is_object);
+  lua_pop(L, 1);
+  assert_int_equal(lnorm_decode(L, "null", 4), 1);
+  lnorm_facts(L, -1, &f);
+  assert_true(f.is_json);
+  assert_false(f.is_object);
+  lua_pop(L, 1);
+  assert_int_equal(luaL_dostring(L, "return {code={}, message=1, reason=true, "
+                                    "serverResponse='x', recinfos={a=1}}"), LUA_OK);
+  lnorm_facts(L, -1, &f);
+  assert_true(f.is_object);
+  assert_null(f.code_str);
+  assert_false(f.has_code_num);
+  assert_null(f.message);
+  assert_null(f.reason);
+  assert_false(f.has_server_response);
+  assert_false(f.has_recinfos);
+  lua_pop(L, 1);
+  assert_int_equal(lua_gettop(L), top);
+}
+
+static void test_qingcloud_success(void **state) {
+  lua_State *L = *state;
+  push_fixture(L, "qc_200_success.json");
+  lnorm_qingcloud(L, -1);
+  lua_pop(L, 1);
+  check(L, "math.type(r.offset) == 'integer' and math.type(r.limit) == 'integer'");
+  check(L, "math.type(r.total_count) == 'integer' and r.total_count == 1");
+  check(L, "#r.recinfos == 1 and math.type(r.recinfos[1].id) == 'integer'");
+  check(L, "'task ' .. r.recinfos[1].id == 'task 39'");
+  check(L, "math.type(r.recinfos[1].status) == 'integer' and r.recinfos[1].status == 2");
+  check(L, "r.recinfos[1].status_name == 'Recording'");
+  check(L, "math.type(r.recinfos[1].pid) == 'integer' and r.recinfos[1].pid == 15045");
+  check(L, "r.recinfos[1].channel == 'crIUxmwHA2' and r.recinfos[1].files == ''");
+}
+
+static void test_qingcloud_strings_and_null(void **state) {
+  lua_State *L = *state;
+  push_fixture(L, "qc_200_string_numbers.json");
+  lnorm_qingcloud(L, -1);
+  lua_pop(L, 1);
+  check(L, "r.total_count == 2 and math.type(r.total_count) == 'integer'");
+  check(L, "math.type(r.offset) == 'integer' and r.limit == 20");
+  check(L, "r.recinfos[1].id == 40 and math.type(r.recinfos[1].id) == 'integer'");
+  check(L, "r.recinfos[1].status == 52 and r.recinfos[1].status_name == 'PushToQingstorFailed'");
+  check(L, "r.recinfos[1].size == 1048576 and r.recinfos[1].is_mix == 0");
+  check(L, "r.recinfos[1].created == '2021-11-18 15:00:00'");
+  check(L, "r.recinfos[2].pid == 'not-a-pid'");  /* not a number: left alone */
+  check(L, "r.recinfos[2].status == 99 and r.recinfos[2].status_name == nil");
+  push_fixture(L, "qc_200_null_recinfos.json");
+  lnorm_qingcloud(L, -1);
+  lua_pop(L, 1);
+  check(L, "type(r.recinfos) == 'table' and next(r.recinfos) == nil");
+  push_fixture(L, "qc_200_empty.json");
+  lnorm_qingcloud(L, -1);
+  lua_pop(L, 1);
+  check(L, "type(r.recinfos) == 'table' and #r.recinfos == 0 and r.total_count == 0");
+}
+
+static void test_agora_json_filelists(void **state) {
+  lua_State *L = *state;
+  push_fixture(L, "agora_200_individual_json.json");
+  lnorm_agora(L, -1);
+  lua_pop(L, 1);
+  check(L, "math.type(r.status) == 'integer' and r.status == 5");
+  check(L, "r.status_name == 'in_progress'");
+  check(L, "math.type(r.serverResponse.status) == 'integer'");
+  check(L, "math.type(r.serverResponse.sliceStartTime) == 'integer'");
+  check(L, "r.serverResponse.sliceStartTime == 1562724971626");
+  check(L, "#r.serverResponse.fileList == 2");
+  check(L, "r.serverResponse.fileList[1].uid == '123' and r.serverResponse.fileList[2].uid == '456'");
+  check(L, "r.serverResponse.fileList[1].isPlayable == true");
+  check(L, "r.serverResponse.fileList[1].mixedAllUser == false");
+  check(L, "math.type(r.serverResponse.fileList[2].sliceStartTime) == 'integer'");
+  push_fixture(L, "agora_200_mix_json.json");
+  lnorm_agora(L, -1);
+  lua_pop(L, 1);
+  check(L, "r.status == 5 and r.serverResponse.fileList[1].uid == '0'");
+  check(L, "r.serverResponse.fileList[2].isPlayable == false");
+  check(L, "r.serverResponse.fileList[2].mixedAllUser == true");
+}
+
+static void test_agora_string_filelist(void **state) {
+  lua_State *L = *state;
+  push_fixture(L, "agora_200_mix_string.json");
+  lnorm_agora(L, -1);
+  lua_pop(L, 1);
+  check(L, "r.serverResponse.fileListMode == 'string'");
+  check(L, "r.serverResponse.fileList == 'xxx.m3u8'");
+  check(L, "r.status == 4 and r.status_name == 'all_started'");
+}
+
+static void test_agora_web(void **state) {
+  lua_State *L = *state;
+  push_fixture(L, "agora_200_web.json");
+  lnorm_agora(L, -1);
+  lua_pop(L, 1);
+  check(L, "r.status == 4 and math.type(r.status) == 'integer'");
+  check(L, "r.serverResponse.extensionServiceState[1].payload.onhold == false");
+  check(L, "type(r.serverResponse.extensionServiceState[1].payload.fileList) == 'table'");
+  push_fixture(L, "agora_200_web_rtmp.json");
+  lnorm_agora(L, -1);
+  lua_pop(L, 1);
+  check(L, "r.status_name == 'all_started'");
+  check(L, "math.type(r.serverResponse.extensionServiceState[1].payload.fileList[1]"
+           ".sliceStartTime) == 'integer'");
+  check(L, "r.serverResponse.extensionServiceState[2].serviceName == 'rtmp_publish_service'");
+  check(L, "r.serverResponse.extensionServiceState[2].payload.outputs[1].status == 'publishing'");
+}
+
+static void test_agora_old_strings(void **state) {
+  lua_State *L = *state;
+  push_fixture(L, "agora_200_old_strings.json");
+  lnorm_agora(L, -1);
+  lua_pop(L, 1);
+  check(L, "r.status == 20 and math.type(r.status) == 'integer'");
+  check(L, "r.status_name == 'exited_abnormally'");
+  check(L, "r.code == 0 and math.type(r.code) == 'integer'");
+  check(L, "r.serverResponse.status == 20");
+  check(L, "r.serverResponse.sliceStartTime == 1562724971626");
+  check(L, "math.type(r.serverResponse.sliceStartTime) == 'integer'");
+  check(L, "r.serverResponse.fileList[1].isPlayable == true");
+  check(L, "r.serverResponse.fileList[1].mixedAllUser == true");
+  check(L, "r.serverResponse.fileList[2].isPlayable == false");
+  check(L, "r.serverResponse.fileList[2].mixedAllUser == false");
+  check(L, "r.serverResponse.fileList[2].sliceStartTime == 1562724971627");
+  check(L, "r.serverResponse.fileList[1].uid == '123'");
+  check(L, "r.serverResponse.fileList[2].uid == '456'");  /* a number uid becomes a string */
+  check(L, "r.serverResponse.extensionServiceState[1].payload.onhold == true");
+  check(L, "r.serverResponse.extensionServiceState[1].payload.fileList[1].sliceStartTime"
+           " == 1562724971628");
+  check(L, "r.serverResponse.fileList[1].fileName == 'xxx.m3u8'");
+}
+
+static void test_agora_missing_fields(void **state) {
+  lua_State *L = *state;
+  int top = lua_gettop(L);
+  push_fixture(L, "agora_200_missing_fields.json");
+  lnorm_agora(L, -1);
+  lua_pop(L, 1);
+  assert_int_equal(lua_gettop(L), top);
+  check(L, "r.status == nil and r.status_name == nil");
+  check(L, "r.serverResponse.extensionServiceState == 'odd'");
+  check(L, "r.serverResponse.fileListMode == 7");
+}
+
+static void test_odd_shapes_do_not_raise(void **state) {
+  lua_State *L = *state;
+  static const char *const odd[] = {
+    "return {serverResponse='x'}",
+    "return {serverResponse={status='abc', fileList={1, true, 'x', {uid=1.5, isPlayable=3}}}}",
+    "return {serverResponse={status=1e300, extensionServiceState={5, {payload=5}, "
+    "{payload={fileList='s', onhold='maybe'}}}}}",
+    "return {serverResponse={status='99999999999999999999999'}}",
+    "return {recinfos={1, 'x', {status='abc', id={}}, {status=-1}}, total_count='1e3'}",
+    "return {recinfos='nope', offset=true}",
+    "return setmetatable({}, {__index=function() error('boom') end, "
+    "__newindex=function() error('boom') end})",
+    "return {serverResponse=setmetatable({status=5}, {__newindex=function() error('x') end})}",
+  };
+  size_t i;
+  int top = lua_gettop(L);
+  reply_facts f;
+  for (i = 0; i < sizeof odd / sizeof odd[0]; i++) {
+    assert_int_equal(luaL_dostring(L, odd[i]), LUA_OK);
+    lnorm_facts(L, -1, &f);
+    lnorm_qingcloud(L, -1);
+    lnorm_agora(L, -1);
+    lnorm_integers(L, -1);
+    lua_pop(L, 1);
+    assert_int_equal(lua_gettop(L), top);
+  }
+  assert_int_equal(luaL_dostring(L, "local t = {serverResponse={status=5}} return t"), LUA_OK);
+  lnorm_agora(L, -1);
+  lua_setglobal(L, "r");
+  check(L, "r.status == 5 and r.status_name == 'in_progress'");
+  assert_int_equal(luaL_dostring(L, "return {recinfos={{status=2}}}"), LUA_OK);
+  lnorm_qingcloud(L, -1);
+  lua_setglobal(L, "r");
+  check(L, "r.recinfos[1].status_name == 'Recording'");
+  lnorm_qingcloud(L, lua_gettop(L) + 1);  /* none: ignored */
+  lnorm_agora(L, lua_gettop(L) + 1);
+  assert_int_equal(lua_gettop(L), top);
+}
+
+static void test_integers_cycles(void **state) {
+  lua_State *L = *state;
+  int top = lua_gettop(L);
+  assert_int_equal(luaL_dostring(L, "local t = {1.0, 2.5} "
+                                    "for i = 1, 40 do t[#t + 1] = t end "
+                                    "t.self = {t, t, x = 3.0} return t"), LUA_OK);
+  lnorm_integers(L, -1);
+  lua_setglobal(L, "r");
+  check(L, "math.type(r[1]) == 'integer' and math.type(r[2]) == 'float'");
+  check(L, "math.type(r.self.x) == 'integer'");
+  lua_pushnumber(L, 7.0);
+  lnorm_integers(L, -1);
+  assert_true(lua_isinteger(L, -1));
+  lua_pop(L, 1);
+  assert_int_equal(lua_gettop(L), top);
+}
+
+static void test_garbage_never_crashes(void **state) {
+  lua_State *L = *state;
+  static const char alphabet[] = "[]{}\",:0123456789.-eE truefalsnul\\u00ab\x01\xff";
+  unsigned long seed = 12345;
+  char buf[256];
+  int iter, top = lua_gettop(L), decoded = 0;
+  reply_facts f;
+  for (iter = 0; iter < 20000; iter++) {
+    size_t n, i;
+    seed = seed * 6364136223846793005UL + 1442695040888963407UL;
+    n = (size_t)(seed >> 33) % sizeof buf;
+    for (i = 0; i < n; i++) {
+      seed = seed * 6364136223846793005UL + 1442695040888963407UL;
+      buf[i] = (iter & 1) ? (char)(seed >> 56)
+                          : alphabet[(seed >> 40) % (sizeof alphabet - 1)];
+    }
+    if (lnorm_decode(L, buf, n)) {
+      decoded++;
+      lnorm_facts(L, -1, &f);
+      lnorm_qingcloud(L, -1);
+      lnorm_agora(L, -1);
+      lua_pop(L, 1);
+    }
+    assert_int_equal(lua_gettop(L), top);
+  }
+  assert_true(decoded > 0);  /* some random inputs are valid JSON (e.g. numbers) */
+}
+
+int main(void) {
+  const struct CMUnitTest tests[] = {
+    cmocka_unit_test_setup_teardown(test_decode_whole_numbers, setup, teardown),
+    cmocka_unit_test_setup_teardown(test_decode_scalars_and_failures, setup, teardown),
+    cmocka_unit_test_setup_teardown(test_decode_deep_nesting, setup, teardown),
+    cmocka_unit_test_setup_teardown(test_facts, setup, teardown),
+    cmocka_unit_test_setup_teardown(test_facts_odd_values, setup, teardown),
+    cmocka_unit_test_setup_teardown(test_qingcloud_success, setup, teardown),
+    cmocka_unit_test_setup_teardown(test_qingcloud_strings_and_null, setup, teardown),
+    cmocka_unit_test_setup_teardown(test_agora_json_filelists, setup, teardown),
+    cmocka_unit_test_setup_teardown(test_agora_string_filelist, setup, teardown),
+    cmocka_unit_test_setup_teardown(test_agora_web, setup, teardown),
+    cmocka_unit_test_setup_teardown(test_agora_old_strings, setup, teardown),
+    cmocka_unit_test_setup_teardown(test_agora_missing_fields, setup, teardown),
+    cmocka_unit_test_setup_teardown(test_odd_shapes_do_not_raise, setup, teardown),
+    cmocka_unit_test_setup_teardown(test_integers_cycles, setup, teardown),
+    cmocka_unit_test_setup_teardown(test_garbage_never_crashes, setup, teardown),
+  };
+  return cmocka_run_group_tests(tests, NULL, NULL);
+}
