@@ -1,3 +1,198 @@
-/* main: the recwatch command line (run, check, query, sim). */
+/* main: the recwatch command line: run, check, query, sim, --version, --help. */
 #include <stdio.h>
-int main(void) { puts("recwatch " RECWATCH_VERSION); return 0; }
+#include <stdlib.h>
+#include <string.h>
+#include "config.h"
+#include "engine.h"
+#include "log.h"
+#include "sim/sim.h"
+
+static const char usage[] =
+  "usage: recwatch [--log-level debug|info|warn|error] [--log-format text|json] COMMAND ...\n"
+  "\n"
+  "commands:\n"
+  "  run [--sim] [--scenario FILE] [--state DB] SCRIPT [ARGS...]\n"
+  "                      run a Lua workflow script (ARGS are in the global `arg`);\n"
+  "                      --sim starts the simulated clouds in-process and points both\n"
+  "                      providers at them\n"
+  "  check SCRIPT        compile SCRIPT only; prints file:line: message on a syntax error\n"
+  "  query qingcloud --app-id ID --channel NAME [--from-hour N] [--to-hour N]\n"
+  "                  [--offset N] [--limit N] [--sim]\n"
+  "  query agora --appid ID --resourceid RID --sid SID [--mode individual|mix|web] [--sim]\n"
+  "                      one query; prints the normalised result as JSON, or the typed\n"
+  "                      error on stderr with an exit status per kind (docs/api.md)\n"
+  "  sim [--listen HOST:PORT] [--scenario FILE] [--log-requests FILE]\n"
+  "                      serve the simulated QingCloud RTC and Agora APIs\n"
+  "\n"
+  "exit status: 0 done, 1 the main task failed, 2 usage or configuration error\n"
+  "credentials: AGORA_CUSTOMER_ID, AGORA_CUSTOMER_SECRET, AGORA_API_BASE,\n"
+  "  QINGCLOUD_ACCESS_KEY_ID, QINGCLOUD_SECRET_ACCESS_KEY, QINGCLOUD_RTC_API_BASE\n";
+
+static int usage_error(const char *fmt, const char *arg) {
+  fprintf(stderr, "recwatch: ");
+  fprintf(stderr, fmt, arg);
+  fprintf(stderr, "\nTry 'recwatch --help'.\n");
+  return 2;
+}
+
+/* Options that may come before the command or before the script. Returns how many argv
+ * entries were used (0 when argv[0] is not one of them), or -1 after printing an error. */
+static int global_option(int argc, char **argv) {
+  if (strcmp(argv[0], "--log-level") == 0) {
+    int lv;
+    if (argc < 2) return usage_error("%s needs a value: debug, info, warn or error", argv[0]), -1;
+    if ((lv = log_parse_level(argv[1])) < 0)
+      return usage_error("unknown log level '%s' (use debug, info, warn or error)", argv[1]), -1;
+    log_set_level((log_level)lv);
+    return 2;
+  }
+  if (strcmp(argv[0], "--log-format") == 0) {
+    if (argc < 2 || (strcmp(argv[1], "text") != 0 && strcmp(argv[1], "json") != 0))
+      return usage_error("%s takes text or json", argv[0]), -1;
+    log_set_json(strcmp(argv[1], "json") == 0);
+    return 2;
+  }
+  return 0;
+}
+
+typedef struct run_opts {
+  int sim;
+  const char *scenario, *state;
+} run_opts;
+
+/* Starts the in-process simulator and points both providers at it, credentials included. */
+static sim_t *attach_sim(engine_t *e, const run_opts *o) {
+  sim_options so;
+  sim_info info;
+  char err[256];
+  config_t *cfg = engine_config(e);
+  sim_t *s;
+  memset(&so, 0, sizeof so);
+  so.host = "127.0.0.1";
+  so.scenario_path = o->scenario;
+  so.embedded = 1;
+  s = sim_start(engine_loop(e), &so, err, sizeof err);
+  if (!s) {
+    fprintf(stderr, "recwatch: cannot start the simulator: %s\n", err);
+    return NULL;
+  }
+  sim_get_info(s, &info);
+  config_set_hosts(&cfg->agora, info.base_url, NULL, 0);
+  config_set_hosts(&cfg->qc, info.base_url, NULL, 0);
+  config_set_credential(&cfg->agora, info.agora_customer_id, info.agora_customer_secret);
+  config_set_credential(&cfg->qc, info.qc_access_key_id, info.qc_secret_access_key);
+  cfg->agora.locked = cfg->qc.locked = 1;
+  log_debug("simulator on %s", info.base_url);
+  return s;
+}
+
+/* Runs SCRIPT (or, with chunk != NULL, an embedded module) as the main task. */
+static int run_script(const run_opts *o, const char *script, int argc, char **argv,
+                      const char *module) {
+  char err[1024];
+  engine_t *e = engine_new(err, sizeof err);
+  sim_t *sim = NULL;
+  int status = 2;
+  if (!e) {
+    fprintf(stderr, "recwatch: %s\n", err);
+    return 2;
+  }
+  if (o->state) engine_config(e)->state_path = strdup(o->state);
+  if (o->sim && !(sim = attach_sim(e, o))) goto done;
+  if (engine_load_main(e, script, module, argc, argv, err, sizeof err) != 0) {
+    fprintf(stderr, "recwatch: %s\n", err);
+    goto done;
+  }
+  status = engine_run(e);
+done:
+  if (sim) sim_free(sim);
+  engine_free(e);
+  return status;
+}
+
+static int cmd_run(int argc, char **argv) {
+  run_opts o;
+  int i = 1, used;
+  memset(&o, 0, sizeof o);
+  while (i < argc && argv[i][0] == '-' && argv[i][1] == '-') {
+    if (strcmp(argv[i], "--sim") == 0) {
+      o.sim = 1;
+      i++;
+    } else if (strcmp(argv[i], "--scenario") == 0 || strcmp(argv[i], "--state") == 0) {
+      if (i + 1 >= argc) return usage_error("%s needs a file name", argv[i]);
+      if (argv[i][2] == 's' && argv[i][3] == 'c') o.scenario = argv[i + 1];
+      else o.state = argv[i + 1];
+      i += 2;
+    } else if ((used = global_option(argc - i, argv + i)) != 0) {
+      if (used < 0) return 2;
+      i += used;
+    } else {
+      return usage_error("unknown option '%s' for run", argv[i]);
+    }
+  }
+  if (i >= argc) return usage_error("%s", "run needs a script: recwatch run SCRIPT [ARGS...]");
+  if (o.scenario && !o.sim) return usage_error("%s", "--scenario goes with --sim");
+  return run_script(&o, argv[i], argc - i - 1, argv + i + 1, NULL);
+}
+
+static int cmd_check(int argc, char **argv) {
+  char err[1024];
+  engine_t *e;
+  int rc;
+  if (argc != 2) return usage_error("%s", "check needs exactly one script: recwatch check SCRIPT");
+  e = engine_new(err, sizeof err);
+  if (!e) {
+    fprintf(stderr, "recwatch: %s\n", err);
+    return 2;
+  }
+  rc = engine_check_file(e, argv[1], err, sizeof err);
+  engine_free(e);
+  if (rc != 0) {
+    fprintf(stderr, "%s\n", err);
+    return 1;
+  }
+  printf("%s: ok\n", argv[1]);
+  return 0;
+}
+
+static int cmd_query(int argc, char **argv) {
+  run_opts o;
+  int i, n = 0;
+  char **rest;
+  memset(&o, 0, sizeof o);
+  if (argc < 2) return usage_error("%s", "query needs a provider: qingcloud or agora");
+  rest = calloc((size_t)argc, sizeof *rest);
+  if (!rest) return 2;
+  for (i = 1; i < argc; i++) {
+    if (strcmp(argv[i], "--sim") == 0) o.sim = 1;
+    else rest[n++] = argv[i];
+  }
+  i = run_script(&o, "query", n, rest, "rec.cli.query");
+  free(rest);
+  return i;
+}
+
+int main(int argc, char **argv) {
+  int i = 1, used;
+  while (i < argc && (used = global_option(argc - i, argv + i)) != 0) {
+    if (used < 0) return 2;
+    i += used;
+  }
+  if (i >= argc) {
+    fputs(usage, stderr);
+    return 2;
+  }
+  if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0 || strcmp(argv[i], "help") == 0) {
+    fputs(usage, stdout);
+    return 0;
+  }
+  if (strcmp(argv[i], "--version") == 0 || strcmp(argv[i], "version") == 0) {
+    printf("recwatch %s (%s)\n", RECWATCH_VERSION, LUA_RELEASE);
+    return 0;
+  }
+  if (strcmp(argv[i], "run") == 0) return cmd_run(argc - i, argv + i);
+  if (strcmp(argv[i], "check") == 0) return cmd_check(argc - i, argv + i);
+  if (strcmp(argv[i], "query") == 0) return cmd_query(argc - i, argv + i);
+  if (strcmp(argv[i], "sim") == 0) return sim_command(argc - i, argv + i);
+  return usage_error("unknown command '%s'", argv[i]);
+}

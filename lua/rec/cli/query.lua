@@ -1,0 +1,46 @@
+-- rec.cli.query: `recwatch query qingcloud|agora --flag value ...`: one query, the
+-- normalised result as JSON on stdout, or the typed error on stderr with an exit status.
+local EXIT = { invalid_argument = 2, auth = 3, not_found = 4, rate_limited = 5,
+               timeout = 6, network = 7, server = 8, protocol = 9, cancelled = 10 }
+
+local FLAGS = {
+  qingcloud = { ["--app-id"] = "app_id", ["--channel"] = "channel",
+                ["--from-hour"] = "from_hour", ["--to-hour"] = "to_hour",
+                ["--offset"] = "offset", ["--limit"] = "limit",
+                ["--timeout"] = "timeout", ["--retries"] = "retries" },
+  agora = { ["--appid"] = "appid", ["--resourceid"] = "resourceid", ["--sid"] = "sid",
+            ["--mode"] = "mode", ["--timeout"] = "timeout", ["--retries"] = "retries" },
+}
+local NUMERIC = { from_hour = true, to_hour = true, offset = true, limit = true,
+                  timeout = true, retries = true }
+
+local function usage(msg)
+  io.stderr:write("recwatch query: ", msg, "\nTry 'recwatch --help'.\n")
+  rec.exit(2)
+end
+
+return function(provider, ...)
+  local flags = FLAGS[provider]
+  if not flags then return usage("the provider must be qingcloud or agora") end
+  local params, argv = {}, { ... }
+  local i = 1
+  while i <= #argv do
+    local key = flags[argv[i]]
+    if not key then return usage("unknown option '" .. tostring(argv[i]) .. "' for " .. provider) end
+    local v = argv[i + 1]
+    if v == nil then return usage(argv[i] .. " needs a value") end
+    if NUMERIC[key] then
+      v = math.tointeger(tonumber(v))
+      if v == nil then return usage(argv[i] .. " needs a whole number") end
+    end
+    params[key] = v
+    i = i + 2
+  end
+  local res, err = rec["query_" .. provider](params)
+  if res then
+    io.stdout:write(rec.json.encode(res), "\n")
+    return
+  end
+  io.stderr:write("recwatch query: ", tostring(err), "\n")
+  rec.exit(EXIT[err.kind] or 1)
+end

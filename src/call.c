@@ -1,0 +1,247 @@
+/* call: the provider query state machine. Every attempt (first or retry) takes a slot from
+ * the provider's pacing bucket, so retries never push the account over its rate. */
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include "call.h"
+#include "config.h"
+#include "http.h"
+#include "lnorm.h"
+#include "log.h"
+#include <lauxlib.h>
+
+typedef struct pcall {
+  pending_t base;
+  engine_t *e;
+  task_t *t;
+  provider_conf *conf;
+  call_provider provider;
+  char *strs[4];
+  agora_query_params ap;
+  qc_query_params qp;
+  int attempt, retries;
+  double timeout;
+  uv_timer_t *timer;
+  http_req_t *req;
+} pcall;
+
+static void begin_attempt(pcall *pc);
+static void send_attempt(pcall *pc);
+
+static double jitter_random(void) {
+  static uint64_t s = 0;
+  if (!s) s = uv_hrtime() | 1;
+  s ^= s << 13;
+  s ^= s >> 7;
+  s ^= s << 17;
+  return (double)(s >> 11) / 9007199254740992.0;
+}
+
+static void on_timer_close(uv_handle_t *h) { free(h); }
+
+static void pcall_free(pcall *pc) {
+  int i;
+  if (pc->timer) uv_close((uv_handle_t *)pc->timer, on_timer_close);
+  if (pc->req) http_cancel(pc->req);
+  for (i = 0; i < 4; i++) free(pc->strs[i]);
+  free(pc);
+}
+
+static void pcall_cancel(pending_t *p) { pcall_free((pcall *)p); }
+
+static const char *provider_label(const pcall *pc) {
+  return pc->provider == CALL_AGORA ? "agora" : "qingcloud";
+}
+
+/* Ends the call: the values are on the task's stack. */
+static void finish(pcall *pc, int nres) {
+  task_t *t = pc->t;
+  pcall_free(pc);
+  engine_complete(t, nres);
+}
+
+static void fail(pcall *pc, rec_err *err) {
+  lua_State *co = task_thread(pc->t);
+  err->attempts = pc->attempt;
+  log_redact(err->message, sizeof err->message);
+  lua_pushnil(co);
+  engine_push_err(co, err);
+  finish(pc, 2);
+}
+
+static void on_backoff_done(uv_timer_t *h) { begin_attempt(h->data); }
+static void on_slot(uv_timer_t *h) { send_attempt(h->data); }
+
+/* Runs then(pc) after seconds on the call's own timer. */
+static void after(pcall *pc, double seconds, uv_timer_cb then) {
+  if (!pc->timer) {
+    pc->timer = malloc(sizeof *pc->timer);
+    if (!pc->timer) {
+      rec_err err;
+      rec_err_set(&err, REC_E_NETWORK, 0, "%s: out of memory", provider_label(pc));
+      fail(pc, &err);
+      return;
+    }
+    uv_timer_init(engine_loop(pc->e), pc->timer);
+    pc->timer->data = pc;
+  }
+  uv_timer_start(pc->timer, then, (uint64_t)(seconds * 1000 + 0.5), 0);
+}
+
+static void failed_attempt(pcall *pc, rec_err *err) {
+  double d;
+  if (!err->retryable || pc->attempt > pc->retries || engine_stopping(pc->e)) {
+    fail(pc, err);
+    return;
+  }
+  d = retry_delay(&pc->conf->retry, pc->attempt, err->retry_after, jitter_random());
+  log_write(LOG_INFO, task_id(pc->t), "%s query attempt %d failed (%s: %s); retrying in %.1f s",
+            provider_label(pc), pc->attempt, rec_errkind_name(err->kind), err->message, d);
+  after(pc, d, on_backoff_done);
+}
+
+static int interpret(pcall *pc, lua_State *L, const http_response *res, rec_err *err) {
+  reply_facts f;
+  memset(&f, 0, sizeof f);
+  if (res->body_len > 0 && lnorm_decode(L, res->body, res->body_len)) lnorm_facts(L, -1, &f);
+  else lua_pushnil(L);
+  if (pc->provider == CALL_AGORA) {
+    if (agora_interpret(res->status, res->body, res->body_len, &f, err) != 0) return -1;
+    lnorm_agora(L, -1);
+  } else {
+    if (qc_interpret(res->status, res->body, res->body_len, &f, err) != 0) return -1;
+    lnorm_qingcloud(L, -1);
+  }
+  return 0;
+}
+
+static void on_reply(void *ud, const http_response *res, const rec_err *terr) {
+  pcall *pc = ud;
+  lua_State *L = engine_lua(pc->e);
+  int top = lua_gettop(L);
+  rec_err err;
+  pc->req = NULL;
+  if (terr) {
+    err = *terr;
+    failed_attempt(pc, &err);
+    return;
+  }
+  log_write(LOG_DEBUG, task_id(pc->t), "%s query attempt %d: HTTP %ld, %zu bytes",
+            provider_label(pc), pc->attempt, res->status, res->body_len);
+  if (interpret(pc, L, res, &err) == 0) {
+    lua_xmove(L, task_thread(pc->t), 1);
+    lua_settop(L, top);
+    finish(pc, 1);
+    return;
+  }
+  lua_settop(L, top);
+  if (res->retry_after > 0) err.retry_after = res->retry_after;
+  failed_attempt(pc, &err);
+}
+
+static char *build_url(pcall *pc, rec_err *err) {
+  provider_conf *c = pc->conf;
+  if (pc->provider == CALL_AGORA) {
+    const char *host = agora_host_for_attempt((const char *const *)c->hosts, c->nhosts,
+                                              pc->attempt);
+    return agora_build_query_url(host, &pc->ap, err);
+  }
+  return qc_build_query_url(c->hosts[0], &pc->qp, c->id, c->secret,
+                            (time_t)engine_time(pc->e), err);
+}
+
+static void send_attempt(pcall *pc) {
+  char auth[512];
+  const char *headers[4] = {"Accept: application/json", NULL, NULL, NULL};
+  http_request r;
+  rec_err err;
+  char *url = build_url(pc, &err);
+  if (!url) {
+    fail(pc, &err);
+    return;
+  }
+  if (pc->provider == CALL_AGORA) {
+    char *basic = agora_basic_auth(pc->conf->id, pc->conf->secret);
+    snprintf(auth, sizeof auth, "Authorization: %s", basic ? basic : "");
+    free(basic);
+    headers[1] = auth;
+    headers[2] = "Content-Type: application/json";
+  }
+  memset(&r, 0, sizeof r);
+  r.method = "GET";
+  r.url = url;
+  r.headers = headers;
+  r.timeout = pc->timeout;
+  pc->req = http_send(engine_http(pc->e), &r, on_reply, pc, &err);
+  memset(auth, 0, sizeof auth);
+  free(url);
+  if (!pc->req) failed_attempt(pc, &err);
+}
+
+/* Takes the next pacing slot (FIFO across all tasks), then sends. */
+static void begin_attempt(pcall *pc) {
+  double wait;
+  pc->attempt++;
+  wait = rl_reserve(&pc->conf->bucket, engine_now(pc->e));
+  if (wait > 0.0005) after(pc, wait, on_slot);
+  else send_attempt(pc);
+}
+
+static char *keep(pcall *pc, int i, const char *s) {
+  pc->strs[i] = s ? strdup(s) : NULL;
+  return pc->strs[i];
+}
+
+int call_check(engine_t *e, const call_args *a, rec_err *err) {
+  config_t *cfg = engine_config(e);
+  const provider_conf *c = a->provider == CALL_AGORA ? &cfg->agora : &cfg->qc;
+  if (a->provider == CALL_AGORA ? agora_validate_query(&a->agora, err)
+                                : qc_validate_query(&a->qc, err))
+    return -1;
+  if (!c->id || !c->secret) {
+    rec_err_set(err, REC_E_AUTH, 0,
+                "%s credentials are not set: export %s and %s, or pass them to rec.configure",
+                c->name, c->id_env, c->secret_env);
+    err->retryable = 0;
+    return -1;
+  }
+  if (c->nhosts == 0) {
+    rec_err_set(err, REC_E_INVALID_ARGUMENT, 0, "%s has no base_url configured", c->name);
+    return -1;
+  }
+  return 0;
+}
+
+int call_start(lua_State *L, task_t *t, const call_args *a) {
+  engine_t *e = task_engine(t);
+  config_t *cfg = engine_config(e);
+  rec_err err;
+  pcall *pc;
+  if (call_check(e, a, &err) != 0) {
+    lua_pushnil(L);
+    engine_push_err(L, &err);
+    return 2;
+  }
+  pc = calloc(1, sizeof *pc);
+  if (!pc) return luaL_error(L, "out of memory");
+  pc->base.cancel = pcall_cancel;
+  pc->e = e;
+  pc->t = t;
+  pc->provider = a->provider;
+  pc->conf = a->provider == CALL_AGORA ? &cfg->agora : &cfg->qc;
+  pc->retries = a->retries >= 0 ? a->retries : pc->conf->retry.retries;
+  pc->timeout = a->timeout > 0 ? a->timeout : pc->conf->timeout;
+  if (a->provider == CALL_AGORA) {
+    pc->ap.appid = keep(pc, 0, a->agora.appid);
+    pc->ap.resourceid = keep(pc, 1, a->agora.resourceid);
+    pc->ap.sid = keep(pc, 2, a->agora.sid);
+    pc->ap.mode = keep(pc, 3, a->agora.mode);
+  } else {
+    pc->qp = a->qc;
+    pc->qp.app_id = keep(pc, 0, a->qc.app_id);
+    pc->qp.channel = keep(pc, 1, a->qc.channel);
+  }
+  engine_wait(t, &pc->base, "query");
+  begin_attempt(pc);
+  return engine_suspend(t);
+}

@@ -1,0 +1,25 @@
+/* call: one provider query made by a task: rate-limit slot, signed request, interpretation,
+ * retries with backoff and host failover; resumes the task with (result) or (nil, err). */
+#ifndef REC_CALL_H
+#define REC_CALL_H
+#include "agora.h"
+#include "engine.h"
+#include "qingcloud.h"
+
+typedef enum { CALL_AGORA, CALL_QINGCLOUD } call_provider;
+
+typedef struct call_args {
+  call_provider provider;
+  agora_query_params agora;   /* strings are copied by call_start */
+  qc_query_params qc;
+  int retries;                /* -1: the provider's setting */
+  double timeout;             /* 0: the provider's setting */
+} call_args;
+
+/* Validates and starts the call for the task running on L. Returns the number of values to
+ * return from the binding: either (nil, err) at once, or the result of yielding. */
+int call_start(lua_State *L, task_t *t, const call_args *a);
+/* Synchronous checks only (validation, credentials): 0 or fills e. */
+int call_check(engine_t *e, const call_args *a, rec_err *err);
+
+#endif

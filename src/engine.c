@@ -1,0 +1,676 @@
+/* engine: the loop and the Lua state; tasks are coroutines pinned while alive, resumed only
+ * here (from libuv callbacks or the ready queue); signals, rec.exit and teardown. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <lauxlib.h>
+#include <lualib.h>
+#include "config.h"
+#include "engine.h"
+#include "http.h"
+#include "log.h"
+
+#define TASK_MT "rec.task"
+#define ERR_MT "rec.error"
+
+enum { T_NEW, T_READY, T_RUNNING, T_WAITING, T_DONE };
+
+typedef struct waitnode {
+  pending_t base;
+  task_t *waiter, *target;
+  struct waitnode *next;
+} waitnode;
+
+struct task {
+  engine_t *e;
+  lua_State *co;
+  unsigned id;
+  int state, cancelled, is_main, ok;
+  int ready_nargs;
+  int self_ref;                 /* pins the handle (and so the thread) while alive */
+  pending_t *pending;
+  task_t *next_ready;
+  task_t *prev_live, *next_live;
+  waitnode *waiters;
+};
+
+typedef struct tracked_timer {
+  void *timer;
+  void (*stop)(void *timer);
+  struct tracked_timer *next;
+} tracked_timer;
+
+struct engine {
+  uv_loop_t loop;
+  lua_State *L;
+  http_client_t *http;
+  config_t cfg;
+  uv_idle_t idle;
+  uv_signal_t sigint, sigterm;
+  uv_timer_t deadline;
+  task_t *ready_head, *ready_tail;
+  task_t *live;
+  task_t *current;
+  tracked_timer *timers;
+  unsigned next_id;
+  int exit_code, main_failed, stopping, exiting, signals;
+  uint64_t t0;
+};
+
+static pending_t frozen = {NULL};  /* what a task waits on after rec.exit: nothing */
+
+/* ---- small helpers ---- */
+
+lua_State *engine_lua(engine_t *e) { return e->L; }
+uv_loop_t *engine_loop(engine_t *e) { return &e->loop; }
+http_client_t *engine_http(engine_t *e) { return e->http; }
+config_t *engine_config(engine_t *e) { return &e->cfg; }
+int engine_stopping(engine_t *e) { return e->stopping || e->exiting; }
+unsigned task_id(task_t *t) { return t->id; }
+engine_t *task_engine(task_t *t) { return t->e; }
+lua_State *task_thread(task_t *t) { return t->co; }
+int task_done(task_t *t) { return t->state == T_DONE; }
+int task_cancelled(task_t *t) { return t->cancelled || t->e->stopping; }
+
+double engine_now(engine_t *e) { return (double)(uv_hrtime() - e->t0) / 1e9; }
+
+double engine_time(engine_t *e) {
+  uv_timeval64_t tv;
+  (void)e;
+  uv_gettimeofday(&tv);
+  return (double)tv.tv_sec + tv.tv_usec / 1e6;
+}
+
+task_t *engine_task_of(lua_State *L) { return *(task_t **)lua_getextraspace(L); }
+
+static int tostring_k(lua_State *L) {
+  luaL_tolstring(L, 1, NULL);
+  return 1;
+}
+
+/* Pushes a printable form of the value at idx, never raising (a bad __tostring too). */
+static const char *safe_tostring(lua_State *L, int idx) {
+  idx = lua_absindex(L, idx);
+  lua_pushcfunction(L, tostring_k);
+  lua_pushvalue(L, idx);
+  if (lua_pcall(L, 1, 1, 0) != LUA_OK || !lua_isstring(L, -1)) {
+    lua_pop(L, 1);
+    lua_pushfstring(L, "(error object is a %s value)", luaL_typename(L, idx));
+  }
+  return lua_tostring(L, -1);
+}
+
+/* ---- typed errors as Lua values ---- */
+
+static int err_tostring(lua_State *L) {
+  lua_getfield(L, 1, "kind");
+  lua_getfield(L, 1, "message");
+  lua_pushfstring(L, "%s: %s", luaL_optstring(L, -2, "error"), luaL_optstring(L, -1, ""));
+  return 1;
+}
+
+void engine_push_err(lua_State *L, const rec_err *err) {
+  lua_createtable(L, 0, 8);
+  lua_pushstring(L, rec_errkind_name(err->kind));
+  lua_setfield(L, -2, "kind");
+  lua_pushstring(L, err->message);
+  lua_setfield(L, -2, "message");
+  if (err->status) {
+    lua_pushinteger(L, err->status);
+    lua_setfield(L, -2, "status");
+  }
+  if (err->has_code) {
+    if (err->code_str[0]) lua_pushstring(L, err->code_str);
+    else lua_pushinteger(L, err->code);
+    lua_setfield(L, -2, "code");
+  }
+  lua_pushboolean(L, err->retryable);
+  lua_setfield(L, -2, "retryable");
+  lua_pushinteger(L, err->attempts);
+  lua_setfield(L, -2, "attempts");
+  if (err->retry_after > 0) {
+    lua_pushnumber(L, err->retry_after);
+    lua_setfield(L, -2, "retry_after");
+  }
+  if (luaL_newmetatable(L, ERR_MT)) {
+    lua_pushcfunction(L, err_tostring);
+    lua_setfield(L, -2, "__tostring");
+    lua_pushstring(L, "rec.error");
+    lua_setfield(L, -2, "__name");
+  }
+  lua_setmetatable(L, -2);
+}
+
+int engine_push_cancelled(lua_State *L, const char *what) {
+  rec_err err;
+  rec_err_set(&err, REC_E_CANCELLED, 0, "%s was cancelled", what ? what : "the call");
+  lua_pushnil(L);
+  engine_push_err(L, &err);
+  return 2;
+}
+
+/* ---- the ready queue ---- */
+
+static void on_idle(uv_idle_t *h);
+
+static void enqueue(task_t *t, int nargs) {
+  engine_t *e = t->e;
+  t->state = T_READY;
+  t->ready_nargs = nargs;
+  t->next_ready = NULL;
+  if (e->ready_tail) e->ready_tail->next_ready = t;
+  else e->ready_head = t;
+  e->ready_tail = t;
+  if (!uv_is_active((uv_handle_t *)&e->idle)) uv_idle_start(&e->idle, on_idle);
+}
+
+static void task_resume(task_t *t, int nargs);
+
+static void ready_remove(task_t *t) {
+  engine_t *e = t->e;
+  task_t **pp, *prev = NULL;
+  for (pp = &e->ready_head; *pp; prev = *pp, pp = &(*pp)->next_ready)
+    if (*pp == t) {
+      *pp = t->next_ready;
+      if (e->ready_tail == t) e->ready_tail = prev;
+      t->next_ready = NULL;
+      return;
+    }
+}
+
+static void on_idle(uv_idle_t *h) {
+  engine_t *e = h->data;
+  task_t *t = e->ready_head;
+  e->ready_head = e->ready_tail = NULL;  /* what gets queued now runs next time round */
+  while (t) {
+    task_t *next = t->next_ready;
+    t->next_ready = NULL;
+    if ((t->state == T_READY || t->state == T_NEW) && !e->exiting) task_resume(t, t->ready_nargs);
+    t = next;
+  }
+  if (!e->ready_head) uv_idle_stop(&e->idle);
+}
+
+/* ---- task lifecycle ---- */
+
+static void live_unlink(task_t *t) {
+  if (t->prev_live) t->prev_live->next_live = t->next_live;
+  else t->e->live = t->next_live;
+  if (t->next_live) t->next_live->prev_live = t->prev_live;
+  t->prev_live = t->next_live = NULL;
+}
+
+/* Wakes every task waiting on t with (true, results...) or (false, err). */
+static void wake_waiters(task_t *t, lua_State *L, int results_idx) {
+  while (t->waiters) {
+    waitnode *w = t->waiters;
+    lua_State *co = w->waiter->co;
+    int i, n;
+    t->waiters = w->next;
+    w->waiter->pending = NULL;
+    lua_getfield(L, results_idx, "n");
+    n = (int)lua_tointeger(L, -1);
+    lua_pop(L, 1);
+    lua_checkstack(co, n + 2);
+    lua_pushboolean(co, t->ok);
+    for (i = 1; i <= n; i++) {
+      lua_rawgeti(L, results_idx, i);
+      lua_xmove(L, co, 1);
+    }
+    enqueue(w->waiter, n + 1);
+    free(w);
+  }
+}
+
+/* The task ended: its results (ok) or error, the top nres values of from, are packed for
+ * t:wait() and handed to the tasks waiting on it. */
+static void task_finish(task_t *t, int ok, lua_State *from, int nres) {
+  engine_t *e = t->e;
+  lua_State *L = e->L;
+  int i, top = lua_gettop(L) - (from == L ? nres : 0);
+  t->state = T_DONE;
+  t->ok = ok;
+  t->pending = NULL;
+  lua_rawgeti(L, LUA_REGISTRYINDEX, t->self_ref);  /* the handle */
+  lua_createtable(L, nres, 1);
+  lua_checkstack(L, nres + 4);
+  if (from != L) lua_xmove(from, L, nres);
+  else lua_rotate(L, -(nres + 2), -nres);  /* values above the handle and the table */
+  for (i = nres; i >= 1; i--) lua_rawseti(L, -(i + 1), i);
+  lua_pushinteger(L, nres);
+  lua_setfield(L, -2, "n");
+  wake_waiters(t, L, lua_gettop(L));
+  lua_setiuservalue(L, -2, 2);
+  if (!ok) lua_resetthread(t->co);  /* closes pending to-be-closed variables */
+  lua_pushnil(L);
+  lua_setiuservalue(L, -2, 1);      /* the thread is garbage now */
+  t->co = NULL;
+  live_unlink(t);
+  luaL_unref(L, LUA_REGISTRYINDEX, t->self_ref);
+  t->self_ref = LUA_NOREF;
+  lua_settop(L, top);
+}
+
+static void task_failed(task_t *t) {
+  engine_t *e = t->e;
+  lua_State *L = e->L;
+  const char *msg;
+  lua_xmove(t->co, L, 1);  /* the error object; nothing is called on the dead thread */
+  msg = safe_tostring(L, -1);
+  luaL_traceback(L, t->co, msg, 0);
+  log_write(LOG_ERROR, t->id, "task failed: %s", lua_tostring(L, -1));
+  lua_pop(L, 2);
+  if (t->is_main) e->main_failed = 1;
+  task_finish(t, 0, L, 1);
+}
+
+static void task_resume(task_t *t, int nargs) {
+  engine_t *e = t->e;
+  task_t *prev = e->current;
+  int nres = 0, st;
+  t->state = T_RUNNING;
+  e->current = t;
+  st = lua_resume(t->co, e->L, nargs, &nres);
+  e->current = prev;
+  if (st == LUA_YIELD) {
+    if (t->state == T_READY) {
+      t->ready_nargs = nres;  /* engine_yield_now: hand the values back next time */
+    } else {
+      lua_pop(t->co, nres);
+      if (t->state == T_RUNNING) enqueue(t, 0);  /* a bare coroutine.yield() */
+    }
+  } else if (st == LUA_OK) {
+    task_finish(t, 1, t->co, nres);
+  } else {
+    task_failed(t);
+  }
+}
+
+void engine_complete(task_t *t, int nres) {
+  t->pending = NULL;
+  if (t->e->exiting) return;
+  if (t->e->current) enqueue(t, nres);
+  else task_resume(t, nres);
+}
+
+int engine_suspend(task_t *t) {
+  if (t->state == T_READY) return lua_yield(t->co, t->ready_nargs);
+  return lua_yield(t->co, 0);
+}
+
+int engine_yield_now(task_t *t, int nres) {
+  enqueue(t, nres);
+  return lua_yield(t->co, nres);
+}
+
+/* ---- waiting ---- */
+
+static void name_blocker(lua_State *L, char *out, size_t n) {
+  lua_Debug ar;
+  int level;
+  snprintf(out, n, "a C function");
+  for (level = 1; lua_getstack(L, level, &ar); level++) {
+    if (!lua_getinfo(L, "Sn", &ar)) break;
+    if (ar.what && strcmp(ar.what, "C") == 0) {
+      snprintf(out, n, "%s", ar.name ? ar.name : "a C function or metamethod");
+      return;
+    }
+  }
+}
+
+task_t *engine_check_wait(lua_State *L, const char *what) {
+  task_t *t = engine_task_of(L);
+  char blocker[64];
+  if (!t) {
+    luaL_error(L, "%s waits, so it must run in a task (the main chunk, rec.spawn or rec.every), "
+               "not inside coroutine.create/wrap", what);
+  }
+  if (!lua_isyieldable(L)) {
+    name_blocker(L, blocker, sizeof blocker);
+    luaL_error(L, "%s cannot wait inside '%s': Lua cannot yield across it (require, table.sort "
+               "comparators, string.gsub callbacks, metamethods); move the call out of it",
+               what, blocker);
+  }
+  return t;
+}
+
+void engine_wait(task_t *t, pending_t *p, const char *what) {
+  (void)what;
+  t->pending = p;
+  t->state = T_WAITING;
+}
+
+/* ---- cancellation ---- */
+
+static void cancel_task(task_t *t, const char *what) {
+  pending_t *p = t->pending;
+  t->cancelled = 1;
+  if (t->state != T_WAITING || !p || p == &frozen) return;
+  t->pending = NULL;
+  p->cancel(p);
+  lua_checkstack(t->co, 3);
+  engine_push_cancelled(t->co, what);
+  enqueue(t, 2);
+}
+
+static void waitnode_cancel(pending_t *p) {
+  waitnode *w = (waitnode *)p, **pp;
+  for (pp = &w->target->waiters; *pp; pp = &(*pp)->next)
+    if (*pp == w) {
+      *pp = w->next;
+      break;
+    }
+  free(w);
+}
+
+/* ---- the task handle in Lua ---- */
+
+static task_t *check_task(lua_State *L) { return luaL_checkudata(L, 1, TASK_MT); }
+
+static int task_push_results(lua_State *L, task_t *t) {
+  int i, n;
+  lua_getiuservalue(L, 1, 2);
+  lua_getfield(L, -1, "n");
+  n = (int)lua_tointeger(L, -1);
+  lua_pop(L, 1);
+  luaL_checkstack(L, n + 1, "too many results");
+  lua_pushboolean(L, t->ok);
+  for (i = 1; i <= n; i++) lua_rawgeti(L, -2 - (i - 1), i);
+  return n + 1;
+}
+
+static int l_task_wait(lua_State *L) {
+  task_t *t = check_task(L), *self;
+  waitnode *w;
+  if (t->state == T_DONE) return task_push_results(L, t);
+  self = engine_check_wait(L, "task:wait");
+  if (self == t) return luaL_error(L, "task:wait: a task cannot wait for itself");
+  if (task_cancelled(self)) return engine_yield_now(self, engine_push_cancelled(L, "task:wait"));
+  w = calloc(1, sizeof *w);
+  if (!w) return luaL_error(L, "out of memory");
+  w->base.cancel = waitnode_cancel;
+  w->waiter = self;
+  w->target = t;
+  w->next = t->waiters;
+  t->waiters = w;
+  engine_wait(self, &w->base, "task:wait");
+  return engine_suspend(self);
+}
+
+static int l_task_cancel(lua_State *L) {
+  task_t *t = check_task(L);
+  if (t->state == T_DONE) {
+    lua_pushboolean(L, 0);
+    return 1;
+  }
+  if (t->state == T_NEW) {
+    /* never started: it ends now with a cancelled error and runs nothing */
+    rec_err err;
+    rec_err_set(&err, REC_E_CANCELLED, 0, "task %u was cancelled before it started", t->id);
+    ready_remove(t);
+    lua_settop(t->co, 0);
+    engine_push_err(t->co, &err);
+    t->cancelled = 1;
+    task_finish(t, 0, t->co, 1);
+  } else {
+    cancel_task(t, "the call");
+  }
+  lua_pushboolean(L, 1);
+  return 1;
+}
+
+static int l_task_status(lua_State *L) {
+  static const char *const names[] = {"ready", "ready", "running", "waiting", "done"};
+  task_t *t = check_task(L);
+  lua_pushstring(L, names[t->state]);
+  return 1;
+}
+
+static int l_task_id(lua_State *L) {
+  lua_pushinteger(L, check_task(L)->id);
+  return 1;
+}
+
+static int l_task_tostring(lua_State *L) {
+  task_t *t = check_task(L);
+  lua_pushfstring(L, "task %d", (int)t->id);
+  return 1;
+}
+
+static void register_task_mt(lua_State *L) {
+  static const luaL_Reg methods[] = {
+    {"wait", l_task_wait}, {"cancel", l_task_cancel}, {"status", l_task_status},
+    {"id", l_task_id}, {NULL, NULL}};
+  luaL_newmetatable(L, TASK_MT);
+  luaL_newlib(L, methods);
+  lua_setfield(L, -2, "__index");
+  lua_pushcfunction(L, l_task_tostring);
+  lua_setfield(L, -2, "__tostring");
+  lua_pop(L, 1);
+}
+
+task_t *engine_spawn(engine_t *e, lua_State *L, int nargs) {
+  int base = lua_gettop(L) - nargs;  /* the function */
+  task_t *t = lua_newuserdatauv(L, sizeof *t, 2);
+  lua_State *co;
+  memset(t, 0, sizeof *t);
+  t->e = e;
+  t->id = ++e->next_id;
+  t->self_ref = LUA_NOREF;
+  luaL_setmetatable(L, TASK_MT);
+  co = lua_newthread(L);
+  lua_setiuservalue(L, -2, 1);
+  *(task_t **)lua_getextraspace(co) = t;
+  t->co = co;
+  lua_rotate(L, base, 1);            /* handle below the function and its arguments */
+  lua_xmove(L, co, nargs + 1);
+  lua_pushvalue(L, -1);
+  t->self_ref = luaL_ref(L, LUA_REGISTRYINDEX);
+  t->next_live = e->live;
+  if (e->live) e->live->prev_live = t;
+  e->live = t;
+  enqueue(t, nargs);
+  t->state = T_NEW;
+  return t;
+}
+
+/* ---- timers of rec.every, signals, stop ---- */
+
+void engine_track_timer(engine_t *e, void *timer, void (*stop)(void *timer)) {
+  tracked_timer *tt = malloc(sizeof *tt);
+  if (!tt) return;
+  tt->timer = timer;
+  tt->stop = stop;
+  tt->next = e->timers;
+  e->timers = tt;
+}
+
+void engine_untrack_timer(engine_t *e, void *timer) {
+  tracked_timer **pp;
+  for (pp = &e->timers; *pp; pp = &(*pp)->next)
+    if ((*pp)->timer == timer) {
+      tracked_timer *tt = *pp;
+      *pp = tt->next;
+      free(tt);
+      return;
+    }
+}
+
+static void stop_timers(engine_t *e) {
+  while (e->timers) {
+    tracked_timer *tt = e->timers;
+    e->timers = tt->next;
+    tt->stop(tt->timer);
+    free(tt);
+  }
+}
+
+static void on_deadline(uv_timer_t *h) {
+  engine_t *e = h->data;
+  log_warn("tasks still running 1 s after the stop request; exiting anyway");
+  uv_stop(&e->loop);
+}
+
+void engine_stop(engine_t *e, const char *why) {
+  task_t *t;
+  if (e->stopping) return;
+  e->stopping = 1;
+  log_info("stopping (%s): cancelling pending calls", why);
+  stop_timers(e);
+  for (t = e->live; t; t = t->next_live) cancel_task(t, why);
+  uv_timer_start(&e->deadline, on_deadline, 1000, 0);
+}
+
+void engine_exit(engine_t *e, int code) {
+  task_t *t = e->current;
+  e->exit_code = code;
+  e->exiting = 1;
+  stop_timers(e);
+  if (t) engine_wait(t, &frozen, "rec.exit");
+  uv_stop(&e->loop);
+}
+
+static void on_signal(uv_signal_t *h, int signum) {
+  engine_t *e = h->data;
+  if (++e->signals > 1) {
+    log_warn("second signal: exiting now");
+    uv_stop(&e->loop);
+    return;
+  }
+  engine_stop(e, signum == SIGINT ? "SIGINT" : "SIGTERM");
+}
+
+/* ---- life of the engine ---- */
+
+extern int lrec_open(lua_State *L, engine_t *e);
+
+static void warnf(void *ud, const char *msg, int tocont) {
+  static char buf[1024];
+  static size_t len = 0;
+  (void)ud;
+  if (len == 0 && !tocont && msg[0] == '@') return;  /* control message */
+  len += (size_t)snprintf(buf + len, sizeof buf - len, "%s", msg);
+  if (len >= sizeof buf) len = sizeof buf - 1;
+  if (!tocont) {
+    log_warn("lua warning: %s", buf);
+    len = 0;
+  }
+}
+
+engine_t *engine_new(char *err, size_t errlen) {
+  engine_t *e = calloc(1, sizeof *e);
+  if (!e || uv_loop_init(&e->loop) != 0) {
+    snprintf(err, errlen, "cannot start the event loop");
+    free(e);
+    return NULL;
+  }
+  e->t0 = uv_hrtime();
+  e->http = http_client_new(&e->loop, NULL);
+  e->L = luaL_newstate();
+  if (!e->http || !e->L) {
+    snprintf(err, errlen, "cannot start HTTP or Lua");
+    engine_free(e);
+    return NULL;
+  }
+  config_init(&e->cfg);
+  lua_setwarnf(e->L, warnf, e);
+  *(task_t **)lua_getextraspace(e->L) = NULL;
+  luaL_openlibs(e->L);
+  register_task_mt(e->L);
+  uv_idle_init(&e->loop, &e->idle);
+  e->idle.data = e;
+  uv_timer_init(&e->loop, &e->deadline);
+  e->deadline.data = e;
+  uv_unref((uv_handle_t *)&e->deadline);
+  uv_signal_init(&e->loop, &e->sigint);
+  uv_signal_init(&e->loop, &e->sigterm);
+  e->sigint.data = e->sigterm.data = e;
+  uv_signal_start(&e->sigint, on_signal, SIGINT);
+  uv_signal_start(&e->sigterm, on_signal, SIGTERM);
+  uv_unref((uv_handle_t *)&e->sigint);
+  uv_unref((uv_handle_t *)&e->sigterm);
+  lrec_open(e->L, e);
+  return e;
+}
+
+static int load_module_main(lua_State *L) {
+  lua_getglobal(L, "require");
+  lua_pushvalue(L, 1);
+  lua_call(L, 1, 1);
+  return 1;
+}
+
+int engine_check_file(engine_t *e, const char *path, char *err, size_t errlen) {
+  if (luaL_loadfilex(e->L, path, "t") != LUA_OK) {
+    snprintf(err, errlen, "%s", lua_tostring(e->L, -1));
+    lua_pop(e->L, 1);
+    return -1;
+  }
+  lua_pop(e->L, 1);
+  return 0;
+}
+
+int engine_load_main(engine_t *e, const char *path, const char *module, int argc,
+                     char **argv, char *err, size_t errlen) {
+  lua_State *L = e->L;
+  int i;
+  task_t *t;
+  lua_createtable(L, argc, 1);
+  lua_pushstring(L, path);
+  lua_rawseti(L, -2, 0);
+  for (i = 0; i < argc; i++) {
+    lua_pushstring(L, argv[i]);
+    lua_rawseti(L, -2, i + 1);
+  }
+  lua_setglobal(L, "arg");
+  if (module) {
+    lua_pushcfunction(L, load_module_main);
+    lua_pushstring(L, module);
+    if (lua_pcall(L, 1, 1, 0) != LUA_OK) {
+      snprintf(err, errlen, "%s", lua_tostring(L, -1));
+      lua_pop(L, 1);
+      return 2;
+    }
+  } else if (luaL_loadfilex(L, path, "t") != LUA_OK) {
+    snprintf(err, errlen, "%s", lua_tostring(L, -1));
+    lua_pop(L, 1);
+    return 2;
+  }
+  for (i = 0; i < argc; i++) lua_pushstring(L, argv[i]);
+  t = engine_spawn(e, L, argc);
+  t->is_main = 1;
+  lua_pop(L, 1);
+  return 0;
+}
+
+int engine_run(engine_t *e) {
+  uv_run(&e->loop, UV_RUN_DEFAULT);
+  if (e->exiting) return e->exit_code;
+  if (e->main_failed) return 1;
+  if (e->stopping) log_info("stopped");
+  return 0;
+}
+
+static void close_any(uv_handle_t *h, void *arg) {
+  (void)arg;
+  if (!uv_is_closing(h)) uv_close(h, NULL);
+}
+
+void engine_free(engine_t *e) {
+  task_t *t;
+  if (!e) return;
+  stop_timers(e);
+  for (t = e->live; t; t = t->next_live) {
+    if (t->pending && t->pending != &frozen) t->pending->cancel(t->pending);
+    t->pending = NULL;
+  }
+  if (e->http) http_client_free(e->http);
+  e->http = NULL;
+  config_free(&e->cfg);
+  if (e->L) lua_close(e->L);  /* __gc of handles may close their timers */
+  e->L = NULL;
+  uv_walk(&e->loop, close_any, NULL);
+  uv_run(&e->loop, UV_RUN_DEFAULT);
+  uv_loop_close(&e->loop);
+  free(e);
+}

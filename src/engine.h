@@ -1,0 +1,82 @@
+/* engine: one uv_loop_t and one lua_State; tasks (coroutines) with what they wait on, the
+ * ready queue, timers for rec.every, signals and shutdown. The only place that resumes. */
+#ifndef REC_ENGINE_H
+#define REC_ENGINE_H
+#include <lua.h>
+#include <uv.h>
+#include "rerr.h"
+
+typedef struct engine engine_t;
+typedef struct task task_t;
+struct http_client;
+struct config;
+
+/* What a waiting task is blocked on. cancel() stops the operation and releases it without
+ * touching the task; the engine then resumes the task with (nil, cancelled). */
+typedef struct pending {
+  void (*cancel)(struct pending *p);
+} pending_t;
+
+engine_t *engine_new(char *err, size_t errlen);
+/* Tears everything down (pending operations, HTTP, handles, the Lua state). */
+void engine_free(engine_t *e);
+lua_State *engine_lua(engine_t *e);
+uv_loop_t *engine_loop(engine_t *e);
+struct http_client *engine_http(engine_t *e);
+struct config *engine_config(engine_t *e);
+/* The engine's clock: monotonic seconds, and wall-clock Unix seconds. */
+double engine_now(engine_t *e);
+double engine_time(engine_t *e);
+
+/* Loads the script file (or the embedded module, when module is not NULL: its chunk returns
+ * a function called with the args) as the main task with args (arg table and ...). Returns 0, or 2 with
+ * a message in err when the file cannot be loaded (syntax error: "file:line: message"). */
+int engine_load_main(engine_t *e, const char *path, const char *module, int argc,
+                     char **argv, char *err, size_t errlen);
+/* Compiles the file without running it: 0, or -1 with "file:line: message" in err. */
+int engine_check_file(engine_t *e, const char *path, char *err, size_t errlen);
+/* Runs the loop until every task has finished and no timer is pending, rec.exit, or a
+ * signal. Returns the exit status: 0 done, 1 the main task failed, or rec.exit's code. */
+int engine_run(engine_t *e);
+/* Cancels every task's pending call and stops rec.every timers; used by signals. */
+void engine_stop(engine_t *e, const char *why);
+/* rec.exit: stop now with this status. */
+void engine_exit(engine_t *e, int code);
+int engine_stopping(engine_t *e);
+
+/* Tasks. The task struct lives in a Lua full userdata (the script's handle). */
+/* Spawns fn (at index idx of L) with nargs arguments above it; pushes the handle on L. */
+task_t *engine_spawn(engine_t *e, lua_State *L, int nargs);
+/* The task running on thread L, or NULL when L is not a task's own thread. */
+task_t *engine_task_of(lua_State *L);
+unsigned task_id(task_t *t);
+engine_t *task_engine(task_t *t);
+lua_State *task_thread(task_t *t);
+int task_cancelled(task_t *t);
+int task_done(task_t *t);
+
+/* Called by a binding about to wait: records p as what t waits on. The binding then returns
+ * lua_yield(L, 0). Raises a Lua error (naming `what`) when L cannot yield here. */
+void engine_wait(task_t *t, pending_t *p, const char *what);
+/* Checks that the binding `what` may wait on L; raises a clear error otherwise. Returns the
+ * task. Call it before starting any operation. */
+task_t *engine_check_wait(lua_State *L, const char *what);
+/* The binding's return: `return engine_suspend(t);` after engine_wait. Yields the task; when
+ * the operation already completed synchronously, its values are handed back at once. */
+int engine_suspend(task_t *t);
+/* The operation t waited on has completed and pushed nres values on task_thread(t): resumes
+ * t (now, or from the ready queue when called while a task is running). */
+void engine_complete(task_t *t, int nres);
+/* Yields t with nres values already pushed and resumes it from the ready queue: for calls
+ * that finish at once (sleep(0), a call in a cancelled task). Returns lua_yield's value. */
+int engine_yield_now(task_t *t, int nres);
+/* Pushes a typed error as the Lua error table (kind, message, status, code, retryable,
+ * attempts) with __tostring. */
+void engine_push_err(lua_State *L, const rec_err *err);
+/* Pushes (nil, cancelled error) on L. Returns 2. */
+int engine_push_cancelled(lua_State *L, const char *what);
+/* Registers a handle of rec.every so shutdown stops it. */
+void engine_track_timer(engine_t *e, void *timer, void (*stop)(void *timer));
+void engine_untrack_timer(engine_t *e, void *timer);
+
+#endif

@@ -1,0 +1,759 @@
+/* lrec: the Lua module `rec`: glue only, turning Lua values into C requests and C results
+ * into Lua values. No HTTP, no crypto, no provider logic lives here. */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <curl/curl.h>
+#include <lauxlib.h>
+#include "call.h"
+#include "config.h"
+#include "crypto.h"
+#include "engine.h"
+#include "http.h"
+#include "lnorm.h"
+#include "log.h"
+#include "lua-cjson.h"
+
+#define EVERY_MT "rec.timer"
+#define ENGINE_KEY "rec.engine"
+
+struct embedded_lua { const char *name; const char *src; size_t len; };
+extern const struct embedded_lua embedded_lua[];
+
+static engine_t *get_engine(lua_State *L) {
+  engine_t *e;
+  lua_getfield(L, LUA_REGISTRYINDEX, ENGINE_KEY);
+  e = lua_touserdata(L, -1);
+  lua_pop(L, 1);
+  return e;
+}
+
+static unsigned current_task_id(lua_State *L) {
+  task_t *t = engine_task_of(L);
+  return t ? task_id(t) : 0;
+}
+
+/* ---- table field helpers: a wrong type is the script's bug, so they raise ---- */
+
+static const char *opt_string_field(lua_State *L, int idx, const char *k, const char *what) {
+  const char *s = NULL;
+  int ty = lua_getfield(L, idx, k);
+  if (ty == LUA_TSTRING) s = lua_tostring(L, -1);
+  else if (ty == LUA_TNUMBER) s = lua_tostring(L, -1);  /* converts in place */
+  else if (ty != LUA_TNIL) luaL_error(L, "%s: '%s' must be a string, got %s", what, k, luaL_typename(L, -1));
+  lua_pop(L, 1);  /* the string stays alive in the table */
+  return s;
+}
+
+static int opt_number_field(lua_State *L, int idx, const char *k, double *out) {
+  int ty = lua_getfield(L, idx, k), isnum = 0;
+  double v = lua_tonumberx(L, -1, &isnum);
+  lua_pop(L, 1);
+  if (ty == LUA_TNIL) return 0;
+  if (!isnum || isnan(v)) return -1;
+  *out = v;
+  return 1;
+}
+
+/* ---- rec.configure ---- */
+
+static void cfg_error(lua_State *L, const char *fmt, const char *a, const char *b) {
+  luaL_error(L, fmt, a, b);
+}
+
+static void check_keys(lua_State *L, int idx, const char *section, const char *const *allowed) {
+  lua_pushnil(L);
+  while (lua_next(L, idx)) {
+    int i, ok = 0;
+    if (lua_type(L, -2) == LUA_TSTRING)
+      for (i = 0; allowed[i]; i++)
+        if (strcmp(allowed[i], lua_tostring(L, -2)) == 0) ok = 1;
+    if (!ok) {
+      lua_pop(L, 1);
+      cfg_error(L, "rec.configure: unknown setting '%s' in %s", luaL_tolstring(L, -1, NULL), section);
+    }
+    lua_pop(L, 1);
+  }
+}
+
+static void configure_provider(lua_State *L, int idx, provider_conf *p, const char *idk,
+                               const char *secretk) {
+  const char *allowed[] = {"base_url", "fallback_urls", "rate", "timeout", "retries",
+                           "retry_delays", idk, secretk, NULL};
+  const char *base, *id, *secret;
+  double v;
+  idx = lua_absindex(L, idx);
+  check_keys(L, idx, p->name, allowed);
+  id = opt_string_field(L, idx, idk, "rec.configure");
+  secret = opt_string_field(L, idx, secretk, "rec.configure");
+  base = opt_string_field(L, idx, "base_url", "rec.configure");
+  if (!p->locked) config_set_credential(p, id, secret);
+  if (base && !p->locked) {
+    const char *fb[16];
+    size_t n = 0;
+    if (strncmp(base, "http://", 7) != 0 && strncmp(base, "https://", 8) != 0)
+      cfg_error(L, "rec.configure: %s.base_url must start with http:// or https:// (got '%s')", p->name, base);
+    if (lua_getfield(L, idx, "fallback_urls") == LUA_TTABLE) {
+      size_t i, len = lua_rawlen(L, -1);
+      for (i = 1; i <= len && n < 16; i++) {
+        if (lua_rawgeti(L, -1, (lua_Integer)i) == LUA_TSTRING) fb[n++] = lua_tostring(L, -1);
+        lua_pop(L, 1);  /* still referenced by the table */
+      }
+    }
+    config_set_hosts(p, base, fb, n);
+    lua_pop(L, 1);
+  }
+  if (opt_number_field(L, idx, "rate", &v) != 0) {
+    if (opt_number_field(L, idx, "rate", &v) < 0 || v < 0)
+      cfg_error(L, "rec.configure: %s.rate must be a number >= 0 (requests per second%s)", p->name, ", 0 = unlimited");
+    config_set_rate(p, v);
+  }
+  if (opt_number_field(L, idx, "timeout", &v) != 0) {
+    if (opt_number_field(L, idx, "timeout", &v) < 0 || v <= 0)
+      cfg_error(L, "rec.configure: %s.timeout must be a number of seconds > 0%s", p->name, "");
+    p->timeout = v;
+  }
+  if (opt_number_field(L, idx, "retries", &v) != 0) {
+    if (opt_number_field(L, idx, "retries", &v) < 0 || v < 0 || v > 20)
+      cfg_error(L, "rec.configure: %s.retries must be 0..20%s", p->name, "");
+    p->retry.retries = (int)v;
+  }
+  if (lua_getfield(L, idx, "retry_delays") == LUA_TTABLE) {
+    size_t i, len = lua_rawlen(L, -1);
+    int n = 0;
+    for (i = 1; i <= len && n < RETRY_MAX_DELAYS; i++) {
+      if (lua_rawgeti(L, -1, (lua_Integer)i) == LUA_TNUMBER && lua_tonumber(L, -1) >= 0)
+        p->retry.delays[n++] = lua_tonumber(L, -1);
+      lua_pop(L, 1);
+    }
+    if (n > 0) p->retry.ndelays = n;
+  }
+  lua_pop(L, 1);
+}
+
+static int l_configure(lua_State *L) {
+  static const char *const top[] = {"agora", "qingcloud", "http", "state", "log_level", NULL};
+  static const char *const httpk[] = {"max_reply", "ca_file", "max_connections", NULL};
+  engine_t *e = get_engine(L);
+  config_t *cfg = engine_config(e);
+  const char *s;
+  luaL_checktype(L, 1, LUA_TTABLE);
+  check_keys(L, 1, "rec.configure{}", top);
+  if (lua_getfield(L, 1, "agora") == LUA_TTABLE)
+    configure_provider(L, -1, &cfg->agora, "customer_id", "customer_secret");
+  lua_pop(L, 1);
+  if (lua_getfield(L, 1, "qingcloud") == LUA_TTABLE)
+    configure_provider(L, -1, &cfg->qc, "access_key_id", "secret_access_key");
+  lua_pop(L, 1);
+  if (lua_getfield(L, 1, "http") == LUA_TTABLE) {
+    http_client_options o;
+    double v;
+    memset(&o, 0, sizeof o);
+    check_keys(L, lua_gettop(L), "http", httpk);
+    if (opt_number_field(L, -1, "max_reply", &v) > 0 && v > 0) o.max_reply = (size_t)v;
+    if (opt_number_field(L, -1, "max_connections", &v) > 0 && v > 0) o.max_host_connections = (long)v;
+    o.ca_file = opt_string_field(L, lua_gettop(L), "ca_file", "rec.configure");
+    http_client_set_options(engine_http(e), &o);
+  }
+  lua_pop(L, 1);
+  if ((s = opt_string_field(L, 1, "state", "rec.configure")) != NULL) {
+    free(cfg->state_path);
+    cfg->state_path = strdup(s);
+  }
+  if ((s = opt_string_field(L, 1, "log_level", "rec.configure")) != NULL) {
+    int lv = log_parse_level(s);
+    if (lv < 0) return luaL_error(L, "rec.configure: log_level must be debug, info, warn or error");
+    log_set_level((log_level)lv);
+  }
+  lua_pushboolean(L, 1);
+  return 1;
+}
+
+/* ---- queries ---- */
+
+static int opt_int_param(lua_State *L, const char *k, long *out, unsigned bit, unsigned *given,
+                         rec_err *err) {
+  int ty = lua_getfield(L, 1, k), isint = 0;
+  lua_Integer v = lua_tointegerx(L, -1, &isint);
+  lua_pop(L, 1);
+  if (ty == LUA_TNIL) return 0;
+  if (!isint) {
+    rec_err_set(err, REC_E_INVALID_ARGUMENT, 0, "'%s' must be a whole number", k);
+    return -1;
+  }
+  *out = (long)v;
+  *given |= bit;
+  return 0;
+}
+
+static int str_param(lua_State *L, const char *k, const char **out, rec_err *err) {
+  int ty = lua_getfield(L, 1, k);
+  if (ty == LUA_TSTRING || ty == LUA_TNUMBER) *out = lua_tostring(L, -1);
+  lua_pop(L, 1);
+  if (ty != LUA_TNIL && ty != LUA_TSTRING && ty != LUA_TNUMBER) {
+    rec_err_set(err, REC_E_INVALID_ARGUMENT, 0, "'%s' must be a string", k);
+    return -1;
+  }
+  return 0;
+}
+
+static int common_call_params(lua_State *L, call_args *a, rec_err *err) {
+  double v;
+  int r;
+  a->retries = -1;
+  if ((r = opt_number_field(L, 1, "retries", &v)) != 0) {
+    if (r < 0 || v < 0 || v > 20) {
+      rec_err_set(err, REC_E_INVALID_ARGUMENT, 0, "'retries' must be a number 0..20");
+      return -1;
+    }
+    a->retries = (int)v;
+  }
+  if ((r = opt_number_field(L, 1, "timeout", &v)) != 0) {
+    if (r < 0 || v <= 0) {
+      rec_err_set(err, REC_E_INVALID_ARGUMENT, 0, "'timeout' must be a number of seconds > 0");
+      return -1;
+    }
+    a->timeout = v;
+  }
+  return 0;
+}
+
+static int return_err(lua_State *L, const rec_err *err) {
+  lua_pushnil(L);
+  engine_push_err(L, err);
+  return 2;
+}
+
+static int begin_query(lua_State *L, const call_args *a, const char *what) {
+  task_t *t = engine_check_wait(L, what);
+  if (task_cancelled(t)) return engine_yield_now(t, engine_push_cancelled(L, what));
+  return call_start(L, t, a);
+}
+
+static int l_query_qingcloud(lua_State *L) {
+  call_args a;
+  rec_err err;
+  memset(&a, 0, sizeof a);
+  a.provider = CALL_QINGCLOUD;
+  if (!lua_istable(L, 1)) {
+    rec_err_set(&err, REC_E_INVALID_ARGUMENT, 0, "rec.query_qingcloud takes a table {app_id=, channel=, ...}");
+    return return_err(L, &err);
+  }
+  if (str_param(L, "app_id", &a.qc.app_id, &err) || str_param(L, "channel", &a.qc.channel, &err) ||
+      opt_int_param(L, "from_hour", &a.qc.from_hour, QC_HAS_FROM, &a.qc.given, &err) ||
+      opt_int_param(L, "to_hour", &a.qc.to_hour, QC_HAS_TO, &a.qc.given, &err) ||
+      opt_int_param(L, "offset", &a.qc.offset, QC_HAS_OFFSET, &a.qc.given, &err) ||
+      opt_int_param(L, "limit", &a.qc.limit, QC_HAS_LIMIT, &a.qc.given, &err) ||
+      common_call_params(L, &a, &err))
+    return return_err(L, &err);
+  return begin_query(L, &a, "rec.query_qingcloud");
+}
+
+static int l_query_agora(lua_State *L) {
+  call_args a;
+  rec_err err;
+  memset(&a, 0, sizeof a);
+  a.provider = CALL_AGORA;
+  if (!lua_istable(L, 1)) {
+    rec_err_set(&err, REC_E_INVALID_ARGUMENT, 0, "rec.query_agora takes a table {appid=, resourceid=, sid=, mode=}");
+    return return_err(L, &err);
+  }
+  if (str_param(L, "appid", &a.agora.appid, &err) ||
+      str_param(L, "resourceid", &a.agora.resourceid, &err) ||
+      str_param(L, "sid", &a.agora.sid, &err) || str_param(L, "mode", &a.agora.mode, &err) ||
+      common_call_params(L, &a, &err))
+    return return_err(L, &err);
+  return begin_query(L, &a, "rec.query_agora");
+}
+
+/* ---- rec.sleep ---- */
+
+typedef struct sleep_op {
+  pending_t base;
+  uv_timer_t timer;
+  task_t *t;
+} sleep_op;
+
+static void free_handle_owner(uv_handle_t *h) { free(h->data); }
+
+static void sleep_cancel(pending_t *p) {
+  sleep_op *op = (sleep_op *)p;
+  uv_timer_stop(&op->timer);
+  uv_close((uv_handle_t *)&op->timer, free_handle_owner);
+}
+
+static void on_sleep_done(uv_timer_t *h) {
+  sleep_op *op = h->data;
+  task_t *t = op->t;
+  uv_close((uv_handle_t *)h, free_handle_owner);
+  lua_pushboolean(task_thread(t), 1);
+  engine_complete(t, 1);
+}
+
+static int l_sleep(lua_State *L) {
+  double s = luaL_checknumber(L, 1);
+  task_t *t = engine_check_wait(L, "rec.sleep");
+  sleep_op *op;
+  if (isnan(s) || s < 0) return luaL_argerror(L, 1, "seconds must be >= 0");
+  if (task_cancelled(t)) return engine_yield_now(t, engine_push_cancelled(L, "rec.sleep"));
+  if (s == 0) {
+    lua_pushboolean(L, 1);
+    return engine_yield_now(t, 1);  /* lets every other ready task run */
+  }
+  op = malloc(sizeof *op);
+  if (!op) return luaL_error(L, "out of memory");
+  op->base.cancel = sleep_cancel;
+  op->t = t;
+  uv_timer_init(engine_loop(task_engine(t)), &op->timer);
+  op->timer.data = op;
+  if (s > 1e9) s = 1e9;
+  uv_timer_start(&op->timer, on_sleep_done, (uint64_t)(s * 1000 + 0.5), 0);
+  engine_wait(t, &op->base, "rec.sleep");
+  return engine_suspend(t);
+}
+
+/* ---- rec.every ---- */
+
+typedef struct every_timer {
+  uv_timer_t *h;      /* own allocation: may outlive the Lua handle */
+  engine_t *e;
+  lua_State *L;
+  int fn_ref, self_ref;
+  int running_ref;    /* handle of the task of the last tick, or LUA_NOREF */
+  double interval;
+} every_timer;
+
+static void on_every_close(uv_handle_t *h) { free(h); }
+
+static void every_stop(void *p) {
+  every_timer *et = p;
+  if (!et->h) return;
+  uv_timer_stop(et->h);
+  uv_close((uv_handle_t *)et->h, on_every_close);
+  et->h = NULL;
+  luaL_unref(et->L, LUA_REGISTRYINDEX, et->fn_ref);
+  luaL_unref(et->L, LUA_REGISTRYINDEX, et->running_ref);
+  luaL_unref(et->L, LUA_REGISTRYINDEX, et->self_ref);  /* collectable from now on */
+  et->fn_ref = et->running_ref = et->self_ref = LUA_NOREF;
+}
+
+static int tick_still_running(every_timer *et) {
+  task_t *t;
+  if (et->running_ref == LUA_NOREF) return 0;
+  lua_rawgeti(et->L, LUA_REGISTRYINDEX, et->running_ref);
+  t = lua_touserdata(et->L, -1);
+  lua_pop(et->L, 1);
+  return t && !task_done(t);
+}
+
+static void on_every(uv_timer_t *h) {
+  every_timer *et = h->data;
+  lua_State *L = et->L;
+  if (engine_stopping(et->e)) return;
+  if (tick_still_running(et)) {
+    log_debug("rec.every: the previous run is still going; skipping this tick");
+    return;
+  }
+  lua_rawgeti(L, LUA_REGISTRYINDEX, et->fn_ref);
+  engine_spawn(et->e, L, 0);
+  luaL_unref(L, LUA_REGISTRYINDEX, et->running_ref);
+  et->running_ref = luaL_ref(L, LUA_REGISTRYINDEX);
+}
+
+static every_timer *check_every(lua_State *L) { return luaL_checkudata(L, 1, EVERY_MT); }
+
+static int l_every_stop(lua_State *L) {
+  every_timer *et = check_every(L);
+  if (et->h) engine_untrack_timer(et->e, et);
+  every_stop(et);
+  return 0;
+}
+
+static int l_every(lua_State *L) {
+  engine_t *e = get_engine(L);
+  double s = luaL_checknumber(L, 1);
+  every_timer *et;
+  uint64_t ms;
+  luaL_checktype(L, 2, LUA_TFUNCTION);
+  if (isnan(s) || s <= 0) return luaL_argerror(L, 1, "seconds must be > 0");
+  et = lua_newuserdatauv(L, sizeof *et, 0);
+  memset(et, 0, sizeof *et);
+  et->fn_ref = et->self_ref = et->running_ref = LUA_NOREF;
+  luaL_setmetatable(L, EVERY_MT);
+  et->h = malloc(sizeof *et->h);
+  if (!et->h) return luaL_error(L, "out of memory");
+  et->e = e;
+  et->L = engine_lua(e);
+  et->interval = s;
+  lua_pushvalue(L, 2);
+  et->fn_ref = luaL_ref(L, LUA_REGISTRYINDEX);
+  lua_pushvalue(L, -1);
+  et->self_ref = luaL_ref(L, LUA_REGISTRYINDEX);  /* runs until stopped, handle kept or not */
+  uv_timer_init(engine_loop(e), et->h);
+  et->h->data = et;
+  ms = (uint64_t)(s * 1000 + 0.5);
+  uv_timer_start(et->h, on_every, ms ? ms : 1, ms ? ms : 1);
+  engine_track_timer(e, et, every_stop);
+  return 1;
+}
+
+/* ---- rec.http ---- */
+
+typedef struct http_op {
+  pending_t base;
+  http_req_t *req;
+  task_t *t;
+} http_op;
+
+static void http_op_cancel(pending_t *p) {
+  http_op *op = (http_op *)p;
+  http_cancel(op->req);
+  free(op);
+}
+
+static void push_headers(lua_State *L, const char *h, size_t len) {
+  const char *end = h + len, *line = h;
+  lua_newtable(L);
+  while (line < end) {
+    const char *eol = memchr(line, '\n', (size_t)(end - line)), *colon;
+    if (!eol) eol = end;
+    colon = memchr(line, ':', (size_t)(eol - line));
+    if (colon && strncmp(line, "HTTP/", 5) != 0) {
+      const char *v = colon + 1, *ve = eol;
+      luaL_Buffer b;
+      const char *p;
+      while (v < ve && (*v == ' ' || *v == '\t')) v++;
+      while (ve > v && (ve[-1] == '\r' || ve[-1] == ' ')) ve--;
+      luaL_buffinit(L, &b);
+      for (p = line; p < colon; p++)
+        luaL_addchar(&b, (*p >= 'A' && *p <= 'Z') ? (char)(*p + 32) : *p);
+      luaL_pushresult(&b);
+      lua_pushlstring(L, v, (size_t)(ve - v));
+      lua_settable(L, -3);
+    }
+    line = eol + 1;
+  }
+}
+
+static void on_http_done(void *ud, const http_response *res, const rec_err *err) {
+  http_op *op = ud;
+  task_t *t = op->t;
+  lua_State *co = task_thread(t);
+  free(op);
+  lua_checkstack(co, 8);
+  if (err) {
+    rec_err e2 = *err;
+    e2.attempts = 1;
+    lua_pushnil(co);
+    engine_push_err(co, &e2);
+    engine_complete(t, 2);
+    return;
+  }
+  lua_createtable(co, 0, 4);
+  lua_pushinteger(co, res->status);
+  lua_setfield(co, -2, "status");
+  lua_pushlstring(co, res->body, res->body_len);
+  lua_setfield(co, -2, "body");
+  push_headers(co, res->headers, res->headers_len);
+  lua_getfield(co, -1, "content-type");
+  if (lua_isstring(co, -1) && strstr(lua_tostring(co, -1), "json") && res->body_len > 0) {
+    lua_pop(co, 1);
+    if (lnorm_decode(co, res->body, res->body_len)) lua_setfield(co, -3, "json");
+  } else {
+    lua_pop(co, 1);
+  }
+  lua_setfield(co, -2, "headers");
+  engine_complete(t, 1);
+}
+
+static int l_http(lua_State *L) {
+  task_t *t = engine_check_wait(L, "rec.http");
+  http_request r;
+  rec_err err;
+  const char *hdrs[65];
+  char hbuf[64][512];
+  size_t nh = 0, blen = 0;
+  double v;
+  http_op *op;
+  luaL_checktype(L, 1, LUA_TTABLE);
+  memset(&r, 0, sizeof r);
+  r.url = opt_string_field(L, 1, "url", "rec.http");
+  r.method = opt_string_field(L, 1, "method", "rec.http");
+  if (!r.url) {
+    rec_err_set(&err, REC_E_INVALID_ARGUMENT, 0, "rec.http: 'url' is required");
+    return return_err(L, &err);
+  }
+  if (opt_number_field(L, 1, "timeout", &v) > 0) r.timeout = v;
+  if (opt_number_field(L, 1, "max_reply", &v) > 0 && v > 0) r.max_reply = (size_t)v;
+  if (lua_getfield(L, 1, "headers") == LUA_TTABLE) {
+    lua_pushnil(L);
+    while (lua_next(L, -2) && nh < 62) {
+      if (lua_type(L, -2) == LUA_TSTRING && lua_isstring(L, -1)) {
+        snprintf(hbuf[nh], sizeof hbuf[nh], "%s: %s", lua_tostring(L, -2), lua_tostring(L, -1));
+        hdrs[nh] = hbuf[nh];
+        nh++;
+      }
+      lua_pop(L, 1);
+    }
+  }
+  lua_pop(L, 1);
+  if (lua_getfield(L, 1, "json") != LUA_TNIL) {  /* body = json encoded; stays on the stack */
+    lua_getfield(L, LUA_REGISTRYINDEX, "rec.json.encode");
+    lua_pushvalue(L, -2);
+    if (lua_pcall(L, 1, 1, 0) != LUA_OK) {
+      rec_err_set(&err, REC_E_INVALID_ARGUMENT, 0, "rec.http: cannot encode 'json': %s", lua_tostring(L, -1));
+      return return_err(L, &err);
+    }
+    r.body = lua_tolstring(L, -1, &blen);
+    hdrs[nh++] = "Content-Type: application/json";
+    if (!r.method) r.method = "POST";
+  } else if (lua_getfield(L, 1, "body"), lua_isstring(L, -1)) {
+    r.body = lua_tolstring(L, -1, &blen);
+    if (!r.method) r.method = "POST";
+  }
+  r.body_len = blen;
+  hdrs[nh] = NULL;
+  r.headers = hdrs;
+  if (task_cancelled(t)) return engine_yield_now(t, engine_push_cancelled(L, "rec.http"));
+  op = calloc(1, sizeof *op);
+  if (!op) return luaL_error(L, "out of memory");
+  op->base.cancel = http_op_cancel;
+  op->t = t;
+  op->req = http_send(engine_http(task_engine(t)), &r, on_http_done, op, &err);
+  memset(hbuf, 0, sizeof hbuf);
+  if (!op->req) {
+    free(op);
+    err.attempts = 1;
+    return return_err(L, &err);
+  }
+  engine_wait(t, &op->base, "rec.http");
+  return engine_suspend(t);
+}
+
+/* ---- rec.spawn, time, exit ---- */
+
+static int l_spawn(lua_State *L) {
+  luaL_checktype(L, 1, LUA_TFUNCTION);
+  engine_spawn(get_engine(L), L, lua_gettop(L) - 1);
+  return 1;
+}
+
+static int l_now(lua_State *L) {
+  lua_pushnumber(L, engine_now(get_engine(L)));
+  return 1;
+}
+
+static int l_time(lua_State *L) {
+  lua_pushnumber(L, engine_time(get_engine(L)));
+  return 1;
+}
+
+static int l_exit(lua_State *L) {
+  engine_t *e = get_engine(L);
+  lua_Integer code = luaL_optinteger(L, 1, 0);
+  task_t *t = engine_task_of(L);
+  engine_exit(e, (int)(code & 0xff));
+  if (t && lua_isyieldable(L)) return lua_yield(L, 0);  /* never resumed */
+  return 0;
+}
+
+/* ---- rec.log ---- */
+
+static int log_at(lua_State *L, log_level level) {
+  int n = lua_gettop(L);
+  if (!log_enabled(level)) return 0;
+  if (n > 1) {
+    lua_getfield(L, LUA_REGISTRYINDEX, "rec.format");
+    lua_insert(L, 1);
+    lua_call(L, n, 1);
+  } else {
+    luaL_tolstring(L, 1, NULL);
+  }
+  log_write_str(level, current_task_id(L), lua_tostring(L, -1));
+  return 0;
+}
+
+static int l_log_debug(lua_State *L) { return log_at(L, LOG_DEBUG); }
+static int l_log_info(lua_State *L) { return log_at(L, LOG_INFO); }
+static int l_log_warn(lua_State *L) { return log_at(L, LOG_WARN); }
+static int l_log_error(lua_State *L) { return log_at(L, LOG_ERROR); }
+
+/* ---- rec.json ---- */
+
+static int l_json_decode(lua_State *L) {
+  size_t len;
+  const char *s = luaL_checklstring(L, 1, &len);
+  if (lnorm_decode(L, s, len)) return 1;
+  lua_pushnil(L);
+  lua_pushstring(L, "malformed JSON");
+  return 2;
+}
+
+static int l_json_encode(lua_State *L) {
+  lua_settop(L, 1);
+  lua_getfield(L, LUA_REGISTRYINDEX, "rec.json.encode");
+  lua_insert(L, 1);
+  if (lua_pcall(L, 1, 1, 0) != LUA_OK) {
+    lua_pushnil(L);
+    lua_insert(L, -2);
+    return 2;
+  }
+  return 1;
+}
+
+/* ---- rec.crypto: what the notifiers need for signed webhooks ---- */
+
+static int l_hmac_sha256(lua_State *L) {
+  size_t kl, ml;
+  const char *k = luaL_checklstring(L, 1, &kl), *m = luaL_checklstring(L, 2, &ml);
+  unsigned char out[32];
+  if (crypto_hmac_sha256(k, kl, m, ml, out) != 0) return luaL_error(L, "HMAC failed");
+  lua_pushlstring(L, (const char *)out, sizeof out);
+  return 1;
+}
+
+static int l_base64(lua_State *L) {
+  size_t n;
+  const char *s = luaL_checklstring(L, 1, &n);
+  char *b = crypto_base64(s, n);
+  if (!b) return luaL_error(L, "out of memory");
+  lua_pushstring(L, b);
+  free(b);
+  return 1;
+}
+
+static int l_md5_hex(lua_State *L) {
+  size_t n;
+  const char *s = luaL_checklstring(L, 1, &n);
+  char hex[33];
+  crypto_md5_hex(s, n, hex);
+  lua_pushstring(L, hex);
+  return 1;
+}
+
+static int l_urlencode(lua_State *L) {
+  size_t n;
+  const char *s = luaL_checklstring(L, 1, &n);
+  char *q = curl_easy_escape(NULL, s, (int)n);
+  if (!q) return luaL_error(L, "out of memory");
+  lua_pushstring(L, q);
+  curl_free(q);
+  return 1;
+}
+
+/* ---- status names ---- */
+
+static void push_status_table(lua_State *L, const char *(*name)(long), int (*failure)(long)) {
+  long code;
+  lua_newtable(L);
+  lua_newtable(L);
+  for (code = 0; code < 100; code++) {
+    const char *n = name(code);
+    if (!n) continue;
+    lua_pushstring(L, n);
+    lua_rawseti(L, -2, code);
+  }
+  lua_setfield(L, -2, "status");
+  if (failure) {
+    lua_newtable(L);
+    for (code = 0; code < 100; code++)
+      if (name(code) && failure(code)) {
+        lua_pushboolean(L, 1);
+        lua_rawseti(L, -2, code);
+      }
+    lua_setfield(L, -2, "failed");
+  }
+}
+
+static int agora_failed(long code) { return code == 20; }
+
+/* ---- embedded modules: require "rec.watch" finds lua/rec/watch.lua inside the binary ---- */
+
+static int embedded_searcher(lua_State *L) {
+  const char *name = luaL_checkstring(L, 1);
+  const struct embedded_lua *m;
+  for (m = embedded_lua; m->name; m++) {
+    if (strcmp(m->name, name) == 0) {
+      char chunk[256];
+      snprintf(chunk, sizeof chunk, "@[recwatch]/lua/%s.lua", name);
+      for (char *p = chunk + 16; *p; p++)
+        if (*p == '.' && strcmp(p, ".lua") != 0) *p = '/';
+      if (luaL_loadbuffer(L, m->src, m->len, chunk) != LUA_OK) return lua_error(L);
+      lua_pushstring(L, chunk + 1);
+      return 2;
+    }
+  }
+  lua_pushfstring(L, "no module '%s' built into recwatch", name);
+  return 1;
+}
+
+static void add_searcher(lua_State *L) {
+  lua_getglobal(L, "package");
+  lua_getfield(L, -1, "searchers");
+  lua_pushcfunction(L, embedded_searcher);
+  /* second place: after preload, before the file system */
+  lua_Integer n = (lua_Integer)lua_rawlen(L, -2);
+  for (lua_Integer i = n; i >= 2; i--) {
+    lua_rawgeti(L, -2, i);
+    lua_rawseti(L, -3, i + 1);
+  }
+  lua_rawseti(L, -2, 2);
+  lua_pop(L, 2);
+}
+
+int lrec_open(lua_State *L, engine_t *e) {
+  static const luaL_Reg funcs[] = {
+    {"configure", l_configure}, {"query_qingcloud", l_query_qingcloud},
+    {"query_agora", l_query_agora}, {"spawn", l_spawn}, {"sleep", l_sleep},
+    {"every", l_every}, {"now", l_now}, {"time", l_time}, {"http", l_http},
+    {"exit", l_exit}, {NULL, NULL}};
+  static const luaL_Reg logf[] = {
+    {"debug", l_log_debug}, {"info", l_log_info}, {"warn", l_log_warn},
+    {"error", l_log_error}, {NULL, NULL}};
+  static const luaL_Reg jsonf[] = {{"encode", l_json_encode}, {"decode", l_json_decode}, {NULL, NULL}};
+  static const luaL_Reg cryptof[] = {
+    {"hmac_sha256", l_hmac_sha256}, {"base64", l_base64}, {"md5_hex", l_md5_hex},
+    {"urlencode", l_urlencode}, {NULL, NULL}};
+  static const luaL_Reg everym[] = {{"stop", l_every_stop}, {NULL, NULL}};
+
+  lua_pushlightuserdata(L, e);
+  lua_setfield(L, LUA_REGISTRYINDEX, ENGINE_KEY);
+  luaL_newmetatable(L, EVERY_MT);
+  luaL_newlib(L, everym);
+  lua_setfield(L, -2, "__index");
+  lua_pop(L, 1);
+  lua_getglobal(L, "string");
+  lua_getfield(L, -1, "format");
+  lua_setfield(L, LUA_REGISTRYINDEX, "rec.format");
+  lua_pop(L, 1);
+
+  luaL_newlib(L, funcs);
+  lua_pushstring(L, RECWATCH_VERSION);
+  lua_setfield(L, -2, "version");
+  luaL_newlib(L, logf);
+  lua_setfield(L, -2, "log");
+  luaL_newlib(L, cryptof);
+  lua_setfield(L, -2, "crypto");
+  luaL_newlib(L, jsonf);
+  lua_pushcfunction(L, luaopen_cjson);
+  lua_call(L, 0, 1);
+  lua_getfield(L, -1, "encode");
+  lua_setfield(L, LUA_REGISTRYINDEX, "rec.json.encode");
+  lua_getfield(L, -1, "null");
+  lua_setfield(L, -3, "null");
+  lua_pop(L, 1);
+  lua_setfield(L, -2, "json");
+  push_status_table(L, qc_status_name, qc_status_is_failure);
+  lua_setfield(L, -2, "qingcloud");
+  push_status_table(L, agora_status_name, agora_failed);
+  lua_setfield(L, -2, "agora");
+  lua_pushvalue(L, -1);
+  lua_setglobal(L, "rec");
+  lua_getglobal(L, "package");
+  lua_getfield(L, -1, "loaded");
+  lua_pushvalue(L, -3);
+  lua_setfield(L, -2, "rec");
+  lua_pop(L, 3);
+  add_searcher(L);
+  return 0;
+}
