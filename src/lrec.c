@@ -701,6 +701,8 @@ static void add_searcher(lua_State *L) {
   lua_pop(L, 2);
 }
 
+int luaopen_rec_store(lua_State *L);  /* lstore.c */
+
 int lrec_open(lua_State *L, engine_t *e) {
   static const luaL_Reg funcs[] = {
     {"configure", l_configure}, {"query_qingcloud", l_query_qingcloud},
@@ -755,5 +757,9 @@ int lrec_open(lua_State *L, engine_t *e) {
   lua_setfield(L, -2, "rec");
   lua_pop(L, 3);
   add_searcher(L);
+  luaL_getsubtable(L, LUA_REGISTRYINDEX, LUA_PRELOAD_TABLE);
+  lua_pushcfunction(L, luaopen_rec_store);
+  lua_setfield(L, -2, "rec.store");
+  lua_pop(L, 1);
   return 0;
 }
