@@ -1,0 +1,133 @@
+/* sim_int: the simulator's internal model (scenario structs shared by the scenario loader,
+ * the request handlers and the HTTP server). Not part of the public API (see sim.h). */
+#ifndef REC_SIM_INT_H
+#define REC_SIM_INT_H
+#include <stddef.h>
+#include <stdint.h>
+#include <time.h>
+
+/* ---- a tiny growable byte buffer ---- */
+typedef struct sbuf {
+  char *p;
+  size_t len, cap;
+} sbuf;
+
+int sbuf_reserve(sbuf *b, size_t extra);             /* 0 ok, -1 out of memory */
+void sbuf_add(sbuf *b, const void *data, size_t n);  /* silently drops on OOM */
+void sbuf_adds(sbuf *b, const char *s);
+void sbuf_addf(sbuf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+void sbuf_add_json_str(sbuf *b, const char *s, size_t n); /* quoted, escaped */
+void sbuf_free(sbuf *b);
+
+/* ---- scenario ---- */
+typedef struct sim_step {
+  double t;   /* seconds since the sim started */
+  int status;
+} sim_step;
+
+typedef struct sim_qc_task {
+  char *app_id, *channel, *project_id, *host, *url_prefix, *files, *acc_key_id, *rec_bucket,
+      *rec_zone, *rec_path, *created_fixed;
+  long long id, pid, size;
+  int is_mix;
+  double created_t;             /* creation time relative to the start (for from/to_hour) */
+  sim_step *steps;
+  size_t nsteps;
+  char **json;                  /* one precomputed recinfo object per step */
+  size_t *jsonlen;
+} sim_qc_task;
+
+typedef struct sim_ag_file {
+  char *file_name, *track_type, *uid;
+  int mixed_all_user, is_playable;
+  long long slice_start_time;   /* 0 = the recording's */
+} sim_ag_file;
+
+typedef struct sim_ag_rec {
+  char *appid, *resourceid, *sid, *mode, *channel;
+  int mode_web;
+  int list_json;                /* fileListMode "json" (1) or "string" (0) */
+  char *file_list_string;       /* string mode */
+  sim_ag_file *files;
+  size_t nfiles;
+  int old_style;
+  long long slice_start_time;   /* ms since the epoch; 0 = computed at start */
+  double gone_at;               /* < 0: never */
+  double linger;                /* after reaching 8/20 */
+  sim_step *steps;
+  size_t nsteps;
+  char **body;                  /* one precomputed 200 body per step */
+  size_t *bodylen;
+} sim_ag_rec;
+
+enum { SIM_P_ANY = 0, SIM_P_AGORA = 1, SIM_P_QC = 2 };
+
+typedef enum {
+  SIM_F_DELAY,
+  SIM_F_500_HTML,
+  SIM_F_AGORA_206,
+  SIM_F_AGORA_504,
+  SIM_F_DROP,
+  SIM_F_MALFORMED,
+  SIM_F_TRUNCATED,
+  SIM_F_HUGE,
+  SIM_F_429,
+  SIM_F_COUNT
+} sim_fault_kind;
+
+extern const char *const sim_fault_names[SIM_F_COUNT];
+
+typedef struct sim_fault {
+  int provider;
+  sim_fault_kind kind;
+  long *nth;
+  size_t nnth;
+  long every;                   /* 0 = not used */
+  double probability;           /* < 0 = not used */
+  long delay_ms;
+  size_t bytes;                 /* huge */
+  long times;                   /* max firings, 0 = unlimited */
+  long fired;
+  double after, before;         /* active window in sim seconds; before < 0 = open */
+  char *match;                  /* substring of the path, or NULL */
+  uint64_t rng;
+  char *huge_body;              /* precomputed for SIM_F_HUGE */
+} sim_fault;
+
+typedef struct sim_ag_cred {
+  char *id, *secret, *b64;      /* b64 = base64("id:secret") */
+  uint64_t *ring;               /* last rate_limit request times (ms) */
+  size_t head, count;
+} sim_ag_cred;
+
+typedef struct sim_qc_key {
+  char *id, *secret;
+} sim_qc_key;
+
+typedef struct sim_scenario {
+  sim_ag_cred *ag;
+  size_t nag;
+  sim_qc_key *qc;
+  size_t nqc;
+  int rate_limit;               /* per customer per second; 0 = unlimited */
+  double linger;                /* default linger of ended Agora recordings */
+  double qc_window;             /* time_stamp tolerance, seconds (900) */
+  sim_qc_task *tasks;
+  size_t ntasks;
+  sim_ag_rec *recs;
+  size_t nrecs;
+  sim_fault *faults;
+  size_t nfaults;
+  uint64_t seed;
+} sim_scenario;
+
+/* Loads a scenario from a Lua file (path) or the built-in default (path NULL); wall0 is the
+ * wall-clock start used for created/sliceStartTime values. NULL + message in err on error. */
+sim_scenario *sim_scenario_load(const char *path, time_t wall0, char *err, size_t errlen);
+void sim_scenario_free(sim_scenario *sc);
+extern const char sim_default_scenario_lua[];
+
+/* Current step index of a timeline at time t, or -1 when t is before the first step. */
+int sim_step_at(const sim_step *steps, size_t n, double t);
+
+#endif
