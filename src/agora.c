@@ -227,15 +227,30 @@ static void agora_fail(long st, const reply_facts *f, const char *ex, rec_err *e
   } else if (!f->is_json) {
     rec_err_set(e, REC_E_PROTOCOL, (int)st, "agora: reply is not JSON (HTTP %ld): %s", st, ex);
   } else if (st == 400) {
+    char code[32] = "";
     agora_words(f, ex, words, sizeof words);
+    if (f->has_code_num) snprintf(code, sizeof code, " code %ld", f->code_num);
     rec_err_set(e, REC_E_INVALID_ARGUMENT, 400,
-                "agora: 400 %s: invalid parameter (check appid, resourceid, sid and mode)",
-                words);
+                "agora: 400%s %s: check appid, resourceid, sid and mode", code, words);
   } else if (st == 200) {
     rec_err_set(e, REC_E_PROTOCOL, 200, "agora: reply has no serverResponse (HTTP 200): %s", ex);
   } else {
     rec_err_set(e, REC_E_PROTOCOL, (int)st, "agora: unexpected reply (HTTP %ld): %s", st, ex);
   }
+}
+
+/* A printable excerpt of the body with runs of whitespace squeezed (pretty-printed JSON). */
+static void agora_excerpt(char *out, size_t cap, const char *body, size_t len) {
+  size_t i, j = 0;
+  if (!body || len == 0) {
+    snprintf(out, cap, "(empty body)");
+    return;
+  }
+  rec_excerpt(out, cap, body, len < AGORA_EXCERPT ? len : AGORA_EXCERPT);
+  for (i = 0; out[i]; i++)
+    if (out[i] != ' ' || (j > 0 && out[j - 1] != ' ')) out[j++] = out[i];
+  while (j > 0 && out[j - 1] == ' ') j--;
+  out[j] = '\0';
 }
 
 int agora_interpret(long http_status, const char *body, size_t len, const reply_facts *f,
@@ -244,10 +259,7 @@ int agora_interpret(long http_status, const char *body, size_t len, const reply_
   char ex[AGORA_EXCERPT + 8];
   if (!f) f = &none;
   if (http_status == 200 && f->is_object && f->has_server_response) return 0;
-  if (!body || len == 0)
-    snprintf(ex, sizeof ex, "(empty body)");
-  else
-    rec_excerpt(ex, sizeof ex, body, len < AGORA_EXCERPT ? len : AGORA_EXCERPT);
+  agora_excerpt(ex, sizeof ex, body, len);
   agora_fail(http_status, f, ex, e);
   if (f->has_code_num) {
     e->has_code = 1;

@@ -159,6 +159,21 @@ static int lnorm_decode_k(lua_State *L) {
   return 1;
 }
 
+static int lnorm_cjson_k(lua_State *L) {
+  lnorm_push_cjson(L);
+  return 1;
+}
+
+int lnorm_cjson(lua_State *L) {
+  if (!lua_checkstack(L, 3)) return 0;
+  lua_pushcfunction(L, lnorm_cjson_k);
+  if (lua_pcall(L, 0, 1, 0) != LUA_OK) {
+    lua_pop(L, 1);
+    return 0;
+  }
+  return 1;
+}
+
 int lnorm_decode(lua_State *L, const char *body, size_t len) {
   /* lua-cjson stops at a NUL byte as if the text ended there; raw NUL is never valid JSON. */
   if ((body && memchr(body, '\0', len)) || !lua_checkstack(L, 4)) return 0;

@@ -267,14 +267,33 @@ static void qc_fail(long st, const char *ex, const reply_facts *f, rec_err *e) {
     rec_excerpt(code, sizeof code, f->code_str, strlen(f->code_str));
     rec_err_set(e, kind, (int)st, "qingcloud: code \"%s\" (HTTP %ld): %s; reply: %s", code, st,
                 qc_advice(kind, st), ex);
+  } else if (st >= 200 && st < 300 && f->is_object && f->code_str) {
+    rec_err_set(e, kind, (int)st,
+                "qingcloud: reply has code \"success\" but no recinfos list (HTTP %ld): %s", st,
+                ex);
   } else if (st >= 200 && st < 300) {
     rec_err_set(e, kind, (int)st,
-                "qingcloud: reply lacks the documented code/recinfos (HTTP %ld): %s", st, ex);
+                "qingcloud: reply is not the documented object with \"code\" (HTTP %ld): %s", st,
+                ex);
   } else {
     rec_err_set(e, kind, (int)st, "qingcloud: HTTP %ld %s; reply: %s", st, qc_advice(kind, st),
                 ex);
   }
   qc_fill_code(f, e);
+}
+
+/* A printable excerpt of the body with runs of whitespace squeezed (pretty-printed JSON). */
+static void qc_excerpt(char *out, size_t cap, const char *body, size_t len) {
+  size_t i, j = 0;
+  if (!body || len == 0) {
+    snprintf(out, cap, "(empty body)");
+    return;
+  }
+  rec_excerpt(out, cap, body, len < QC_EXCERPT ? len : QC_EXCERPT);
+  for (i = 0; out[i]; i++)
+    if (out[i] != ' ' || (j > 0 && out[j - 1] != ' ')) out[j++] = out[i];
+  while (j > 0 && out[j - 1] == ' ') j--;
+  out[j] = '\0';
 }
 
 int qc_interpret(long http_status, const char *body, size_t len, const reply_facts *f,
@@ -285,10 +304,7 @@ int qc_interpret(long http_status, const char *body, size_t len, const reply_fac
   if (http_status >= 200 && http_status < 300 && f->is_object && f->code_str &&
       strcmp(f->code_str, "success") == 0 && f->has_recinfos)
     return 0;
-  if (!body || len == 0)
-    snprintf(ex, sizeof ex, "(empty body)");
-  else
-    rec_excerpt(ex, sizeof ex, body, len < QC_EXCERPT ? len : QC_EXCERPT);
+  qc_excerpt(ex, sizeof ex, body, len);
   qc_fail(http_status, ex, f, e);
   return -1;
 }

@@ -119,6 +119,22 @@ static void test_decode_deep_nesting(void **state) {
   free(deep);
 }
 
+static void test_cjson_instance_cached(void **state) {
+  lua_State *L = *state;
+  int top = lua_gettop(L);
+  assert_int_equal(lnorm_cjson(L), 1);
+  assert_int_equal(lnorm_cjson(L), 1);
+  assert_true(lua_istable(L, -1));
+  assert_true(lua_rawequal(L, -1, -2));
+  lua_setglobal(L, "cj");
+  lua_pop(L, 1);
+  assert_int_equal(lnorm_decode(L, "[null]", 6), 1);
+  lua_setglobal(L, "r");
+  check(L, "r[1] == cj.null and type(cj.encode) == 'function'");
+  check(L, "not pcall(cj.decode, 'NaN')");
+  assert_int_equal(lua_gettop(L), top);
+}
+
 static void test_facts(void **state) {
   lua_State *L = *state;
   reply_facts f;
@@ -233,7 +249,8 @@ static void test_agora_json_filelists(void **state) {
   check(L, "math.type(r.serverResponse.sliceStartTime) == 'integer'");
   check(L, "r.serverResponse.sliceStartTime == 1562724971626");
   check(L, "#r.serverResponse.fileList == 2");
-  check(L, "r.serverResponse.fileList[1].uid == '123' and r.serverResponse.fileList[2].uid == '456'");
+  check(L, "r.serverResponse.fileList[1].uid == '123'");
+  check(L, "r.serverResponse.fileList[2].uid == '456'");
   check(L, "r.serverResponse.fileList[1].isPlayable == true");
   check(L, "r.serverResponse.fileList[1].mixedAllUser == false");
   check(L, "math.type(r.serverResponse.fileList[2].sliceStartTime) == 'integer'");
@@ -398,6 +415,7 @@ int main(void) {
     cmocka_unit_test_setup_teardown(test_decode_whole_numbers, setup, teardown),
     cmocka_unit_test_setup_teardown(test_decode_scalars_and_failures, setup, teardown),
     cmocka_unit_test_setup_teardown(test_decode_deep_nesting, setup, teardown),
+    cmocka_unit_test_setup_teardown(test_cjson_instance_cached, setup, teardown),
     cmocka_unit_test_setup_teardown(test_facts, setup, teardown),
     cmocka_unit_test_setup_teardown(test_facts_odd_values, setup, teardown),
     cmocka_unit_test_setup_teardown(test_qingcloud_success, setup, teardown),
