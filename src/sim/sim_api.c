@@ -82,7 +82,7 @@ static int agora_auth(sim_api_req *r) {
 
 /* Sliding window over the last rate_limit request times of this customer. */
 static int rate_ok(sim_t *s, sim_ag_cred *cr) {
-  int n = s->sc->rate_limit;
+  int n = cr->rate_limit;
   uint64_t now = uv_now(s->loop);
   if (n <= 0) return 1;
   if (cr->count < (size_t)n) {

@@ -96,6 +96,7 @@ typedef struct sim_fault {
 
 typedef struct sim_ag_cred {
   char *id, *secret, *b64;      /* b64 = base64("id:secret") */
+  int rate_limit;               /* requests per second; 0 = unlimited */
   uint64_t *ring;               /* last rate_limit request times (ms) */
   size_t head, count;
 } sim_ag_cred;
@@ -109,7 +110,7 @@ typedef struct sim_scenario {
   size_t nag;
   sim_qc_key *qc;
   size_t nqc;
-  int rate_limit;               /* per customer per second; 0 = unlimited */
+  int rate_limit;               /* default per customer per second; 0 = unlimited */
   double linger;                /* default linger of ended Agora recordings */
   double qc_window;             /* time_stamp tolerance, seconds (900) */
   sim_qc_task *tasks;

@@ -161,7 +161,7 @@ static void read_timeline(lua_State *L, int idx, const char *path, sim_step **st
 static void read_agora(lua_State *L, int root, sim_scenario *sc) {
   static const char *const keys[] = {"customer_id", "customer_secret", "customers", "rate_limit",
                                      "linger", NULL};
-  static const char *const ckeys[] = {"customer_id", "customer_secret", NULL};
+  static const char *const ckeys[] = {"customer_id", "customer_secret", "rate_limit", NULL};
   int t = opt_table(L, root, "agora", "scenario"), cs;
   size_t i, n;
   char path[64];
@@ -172,6 +172,7 @@ static void read_agora(lua_State *L, int root, sim_scenario *sc) {
     sc->nag = 1;
     sc->ag[0].id = xstrdup(L, DEFAULT_AG_ID);
     sc->ag[0].secret = xstrdup(L, DEFAULT_AG_SECRET);
+    sc->ag[0].rate_limit = sc->rate_limit;
     return;
   }
   check_keys(L, t, "agora", keys);
@@ -184,6 +185,7 @@ static void read_agora(lua_State *L, int root, sim_scenario *sc) {
   sc->ag = xcalloc(L, n + 1, sizeof *sc->ag);
   sc->ag[0].id = opt_str(L, t, "customer_id", "agora", DEFAULT_AG_ID);
   sc->ag[0].secret = opt_str(L, t, "customer_secret", "agora", DEFAULT_AG_SECRET);
+  sc->ag[0].rate_limit = sc->rate_limit;
   sc->nag = 1;
   for (i = 0; i < n; i++) {
     snprintf(path, sizeof path, "agora.customers[%d]", (int)i + 1);
@@ -192,7 +194,10 @@ static void read_agora(lua_State *L, int root, sim_scenario *sc) {
     check_keys(L, lua_gettop(L), path, ckeys);
     sc->ag[sc->nag].id = opt_str(L, lua_gettop(L), "customer_id", path, NULL);
     sc->ag[sc->nag].secret = opt_str(L, lua_gettop(L), "customer_secret", path, NULL);
+    sc->ag[sc->nag].rate_limit = (int)opt_int(L, lua_gettop(L), "rate_limit", path, sc->rate_limit);
     sc->nag++;
+    if (sc->ag[sc->nag - 1].rate_limit < 0 || sc->ag[sc->nag - 1].rate_limit > 100000)
+      luaL_error(L, "%s.rate_limit: out of range", path);
     if (!sc->ag[sc->nag - 1].id || !sc->ag[sc->nag - 1].secret)
       luaL_error(L, "%s: needs customer_id and customer_secret", path);
     lua_pop(L, 1);
@@ -638,8 +643,8 @@ static int precompute(sim_scenario *sc, time_t wall0) {
     sc->ag[i].b64 = crypto_base64(b.p, b.len);
     sbuf_free(&b);
     if (!sc->ag[i].b64) return -1;
-    if (sc->rate_limit > 0) {
-      sc->ag[i].ring = calloc((size_t)sc->rate_limit, sizeof *sc->ag[i].ring);
+    if (sc->ag[i].rate_limit > 0) {
+      sc->ag[i].ring = calloc((size_t)sc->ag[i].rate_limit, sizeof *sc->ag[i].ring);
       if (!sc->ag[i].ring) return -1;
     }
   }

@@ -1,0 +1,128 @@
+# sim_qingcloud: GET /v1/cloudRecord — signature checked against an independent Python
+# signer (the reference doc's algorithm), tampering, expiry both ways, missing auth
+# parameters, unknown key, parameter validation, pagination, hour window, timeline.
+. "${HELPERS:-$SRC/tests/helpers}/sim_lib.sh"
+
+cat >"$SIM_TMP/qc.lua" <<'LUA'
+local tasks = {}
+for i = 1, 7 do
+  tasks[#tasks + 1] = { app_id = "app1", channel = "ch1", id = 100 + i, status = 10 }
+end
+tasks[#tasks + 1] = { app_id = "app1", channel = "ch2", id = 200, status = 2 }
+tasks[#tasks + 1] = { app_id = "app2", channel = "ch1", id = 300, status = 2 }
+tasks[#tasks + 1] = { app_id = "app1", channel = "ch1", id = 400, status = 2, created_at = -7200 }
+tasks[#tasks + 1] = { app_id = "app1", channel = "ch1", id = 500, timeline = { { 100, 1 } } }
+tasks[#tasks + 1] = { app_id = "tl", channel = "a+b c/é", id = 39, timeline = { { 0, 1 }, { 4, 2 }, { 600, 52 } } }
+return {
+  qingcloud = { access_key_id = "QCKEYTEST", secret_access_key = "qc-secret/with+chars=" },
+  qingcloud_tasks = tasks,
+}
+LUA
+sim_start --scenario "$SIM_TMP/qc.lua" --log-requests "$SIM_TMP/req.log"
+expect_eq "$QINGCLOUD_ACCESS_KEY_ID" QCKEYTEST "printed access key"
+
+# a valid signature from the independent signer is accepted; the reply has the documented shape
+req "$(qc_url app_id=tl 'channel=a+b c/é')"
+expect_code 200 "valid signature"
+expect_eq "$(jget 'd["code"], d["offset"], d["limit"], d["total_count"], len(d["recinfos"])')" \
+  "('success', 0, 20, 1, 1)" "reply header"
+expect_eq "$(jget 'sorted(d["recinfos"][0].keys())')" \
+  "['acc_key_id', 'app_id', 'channel', 'created', 'files', 'host', 'id', 'is_mix', 'pid', 'project_id', 'rec_bucket', 'rec_path', 'rec_zone', 'size', 'status', 'updated', 'url_prefix']" \
+  "recinfo fields"
+expect_eq "$(jget 'd["recinfos"][0]["id"], d["recinfos"][0]["status"], d["recinfos"][0]["channel"]')" \
+  "(39, 1, 'a+b c/é')" "status at t=0"
+
+# '+' in the raw query is a literal '+' (not a space)
+U=$(qc_url app_id=tl 'channel=a+b c/é' | sed 's/channel=a%2Bb/channel=a+b/')
+case "$U" in *channel=a+b%20c*) ;; *) fail "test URL not rewritten: $U" ;; esac
+req "$U"
+expect_code 200 "literal + in the query"
+
+# tampered, expired (both directions), near the edge, unknown key, missing parameters
+req "$(qc_url --tamper app_id=tl channel=x)"
+expect_code 401 "tampered signature"
+expect_eq "$(jget 'd["code"]')" SignatureNotMatch "tampered code"
+U=$(qc_url app_id=tl channel=x)
+req "${U/app_id=tl/app_id=tm}"
+expect_code 401 "parameter changed after signing"
+req "$(qc_url --skew 1000 app_id=tl channel=x)"
+expect_code 401 "time_stamp 16+ minutes ahead"
+expect_eq "$(jget 'd["code"]')" RequestExpired "expired code"
+req "$(qc_url --skew -1000 app_id=tl channel=x)"
+expect_code 401 "time_stamp 16+ minutes old"
+expect_eq "$(jget 'd["code"]')" RequestExpired "expired code (old)"
+req "$(qc_url --skew -600 app_id=tl channel=x)"
+expect_code 200 "time_stamp 10 minutes old"
+req "$(python3 "$HELPERS/sim_qcsign.py" "$BASE" NOSUCHKEY "$QINGCLOUD_SECRET_ACCESS_KEY" app_id=tl channel=x)"
+expect_code 401 "unknown access key"
+expect_eq "$(jget 'd["code"]')" AccessKeyNotFound "unknown key code"
+req "$(python3 "$HELPERS/sim_qcsign.py" "$BASE" "$QINGCLOUD_ACCESS_KEY_ID" wrong-secret app_id=tl channel=x)"
+expect_code 401 "wrong secret"
+for p in access_key_id signature_method signature_version time_stamp signature; do
+  req "$(qc_url --omit $p app_id=tl channel=x)"
+  expect_code 401 "missing $p"
+  expect_eq "$(jget 'd["code"]')" MissingAuthParameter "missing $p code"
+  grep -q "$p" "$BODY" || fail "message does not name $p"
+done
+req "$BASE/v1/cloudRecord"
+expect_code 401 "no parameters at all"
+
+# wrong method on the QingCloud path: no route
+req "$(qc_url app_id=tl channel=x)" -X POST
+expect_code 404 "POST"
+expect_body '{"message":"no Route matched with those values"}' "POST body"
+req "$(qc_url app_id=tl channel=x)" -X DELETE
+expect_code 404 "DELETE"
+
+# parameter validation (after a valid signature)
+bad() {
+  req "$(qc_url "$@")"
+  expect_code 400 "params $*"
+  expect_eq "$(jget 'd["code"]')" InvalidParameter "code for $*"
+}
+bad channel=ch1
+bad app_id=app1
+bad app_id= channel=ch1
+bad app_id=app1 channel=ch1 limit=0
+bad app_id=app1 channel=ch1 limit=101
+bad app_id=app1 channel=ch1 limit=abc
+bad app_id=app1 channel=ch1 offset=-1
+bad app_id=app1 channel=ch1 from_hour=25
+bad app_id=app1 channel=ch1 from_hour=-1
+bad app_id=app1 channel=ch1 to_hour=25
+bad app_id=app1 channel=ch1 from_hour=3 to_hour=5
+req "$(qc_url app_id=app1 channel=ch1 limit=100 from_hour=24 to_hour=0)"
+expect_code 200 "limits at the edge"
+
+# pagination: 8 visible tasks for app1/ch1 (one is not created before t=100)
+req "$(qc_url app_id=app1 channel=ch1)"
+expect_code 200 "list"
+expect_eq "$(jget 'd["total_count"], [r["id"] for r in d["recinfos"]]')" \
+  "(8, [101, 102, 103, 104, 105, 106, 107, 400])" "all tasks"
+req "$(qc_url app_id=app1 channel=ch1 limit=3)"
+expect_eq "$(jget 'd["limit"], d["total_count"], [r["id"] for r in d["recinfos"]]')" "(3, 8, [101, 102, 103])" "page 1"
+req "$(qc_url app_id=app1 channel=ch1 limit=3 offset=6)"
+expect_eq "$(jget 'd["offset"], d["total_count"], [r["id"] for r in d["recinfos"]]')" "(6, 8, [107, 400])" "last page"
+req "$(qc_url app_id=app1 channel=ch1 limit=3 offset=50)"
+expect_eq "$(jget 'd["total_count"], d["recinfos"]')" "(8, [])" "past the end"
+req "$(qc_url app_id=app1 channel=ch2)"
+expect_eq "$(jget 'd["total_count"], [r["id"] for r in d["recinfos"]]')" "(1, [200])" "other channel"
+req "$(qc_url app_id=nobody channel=ch1)"
+expect_eq "$(jget 'd["code"], d["total_count"], d["recinfos"]')" "('success', 0, [])" "unknown app"
+# hour window: the task created two hours ago is outside from_hour=1
+req "$(qc_url app_id=app1 channel=ch1 from_hour=1)"
+expect_eq "$(jget 'd["total_count"]')" 7 "from_hour=1"
+req "$(qc_url app_id=app1 channel=ch1 from_hour=3 to_hour=1)"
+expect_eq "$(jget 'd["total_count"], [r["id"] for r in d["recinfos"]]')" "(1, [400])" "from_hour=3 to_hour=1"
+
+# the timeline moves: status 2 from t=4 s
+sim_sleep_until 4.1
+req "$(qc_url app_id=tl 'channel=a+b c/é')"
+expect_code 200 "timeline query"
+expect_eq "$(jget 'd["recinfos"][0]["status"]')" 2 "status after 4 s"
+
+# the request log saw the QingCloud requests with auth flags
+grep -q '"provider":"qingcloud","auth":true,"status":200' "$SIM_TMP/req.log" || fail "no authenticated 200 in the log"
+grep -q '"provider":"qingcloud","auth":false,"status":401' "$SIM_TMP/req.log" || fail "no 401 in the log"
+sim_stop
+echo "sim_qingcloud: ok"
