@@ -123,38 +123,41 @@ static int queue_write(sim_conn *c, char *base, size_t len, char *owned) {
 }
 
 /* Sends c->out: uv_try_write first (the common case writes it all at once), the rest with
- * uv_write, handing the buffer over instead of copying it. */
-static void conn_flush(sim_conn *c) {
-  if (c->closing) return;
-  if (c->out.len > 0) {
-    size_t off = 0;
-    if (c->writes == 0) {
-      uv_buf_t b = uv_buf_init(c->out.p, (unsigned)c->out.len);
-      int n = uv_try_write((uv_stream_t *)&c->tcp, &b, 1);
-      if (n < 0 && n != UV_EAGAIN) {
-        conn_close(c);
-        return;
-      }
-      if (n > 0) off = (size_t)n;
+ * uv_write, handing the buffer over instead of copying it. -1 when the connection closed. */
+static int flush_out(sim_conn *c) {
+  size_t off = 0;
+  if (c->closing) return -1;
+  if (c->out.len == 0) return 0;
+  if (c->writes == 0) {
+    uv_buf_t b = uv_buf_init(c->out.p, (unsigned)c->out.len);
+    int n = uv_try_write((uv_stream_t *)&c->tcp, &b, 1);
+    if (n < 0 && n != UV_EAGAIN) {
+      conn_close(c);
+      return -1;
     }
-    if (off == c->out.len) {
-      c->out.len = 0;
-    } else {
-      char *p = c->out.p;
-      size_t len = c->out.len;
-      c->out.p = NULL;
-      c->out.len = c->out.cap = 0;
-      if (queue_write(c, p + off, len - off, p) != 0) {
-        conn_close(c);
-        return;
-      }
-      if (uv_stream_get_write_queue_size((uv_stream_t *)&c->tcp) > BP_HIGH) {
-        c->bp_paused = 1;
-        update_reading(c);
-      }
+    if (n > 0) off = (size_t)n;
+  }
+  if (off == c->out.len) {
+    c->out.len = 0;
+  } else {
+    char *p = c->out.p;
+    size_t len = c->out.len;
+    c->out.p = NULL;
+    c->out.len = c->out.cap = 0;
+    if (queue_write(c, p + off, len - off, p) != 0) {
+      conn_close(c);
+      return -1;
+    }
+    if (uv_stream_get_write_queue_size((uv_stream_t *)&c->tcp) > BP_HIGH) {
+      c->bp_paused = 1;
+      update_reading(c);
     }
   }
-  check_done(c);
+  return 0;
+}
+
+static void conn_flush(sim_conn *c) {
+  if (flush_out(c) == 0) check_done(c);
 }
 
 /* A reply whose body is borrowed from the scenario (the `huge` fault): head now, body by
@@ -163,8 +166,7 @@ void sim_reply_borrowed(sim_conn *c, int status, const char *ctype, const char *
                         size_t len) {
   put_head(c, status, ctype, len);
   if (c->is_head) return;
-  conn_flush(c);
-  if (c->closing) return;
+  if (flush_out(c) != 0) return;  /* no check_done here: the body is still to come */
   if (queue_write(c, (char *)body, len, NULL) != 0) {
     conn_close(c);
     return;

@@ -96,6 +96,11 @@ req "$(agora_url a r big mix)" -u c:s
 expect_code 200 "huge reply"
 expect_eq "$(stat -c %s "$BODY")" $((8 * 1024 * 1024)) "huge reply size"
 
+# a huge reply to an HTTP/1.0 client is sent in full before the close
+printf 'GET /v1/apps/a/cloud_recording/resourceid/r/sid/big/mode/mix/query HTTP/1.0\r\nAuthorization: Basic %s\r\n\r\n' "$AUTH" |
+  raw --timeout 10 >"$SIM_TMP/o"
+[ "$(stat -c %s "$SIM_TMP/o")" -gt $((8 * 1024 * 1024)) ] || fail "huge reply cut short for HTTP/1.0"
+
 # many connections at once
 for i in $(seq 20); do curl -s -o /dev/null -u c:s "$U" & done
 wait $(jobs -p | grep -v "^$SIM_PID\$") 2>/dev/null
