@@ -219,6 +219,8 @@ function watch.agora(o)
         local gone, lerr = true, err
         for _, d in ipairs(confirm) do
           if not nap(h, l, d) then return end
+          start_check(err)   -- the start deadline does not wait for the confirmation
+          if h.stopped then return end
           local r2, e2 = rec.query_agora(q)
           if r2 then saw(r2) gone = false break end
           lerr = e2

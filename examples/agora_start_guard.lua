@@ -1,0 +1,66 @@
+-- agora_start_guard.lua: alert when an Agora cloud recording is not recording (status 4 or 5)
+-- within 90 s of its start, following Agora's documented practice (first query ~5 s after
+-- start, then every few seconds until started; a confirmed 404 before that is a failed start).
+--
+-- Shows: watch.agora with on_started / on_start_failed, a durable outbox, and a script that
+-- ends once every recording it guards is either recording or alerted about.
+--
+-- Run it on the simulator (sid-healthy records; sid-never-started does not exist, so Agora
+-- answers 404 "failed to find worker": the start failed):
+--   recwatch run --sim examples/agora_start_guard.lua --start-timeout 10
+--   RECWATCH_WEBHOOK_URL=http://127.0.0.1:8080/hook recwatch run --sim examples/agora_start_guard.lua
+-- Options: --appid sim-agora-app --recordings RID:SID:MODE,RID:SID:MODE (the recordings to guard)
+--          --start-timeout 90 --first-after 5 --confirm 5,10,15 --for 60 (give up after)
+--          --webhook URL --kind webhook|dingtalk|wecom|feishu|slack --secret S
+local watch = require "rec.watch"
+local notify = require "rec.notify"
+local opt = require("rec.args").parse(arg, {
+  appid = os.getenv("AGORA_APP_ID") or "sim-agora-app",
+  recordings = "sim-resource-healthy:sid-healthy:mix,sim-resource-missing:sid-never-started:mix",
+  start_timeout = 90, first_after = 5, start_every = 2, confirm = "5,10,15", ["for"] = 120,
+  retry_base = 1,
+})
+
+local delays = {}
+for d in opt.confirm:gmatch("[^,%s]+") do delays[#delays + 1] = assert(tonumber(d)) end
+
+local out = notify.outbox{
+  to = notify.from_env{ url = opt.webhook, kind = opt.kind, secret = opt.secret },
+  every = 0.5, retry_base = opt.retry_base,
+}
+
+local handles, open = {}, 0
+for spec in opt.recordings:gmatch("[^,%s]+") do
+  local rid, sid, mode = spec:match("^([^:]+):([^:]+):?([^:]*)$")
+  assert(rid, "--recordings takes RESOURCEID:SID:MODE entries, got " .. spec)
+  open = open + 1
+  local h
+  local function done() open = open - 1 ; h:stop() end
+  h = watch.agora{
+    appid = opt.appid, resourceid = rid, sid = sid, mode = mode ~= "" and mode or "mix",
+    first_after = opt.first_after, start_every = opt.start_every,
+    start_timeout = opt.start_timeout, confirm_delays = delays,
+    on_started = function(res)
+      rec.log.info("recording %s is recording (status %d %s)", sid, res.status, res.status_name)
+      done()
+    end,
+    on_start_failed = function(res, err)
+      out:alert{ text = ("Agora recording %s is not recording %gs after its start: %s"):format(
+                   sid, opt.start_timeout,
+                   res and ("status %d %s"):format(res.status, res.status_name)
+                       or (err and tostring(err) or "no answer")),
+                 sid = sid, resourceid = rid, status = res and res.status or nil,
+                 reason = err and err.kind or "timeout" }
+      done()
+    end,
+    on_error = function(err) rec.log.warn("%s: %s", sid, tostring(err)) end,
+  }
+  handles[#handles + 1] = h
+end
+
+local deadline = rec.now() + opt["for"]
+while open > 0 and rec.now() < deadline do rec.sleep(0.2) end
+for _, h in ipairs(handles) do h:stop() end
+for _, h in ipairs(handles) do h:wait() end
+out:flush(10)
+out:stop()
