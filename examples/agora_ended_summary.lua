@@ -11,7 +11,7 @@
 --   RECWATCH_WEBHOOK_URL=http://127.0.0.1:8080/hook recwatch run --sim examples/agora_ended_summary.lua
 -- Options: --appid sim-agora-app --recordings RID:SID:MODE,... --every 2 --first-after 1
 --          --confirm 1,2,3 (production: --every 120 --first-after 5 --confirm 5,10,15)
---          --for 120 (give up after) --webhook URL --kind ... --secret S
+--          --for 120 (give up after; 0 = never) --webhook URL --kind ... --secret S
 local watch = require "rec.watch"
 local notify = require "rec.notify"
 local opt = require("rec.args").parse(arg, {
@@ -75,7 +75,7 @@ end
 -- every watcher stops by itself once its recording has ended
 local finished = false
 rec.spawn(function() for _, h in ipairs(handles) do h:wait() end finished = true end)
-local deadline = rec.now() + opt["for"]
+local deadline = opt["for"] > 0 and rec.now() + opt["for"] or math.huge
 while not finished and rec.now() < deadline do rec.sleep(0.2) end
 for _, h in ipairs(handles) do h:stop() end
 out:flush(10)

@@ -10,7 +10,7 @@
 --   recwatch run --sim examples/agora_start_guard.lua --start-timeout 10
 --   RECWATCH_WEBHOOK_URL=http://127.0.0.1:8080/hook recwatch run --sim examples/agora_start_guard.lua
 -- Options: --appid sim-agora-app --recordings RID:SID:MODE,RID:SID:MODE (the recordings to guard)
---          --start-timeout 90 --first-after 5 --confirm 5,10,15 --for 60 (give up after)
+--          --start-timeout 90 --first-after 5 --confirm 5,10,15 --for 120 (give up after; 0 = never)
 --          --webhook URL --kind webhook|dingtalk|wecom|feishu|slack --secret S
 local watch = require "rec.watch"
 local notify = require "rec.notify"
@@ -58,7 +58,7 @@ for spec in opt.recordings:gmatch("[^,%s]+") do
   handles[#handles + 1] = h
 end
 
-local deadline = rec.now() + opt["for"]
+local deadline = opt["for"] > 0 and rec.now() + opt["for"] or math.huge
 while open > 0 and rec.now() < deadline do rec.sleep(0.2) end
 for _, h in ipairs(handles) do h:stop() end
 for _, h in ipairs(handles) do h:wait() end
