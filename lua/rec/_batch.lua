@@ -9,8 +9,21 @@ local open = setmetatable({}, { __mode = "k" })
 
 -- Starts a batch for the current coroutine; id_base names the transition (stable across
 -- restarts), items are functions(db) run inside the transaction.
+-- The id base also carries the state database's epoch (random, made once per database), so a
+-- new or lost state file never reuses the ids of alerts a receiver has already seen.
+local epochs = setmetatable({}, { __mode = "k" })
+local function epoch(db)
+  local e = epochs[db] or db:get("rec/epoch")
+  if not e then
+    e = rec.crypto.md5_hex(("%.6f/%.6f/%d"):format(rec.time(), rec.now(), math.random(1, 1 << 30))):sub(1, 8)
+    db:set("rec/epoch", e)
+  end
+  epochs[db] = e
+  return e
+end
+
 function M.begin(db, id_base)
-  local b = { db = db, id_base = id_base, n = 0, items = {} }
+  local b = { db = db, id_base = id_base .. "@" .. epoch(db), n = 0, items = {} }
   open[coroutine.running()] = b
   return b
 end

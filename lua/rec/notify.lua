@@ -217,7 +217,8 @@ end
 -- notify.outbox{ to = sender or {senders...}, db = store (default: the state file),
 --   every = 1 (seconds between delivery passes), retry_base = 2, retry_max = 60 (backoff
 --   between attempts of one alert: base, 2*base, 4*base, ... capped at max), batch = 50,
---   start = true (start the deliverer task now) }
+--   keep = 604800 (seconds delivered alerts stay in the database), start = true (start the
+--   deliverer task now) }
 function notify.outbox(o)
   o = o or {}
   local to = o.to or notify.log()
@@ -226,7 +227,7 @@ function notify.outbox(o)
     db = o.db or require("rec.store").open(),
     senders = {}, order = {},
     every = o.every or 1, retry_base = o.retry_base or 2, retry_max = o.retry_max or 60,
-    batch = o.batch or 50, stopped = false, delivered = 0, failed_attempts = 0,
+    batch = o.batch or 50, keep = o.keep, stopped = false, delivered = 0, failed_attempts = 0,
   }, Outbox)
   for _, s in ipairs(to) do
     if self.senders[s.name] then error("notify.outbox: two senders named '" .. s.name .. "'", 2) end
@@ -310,7 +311,6 @@ function Outbox:drain()
                      row.id, row.dest, row.attempts + 1, wait, tostring(err))
       end
     end
-    if self.stopping_now then break end
   end
   return n, (self.db:counts())
 end
@@ -322,6 +322,10 @@ function Outbox:start()
       local ok, err = pcall(self.drain, self)
       if not ok then rec.log.error("outbox: delivery pass failed: %s", tostring(err)) end
       if self.stopped then break end
+      if rec.now() >= (self.next_prune or 0) then   -- delivered alerts are kept a week
+        self.next_prune = rec.now() + 3600
+        pcall(self.db.prune, self.db, self.keep or 7 * 86400)
+      end
       self.sleeping = true
       rec.sleep(self.every)
       self.sleeping = false

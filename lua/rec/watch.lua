@@ -123,16 +123,20 @@ function watch.qingcloud(o)
         else
           for _, t in ipairs(tasks) do
             local key = prefix .. tostring(t.id)
-            local st = known[key] or {}
-            if st.status ~= t.status then
-              local old = st.status
-              st.status = t.status
-              transition(db, key, st, function()
+            local prev = known[key] or {}
+            if prev.status ~= t.status then
+              local old = prev.status
+              local st = { status = t.status, seq = prev.seq }
+              local ok, err = pcall(transition, db, key, st, function()
                 rec.log.debug("qingcloud task %s: %s -> %s", key, tostring(old), tostring(t.status))
                 call("on_change", o.on_change, t, old)
                 call("on_status[" .. tostring(t.status) .. "]", on_status[t.status], t, old)
               end)
-              known[key] = st
+              if ok then
+                known[key] = st
+              else  -- not recorded: the next poll sees (and reports) the same transition again
+                rec.log.error("watch.qingcloud %s: cannot record the transition: %s", key, tostring(err))
+              end
             end
           end
         end
