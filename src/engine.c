@@ -305,16 +305,45 @@ int engine_yield_now(task_t *t, int nres) {
 
 /* ---- waiting ---- */
 
+#define CFNAMES_KEY "rec.cfnames"
+
+/* Known C functions that cannot be yielded across, by value, for naming them even when
+ * they were called through pcall (where Lua has no name for them). */
+static void remember_cfnames(lua_State *L) {
+  static const char *const names[][2] = {
+    {"table", "sort"}, {"string", "gsub"}, {"_G", "require"}, {"_G", "load"},
+    {"_G", "dofile"}, {"string", "format"}, {"table", "concat"}, {"_G", "tostring"}};
+  size_t i;
+  lua_newtable(L);
+  for (i = 0; i < sizeof names / sizeof names[0]; i++) {
+    lua_getglobal(L, names[i][0]);
+    if (lua_getfield(L, -1, names[i][1]) == LUA_TFUNCTION) {
+      if (strcmp(names[i][0], "_G") == 0) lua_pushstring(L, names[i][1]);
+      else lua_pushfstring(L, "%s.%s", names[i][0], names[i][1]);
+      lua_rawset(L, -4);
+    } else {
+      lua_pop(L, 1);
+    }
+    lua_pop(L, 1);
+  }
+  lua_setfield(L, LUA_REGISTRYINDEX, CFNAMES_KEY);
+}
+
 static void name_blocker(lua_State *L, char *out, size_t n) {
   lua_Debug ar;
   int level;
-  snprintf(out, n, "a C function");
+  snprintf(out, n, "a C function or metamethod");
   for (level = 1; lua_getstack(L, level, &ar); level++) {
-    if (!lua_getinfo(L, "Sn", &ar)) break;
+    if (!lua_getinfo(L, "Snf", &ar)) break;
     if (ar.what && strcmp(ar.what, "C") == 0) {
-      snprintf(out, n, "%s", ar.name ? ar.name : "a C function or metamethod");
+      lua_getfield(L, LUA_REGISTRYINDEX, CFNAMES_KEY);
+      lua_pushvalue(L, -2);
+      if (lua_rawget(L, -2) == LUA_TSTRING) snprintf(out, n, "%s", lua_tostring(L, -1));
+      else if (ar.name) snprintf(out, n, "%s", ar.name);
+      lua_pop(L, 4);
       return;
     }
+    lua_pop(L, 1);
   }
 }
 
@@ -328,7 +357,7 @@ task_t *engine_check_wait(lua_State *L, const char *what) {
   if (!lua_isyieldable(L)) {
     name_blocker(L, blocker, sizeof blocker);
     luaL_error(L, "%s cannot wait inside '%s': Lua cannot yield across it (require, table.sort "
-               "comparators, string.gsub callbacks, metamethods); move the call out of it",
+               "comparators, string.gsub callbacks, __gc, __close); move the call out of it",
                what, blocker);
   }
   return t;
@@ -577,6 +606,7 @@ engine_t *engine_new(char *err, size_t errlen) {
   *(task_t **)lua_getextraspace(e->L) = NULL;
   luaL_openlibs(e->L);
   register_task_mt(e->L);
+  remember_cfnames(e->L);
   uv_idle_init(&e->loop, &e->idle);
   e->idle.data = e;
   uv_timer_init(&e->loop, &e->deadline);

@@ -703,6 +703,16 @@ static void add_searcher(lua_State *L) {
 
 int luaopen_rec_store(lua_State *L);  /* lstore.c */
 
+/* `run --sim`: rec.sim = { base_url = ... } so scripts and tests can reach the simulator. */
+void lrec_set_sim(lua_State *L, const char *base_url) {
+  lua_getglobal(L, "rec");
+  lua_createtable(L, 0, 1);
+  lua_pushstring(L, base_url);
+  lua_setfield(L, -2, "base_url");
+  lua_setfield(L, -2, "sim");
+  lua_pop(L, 1);
+}
+
 int lrec_open(lua_State *L, engine_t *e) {
   static const luaL_Reg funcs[] = {
     {"configure", l_configure}, {"query_qingcloud", l_query_qingcloud},

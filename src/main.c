@@ -7,6 +7,8 @@
 #include "log.h"
 #include "sim/sim.h"
 
+void lrec_set_sim(lua_State *L, const char *base_url);  /* lrec.c */
+
 static const char usage[] =
   "usage: recwatch [--log-level debug|info|warn|error] [--log-format text|json] COMMAND ...\n"
   "\n"
@@ -82,6 +84,7 @@ static sim_t *attach_sim(engine_t *e, const run_opts *o) {
   config_set_credential(&cfg->agora, info.agora_customer_id, info.agora_customer_secret);
   config_set_credential(&cfg->qc, info.qc_access_key_id, info.qc_secret_access_key);
   cfg->agora.locked = cfg->qc.locked = 1;
+  lrec_set_sim(engine_lua(e), info.base_url);
   log_debug("simulator on %s", info.base_url);
   return s;
 }

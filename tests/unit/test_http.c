@@ -1,0 +1,325 @@
+/* Unit tests for http.c against tiny libuv servers started by the test itself: connection
+ * reuse under 1,000 concurrent GETs, timeout, refused port, reply over the cap, cancel. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <cmocka.h>
+#include "http.h"
+
+enum { MODE_OK, MODE_SILENT, MODE_BIG_LENGTH, MODE_BIG_STREAM };
+
+typedef struct server {
+  uv_tcp_t tcp;
+  int mode, port, accepted, requests;
+} server;
+
+typedef struct conn {
+  uv_tcp_t tcp;
+  server *srv;
+  int matched;  /* how much of "\r\n\r\n" we have seen */
+} conn;
+
+static const char ok_reply[] =
+    "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 11\r\n"
+    "Retry-After: 7\r\n\r\n{\"ok\":true}";
+
+static void on_conn_close(uv_handle_t *h) { free(h); }
+
+static void on_write(uv_write_t *w, int status) {
+  (void)status;
+  free(w->data);
+  free(w);
+}
+
+static void send_bytes(conn *c, const char *data, size_t n) {
+  uv_write_t *w = malloc(sizeof *w);
+  char *copy = malloc(n);
+  uv_buf_t b;
+  memcpy(copy, data, n);
+  w->data = copy;
+  b = uv_buf_init(copy, (unsigned)n);
+  uv_write(w, (uv_stream_t *)&c->tcp, &b, 1, on_write);
+}
+
+static void send_big(conn *c, int with_length) {
+  size_t body = 9u * 1024 * 1024, off = 0;
+  char head[200];
+  char *chunk = malloc(65536);
+  memset(chunk, 'x', 65536);
+  if (with_length)
+    snprintf(head, sizeof head, "HTTP/1.1 200 OK\r\nContent-Length: %zu\r\n\r\n", body);
+  else
+    snprintf(head, sizeof head, "HTTP/1.1 200 OK\r\nConnection: close\r\n\r\n");
+  send_bytes(c, head, strlen(head));
+  while (off < body) {
+    send_bytes(c, chunk, 65536);
+    off += 65536;
+  }
+  free(chunk);
+}
+
+static void on_alloc(uv_handle_t *h, size_t s, uv_buf_t *b) {
+  (void)h;
+  b->base = malloc(s);
+  b->len = s;
+}
+
+static void on_read(uv_stream_t *s, ssize_t n, const uv_buf_t *b) {
+  conn *c = s->data;
+  ssize_t i;
+  static const char end[] = "\r\n\r\n";
+  for (i = 0; i < n; i++) {
+    c->matched = b->base[i] == end[c->matched] ? c->matched + 1 : (b->base[i] == '\r');
+    if (c->matched == 4) {
+      c->matched = 0;
+      c->srv->requests++;
+      if (c->srv->mode == MODE_OK) send_bytes(c, ok_reply, sizeof ok_reply - 1);
+      else if (c->srv->mode == MODE_BIG_LENGTH) send_big(c, 1);
+      else if (c->srv->mode == MODE_BIG_STREAM) send_big(c, 0);
+    }
+  }
+  free(b->base);
+  if (n < 0) uv_close((uv_handle_t *)s, on_conn_close);
+}
+
+static void on_connection(uv_stream_t *l, int status) {
+  server *srv = l->data;
+  conn *c = calloc(1, sizeof *c);
+  (void)status;
+  c->srv = srv;
+  uv_tcp_init(l->loop, &c->tcp);
+  c->tcp.data = c;
+  if (uv_accept(l, (uv_stream_t *)&c->tcp) == 0) {
+    srv->accepted++;
+    uv_read_start((uv_stream_t *)&c->tcp, on_alloc, on_read);
+  } else {
+    uv_close((uv_handle_t *)&c->tcp, on_conn_close);
+  }
+}
+
+static void server_start(uv_loop_t *loop, server *srv, int mode) {
+  struct sockaddr_in a;
+  struct sockaddr_storage got;
+  int len = sizeof got;
+  memset(srv, 0, sizeof *srv);
+  srv->mode = mode;
+  uv_tcp_init(loop, &srv->tcp);
+  srv->tcp.data = srv;
+  uv_ip4_addr("127.0.0.1", 0, &a);
+  assert_int_equal(uv_tcp_bind(&srv->tcp, (struct sockaddr *)&a, 0), 0);
+  assert_int_equal(uv_listen((uv_stream_t *)&srv->tcp, 1024, on_connection), 0);
+  uv_tcp_getsockname(&srv->tcp, (struct sockaddr *)&got, &len);
+  srv->port = ntohs(((struct sockaddr_in *)&got)->sin_port);
+}
+
+static void close_all(uv_handle_t *h, void *arg) {
+  (void)arg;
+  if (uv_is_closing(h)) return;
+  /* connections were malloc'd; the listener lives in the test's stack frame */
+  uv_close(h, h->type == UV_TCP && h->data && ((conn *)h->data)->srv ? on_conn_close : NULL);
+}
+
+/* ---- results collected by callbacks ---- */
+
+typedef struct result {
+  int done, ok;
+  long status;
+  size_t body_len;
+  double retry_after;
+  rec_err err;
+} result;
+
+static int callbacks = 0;
+
+static void on_done(void *ud, const http_response *res, const rec_err *err) {
+  result *r = ud;
+  callbacks++;
+  r->done = 1;
+  if (res) {
+    r->ok = 1;
+    r->status = res->status;
+    r->body_len = res->body_len;
+    r->retry_after = res->retry_after;
+  } else {
+    r->err = *err;
+  }
+}
+
+static void finish_loop(uv_loop_t *loop, http_client_t *c, server *srv) {
+  http_client_free(c);
+  if (srv) uv_close((uv_handle_t *)&srv->tcp, NULL);
+  uv_walk(loop, close_all, NULL);
+  uv_run(loop, UV_RUN_DEFAULT);
+  assert_int_equal(uv_loop_close(loop), 0);
+}
+
+static void one_request(int mode, double timeout, size_t max_reply, result *r) {
+  uv_loop_t loop;
+  server srv;
+  char url[128];
+  rec_err err;
+  http_request req;
+  http_client_t *c;
+  uv_loop_init(&loop);
+  server_start(&loop, &srv, mode);
+  c = http_client_new(&loop, NULL);
+  snprintf(url, sizeof url, "http://127.0.0.1:%d/x?secret=hidden", srv.port);
+  memset(&req, 0, sizeof req);
+  req.url = url;
+  req.timeout = timeout;
+  req.max_reply = max_reply;
+  memset(r, 0, sizeof *r);
+  assert_non_null(http_send(c, &req, on_done, r, &err));
+  while (!r->done) uv_run(&loop, UV_RUN_ONCE);
+  finish_loop(&loop, c, &srv);
+}
+
+static void test_reuse_under_1000_concurrent(void **state) {
+  uv_loop_t loop;
+  server srv;
+  char url[128];
+  rec_err err;
+  http_request req;
+  http_client_t *c;
+  static result rs[1000];
+  int i, ok = 0;
+  (void)state;
+  uv_loop_init(&loop);
+  server_start(&loop, &srv, MODE_OK);
+  c = http_client_new(&loop, NULL);
+  snprintf(url, sizeof url, "http://127.0.0.1:%d/q", srv.port);
+  memset(&req, 0, sizeof req);
+  req.url = url;
+  memset(rs, 0, sizeof rs);
+  for (i = 0; i < 1000; i++) assert_non_null(http_send(c, &req, on_done, &rs[i], &err));
+  assert_int_equal(http_active(c), 1000);
+  callbacks = 0;
+  while (callbacks < 1000) uv_run(&loop, UV_RUN_ONCE);  /* the listener keeps the loop alive */
+  for (i = 0; i < 1000; i++) ok += rs[i].ok && rs[i].status == 200 && rs[i].body_len == 11;
+  assert_int_equal(ok, 1000);
+  assert_int_equal(srv.requests, 1000);
+  assert_true(srv.accepted <= 64);  /* max_host_connections: the rest reused them */
+  assert_true(rs[0].retry_after > 6.999 && rs[0].retry_after < 7.001);
+  assert_int_equal(http_active(c), 0);
+  finish_loop(&loop, c, &srv);
+}
+
+static void test_silent_server_times_out(void **state) {
+  result r;
+  (void)state;
+  one_request(MODE_SILENT, 0.3, 0, &r);
+  assert_false(r.ok);
+  assert_int_equal(r.err.kind, REC_E_TIMEOUT);
+  assert_true(r.err.retryable);
+  assert_non_null(strstr(r.err.message, "timed out"));
+  assert_null(strstr(r.err.message, "hidden"));  /* no query string in messages */
+}
+
+static void test_reply_over_cap_is_protocol(void **state) {
+  result r;
+  (void)state;
+  one_request(MODE_BIG_LENGTH, 10, 1024 * 1024, &r);
+  assert_int_equal(r.err.kind, REC_E_PROTOCOL);
+  assert_non_null(strstr(r.err.message, "larger than"));
+  one_request(MODE_BIG_STREAM, 10, 1024 * 1024, &r);
+  assert_int_equal(r.err.kind, REC_E_PROTOCOL);
+  assert_non_null(strstr(r.err.message, "larger than"));
+}
+
+static void test_refused_port_is_network(void **state) {
+  uv_loop_t loop;
+  server srv;
+  char url[128];
+  rec_err err;
+  http_request req;
+  http_client_t *c;
+  result r;
+  int port;
+  (void)state;
+  uv_loop_init(&loop);
+  server_start(&loop, &srv, MODE_OK);
+  port = srv.port;
+  uv_close((uv_handle_t *)&srv.tcp, NULL);  /* nothing listens there any more */
+  uv_run(&loop, UV_RUN_DEFAULT);
+  c = http_client_new(&loop, NULL);
+  snprintf(url, sizeof url, "http://127.0.0.1:%d/", port);
+  memset(&req, 0, sizeof req);
+  req.url = url;
+  memset(&r, 0, sizeof r);
+  assert_non_null(http_send(c, &req, on_done, &r, &err));
+  while (!r.done) uv_run(&loop, UV_RUN_ONCE);
+  assert_int_equal(r.err.kind, REC_E_NETWORK);
+  assert_true(r.err.retryable);
+  finish_loop(&loop, c, NULL);
+}
+
+static void test_cancel_calls_nothing(void **state) {
+  uv_loop_t loop;
+  server srv;
+  char url[128];
+  rec_err err;
+  http_request req;
+  http_client_t *c;
+  result r;
+  http_req_t *h;
+  (void)state;
+  callbacks = 0;
+  uv_loop_init(&loop);
+  server_start(&loop, &srv, MODE_SILENT);
+  c = http_client_new(&loop, NULL);
+  snprintf(url, sizeof url, "http://127.0.0.1:%d/", srv.port);
+  memset(&req, 0, sizeof req);
+  req.url = url;
+  h = http_send(c, &req, on_done, &r, &err);
+  assert_non_null(h);
+  uv_run(&loop, UV_RUN_NOWAIT);
+  http_cancel(h);
+  assert_int_equal(http_active(c), 0);
+  uv_run(&loop, UV_RUN_NOWAIT);
+  assert_int_equal(callbacks, 0);
+  finish_loop(&loop, c, &srv);
+}
+
+static void test_bad_url_is_invalid_argument(void **state) {
+  result r;
+  uv_loop_t loop;
+  http_client_t *c;
+  http_request req;
+  rec_err err;
+  (void)state;
+  uv_loop_init(&loop);
+  c = http_client_new(&loop, NULL);
+  memset(&req, 0, sizeof req);
+  req.url = "ftp://127.0.0.1/";
+  memset(&r, 0, sizeof r);
+  if (http_send(c, &req, on_done, &r, &err)) {
+    while (!r.done) uv_run(&loop, UV_RUN_ONCE);
+    err = r.err;
+  }
+  assert_int_equal(err.kind, REC_E_INVALID_ARGUMENT);
+  finish_loop(&loop, c, NULL);
+}
+
+static void test_url_for_log_drops_secrets(void **state) {
+  char out[128];
+  (void)state;
+  http_url_for_log("https://user:pw@host.example/path?signature=abc#x", out, sizeof out);
+  assert_string_equal(out, "https://host.example/path");
+}
+
+int main(void) {
+  const struct CMUnitTest tests[] = {
+    cmocka_unit_test(test_reuse_under_1000_concurrent),
+    cmocka_unit_test(test_silent_server_times_out),
+    cmocka_unit_test(test_reply_over_cap_is_protocol),
+    cmocka_unit_test(test_refused_port_is_network),
+    cmocka_unit_test(test_cancel_calls_nothing),
+    cmocka_unit_test(test_bad_url_is_invalid_argument),
+    cmocka_unit_test(test_url_for_log_drops_secrets),
+  };
+  return cmocka_run_group_tests(tests, NULL, NULL);
+}
