@@ -161,10 +161,8 @@ static int agora_says(const reply_facts *f, const char *phrase) {
 /* The reply's own words (reason, message) for a message, sanitised. */
 static void agora_words(const reply_facts *f, const char *ex, char *out, size_t cap) {
   const char *w = f->reason ? f->reason : f->message ? f->message : NULL;
-  if (w)
-    rec_excerpt(out, cap, w, strlen(w));
-  else
-    snprintf(out, cap, "%s", ex);
+  if (!w) w = ex;  /* an excerpt is already printable; cut to cap either way */
+  rec_excerpt(out, cap, w, strlen(w));
 }
 
 static void agora_fail_404(const reply_facts *f, const char *ex, rec_err *e) {
