@@ -357,7 +357,7 @@ task_t *engine_check_wait(lua_State *L, const char *what) {
   if (!lua_isyieldable(L)) {
     name_blocker(L, blocker, sizeof blocker);
     luaL_error(L, "%s cannot wait inside '%s': Lua cannot yield across it (require, table.sort "
-               "comparators, string.gsub callbacks, __gc, __close); move the call out of it",
+               "comparators, string.gsub callbacks, __gc); move the call out of it",
                what, blocker);
   }
   return t;
