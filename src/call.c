@@ -1,5 +1,6 @@
 /* call: the provider query state machine. Every attempt (first or retry) takes a slot from
  * the provider's pacing bucket, so retries never push the account over its rate. */
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -69,10 +70,15 @@ static void fail(pcall *pc, rec_err *err) {
   finish(pc, 2);
 }
 
+static void slot_reached(pcall *pc);
 static void on_backoff_done(uv_timer_t *h) { begin_attempt(h->data); }
-static void on_slot(uv_timer_t *h) { send_attempt(h->data); }
+static void on_slot(uv_timer_t *h) { slot_reached(h->data); }
+static void on_committed(uv_timer_t *h) { send_attempt(h->data); }
 
-/* Runs then(pc) after seconds on the call's own timer. */
+/* Runs then(pc) after seconds on the call's own timer, never early: libuv counts a timeout
+ * from the loop's cached time, which lags engine_now by however long this loop iteration
+ * has run so far (many tasks starting at once), so the clock is refreshed first and the
+ * delay rounded up to the next millisecond. */
 static void after(pcall *pc, double seconds, uv_timer_cb then) {
   if (!pc->timer) {
     pc->timer = malloc(sizeof *pc->timer);
@@ -85,7 +91,8 @@ static void after(pcall *pc, double seconds, uv_timer_cb then) {
     uv_timer_init(engine_loop(pc->e), pc->timer);
     pc->timer->data = pc;
   }
-  uv_timer_start(pc->timer, then, (uint64_t)(seconds * 1000 + 0.5), 0);
+  uv_update_time(engine_loop(pc->e));
+  uv_timer_start(pc->timer, then, (uint64_t)ceil(seconds * 1000), 0);
 }
 
 static void failed_attempt(pcall *pc, rec_err *err) {
@@ -178,13 +185,21 @@ static void send_attempt(pcall *pc) {
   if (!pc->req) failed_attempt(pc, &err);
 }
 
+/* The booked slot has come: send, unless the previous send was less than one interval
+ * ago (this timer, or an earlier one, fired late), then wait for the rest of it. */
+static void slot_reached(pcall *pc) {
+  double wait = rl_commit(&pc->conf->bucket, engine_now(pc->e));
+  if (wait > 0.0005) after(pc, wait, on_committed);
+  else send_attempt(pc);
+}
+
 /* Takes the next pacing slot (FIFO across all tasks), then sends. */
 static void begin_attempt(pcall *pc) {
   double wait;
   pc->attempt++;
   wait = rl_reserve(&pc->conf->bucket, engine_now(pc->e));
   if (wait > 0.0005) after(pc, wait, on_slot);
-  else send_attempt(pc);
+  else slot_reached(pc);
 }
 
 static char *keep(pcall *pc, int i, const char *s) {
