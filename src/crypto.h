@@ -13,6 +13,8 @@ char *crypto_base64(const void *data, size_t len);
 /* Decodes standard base64; returns malloc'd bytes (NUL-terminated) and sets *outlen,
  * or NULL when the input is not valid base64. */
 unsigned char *crypto_base64_decode(const char *s, size_t len, size_t *outlen);
+/* Forgets the cached HMAC key (call before exit). */
+void crypto_cleanup(void);
 /* Constant-time comparison of two byte strings of equal length n. */
 int crypto_equal(const void *a, const void *b, size_t n);
 

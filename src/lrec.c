@@ -76,12 +76,19 @@ static void check_keys(lua_State *L, int idx, const char *section, const char *c
   }
 }
 
+/* 1 and *out set when section.key is a number, 0 when absent; raises for any other value. */
+static int cfg_number(lua_State *L, int idx, const char *section, const char *key, double *out) {
+  int r = opt_number_field(L, idx, key, out);
+  if (r < 0) luaL_error(L, "rec.configure: %s.%s must be a number", section, key);
+  return r > 0;
+}
+
 static void configure_provider(lua_State *L, int idx, provider_conf *p, const char *idk,
                                const char *secretk) {
   const char *allowed[] = {"base_url", "fallback_urls", "rate", "timeout", "retries",
                            "retry_delays", idk, secretk, NULL};
   const char *base, *id, *secret;
-  double v;
+  double v = 0;
   idx = lua_absindex(L, idx);
   check_keys(L, idx, p->name, allowed);
   id = opt_string_field(L, idx, idk, "rec.configure");
@@ -103,19 +110,16 @@ static void configure_provider(lua_State *L, int idx, provider_conf *p, const ch
     config_set_hosts(p, base, fb, n);
     lua_pop(L, 1);
   }
-  if (opt_number_field(L, idx, "rate", &v) != 0) {
-    if (opt_number_field(L, idx, "rate", &v) < 0 || v < 0)
-      cfg_error(L, "rec.configure: %s.rate must be a number >= 0 (requests per second%s)", p->name, ", 0 = unlimited");
+  if (cfg_number(L, idx, p->name, "rate", &v)) {
+    if (v < 0) cfg_error(L, "rec.configure: %s.rate must be >= 0 (requests per second%s)", p->name, ", 0 = unlimited");
     config_set_rate(p, v);
   }
-  if (opt_number_field(L, idx, "timeout", &v) != 0) {
-    if (opt_number_field(L, idx, "timeout", &v) < 0 || v <= 0)
-      cfg_error(L, "rec.configure: %s.timeout must be a number of seconds > 0%s", p->name, "");
+  if (cfg_number(L, idx, p->name, "timeout", &v)) {
+    if (v <= 0) cfg_error(L, "rec.configure: %s.timeout must be a number of seconds > 0%s", p->name, "");
     p->timeout = v;
   }
-  if (opt_number_field(L, idx, "retries", &v) != 0) {
-    if (opt_number_field(L, idx, "retries", &v) < 0 || v < 0 || v > 20)
-      cfg_error(L, "rec.configure: %s.retries must be 0..20%s", p->name, "");
+  if (cfg_number(L, idx, p->name, "retries", &v)) {
+    if (v < 0 || v > 20) cfg_error(L, "rec.configure: %s.retries must be 0..20%s", p->name, "");
     p->retry.retries = (int)v;
   }
   if (lua_getfield(L, idx, "retry_delays") == LUA_TTABLE) {

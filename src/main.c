@@ -3,6 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "config.h"
+#include "crypto.h"
 #include "engine.h"
 #include "log.h"
 #include "sim/sim.h"
@@ -177,6 +178,7 @@ static int cmd_query(int argc, char **argv) {
 
 int main(int argc, char **argv) {
   int i = 1, used;
+  atexit(crypto_cleanup);  /* the cached HMAC key does not outlive the process's work */
   while (i < argc && (used = global_option(argc - i, argv + i)) != 0) {
     if (used < 0) return 2;
     i += used;

@@ -5,23 +5,27 @@
 #include "crypto.h"
 #include "qcsign.h"
 
-static char *quote_with(const char *s, int keep_slash) {
+/* Appends the quoted form of s at out (room for 3*strlen(s) bytes); returns the new end. */
+static char *quote_into(char *out, const char *s, int keep_slash) {
   static const char hex[] = "0123456789ABCDEF";
-  size_t n = strlen(s), i, j = 0;
-  char *out = malloc(3 * n + 1);
-  if (!out) return NULL;
-  for (i = 0; i < n; i++) {
-    unsigned char c = (unsigned char)s[i];
+  for (; *s; s++) {
+    unsigned char c = (unsigned char)*s;
     if ((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
         c == '_' || c == '.' || c == '-' || c == '~' || (keep_slash && c == '/')) {
-      out[j++] = (char)c;
+      *out++ = (char)c;
     } else {
-      out[j++] = '%';
-      out[j++] = hex[c >> 4];
-      out[j++] = hex[c & 15];
+      *out++ = '%';
+      *out++ = hex[c >> 4];
+      *out++ = hex[c & 15];
     }
   }
-  out[j] = '\0';
+  *out = '\0';
+  return out;
+}
+
+static char *quote_with(const char *s, int keep_slash) {
+  char *out = malloc(3 * strlen(s) + 1);
+  if (out) quote_into(out, s, keep_slash);
   return out;
 }
 
@@ -35,47 +39,48 @@ static int param_cmp(const void *a, const void *b) {
 }
 
 char *qc_canonical_query(const qc_param *params, size_t n) {
-  qc_param *sorted = malloc((n ? n : 1) * sizeof *sorted);
-  size_t i, cap = 1, len = 0;
-  char *out;
+  qc_param local[16], *sorted = n <= 16 ? local : malloc(n * sizeof *sorted);
+  size_t i, cap = 1;
+  char *out, *p;
   if (!sorted) return NULL;
   memcpy(sorted, params, n * sizeof *sorted);
   qsort(sorted, n, sizeof *sorted, param_cmp);
   for (i = 0; i < n; i++) cap += 3 * (strlen(sorted[i].key) + strlen(sorted[i].value)) + 2;
-  out = malloc(cap);
-  if (!out) {
-    free(sorted);
-    return NULL;
+  p = out = malloc(cap);
+  if (out) {
+    *p = '\0';
+    for (i = 0; i < n; i++) {
+      if (strcmp(sorted[i].key, "signature") == 0) continue;
+      if (p != out) *p++ = '&';
+      p = quote_into(p, sorted[i].key, 1);
+      *p++ = '=';
+      p = quote_into(p, sorted[i].value, 1);
+    }
   }
-  out[0] = '\0';
-  for (i = 0; i < n; i++) {
-    char *k, *v;
-    if (strcmp(sorted[i].key, "signature") == 0) continue;
-    k = qc_quote(sorted[i].key);
-    v = qc_quote(sorted[i].value);
-    if (k && v) len += (size_t)snprintf(out + len, cap - len, "%s%s=%s", len ? "&" : "", k, v);
-    free(k);
-    free(v);
-  }
-  free(sorted);
+  if (sorted != local) free(sorted);
   return out;
 }
 
 char *qc_string_to_sign(const char *method, const char *path, const char *canonical,
                         const char *body, size_t bodylen) {
-  char md5[33], *out;
-  size_t cap, i;
-  if (!body) {
-    body = "null";
-    bodylen = 4;
-  }
-  crypto_md5_hex(body, bodylen, md5);
-  cap = strlen(method) + strlen(path) + strlen(canonical) + 32 + 8;
-  out = malloc(cap);
+  static const char null_md5[] = "37a6259cc0c1dae299a7866489dff0bd";  /* MD5("null") */
+  char md5[33], *out, *p;
+  size_t ml = strlen(method), pl = strlen(path), cl = strlen(canonical), i;
+  if (body) crypto_md5_hex(body, bodylen, md5);
+  else memcpy(md5, null_md5, sizeof md5);
+  p = out = malloc(ml + pl + cl + 32 + 5);
   if (!out) return NULL;
-  snprintf(out, cap, "%s\n%s/\n%s\n%s", method, path, canonical, md5);
-  for (i = 0; out[i] && out[i] != '\n'; i++)  /* upper(method) */
-    if (out[i] >= 'a' && out[i] <= 'z') out[i] = (char)(out[i] - 32);
+  for (i = 0; i < ml; i++)  /* upper(method) */
+    *p++ = (method[i] >= 'a' && method[i] <= 'z') ? (char)(method[i] - 32) : method[i];
+  *p++ = '\n';
+  memcpy(p, path, pl);
+  p += pl;
+  *p++ = '/';
+  *p++ = '\n';
+  memcpy(p, canonical, cl);
+  p += cl;
+  *p++ = '\n';
+  memcpy(p, md5, 33);
   return out;
 }
 
