@@ -1,0 +1,1 @@
+-- start-up workload: an empty script

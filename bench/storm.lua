@@ -1,0 +1,30 @@
+-- Poll storm (recwatch contender): C concurrent pollers share N Agora queries; every reply is
+-- parsed (rec.query_agora decodes and normalises it) and its status read.
+-- usage: recwatch run bench/storm.lua N C [RATE]   (credentials and base URL from AGORA_* env)
+local N, C = tonumber(arg[1] or "100000"), tonumber(arg[2] or "256")
+local rate = tonumber(arg[3] or "0")
+rec.configure{ agora = { rate = rate, retries = 0, timeout = 30 },
+               http = { max_connections = C } }
+local next_q, ok, st5, errs, rl = 0, 0, 0, 0, 0
+local t0 = rec.now()
+local function poller()
+  while next_q < N do
+    next_q = next_q + 1
+    local i = next_q % 16
+    local res, err = rec.query_agora{ appid = "bench-app", resourceid = "res-" .. i,
+                                      sid = "sid-" .. i, mode = "mix" }
+    if res then
+      ok = ok + 1
+      if res.status == 5 then st5 = st5 + 1 end
+    else
+      errs = errs + 1
+      if err.kind == "rate_limited" or err.status == 429 then rl = rl + 1 end
+    end
+  end
+end
+local tasks = {}
+for k = 1, C do tasks[k] = rec.spawn(poller) end
+for k = 1, C do tasks[k]:wait() end
+local wall = rec.now() - t0
+print(string.format("RESULT contender=recwatch n=%d ok=%d status5=%d errors=%d r429=%d wall=%.3f",
+                    N, ok, st5, errs, rl, wall))
