@@ -5,8 +5,8 @@
 -- Shows: watch.agora with on_started / on_start_failed, a durable outbox, and a script that
 -- ends once every recording it guards is either recording or alerted about.
 --
--- Run it on the simulator (sid-healthy records; sid-never-started does not exist, so Agora
--- answers 404 "failed to find worker": the start failed):
+-- Run it on the simulator (sid-healthy records; sid-stuck stays at 2 "starting" for ever, so
+-- its start is reported failed once --start-timeout passes):
 --   recwatch run --sim examples/agora_start_guard.lua --start-timeout 10
 --   RECWATCH_WEBHOOK_URL=http://127.0.0.1:8080/hook recwatch run --sim examples/agora_start_guard.lua
 -- Options: --appid sim-agora-app --recordings RID:SID:MODE,RID:SID:MODE (the recordings to guard)
@@ -16,7 +16,7 @@ local watch = require "rec.watch"
 local notify = require "rec.notify"
 local opt = require("rec.args").parse(arg, {
   appid = os.getenv("AGORA_APP_ID") or "sim-agora-app",
-  recordings = "sim-resource-healthy:sid-healthy:mix,sim-resource-missing:sid-never-started:mix",
+  recordings = "sim-resource-healthy:sid-healthy:mix,sim-resource-stuck:sid-stuck:mix",
   start_timeout = 90, first_after = 5, start_every = 2, confirm = "5,10,15", ["for"] = 120,
   retry_base = 1,
 })
