@@ -49,6 +49,7 @@ struct engine {
   uv_signal_t sigint, sigterm;
   uv_timer_t deadline;
   task_t *ready_head, *ready_tail;
+  int nready;
   task_t *live;
   task_t *current;
   tracked_timer *timers;
@@ -161,6 +162,7 @@ static void enqueue(task_t *t, int nargs) {
   if (e->ready_tail) e->ready_tail->next_ready = t;
   else e->ready_head = t;
   e->ready_tail = t;
+  e->nready++;
   if (!uv_is_active((uv_handle_t *)&e->idle)) uv_idle_start(&e->idle, on_idle);
 }
 
@@ -174,20 +176,30 @@ static void ready_remove(task_t *t) {
       *pp = t->next_ready;
       if (e->ready_tail == t) e->ready_tail = prev;
       t->next_ready = NULL;
+      e->nready--;
       return;
     }
 }
 
+static task_t *ready_pop(engine_t *e) {
+  task_t *t = e->ready_head;
+  if (!t) return NULL;
+  e->ready_head = t->next_ready;
+  if (!e->ready_head) e->ready_tail = NULL;
+  t->next_ready = NULL;
+  e->nready--;
+  return t;
+}
+
+/* Runs the tasks that were ready when it started; what gets queued meanwhile runs next time
+ * round. Tasks are popped one at a time, so one that is finished and unlinked while others
+ * run (cancelled before it started) is never touched again. */
 static void on_idle(uv_idle_t *h) {
   engine_t *e = h->data;
-  task_t *t = e->ready_head;
-  e->ready_head = e->ready_tail = NULL;  /* what gets queued now runs next time round */
-  while (t) {
-    task_t *next = t->next_ready;
-    t->next_ready = NULL;
-    if ((t->state == T_READY || t->state == T_NEW) && !e->exiting) task_resume(t, t->ready_nargs);
-    t = next;
-  }
+  int n = e->nready;
+  task_t *t;
+  while (n-- > 0 && !e->exiting && (t = ready_pop(e)) != NULL)
+    if (t->state == T_READY || t->state == T_NEW) task_resume(t, t->ready_nargs);
   if (!e->ready_head) uv_idle_stop(&e->idle);
 }
 

@@ -76,3 +76,22 @@ assert(rec.qingcloud.status[52] == "PushToQingstorFailed" and rec.qingcloud.fail
 assert(rec.qingcloud.status[10] == "Stopped" and not rec.qingcloud.failed[10])
 assert(rec.agora.status[20] == "exited_abnormally" and rec.agora.status[5] == "in_progress")
 print("engine_tasks ok")
+
+-- a task cancelled before it starts, by a task that runs in the same turn of the loop, is
+-- never touched again even once it is collected (the killer drops the last reference)
+local cancelled_ok = 0
+for round = 1, 20 do
+  local holder = {}
+  local killer = rec.spawn(function()
+    holder.v:cancel()
+    local okv, ev = holder.v:wait()
+    if okv == false and ev.kind == "cancelled" then cancelled_ok = cancelled_ok + 1 end
+    holder.v = nil
+    collectgarbage()
+    collectgarbage()
+  end)
+  holder.v = rec.spawn(function() error("must not run") end)
+  killer:wait()
+end
+assert(cancelled_ok == 20)
+print("engine_tasks cancel-in-same-turn ok")
