@@ -11,27 +11,8 @@
 #include <lua.h>
 #include <lauxlib.h>
 #include "agora.h"
+#include "fixture.h"
 #include "lnorm.h"
-
-static char *read_fixture(const char *name, size_t *len) {
-  char path[512];
-  FILE *fp;
-  char *buf;
-  long n;
-  snprintf(path, sizeof path, "%s/%s", FIXTURES, name);
-  fp = fopen(path, "rb");
-  assert_non_null(fp);
-  fseek(fp, 0, SEEK_END);
-  n = ftell(fp);
-  fseek(fp, 0, SEEK_SET);
-  buf = malloc((size_t)n + 1);
-  assert_non_null(buf);
-  assert_int_equal(fread(buf, 1, (size_t)n, fp), (size_t)n);
-  buf[n] = '\0';
-  fclose(fp);
-  *len = (size_t)n;
-  return buf;
-}
 
 static agora_query_params base_params(void) {
   agora_query_params p = {"appid123", "rid-_~Ab", "sid456", NULL};
@@ -248,18 +229,8 @@ static const agora_case agora_cases[] = {
 };
 
 static void check_case(lua_State *L, const agora_case *c) {
-  size_t len;
-  char *body = read_fixture(c->fixture, &len);
-  int top = lua_gettop(L), decoded = lnorm_decode(L, body, len);
-  reply_facts f;
   rec_err e;
-  int rc;
-  if (decoded)
-    lnorm_facts(L, -1, &f);
-  else
-    memset(&f, 0, sizeof f);
-  memset(&e, 0x5a, sizeof e);
-  rc = agora_interpret(c->status, body, len, &f, &e);
+  int rc = interpret_fixture(L, c->fixture, c->status, agora_interpret, &e);
   if (rc != c->rc) fail_msg("%s: rc %d, want %d", c->fixture, rc, c->rc);
   if (rc != 0) {
     if (e.kind != c->kind) fail_msg("%s: kind %s", c->fixture, rec_errkind_name(e.kind));
@@ -270,8 +241,6 @@ static void check_case(lua_State *L, const agora_case *c) {
     if (c->has_code) assert_int_equal(e.code, c->code);
     assert_null(strchr(e.message, '\r'));
   }
-  lua_settop(L, top);
-  free(body);
 }
 
 static void test_interpret_fixtures(void **state) {

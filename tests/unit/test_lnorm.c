@@ -8,30 +8,11 @@
 #include <stdlib.h>
 #include <string.h>
 #include <cmocka.h>
+#include "fixture.h"
 #include <lua.h>
 #include <lauxlib.h>
 #include <lualib.h>
 #include "lnorm.h"
-
-static char *read_fixture(const char *name, size_t *len) {
-  char path[512];
-  FILE *fp;
-  char *buf;
-  long n;
-  snprintf(path, sizeof path, "%s/%s", FIXTURES, name);
-  fp = fopen(path, "rb");
-  assert_non_null(fp);
-  fseek(fp, 0, SEEK_END);
-  n = ftell(fp);
-  fseek(fp, 0, SEEK_SET);
-  buf = malloc((size_t)n + 1);
-  assert_non_null(buf);
-  assert_int_equal(fread(buf, 1, (size_t)n, fp), (size_t)n);
-  buf[n] = '\0';
-  fclose(fp);
-  *len = (size_t)n;
-  return buf;
-}
 
 static int setup(void **state) {
   lua_State *L = luaL_newstate();
