@@ -149,63 +149,84 @@ static void on_done(void *ud, const http_response *res, const rec_err *err) {
   }
 }
 
-static void finish_loop(uv_loop_t *loop, http_client_t *c, server *srv) {
-  http_client_free(c);
-  if (srv) uv_close((uv_handle_t *)&srv->tcp, NULL);
-  uv_walk(loop, close_all, NULL);
-  uv_run(loop, UV_RUN_DEFAULT);
-  assert_int_equal(uv_loop_close(loop), 0);
-}
+/* A loop, a client and (unless NO_SERVER) a server of the given mode. */
+#define NO_SERVER (-1)
 
-static void one_request(int mode, double timeout, size_t max_reply, result *r) {
+typedef struct fixture {
   uv_loop_t loop;
   server srv;
-  char url[128];
-  rec_err err;
-  http_request req;
+  int has_srv;
   http_client_t *c;
-  uv_loop_init(&loop);
-  server_start(&loop, &srv, mode);
-  c = http_client_new(&loop, NULL);
-  snprintf(url, sizeof url, "http://127.0.0.1:%d/x?secret=hidden", srv.port);
+  char url[128];
+} fixture;
+
+static void fx_start(fixture *fx, int mode) {
+  uv_loop_init(&fx->loop);
+  fx->has_srv = mode != NO_SERVER;
+  if (fx->has_srv) {
+    server_start(&fx->loop, &fx->srv, mode);
+    snprintf(fx->url, sizeof fx->url, "http://127.0.0.1:%d/x?secret=hidden", fx->srv.port);
+  }
+  fx->c = http_client_new(&fx->loop, NULL);
+}
+
+static http_req_t *fx_send(fixture *fx, const char *url, double timeout, size_t max_reply,
+                           result *r) {
+  http_request req;
+  rec_err err;
+  http_req_t *h;
   memset(&req, 0, sizeof req);
   req.url = url;
   req.timeout = timeout;
   req.max_reply = max_reply;
   memset(r, 0, sizeof *r);
-  assert_non_null(http_send(c, &req, on_done, r, &err));
-  while (!r->done) uv_run(&loop, UV_RUN_ONCE);
-  finish_loop(&loop, c, &srv);
+  h = http_send(fx->c, &req, on_done, r, &err);
+  if (!h) {  /* could not even start: report it like a completed failure */
+    r->done = 1;
+    r->err = err;
+  }
+  return h;
+}
+
+/* Sends one request and runs the loop until its callback came. */
+static void fx_request(fixture *fx, const char *url, double timeout, size_t max_reply,
+                       result *r) {
+  fx_send(fx, url, timeout, max_reply, r);
+  while (!r->done) uv_run(&fx->loop, UV_RUN_ONCE);
+}
+
+static void fx_finish(fixture *fx) {
+  http_client_free(fx->c);
+  if (fx->has_srv) uv_close((uv_handle_t *)&fx->srv.tcp, NULL);
+  uv_walk(&fx->loop, close_all, NULL);
+  uv_run(&fx->loop, UV_RUN_DEFAULT);
+  assert_int_equal(uv_loop_close(&fx->loop), 0);
+}
+
+static void one_request(int mode, double timeout, size_t max_reply, result *r) {
+  fixture fx;
+  fx_start(&fx, mode);
+  fx_request(&fx, fx.url, timeout, max_reply, r);
+  fx_finish(&fx);
 }
 
 static void test_reuse_under_1000_concurrent(void **state) {
-  uv_loop_t loop;
-  server srv;
-  char url[128];
-  rec_err err;
-  http_request req;
-  http_client_t *c;
+  fixture fx;
   static result rs[1000];
   int i, ok = 0;
   (void)state;
-  uv_loop_init(&loop);
-  server_start(&loop, &srv, MODE_OK);
-  c = http_client_new(&loop, NULL);
-  snprintf(url, sizeof url, "http://127.0.0.1:%d/q", srv.port);
-  memset(&req, 0, sizeof req);
-  req.url = url;
-  memset(rs, 0, sizeof rs);
-  for (i = 0; i < 1000; i++) assert_non_null(http_send(c, &req, on_done, &rs[i], &err));
-  assert_int_equal(http_active(c), 1000);
+  fx_start(&fx, MODE_OK);
+  for (i = 0; i < 1000; i++) assert_non_null(fx_send(&fx, fx.url, 0, 0, &rs[i]));
+  assert_int_equal(http_active(fx.c), 1000);
   callbacks = 0;
-  while (callbacks < 1000) uv_run(&loop, UV_RUN_ONCE);  /* the listener keeps the loop alive */
+  while (callbacks < 1000) uv_run(&fx.loop, UV_RUN_ONCE);  /* the listener keeps it alive */
   for (i = 0; i < 1000; i++) ok += rs[i].ok && rs[i].status == 200 && rs[i].body_len == 11;
   assert_int_equal(ok, 1000);
-  assert_int_equal(srv.requests, 1000);
-  assert_true(srv.accepted <= 64);  /* max_host_connections: the rest reused them */
+  assert_int_equal(fx.srv.requests, 1000);
+  assert_true(fx.srv.accepted <= 64);  /* max_host_connections: the rest reused them */
   assert_true(rs[0].retry_after > 6.999 && rs[0].retry_after < 7.001);
-  assert_int_equal(http_active(c), 0);
-  finish_loop(&loop, c, &srv);
+  assert_int_equal(http_active(fx.c), 0);
+  fx_finish(&fx);
 }
 
 static void test_silent_server_times_out(void **state) {
@@ -231,77 +252,44 @@ static void test_reply_over_cap_is_protocol(void **state) {
 }
 
 static void test_refused_port_is_network(void **state) {
-  uv_loop_t loop;
-  server srv;
-  char url[128];
-  rec_err err;
-  http_request req;
-  http_client_t *c;
+  fixture fx;
   result r;
-  int port;
   (void)state;
-  uv_loop_init(&loop);
-  server_start(&loop, &srv, MODE_OK);
-  port = srv.port;
-  uv_close((uv_handle_t *)&srv.tcp, NULL);  /* nothing listens there any more */
-  uv_run(&loop, UV_RUN_DEFAULT);
-  c = http_client_new(&loop, NULL);
-  snprintf(url, sizeof url, "http://127.0.0.1:%d/", port);
-  memset(&req, 0, sizeof req);
-  req.url = url;
-  memset(&r, 0, sizeof r);
-  assert_non_null(http_send(c, &req, on_done, &r, &err));
-  while (!r.done) uv_run(&loop, UV_RUN_ONCE);
+  fx_start(&fx, MODE_OK);
+  uv_close((uv_handle_t *)&fx.srv.tcp, NULL);  /* nothing listens there any more */
+  fx.has_srv = 0;
+  uv_run(&fx.loop, UV_RUN_DEFAULT);
+  fx_request(&fx, fx.url, 5, 0, &r);
   assert_int_equal(r.err.kind, REC_E_NETWORK);
   assert_true(r.err.retryable);
-  finish_loop(&loop, c, NULL);
+  fx_finish(&fx);
 }
 
 static void test_cancel_calls_nothing(void **state) {
-  uv_loop_t loop;
-  server srv;
-  char url[128];
-  rec_err err;
-  http_request req;
-  http_client_t *c;
+  fixture fx;
   result r;
   http_req_t *h;
   (void)state;
   callbacks = 0;
-  uv_loop_init(&loop);
-  server_start(&loop, &srv, MODE_SILENT);
-  c = http_client_new(&loop, NULL);
-  snprintf(url, sizeof url, "http://127.0.0.1:%d/", srv.port);
-  memset(&req, 0, sizeof req);
-  req.url = url;
-  h = http_send(c, &req, on_done, &r, &err);
+  fx_start(&fx, MODE_SILENT);
+  h = fx_send(&fx, fx.url, 0, 0, &r);
   assert_non_null(h);
-  uv_run(&loop, UV_RUN_NOWAIT);
+  uv_run(&fx.loop, UV_RUN_NOWAIT);
   http_cancel(h);
-  assert_int_equal(http_active(c), 0);
-  uv_run(&loop, UV_RUN_NOWAIT);
+  assert_int_equal(http_active(fx.c), 0);
+  uv_run(&fx.loop, UV_RUN_NOWAIT);
   assert_int_equal(callbacks, 0);
-  finish_loop(&loop, c, &srv);
+  fx_finish(&fx);
 }
 
 static void test_bad_url_is_invalid_argument(void **state) {
+  fixture fx;
   result r;
-  uv_loop_t loop;
-  http_client_t *c;
-  http_request req;
-  rec_err err;
   (void)state;
-  uv_loop_init(&loop);
-  c = http_client_new(&loop, NULL);
-  memset(&req, 0, sizeof req);
-  req.url = "ftp://127.0.0.1/";
-  memset(&r, 0, sizeof r);
-  if (http_send(c, &req, on_done, &r, &err)) {
-    while (!r.done) uv_run(&loop, UV_RUN_ONCE);
-    err = r.err;
-  }
-  assert_int_equal(err.kind, REC_E_INVALID_ARGUMENT);
-  finish_loop(&loop, c, NULL);
+  fx_start(&fx, NO_SERVER);
+  fx_request(&fx, "ftp://127.0.0.1/", 5, 0, &r);
+  assert_int_equal(r.err.kind, REC_E_INVALID_ARGUMENT);
+  fx_finish(&fx);
 }
 
 static void test_url_for_log_drops_secrets(void **state) {
