@@ -534,6 +534,114 @@ static int l_http(lua_State *L) {
   return engine_suspend(t);
 }
 
+/* ---- rec.event: a flag tasks can wait on; set() wakes every waiter ---- */
+
+#define EVENT_MT "rec.event"
+
+typedef struct event_waiter {
+  pending_t base;
+  task_t *t;
+  uv_timer_t *timer;                 /* the wait's timeout, or NULL */
+  struct event_waiter **prev, *next; /* in the event's list */
+} event_waiter;
+
+typedef struct event {
+  int is_set;
+  event_waiter *waiters;
+} event;
+
+static void on_waiter_timer_close(uv_handle_t *h) { free(h); }
+
+/* Unlinks and frees a waiter (its timer is closed, the task is not touched). */
+static void waiter_release(event_waiter *w) {
+  *w->prev = w->next;
+  if (w->next) w->next->prev = w->prev;
+  if (w->timer) {
+    uv_timer_stop(w->timer);
+    uv_close((uv_handle_t *)w->timer, on_waiter_timer_close);
+  }
+  free(w);
+}
+
+static void waiter_cancel(pending_t *p) { waiter_release((event_waiter *)p); }
+
+static void on_event_timeout(uv_timer_t *h) {
+  event_waiter *w = h->data;
+  task_t *t = w->t;
+  rec_err err;
+  rec_err_set(&err, REC_E_TIMEOUT, 0, "event:wait timed out");
+  err.retryable = 0;
+  waiter_release(w);
+  lua_pushnil(task_thread(t));
+  engine_push_err(task_thread(t), &err);
+  engine_complete(t, 2);
+}
+
+static event *check_event(lua_State *L) { return luaL_checkudata(L, 1, EVENT_MT); }
+
+static int l_event_set(lua_State *L) {
+  event *ev = check_event(L);
+  ev->is_set = 1;
+  while (ev->waiters) {
+    event_waiter *w = ev->waiters;
+    task_t *t = w->t;
+    waiter_release(w);
+    lua_pushboolean(task_thread(t), 1);
+    engine_complete(t, 1);
+  }
+  return 0;
+}
+
+static int l_event_clear(lua_State *L) {
+  check_event(L)->is_set = 0;
+  return 0;
+}
+
+static int l_event_is_set(lua_State *L) {
+  lua_pushboolean(L, check_event(L)->is_set);
+  return 1;
+}
+
+static int l_event_wait(lua_State *L) {
+  event *ev = check_event(L);
+  double timeout = luaL_optnumber(L, 2, -1);
+  task_t *t;
+  event_waiter *w;
+  if (ev->is_set) {
+    lua_pushboolean(L, 1);
+    return 1;
+  }
+  t = engine_check_wait(L, "event:wait");
+  if (task_cancelled(t)) return engine_yield_now(t, engine_push_cancelled(L, "event:wait"));
+  w = calloc(1, sizeof *w);
+  if (!w) return luaL_error(L, "out of memory");
+  w->base.cancel = waiter_cancel;
+  w->t = t;
+  w->next = ev->waiters;
+  if (w->next) w->next->prev = &w->next;
+  w->prev = &ev->waiters;
+  ev->waiters = w;
+  if (timeout >= 0) {
+    w->timer = malloc(sizeof *w->timer);
+    if (!w->timer) {
+      waiter_release(w);
+      return luaL_error(L, "out of memory");
+    }
+    uv_timer_init(engine_loop(task_engine(t)), w->timer);
+    w->timer->data = w;
+    uv_timer_start(w->timer, on_event_timeout, (uint64_t)(timeout * 1000 + 0.5), 0);
+  }
+  engine_wait(t, &w->base, "event:wait");
+  return engine_suspend(t);
+}
+
+static int l_event(lua_State *L) {
+  event *ev = lua_newuserdatauv(L, sizeof *ev, 0);
+  memset(ev, 0, sizeof *ev);
+  luaL_setmetatable(L, EVENT_MT);
+  return 1;
+}
+
 /* ---- rec.spawn, time, exit ---- */
 
 static int l_spawn(lua_State *L) {
@@ -722,7 +830,7 @@ int lrec_open(lua_State *L, engine_t *e) {
     {"configure", l_configure}, {"query_qingcloud", l_query_qingcloud},
     {"query_agora", l_query_agora}, {"spawn", l_spawn}, {"sleep", l_sleep},
     {"every", l_every}, {"now", l_now}, {"time", l_time}, {"http", l_http},
-    {"exit", l_exit}, {NULL, NULL}};
+    {"exit", l_exit}, {"event", l_event}, {NULL, NULL}};
   static const luaL_Reg logf[] = {
     {"debug", l_log_debug}, {"info", l_log_info}, {"warn", l_log_warn},
     {"error", l_log_error}, {NULL, NULL}};
@@ -731,11 +839,18 @@ int lrec_open(lua_State *L, engine_t *e) {
     {"hmac_sha256", l_hmac_sha256}, {"base64", l_base64}, {"md5_hex", l_md5_hex},
     {"urlencode", l_urlencode}, {NULL, NULL}};
   static const luaL_Reg everym[] = {{"stop", l_every_stop}, {NULL, NULL}};
+  static const luaL_Reg eventm[] = {
+    {"set", l_event_set}, {"clear", l_event_clear}, {"is_set", l_event_is_set},
+    {"wait", l_event_wait}, {NULL, NULL}};
 
   lua_pushlightuserdata(L, e);
   lua_setfield(L, LUA_REGISTRYINDEX, ENGINE_KEY);
   luaL_newmetatable(L, EVERY_MT);
   luaL_newlib(L, everym);
+  lua_setfield(L, -2, "__index");
+  lua_pop(L, 1);
+  luaL_newmetatable(L, EVENT_MT);
+  luaL_newlib(L, eventm);
   lua_setfield(L, -2, "__index");
   lua_pop(L, 1);
   lua_getglobal(L, "string");

@@ -215,7 +215,8 @@ local function fresh_id()
 end
 
 -- notify.outbox{ to = sender or {senders...}, db = store (default: the state file),
---   every = 1 (seconds between delivery passes), retry_base = 2, retry_max = 60 (backoff
+--   every = 1 (seconds between delivery passes when nothing new is queued; a new alert wakes
+--   the deliverer at once), retry_base = 2, retry_max = 60 (backoff
 --   between attempts of one alert: base, 2*base, 4*base, ... capped at max), batch = 50,
 --   keep = 604800 (seconds delivered alerts stay in the database), start = true (start the
 --   deliverer task now) }
@@ -228,6 +229,7 @@ function notify.outbox(o)
     senders = {}, order = {},
     every = o.every or 1, retry_base = o.retry_base or 2, retry_max = o.retry_max or 60,
     batch = o.batch or 50, keep = o.keep, stopped = false, delivered = 0, failed_attempts = 0,
+    wake = rec.event(),
   }, Outbox)
   for _, s in ipairs(to) do
     if self.senders[s.name] then error("notify.outbox: two senders named '" .. s.name .. "'", 2) end
@@ -272,6 +274,7 @@ function Outbox:alert(fmt, ...)
     if not ok then error(err, 2) end
   end
   rec.log.info("alert %s queued: %s", a.alert_id, a.text or "")
+  self.wake:set()  -- inside a watcher's batch the rows commit later; the next pass takes them
   return a.alert_id
 end
 
@@ -319,6 +322,7 @@ function Outbox:start()
   if self.task then return self end
   self.task = rec.spawn(function()
     while not self.stopped do
+      self.wake:clear()  -- an alert queued during this pass sets it again
       local ok, err = pcall(self.drain, self)
       if not ok then rec.log.error("outbox: delivery pass failed: %s", tostring(err)) end
       if self.stopped then break end
@@ -326,9 +330,7 @@ function Outbox:start()
         self.next_prune = rec.now() + 3600
         pcall(self.db.prune, self.db, self.keep or 7 * 86400)
       end
-      self.sleeping = true
-      rec.sleep(self.every)
-      self.sleeping = false
+      self.wake:wait(self.every)
     end
   end)
   return self
@@ -351,7 +353,7 @@ end
 -- Stops the deliverer (after its current send). Queued alerts stay in the database.
 function Outbox:stop()
   self.stopped = true
-  if self.task and self.sleeping then self.task:cancel() end
+  self.wake:set()
 end
 
 return notify
