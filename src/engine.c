@@ -54,7 +54,7 @@ struct engine {
   task_t *current;
   tracked_timer *timers;
   unsigned next_id;
-  int exit_code, main_failed, stopping, exiting, signals;
+  int exit_code, main_failed, config_failed, stopping, exiting, signals;
   uint64_t t0;
 };
 
@@ -67,6 +67,7 @@ uv_loop_t *engine_loop(engine_t *e) { return &e->loop; }
 http_client_t *engine_http(engine_t *e) { return e->http; }
 config_t *engine_config(engine_t *e) { return &e->cfg; }
 int engine_stopping(engine_t *e) { return e->stopping || e->exiting; }
+void engine_config_failed(engine_t *e) { e->config_failed = 1; }
 unsigned task_id(task_t *t) { return t->id; }
 engine_t *task_engine(task_t *t) { return t->e; }
 lua_State *task_thread(task_t *t) { return t->co; }
@@ -688,7 +689,7 @@ int engine_load_main(engine_t *e, const char *path, const char *module, int argc
 int engine_run(engine_t *e) {
   uv_run(&e->loop, UV_RUN_DEFAULT);
   if (e->exiting) return e->exit_code;
-  if (e->main_failed) return 1;
+  if (e->main_failed) return e->config_failed ? 2 : 1;
   if (e->stopping) log_info("stopped");
   return 0;
 }

@@ -43,6 +43,8 @@ void engine_stop(engine_t *e, const char *why);
 /* rec.exit: stop now with this status. */
 void engine_exit(engine_t *e, int code);
 int engine_stopping(engine_t *e);
+/* rec.configure found a bad setting: a failing main task then exits 2, not 1. */
+void engine_config_failed(engine_t *e);
 
 /* Tasks. The task struct lives in a Lua full userdata (the script's handle). */
 /* Spawns fn (at index idx of L) with nargs arguments above it; pushes the handle on L. */

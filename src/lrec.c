@@ -1,6 +1,7 @@
 /* lrec: the Lua module `rec`: glue only, turning Lua values into C requests and C results
  * into Lua values. No HTTP, no crypto, no provider logic lives here. */
 #include <math.h>
+#include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 #include <curl/curl.h>
@@ -57,8 +58,16 @@ static int opt_number_field(lua_State *L, int idx, const char *k, double *out) {
 
 /* ---- rec.configure ---- */
 
-static void cfg_error(lua_State *L, const char *fmt, const char *a, const char *b) {
-  luaL_error(L, fmt, a, b);
+/* Raises "rec.configure: ..." and marks the run as failing on its configuration (exit 2). */
+static int cfg_error(lua_State *L, const char *fmt, ...) {
+  va_list ap;
+  engine_config_failed(get_engine(L));
+  lua_pushstring(L, "rec.configure: ");
+  va_start(ap, fmt);
+  lua_pushvfstring(L, fmt, ap);
+  va_end(ap);
+  lua_concat(L, 2);
+  return lua_error(L);
 }
 
 static void check_keys(lua_State *L, int idx, const char *section, const char *const *allowed) {
@@ -70,7 +79,7 @@ static void check_keys(lua_State *L, int idx, const char *section, const char *c
         if (strcmp(allowed[i], lua_tostring(L, -2)) == 0) ok = 1;
     if (!ok) {
       lua_pop(L, 1);
-      cfg_error(L, "rec.configure: unknown setting '%s' in %s", luaL_tolstring(L, -1, NULL), section);
+      cfg_error(L, "unknown setting '%s' in %s", luaL_tolstring(L, -1, NULL), section);
     }
     lua_pop(L, 1);
   }
@@ -79,60 +88,88 @@ static void check_keys(lua_State *L, int idx, const char *section, const char *c
 /* 1 and *out set when section.key is a number, 0 when absent; raises for any other value. */
 static int cfg_number(lua_State *L, int idx, const char *section, const char *key, double *out) {
   int r = opt_number_field(L, idx, key, out);
-  if (r < 0) luaL_error(L, "rec.configure: %s.%s must be a number", section, key);
+  if (r < 0) cfg_error(L, "%s.%s must be a number", section, key);
   return r > 0;
 }
 
+static int is_http_url(const char *s) {
+  return strncmp(s, "http://", 7) == 0 || strncmp(s, "https://", 8) == 0;
+}
+
+/* Reads section.fallback_urls (an array of http(s) URLs) into fb; returns how many. Leaves
+ * the value (table or nil) on the stack: the strings in fb live as long as it does. */
+static size_t cfg_fallbacks(lua_State *L, int idx, const char *section, const char **fb,
+                            size_t max) {
+  size_t i, len;
+  if (lua_getfield(L, idx, "fallback_urls") == LUA_TNIL) return 0;
+  if (!lua_istable(L, -1)) cfg_error(L, "%s.fallback_urls must be a list of URLs", section);
+  len = lua_rawlen(L, -1);
+  if (len > max) cfg_error(L, "%s.fallback_urls has %d entries; at most %d", section, (int)len, (int)max);
+  for (i = 1; i <= len; i++) {
+    if (lua_rawgeti(L, -1, (lua_Integer)i) != LUA_TSTRING || !is_http_url(lua_tostring(L, -1)))
+      cfg_error(L, "%s.fallback_urls[%d] must be an http:// or https:// URL", section, (int)i);
+    fb[i - 1] = lua_tostring(L, -1);
+    lua_pop(L, 1);  /* still referenced by the table, which stays on the stack */
+  }
+  return len;
+}
+
+static void cfg_retry_delays(lua_State *L, int idx, provider_conf *p) {
+  size_t i, len;
+  if (lua_getfield(L, idx, "retry_delays") != LUA_TNIL) {
+    if (!lua_istable(L, -1)) cfg_error(L, "%s.retry_delays must be a list of seconds", p->name);
+    len = lua_rawlen(L, -1);
+    if (len < 1 || len > RETRY_MAX_DELAYS)
+      cfg_error(L, "%s.retry_delays needs 1 to %d delays", p->name, RETRY_MAX_DELAYS);
+    for (i = 1; i <= len; i++) {
+      int isnum = 0;
+      double d;
+      lua_rawgeti(L, -1, (lua_Integer)i);
+      d = lua_tonumberx(L, -1, &isnum);
+      if (!isnum || isnan(d) || d < 0)
+        cfg_error(L, "%s.retry_delays[%d] must be a number of seconds >= 0", p->name, (int)i);
+      p->retry.delays[i - 1] = d;
+      lua_pop(L, 1);
+    }
+    p->retry.ndelays = (int)len;
+  }
+  lua_pop(L, 1);
+}
+
 static void configure_provider(lua_State *L, int idx, provider_conf *p, const char *idk,
-                               const char *secretk) {
-  const char *allowed[] = {"base_url", "fallback_urls", "rate", "timeout", "retries",
-                           "retry_delays", idk, secretk, NULL};
-  const char *base, *id, *secret;
+                               const char *secretk, int has_failover) {
+  const char *allowed[] = {"base_url", "rate", "timeout", "retries", "retry_delays", idk,
+                           secretk, has_failover ? "fallback_urls" : NULL, NULL};
+  const char *base, *id, *secret, *fb[16];
+  size_t nfb;
   double v = 0;
   idx = lua_absindex(L, idx);
   check_keys(L, idx, p->name, allowed);
   id = opt_string_field(L, idx, idk, "rec.configure");
   secret = opt_string_field(L, idx, secretk, "rec.configure");
   base = opt_string_field(L, idx, "base_url", "rec.configure");
-  if (!p->locked) config_set_credential(p, id, secret);
-  if (base && !p->locked) {
-    const char *fb[16];
-    size_t n = 0;
-    if (strncmp(base, "http://", 7) != 0 && strncmp(base, "https://", 8) != 0)
-      cfg_error(L, "rec.configure: %s.base_url must start with http:// or https:// (got '%s')", p->name, base);
-    if (lua_getfield(L, idx, "fallback_urls") == LUA_TTABLE) {
-      size_t i, len = lua_rawlen(L, -1);
-      for (i = 1; i <= len && n < 16; i++) {
-        if (lua_rawgeti(L, -1, (lua_Integer)i) == LUA_TSTRING) fb[n++] = lua_tostring(L, -1);
-        lua_pop(L, 1);  /* still referenced by the table */
-      }
-    }
-    config_set_hosts(p, base, fb, n);
-    lua_pop(L, 1);
+  if (base && !is_http_url(base))
+    cfg_error(L, "%s.base_url must start with http:// or https:// (got '%s')", p->name, base);
+  nfb = has_failover ? cfg_fallbacks(L, idx, p->name, fb, 16) : 0;
+  if (nfb > 0 && !base) cfg_error(L, "%s.fallback_urls needs a base_url to fail over from", p->name);
+  if (!p->locked) {
+    config_set_credential(p, id, secret);
+    if (base) config_set_hosts(p, base, fb, nfb);
   }
+  if (has_failover) lua_pop(L, 1);  /* the fallback_urls table (or nil) */
   if (cfg_number(L, idx, p->name, "rate", &v)) {
-    if (v < 0) cfg_error(L, "rec.configure: %s.rate must be >= 0 (requests per second%s)", p->name, ", 0 = unlimited");
+    if (v < 0) cfg_error(L, "%s.rate must be >= 0 (requests per second, 0 = unlimited)", p->name);
     config_set_rate(p, v);
   }
   if (cfg_number(L, idx, p->name, "timeout", &v)) {
-    if (v <= 0) cfg_error(L, "rec.configure: %s.timeout must be a number of seconds > 0%s", p->name, "");
+    if (v <= 0) cfg_error(L, "%s.timeout must be a number of seconds > 0", p->name);
     p->timeout = v;
   }
   if (cfg_number(L, idx, p->name, "retries", &v)) {
-    if (v < 0 || v > 20) cfg_error(L, "rec.configure: %s.retries must be 0..20%s", p->name, "");
+    if (v < 0 || v > 20 || v != (int)v) cfg_error(L, "%s.retries must be a whole number 0..20", p->name);
     p->retry.retries = (int)v;
   }
-  if (lua_getfield(L, idx, "retry_delays") == LUA_TTABLE) {
-    size_t i, len = lua_rawlen(L, -1);
-    int n = 0;
-    for (i = 1; i <= len && n < RETRY_MAX_DELAYS; i++) {
-      if (lua_rawgeti(L, -1, (lua_Integer)i) == LUA_TNUMBER && lua_tonumber(L, -1) >= 0)
-        p->retry.delays[n++] = lua_tonumber(L, -1);
-      lua_pop(L, 1);
-    }
-    if (n > 0) p->retry.ndelays = n;
-  }
-  lua_pop(L, 1);
+  cfg_retry_delays(L, idx, p);
 }
 
 static int l_configure(lua_State *L) {
@@ -144,18 +181,24 @@ static int l_configure(lua_State *L) {
   luaL_checktype(L, 1, LUA_TTABLE);
   check_keys(L, 1, "rec.configure{}", top);
   if (lua_getfield(L, 1, "agora") == LUA_TTABLE)
-    configure_provider(L, -1, &cfg->agora, "customer_id", "customer_secret");
+    configure_provider(L, -1, &cfg->agora, "customer_id", "customer_secret", 1);
   lua_pop(L, 1);
   if (lua_getfield(L, 1, "qingcloud") == LUA_TTABLE)
-    configure_provider(L, -1, &cfg->qc, "access_key_id", "secret_access_key");
+    configure_provider(L, -1, &cfg->qc, "access_key_id", "secret_access_key", 0);
   lua_pop(L, 1);
   if (lua_getfield(L, 1, "http") == LUA_TTABLE) {
     http_client_options o;
     double v;
     memset(&o, 0, sizeof o);
     check_keys(L, lua_gettop(L), "http", httpk);
-    if (opt_number_field(L, -1, "max_reply", &v) > 0 && v > 0) o.max_reply = (size_t)v;
-    if (opt_number_field(L, -1, "max_connections", &v) > 0 && v > 0) o.max_host_connections = (long)v;
+    if (cfg_number(L, -1, "http", "max_reply", &v)) {
+      if (v < 1024) cfg_error(L, "http.max_reply must be at least 1024 bytes");
+      o.max_reply = (size_t)v;
+    }
+    if (cfg_number(L, -1, "http", "max_connections", &v)) {
+      if (v < 1 || v > 10000) cfg_error(L, "http.max_connections must be 1..10000");
+      o.max_host_connections = (long)v;
+    }
     o.ca_file = opt_string_field(L, lua_gettop(L), "ca_file", "rec.configure");
     http_client_set_options(engine_http(e), &o);
   }
@@ -166,7 +209,7 @@ static int l_configure(lua_State *L) {
   }
   if ((s = opt_string_field(L, 1, "log_level", "rec.configure")) != NULL) {
     int lv = log_parse_level(s);
-    if (lv < 0) return luaL_error(L, "rec.configure: log_level must be debug, info, warn or error");
+    if (lv < 0) return cfg_error(L, "log_level must be debug, info, warn or error");
     log_set_level((log_level)lv);
   }
   lua_pushboolean(L, 1);

@@ -35,7 +35,7 @@ void rec_excerpt(char *out, size_t outlen, const char *body, size_t n) {
   if (outlen == 0) return;
   for (i = 0; i < n && j + 1 < outlen && body; i++) {
     unsigned char c = (unsigned char)body[i];
-    out[j++] = (c < 0x20 || c == 0x7f) ? (c == '\n' || c == '\t' ? ' ' : '.') : (char)c;
+    out[j++] = (c < 0x20 || c == 0x7f) ? (c == '\n' || c == '\r' || c == '\t' ? ' ' : '.') : (char)c;
   }
   out[j] = '\0';
 }

@@ -645,7 +645,7 @@ sim_t *sim_start(uv_loop_t *loop, const sim_options *opt, char *err, size_t errl
     return NULL;
   }
   if (opt && opt->log_requests_path) {
-    s->logf = fopen(opt->log_requests_path, "w");
+    s->logf = fopen(opt->log_requests_path, "a");  /* append: a file emptied meanwhile stays clean */
     if (!s->logf) {
       snprintf(err, errlen, "cannot open %s for writing", opt->log_requests_path);
       sim_scenario_free(s->sc);

@@ -64,3 +64,9 @@ LUA
 grep -q "TOPSECRETVALUE42" "$T/o" "$T/e" && fail "secret printed: $(cat "$T/e")"
 grep -q "\[REDACTED\]" "$T/e" || fail "redaction marker missing"
 echo "engine_cli ok"
+
+# a configuration error is exit status 2, with the message naming the setting
+printf 'rec.configure{ agora = { rate = "fast" } }\n' > "$T/badcfg.lua"
+"$RECWATCH" run "$T/badcfg.lua" 2>"$T/e"; expect_status $? 2 "configuration error"
+grep -q "rec.configure: agora.rate must be a number" "$T/e" || fail "config message: $(cat "$T/e")"
+echo "engine_cli config ok"
