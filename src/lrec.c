@@ -13,7 +13,6 @@
 #include "http.h"
 #include "lnorm.h"
 #include "log.h"
-#include "lua-cjson.h"
 
 #define EVERY_MT "rec.timer"
 #define ENGINE_KEY "rec.engine"
@@ -909,8 +908,7 @@ int lrec_open(lua_State *L, engine_t *e) {
   luaL_newlib(L, cryptof);
   lua_setfield(L, -2, "crypto");
   luaL_newlib(L, jsonf);
-  lua_pushcfunction(L, luaopen_cjson);
-  lua_call(L, 0, 1);
+  lnorm_cjson(L);  /* the instance reply decoding uses: one cjson.null for everything */
   lua_getfield(L, -1, "encode");
   lua_setfield(L, LUA_REGISTRYINDEX, "rec.json.encode");
   lua_getfield(L, -1, "null");
