@@ -48,12 +48,20 @@ void log_clear_secrets(void) {
   while (nsecrets > 0) free(secrets[--nsecrets]);
 }
 
+/* Replaces every needle in s (NUL-terminated, capacity cap) by with, truncating the text
+ * when the replacement makes it longer than cap allows; never writes past cap. */
 static void replace_all(char *s, size_t cap, const char *needle, const char *with) {
   size_t nl = strlen(needle), wl = strlen(with);
   char *p = s;
+  if (cap == 0 || nl == 0) return;
   while ((p = strstr(p, needle)) != NULL) {
-    size_t tail = strlen(p + nl);
-    if ((size_t)(p - s) + wl + tail + 1 > cap) tail = cap - (size_t)(p - s) - wl - 1;
+    size_t at = (size_t)(p - s), tail = strlen(p + nl), room;
+    if (at + wl >= cap) {  /* not even the marker fits: cut the text here */
+      *p = '\0';
+      return;
+    }
+    room = cap - at - wl - 1;  /* bytes left for what followed the needle */
+    if (tail > room) tail = room;
     memmove(p + wl, p + nl, tail);
     p[wl + tail] = '\0';
     memcpy(p, with, wl);
