@@ -57,6 +57,7 @@ static const char *provider_label(const pcall *pc) {
 /* Ends the call: the values are on the task's stack. */
 static void finish(pcall *pc, int nres) {
   task_t *t = pc->t;
+  engine_detach(t);
   pcall_free(pc);
   engine_complete(t, nres);
 }
@@ -92,6 +93,7 @@ static void after(pcall *pc, double seconds, uv_timer_cb then) {
     pc->timer->data = pc;
   }
   uv_update_time(engine_loop(pc->e));
+  if (!(seconds < 1e9)) seconds = 1e9;  /* also NaN: never an overflowing cast */
   uv_timer_start(pc->timer, then, (uint64_t)ceil(seconds * 1000), 0);
 }
 

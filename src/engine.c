@@ -269,6 +269,10 @@ static void task_failed(task_t *t) {
   lua_State *L = e->L;
   const char *msg;
   lua_xmove(t->co, L, 1);  /* the error object; nothing is called on the dead thread */
+  if (e->exiting) {  /* unwound by rec.exit (or failing while the process exits): quiet */
+    task_finish(t, 0, L, 1);
+    return;
+  }
   msg = safe_tostring(L, -1);
   luaL_traceback(L, t->co, msg, 0);
   log_write(LOG_ERROR, t->id, "task failed: %s", lua_tostring(L, -1));
@@ -384,14 +388,18 @@ void engine_wait(task_t *t, pending_t *p, const char *what) {
 
 /* ---- cancellation ---- */
 
-static void cancel_task(task_t *t, const char *what) {
+/* why completes "the pending call was cancelled (...)". */
+static void cancel_task(task_t *t, const char *why) {
   pending_t *p = t->pending;
+  rec_err err;
   t->cancelled = 1;
   if (t->state != T_WAITING || !p || p == &frozen) return;
   t->pending = NULL;
   p->cancel(p);
+  rec_err_set(&err, REC_E_CANCELLED, 0, "the pending call was cancelled (%s)", why);
   lua_checkstack(t->co, 3);
-  engine_push_cancelled(t->co, what);
+  lua_pushnil(t->co);
+  engine_push_err(t->co, &err);
   enqueue(t, 2);
 }
 
@@ -455,7 +463,7 @@ static int l_task_cancel(lua_State *L) {
     t->cancelled = 1;
     task_finish(t, 0, t->co, 1);
   } else {
-    cancel_task(t, "the call");
+    cancel_task(t, "task:cancel");
   }
   lua_pushboolean(L, 1);
   return 1;
@@ -559,18 +567,34 @@ void engine_stop(engine_t *e, const char *why) {
   e->stopping = 1;
   log_info("stopping (%s): cancelling pending calls", why);
   stop_timers(e);
-  for (t = e->live; t; t = t->next_live) cancel_task(t, why);
+  for (t = e->live; t; t = t->next_live) cancel_task(t, why);  /* e.g. "SIGTERM" */
   uv_timer_start(&e->deadline, on_deadline, 1000, 0);
 }
 
 void engine_exit(engine_t *e, int code) {
-  task_t *t = e->current;
+  if (e->exiting) return;  /* the first rec.exit decides the status */
   e->exit_code = code;
   e->exiting = 1;
   stop_timers(e);
-  if (t) engine_wait(t, &frozen, "rec.exit");
   uv_stop(&e->loop);
 }
+
+static char exit_sentinel;  /* the error that unwinds a task out of rec.exit */
+
+int engine_lua_exit(engine_t *e, lua_State *L, int code) {
+  task_t *t = engine_task_of(L);
+  engine_exit(e, code);
+  if (t && lua_isyieldable(L)) {  /* suspend the task for good */
+    engine_wait(t, &frozen, "rec.exit");
+    return lua_yield(L, 0);
+  }
+  /* inside a C function Lua cannot yield across (or a plain coroutine): unwind instead, so
+   * nothing after rec.exit runs; the engine ends the task quietly */
+  lua_pushlightuserdata(L, &exit_sentinel);
+  return lua_error(L);
+}
+
+void engine_detach(task_t *t) { t->pending = NULL; }
 
 static void on_signal(uv_signal_t *h, int signum) {
   engine_t *e = h->data;
@@ -687,8 +711,17 @@ int engine_load_main(engine_t *e, const char *path, const char *module, int argc
 }
 
 int engine_run(engine_t *e) {
+  task_t *t;
+  int n = 0;
   uv_run(&e->loop, UV_RUN_DEFAULT);
   if (e->exiting) return e->exit_code;
+  for (t = e->live; t; t = t->next_live) n++;
+  if (n > 0 && !e->stopping) {
+    /* nothing can wake them: waiting on an event nobody sets, or on each other */
+    log_error("%d task(s) still waiting with nothing left that could wake them (a deadlock: "
+              "an event never set, or tasks waiting on each other)", n);
+    return 1;
+  }
   if (e->main_failed) return e->config_failed ? 2 : 1;
   if (e->stopping) log_info("stopped");
   return 0;

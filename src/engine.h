@@ -40,8 +40,14 @@ int engine_check_file(engine_t *e, const char *path, char *err, size_t errlen);
 int engine_run(engine_t *e);
 /* Cancels every task's pending call and stops rec.every timers; used by signals. */
 void engine_stop(engine_t *e, const char *why);
-/* rec.exit: stop now with this status. */
+/* Stop now with this status (the first call wins). */
 void engine_exit(engine_t *e, int code);
+/* rec.exit from the thread L: stops the engine and never returns to the script: the task is
+ * suspended for good, or unwound with an error where Lua cannot yield. */
+int engine_lua_exit(engine_t *e, lua_State *L, int code);
+/* First thing an operation's completion does: t no longer waits on it (its memory may be
+ * freed before engine_complete runs). */
+void engine_detach(task_t *t);
 int engine_stopping(engine_t *e);
 /* rec.configure found a bad setting: a failing main task then exits 2, not 1. */
 void engine_config_failed(engine_t *e);

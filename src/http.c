@@ -289,12 +289,14 @@ void http_client_free(http_client_t *c) {
   free(c);
 }
 
+/* Keeps scheme://host[:port]/first-segment: webhook URLs carry their token in the path
+ * (Slack /services/T/B/TOKEN, Feishu /bot/v2/hook/TOKEN) or query, and userinfo is a password. */
 void http_url_for_log(const char *url, char *out, size_t outlen) {
-  const char *scheme_end = strstr(url, "://"), *host = url, *at, *q;
+  const char *scheme_end = strstr(url, "://"), *host = url, *at, *q, *seg;
   size_t n;
   if (scheme_end) host = scheme_end + 3;
   at = strchr(host, '@');
-  q = strpbrk(host, "?#");
+  q = strpbrk(host, "/?#");
   if (at && (!q || at < q)) {  /* drop user:password@ */
     n = (size_t)(host - url);
     snprintf(out, outlen, "%.*s%s", (int)n, url, at + 1);
@@ -303,6 +305,11 @@ void http_url_for_log(const char *url, char *out, size_t outlen) {
   }
   q = strpbrk(out, "?#");
   if (q) out[q - out] = '\0';
+  host = strstr(out, "://");
+  host = host ? host + 3 : out;
+  seg = strchr(host, '/');                /* the path */
+  if (seg && (seg = strchr(seg + 1, '/')) != NULL && seg[1] && (size_t)(seg - out) + 5 < outlen)
+    memcpy((char *)seg, "/...", 5);       /* only its first segment stays */
 }
 
 http_req_t *http_send(http_client_t *c, const http_request *r, http_done_cb cb, void *ud,
@@ -319,6 +326,7 @@ http_req_t *http_send(http_client_t *c, const http_request *r, http_done_cb cb, 
   req->cb = cb;
   req->ud = ud;
   req->timeout = r->timeout > 0 ? r->timeout : 10;
+  if (req->timeout > 1e9) req->timeout = 1e9;  /* "for ever" without overflowing the ms count */
   req->max_reply = r->max_reply ? r->max_reply : c->opt.max_reply;
   snprintf(req->method, sizeof req->method, "%s", method);
   for (i = 0; req->method[i]; i++)

@@ -35,14 +35,14 @@ static unsigned current_task_id(lua_State *L) {
 
 /* ---- table field helpers: a wrong type is the script's bug, so they raise ---- */
 
+/* t[k] as a string (a number is converted), or NULL when absent. The value stays pushed on
+ * the stack: a converted number exists nowhere else, so the pointer lives as long as that
+ * slot, i.e. until the binding returns. Callers must not rely on the stack top after it. */
 static const char *opt_string_field(lua_State *L, int idx, const char *k, const char *what) {
-  const char *s = NULL;
   int ty = lua_getfield(L, idx, k);
-  if (ty == LUA_TSTRING) s = lua_tostring(L, -1);
-  else if (ty == LUA_TNUMBER) s = lua_tostring(L, -1);  /* converts in place */
-  else if (ty != LUA_TNIL) luaL_error(L, "%s: '%s' must be a string, got %s", what, k, luaL_typename(L, -1));
-  lua_pop(L, 1);  /* the string stays alive in the table */
-  return s;
+  if (ty == LUA_TSTRING || ty == LUA_TNUMBER) return lua_tostring(L, -1);
+  if (ty != LUA_TNIL) luaL_error(L, "%s: '%s' must be a string, got %s", what, k, luaL_typename(L, -1));
+  return NULL;
 }
 
 static int opt_number_field(lua_State *L, int idx, const char *k, double *out) {
@@ -177,31 +177,34 @@ static int l_configure(lua_State *L) {
   engine_t *e = get_engine(L);
   config_t *cfg = engine_config(e);
   const char *s;
+  int base;
   luaL_checktype(L, 1, LUA_TTABLE);
+  lua_settop(L, 1);
   check_keys(L, 1, "rec.configure{}", top);
   if (lua_getfield(L, 1, "agora") == LUA_TTABLE)
-    configure_provider(L, -1, &cfg->agora, "customer_id", "customer_secret", 1);
-  lua_pop(L, 1);
+    configure_provider(L, 2, &cfg->agora, "customer_id", "customer_secret", 1);
+  lua_settop(L, 1);  /* sections leave their string values pushed */
   if (lua_getfield(L, 1, "qingcloud") == LUA_TTABLE)
-    configure_provider(L, -1, &cfg->qc, "access_key_id", "secret_access_key", 0);
-  lua_pop(L, 1);
+    configure_provider(L, 2, &cfg->qc, "access_key_id", "secret_access_key", 0);
+  lua_settop(L, 1);
   if (lua_getfield(L, 1, "http") == LUA_TTABLE) {
     http_client_options o;
     double v;
     memset(&o, 0, sizeof o);
-    check_keys(L, lua_gettop(L), "http", httpk);
-    if (cfg_number(L, -1, "http", "max_reply", &v)) {
+    base = lua_gettop(L);
+    check_keys(L, base, "http", httpk);
+    if (cfg_number(L, base, "http", "max_reply", &v)) {
       if (v < 1024) cfg_error(L, "http.max_reply must be at least 1024 bytes");
       o.max_reply = (size_t)v;
     }
-    if (cfg_number(L, -1, "http", "max_connections", &v)) {
+    if (cfg_number(L, base, "http", "max_connections", &v)) {
       if (v < 1 || v > 10000) cfg_error(L, "http.max_connections must be 1..10000");
       o.max_host_connections = (long)v;
     }
-    o.ca_file = opt_string_field(L, lua_gettop(L), "ca_file", "rec.configure");
+    o.ca_file = opt_string_field(L, base, "ca_file", "rec.configure");
     http_client_set_options(engine_http(e), &o);
   }
-  lua_pop(L, 1);
+  lua_settop(L, 1);
   if ((s = opt_string_field(L, 1, "state", "rec.configure")) != NULL) {
     free(cfg->state_path);
     cfg->state_path = strdup(s);
@@ -232,10 +235,11 @@ static int opt_int_param(lua_State *L, const char *k, long *out, unsigned bit, u
   return 0;
 }
 
+/* Like opt_string_field for a query parameter of the table at 1; the value stays pushed (a
+ * converted number lives only there) until the binding returns. */
 static int str_param(lua_State *L, const char *k, const char **out, rec_err *err) {
   int ty = lua_getfield(L, 1, k);
   if (ty == LUA_TSTRING || ty == LUA_TNUMBER) *out = lua_tostring(L, -1);
-  lua_pop(L, 1);
   if (ty != LUA_TNIL && ty != LUA_TSTRING && ty != LUA_TNUMBER) {
     rec_err_set(err, REC_E_INVALID_ARGUMENT, 0, "'%s' must be a string", k);
     return -1;
@@ -331,6 +335,7 @@ static void sleep_cancel(pending_t *p) {
 static void on_sleep_done(uv_timer_t *h) {
   sleep_op *op = h->data;
   task_t *t = op->t;
+  engine_detach(t);
   uv_close((uv_handle_t *)h, free_handle_owner);
   lua_pushboolean(task_thread(t), 1);
   engine_complete(t, 1);
@@ -485,6 +490,7 @@ static void on_http_done(void *ud, const http_response *res, const rec_err *err)
   http_op *op = ud;
   task_t *t = op->t;
   lua_State *co = task_thread(t);
+  engine_detach(t);
   free(op);
   lua_checkstack(co, 8);
   if (err) {
@@ -613,6 +619,7 @@ static void on_event_timeout(uv_timer_t *h) {
   rec_err err;
   rec_err_set(&err, REC_E_TIMEOUT, 0, "event:wait timed out");
   err.retryable = 0;
+  engine_detach(t);
   waiter_release(w);
   lua_pushnil(task_thread(t));
   engine_push_err(task_thread(t), &err);
@@ -627,6 +634,7 @@ static int l_event_set(lua_State *L) {
   while (ev->waiters) {
     event_waiter *w = ev->waiters;
     task_t *t = w->t;
+    engine_detach(t);
     waiter_release(w);
     lua_pushboolean(task_thread(t), 1);
     engine_complete(t, 1);
@@ -663,6 +671,8 @@ static int l_event_wait(lua_State *L) {
   if (w->next) w->next->prev = &w->next;
   w->prev = &ev->waiters;
   ev->waiters = w;
+  if (isnan(timeout)) timeout = -1;
+  if (timeout > 1e9) timeout = 1e9;  /* math.huge: as good as for ever, no overflow */
   if (timeout >= 0) {
     w->timer = malloc(sizeof *w->timer);
     if (!w->timer) {
@@ -703,12 +713,39 @@ static int l_time(lua_State *L) {
 }
 
 static int l_exit(lua_State *L) {
-  engine_t *e = get_engine(L);
   lua_Integer code = luaL_optinteger(L, 1, 0);
-  task_t *t = engine_task_of(L);
-  engine_exit(e, (int)(code & 0xff));
-  if (t && lua_isyieldable(L)) return lua_yield(L, 0);  /* never resumed */
+  return engine_lua_exit(get_engine(L), L, (int)(code & 0xff));
+}
+
+static int l_secret(lua_State *L) {
+  log_add_secret(luaL_checkstring(L, 1));
   return 0;
+}
+
+/* coroutine.resume / coroutine.close must not touch a task's own thread (reachable through
+ * coroutine.running()): only the engine drives tasks. Upvalues: the original, its name. */
+static int l_coroutine_guard(lua_State *L) {
+  if (lua_type(L, 1) == LUA_TTHREAD && engine_task_of(lua_tothread(L, 1)))
+    return luaL_error(L, "coroutine.%s: that thread is a task's; only the engine runs tasks "
+                      "(use t:wait() or t:cancel() on the task's handle)",
+                      lua_tostring(L, lua_upvalueindex(2)));
+  lua_pushvalue(L, lua_upvalueindex(1));
+  lua_insert(L, 1);
+  lua_call(L, lua_gettop(L) - 1, LUA_MULTRET);
+  return lua_gettop(L);
+}
+
+static void guard_coroutines(lua_State *L) {
+  static const char *const names[] = {"resume", "close"};
+  size_t i;
+  lua_getglobal(L, "coroutine");
+  for (i = 0; i < 2; i++) {
+    lua_getfield(L, -1, names[i]);
+    lua_pushstring(L, names[i]);
+    lua_pushcclosure(L, l_coroutine_guard, 2);
+    lua_setfield(L, -2, names[i]);
+  }
+  lua_pop(L, 1);
 }
 
 /* ---- rec.log ---- */
@@ -872,7 +909,7 @@ int lrec_open(lua_State *L, engine_t *e) {
     {"configure", l_configure}, {"query_qingcloud", l_query_qingcloud},
     {"query_agora", l_query_agora}, {"spawn", l_spawn}, {"sleep", l_sleep},
     {"every", l_every}, {"now", l_now}, {"time", l_time}, {"http", l_http},
-    {"exit", l_exit}, {"event", l_event}, {NULL, NULL}};
+    {"exit", l_exit}, {"event", l_event}, {"secret", l_secret}, {NULL, NULL}};
   static const luaL_Reg logf[] = {
     {"debug", l_log_debug}, {"info", l_log_info}, {"warn", l_log_warn},
     {"error", l_log_error}, {NULL, NULL}};
@@ -927,6 +964,7 @@ int lrec_open(lua_State *L, engine_t *e) {
   lua_setfield(L, -2, "rec");
   lua_pop(L, 3);
   add_searcher(L);
+  guard_coroutines(L);
   luaL_getsubtable(L, LUA_REGISTRYINDEX, LUA_PRELOAD_TABLE);
   lua_pushcfunction(L, luaopen_rec_store);
   lua_setfield(L, -2, "rec.store");

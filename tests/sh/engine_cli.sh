@@ -70,3 +70,20 @@ printf 'rec.configure{ agora = { rate = "fast" } }\n' > "$T/badcfg.lua"
 "$RECWATCH" run "$T/badcfg.lua" 2>"$T/e"; expect_status $? 2 "configuration error"
 grep -q "rec.configure: agora.rate must be a number" "$T/e" || fail "config message: $(cat "$T/e")"
 echo "engine_cli config ok"
+
+# rec.exit where Lua cannot yield (a sort comparator, a plain coroutine) still stops there;
+# the first rec.exit decides the status
+cat > "$T/exit_sort.lua" <<'LUA'
+table.sort({3, 1, 2}, function(a, b) rec.exit(4) return a < b end)
+print("after rec.exit: still running")
+rec.exit(5)
+LUA
+"$RECWATCH" run "$T/exit_sort.lua" >"$T/o" 2>"$T/e"; expect_status $? 4 "rec.exit in a comparator"
+grep -q "still running" "$T/o" && fail "code after rec.exit ran"
+grep -q "task failed" "$T/e" && fail "rec.exit logged as a failure: $(cat "$T/e")"
+
+# tasks that can never be woken (an event nobody sets) end the run with status 1 and a message
+printf 'rec.event():wait()\n' > "$T/deadlock.lua"
+"$RECWATCH" run "$T/deadlock.lua" 2>"$T/e"; expect_status $? 1 "deadlock"
+grep -q "deadlock" "$T/e" || fail "deadlock message: $(cat "$T/e")"
+echo "engine_cli exit ok"

@@ -297,6 +297,14 @@ static void test_url_for_log_drops_secrets(void **state) {
   (void)state;
   http_url_for_log("https://user:pw@host.example/path?signature=abc#x", out, sizeof out);
   assert_string_equal(out, "https://host.example/path");
+  http_url_for_log("https://hooks.slack.com/services/T000/B000/XXXXsecretTOKEN", out, sizeof out);
+  assert_string_equal(out, "https://hooks.slack.com/services/...");
+  http_url_for_log("https://open.feishu.cn/open-apis/bot/v2/hook/tok?x=1", out, sizeof out);
+  assert_string_equal(out, "https://open.feishu.cn/open-apis/...");
+  http_url_for_log("http://127.0.0.1:8080", out, sizeof out);
+  assert_string_equal(out, "http://127.0.0.1:8080");
+  http_url_for_log("http://h/a/", out, sizeof out);
+  assert_string_equal(out, "http://h/a/");
 }
 
 int main(void) {

@@ -1,0 +1,39 @@
+-- Regressions from review: numbers given for string parameters under an aggressive GC,
+-- task threads guarded from coroutine.resume/close, math.huge timeouts, messages without
+-- webhook tokens.
+collectgarbage("incremental", 1, 1000, 0)  -- collect as often as possible
+rec.configure{ agora = { rate = 0, retries = 0 }, qingcloud = { rate = 0, retries = 0 } }
+for i = 1, 200 do
+  local r, err = rec.query_agora{ appid = 3000000 + i, resourceid = 4000000 + i, sid = 5000000 + i }
+  assert(r == nil and err.kind == "not_found", tostring(err))
+  local q, qerr = rec.query_qingcloud{ app_id = 1000000 + i, channel = 2000000 + i }
+  assert(q and q.total_count == 0, tostring(qerr))
+end
+collectgarbage("generational")
+
+-- a task's own thread cannot be resumed or closed by another task
+local th
+local victim = rec.spawn(function() th = coroutine.running() return rec.sleep(0.05) end)
+rec.sleep(0.01)
+local ok, err = pcall(coroutine.resume, th, "bogus")
+assert(not ok and err:find("that thread is a task's"), err)
+ok, err = pcall(coroutine.close, th)
+assert(not ok and err:find("that thread is a task's"), err)
+local okv, slept = victim:wait()
+assert(okv and slept == true, "the victim slept undisturbed")
+-- plain coroutines still work as usual
+local co = coroutine.create(function(a) return a * 2 end)
+assert(select(2, coroutine.resume(co, 21)) == 42)
+
+-- math.huge means for ever, not an overflowing timer that fires at once
+local ev = rec.event()
+rec.spawn(function() rec.sleep(0.1) ev:set() end)
+local r = ev:wait(math.huge)
+assert(r == true, "woken by set, not timed out")
+local hr, herr = rec.http{ url = rec.sim.base_url .. "/nope", timeout = math.huge }
+assert(hr and hr.status == 404, tostring(herr))
+
+-- a webhook token in the URL path never appears in an error message
+local _, terr = rec.http{ url = "http://127.0.0.1:1/services/T000/B000/XXXXsecretTOKEN" }
+assert(terr and not terr.message:find("secretTOKEN"), terr and terr.message)
+print("engine_hardening ok")
