@@ -83,8 +83,12 @@ function Sender:send(a)
 end
 function Sender:__tostring() return "notify sender " .. self.name end
 
+-- Webhook URLs carry their token (access_token=, key=, or a path segment): the URL and the
+-- signing secret are registered as secrets, so no log line or error message shows them.
 local function sender(kind, o, fn)
   o = o or {}
+  if type(o.url) == "string" then rec.secret(o.url) end
+  if type(o.secret) == "string" then rec.secret(o.secret) end
   if kind ~= "log" and type(o.url) ~= "string" then
     error(("notify.%s: 'url' is required"):format(kind), 3)
   end
@@ -300,6 +304,9 @@ function Outbox:drain()
       local a = rec.json.decode(row.payload) or { text = row.payload }
       a.alert_id = row.id
       local ok, err = s:send(a)
+      if not ok and type(err) == "table" and err.kind == "cancelled" then
+        break  -- the engine is stopping: not a failed delivery, the alert stays queued
+      end
       if ok then
         self.db:delivered(row.id, row.dest)
         self.delivered = self.delivered + 1
@@ -330,7 +337,8 @@ function Outbox:start()
         self.next_prune = rec.now() + 3600
         pcall(self.db.prune, self.db, self.keep or 7 * 86400)
       end
-      self.wake:wait(self.every)
+      local _, werr = self.wake:wait(self.every)
+      if werr and werr.kind == "cancelled" then break end  -- the engine is stopping
     end
   end)
   return self
@@ -345,7 +353,7 @@ function Outbox:flush(timeout)
   local deadline = rec.now() + (timeout or 30)
   while self:pending() > 0 and rec.now() < deadline do
     if self.stopped then self:drain() end
-    rec.sleep(math.min(0.2, self.every))
+    if not rec.sleep(math.min(0.2, self.every)) then break end  -- cancelled
   end
   return self:pending() == 0
 end
