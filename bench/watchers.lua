@@ -8,8 +8,8 @@ local t0 = rec.now()
 local function watcher(k)
   local i = k % 16
   local q = { appid = "bench-app", resourceid = "res-" .. i, sid = "sid-" .. i, mode = "mix" }
-  local due = t0 + I * k / W
-  while due < t0 + D do
+  for j = 0, math.ceil(D / I) - 1 do  -- a whole number of polls, no float drift
+    local due = t0 + I * k / W + j * I
     local d = due - rec.now()
     if d > 0 then rec.sleep(d) end
     local res, err = rec.query_agora(q)
@@ -19,7 +19,6 @@ local function watcher(k)
     else
       errs = errs + 1
     end
-    due = due + I
   end
 end
 local tasks = {}

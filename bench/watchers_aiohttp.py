@@ -1,7 +1,7 @@
 """Many watchers (Python contender): W asyncio tasks, each polling one Agora recording every
 I seconds for D seconds through one aiohttp session; starts staggered over the first interval.
 usage: python3 bench/watchers_aiohttp.py W I D   (AGORA_* from env)"""
-import asyncio, os, sys, time
+import asyncio, math, os, sys, time
 import aiohttp
 
 W = int(sys.argv[1]) if len(sys.argv) > 1 else 10000
@@ -15,9 +15,8 @@ c = {"ok": 0, "st5": 0, "errs": 0}
 async def watcher(session, k, t0):
     i = k % 16
     url = f"{BASE}/v1/apps/bench-app/cloud_recording/resourceid/res-{i}/sid/sid-{i}/mode/mix/query"
-    due = t0 + I * k / W
-    while due < t0 + D:
-        d = due - time.monotonic()
+    for j in range(math.ceil(D / I)):  # a whole number of polls, no float drift
+        d = t0 + I * k / W + j * I - time.monotonic()
         if d > 0:
             await asyncio.sleep(d)
         try:
@@ -31,7 +30,6 @@ async def watcher(session, k, t0):
                     c["errs"] += 1
         except Exception:
             c["errs"] += 1
-        due += I
 
 
 async def main():

@@ -12,16 +12,14 @@ const t0 = now();
 async function watcher(k) {
   const i = k % 16;
   const url = `${base}/v1/apps/bench-app/cloud_recording/resourceid/res-${i}/sid/sid-${i}/mode/mix/query`;
-  let due = t0 + I * k / W;
-  while (due < t0 + D) {
-    const d = due - now();
+  for (let j = 0; j < Math.ceil(D / I); j++) {  // a whole number of polls, no float drift
+    const d = t0 + I * k / W + j * I - now();
     if (d > 0) await sleep(d * 1000);
     try {
       const r = await fetch(url, { headers });
       const body = await r.json();
       if (r.status === 200) { ok++; if (body.serverResponse?.status === 5) st5++; } else errs++;
     } catch (e) { errs++; }
-    due += I;
   }
 }
 await Promise.all(Array.from({ length: W }, (_, k) => watcher(k)));
