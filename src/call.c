@@ -160,7 +160,6 @@ static char *build_url(pcall *pc, rec_err *err) {
 }
 
 static void send_attempt(pcall *pc) {
-  char auth[512];
   const char *headers[4] = {"Accept: application/json", NULL, NULL, NULL};
   http_request r;
   rec_err err;
@@ -170,10 +169,7 @@ static void send_attempt(pcall *pc) {
     return;
   }
   if (pc->provider == CALL_AGORA) {
-    char *basic = agora_basic_auth(pc->conf->id, pc->conf->secret);
-    snprintf(auth, sizeof auth, "Authorization: %s", basic ? basic : "");
-    free(basic);
-    headers[1] = auth;
+    headers[1] = pc->conf->auth_header ? pc->conf->auth_header : "Authorization:";
     headers[2] = "Content-Type: application/json";
   }
   memset(&r, 0, sizeof r);
@@ -182,7 +178,6 @@ static void send_attempt(pcall *pc) {
   r.headers = headers;
   r.timeout = pc->timeout;
   pc->req = http_send(engine_http(pc->e), &r, on_reply, pc, &err);
-  memset(auth, 0, sizeof auth);
   free(url);
   if (!pc->req) failed_attempt(pc, &err);
 }

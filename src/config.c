@@ -1,6 +1,8 @@
 /* config: defaults (documented hosts, Agora's 10 req/s, QingCloud 20 req/s, 10 s timeouts,
  * 3 retries) overridden by environment variables, then by rec.configure. */
+#include <stdio.h>
 #include <stdlib.h>
+#include <openssl/crypto.h>
 #include <string.h>
 #include "agora.h"
 #include "config.h"
@@ -31,15 +33,34 @@ void config_set_hosts(provider_conf *p, const char *base, const char *const *fal
   }
 }
 
+static void wipe(char **s) {
+  if (*s) {
+    OPENSSL_cleanse(*s, strlen(*s));
+    free(*s);
+    *s = NULL;
+  }
+}
+
 void config_set_credential(provider_conf *p, const char *id, const char *secret) {
   if (id) {
     free(p->id);
     p->id = dup_or_null(id);
   }
   if (secret) {
-    free(p->secret);
+    wipe(&p->secret);
     p->secret = dup_or_null(secret);
     log_add_secret(p->secret);
+  }
+  wipe(&p->auth_header);
+  if (strcmp(p->name, "agora") == 0 && p->id && p->secret) {
+    char *basic = agora_basic_auth(p->id, p->secret);
+    size_t n = basic ? strlen(basic) + 16 : 0;
+    if (basic && (p->auth_header = malloc(n)) != NULL) {
+      snprintf(p->auth_header, n, "Authorization: %s", basic);
+      log_add_secret(basic + 6);  /* the base64 of id:secret is as secret as the secret */
+    }
+    if (basic) OPENSSL_cleanse(basic, strlen(basic));
+    free(basic);
   }
 }
 
@@ -79,8 +100,9 @@ void config_init(config_t *c) {
 static void provider_free(provider_conf *p) {
   free_hosts(p);
   free(p->id);
-  free(p->secret);
-  p->id = p->secret = NULL;
+  p->id = NULL;
+  wipe(&p->secret);
+  wipe(&p->auth_header);
 }
 
 void config_free(config_t *c) {

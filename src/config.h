@@ -9,6 +9,7 @@
 typedef struct provider_conf {
   const char *name;              /* "agora" | "qingcloud" */
   char *id, *secret;             /* customer id/secret or access key id/secret */
+  char *auth_header;             /* Agora: "Authorization: Basic ...", built once per credential */
   const char *id_env, *secret_env, *base_env;
   char **hosts;                  /* failover order; hosts[0] is the base URL */
   size_t nhosts;

@@ -92,17 +92,21 @@ static void lnorm_fix_value(lua_State *L, int tidx, int depth, int seen) {
   }
 }
 
+/* seen: index of a table of visited tables (cycles in script-made tables), or 0 for a tree
+ * fresh from the decoder, which cannot have cycles. */
 static void lnorm_walk(lua_State *L, int tidx, int depth, int seen) {
   if (depth > LNORM_MAX_DEPTH || !lua_checkstack(L, 8)) return;
-  lua_pushvalue(L, tidx);
-  if (lua_rawget(L, seen) != LUA_TNIL) {
+  if (seen) {
+    lua_pushvalue(L, tidx);
+    if (lua_rawget(L, seen) != LUA_TNIL) {
+      lua_pop(L, 1);
+      return;
+    }
     lua_pop(L, 1);
-    return;
+    lua_pushvalue(L, tidx);
+    lua_pushboolean(L, 1);
+    lua_rawset(L, seen);
   }
-  lua_pop(L, 1);
-  lua_pushvalue(L, tidx);
-  lua_pushboolean(L, 1);
-  lua_rawset(L, seen);
   lua_pushnil(L);
   while (lua_next(L, tidx) != 0) {
     lnorm_fix_value(L, tidx, depth, seen);
@@ -149,13 +153,22 @@ static void lnorm_push_cjson(lua_State *L) {
   lua_rawsetp(L, LUA_REGISTRYINDEX, &lnorm_cjson_key);
 }
 
+/* Decodes and turns whole numbers into integers in one protected call. */
 static int lnorm_decode_k(lua_State *L) {
   size_t len = (size_t)lua_tointeger(L, 2);
   const char *body = lua_touserdata(L, 1);
+  lua_Integer i;
   lnorm_push_cjson(L);
   lnorm_rawget(L, -1, "decode");
   lua_pushlstring(L, body ? body : "", body ? len : 0);
   lua_call(L, 1, 1);
+  if (lua_type(L, -1) == LUA_TTABLE) {
+    lnorm_walk(L, lua_gettop(L), 0, 0);  /* a fresh tree: no cycles to guard against */
+  } else if (lua_type(L, -1) == LUA_TNUMBER && !lua_isinteger(L, -1) &&
+             lnorm_whole(lua_tonumber(L, -1), &i)) {
+    lua_pushinteger(L, i);
+    lua_replace(L, -2);
+  }
   return 1;
 }
 
@@ -184,7 +197,6 @@ int lnorm_decode(lua_State *L, const char *body, size_t len) {
     lua_pop(L, 1);
     return 0;
   }
-  lnorm_integers(L, -1);
   return 1;
 }
 
