@@ -2,14 +2,8 @@
 # receiver: the start guard alerts only for the recording stuck in "starting" (and names its
 # status), the ended summary alerts for the abnormal exit (20) and once per ended recording
 # with its files, and nothing for the healthy recording.
-set -eu
-T=$(mktemp -d); RPID=
-trap 'kill $RPID 2>/dev/null || true; rm -rf "$T"' EXIT
-python3 "$HELPERS/webhook_receiver.py" --out "$T/got.jsonl" >"$T/port" &
-RPID=$!
-for _ in $(seq 100); do grep -q PORT "$T/port" 2>/dev/null && break; sleep 0.1; done
-PORT=$(awk '/PORT/{print $2}' "$T/port")
-test -n "$PORT"
+source "$HELPERS/receiver_lib.sh"
+start_receiver
 SC="$SRC/tests/scenarios/agora_fast.lua"
 
 "$RECWATCH" run --sim --scenario "$SC" "$SRC/examples/agora_start_guard.lua" \

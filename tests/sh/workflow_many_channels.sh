@@ -1,14 +1,8 @@
 # examples/many_channels.lua over 12 channels (tests/scenarios/qc_many_channels.lua), one of
 # them with 150 tasks on two pages: exactly the three failures alert, including the one on the
 # second page (task 5150, status 32), and every channel was polled.
-set -eu
-T=$(mktemp -d); RPID=
-trap 'kill $RPID 2>/dev/null || true; rm -rf "$T"' EXIT
-python3 "$HELPERS/webhook_receiver.py" --out "$T/got.jsonl" >"$T/port" &
-RPID=$!
-for _ in $(seq 100); do grep -q PORT "$T/port" 2>/dev/null && break; sleep 0.1; done
-PORT=$(awk '/PORT/{print $2}' "$T/port")
-test -n "$PORT"
+source "$HELPERS/receiver_lib.sh"
+start_receiver
 CH=$(seq -s, -f 'ch-%g' 1 12)
 "$RECWATCH" run --sim --scenario "$SRC/tests/scenarios/qc_many_channels.lua" \
   "$SRC/examples/many_channels.lua" --channels "$CH" --rooms 0 --every 0.5 --for 5.5 \

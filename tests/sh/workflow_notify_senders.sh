@@ -2,15 +2,8 @@
 # and Feishu signatures with Python's hmac (independent of recwatch's OpenSSL code): correct
 # signatures are accepted, a wrong secret is refused and reported as a failed delivery, a 200
 # with a non-zero errcode/code is a failure, Slack's reply must be "ok".
-set -eu
-T=$(mktemp -d); RPID=
-trap 'kill $RPID 2>/dev/null || true; rm -rf "$T"' EXIT
-python3 "$HELPERS/webhook_receiver.py" --out "$T/got.jsonl" --dingtalk-secret SECding \
-  --feishu-secret feishu-sec --fail-first 1 >"$T/port" &
-RPID=$!
-for _ in $(seq 100); do grep -q PORT "$T/port" 2>/dev/null && break; sleep 0.1; done
-PORT=$(awk '/PORT/{print $2}' "$T/port")
-test -n "$PORT"
+source "$HELPERS/receiver_lib.sh"
+start_receiver --dingtalk-secret SECding --feishu-secret feishu-sec --fail-first 1
 
 cat >"$T/send.lua" <<'LUA'
 local notify = require "rec.notify"

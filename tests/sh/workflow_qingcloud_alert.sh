@@ -1,13 +1,8 @@
 # examples/qingcloud_failed_alert.lua on a fast scenario, alerts POSTed to a local receiver:
 # exactly one alert per failed task (39 -> 52, 41 -> 30), none for the task that ended well
 # (43 -> 10) or the healthy one (40); alert id in both the header and the JSON body.
-set -eu
-T=$(mktemp -d); trap 'kill $RPID 2>/dev/null || true; rm -rf "$T"' EXIT
-python3 "$HELPERS/webhook_receiver.py" --out "$T/got.jsonl" >"$T/port" &
-RPID=$!
-for _ in $(seq 100); do grep -q PORT "$T/port" 2>/dev/null && break; sleep 0.1; done
-PORT=$(awk '/PORT/{print $2}' "$T/port")
-test -n "$PORT"
+source "$HELPERS/receiver_lib.sh"
+start_receiver
 
 "$RECWATCH" run --sim --scenario "$SRC/tests/scenarios/qc_fail_fast.lua" \
   "$SRC/examples/qingcloud_failed_alert.lua" --every 0.3 --for 5 \

@@ -2,18 +2,8 @@
 # still arrives, once per alert id, after failed attempts that were retried with backoff.
 # Then the same with a DingTalk receiver that answers 200 with a non-zero errcode while
 # "down" (a failure, not a delivery) and checks every request's signature in Python.
-set -eu
-T=$(mktemp -d); RPID=
-trap 'kill $RPID 2>/dev/null || true; rm -rf "$T"' EXIT
+source "$HELPERS/receiver_lib.sh"
 
-start_receiver() {  # args for the receiver; sets RPID and PORT
-  rm -f "$T/port"
-  python3 "$HELPERS/webhook_receiver.py" --out "$T/got.jsonl" --down-file "$T/down" "$@" >"$T/port" &
-  RPID=$!
-  for _ in $(seq 100); do grep -q PORT "$T/port" 2>/dev/null && break; sleep 0.1; done
-  PORT=$(awk '/PORT/{print $2}' "$T/port")
-  test -n "$PORT"
-}
 
 check() {  # path, kind of check
   python3 - "$T/got.jsonl" "$1" <<'PY'
@@ -41,7 +31,7 @@ PY
 
 # 1. plain JSON webhook answering 500 for about 4 s
 touch "$T/down"
-start_receiver
+start_receiver --down-file "$T/down"
 ( sleep 4; rm -f "$T/down" ) &
 "$RECWATCH" run --sim --scenario "$SRC/tests/scenarios/qc_fail_fast.lua" \
   "$SRC/examples/qingcloud_failed_alert.lua" --every 0.3 --for 8 --retry-base 0.5 \
@@ -54,7 +44,7 @@ rm -f "$T/got.jsonl"
 
 # 2. DingTalk, signed, answering errcode 130101 while down
 touch "$T/down"
-start_receiver --down-mode errcode --dingtalk-secret SECtest-secret-123
+start_receiver --down-file "$T/down" --down-mode errcode --dingtalk-secret SECtest-secret-123
 ( sleep 4; rm -f "$T/down" ) &
 "$RECWATCH" run --sim --scenario "$SRC/tests/scenarios/qc_fail_fast.lua" \
   "$SRC/examples/qingcloud_failed_alert.lua" --every 0.3 --for 8 --retry-base 0.5 \
