@@ -229,11 +229,7 @@ int call_start(lua_State *L, task_t *t, const call_args *a) {
   config_t *cfg = engine_config(e);
   rec_err err;
   pcall *pc;
-  if (call_check(e, a, &err) != 0) {
-    lua_pushnil(L);
-    engine_push_err(L, &err);
-    return 2;
-  }
+  if (call_check(e, a, &err) != 0) return engine_return_err(L, &err);
   pc = calloc(1, sizeof *pc);
   if (!pc) return luaL_error(L, "out of memory");
   pc->base.cancel = pcall_cancel;

@@ -143,12 +143,16 @@ void engine_push_err(lua_State *L, const rec_err *err) {
   lua_setmetatable(L, -2);
 }
 
+int engine_return_err(lua_State *L, const rec_err *err) {
+  lua_pushnil(L);
+  engine_push_err(L, err);
+  return 2;
+}
+
 int engine_push_cancelled(lua_State *L, const char *what) {
   rec_err err;
   rec_err_set(&err, REC_E_CANCELLED, 0, "%s was cancelled", what ? what : "the call");
-  lua_pushnil(L);
-  engine_push_err(L, &err);
-  return 2;
+  return engine_return_err(L, &err);
 }
 
 /* ---- the ready queue ---- */

@@ -81,6 +81,8 @@ int engine_yield_now(task_t *t, int nres);
 /* Pushes a typed error as the Lua error table (kind, message, status, code, retryable,
  * attempts) with __tostring. */
 void engine_push_err(lua_State *L, const rec_err *err);
+/* Pushes (nil, err) on L and returns 2: a binding's `return engine_return_err(L, &err);`. */
+int engine_return_err(lua_State *L, const rec_err *err);
 /* Pushes (nil, cancelled error) on L. Returns 2. */
 int engine_push_cancelled(lua_State *L, const char *what);
 /* Registers a handle of rec.every so shutdown stops it. */

@@ -268,12 +268,6 @@ static int common_call_params(lua_State *L, call_args *a, rec_err *err) {
   return 0;
 }
 
-static int return_err(lua_State *L, const rec_err *err) {
-  lua_pushnil(L);
-  engine_push_err(L, err);
-  return 2;
-}
-
 static int begin_query(lua_State *L, const call_args *a, const char *what) {
   task_t *t = engine_check_wait(L, what);
   if (task_cancelled(t)) return engine_yield_now(t, engine_push_cancelled(L, what));
@@ -287,7 +281,7 @@ static int l_query_qingcloud(lua_State *L) {
   a.provider = CALL_QINGCLOUD;
   if (!lua_istable(L, 1)) {
     rec_err_set(&err, REC_E_INVALID_ARGUMENT, 0, "rec.query_qingcloud takes a table {app_id=, channel=, ...}");
-    return return_err(L, &err);
+    return engine_return_err(L, &err);
   }
   if (str_param(L, "app_id", &a.qc.app_id, &err) || str_param(L, "channel", &a.qc.channel, &err) ||
       opt_int_param(L, "from_hour", &a.qc.from_hour, QC_HAS_FROM, &a.qc.given, &err) ||
@@ -295,7 +289,7 @@ static int l_query_qingcloud(lua_State *L) {
       opt_int_param(L, "offset", &a.qc.offset, QC_HAS_OFFSET, &a.qc.given, &err) ||
       opt_int_param(L, "limit", &a.qc.limit, QC_HAS_LIMIT, &a.qc.given, &err) ||
       common_call_params(L, &a, &err))
-    return return_err(L, &err);
+    return engine_return_err(L, &err);
   return begin_query(L, &a, "rec.query_qingcloud");
 }
 
@@ -306,13 +300,13 @@ static int l_query_agora(lua_State *L) {
   a.provider = CALL_AGORA;
   if (!lua_istable(L, 1)) {
     rec_err_set(&err, REC_E_INVALID_ARGUMENT, 0, "rec.query_agora takes a table {appid=, resourceid=, sid=, mode=}");
-    return return_err(L, &err);
+    return engine_return_err(L, &err);
   }
   if (str_param(L, "appid", &a.agora.appid, &err) ||
       str_param(L, "resourceid", &a.agora.resourceid, &err) ||
       str_param(L, "sid", &a.agora.sid, &err) || str_param(L, "mode", &a.agora.mode, &err) ||
       common_call_params(L, &a, &err))
-    return return_err(L, &err);
+    return engine_return_err(L, &err);
   return begin_query(L, &a, "rec.query_agora");
 }
 
@@ -533,7 +527,7 @@ static int l_http(lua_State *L) {
   r.method = opt_string_field(L, 1, "method", "rec.http");
   if (!r.url) {
     rec_err_set(&err, REC_E_INVALID_ARGUMENT, 0, "rec.http: 'url' is required");
-    return return_err(L, &err);
+    return engine_return_err(L, &err);
   }
   if (opt_number_field(L, 1, "timeout", &v) > 0) r.timeout = v;
   if (opt_number_field(L, 1, "max_reply", &v) > 0 && v > 0) r.max_reply = (size_t)v;
@@ -554,7 +548,7 @@ static int l_http(lua_State *L) {
     lua_pushvalue(L, -2);
     if (lua_pcall(L, 1, 1, 0) != LUA_OK) {
       rec_err_set(&err, REC_E_INVALID_ARGUMENT, 0, "rec.http: cannot encode 'json': %s", lua_tostring(L, -1));
-      return return_err(L, &err);
+      return engine_return_err(L, &err);
     }
     r.body = lua_tolstring(L, -1, &blen);
     hdrs[nh++] = "Content-Type: application/json";
@@ -576,7 +570,7 @@ static int l_http(lua_State *L) {
   if (!op->req) {
     free(op);
     err.attempts = 1;
-    return return_err(L, &err);
+    return engine_return_err(L, &err);
   }
   engine_wait(t, &op->base, "rec.http");
   return engine_suspend(t);
@@ -894,6 +888,15 @@ static void add_searcher(lua_State *L) {
 
 int luaopen_rec_store(lua_State *L);  /* lstore.c */
 
+/* A metatable named mt whose __index holds methods. */
+static void new_class(lua_State *L, const char *mt, const luaL_Reg *methods) {
+  luaL_newmetatable(L, mt);
+  lua_newtable(L);
+  luaL_setfuncs(L, methods, 0);
+  lua_setfield(L, -2, "__index");
+  lua_pop(L, 1);
+}
+
 /* `run --sim`: rec.sim = { base_url = ... } so scripts and tests can reach the simulator. */
 void lrec_set_sim(lua_State *L, const char *base_url) {
   lua_getglobal(L, "rec");
@@ -924,14 +927,8 @@ int lrec_open(lua_State *L, engine_t *e) {
 
   lua_pushlightuserdata(L, e);
   lua_setfield(L, LUA_REGISTRYINDEX, ENGINE_KEY);
-  luaL_newmetatable(L, EVERY_MT);
-  luaL_newlib(L, everym);
-  lua_setfield(L, -2, "__index");
-  lua_pop(L, 1);
-  luaL_newmetatable(L, EVENT_MT);
-  luaL_newlib(L, eventm);
-  lua_setfield(L, -2, "__index");
-  lua_pop(L, 1);
+  new_class(L, EVERY_MT, everym);
+  new_class(L, EVENT_MT, eventm);
   lua_getglobal(L, "string");
   lua_getfield(L, -1, "format");
   lua_setfield(L, LUA_REGISTRYINDEX, "rec.format");
