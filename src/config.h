@@ -17,6 +17,7 @@ typedef struct provider_conf {
   double timeout;                /* seconds per attempt */
   retry_policy retry;
   rl_bucket bucket;              /* shared by every task and retry of this credential */
+  int rate_set;                  /* the bucket has been initialised once */
   int locked;                    /* --sim: base URL and credentials are fixed */
 } provider_conf;
 
