@@ -56,6 +56,8 @@ struct engine {
   unsigned next_id;
   int exit_code, main_failed, config_failed, stopping, exiting, signals;
   uint64_t t0;
+  uint64_t resumed_at;           /* uv_hrtime() when the running task was resumed */
+  uint64_t max_busy_ns;          /* how long a task may run without waiting; 0 = no limit */
 };
 
 static pending_t frozen = {NULL};  /* what a task waits on after rec.exit: nothing */
@@ -285,12 +287,40 @@ static void task_failed(task_t *t) {
   task_finish(t, 0, L, 1);
 }
 
+/* One engine per process: the count hook finds it here. */
+static engine_t *the_engine;
+
+#define BUSY_CHECK_EVERY 1000000  /* VM instructions between two looks at the clock */
+
+/* A task that runs too long without waiting (an endless loop) blocks every other task and
+ * even SIGTERM, which is handled on the loop: it gets an error instead. */
+static void busy_hook(lua_State *L, lua_Debug *ar) {
+  engine_t *e = the_engine;
+  (void)ar;
+  if (!e || !e->max_busy_ns || !e->current) return;
+  if (uv_hrtime() - e->resumed_at > e->max_busy_ns) {
+    char msg[160];
+    snprintf(msg, sizeof msg, "task %u ran for more than %g s without waiting (an endless "
+             "loop?); rec.configure{max_busy=...} sets the limit", e->current->id,
+             (double)e->max_busy_ns / 1e9);
+    luaL_where(L, 0);  /* the script's file:line where it was running */
+    lua_pushstring(L, msg);
+    lua_concat(L, 2);
+    lua_error(L);
+  }
+}
+
+void engine_set_max_busy(engine_t *e, double seconds) {
+  e->max_busy_ns = seconds > 0 ? (uint64_t)(seconds * 1e9) : 0;
+}
+
 static void task_resume(task_t *t, int nargs) {
   engine_t *e = t->e;
   task_t *prev = e->current;
   int nres = 0, st;
   t->state = T_RUNNING;
   e->current = t;
+  if (!prev) e->resumed_at = uv_hrtime();
   st = lua_resume(t->co, e->L, nargs, &nres);
   e->current = prev;
   if (st == LUA_YIELD) {
@@ -515,6 +545,7 @@ task_t *engine_spawn(engine_t *e, lua_State *L, int nargs) {
   co = lua_newthread(L);
   lua_setiuservalue(L, -2, 1);
   *(task_t **)lua_getextraspace(co) = t;
+  lua_sethook(co, busy_hook, LUA_MASKCOUNT, BUSY_CHECK_EVERY);
   t->co = co;
   lua_rotate(L, base, 1);            /* handle below the function and its arguments */
   lua_xmove(L, co, nargs + 1);
@@ -635,6 +666,8 @@ engine_t *engine_new(char *err, size_t errlen) {
     return NULL;
   }
   e->t0 = uv_hrtime();
+  e->max_busy_ns = 30ull * 1000000000u;
+  the_engine = e;
   e->http = http_client_new(&e->loop, NULL);
   e->L = luaL_newstate();
   if (!e->http || !e->L) {
@@ -752,5 +785,6 @@ void engine_free(engine_t *e) {
   uv_walk(&e->loop, close_any, NULL);
   uv_run(&e->loop, UV_RUN_DEFAULT);
   uv_loop_close(&e->loop);
+  if (the_engine == e) the_engine = NULL;
   free(e);
 }

@@ -172,11 +172,13 @@ static void configure_provider(lua_State *L, int idx, provider_conf *p, const ch
 }
 
 static int l_configure(lua_State *L) {
-  static const char *const top[] = {"agora", "qingcloud", "http", "state", "log_level", NULL};
+  static const char *const top[] = {"agora", "qingcloud", "http", "state", "log_level",
+                                    "max_busy", NULL};
   static const char *const httpk[] = {"max_reply", "ca_file", "max_connections", NULL};
   engine_t *e = get_engine(L);
   config_t *cfg = engine_config(e);
   const char *s;
+  double busy = 0;
   int base;
   luaL_checktype(L, 1, LUA_TTABLE);
   lua_settop(L, 1);
@@ -208,6 +210,10 @@ static int l_configure(lua_State *L) {
   if ((s = opt_string_field(L, 1, "state", "rec.configure")) != NULL) {
     free(cfg->state_path);
     cfg->state_path = strdup(s);
+  }
+  if (cfg_number(L, 1, "rec.configure{}", "max_busy", &busy)) {
+    if (busy < 0) cfg_error(L, "max_busy must be a number of seconds >= 0 (0 = no limit)");
+    engine_set_max_busy(e, busy);
   }
   if ((s = opt_string_field(L, 1, "log_level", "rec.configure")) != NULL) {
     int lv = log_parse_level(s);

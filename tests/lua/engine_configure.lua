@@ -24,6 +24,7 @@ rejects({ qingcloud = { fallback_urls = { "https://b" } } }, "unknown setting 'f
 rejects({ http = { max_reply = 0 } }, "http.max_reply must be at least 1024")
 rejects({ http = { max_connections = 0 } }, "http.max_connections must be 1..10000")
 rejects({ log_level = "loud" }, "log_level must be")
+rejects({ max_busy = -1 }, "max_busy must be a number of seconds >= 0")
 
 assert(rec.configure{ agora = { rate = 5, timeout = 3, retries = 0, retry_delays = { 0.1 },
                                 base_url = "https://a.example", fallback_urls = { "https://b.example" } },

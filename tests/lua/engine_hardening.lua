@@ -36,4 +36,13 @@ assert(hr and hr.status == 404, tostring(herr))
 -- a webhook token in the URL path never appears in an error message
 local _, terr = rec.http{ url = "http://127.0.0.1:1/services/T000/B000/XXXXsecretTOKEN" }
 assert(terr and not terr.message:find("secretTOKEN"), terr and terr.message)
+-- an endless loop gets an error after max_busy seconds instead of freezing every task
+rec.configure{ max_busy = 0.2 }
+local spinner = rec.spawn(function() local n = 0 while true do n = n + 1 end end)
+local oks, serr = spinner:wait()
+assert(oks == false and tostring(serr):find("without waiting %(an endless loop%?%)")
+       and tostring(serr):find("engine_hardening.lua:%d+"), tostring(serr))
+local nested = rec.spawn(function() coroutine.wrap(function() while true do end end)() end)
+assert(nested:wait() == false, "a plain coroutine inside a task is limited too")
+rec.configure{ max_busy = 30 }
 print("engine_hardening ok")
