@@ -545,7 +545,7 @@ task_t *engine_spawn(engine_t *e, lua_State *L, int nargs) {
   co = lua_newthread(L);
   lua_setiuservalue(L, -2, 1);
   *(task_t **)lua_getextraspace(co) = t;
-  lua_sethook(co, busy_hook, LUA_MASKCOUNT, BUSY_CHECK_EVERY);
+  if (e->max_busy_ns) lua_sethook(co, busy_hook, LUA_MASKCOUNT, BUSY_CHECK_EVERY);
   t->co = co;
   lua_rotate(L, base, 1);            /* handle below the function and its arguments */
   lua_xmove(L, co, nargs + 1);
