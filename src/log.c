@@ -9,12 +9,10 @@
 #include <time.h>
 #include "log.h"
 
-#define MAX_SECRETS 32
-
 static log_level current_level = LOG_INFO;
 static int json_format = 0;
-static char *secrets[MAX_SECRETS];
-static int nsecrets = 0;
+static char **secrets;  /* grows as needed: a registered secret is never forgotten */
+static int nsecrets = 0, capsecrets = 0;
 
 static const char *const level_names[] = {"debug", "info", "warn", "error"};
 
@@ -33,19 +31,25 @@ int log_parse_level(const char *s) {
 
 void log_add_secret(const char *secret) {
   int i;
+  char *copy;
   if (!secret || strlen(secret) < 4) return;
   for (i = 0; i < nsecrets; i++)
     if (strcmp(secrets[i], secret) == 0) return;
-  if (nsecrets == MAX_SECRETS) {  /* forget the oldest, keep the newest */
-    free(secrets[0]);
-    memmove(secrets, secrets + 1, sizeof secrets[0] * (MAX_SECRETS - 1));
-    nsecrets--;
+  if (nsecrets == capsecrets) {
+    int ncap = capsecrets ? 2 * capsecrets : 16;
+    char **grown = realloc(secrets, sizeof *secrets * (size_t)ncap);
+    if (!grown) return;
+    secrets = grown;
+    capsecrets = ncap;
   }
-  secrets[nsecrets++] = strdup(secret);
+  if ((copy = strdup(secret)) != NULL) secrets[nsecrets++] = copy;
 }
 
 void log_clear_secrets(void) {
   while (nsecrets > 0) free(secrets[--nsecrets]);
+  free(secrets);
+  secrets = NULL;
+  capsecrets = 0;
 }
 
 /* Replaces every needle in s (NUL-terminated, capacity cap) by with, truncating the text

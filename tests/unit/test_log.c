@@ -4,6 +4,7 @@
 #include <stddef.h>
 #include <setjmp.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <string.h>
 #include <cmocka.h>
 #include "log.h"
@@ -43,11 +44,27 @@ static void test_secret_at_the_end_never_overflows(void **state) {
   log_clear_secrets();
 }
 
+static void test_many_secrets_none_forgotten(void **state) {
+  char buf[64], name[32];
+  int i;
+  (void)state;
+  log_add_secret("FIRST-credential");
+  for (i = 0; i < 500; i++) {  /* webhook URLs and signing secrets pile up */
+    snprintf(name, sizeof name, "webhook-token-%03d", i);
+    log_add_secret(name);
+  }
+  snprintf(buf, sizeof buf, "x FIRST-credential y webhook-token-499");
+  log_redact(buf, sizeof buf);
+  assert_string_equal(buf, "x [REDACTED] y [REDACTED]");
+  log_clear_secrets();
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
     cmocka_unit_test(test_secret_replaced_everywhere),
     cmocka_unit_test(test_authorization_value_hidden),
     cmocka_unit_test(test_secret_at_the_end_never_overflows),
+    cmocka_unit_test(test_many_secrets_none_forgotten),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
