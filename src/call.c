@@ -57,7 +57,7 @@ static const char *provider_label(const pcall *pc) {
 /* Ends the call: the values are on the task's stack. */
 static void finish(pcall *pc, int nres) {
   task_t *t = pc->t;
-  engine_detach(t);
+  engine_detach(t, &pc->base);
   pcall_free(pc);
   engine_complete(t, nres);
 }

@@ -26,6 +26,7 @@ struct task {
   lua_State *co;
   unsigned id;
   int state, cancelled, is_main, ok;
+  int busy_killed;              /* max_busy tripped: the hook yielded it to be ended */
   int ready_nargs;
   int self_ref;                 /* pins the handle (and so the thread) while alive */
   pending_t *pending;
@@ -247,6 +248,7 @@ static void task_finish(task_t *t, int ok, lua_State *from, int nres) {
   engine_t *e = t->e;
   lua_State *L = e->L;
   int i, top = lua_gettop(L) - (from == L ? nres : 0);
+  if (t->pending && t->pending != &frozen) t->pending->cancel(t->pending);  /* never left armed */
   t->state = T_DONE;
   t->ok = ok;
   t->pending = NULL;
@@ -294,23 +296,35 @@ static engine_t *the_engine;
 
 /* A task that runs too long without waiting (an endless loop) blocks every other task and
  * even SIGTERM, which is handled on the loop: it gets an error instead. */
+static void push_busy_message(lua_State *L, engine_t *e) {
+  char msg[160];
+  snprintf(msg, sizeof msg, "task %u ran for more than %g s without waiting (an endless "
+           "loop?); rec.configure{max_busy=...} sets the limit", e->current->id,
+           (double)e->max_busy_ns / 1e9);
+  luaL_where(L, 0);  /* the script's file:line where it was running */
+  lua_pushstring(L, msg);
+  lua_concat(L, 2);
+}
+
 static void busy_hook(lua_State *L, lua_Debug *ar) {
   engine_t *e = the_engine;
+  task_t *t;
   (void)ar;
   if (!e || !e->max_busy_ns || !e->current) return;
-  if (uv_hrtime() - e->resumed_at > e->max_busy_ns) {
-    char msg[160];
-    snprintf(msg, sizeof msg, "task %u ran for more than %g s without waiting (an endless "
-             "loop?); rec.configure{max_busy=...} sets the limit", e->current->id,
-             (double)e->max_busy_ns / 1e9);
-    luaL_where(L, 0);  /* the script's file:line where it was running */
-    lua_pushstring(L, msg);
-    lua_concat(L, 2);
-    lua_error(L);
+  if (uv_hrtime() - e->resumed_at <= e->max_busy_ns) return;
+  t = engine_task_of(L);
+  if (t == e->current && lua_isyieldable(L)) {
+    /* yield out of the loop: no pcall in the script can catch this; the engine ends it */
+    t->busy_killed = 1;
+    lua_yield(L, 0);
+    return;
   }
+  push_busy_message(L, e);  /* a plain coroutine or a C boundary: an error is what is left */
+  lua_error(L);
 }
 
 void engine_set_max_busy(engine_t *e, double seconds) {
+  if (seconds > 1e9) seconds = 1e9;  /* math.huge: as good as no limit, and no overflow */
   e->max_busy_ns = seconds > 0 ? (uint64_t)(seconds * 1e9) : 0;
 }
 
@@ -323,7 +337,14 @@ static void task_resume(task_t *t, int nargs) {
   if (!prev) e->resumed_at = uv_hrtime();
   st = lua_resume(t->co, e->L, nargs, &nres);
   e->current = prev;
-  if (st == LUA_YIELD) {
+  if (st == LUA_YIELD && t->busy_killed) {
+    lua_pop(t->co, nres);
+    e->current = t;  /* for the message's task id */
+    push_busy_message(t->co, e);
+    e->current = prev;
+    t->pending = NULL;
+    task_failed(t);
+  } else if (st == LUA_YIELD) {
     if (t->state == T_READY) {
       t->ready_nargs = nres;  /* engine_yield_now: hand the values back next time */
     } else {
@@ -401,6 +422,8 @@ static void name_blocker(lua_State *L, char *out, size_t n) {
 task_t *engine_check_wait(lua_State *L, const char *what) {
   task_t *t = engine_task_of(L);
   char blocker[64];
+  if (t && t->e->exiting)  /* after rec.exit nothing waits: unwind (again) */
+    luaL_error(L, "rec.exit(%d): the script is stopping", t->e->exit_code);
   if (!t) {
     luaL_error(L, "%s waits, so it must run in a task (the main chunk, rec.spawn or rec.every), "
                "not inside coroutine.create/wrap", what);
@@ -416,6 +439,9 @@ task_t *engine_check_wait(lua_State *L, const char *what) {
 
 void engine_wait(task_t *t, pending_t *p, const char *what) {
   (void)what;
+  /* normally NULL here; only a task resumed behind the engine's back could still hold an
+   * operation, and that one must not complete later into a task that moved on */
+  if (t->pending && t->pending != p && t->pending != &frozen) t->pending->cancel(t->pending);
   t->pending = p;
   t->state = T_WAITING;
 }
@@ -546,6 +572,7 @@ task_t *engine_spawn(engine_t *e, lua_State *L, int nargs) {
   lua_setiuservalue(L, -2, 1);
   *(task_t **)lua_getextraspace(co) = t;
   if (e->max_busy_ns) lua_sethook(co, busy_hook, LUA_MASKCOUNT, BUSY_CHECK_EVERY);
+  else lua_sethook(co, NULL, 0, 0);  /* a new thread inherits its creator's hook */
   t->co = co;
   lua_rotate(L, base, 1);            /* handle below the function and its arguments */
   lua_xmove(L, co, nargs + 1);
@@ -614,8 +641,6 @@ void engine_exit(engine_t *e, int code) {
   uv_stop(&e->loop);
 }
 
-static char exit_sentinel;  /* the error that unwinds a task out of rec.exit */
-
 int engine_lua_exit(engine_t *e, lua_State *L, int code) {
   task_t *t = engine_task_of(L);
   engine_exit(e, code);
@@ -624,12 +649,14 @@ int engine_lua_exit(engine_t *e, lua_State *L, int code) {
     return lua_yield(L, 0);
   }
   /* inside a C function Lua cannot yield across (or a plain coroutine): unwind instead, so
-   * nothing after rec.exit runs; the engine ends the task quietly */
-  lua_pushlightuserdata(L, &exit_sentinel);
-  return lua_error(L);
+   * nothing after rec.exit runs; the engine ends the task quietly. A pcall that catches it
+   * gets this message, and the next waiting call unwinds again. */
+  return luaL_error(L, "rec.exit(%d): the script is stopping", e->exit_code);
 }
 
-void engine_detach(task_t *t) { t->pending = NULL; }
+void engine_detach(task_t *t, pending_t *p) {
+  if (t->pending == p) t->pending = NULL;
+}
 
 static void on_signal(uv_signal_t *h, int signum) {
   engine_t *e = h->data;
@@ -752,6 +779,7 @@ int engine_run(engine_t *e) {
   int n = 0;
   uv_run(&e->loop, UV_RUN_DEFAULT);
   if (e->exiting) return e->exit_code;
+  if (e->main_failed) return e->config_failed ? 2 : 1;
   for (t = e->live; t; t = t->next_live) n++;
   if (n > 0 && !e->stopping) {
     /* nothing can wake them: waiting on an event nobody sets, or on each other */
@@ -759,7 +787,6 @@ int engine_run(engine_t *e) {
               "an event never set, or tasks waiting on each other)", n);
     return 1;
   }
-  if (e->main_failed) return e->config_failed ? 2 : 1;
   if (e->stopping) log_info("stopped");
   return 0;
 }

@@ -45,9 +45,9 @@ void engine_exit(engine_t *e, int code);
 /* rec.exit from the thread L: stops the engine and never returns to the script: the task is
  * suspended for good, or unwound with an error where Lua cannot yield. */
 int engine_lua_exit(engine_t *e, lua_State *L, int code);
-/* First thing an operation's completion does: t no longer waits on it (its memory may be
- * freed before engine_complete runs). */
-void engine_detach(task_t *t);
+/* First thing an operation's completion does: t no longer waits on p (its memory may be
+ * freed before engine_complete runs). Does nothing if t waits on something else. */
+void engine_detach(task_t *t, pending_t *p);
 int engine_stopping(engine_t *e);
 /* How long a task may run without waiting before it gets an error (default 30 s; 0 = no
  * limit, and no hook, for tasks started afterwards). Checked every million VM instructions

@@ -91,6 +91,23 @@ static int cfg_number(lua_State *L, int idx, const char *section, const char *ke
   return r > 0;
 }
 
+/* section.key as a string (numbers converted; the value stays pushed, see opt_string_field),
+ * NULL when absent; any other type is a configuration error naming the setting. */
+static const char *cfg_string(lua_State *L, int idx, const char *section, const char *key) {
+  int ty = lua_getfield(L, idx, key);
+  if (ty == LUA_TSTRING || ty == LUA_TNUMBER) return lua_tostring(L, -1);
+  if (ty != LUA_TNIL) cfg_error(L, "%s.%s must be a string, got %s", section, key, luaL_typename(L, -1));
+  return NULL;
+}
+
+/* Pushes config[name]; returns 1 when it is a table, 0 when absent; raises otherwise. */
+static int cfg_section(lua_State *L, const char *name) {
+  int ty = lua_getfield(L, 1, name);
+  if (ty == LUA_TTABLE) return 1;
+  if (ty != LUA_TNIL) cfg_error(L, "%s must be a table, got %s", name, luaL_typename(L, -1));
+  return 0;
+}
+
 static int is_http_url(const char *s) {
   return strncmp(s, "http://", 7) == 0 || strncmp(s, "https://", 8) == 0;
 }
@@ -144,9 +161,9 @@ static void configure_provider(lua_State *L, int idx, provider_conf *p, const ch
   double v = 0;
   idx = lua_absindex(L, idx);
   check_keys(L, idx, p->name, allowed);
-  id = opt_string_field(L, idx, idk, "rec.configure");
-  secret = opt_string_field(L, idx, secretk, "rec.configure");
-  base = opt_string_field(L, idx, "base_url", "rec.configure");
+  id = cfg_string(L, idx, p->name, idk);
+  secret = cfg_string(L, idx, p->name, secretk);
+  base = cfg_string(L, idx, p->name, "base_url");
   if (base && !is_http_url(base))
     cfg_error(L, "%s.base_url must start with http:// or https:// (got '%s')", p->name, base);
   nfb = has_failover ? cfg_fallbacks(L, idx, p->name, fb, 16) : 0;
@@ -183,13 +200,13 @@ static int l_configure(lua_State *L) {
   luaL_checktype(L, 1, LUA_TTABLE);
   lua_settop(L, 1);
   check_keys(L, 1, "rec.configure{}", top);
-  if (lua_getfield(L, 1, "agora") == LUA_TTABLE)
+  if (cfg_section(L, "agora"))
     configure_provider(L, 2, &cfg->agora, "customer_id", "customer_secret", 1);
   lua_settop(L, 1);  /* sections leave their string values pushed */
-  if (lua_getfield(L, 1, "qingcloud") == LUA_TTABLE)
+  if (cfg_section(L, "qingcloud"))
     configure_provider(L, 2, &cfg->qc, "access_key_id", "secret_access_key", 0);
   lua_settop(L, 1);
-  if (lua_getfield(L, 1, "http") == LUA_TTABLE) {
+  if (cfg_section(L, "http")) {
     http_client_options o;
     double v;
     memset(&o, 0, sizeof o);
@@ -203,11 +220,11 @@ static int l_configure(lua_State *L) {
       if (v < 1 || v > 10000) cfg_error(L, "http.max_connections must be 1..10000");
       o.max_host_connections = (long)v;
     }
-    o.ca_file = opt_string_field(L, base, "ca_file", "rec.configure");
+    o.ca_file = cfg_string(L, base, "http", "ca_file");
     http_client_set_options(engine_http(e), &o);
   }
   lua_settop(L, 1);
-  if ((s = opt_string_field(L, 1, "state", "rec.configure")) != NULL) {
+  if ((s = cfg_string(L, 1, "rec.configure{}", "state")) != NULL) {
     free(cfg->state_path);
     cfg->state_path = strdup(s);
   }
@@ -215,7 +232,7 @@ static int l_configure(lua_State *L) {
     if (busy < 0) cfg_error(L, "max_busy must be a number of seconds >= 0 (0 = no limit)");
     engine_set_max_busy(e, busy);
   }
-  if ((s = opt_string_field(L, 1, "log_level", "rec.configure")) != NULL) {
+  if ((s = cfg_string(L, 1, "rec.configure{}", "log_level")) != NULL) {
     int lv = log_parse_level(s);
     if (lv < 0) return cfg_error(L, "log_level must be debug, info, warn or error");
     log_set_level((log_level)lv);
@@ -335,7 +352,7 @@ static void sleep_cancel(pending_t *p) {
 static void on_sleep_done(uv_timer_t *h) {
   sleep_op *op = h->data;
   task_t *t = op->t;
-  engine_detach(t);
+  engine_detach(t, &op->base);
   uv_close((uv_handle_t *)h, free_handle_owner);
   lua_pushboolean(task_thread(t), 1);
   engine_complete(t, 1);
@@ -490,7 +507,7 @@ static void on_http_done(void *ud, const http_response *res, const rec_err *err)
   http_op *op = ud;
   task_t *t = op->t;
   lua_State *co = task_thread(t);
-  engine_detach(t);
+  engine_detach(t, &op->base);
   free(op);
   lua_checkstack(co, 8);
   if (err) {
@@ -619,7 +636,7 @@ static void on_event_timeout(uv_timer_t *h) {
   rec_err err;
   rec_err_set(&err, REC_E_TIMEOUT, 0, "event:wait timed out");
   err.retryable = 0;
-  engine_detach(t);
+  engine_detach(t, &w->base);
   waiter_release(w);
   lua_pushnil(task_thread(t));
   engine_push_err(task_thread(t), &err);
@@ -630,11 +647,14 @@ static event *check_event(lua_State *L) { return luaL_checkudata(L, 1, EVENT_MT)
 
 static int l_event_set(lua_State *L) {
   event *ev = check_event(L);
+  event_waiter *list = ev->waiters;
   ev->is_set = 1;
-  while (ev->waiters) {
-    event_waiter *w = ev->waiters;
+  ev->waiters = NULL;  /* take them all first: a woken task may wait again at once */
+  if (list) list->prev = &list;
+  while (list) {
+    event_waiter *w = list;
     task_t *t = w->t;
-    engine_detach(t);
+    engine_detach(t, &w->base);
     waiter_release(w);
     lua_pushboolean(task_thread(t), 1);
     engine_complete(t, 1);
@@ -655,14 +675,13 @@ static int l_event_is_set(lua_State *L) {
 static int l_event_wait(lua_State *L) {
   event *ev = check_event(L);
   double timeout = luaL_optnumber(L, 2, -1);
-  task_t *t;
+  task_t *t = engine_check_wait(L, "event:wait");
   event_waiter *w;
+  if (task_cancelled(t)) return engine_yield_now(t, engine_push_cancelled(L, "event:wait"));
   if (ev->is_set) {
     lua_pushboolean(L, 1);
     return 1;
   }
-  t = engine_check_wait(L, "event:wait");
-  if (task_cancelled(t)) return engine_yield_now(t, engine_push_cancelled(L, "event:wait"));
   w = calloc(1, sizeof *w);
   if (!w) return luaL_error(L, "out of memory");
   w->base.cancel = waiter_cancel;
@@ -723,27 +742,32 @@ static int l_secret(lua_State *L) {
 }
 
 /* coroutine.resume / coroutine.close must not touch a task's own thread (reachable through
- * coroutine.running()): only the engine drives tasks. Upvalues: the original, its name. */
+ * coroutine.running()): only the engine drives tasks. The originals are kept in the registry
+ * under private keys, not as upvalues debug.getupvalue could hand out. Upvalue 1: the key. */
+static const char guard_keys[2] = {0, 0};
+static const char *const guard_names[2] = {"resume", "close"};
+
 static int l_coroutine_guard(lua_State *L) {
+  const char *key = lua_touserdata(L, lua_upvalueindex(1));
   if (lua_type(L, 1) == LUA_TTHREAD && engine_task_of(lua_tothread(L, 1)))
     return luaL_error(L, "coroutine.%s: that thread is a task's; only the engine runs tasks "
                       "(use t:wait() or t:cancel() on the task's handle)",
-                      lua_tostring(L, lua_upvalueindex(2)));
-  lua_pushvalue(L, lua_upvalueindex(1));
+                      guard_names[key - guard_keys]);
+  lua_rawgetp(L, LUA_REGISTRYINDEX, key);
   lua_insert(L, 1);
   lua_call(L, lua_gettop(L) - 1, LUA_MULTRET);
   return lua_gettop(L);
 }
 
 static void guard_coroutines(lua_State *L) {
-  static const char *const names[] = {"resume", "close"};
   size_t i;
   lua_getglobal(L, "coroutine");
   for (i = 0; i < 2; i++) {
-    lua_getfield(L, -1, names[i]);
-    lua_pushstring(L, names[i]);
-    lua_pushcclosure(L, l_coroutine_guard, 2);
-    lua_setfield(L, -2, names[i]);
+    lua_getfield(L, -1, guard_names[i]);
+    lua_rawsetp(L, LUA_REGISTRYINDEX, &guard_keys[i]);
+    lua_pushlightuserdata(L, (void *)&guard_keys[i]);
+    lua_pushcclosure(L, l_coroutine_guard, 1);
+    lua_setfield(L, -2, guard_names[i]);
   }
   lua_pop(L, 1);
 }

@@ -25,6 +25,10 @@ rejects({ http = { max_reply = 0 } }, "http.max_reply must be at least 1024")
 rejects({ http = { max_connections = 0 } }, "http.max_connections must be 1..10000")
 rejects({ log_level = "loud" }, "log_level must be")
 rejects({ max_busy = -1 }, "max_busy must be a number of seconds >= 0")
+rejects({ agora = "x" }, "agora must be a table, got string")
+rejects({ http = true }, "http must be a table, got boolean")
+rejects({ agora = { customer_id = {} } }, "agora.customer_id must be a string, got table")
+rejects({ http = { ca_file = true } }, "http.ca_file must be a string, got boolean")
 
 assert(rec.configure{ agora = { rate = 5, timeout = 3, retries = 0, retry_delays = { 0.1 },
                                 base_url = "https://a.example", fallback_urls = { "https://b.example" } },

@@ -19,6 +19,11 @@ local ok, err = pcall(coroutine.resume, th, "bogus")
 assert(not ok and err:find("that thread is a task's"), err)
 ok, err = pcall(coroutine.close, th)
 assert(not ok and err:find("that thread is a task's"), err)
+-- nor through the original resume taken from the guard with the debug library
+for i = 1, 3 do
+  local name, val = debug.getupvalue(coroutine.resume, i)
+  assert(type(val) ~= "function", "the original resume is not an upvalue")
+end
 local okv, slept = victim:wait()
 assert(okv and slept == true, "the victim slept undisturbed")
 -- plain coroutines still work as usual
@@ -44,5 +49,12 @@ assert(oks == false and tostring(serr):find("without waiting %(an endless loop%?
        and tostring(serr):find("engine_hardening.lua:%d+"), tostring(serr))
 local nested = rec.spawn(function() coroutine.wrap(function() while true do end end)() end)
 assert(nested:wait() == false, "a plain coroutine inside a task is limited too")
+-- a pcall around the loop cannot catch it: the task is ended from outside
+local caught = 0
+local stubborn = rec.spawn(function()
+  while true do if not pcall(function() while true do end end) then caught = caught + 1 end end
+end)
+local okst, sterr = stubborn:wait()
+assert(okst == false and tostring(sterr):find("without waiting"), tostring(sterr))
 rec.configure{ max_busy = 30 }
 print("engine_hardening ok")
