@@ -176,9 +176,8 @@ static int cmd_query(int argc, char **argv) {
   return i;
 }
 
-int main(int argc, char **argv) {
+static int dispatch(int argc, char **argv) {
   int i = 1, used;
-  atexit(crypto_cleanup);  /* the cached HMAC key does not outlive the process's work */
   while (i < argc && (used = global_option(argc - i, argv + i)) != 0) {
     if (used < 0) return 2;
     i += used;
@@ -200,4 +199,12 @@ int main(int argc, char **argv) {
   if (strcmp(argv[i], "query") == 0) return cmd_query(argc - i, argv + i);
   if (strcmp(argv[i], "sim") == 0) return sim_command(argc - i, argv + i);
   return usage_error("unknown command '%s'", argv[i]);
+}
+
+int main(int argc, char **argv) {
+  int status = dispatch(argc, argv);
+  /* the cached HMAC key goes before exit; not from atexit, which would run after OpenSSL's
+   * own exit handler, when no OpenSSL call is allowed any more */
+  crypto_cleanup();
+  return status;
 }
