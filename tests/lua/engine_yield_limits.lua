@@ -16,6 +16,11 @@ local co = coroutine.wrap(function() return pcall(rec.sleep, 0.01) end)
 local ok2, err2 = co()
 assert(not ok2 and err2:find("must run in a task"), err2)
 
+-- a module that waits while it is being required
+package.path = "./modules/?.lua;" .. package.path
+ok, err = pcall(require, "waits_at_load")
+assert(not ok and err:find("rec.sleep cannot wait inside 'require'"), err)
+
 -- pcall itself is yieldable in Lua 5.4: waiting inside it works
 local okp, r = pcall(rec.sleep, 0.01)
 assert(okp and r == true)
