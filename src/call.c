@@ -22,6 +22,7 @@ typedef struct pcall {
   qc_query_params qp;
   int attempt, retries;
   double timeout;
+  retry_policy retry;          /* the provider's, or this call's delays */
   uv_timer_t *timer;
   http_req_t *req;
 } pcall;
@@ -103,8 +104,8 @@ static void failed_attempt(pcall *pc, rec_err *err) {
     fail(pc, err);
     return;
   }
-  d = retry_delay(&pc->conf->retry, pc->attempt, err->retry_after, jitter_random());
-  log_write(LOG_INFO, task_id(pc->t), "%s query attempt %d failed (%s: %s); retrying in %.1f s",
+  d = retry_delay(&pc->retry, pc->attempt, err->retry_after, jitter_random());
+  log_write(LOG_INFO, task_id(pc->t), "%s query attempt %d failed (%s: %s); retrying in %.2f s",
             provider_label(pc), pc->attempt, rec_errkind_name(err->kind), err->message, d);
   after(pc, d, on_backoff_done);
 }
@@ -238,6 +239,11 @@ int call_start(lua_State *L, task_t *t, const call_args *a) {
   pc->provider = a->provider;
   pc->conf = a->provider == CALL_AGORA ? &cfg->agora : &cfg->qc;
   pc->retries = a->retries >= 0 ? a->retries : pc->conf->retry.retries;
+  pc->retry = pc->conf->retry;
+  if (a->ndelays > 0) {
+    memcpy(pc->retry.delays, a->delays, sizeof a->delays);
+    pc->retry.ndelays = a->ndelays;
+  }
   pc->timeout = a->timeout > 0 ? a->timeout : pc->conf->timeout;
   if (a->provider == CALL_AGORA) {
     pc->ap.appid = keep(pc, 0, a->agora.appid);

@@ -5,6 +5,7 @@
 #include "agora.h"
 #include "engine.h"
 #include "qingcloud.h"
+#include "retry.h"
 
 typedef enum { CALL_AGORA, CALL_QINGCLOUD } call_provider;
 
@@ -13,6 +14,8 @@ typedef struct call_args {
   agora_query_params agora;   /* strings are copied by call_start */
   qc_query_params qc;
   int retries;                /* -1: the provider's setting */
+  double delays[RETRY_MAX_DELAYS];  /* per-call backoff delays when ndelays > 0 */
+  int ndelays;
   double timeout;             /* 0: the provider's setting */
 } call_args;
 

@@ -288,6 +288,27 @@ static int common_call_params(lua_State *L, call_args *a, rec_err *err) {
     }
     a->timeout = v;
   }
+  if (lua_getfield(L, 1, "retry_delays") != LUA_TNIL) {
+    size_t i, len = lua_istable(L, -1) ? lua_rawlen(L, -1) : 0;
+    if (len < 1 || len > RETRY_MAX_DELAYS) {
+      rec_err_set(err, REC_E_INVALID_ARGUMENT, 0,
+                  "'retry_delays' must be a list of 1 to %d delays in seconds", RETRY_MAX_DELAYS);
+      return -1;
+    }
+    for (i = 1; i <= len; i++) {
+      int isnum = 0;
+      lua_rawgeti(L, -1, (lua_Integer)i);
+      v = lua_tonumberx(L, -1, &isnum);
+      lua_pop(L, 1);
+      if (!isnum || isnan(v) || v < 0) {
+        rec_err_set(err, REC_E_INVALID_ARGUMENT, 0, "'retry_delays[%zu]' must be seconds >= 0", i);
+        return -1;
+      }
+      a->delays[i - 1] = v;
+    }
+    a->ndelays = (int)len;
+  }
+  lua_pop(L, 1);
   return 0;
 }
 
