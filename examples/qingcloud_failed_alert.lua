@@ -11,7 +11,8 @@
 -- Options: --app-id demo-app --channels demo-channel,healthy-channel --every 1 --for 15
 --          --webhook URL --kind webhook|dingtalk|wecom|feishu|slack --secret S
 --          (--for 0 runs until SIGTERM; add `--state alerts.db` after `run` to survive restarts)
--- Without a webhook URL the alert is logged ("ALERT ...") instead of sent.
+-- Without a webhook URL the alert goes to the simulator's webhook sink under --sim (logged as
+-- "sim: webhook received: ..."), and is logged ("ALERT ...") otherwise.
 local watch = require "rec.watch"
 local notify = require "rec.notify"
 local opt = require("rec.args").parse(arg, {

@@ -948,12 +948,15 @@ static void new_class(lua_State *L, const char *mt, const luaL_Reg *methods) {
   lua_pop(L, 1);
 }
 
-/* `run --sim`: rec.sim = { base_url = ... } so scripts and tests can reach the simulator. */
+/* `run --sim`: rec.sim = { base_url = ..., webhook_url = ... } so scripts and tests can reach
+ * the simulator and its webhook sink. */
 void lrec_set_sim(lua_State *L, const char *base_url) {
   lua_getglobal(L, "rec");
-  lua_createtable(L, 0, 1);
+  lua_createtable(L, 0, 2);
   lua_pushstring(L, base_url);
   lua_setfield(L, -2, "base_url");
+  lua_pushfstring(L, "%s/_sim/webhook", base_url);
+  lua_setfield(L, -2, "webhook_url");
   lua_setfield(L, -2, "sim");
   lua_pop(L, 1);
 }

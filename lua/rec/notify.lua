@@ -198,9 +198,12 @@ function notify.sender_from(o)
   return make{ url = o.url, secret = (o.secret ~= "" and o.secret or nil), name = o.name or "alerts" }
 end
 
+-- Without a URL anywhere, under `recwatch run --sim` alerts go to the simulator's webhook
+-- sink (rec.sim.webhook_url), so a demo shows the whole delivery path; otherwise to the log.
 function notify.from_env(o)
   o = o or {}
-  return notify.sender_from{ url = o.url or os.getenv("RECWATCH_WEBHOOK_URL"),
+  local sim_sink = rec.sim and rec.sim.webhook_url
+  return notify.sender_from{ url = o.url or os.getenv("RECWATCH_WEBHOOK_URL") or sim_sink,
                              kind = o.kind or os.getenv("RECWATCH_WEBHOOK_KIND"),
                              secret = o.secret or os.getenv("RECWATCH_WEBHOOK_SECRET"),
                              name = o.name }

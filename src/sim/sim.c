@@ -6,6 +6,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include "log.h"
+#include "rerr.h"
 #include "sim.h"
 #include "sim_srv.h"
 
@@ -314,6 +316,25 @@ static int apply_fault(sim_conn *c, sim_fault *f, int provider) {
 /* ---------------------------------------------------------------- routing */
 
 static const char no_route[] = "{\"message\":\"no Route matched with those values\"}";
+static const char webhook_path[] = "/_sim/webhook";
+
+/* The webhook sink: a POST here is an alert "arriving"; it is logged and answered the way
+ * the chat-ops robots answer success ({"errcode":0,"code":0}), so demos under --sim show
+ * the whole delivery path. */
+static int webhook_sink(sim_conn *c) {
+  char excerpt[512];
+  if (c->pathlen != sizeof webhook_path - 1 || memcmp(c->path, webhook_path, c->pathlen) != 0)
+    return 0;
+  if (c->parser.method != HTTP_POST) {
+    sim_reply_json(c, 404, no_route);
+  } else {
+    rec_excerpt(excerpt, sizeof excerpt, c->body.p, c->body.len);
+    log_info("sim: webhook received: %s", excerpt);
+    sim_reply_json(c, 200, "{\"errcode\":0,\"code\":0,\"ok\":true}");
+  }
+  sim_log_request(c, c->parser.method == HTTP_POST ? "webhook" : NULL, 0, NULL);
+  return 1;
+}
 
 static void handle(sim_conn *c, int resumed) {
   sim_t *s = c->sim;
@@ -352,6 +373,7 @@ static void handle(sim_conn *c, int resumed) {
     }
   }
 
+  if (webhook_sink(c)) return;
   memset(&req, 0, sizeof req);
   req.c = c;
   if (sim_api_route(c, &req) == 0) {
@@ -383,6 +405,7 @@ static void handle(sim_conn *c, int resumed) {
 static int cb_begin(http_parser *p) {
   sim_conn *c = p->data;
   c->url.len = 0;
+  c->body.len = 0;
   c->auth.len = 0;
   c->field.len = 0;
   c->has_auth = 0;
@@ -442,6 +465,7 @@ static int cb_body(http_parser *p, const char *at, size_t n) {
     c->err_status = 413;
     return 1;
   }
+  sbuf_add(&c->body, at, n);
   return 0;
 }
 
@@ -558,6 +582,7 @@ static void on_conn_closed(uv_handle_t *h) {
   else s->conns = c->next;
   if (c->next) c->next->prev = c->prev;
   sbuf_free(&c->url);
+  sbuf_free(&c->body);
   sbuf_free(&c->auth);
   sbuf_free(&c->field);
   sbuf_free(&c->out);

@@ -43,6 +43,7 @@ struct sim_conn {
   int status;        /* status of the reply being sent (for the log) */
   size_t head_bytes, body_bytes;
   sbuf url, auth, field, out;
+  sbuf body;         /* the request body (POSTs to the webhook sink), capped at MAX_BODY */
   char *in;          /* unparsed bytes kept while a delayed request waits */
   size_t in_len;
   sim_fault *delayed_fault;
