@@ -82,25 +82,6 @@ char *crypto_base64(const void *data, size_t len) {
   return out;
 }
 
-unsigned char *crypto_base64_decode(const char *s, size_t len, size_t *outlen) {
-  unsigned char *out;
-  int n;
-  size_t pad = 0;
-  if (len % 4 != 0) return NULL;
-  out = malloc(3 * (len / 4) + 1);
-  if (!out) return NULL;
-  n = EVP_DecodeBlock(out, (const unsigned char *)s, (int)len);
-  if (n < 0) {
-    free(out);
-    return NULL;
-  }
-  if (len >= 1 && s[len - 1] == '=') pad++;
-  if (len >= 2 && s[len - 2] == '=') pad++;
-  *outlen = (size_t)n - pad;  /* EVP_DecodeBlock counts padding as zero bytes */
-  out[*outlen] = '\0';
-  return out;
-}
-
 int crypto_equal(const void *a, const void *b, size_t n) {
   return CRYPTO_memcmp(a, b, n) == 0;
 }

@@ -10,9 +10,6 @@ int crypto_hmac_sha256(const void *key, size_t keylen, const void *msg, size_t m
 void crypto_md5_hex(const void *data, size_t len, char hex[33]);
 /* Standard base64 with padding; returns a malloc'd NUL-terminated string. */
 char *crypto_base64(const void *data, size_t len);
-/* Decodes standard base64; returns malloc'd bytes (NUL-terminated) and sets *outlen,
- * or NULL when the input is not valid base64. */
-unsigned char *crypto_base64_decode(const char *s, size_t len, size_t *outlen);
 /* Forgets the cached HMAC key (call before exit). */
 void crypto_cleanup(void);
 /* Constant-time comparison of two byte strings of equal length n. */
