@@ -774,6 +774,23 @@ int engine_load_main(engine_t *e, const char *path, const char *module, int argc
   return 0;
 }
 
+/* The status of a run that would end with 0: rec.watch registers "rec.exit_check" (a
+ * function of `stopping`) so stale watchers or failing callbacks make it non-zero. */
+static int exit_check(engine_t *e) {
+  lua_State *L = e->L;
+  int code = 0;
+  if (lua_getfield(L, LUA_REGISTRYINDEX, "rec.exit_check") == LUA_TFUNCTION) {
+    lua_pushboolean(L, e->stopping);
+    if (lua_pcall(L, 1, 1, 0) == LUA_OK) {
+      if (lua_isinteger(L, -1)) code = (int)(lua_tointeger(L, -1) & 0xff);
+    } else {
+      log_error("exit check failed: %s", lua_tostring(L, -1));
+    }
+  }
+  lua_pop(L, 1);
+  return code;
+}
+
 int engine_run(engine_t *e) {
   task_t *t;
   int n = 0;
@@ -788,7 +805,7 @@ int engine_run(engine_t *e) {
     return 1;
   }
   if (e->stopping) log_info("stopped");
-  return 0;
+  return exit_check(e);
 }
 
 static void close_any(uv_handle_t *h, void *arg) {
