@@ -6,6 +6,7 @@
 #include <string.h>
 #include <curl/curl.h>
 #include <lauxlib.h>
+#include "suggest.h"
 #include "call.h"
 #include "config.h"
 #include "crypto.h"
@@ -77,8 +78,10 @@ static void check_keys(lua_State *L, int idx, const char *section, const char *c
       for (i = 0; allowed[i]; i++)
         if (strcmp(allowed[i], lua_tostring(L, -2)) == 0) ok = 1;
     if (!ok) {
+      char hint[96] = "";
       lua_pop(L, 1);
-      cfg_error(L, "unknown setting '%s' in %s", luaL_tolstring(L, -1, NULL), section);
+      if (lua_type(L, -1) == LUA_TSTRING) suggest_hint(hint, sizeof hint, lua_tostring(L, -1), allowed);
+      cfg_error(L, "unknown setting '%s' in %s%s", luaL_tolstring(L, -1, NULL), section, hint);
     }
     lua_pop(L, 1);
   }
