@@ -48,13 +48,26 @@ function M.unknown(key, allowed, what)
   return ("unknown %s '%s'"):format(what, tostring(key))
 end
 
-function M.check(o, allowed, where, level)
+-- "file:line: " of the script's call: the first frame outside recwatch's own modules (a
+-- tail call inside them would make a fixed level point nowhere).
+function M.caller()
+  for level = 3, 30 do
+    local i = debug.getinfo(level, "Sl")
+    if not i then break end
+    if i.what ~= "C" and not i.short_src:find("[recwatch]", 1, true) and i.currentline > 0 then
+      return ("%s:%d: "):format(i.short_src, i.currentline)
+    end
+  end
+  return ""
+end
+
+function M.check(o, allowed, where)
   if type(o) ~= "table" then return end
   local set = {}
   for _, k in ipairs(allowed) do set[k] = true end
   for k in pairs(o) do
     if not set[k] and type(k) ~= "number" then
-      error(("%s: %s"):format(where, M.unknown(k, allowed)), (level or 2) + 1)
+      error(("%s%s: %s"):format(M.caller(), where, M.unknown(k, allowed)), 0)
     end
   end
 end
