@@ -239,8 +239,11 @@ function notify.heartbeat(o)
         end
       else
         hb.skipped = hb.skipped + 1
-        rec.log.warn("kind=heartbeat_withheld heartbeat %s not sent: a watcher is stale or failing", o.name or "ping")
+        if not hb.withheld then   -- once per unhealthy spell
+          rec.log.warn("kind=heartbeat_withheld heartbeat %s withheld: a watcher is stale or failing", o.name or "ping")
+        end
       end
+      hb.withheld = not watch.healthy()
       if hb.stopped or not rec.sleep(every) then break end
     end
   end)
@@ -296,8 +299,11 @@ function notify.heartbeat(o)
         end
       else
         hb.skipped = hb.skipped + 1
-        rec.log.warn("kind=heartbeat_withheld heartbeat %s not sent: a watcher is stale or failing", o.name or "ping")
+        if not hb.withheld then   -- once per unhealthy spell
+          rec.log.warn("kind=heartbeat_withheld heartbeat %s withheld: a watcher is stale or failing", o.name or "ping")
+        end
       end
+      hb.withheld = not watch.healthy()
       if hb.stopped or not rec.sleep(every) then break end
     end
   end)
@@ -550,8 +556,11 @@ function notify.heartbeat(o)
         end
       else
         hb.skipped = hb.skipped + 1
-        rec.log.warn("kind=heartbeat_withheld heartbeat %s not sent: a watcher is stale or failing", o.name or "ping")
+        if not hb.withheld then   -- once per unhealthy spell
+          rec.log.warn("kind=heartbeat_withheld heartbeat %s withheld: a watcher is stale or failing", o.name or "ping")
+        end
       end
+      hb.withheld = not watch.healthy()
       if hb.stopped or not rec.sleep(every) then break end
     end
   end)

@@ -167,7 +167,7 @@ end
 local function went_stale(w)
   w.stale = true
   local age = w.last_good and (now() - w.last_good) or (now() - w.since)
-  rec.log.error("kind=watcher_stale watcher=%s: no good poll for %.0fs (stale_after %gs); last error (%s): %s",
+  rec.log.error("kind=watcher_stale watcher=%s: no good poll for %.1fs (stale_after %gs); last error (%s): %s",
                 w.name, age, w.stale_after, tostring(w.last_error_kind), tostring(w.last_error))
   spawn_cb("on_stale", w.o.on_stale, info_of(w))
   local out = w.o.outbox
@@ -220,7 +220,12 @@ local function start_monitor()
       local ok, live = pcall(check_all)
       if not ok then rec.log.error("kind=watcher_error watcher=monitor error=internal: %s", tostring(live)) end
       if ok and live == 0 then break end
-      if not rec.sleep(1) then break end
+      -- look often enough for the shortest stale_after (at most every second)
+      local step = 1
+      for _, w in ipairs(registry) do
+        if not w.stopped and not w.ended then step = math.min(step, w.stale_after / 4) end
+      end
+      if not rec.sleep(math.max(0.05, step)) then break end
     end
     monitor = nil
   end)
