@@ -126,6 +126,10 @@ void log_write_str(log_level level, unsigned task, const char *msg) {
     fprintf(stderr, "{\"time\":\"%s.%03dZ\",\"level\":\"%s\",", stamp, (int)(tv.tv_usec / 1000),
             level_names[level]);
     if (task) fprintf(stderr, "\"task\":%u,", task);
+    if (strncmp(line, "kind=", 5) == 0) {  /* the stable word to alert on, as a field too */
+      size_t n = strspn(line + 5, "abcdefghijklmnopqrstuvwxyz_");
+      if (n > 0 && n < 40) fprintf(stderr, "\"kind\":\"%.*s\",", (int)n, line + 5);
+    }
     fputs("\"msg\":\"", stderr);
     json_escape(stderr, line);
     fputs("\"}\n", stderr);

@@ -109,7 +109,8 @@ assert(#alerts == 1, "one alert: " .. #alerts)
 assert(alerts[1]:match("^qingcloud/h/c/39#2@%x+%.1$"), "the id of the kept transition: " .. alerts[1])
 local silent = 0
 for _, a in ipairs(got) do if a.kind == "watcher_silent" then silent = silent + 1 end end
-assert(silent == 1, "one built-in 'watcher silent' alert: " .. silent)
+-- one silent alert per stale spell (the lock above may have made a second one on a slow run)
+assert(silent >= 1 and silent == calls.stale, ("one 'watcher silent' alert per on_stale: %d, %d"):format(silent, calls.stale))
 
 ---------------------------------------------------------------------------- Agora
 local aphase = "bad"

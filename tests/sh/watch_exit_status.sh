@@ -24,6 +24,9 @@ LUA
 grep -q "kind=watcher_stale watcher=qingcloud/a/c" "$T/log" || fail "no kind=watcher_stale line"
 [ "$(grep -c 'kind=watcher_stale' "$T/log")" = 1 ] || fail "stale logged more than once"
 grep -q "kind=watcher_exit" "$T/log" || fail "no kind=watcher_exit line"
+"$RECWATCH" --log-format json run "$T/stale.lua" 2>"$T/log"; rc=$?
+[ "$rc" = 3 ] || fail "json logs: exit $rc, expected 3"
+grep -q '"kind":"watcher_stale","msg":"kind=watcher_stale watcher=' "$T/log" || fail "no kind field in JSON logs"
 "$RECWATCH" run "$T/stale.lua" policy 2>"$T/log"; rc=$?
 [ "$rc" = 0 ] || fail "exit_policy returning 0: exit $rc"
 

@@ -44,6 +44,7 @@ static void test_second_engine_refused(void **state) {
   assert_non_null(b);
   assert_int_equal(open_store(b, path, msg, sizeof msg), -1);
   assert_non_null(strstr(msg, "already in use by another engine in this process"));
+  assert_int_equal(engine_run(b), 2);   /* the refusal stops that engine with status 2 */
   engine_free(b);
   engine_free(a);
   c = engine_new(err, sizeof err);   /* the reload's engine */
