@@ -8,6 +8,7 @@ fail() { echo "FAIL: $*"; cat "$T/log" 2>/dev/null; exit 1; }
 
 # stale: every query fails
 cat >"$T/stale.lua" <<'LUA'
+local ok, err = xpcall(function()
 local watch = require "rec.watch"
 rec.query_qingcloud = function() return nil, setmetatable({ kind = "network", message = "refused" },
   { __tostring = function(e) return e.kind .. ": " .. e.message end }) end
@@ -18,6 +19,8 @@ rec.sleep(1.2)
 assert(stale == 1, "on_stale once: " .. stale)
 if arg[1] == "policy" then watch.exit_policy(function(r) assert(#r.stale == 1) return 0 end) end
 h:stop()
+end, debug.traceback)
+if not ok then rec.log.error("%s", err) rec.exit(1) end
 LUA
 "$RECWATCH" run "$T/stale.lua" 2>"$T/log"; rc=$?
 [ "$rc" = 3 ] || fail "stale watcher: exit $rc, expected 3"
@@ -32,6 +35,7 @@ grep -q '"kind":"watcher_stale","msg":"kind=watcher_stale watcher=' "$T/log" || 
 
 # callbacks failing on every call: a new status on every poll, on_change always raises
 cat >"$T/cb.lua" <<'LUA'
+local ok, err = xpcall(function()
 local watch = require "rec.watch"
 local n = 0
 rec.query_qingcloud = function() n = n + 1 return { recinfos = { { id = 1, status = n } }, total_count = 1 } end
@@ -41,6 +45,8 @@ rec.sleep(0.8)
 assert(not watch.healthy(), "failing callbacks make the watcher unhealthy")
 assert(h:info()[1].failing)
 h:stop()
+end, debug.traceback)
+if not ok then rec.log.error("%s", err) rec.exit(1) end
 LUA
 "$RECWATCH" run "$T/cb.lua" 2>"$T/log"; rc=$?
 [ "$rc" = 3 ] || fail "failing callbacks: exit $rc, expected 3"

@@ -43,6 +43,7 @@ for _ in $(seq 100); do grep -q PORT "$T/port" 2>/dev/null && break; sleep 0.05;
 PORT=$(awk '/PORT/{print $2}' "$T/port")
 
 cat >"$T/w.lua" <<'LUA'
+local ok, err = xpcall(function()
 local watch = require "rec.watch"
 local notify = require "rec.notify"
 local got = {}
@@ -68,10 +69,12 @@ local qi, ai = q:info()[1], a:info()[1]
 rec.log.info("ERRORS qc=%d agora=%d", qi.errors, ai.errors)
 assert(qi.errors >= 4 and ai.errors >= 3, "the hostile replies were errors")
 q:stop() a:stop() out:stop()
+end, debug.traceback)
+if not ok then rec.log.error("%s", err) rec.exit(1) end
 LUA
 QINGCLOUD_RTC_API_BASE="http://127.0.0.1:$PORT" AGORA_API_BASE="http://127.0.0.1:$PORT" \
 QINGCLOUD_ACCESS_KEY_ID=ak QINGCLOUD_SECRET_ACCESS_KEY=sk AGORA_CUSTOMER_ID=c AGORA_CUSTOMER_SECRET=s \
-  "$RECWATCH" run "$T/w.lua" 2>"$T/log" || { cat "$T/log"; echo "FAIL: recwatch exited $?"; exit 1; }
+  "$RECWATCH" run "$T/w.lua" 2>"$T/log" || { rc=$?; cat "$T/log"; echo "FAIL: recwatch exited $rc"; exit 1; }
 grep -E "GOT|ERRORS|kind=" "$T/log" | cut -c1-200
 grep -q "kind=watcher_error" "$T/log"
 echo ok
