@@ -11,7 +11,7 @@
 --                on_start_failed=function(res, err) end, on_ended=function(last_res, err) end,
 --                on_error=function(err) end, db=store, + common }              -> handle
 --   common: name=, stale_after=, on_stale=function(info) end, on_recovered=function(info) end,
---           outbox= (a notify outbox: "watcher silent" alerts), stagger= (qingcloud)
+--           outbox= (a notify outbox: "watcher silent" alerts), fail_polls=3, stagger= (qingcloud)
 --   handle:stop()   handle:wait()   handle:state(key)   handle:info()
 --   watch.status() -> list of every watcher's health   watch.healthy() -> bool
 --   watch.exit_policy(fn | false)
@@ -135,7 +135,7 @@ if debug and debug.getregistry then debug.getregistry()["rec.exit_check"] = exit
 local function new_entry(kind, name, key, o, every)
   local w = {
     kind = kind, name = name, key = key, o = o, every = every,
-    stale_after = o.stale_after or (3 * every + 60),
+    stale_after = o.stale_after or (3 * every + 60), fail_polls = math.max(1, math.floor(o.fail_polls or FAIL_POLLS)),
     polls = 0, good_polls = 0, errors = 0, consecutive = 0, by_kind = {},
     cb_failures = 0, cb_window = {}, started_time = rec.time(), since = now(),
   }
@@ -244,12 +244,12 @@ local function poll_done(w, good)
   if (w.poll_calls or 0) > 0 then
     local all_failed = w.poll_cb_failed == w.poll_calls
     table.insert(w.cb_window, all_failed)
-    if #w.cb_window > FAIL_POLLS then table.remove(w.cb_window, 1) end
-    local failing = #w.cb_window == FAIL_POLLS
+    if #w.cb_window > w.fail_polls then table.remove(w.cb_window, 1) end
+    local failing = #w.cb_window == w.fail_polls
     for _, f in ipairs(w.cb_window) do failing = failing and f end
     if failing and not w.cb_failing then
       rec.log.error("kind=callback_failing watcher=%s: callbacks failed on every call in the last %d polls",
-                    w.name, FAIL_POLLS)
+                    w.name, w.fail_polls)
     end
     w.cb_failing = failing
   end
@@ -347,7 +347,8 @@ local function protocol(msg)
                       { __tostring = function(x) return "protocol: " .. x.message end })
 end
 
-local COMMON = { "db", "name", "stale_after", "on_stale", "on_recovered", "outbox", "on_error" }
+local COMMON = { "db", "name", "stale_after", "on_stale", "on_recovered", "outbox", "on_error",
+                 "fail_polls" }
 local function allowed(list)
   local all = {}
   for _, k in ipairs(COMMON) do all[#all + 1] = k end
@@ -428,7 +429,7 @@ function watch.qingcloud(o)
     error("watch.qingcloud: channel or channels is required", 2)
   end
   check_fn(o, "watch.qingcloud", { "on_change", "on_error", "on_missing", "on_stale", "on_recovered" })
-  check_num(o, "watch.qingcloud", { "every", "stale_after" }, 0)
+  check_num(o, "watch.qingcloud", { "every", "stale_after", "fail_polls" }, 0)
   if o.on_status ~= nil and type(o.on_status) ~= "table" then
     error("watch.qingcloud: 'on_status' must be a table {[code] = function}", 2)
   end
@@ -557,7 +558,7 @@ function watch.agora(o)
   end
   check_fn(o, "watch.agora", { "on_change", "on_started", "on_start_failed", "on_ended",
                                "on_error", "on_stale", "on_recovered" })
-  check_num(o, "watch.agora", { "every", "first_after", "start_every", "start_timeout", "stale_after" }, 0)
+  check_num(o, "watch.agora", { "every", "first_after", "start_every", "start_timeout", "stale_after", "fail_polls" }, 0)
   if o.confirm_delays ~= nil and type(o.confirm_delays) ~= "table" then
     error("watch.agora: 'confirm_delays' must be a list of seconds", 2)
   end
