@@ -39,7 +39,7 @@ local ok, err = xpcall(function()
 local watch = require "rec.watch"
 local n = 0
 rec.query_qingcloud = function() n = n + 1 return { recinfos = { { id = 1, status = n } }, total_count = 1 } end
-local h = watch.qingcloud{ app_id = "a", channel = "c", every = 0.1,
+local h = watch.qingcloud{ app_id = "a", channel = "c", every = 0.1, fail_polls = 2,
                            on_change = function() error("broken callback") end }
 rec.sleep(0.8)
 assert(not watch.healthy(), "failing callbacks make the watcher unhealthy")
@@ -50,7 +50,7 @@ if not ok then rec.log.error("%s", err) rec.exit(1) end
 LUA
 "$RECWATCH" run "$T/cb.lua" 2>"$T/log"; rc=$?
 [ "$rc" = 3 ] || fail "failing callbacks: exit $rc, expected 3"
-grep -q "kind=callback_failing" "$T/log" || fail "no kind=callback_failing line"
+grep -q "kind=callback_failing watcher=qingcloud/a/c: callbacks failed on every call in the last 2 polls" "$T/log" || fail "no kind=callback_failing line"
 
 # healthy + SIGTERM: 0
 cat >"$T/ok.lua" <<'LUA'
