@@ -101,7 +101,7 @@ typedef struct job {
   struct job *next;
   shared_t *s;
   task_t *t;       /* NULL once cancelled (the job still runs: a commit cannot be taken back) */
-  int kind, ret, sync, finished;
+  int kind, ret, sync, finished, cached;   /* cached: its writes are in the cache already */
   op_t *ops;
   int nops, cap;
   double now;      /* J_PENDING: due time */
@@ -352,9 +352,10 @@ static void store_main(void *arg) {
 
 /* ---- results back on the loop ---- */
 
-static void apply_cache(shared_t *s, lua_State *L, const job_t *j) {
+static void apply_cache(shared_t *s, lua_State *L, job_t *j) {
   int i;
-  if (!j->ok || j->kind != J_WRITE || s->cache_ref == LUA_NOREF) return;
+  if (j->cached || !j->ok || j->kind != J_WRITE || s->cache_ref == LUA_NOREF) return;
+  j->cached = 1;
   lua_rawgeti(L, LUA_REGISTRYINDEX, s->cache_ref);
   for (i = 0; i < j->nops; i++) {
     const op_t *o = &j->ops[i];
@@ -436,9 +437,9 @@ static void on_async(uv_async_t *h) {
   list = s->dhead;
   s->dhead = s->dtail = NULL;
   uv_mutex_unlock(&s->mu);
+  for (j = list; j; j = j->next) apply_cache(s, s->L, j);  /* in commit order, before any resume */
   while ((j = list) != NULL) {
     list = j->next;
-    apply_cache(s, s->L, j);
     if (j->t) {
       task_t *t = j->t;
       lua_State *co = task_thread(t);
@@ -506,6 +507,10 @@ static int submit(lua_State *L, job_t *j, const char *what) {
   s->tail = j;
   uv_cond_signal(&s->cv);
   while (!j->finished) uv_cond_wait(&s->done_cv, &s->mu);
+  {  /* jobs that committed before this one and wait for on_async: their writes go first */
+    job_t *k;
+    for (k = s->dhead; k; k = k->next) apply_cache(s, L, k);
+  }
   uv_mutex_unlock(&s->mu);
   apply_cache(s, L, j);
   push_result(L, j);
