@@ -11,6 +11,7 @@
 #include "crypto.h"
 #include "engine.h"
 #include "http.h"
+#include "ljson.h"
 #include "lnorm.h"
 #include "log.h"
 
@@ -970,7 +971,8 @@ int lrec_open(lua_State *L, engine_t *e) {
   static const luaL_Reg logf[] = {
     {"debug", l_log_debug}, {"info", l_log_info}, {"warn", l_log_warn},
     {"error", l_log_error}, {NULL, NULL}};
-  static const luaL_Reg jsonf[] = {{"encode", l_json_encode}, {"decode", l_json_decode}, {NULL, NULL}};
+  static const luaL_Reg jsonf[] = {{"encode", l_json_encode}, {"decode", l_json_decode},
+                                   {"array", ljson_array}, {NULL, NULL}};
   static const luaL_Reg cryptof[] = {
     {"hmac_sha256", l_hmac_sha256}, {"base64", l_base64}, {"md5_hex", l_md5_hex},
     {"urlencode", l_urlencode}, {NULL, NULL}};
@@ -997,7 +999,7 @@ int lrec_open(lua_State *L, engine_t *e) {
   lua_setfield(L, -2, "crypto");
   luaL_newlib(L, jsonf);
   lnorm_cjson(L);  /* the instance reply decoding uses: one cjson.null for everything */
-  lua_getfield(L, -1, "encode");
+  lua_pushcfunction(L, ljson_encode);  /* arrays stay arrays, see ljson.h */
   lua_setfield(L, LUA_REGISTRYINDEX, "rec.json.encode");
   lua_getfield(L, -1, "null");
   lua_setfield(L, -3, "null");
