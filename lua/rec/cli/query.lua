@@ -26,10 +26,12 @@ local function fail(err)
   rec.exit(EXIT[err.kind] or 1)
 end
 
--- Every page from offset (default 0) to total_count, tasks de-duplicated by id: the window
--- moves between pages, so a task can shift onto the next page and show up twice.
+-- Every page from offset (default 0) to total_count. The window moves between pages, so
+-- each page starts a few tasks before the end of the previous one and each id is kept once
+-- (the same rule as rec.watch's QingCloud watcher).
 local function all_pages(params)
   local limit = params.limit or 100
+  local overlap = math.min(10, limit // 4)
   local start = params.offset or 0
   local offset = start
   local out, seen, first = rec.json.array(), {}, nil
@@ -44,9 +46,9 @@ local function all_pages(params)
         out[#out + 1] = t
       end
     end
-    offset = offset + #res.recinfos
     first.total_count = res.total_count
-    if #res.recinfos == 0 or offset >= res.total_count then break end
+    if #res.recinfos < limit or offset + #res.recinfos >= res.total_count then break end
+    offset = offset + #res.recinfos - overlap
   end
   first.recinfos, first.offset, first.limit = out, start, limit
   return first
