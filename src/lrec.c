@@ -156,7 +156,7 @@ static void cfg_retry_delays(lua_State *L, int idx, provider_conf *p) {
 static void configure_provider(lua_State *L, int idx, provider_conf *p, const char *idk,
                                const char *secretk, int has_failover) {
   const char *allowed[] = {"base_url", "rate", "timeout", "retries", "retry_delays", idk,
-                           secretk, has_failover ? "fallback_urls" : NULL, NULL};
+                           secretk, has_failover ? "fallback_urls" : "utc_offset", NULL};
   const char *base, *id, *secret, *fb[16];
   size_t nfb;
   double v = 0;
@@ -187,6 +187,13 @@ static void configure_provider(lua_State *L, int idx, provider_conf *p, const ch
     p->retry.retries = (int)v;
   }
   cfg_retry_delays(L, idx, p);
+  if (!has_failover && cfg_number(L, idx, p->name, "utc_offset", &v)) {
+    /* QingCloud's created/updated carry no zone: read them as UTC+utc_offset hours */
+    if (v < -14 || v > 14 || v * 4 != (double)(long)(v * 4))
+      cfg_error(L, "%s.utc_offset must be hours east of UTC, -14..14 in quarter hours", p->name);
+    lua_pushinteger(L, (lua_Integer)(v * 3600));
+    lua_setfield(L, LUA_REGISTRYINDEX, LNORM_QC_OFFSET_KEY);
+  }
 }
 
 static int l_configure(lua_State *L) {
