@@ -10,7 +10,7 @@
 /* ---- QingCloud: seed "查询录制" (return value table and example) ---- */
 
 static const sch_field qc_recinfo_fields[] = {
-  {"id", SCH_INT, SCH_REQUIRED | SCH_COERCE, NULL, NULL, "seed", "task id (int)"},
+  {"id", SCH_INT, SCH_REQUIRED | SCH_COERCE, NULL, NULL, "seed", "task id"},
   {"project_id", SCH_STRING, 0, NULL, NULL, "seed", "project id"},
   {"app_id", SCH_STRING, 0, NULL, NULL, "seed", "application id"},
   {"channel", SCH_STRING, 0, NULL, NULL, "seed", "channel name"},
@@ -37,7 +37,7 @@ static const sch_field qc_reply_fields[] = {
   {"code", SCH_STRING, SCH_REQUIRED, NULL, NULL, "seed", "\"success\"; anything else is an error reply"},
   {"offset", SCH_INT, SCH_COERCE, NULL, NULL, "seed", "paging offset (echo)"},
   {"limit", SCH_INT, SCH_COERCE, NULL, NULL, "seed", "page size (echo)"},
-  {"recinfos", SCH_ARRAY, SCH_REQUIRED | SCH_NULL_EMPTY, &qc_recinfo, NULL, "seed", "the tasks of this page (null reads as [])"},
+  {"recinfos", SCH_ARRAY, SCH_REQUIRED | SCH_NULL_EMPTY, &qc_recinfo, NULL, "seed", "the tasks of this page"},
   {"total_count", SCH_INT, SCH_REQUIRED | SCH_COERCE, NULL, NULL, "seed", "tasks in the window, all pages"},
 };
 const sch_node sch_qingcloud_reply = {"qingcloud reply", qc_reply_fields, N(qc_reply_fields)};
