@@ -37,7 +37,7 @@ typedef struct agora_status_entry {
   const char *name;
 } agora_status_entry;
 
-/* seeds/004: serverResponse.status. */
+/* Agora's query reference: serverResponse.status. */
 static const agora_status_entry agora_statuses[] = {
   {0, "not_started"},   {1, "initialized"},  {2, "starting"},
   {3, "partially_started"}, {4, "all_started"}, {5, "in_progress"},
@@ -161,7 +161,7 @@ static void agora_words(const reply_facts *f, const char *ex, char *out, size_t 
   rec_excerpt(out, cap, w, strlen(w));
 }
 
-/* The seed: a query outside a session (never started, or ended) is a 404. A JSON object
+/* The document: a query outside a session (never started, or ended) is a 404. A JSON object
  * from the API (code/reason, e.g. {"code":404,"reason":"failed to find worker"}) is that
  * answer: not_found. The gateway's documented route miss ({"message":"no Route matched with
  * those values"}) and anything that is not such an object (an HTML page from a proxy, an

@@ -14,7 +14,7 @@ typedef struct qc_status_entry {
   int failure;
 } qc_status_entry;
 
-/* seeds/000: 录制状态说明. */
+/* The QingCloud document "查询录制": 录制状态说明. */
 static const qc_status_entry qc_statuses[] = {
   {0, "None", 0},
   {1, "Start", 0},
@@ -199,7 +199,7 @@ char *qc_build_query_url(const char *base_url, const qc_query_params *p,
 
 /* ---- reply interpretation ---- */
 
-/* The kind follows the HTTP status: the seed documents no error replies, so no wording in a
+/* The kind follows the HTTP status: the document documents no error replies, so no wording in a
  * body decides anything. A 2xx whose code is not "success" is an error the service reported
  * without a status: server (not retried: nothing says repeating it helps). */
 static rec_errkind qc_kind_for(long st, const reply_facts *f) {

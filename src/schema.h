@@ -32,7 +32,7 @@ typedef struct sch_field {
   unsigned flags;            /* SCH_* bits */
   const sch_node *child;     /* SCH_OBJECT: its fields; arrays: the fields of each element */
   const char *unit;          /* e.g. "ms since the Unix epoch"; NULL when not a quantity */
-  const char *origin;        /* "seed" (the provider's document), "sample" (only in the
+  const char *origin;        /* "doc" (the provider's document), "sample" (only in the
                               * document's example reply), "recwatch" (derived) */
   const char *doc;           /* one line for the docs table */
 } sch_field;

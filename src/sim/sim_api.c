@@ -322,7 +322,7 @@ static void qc_answer(sim_api_req *r) {
   if (limit < 1 || limit > 100)
     { qc_error(c, 400, "InvalidParameter", "limit must be between 1 and 100"); return; }
   if (offset < 0) { qc_error(c, 400, "InvalidParameter", "offset must be >= 0"); return; }
-  /* The seed's defaults, applied literally: from_hour 3, to_hour 5. They break the seed's
+  /* The document's defaults, applied literally: from_hour 3, to_hour 5. They break the document's
    * own rule to_hour <= from_hour, so a client that leaves them out gets a 400 here and
    * finds out before production does. */
   if (!has_from) from = 3;

@@ -412,7 +412,7 @@ static void read_recordings(lua_State *L, int root, sim_scenario *sc) {
     }
     free(flm);
     if (!r->list_json && strcmp(r->mode, "individual") == 0)
-      luaL_error(L, "%s.fileListMode: individual mode always lists files as JSON (the seed)", path);
+      luaL_error(L, "%s.fileListMode: individual mode always lists files as JSON (Agora's documentation)", path);
     r->file_list_string = opt_str(L, e, "fileList", path, NULL);
     read_extras(L, e, path, r);
     read_files(L, e, path, r);
