@@ -262,6 +262,8 @@ void lnorm_facts(lua_State *L, int idx, reply_facts *f) {
 
 /* ---- the contract: checks and coercions driven by the schema (schema.c) ---- */
 
+#define LNORM_MAX_SEGS 32    /* the schema nests 7 deep; margin for future fields */
+
 static const char lnorm_array_key = 'a';  /* registry key (by address) of the array marker */
 
 static int lnorm_array_mt_k(lua_State *L) {
@@ -297,8 +299,25 @@ typedef struct lnorm_chk {
   rec_err *e;
   const char *prov;       /* "qingcloud" | "agora" */
   int status;             /* HTTP status of the reply */
-  char path[256];
+  /* where the walk is: segment i is a field name, or an array index when name is NULL;
+   * formatted into a path only for an error message */
+  const char *seg_name[LNORM_MAX_SEGS];
+  lua_Integer seg_idx[LNORM_MAX_SEGS];
+  int depth;
 } lnorm_chk;
+
+/* "recinfos[3].status" from the segments. */
+static void lnorm_path(const lnorm_chk *c, char *out, size_t cap) {
+  size_t len = 0;
+  int i;
+  out[0] = '\0';
+  for (i = 0; i < c->depth && len < cap; i++) {
+    int n = c->seg_name[i] ? snprintf(out + len, cap - len, "%s%s", i ? "." : "", c->seg_name[i])
+                           : snprintf(out + len, cap - len, "[%lld]", (long long)c->seg_idx[i]);
+    if (n < 0) break;
+    len += (size_t)n;
+  }
+}
 
 static int lnorm_is_null(lua_State *L, int idx) {
   return lua_type(L, idx) == LUA_TLIGHTUSERDATA && !lua_touserdata(L, idx);
@@ -335,7 +354,7 @@ static void lnorm_describe(lua_State *L, int idx, char *out, size_t cap) {
     return;
   }
   case LUA_TNUMBER:
-    snprintf(out, cap, "a number (%.17g)", (double)lua_tonumber(L, idx));
+    snprintf(out, cap, "a number (%.15g)", (double)lua_tonumber(L, idx));
     return;
   case LUA_TBOOLEAN: snprintf(out, cap, "a boolean (%s)", lua_toboolean(L, idx) ? "true" : "false"); return;
   case LUA_TTABLE:
@@ -351,32 +370,33 @@ static const char *lnorm_article(sch_type t) {
   return t == SCH_INT || t == SCH_ARRAY || t == SCH_OBJECT ? "an" : "a";
 }
 
-/* Fills the error for the value at idx (a field at c->path) that is not of type want. */
+/* Fills the error for the value at idx (the field the segments lead to) that is not of type
+ * want. */
 static int lnorm_breach(lua_State *L, int idx, lnorm_chk *c, const char *want_article,
                         const char *want) {
-  char had[96];
+  char had[96], path[256];
+  lnorm_path(c, path, sizeof path);
   if (lua_type(L, idx) == LUA_TNIL) snprintf(had, sizeof had, "missing");
   else lnorm_describe(L, idx, had, sizeof had);
   rec_err_set(c->e, REC_E_PROTOCOL, c->status,
               "%s: reply field %s is %s, the documented type is %s %s: the reply breaks the "
               "documented contract (a changed API, or a wrong base_url)",
-              c->prov, c->path, had, want_article, want);
+              c->prov, path, had, want_article, want);
   return -1;
 }
 
 static int lnorm_check_node(lua_State *L, int tidx, const sch_node *n, lnorm_chk *c);
 
-/* The path grows by suffix while fn runs and is cut back afterwards. */
-static size_t lnorm_path_name(lnorm_chk *c, const char *name) {
-  size_t len = strlen(c->path);
-  snprintf(c->path + len, sizeof c->path - len, "%s%s", len ? "." : "", name);
-  return len;
+/* The segment stack grows while a field is checked and shrinks afterwards. */
+static void lnorm_seg_name(lnorm_chk *c, const char *name) {
+  c->seg_name[c->depth] = name;
+  c->depth++;
 }
 
-static size_t lnorm_path_index(lnorm_chk *c, lua_Integer i) {
-  size_t len = strlen(c->path);
-  snprintf(c->path + len, sizeof c->path - len, "[%lld]", (long long)i);
-  return len;
+static void lnorm_seg_index(lnorm_chk *c, lua_Integer i) {
+  c->seg_name[c->depth] = NULL;
+  c->seg_idx[c->depth] = i;
+  c->depth++;
 }
 
 /* The table at aidx must be an array of objects of node n; marks it. */
@@ -387,8 +407,8 @@ static int lnorm_check_array(lua_State *L, int aidx, const sch_node *n, lnorm_ch
     return lnorm_breach(L, aidx, c, "an", "array");
   lnorm_mark_array(L, aidx);
   for (i = 1; i <= len; i++) {
-    size_t keep = lnorm_path_index(c, i);
     int rc;
+    lnorm_seg_index(c, i);
     lua_rawgeti(L, aidx, i);
     if (lua_type(L, -1) != LUA_TTABLE || !lnorm_is_object(L, -1))
       rc = lnorm_breach(L, -1, c, "an", "object");
@@ -396,7 +416,7 @@ static int lnorm_check_array(lua_State *L, int aidx, const sch_node *n, lnorm_ch
       rc = lnorm_check_node(L, lua_gettop(L), n, c);
     lua_pop(L, 1);
     if (rc != 0) return rc;
-    c->path[keep] = '\0';
+    c->depth--;
   }
   return 0;
 }
@@ -449,14 +469,13 @@ static int lnorm_check_value(lua_State *L, int tidx, const sch_field *f, lnorm_c
 }
 
 static int lnorm_check_field(lua_State *L, int tidx, const sch_field *f, lnorm_chk *c) {
-  size_t keep;
   int rc = 0;
   if (f->flags & SCH_DERIVED) {  /* ours to set: never taken from the reply */
     lua_pushnil(L);
     lnorm_rawset(L, tidx, f->name);
     return 0;
   }
-  keep = lnorm_path_name(c, f->name);
+  lnorm_seg_name(c, f->name);
   lnorm_rawget(L, tidx, f->name);
   if (lnorm_is_null(L, -1) && f->type == SCH_ARRAY && (f->flags & SCH_NULL_EMPTY)) {
     lua_pop(L, 1);
@@ -474,13 +493,13 @@ static int lnorm_check_field(lua_State *L, int tidx, const sch_field *f, lnorm_c
     rc = lnorm_check_value(L, tidx, f, c);
     lua_pop(L, 1);
   }
-  if (rc == 0) c->path[keep] = '\0';
+  if (rc == 0) c->depth--;
   return rc;
 }
 
 static int lnorm_check_node(lua_State *L, int tidx, const sch_node *n, lnorm_chk *c) {
   size_t i;
-  if (!lua_checkstack(L, 8) || strlen(c->path) > sizeof c->path - 64)
+  if (!lua_checkstack(L, 8) || c->depth > LNORM_MAX_SEGS - 2)
     return lnorm_breach(L, tidx, c, "a", "shallower value");
   for (i = 0; i < n->nfields; i++)
     if (lnorm_check_field(L, tidx, &n->fields[i], c) != 0) return -1;
