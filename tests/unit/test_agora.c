@@ -201,6 +201,7 @@ static const agora_case agora_cases[] = {
   {"agora_200_mix_string.json", 200, 0, REC_OK, 0, NULL, 0, 0},
   {"agora_200_web.json", 200, 0, REC_OK, 0, NULL, 0, 0},
   {"agora_200_web_rtmp.json", 200, 0, REC_OK, 0, NULL, 0, 0},
+  {"agora_200_mix_vod.json", 200, 0, REC_OK, 0, NULL, 0, 0},
   {"agora_200_old_strings.json", 200, 0, REC_OK, 0, NULL, 0, 0},
   {"agora_200_missing_fields.json", 200, 0, REC_OK, 0, NULL, 0, 0},  /* types: see test_lnorm */
   {"agora_200_no_server_response.json", 200, -1, REC_E_PROTOCOL, 0, "no serverResponse", 0, 0},

@@ -371,6 +371,22 @@ static void test_agora_web(void **state) {
   check(L, "r.serverResponse.extensionServiceState[2].payload.outputs[1].status == 'publishing'");
 }
 
+/* The top-level code, subServiceStatus and an Aliyun VOD extension (the Agora document's
+ * fields, assembled into one reply). */
+static void test_agora_vod(void **state) {
+  lua_State *L = *state;
+  push_fixture(L, "agora_200_mix_vod.json");
+  agora_ok(L);
+  lua_pop(L, 1);
+  check(L, "r.code == 0 and math.type(r.code) == 'integer' and r.status == 5");
+  check(L, "r.serverResponse.subServiceStatus.recordingService == 'serviceReady'");
+  check(L, "r.serverResponse.fileList == 'xxx.m3u8'");
+  check(L, "r.serverResponse.extensionServiceState[1].serviceName == 'aliyun_vod_service'");
+  check(L, "r.serverResponse.extensionServiceState[1].payload.videoInfo[1].videoId =="
+           " '4ca35c9d2b2c4d1a9c3f0e1f2a3b4c5d'");
+  check(L, "getmetatable(r.serverResponse.extensionServiceState[1].payload.videoInfo) ~= nil");
+}
+
 static void test_agora_old_strings(void **state) {
   lua_State *L = *state;
   push_fixture(L, "agora_200_old_strings.json");
@@ -518,6 +534,7 @@ int main(void) {
     cmocka_unit_test_setup_teardown(test_agora_json_filelists, setup, teardown),
     cmocka_unit_test_setup_teardown(test_agora_string_filelist, setup, teardown),
     cmocka_unit_test_setup_teardown(test_agora_web, setup, teardown),
+    cmocka_unit_test_setup_teardown(test_agora_vod, setup, teardown),
     cmocka_unit_test_setup_teardown(test_agora_old_strings, setup, teardown),
     cmocka_unit_test_setup_teardown(test_agora_missing_fields, setup, teardown),
     cmocka_unit_test_setup_teardown(test_odd_shapes_do_not_raise, setup, teardown),

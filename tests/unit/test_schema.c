@@ -168,6 +168,105 @@ static void test_simulator_plays_the_contract(void **state) {
   lua_close(L);
 }
 
+/* Lua: set(t, path, v) puts v at path ("a.b[].c": [] is element 1) when the path exists and
+ * returns the concrete path ("a.b[1].c"), or nil. */
+static const char set_lua[] =
+  "function set(t, path, v)\n"
+  "  local parts, concrete = {}, {}\n"
+  "  for seg in path:gmatch('[^.]+') do parts[#parts + 1] = seg end\n"
+  "  for i, seg in ipairs(parts) do\n"
+  "    local name = seg:gsub('%[%]$', '')\n"
+  "    local arr = name ~= seg and '[]' or ''\n"
+  "    concrete[#concrete + 1] = name .. (arr ~= '' and '[1]' or '')\n"
+  "    if i == #parts and arr == '' then\n"
+  "      if t[name] == nil then return nil end\n"
+  "      t[name] = v\n"
+  "      return table.concat(concrete, '.')\n"
+  "    end\n"
+  "    t = t[name]\n"
+  "    if type(t) ~= 'table' then return nil end\n"
+  "    if arr ~= '' then t = t[1] if type(t) ~= 'table' then return nil end end\n"
+  "  end\n"
+  "end\n";
+
+typedef struct mut_ctx {
+  lua_State *L;
+  const sch_node *root;
+  const char *body;
+  size_t len;
+  int tried, rejected;
+} mut_ctx;
+
+/* Every field of a valid reply, replaced by a value of a wrong type, is rejected with a
+ * protocol error that names the field. */
+static int mut_visit(const char *path, const sch_field *f, void *ud) {
+  static const char *const wrong[] = {"{a = 1}", "true", "'x'", "2.5"};
+  mut_ctx *m = ud;
+  size_t i;
+  if (f->flags & SCH_DERIVED) return 0;
+  for (i = 0; i < sizeof wrong / sizeof wrong[0]; i++) {
+    char chunk[512], want[300];
+    rec_err e;
+    int rc, top = lua_gettop(m->L);
+    if ((f->type == SCH_BOOL && i == 1) || (f->type == SCH_STRING && i == 2) ||
+        (f->type == SCH_STRING_OR_ARRAY && i == 2) || (f->type == SCH_OBJECT && i == 0))
+      continue;  /* the right type */
+    assert_int_equal(lnorm_decode(m->L, m->body, m->len), 1);
+    lua_setglobal(m->L, "r");
+    snprintf(chunk, sizeof chunk, "return set(r, '%s', %s)", path, wrong[i]);
+    if (luaL_dostring(m->L, chunk) != LUA_OK) fail_msg("%s: %s", chunk, lua_tostring(m->L, -1));
+    if (lua_isnil(m->L, -1)) {  /* not in this body */
+      lua_settop(m->L, top);
+      continue;
+    }
+    snprintf(want, sizeof want, "field %s is ", lua_tostring(m->L, -1));
+    lua_pop(m->L, 1);
+    lua_getglobal(m->L, "r");
+    rc = lnorm_check(m->L, -1, m->root, "mut", &e);
+    lua_settop(m->L, top);
+    m->tried++;
+    if (rc == 0) fail_msg("%s = %s accepted", path, wrong[i]);
+    assert_int_equal(e.kind, REC_E_PROTOCOL);
+    if (!strstr(e.message, want)) fail_msg("\"%s\" lacks \"%s\"", e.message, want);
+    m->rejected++;
+  }
+  return 0;
+}
+
+static void test_every_field_is_checked(void **state) {
+  lua_State *L = luaL_newstate();
+  char err[256];
+  sim_scenario *sc = sim_scenario_load(COVERAGE, 1637218603, err, sizeof err);
+  mut_ctx m;
+  size_t i;
+  (void)state;
+  if (!sc) fail_msg("%s", err);
+  luaL_openlibs(L);
+  assert_int_equal(luaL_dostring(L, set_lua), LUA_OK);
+  memset(&m, 0, sizeof m);
+  m.L = L;
+  m.root = &sch_agora_reply;
+  for (i = 0; i < sc->nrecs; i++) {
+    m.body = sc->recs[i].body[0];
+    m.len = sc->recs[i].bodylen[0];
+    sch_walk(&sch_agora_reply, mut_visit, &m);
+  }
+  {
+    char body[2048];
+    int n = snprintf(body, sizeof body, "{\"code\":\"success\",\"offset\":0,\"limit\":20,"
+                     "\"recinfos\":[%.*s],\"total_count\":1}",
+                     (int)sc->tasks[0].jsonlen[0], sc->tasks[0].json[0]);
+    m.body = body;
+    m.len = (size_t)n;
+    m.root = &sch_qingcloud_reply;
+    sch_walk(&sch_qingcloud_reply, mut_visit, &m);
+  }
+  assert_true(m.tried > 150);
+  assert_int_equal(m.rejected, m.tried);
+  sim_scenario_free(sc);
+  lua_close(L);
+}
+
 static void test_scenario_refuses_individual_string(void **state) {
   char err[256];
   FILE *fp = fopen("individual_string.lua", "w");
@@ -188,6 +287,7 @@ int main(int argc, char **argv) {
     cmocka_unit_test(test_walk),
     cmocka_unit_test(test_docs_tables),
     cmocka_unit_test(test_simulator_plays_the_contract),
+    cmocka_unit_test(test_every_field_is_checked),
     cmocka_unit_test(test_scenario_refuses_individual_string),
   };
   if (argc > 1 && strcmp(argv[1], "--markdown") == 0) {
