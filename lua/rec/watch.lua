@@ -384,10 +384,16 @@ local function valid_id(id)
 end
 
 -- Every task of one channel, all pages. Returns the list, or nil, err. Items of the wrong
--- shape are left out and returned as the third value (a protocol error).
+-- shape are left out and returned as the third value (a protocol error). The window
+-- (default from_hour 24, to_hour 0, as rec.query_qingcloud sends) moves between pages: a
+-- task that enters it pushes the rest down (seen twice), one that leaves pulls them up
+-- (skipped). So each page starts OVERLAP tasks before the end of the previous one, and each
+-- id is kept once: a shift of up to OVERLAP tasks between two pages loses nothing.
+local OVERLAP = 10
+
 local function list_channel(o, channel)
-  local all, offset, bad = {}, 0, nil
-  for _ = 1, 10000 do
+  local all, seen, offset, bad = {}, {}, 0, nil
+  for _ = 1, 100000 do
     local res, err = rec.query_qingcloud{ app_id = o.app_id, channel = channel,
                                           from_hour = o.from_hour, to_hour = o.to_hour,
                                           offset = offset, limit = PAGE }
@@ -405,16 +411,17 @@ local function list_channel(o, channel)
         bad = protocol("a task id is " .. (type(t.id) == "string" and "not a plain id" or ("a " .. type(t.id))))
       elseif not st then
         bad = protocol(("task %s: status is a %s"):format(tostring(t.id), type(t.status)))
-      else
+      elseif not seen[t.id] then
+        seen[t.id] = true
         t.status = st
         all[#all + 1] = t
       end
     end
-    offset = offset + n
     local total = math.tointeger(res.total_count) or tonumber(res.total_count) or 0
-    if n == 0 or offset >= total then return all, nil, bad end
+    if n < PAGE or offset + n >= total then return all, nil, bad end
+    offset = offset + n - OVERLAP
   end
-  return all, nil, protocol("more than 10000 pages")
+  return all, nil, protocol("more than 100000 pages")
 end
 
 local QC_KEYS = allowed{ "app_id", "channel", "channels", "every", "from_hour", "to_hour",
