@@ -5,6 +5,7 @@
 #include "config.h"
 #include "crypto.h"
 #include "engine.h"
+#include "http.h"
 #include "log.h"
 #include "sim/sim.h"
 
@@ -18,6 +19,12 @@ static const char usage[] =
   "                      run a Lua workflow script (ARGS are in the global `arg`);\n"
   "                      --sim starts the simulated clouds in-process and points both\n"
   "                      providers at them\n"
+  "  run --sim --virtual-time --until SECONDS [--seed N] [--scenario FILE] SCRIPT ...\n"
+  "                      the same on a virtual clock that jumps whenever everything\n"
+  "                      waits; stops (like SIGTERM) at SECONDS of virtual time\n"
+  "  test [--junit FILE] [--seed N] [FILE|DIR]...\n"
+  "                      run rec.test files (*_test.lua in a DIR), each case on a fresh\n"
+  "                      engine, simulator and virtual clock; TAP on stdout (docs/testing.md)\n"
   "  check SCRIPT        compile SCRIPT only; prints file:line: message on a syntax error\n"
   "  query qingcloud --app-id ID --channel NAME [--from-hour N] [--to-hour N]\n"
   "                  [--offset N] [--limit N] [--sim]\n"
@@ -59,7 +66,9 @@ static int global_option(int argc, char **argv) {
 }
 
 typedef struct run_opts {
-  int sim;
+  int sim, virtual_time;
+  double until;                  /* virtual seconds; < 0: none */
+  uint64_t seed;
   const char *scenario, *state;
 } run_opts;
 
@@ -74,6 +83,7 @@ static sim_t *attach_sim(engine_t *e, const run_opts *o) {
   so.host = "127.0.0.1";
   so.scenario_path = o->scenario;
   so.embedded = 1;
+  so.clock = engine_clock(e);
   s = sim_start(engine_loop(e), &so, err, sizeof err);
   if (!s) {
     fprintf(stderr, "recwatch: cannot start the simulator: %s\n", err);
@@ -94,15 +104,22 @@ static sim_t *attach_sim(engine_t *e, const run_opts *o) {
 static int run_script(const run_opts *o, const char *script, int argc, char **argv,
                       const char *module) {
   char err[1024];
-  engine_t *e = engine_new(err, sizeof err);
+  engine_options eo;
+  engine_t *e;
   sim_t *sim = NULL;
   int status = 2;
+  memset(&eo, 0, sizeof eo);
+  eo.signals = 1;
+  eo.virtual_time = o->virtual_time;
+  eo.seed = o->seed ? o->seed : (o->virtual_time ? 1 : 0);  /* virtual: the same run each time */
+  e = engine_new_opts(&eo, err, sizeof err);
   if (!e) {
     fprintf(stderr, "recwatch: %s\n", err);
     return 2;
   }
   if (o->state) engine_config(e)->state_path = strdup(o->state);
   if (o->sim && !(sim = attach_sim(e, o))) goto done;
+  if (o->until >= 0) engine_set_until(e, o->until);
   if (engine_load_main(e, script, module, argc, argv, err, sizeof err) != 0) {
     fprintf(stderr, "recwatch: %s\n", err);
     goto done;
@@ -118,10 +135,24 @@ static int cmd_run(int argc, char **argv) {
   run_opts o;
   int i = 1, used;
   memset(&o, 0, sizeof o);
+  o.until = -1;
   while (i < argc && argv[i][0] == '-' && argv[i][1] == '-') {
     if (strcmp(argv[i], "--sim") == 0) {
       o.sim = 1;
       i++;
+    } else if (strcmp(argv[i], "--virtual-time") == 0) {
+      o.virtual_time = 1;
+      i++;
+    } else if (strcmp(argv[i], "--until") == 0 || strcmp(argv[i], "--seed") == 0) {
+      char *end = NULL;
+      double v;
+      if (i + 1 >= argc) return usage_error("%s needs a number", argv[i]);
+      v = strtod(argv[i + 1], &end);
+      if (!end || *end || end == argv[i + 1] || !(v >= 0) || v > 1e9)
+        return usage_error("bad number '%s'", argv[i + 1]);
+      if (argv[i][2] == 'u') o.until = v;
+      else o.seed = (uint64_t)v;
+      i += 2;
     } else if (strcmp(argv[i], "--scenario") == 0 || strcmp(argv[i], "--state") == 0) {
       if (i + 1 >= argc) return usage_error("%s needs a file name", argv[i]);
       if (argv[i][2] == 's' && argv[i][3] == 'c') o.scenario = argv[i + 1];
@@ -136,6 +167,11 @@ static int cmd_run(int argc, char **argv) {
   }
   if (i >= argc) return usage_error("%s", "run needs a script: recwatch run SCRIPT [ARGS...]");
   if (o.scenario && !o.sim) return usage_error("%s", "--scenario goes with --sim");
+  if (o.virtual_time && !o.sim)
+    return usage_error("%s", "--virtual-time goes with --sim (real providers cannot jump in time)");
+  if (o.virtual_time && o.until < 0)
+    return usage_error("%s", "--virtual-time needs --until SECONDS (a watcher never ends by itself)");
+  if (o.until >= 0 && !o.virtual_time) return usage_error("%s", "--until goes with --virtual-time");
   return run_script(&o, argv[i], argc - i - 1, argv + i + 1, NULL);
 }
 
@@ -164,6 +200,7 @@ static int cmd_query(int argc, char **argv) {
   int i, n = 0;
   char **rest;
   memset(&o, 0, sizeof o);
+  o.until = -1;
   if (argc < 2) return usage_error("%s", "query needs a provider: qingcloud or agora");
   rest = calloc((size_t)argc, sizeof *rest);
   if (!rest) return 2;
@@ -202,7 +239,13 @@ static int dispatch(int argc, char **argv) {
 }
 
 int main(int argc, char **argv) {
-  int status = dispatch(argc, argv);
+  int status;
+  if (http_global_init() != 0) {
+    fprintf(stderr, "recwatch: cannot initialise libcurl\n");
+    return 2;
+  }
+  status = dispatch(argc, argv);
+  http_global_cleanup();
   /* the cached HMAC key goes before exit; not from atexit, which would run after OpenSSL's
    * own exit handler, when no OpenSSL call is allowed any more */
   crypto_cleanup();

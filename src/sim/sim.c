@@ -25,7 +25,7 @@ typedef struct wreq {
 static void conn_close(sim_conn *c);
 static void conn_process(sim_conn *c, const char *data, size_t len);
 
-double sim_now(sim_t *s) { return (double)(uv_now(s->loop) - s->t0) / 1000.0; }
+double sim_now(sim_t *s) { return rclock_now(s->clock) - s->t0; }
 
 /* ---------------------------------------------------------------- replies */
 
@@ -265,7 +265,8 @@ static int apply_fault(sim_conn *c, sim_fault *f, int provider) {
       c->delaying = 1;
       c->delayed_fault = f;
       update_reading(c);
-      uv_timer_start(&c->timer, sim_on_delay, (uint64_t)f->delay_ms, 0);
+      rtimer_start(&c->timer, (double)f->delay_ms / 1000.0);
+      rclock_park(c->sim->clock, c->sim->port, c->peer_port);
       return 1;
     case SIM_F_500_HTML:
       sim_reply(c, 500, "text/html", html500, sizeof html500 - 1);
@@ -524,10 +525,11 @@ static void conn_process(sim_conn *c, const char *data, size_t len) {
   update_reading(c);
 }
 
-void sim_on_delay(uv_timer_t *t) {
+void sim_on_delay(rtimer_t *t) {
   sim_conn *c = t->data;
   char *rest = c->in;
   size_t len = c->in_len;
+  rclock_unpark(c->sim->clock, c->sim->port, c->peer_port);
   c->delaying = 0;
   c->in = NULL;
   c->in_len = 0;
@@ -595,9 +597,9 @@ static void conn_close(sim_conn *c) {
   if (c->closing) return;
   c->closing = 1;
   c->reading = 0;
-  uv_timer_stop(&c->timer);
+  if (rtimer_active(&c->timer)) rclock_unpark(c->sim->clock, c->sim->port, c->peer_port);
+  rtimer_stop(&c->timer);
   uv_close((uv_handle_t *)&c->tcp, on_conn_closed);
-  uv_close((uv_handle_t *)&c->timer, on_conn_closed);
 }
 
 static void on_connection(uv_stream_t *server, int status) {
@@ -608,19 +610,26 @@ static void on_connection(uv_stream_t *server, int status) {
   if (!c) return;
   c->sim = s;
   uv_tcp_init(s->loop, &c->tcp);
-  uv_timer_init(s->loop, &c->timer);
-  c->tcp.data = c->timer.data = c;
-  c->open_handles = 2;
+  rtimer_init(s->clock, &c->timer, sim_on_delay, c);
+  c->tcp.data = c;
+  c->open_handles = 1;
   c->next = s->conns;
   if (s->conns) s->conns->prev = c;
   s->conns = c;
   if (s->embedded) {
     uv_unref((uv_handle_t *)&c->tcp);
-    uv_unref((uv_handle_t *)&c->timer);
+    rtimer_unref(&c->timer);
   }
   if (uv_accept(server, (uv_stream_t *)&c->tcp) != 0) {
     conn_close(c);
     return;
+  }
+  {
+    struct sockaddr_storage peer;
+    int plen = sizeof peer;
+    if (uv_tcp_getpeername(&c->tcp, (struct sockaddr *)&peer, &plen) == 0)
+      c->peer_port = ntohs(peer.ss_family == AF_INET6 ? ((struct sockaddr_in6 *)&peer)->sin6_port
+                                                      : ((struct sockaddr_in *)&peer)->sin_port);
   }
   uv_tcp_nodelay(&c->tcp, 1);
   http_parser_init(&c->parser, HTTP_REQUEST);
@@ -636,6 +645,12 @@ static void on_listener_closed(uv_handle_t *h) {
   maybe_free_sim(s);
 }
 
+/* sim_start failed before anything was listening. */
+static void drop_unstarted(sim_t *s) {
+  if (s->own_clock) rclock_free(s->clock);
+  free(s);
+}
+
 sim_t *sim_start(uv_loop_t *loop, const sim_options *opt, char *err, size_t errlen) {
   sim_t *s = calloc(1, sizeof *s);
   const char *host = opt && opt->host ? opt->host : "127.0.0.1";
@@ -648,25 +663,34 @@ sim_t *sim_start(uv_loop_t *loop, const sim_options *opt, char *err, size_t errl
   }
   s->loop = loop;
   s->embedded = opt ? opt->embedded : 0;
-  s->wall0 = time(NULL);
-  uv_update_time(loop);
-  s->t0 = uv_now(loop);
+  s->clock = opt ? opt->clock : NULL;
+  if (!s->clock) {
+    s->clock = rclock_new(loop, 0, 0);
+    s->own_clock = 1;
+    if (!s->clock) {
+      snprintf(err, errlen, "out of memory");
+      free(s);
+      return NULL;
+    }
+  }
+  s->wall0 = (time_t)rclock_time(s->clock);
+  s->t0 = rclock_now(s->clock);
   memset(&ss, 0, sizeof ss);
   if (opt && (opt->port < 0 || opt->port > 65535)) {
     snprintf(err, errlen, "bad port %d", opt->port);
-    free(s);
+    drop_unstarted(s);
     return NULL;
   }
   rc = v6 ? uv_ip6_addr(host, opt ? opt->port : 0, (struct sockaddr_in6 *)&ss)
           : uv_ip4_addr(host, opt ? opt->port : 0, (struct sockaddr_in *)&ss);
   if (rc != 0) {
     snprintf(err, errlen, "bad listen address '%s'", host);
-    free(s);
+    drop_unstarted(s);
     return NULL;
   }
   s->sc = sim_scenario_load(opt ? opt->scenario_path : NULL, s->wall0, err, errlen);
   if (!s->sc) {
-    free(s);
+    drop_unstarted(s);
     return NULL;
   }
   if (opt && opt->log_requests_path) {
@@ -674,7 +698,7 @@ sim_t *sim_start(uv_loop_t *loop, const sim_options *opt, char *err, size_t errl
     if (!s->logf) {
       snprintf(err, errlen, "cannot open %s for writing", opt->log_requests_path);
       sim_scenario_free(s->sc);
-      free(s);
+      drop_unstarted(s);
       return NULL;
     }
   }
@@ -725,4 +749,6 @@ void sim_free(sim_t *s) {
   if (s->listener_open && !uv_is_closing((uv_handle_t *)&s->listener))
     uv_close((uv_handle_t *)&s->listener, on_listener_closed);
   for (c = s->conns; c; c = c->next) conn_close(c);
+  if (s->own_clock) rclock_free(s->clock);
+  s->clock = NULL;
 }

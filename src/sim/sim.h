@@ -3,6 +3,7 @@
 #ifndef REC_SIM_H
 #define REC_SIM_H
 #include <uv.h>
+#include "rclock.h"
 
 typedef struct sim sim_t;
 
@@ -12,6 +13,7 @@ typedef struct sim_options {
   const char *scenario_path;     /* Lua scenario file; NULL = the built-in default story */
   const char *log_requests_path; /* one JSON line per request, or NULL */
   int embedded;                  /* 1: unref handles so the sim never keeps the loop alive */
+  rclock_t *clock;               /* the engine clock (timelines, faults, windows); NULL: own, real */
 } sim_options;
 
 /* Credentials and base URL a client must use (valid until sim_free). */
