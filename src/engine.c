@@ -67,6 +67,7 @@ struct engine {
   tracked_timer *timers;
   unsigned next_id;
   int exit_code, main_failed, config_failed, stopping, exiting, halted, signals;
+  int busy_kills;                /* tasks ended by max_busy */
   uint64_t resumed_at;           /* uv_hrtime() when the running task was resumed */
   uint64_t max_busy_ns;          /* how long a task may run without waiting; 0 = no limit */
 };
@@ -232,7 +233,7 @@ static void on_idle(uv_idle_t *h) {
   task_t *t;
   while (n-- > 0 && !e->exiting && (t = ready_pop(e)) != NULL)
     if (t->state == T_READY || t->state == T_NEW) task_resume(t, t->ready_nargs);
-  if (!e->ready_head) uv_idle_stop(&e->idle);
+  if (!e->ready_head || e->exiting) uv_idle_stop(&e->idle);
 }
 
 /* ---- task lifecycle ---- */
@@ -340,9 +341,11 @@ static void busy_hook(lua_State *L, lua_Debug *ar) {
   if (t == e->current && lua_isyieldable(L)) {
     /* yield out of the loop: no pcall in the script can catch this; the engine ends it */
     t->busy_killed = 1;
+    e->busy_kills++;
     lua_yield(L, 0);
     return;
   }
+  e->busy_kills++;
   push_busy_message(L, e);  /* a plain coroutine or a C boundary: an error is what is left */
   lua_error(L);
 }
@@ -734,6 +737,7 @@ static int l_panic(lua_State *L) {
  * request in flight (a request the simulator parked on a virtual timer counts as waiting). */
 static int engine_busy(void *ud) {
   engine_t *e = ud;
+  if (e->exiting) return e->http && http_busy(e->http) > 0;  /* its ready tasks never run */
   return e->nready > 0 || e->holds > 0 || (e->http && http_busy(e->http) > 0);
 }
 
@@ -933,6 +937,8 @@ int engine_run(engine_t *e) {
   if (e->stopping) log_info("stopped");
   return 0;
 }
+
+int engine_busy_kills(engine_t *e) { return e->busy_kills; }
 
 int engine_status(engine_t *e) {
   if (e->halted) return e->main_failed ? 1 : 0;  /* like a process the deadline stopped */

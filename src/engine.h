@@ -55,6 +55,8 @@ void engine_release(engine_t *e);
 void engine_set_until(engine_t *e, double seconds);
 /* -1 while tasks or rec.every timers are alive; else the exit status a process would have. */
 int engine_status(engine_t *e);
+/* How many tasks max_busy ended (a test runner fails the case on any). */
+int engine_busy_kills(engine_t *e);
 
 /* Loads the script file (or the embedded module, when module is not NULL: its chunk returns
  * a function called with the args) as the main task with args (arg table and ...). Returns 0, or 2 with

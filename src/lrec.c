@@ -432,9 +432,8 @@ static int tick_still_running(every_timer *et) {
 static void on_every(rtimer_t *h) {
   every_timer *et = h->data;
   lua_State *L = et->L;
-  double now = rclock_now(h->clock), next = h->due + et->interval;
   if (engine_stopping(et->e)) return;
-  rtimer_start_at(h, next > now ? next : now + et->interval);  /* no drift; late ticks skip */
+  rtimer_start(h, et->interval);  /* from now, as a repeating uv_timer did */
   if (tick_still_running(et)) {
     log_debug("rec.every: the previous run is still going; skipping this tick");
     return;
@@ -466,7 +465,6 @@ static int l_every(lua_State *L) {
   luaL_setmetatable(L, EVERY_MT);
   et->e = e;
   et->L = engine_lua(e);
-  et->interval = s;
   lua_pushvalue(L, 2);
   et->fn_ref = luaL_ref(L, LUA_REGISTRYINDEX);
   lua_pushvalue(L, -1);

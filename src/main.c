@@ -7,9 +7,9 @@
 #include "engine.h"
 #include "http.h"
 #include "log.h"
+#include "rtest.h"
 #include "sim/sim.h"
 
-void lrec_set_sim(lua_State *L, const char *base_url);  /* lrec.c */
 
 static const char usage[] =
   "usage: recwatch [--log-level debug|info|warn|error] [--log-format text|json] COMMAND ...\n"
@@ -72,12 +72,11 @@ typedef struct run_opts {
   const char *scenario, *state;
 } run_opts;
 
-/* Starts the in-process simulator and points both providers at it, credentials included. */
+/* Starts the in-process simulator (on the engine's loop and clock) and points both providers
+ * at it, credentials included. */
 static sim_t *attach_sim(engine_t *e, const run_opts *o) {
   sim_options so;
-  sim_info info;
   char err[256];
-  config_t *cfg = engine_config(e);
   sim_t *s;
   memset(&so, 0, sizeof so);
   so.host = "127.0.0.1";
@@ -89,14 +88,7 @@ static sim_t *attach_sim(engine_t *e, const run_opts *o) {
     fprintf(stderr, "recwatch: cannot start the simulator: %s\n", err);
     return NULL;
   }
-  sim_get_info(s, &info);
-  config_set_hosts(&cfg->agora, info.base_url, NULL, 0);
-  config_set_hosts(&cfg->qc, info.base_url, NULL, 0);
-  config_set_credential(&cfg->agora, info.agora_customer_id, info.agora_customer_secret);
-  config_set_credential(&cfg->qc, info.qc_access_key_id, info.qc_secret_access_key);
-  cfg->agora.locked = cfg->qc.locked = 1;
-  lrec_set_sim(engine_lua(e), info.base_url);
-  log_debug("simulator on %s", info.base_url);
+  rtest_attach_sim(e, s);
   return s;
 }
 
@@ -235,6 +227,7 @@ static int dispatch(int argc, char **argv) {
   if (strcmp(argv[i], "check") == 0) return cmd_check(argc - i, argv + i);
   if (strcmp(argv[i], "query") == 0) return cmd_query(argc - i, argv + i);
   if (strcmp(argv[i], "sim") == 0) return sim_command(argc - i, argv + i);
+  if (strcmp(argv[i], "test") == 0) return rtest_command(argc - i, argv + i);
   return usage_error("unknown command '%s'", argv[i]);
 }
 

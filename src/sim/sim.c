@@ -322,6 +322,30 @@ static const char webhook_path[] = "/_sim/webhook";
 /* The webhook sink: a POST here is an alert "arriving"; it is logged and answered the way
  * the chat-ops robots answer success ({"errcode":0,"code":0}), so demos under --sim show
  * the whole delivery path. */
+/* Webhook bodies are kept for sim_webhook (recwatch test's t:webhooks()). */
+static void keep_webhook(sim_t *s, const char *body, size_t len) {
+  char *copy;
+  if (s->nhooks == s->caphooks) {
+    size_t ncap = s->caphooks ? 2 * s->caphooks : 16;
+    sbuf *g = realloc(s->hooks, ncap * sizeof *g);
+    if (!g) return;
+    s->hooks = g;
+    s->caphooks = ncap;
+  }
+  if (!(copy = malloc(len + 1))) return;
+  memcpy(copy, body, len);
+  copy[len] = '\0';
+  s->hooks[s->nhooks].p = copy;
+  s->hooks[s->nhooks].len = s->hooks[s->nhooks].cap = len;
+  s->nhooks++;
+}
+
+const char *sim_webhook(sim_t *s, size_t i, size_t *len) {
+  if (i >= s->nhooks) return NULL;
+  *len = s->hooks[i].len;
+  return s->hooks[i].p;
+}
+
 static int webhook_sink(sim_conn *c) {
   char excerpt[512];
   if (c->pathlen != sizeof webhook_path - 1 || memcmp(c->path, webhook_path, c->pathlen) != 0)
@@ -331,6 +355,7 @@ static int webhook_sink(sim_conn *c) {
   } else {
     rec_excerpt(excerpt, sizeof excerpt, c->body.p, c->body.len);
     log_info("sim: webhook received: %s", excerpt);
+    keep_webhook(c->sim, c->body.p ? c->body.p : "", c->body.len);
     sim_reply_json(c, 200, "{\"errcode\":0,\"code\":0,\"ok\":true}");
   }
   sim_log_request(c, c->parser.method == HTTP_POST ? "webhook" : NULL, 0, NULL);
@@ -569,6 +594,8 @@ void sim_on_read(uv_stream_t *st, ssize_t nread, const uv_buf_t *buf) {
 static void maybe_free_sim(sim_t *s) {
   if (!s->freeing || s->listener_open || s->conns) return;
   sim_scenario_free(s->sc);
+  while (s->nhooks > 0) free(s->hooks[--s->nhooks].p);
+  free(s->hooks);
   if (s->logf) fclose(s->logf);
   sbuf_free(&s->scratch);
   sbuf_free(&s->qbuf);

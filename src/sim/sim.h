@@ -27,6 +27,8 @@ typedef struct sim_info {
 /* Starts listening; returns NULL and writes a one-line reason into err on failure. */
 sim_t *sim_start(uv_loop_t *loop, const sim_options *opt, char *err, size_t errlen);
 void sim_get_info(sim_t *s, sim_info *out);
+/* The i-th body the webhook sink received (NUL-terminated, len bytes), or NULL. */
+const char *sim_webhook(sim_t *s, size_t i, size_t *len);
 /* Closes the listener and all connections; frees everything once the handles are closed
  * (run the loop afterwards so the close callbacks run). */
 void sim_free(sim_t *s);

@@ -27,6 +27,8 @@ struct sim {
   sim_conn *conns;
   long reqno[3];     /* requests seen per provider scope (SIM_P_ANY counts both) */
   sbuf scratch, qbuf, logline;
+  sbuf *hooks;       /* bodies the webhook sink received */
+  size_t nhooks, caphooks;
   char rbuf[65536];  /* shared read buffer: every read is consumed before returning */
 };
 
