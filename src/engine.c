@@ -534,12 +534,8 @@ static int l_task_wait(lua_State *L) {
   return engine_suspend(self);
 }
 
-static int l_task_cancel(lua_State *L) {
-  task_t *t = check_task(L);
-  if (t->state == T_DONE) {
-    lua_pushboolean(L, 0);
-    return 1;
-  }
+int engine_cancel(task_t *t) {
+  if (t->state == T_DONE) return 0;
   if (t->state == T_NEW) {
     /* never started: it ends now with a cancelled error and runs nothing */
     rec_err err;
@@ -552,7 +548,13 @@ static int l_task_cancel(lua_State *L) {
   } else {
     cancel_task(t, "task:cancel");
   }
-  lua_pushboolean(L, 1);
+  return 1;
+}
+
+int task_started(task_t *t) { return t->state != T_NEW; }
+
+static int l_task_cancel(lua_State *L) {
+  lua_pushboolean(L, engine_cancel(check_task(L)));
   return 1;
 }
 

@@ -96,6 +96,10 @@ engine_t *task_engine(task_t *t);
 lua_State *task_thread(task_t *t);
 int task_cancelled(task_t *t);
 int task_done(task_t *t);
+int task_started(task_t *t);
+/* t:cancel(): a task that has not started ends at once (running nothing); a waiting one is
+ * resumed with a cancelled error. 0 when it had already finished. */
+int engine_cancel(task_t *t);
 
 /* Called by a binding about to wait: records p as what t waits on. The binding then returns
  * lua_yield(L, 0). Raises a Lua error (naming `what`) when L cannot yield here. */

@@ -448,6 +448,14 @@ static every_timer *check_every(lua_State *L) { return luaL_checkudata(L, 1, EVE
 
 static int l_every_stop(lua_State *L) {
   every_timer *et = check_every(L);
+  if (et->on && et->running_ref != LUA_NOREF) {
+    /* a tick spawned at the same instant but not started yet does not run after stop() */
+    task_t *t;
+    lua_rawgeti(et->L, LUA_REGISTRYINDEX, et->running_ref);
+    t = lua_touserdata(et->L, -1);
+    lua_pop(et->L, 1);
+    if (t && !task_started(t)) engine_cancel(t);
+  }
   if (et->on) engine_untrack_timer(et->e, et);
   every_stop(et);
   return 0;
