@@ -223,6 +223,7 @@ static sim_fault *pick_fault(sim_conn *c, int provider) {
     long n;
     int hit;
     if (f->provider != SIM_P_ANY && f->provider != provider) continue;
+    if (provider == SIM_P_WEBHOOK && f->provider != SIM_P_WEBHOOK) continue;
     if (now < f->after || (f->before >= 0 && now >= f->before)) continue;
     if (f->times > 0 && f->fired >= f->times) continue;
     if (f->match) {
@@ -346,10 +347,19 @@ const char *sim_webhook(sim_t *s, size_t i, size_t *len) {
   return s->hooks[i].p;
 }
 
-static int webhook_sink(sim_conn *c) {
+static int webhook_sink(sim_conn *c, int resumed) {
   char excerpt[512];
+  sim_fault *f = NULL;
   if (c->pathlen != sizeof webhook_path - 1 || memcmp(c->path, webhook_path, c->pathlen) != 0)
     return 0;
+  if (c->parser.method == HTTP_POST && !resumed) {  /* faults that name "webhook" */
+    c->sim->reqno[SIM_P_WEBHOOK]++;
+    if ((f = pick_fault(c, SIM_P_WEBHOOK)) != NULL) {
+      if (apply_fault(c, f, SIM_P_WEBHOOK)) return 1;  /* delay: answered by sim_on_delay */
+      sim_log_request(c, "webhook", 0, sim_fault_names[f->kind]);
+      return 1;
+    }
+  }
   if (c->parser.method != HTTP_POST) {
     sim_reply_json(c, 404, no_route);
   } else {
@@ -358,7 +368,7 @@ static int webhook_sink(sim_conn *c) {
     keep_webhook(c->sim, c->body.p ? c->body.p : "", c->body.len);
     sim_reply_json(c, 200, "{\"errcode\":0,\"code\":0,\"ok\":true}");
   }
-  sim_log_request(c, c->parser.method == HTTP_POST ? "webhook" : NULL, 0, NULL);
+  sim_log_request(c, c->parser.method == HTTP_POST ? "webhook" : NULL, 0, resumed ? "delay" : NULL);
   return 1;
 }
 
@@ -399,7 +409,7 @@ static void handle(sim_conn *c, int resumed) {
     }
   }
 
-  if (webhook_sink(c)) return;
+  if (webhook_sink(c, resumed)) return;
   memset(&req, 0, sizeof req);
   req.c = c;
   if (sim_api_route(c, &req) == 0) {

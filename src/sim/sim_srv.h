@@ -25,7 +25,7 @@ struct sim {
   FILE *logf;
   char base_url[96];
   sim_conn *conns;
-  long reqno[3];     /* requests seen per provider scope (SIM_P_ANY counts both) */
+  long reqno[4];     /* requests seen per provider scope (SIM_P_ANY counts both providers) */
   sbuf scratch, qbuf, logline;
   sbuf *hooks;       /* bodies the webhook sink received */
   size_t nhooks, caphooks;
