@@ -47,6 +47,7 @@ typedef struct tcase {
   engine_t *runner;
   sim_t *sim;
   uv_timer_t watchdog;
+  uv_check_t ended;        /* notices a case function that ended without reporting */
   const char *file;
   char test_dir[1024];
   char dir[1024];          /* scratch directory */
@@ -375,6 +376,15 @@ static void on_watchdog(uv_timer_t *h) {
   finish(c, 0, msg);
 }
 
+/* The case's task was ended from outside (max_busy) and so never reported. */
+static void on_check(uv_check_t *h) {
+  tcase *c = h->data;
+  if (c->reported || !c->runner || engine_status(c->runner) < 0) return;
+  finish(c, 0, engine_busy_kills(c->runner)
+                   ? "the case ran for more than 2 s without waiting (an endless loop?)"
+                   : "the case ended without reporting (see the log)");
+}
+
 static int rm_entry(const char *path, const struct stat *sb, int flag, struct FTW *ftw) {
   (void)sb;
   (void)flag;
@@ -445,8 +455,13 @@ static void run_case(tcase *c, const char *file, int index) {
       c->watchdog.data = c;
       uv_timer_start(&c->watchdog, on_watchdog, (uint64_t)(c->timeout * 1000), 0);
       uv_unref((uv_handle_t *)&c->watchdog);
+      uv_check_init(&c->loop, &c->ended);
+      c->ended.data = c;
+      uv_check_start(&c->ended, on_check);
+      uv_unref((uv_handle_t *)&c->ended);
       uv_run(&c->loop, UV_RUN_DEFAULT);
       uv_timer_stop(&c->watchdog);
+      uv_check_stop(&c->ended);
       if (!c->reported)
         finish(c, 0, "the case waits on something nothing can wake (an event never set?)");
     }

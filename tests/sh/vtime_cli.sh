@@ -102,6 +102,7 @@ T.case("a busy script fails its case", function(t)
   t:start("busy.lua", {})
   t:advance(1)
 end)
+T.case("a busy case fails too", function(t) while true do end end)
 L
 "$RECWATCH" test "$T/t/pass_test.lua" >"$T/pass.tap"
 grep -qx '1..2' "$T/pass.tap"
@@ -110,18 +111,19 @@ grep -qx 'ok 2 - advances' "$T/pass.tap"
 rc=0; "$RECWATCH" test --junit "$T/j.xml" "$T/t" >"$T/all.tap" 2>"$T/all.err" || rc=$?
 cat "$T/all.tap"
 test $rc = 1
-grep -qx '1..5' "$T/all.tap"
+grep -qx '1..6' "$T/all.tap"
 grep -qx 'not ok 2 - fails on line 3' "$T/all.tap"
 grep -q '^#   .*fail_test.lua:4: letters: expected "b", got "a"' "$T/all.tap"
 grep -qx 'not ok 3 - a busy script fails its case' "$T/all.tap"
-grep -qx 'ok 4 - adds' "$T/all.tap"
+grep -qx 'not ok 4 - a busy case fails too' "$T/all.tap"
+grep -qx 'ok 5 - adds' "$T/all.tap"
 python3 - "$T/j.xml" <<'PY'
 import sys, xml.etree.ElementTree as ET
 root = ET.parse(sys.argv[1]).getroot()
-assert root.tag == "testsuites" and root.get("tests") == "5" and root.get("failures") == "2", root.attrib
+assert root.tag == "testsuites" and root.get("tests") == "6" and root.get("failures") == "3", root.attrib
 cases = root.findall("./testsuite/testcase")
-assert len(cases) == 5
-assert [c.find("failure") is not None for c in cases] == [False, True, True, False, False]
+assert len(cases) == 6
+assert [c.find("failure") is not None for c in cases] == [False, True, True, True, False, False]
 PY
 echo 'syntax error here' >"$T/t/bad_test.lua"
 rc=0; "$RECWATCH" test "$T/t/bad_test.lua" >/dev/null 2>"$T/bad.err" || rc=$?; test $rc = 2
