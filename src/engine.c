@@ -46,12 +46,11 @@ struct engine {
   uv_loop_t own_loop;
   uv_loop_t *loop;               /* &own_loop, or a test runner's shared loop */
   rclock_t *clock;               /* own, or shared with the simulator and other engines */
-  int owns_loop, owns_clock, with_signals, closing_handles, freed;
+  int owns_loop, owns_clock, with_signals, closing_handles;
   double t0;                     /* rclock_now when the engine started: engine_now's zero */
   uint64_t rng;                  /* the engine's seeded generator (jitter, math.random) */
   int holds;                     /* work outside the loop in progress (store jobs) */
   rtimer_t until;                /* engine_set_until */
-  int until_hit;
   char warnbuf[1024];            /* a Lua warning being assembled */
   size_t warnlen;
   lua_State *L;
@@ -745,7 +744,6 @@ static int engine_busy(void *ud) {
 
 static void on_until(rtimer_t *t) {
   engine_t *e = t->data;
-  e->until_hit = 1;
   log_info("virtual time limit reached (%g s)", engine_now(e));
   engine_stop(e, "--until");
 }
