@@ -1,6 +1,8 @@
 -- The workflow stories that used to wait real seconds in tests/sh (kill -9 mid-delivery and
--- restart; the webhook down, then back), on a virtual clock: the same claims, in
--- milliseconds, with no timing left to chance. The examples are the scripts under test.
+-- restart; the webhook down, then back; many_channels over two pages; the Agora examples), on
+-- a virtual clock: the same claims, in milliseconds, with no timing left to chance. The
+-- examples are the scripts under test. (tests/sh/workflow_kill_restart.sh keeps the real
+-- kill -9 of a process; workflow_qingcloud_alert.sh the alert id in a real receiver's headers.)
 local T = require "rec.test"
 local EX = "../../examples/qingcloud_failed_alert.lua"
 
@@ -71,4 +73,51 @@ T.case("the webhook is down, then back: every alert arrives once, after retries 
   local got = by_key(t:webhooks())
   t:eq(got["39/52"].n + got["41/30"].n + got["42/53"].n, 3)
   t:eq(#t:logs("ALERT delivered"), 3)
+end)
+
+T.case("many_channels over 12 channels, one with 150 tasks on two pages: the three failures alert", function(t)
+  t:scenario("../scenarios/qc_many_channels.lua")
+  local ch = {}
+  for i = 1, 12 do ch[i] = "ch-" .. i end
+  -- production-like timing: every 30 s for ten minutes
+  local p = t:start("../../examples/many_channels.lua",
+                    { "--channels", table.concat(ch, ","), "--rooms", "0", "--every", "30", "--for", "600" })
+  t:advance(620)
+  t:eq(p:exited(), 0)
+  t:ok(#t:logs("12 channels, 174 tasks") > 0, "every task of every page counted")
+  local got = {}
+  for _, h in ipairs(t:webhooks()) do got[#got + 1] = ("%s/%d/%d"):format(h.channel, h.task_id, h.status) end
+  table.sort(got)
+  t:eq(got, { "ch-12/5150/32", "ch-3/1003/52", "ch-9/1009/51" }, "including the one on the second page")
+end)
+
+T.case("the Agora examples on a fast story: stuck start, abnormal exit, ended summaries", function(t)
+  -- tests/scenarios/agora_fast.lua: 20 at 2 s and gone at 3 s, vanish at 2 s, stuck at 2
+  t:scenario("../scenarios/agora_fast.lua")
+  local guard = t:start("../../examples/agora_start_guard.lua",
+    { "--recordings", "sim-resource-healthy:sid-healthy:mix,sim-resource-stuck:sid-stuck:mix",
+      "--first-after", "0.5", "--start-every", "0.5", "--start-timeout", "3", "--confirm", "0.5,0.5,0.5",
+      "--for", "20" })
+  local summary = t:start("../../examples/agora_ended_summary.lua",
+    { "--recordings", "sim-resource-abnormal:sid-abnormal:mix,sim-resource-vanish:sid-vanish:individual,sim-resource-healthy:sid-healthy:mix",
+      "--first-after", "0.3", "--every", "0.5", "--confirm", "0.5,0.5,0.5", "--for", "8" })
+  t:advance(30)
+  t:eq(guard:exited(), 0)
+  t:eq(summary:exited(), 0)
+  t:eq(#t:logs("sid%-healthy is recording"), 1)
+  local g, s, ids = {}, {}, {}
+  for _, h in ipairs(t:webhooks()) do
+    ids[h.alert_id] = (ids[h.alert_id] or 0) + 1
+    t:eq(ids[h.alert_id], 1, "one delivery per alert id")
+    if h.reason then g[#g + 1] = ("%s/%s/%s"):format(h.sid, h.status, h.reason)
+    else s[#s + 1] = ("%s/%s/%s"):format(h.sid, h.event, h.status) end
+    if h.event == "ended" and h.sid == "sid-abnormal" then
+      t:eq(#h.files, 2)
+      t:ok(h.text:find("2 file(s)", 1, true), h.text)
+    end
+    if h.reason then t:ok(h.text:find("not recording 3s", 1, true), h.text) end
+  end
+  table.sort(s)
+  t:eq(g, { "sid-stuck/2/timeout" }, "the guard alerts only for the stuck recording")
+  t:eq(s, { "sid-abnormal/ended/20", "sid-abnormal/failed/20", "sid-vanish/ended/5" })
 end)
