@@ -338,7 +338,7 @@ void http_client_set_clock(http_client_t *c, rclock_t *clock) { c->clock = clock
 int http_busy(http_client_t *c) {
   http_req_t *req;
   int n = 0;
-  if (!c->clock) return c->active;
+  if (!c->clock || rclock_parked_count(c->clock) == 0) return c->active;
   for (req = c->reqs; req; req = req->next) {
     long local = 0, remote = 0;
     curl_easy_getinfo(req->easy, CURLINFO_LOCAL_PORT, &local);

@@ -281,6 +281,8 @@ void rclock_unpark(rclock_t *c, int server_port, int client_port) {
     }
 }
 
+size_t rclock_parked_count(const rclock_t *c) { return c->npk; }
+
 int rclock_is_parked(const rclock_t *c, int server_port, int client_port) {
   size_t i;
   for (i = 0; i < c->npk; i++)

@@ -47,6 +47,7 @@ void rclock_remove_source(rclock_t *c, void *ud);
 void rclock_park(rclock_t *c, int server_port, int client_port);
 void rclock_unpark(rclock_t *c, int server_port, int client_port);
 int rclock_is_parked(const rclock_t *c, int server_port, int client_port);
+size_t rclock_parked_count(const rclock_t *c);
 /* Virtual mode: how many jumps so far (for tests and benchmarks). */
 uint64_t rclock_jumps(const rclock_t *c);
 
