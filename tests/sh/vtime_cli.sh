@@ -53,7 +53,7 @@ grep -q 'virtual time limit reached (86400 s)' "$T/forever.log"
 # turn every few thousand jumps) and stops cleanly
 "$RECWATCH" run --sim --virtual-time --until 1e9 "$T/forever.lua" 2>"$T/sig.log" &
 P=$!
-sleep 1
+for _ in $(seq 100); do grep -q 'hour 100,' "$T/sig.log" 2>/dev/null && break; sleep 0.1; done
 kill -TERM $P
 rc=0; wait $P || rc=$?
 test $rc = 0
