@@ -25,7 +25,7 @@ typedef struct wreq {
 static void conn_close(sim_conn *c);
 static void conn_process(sim_conn *c, const char *data, size_t len);
 
-double sim_now(sim_t *s) { return rclock_now(s->clock) - s->t0; }
+double sim_now(sim_t *s) { return rclock_now(s->clock) - s->t0 + s->t_offset; }
 
 /* ---------------------------------------------------------------- replies */
 
@@ -710,7 +710,8 @@ sim_t *sim_start(uv_loop_t *loop, const sim_options *opt, char *err, size_t errl
       return NULL;
     }
   }
-  s->wall0 = (time_t)rclock_time(s->clock);
+  s->t_offset = opt && opt->start_at > 0 && opt->start_at < 1e9 ? opt->start_at : 0;
+  s->wall0 = (time_t)rclock_time(s->clock) - (time_t)s->t_offset;
   s->t0 = rclock_now(s->clock);
   memset(&ss, 0, sizeof ss);
   if (opt && (opt->port < 0 || opt->port > 65535)) {

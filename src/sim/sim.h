@@ -14,6 +14,8 @@ typedef struct sim_options {
   const char *log_requests_path; /* one JSON line per request, or NULL */
   int embedded;                  /* 1: unref handles so the sim never keeps the loop alive */
   rclock_t *clock;               /* the engine clock (timelines, faults, windows); NULL: own, real */
+  double start_at;               /* >= 0: start as if already running this many seconds
+                                  * (timelines, created/sliceStartTime; `query --at`) */
 } sim_options;
 
 /* Credentials and base URL a client must use (valid until sim_free). */

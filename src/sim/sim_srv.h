@@ -21,7 +21,8 @@ struct sim {
   rclock_t *clock;   /* the engine clock, or the sim's own real one */
   int own_clock;
   double t0;         /* rclock_now at start */
-  time_t wall0;      /* rclock_time at start */
+  double t_offset;   /* sim seconds already elapsed at t0 (sim_options.start_at) */
+  time_t wall0;      /* the clock's wall-clock time at sim time 0 */
   FILE *logf;
   char base_url[96];
   sim_conn *conns;
