@@ -621,12 +621,15 @@ static const char test_usage[] =
   "  -v                print the scripts' logs (else shown for failed cases only)\n"
   "exit status: 0 all passed, 1 a case failed, 2 usage or load error\n";
 
+/* Real seconds, for the report's durations only (a case's own time is virtual). */
+static double wall_seconds(void) { return (double)uv_hrtime() / 1e9; }
+
 int rtest_command(int argc, char **argv) {
   const char *junit = NULL;
   char **files = NULL;
   size_t nfiles = 0, i, j, nres = 0, total = 0, failed = 0;
   uint64_t seed = 1;
-  double timeout = 60, t_all0 = (double)uv_hrtime() / 1e9;
+  double timeout = 60, t_all0 = wall_seconds();
   int verbose = 0, status = 0, k;
   result *res = NULL;
   size_t *counts;
@@ -702,7 +705,7 @@ int rtest_command(int argc, char **argv) {
       printf("# %s\n", files[i]);
       for (j = 1; j <= counts[i]; j++) {
         tcase c;
-        double t0 = (double)uv_hrtime() / 1e9;
+        double t0 = wall_seconds();
         const char *name = names[i][j - 1];
         memset(&c, 0, sizeof c);
         c.seed = seed + j;
@@ -710,7 +713,7 @@ int rtest_command(int argc, char **argv) {
         c.verbose = verbose;
         run_case(&c, files[i], (int)j);
         res[nres].file = files[i];
-        res[nres].seconds = (double)uv_hrtime() / 1e9 - t0;
+        res[nres].seconds = wall_seconds() - t0;
         res[nres].ok = c.ok && !c.load_failed;
         res[nres].message = c.message ? strdup(c.message) : NULL;
         res[nres].name = strdup(name);
@@ -731,12 +734,12 @@ int rtest_command(int argc, char **argv) {
         case_clear(&c);
       }
     }
-    if (junit && write_junit(junit, res, nres, (double)uv_hrtime() / 1e9 - t_all0) != 0) {
+    if (junit && write_junit(junit, res, nres, wall_seconds() - t_all0) != 0) {
       fprintf(stderr, "recwatch test: cannot write %s\n", junit);
       status = 2;
     }
     if (status == 0) status = failed ? 1 : 0;
-    printf("# %zu case(s), %zu failed, %.2f s\n", nres, failed, (double)uv_hrtime() / 1e9 - t_all0);
+    printf("# %zu case(s), %zu failed, %.2f s\n", nres, failed, wall_seconds() - t_all0);
   }
   for (i = 0; i < nres; i++) {
     free(res[i].name);
