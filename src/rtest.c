@@ -172,6 +172,11 @@ static int t_start(lua_State *L) {
   int argc, i, rc;
   luaL_checktype(L, 2, LUA_TTABLE);
   luaL_checktype(L, 4, LUA_TTABLE);
+  argc = (int)lua_rawlen(L, 2);
+  for (i = 0; i < argc; i++) {  /* before anything is allocated: a bad one raises */
+    if (lua_rawgeti(L, 2, i + 1) != LUA_TSTRING) luaL_error(L, "t:start: argument %d is not a string", i + 1);
+    lua_pop(L, 1);
+  }
   if (!c->sim && start_sim(c, NULL, err, sizeof err) != 0) {
     lua_pushnil(L);
     lua_pushfstring(L, "cannot start the simulator: %s", err);
@@ -200,7 +205,6 @@ static int t_start(lua_State *L) {
   lua_pushcclosure(PL, l_getenv, 1);
   lua_setfield(PL, -2, "getenv");
   lua_pop(PL, 1);
-  argc = (int)lua_rawlen(L, 2);
   argv = calloc((size_t)argc + 1, sizeof *argv);
   p = calloc(1, sizeof *p);
   grown = realloc(c->procs, (c->nprocs + 1) * sizeof *grown);
@@ -214,7 +218,7 @@ static int t_start(lua_State *L) {
   c->procs = grown;
   for (i = 0; i < argc; i++) {
     lua_rawgeti(L, 2, i + 1);
-    argv[i] = (char *)luaL_checkstring(L, -1);  /* stays referenced by the table */
+    argv[i] = (char *)lua_tostring(L, -1);  /* checked above; stays referenced by the table */
     lua_pop(L, 1);
   }
   rc = engine_load_main(e, script, NULL, argc, argv, err, sizeof err);
