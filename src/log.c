@@ -65,6 +65,7 @@ void log_set_tee(log_tee_fn tee, void *ud) {
 void log_set_level(log_level level) { current_level = level; }
 log_level log_get_level(void) { return current_level; }
 void log_set_json(int on) { json_format = on; }
+int log_get_json(void) { return json_format; }
 int log_enabled(log_level level) { return level >= current_level; }
 
 int log_parse_level(const char *s) {

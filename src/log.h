@@ -22,6 +22,7 @@ void log_set_tee(log_tee_fn tee, void *ud);
 void log_set_level(log_level level);
 log_level log_get_level(void);
 void log_set_json(int on);
+int log_get_json(void);
 /* Parses "debug|info|warn|error"; returns -1 when unknown. */
 int log_parse_level(const char *s);
 int log_enabled(log_level level);

@@ -422,9 +422,11 @@ static void run_case(tcase *c, const char *file, int index) {
   snprintf(c->reqlog, sizeof c->reqlog, "%s/requests.jsonl", c->dir);
   {
     log_level lv = log_get_level();
+    int json = log_get_json();
     c->log = log_state_new();
     prev = log_state_use(c->log);
-    log_set_level(lv);
+    log_set_level(lv);  /* the command line's --log-level and --log-format */
+    log_set_json(json);
   }
   log_set_tee(case_tee, c);
   uv_loop_init(&c->loop);
