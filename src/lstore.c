@@ -127,6 +127,7 @@ struct shared {
   job_t *head, *tail;          /* queued for the store thread */
   job_t *dhead, *dtail;        /* done, waiting for the loop */
   lua_State *L;                /* the engine's main state, for the cache */
+  engine_t *e;                 /* held (no virtual-clock jump) while a job is in flight */
   int cache_ref;               /* registry ref of the kv cache table */
 };
 
@@ -448,6 +449,7 @@ static void on_async(uv_async_t *h) {
     }
     release_results(s->L, j);
     job_free(j);
+    engine_release(s->e);
     if (--s->inflight == 0 && !uv_is_closing((uv_handle_t *)&s->async)) uv_unref((uv_handle_t *)&s->async);
   }
 }
@@ -491,6 +493,7 @@ static int submit(lua_State *L, job_t *j, const char *what) {
     j->t = t;
     j->base.cancel = job_cancel;
     if (s->inflight++ == 0) uv_ref((uv_handle_t *)&s->async);
+    engine_hold(s->e);
     uv_mutex_lock(&s->mu);
     if (s->tail) s->tail->next = j;
     else s->head = j;
@@ -549,6 +552,10 @@ static void shared_close(shared_t *s, lua_State *L) {
       }
       if (L) release_results(L, j);
       job_free(j);
+      if (s->inflight > 0) {
+        s->inflight--;
+        engine_release(s->e);
+      }
     }
     s->dtail = NULL;
     uv_mutex_destroy(&s->mu);
@@ -1019,6 +1026,7 @@ static int l_open(lua_State *L) {
     goto fail;
   }
   s->cache_ref = luaL_ref(L, LUA_REGISTRYINDEX);
+  s->e = e;
   s->L = e ? engine_lua(e) : L;
   if (!s->L) s->L = L;
   if (!e) {
