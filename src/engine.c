@@ -59,6 +59,12 @@ struct engine {
   uint64_t t0;
   uint64_t resumed_at;           /* uv_hrtime() when the running task was resumed */
   uint64_t max_busy_ns;          /* how long a task may run without waiting; 0 = no limit */
+  /* reload: the script to run again, and who to tell about the new state */
+  const char *script;
+  int script_argc, reload_pending;
+  char **script_argv;
+  void (*on_state)(engine_t *e, lua_State *L, void *ud);
+  void *on_state_ud;
 };
 
 static pending_t frozen = {NULL};  /* what a task waits on after rec.exit: nothing */
@@ -685,6 +691,15 @@ static void warnf(void *ud, const char *msg, int tocont) {
   }
 }
 
+/* What every Lua state of the engine gets before rec is opened in it. */
+static void setup_lua(engine_t *e) {
+  lua_setwarnf(e->L, warnf, e);
+  *(task_t **)lua_getextraspace(e->L) = NULL;
+  luaL_openlibs(e->L);
+  register_task_mt(e->L);
+  remember_cfnames(e->L);
+}
+
 engine_t *engine_new(char *err, size_t errlen) {
   engine_t *e = calloc(1, sizeof *e);
   if (!e || uv_loop_init(&e->loop) != 0) {
@@ -703,11 +718,7 @@ engine_t *engine_new(char *err, size_t errlen) {
     return NULL;
   }
   config_init(&e->cfg);
-  lua_setwarnf(e->L, warnf, e);
-  *(task_t **)lua_getextraspace(e->L) = NULL;
-  luaL_openlibs(e->L);
-  register_task_mt(e->L);
-  remember_cfnames(e->L);
+  setup_lua(e);
   uv_idle_init(&e->loop, &e->idle);
   e->idle.data = e;
   uv_timer_init(&e->loop, &e->deadline);
@@ -766,6 +777,10 @@ int engine_load_main(engine_t *e, const char *path, const char *module, int argc
     snprintf(err, errlen, "%s", lua_tostring(L, -1));
     lua_pop(L, 1);
     return 2;
+  } else {
+    e->script = path;  /* argv strings live as long as the process */
+    e->script_argc = argc;
+    e->script_argv = argv;
   }
   for (i = 0; i < argc; i++) lua_pushstring(L, argv[i]);
   t = engine_spawn(e, L, argc);
@@ -774,10 +789,16 @@ int engine_load_main(engine_t *e, const char *path, const char *module, int argc
   return 0;
 }
 
+static int swap_state(engine_t *e);
+
 int engine_run(engine_t *e) {
   task_t *t;
   int n = 0;
   uv_run(&e->loop, UV_RUN_DEFAULT);
+  while (e->reload_pending && !e->exiting) {
+    if (swap_state(e) != 0) return 2;
+    uv_run(&e->loop, UV_RUN_DEFAULT);
+  }
   if (e->exiting) return e->exit_code;
   if (e->main_failed) return e->config_failed ? 2 : 1;
   for (t = e->live; t; t = t->next_live) n++;
@@ -788,6 +809,80 @@ int engine_run(engine_t *e) {
     return 1;
   }
   if (e->stopping) log_info("stopped");
+  return 0;
+}
+
+/* ---- reload ---- */
+
+void engine_on_new_state(engine_t *e, void (*fn)(engine_t *e, lua_State *L, void *ud),
+                         void *ud) {
+  e->on_state = fn;
+  e->on_state_ud = ud;
+}
+
+unsigned engine_task_count(engine_t *e) {
+  task_t *t;
+  unsigned n = 0;
+  for (t = e->live; t; t = t->next_live) n++;
+  return n;
+}
+
+int engine_reload(engine_t *e, char *err, size_t errlen) {
+  lua_State *scratch;
+  if (!e->script) {
+    snprintf(err, errlen, "only a script run with `recwatch run` can be reloaded");
+    return -1;
+  }
+  if (e->stopping || e->exiting || e->reload_pending) {
+    snprintf(err, errlen, "the script is already stopping or reloading");
+    return -1;
+  }
+  if (!(scratch = luaL_newstate())) {
+    snprintf(err, errlen, "out of memory");
+    return -1;
+  }
+  if (luaL_loadfilex(scratch, e->script, "t") != LUA_OK) {
+    snprintf(err, errlen, "%s", lua_tostring(scratch, -1));
+    lua_close(scratch);
+    return -1;
+  }
+  lua_close(scratch);
+  e->reload_pending = 1;
+  engine_stop(e, "reload");
+  return 0;
+}
+
+/* The old tasks have ended (or had 1 s to): drop the old state, start the script in a
+ * fresh one. Store handles close with the old state, so the state file and its lock are
+ * free for the new script; secrets stay registered (log.c keeps them). */
+static int swap_state(engine_t *e) {
+  char err[1024];
+  task_t *t;
+  e->reload_pending = 0;
+  uv_timer_stop(&e->deadline);
+  for (t = e->live; t; t = t->next_live) {
+    if (t->pending && t->pending != &frozen) t->pending->cancel(t->pending);
+    t->pending = NULL;
+  }
+  if (e->live) log_warn("reload: %u task(s) had not ended; dropped", engine_task_count(e));
+  e->live = NULL;
+  e->ready_head = e->ready_tail = NULL;
+  e->nready = 0;
+  e->current = NULL;
+  uv_idle_stop(&e->idle);
+  lua_close(e->L);
+  e->stopping = e->signals = e->main_failed = e->config_failed = 0;
+  if (!(e->L = luaL_newstate())) {
+    log_error("reload: out of memory");
+    return -1;
+  }
+  setup_lua(e);
+  lrec_open(e->L, e);
+  if (e->on_state) e->on_state(e, e->L, e->on_state_ud);
+  if (engine_load_main(e, e->script, NULL, e->script_argc, e->script_argv, err, sizeof err)) {
+    log_error("reload: %s", err);
+    return -1;
+  }
   return 0;
 }
 

@@ -11,6 +11,7 @@
 #include <string.h>
 #include "config.h"
 #include "engine.h"
+#include "metrics.h"
 
 #define DB_MT "rec.store.db"
 #define DBS_KEY "rec.store.dbs"
@@ -171,6 +172,24 @@ static int l_keys(lua_State *L) {
 }
 
 /* db:enqueue(id, dest, payload) -> true when added, false when (id, dest) was already there */
+/* recwatch_outbox_pending follows the outbox it was last changed in (one state file per
+ * script is the rule). */
+static void publish_pending(store_db *d) {
+  sqlite3_stmt *s = stmt(d, S_COUNT_PENDING);
+  if (s && sqlite3_step(s) == SQLITE_ROW)
+    metrics_set1(metrics_builtin()->outbox_pending, NULL, (double)sqlite3_column_int64(s, 0));
+  if (s) sqlite3_reset(s);
+}
+
+/* Counts an outbox change in recwatch_alerts_total{state}; added is the row count. */
+static int counted(store_db *d, int added, const char *state) {
+  if (added > 0) {
+    metrics_inc1(metrics_builtin()->alerts, state, added);
+    publish_pending(d);
+  }
+  return added;
+}
+
 static int l_enqueue(lua_State *L) {
   store_db *d = check_db(L);
   sqlite3_stmt *s = stmt(d, S_ENQ);
@@ -178,7 +197,7 @@ static int l_enqueue(lua_State *L) {
   bind_lua_string(L, s, 2, 3);
   bind_lua_string(L, s, 3, 4);
   sqlite3_bind_double(s, 4, wall_now(L));
-  lua_pushboolean(L, step_done(L, d, s, "enqueue") > 0);
+  lua_pushboolean(L, counted(d, step_done(L, d, s, "enqueue"), "queued") > 0);
   return 1;
 }
 
@@ -216,7 +235,7 @@ static int l_delivered(lua_State *L) {
   bind_lua_string(L, s, 1, 2);
   bind_lua_string(L, s, 2, 3);
   sqlite3_bind_double(s, 3, wall_now(L));
-  lua_pushboolean(L, step_done(L, d, s, "delivered") > 0);
+  lua_pushboolean(L, counted(d, step_done(L, d, s, "delivered"), "delivered") > 0);
   return 1;
 }
 
@@ -228,7 +247,7 @@ static int l_attempt_failed(lua_State *L) {
   bind_lua_string(L, s, 2, 3);
   sqlite3_bind_double(s, 3, luaL_checknumber(L, 4));
   if (lua_isstring(L, 5)) bind_lua_string(L, s, 4, 5);
-  lua_pushboolean(L, step_done(L, d, s, "attempt_failed") > 0);
+  lua_pushboolean(L, counted(d, step_done(L, d, s, "attempt_failed"), "failed") > 0);
   return 1;
 }
 
