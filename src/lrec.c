@@ -806,8 +806,8 @@ static void guard_coroutines(lua_State *L) {
 
 #define LOG_MAX_FIELDS 32
 
-/* rec.log.info(fmt, ... [, fields]): a table as the last argument holds structured fields
- * (strings, numbers, booleans), written in key order. */
+/* rec.log.info(fmt, ... [, fields]): a plain table (no metatable) as the last argument
+ * holds structured fields (strings, numbers, booleans), written in key order. */
 static int log_fields_from(lua_State *L, int idx, log_field *f, int max) {
   int n = 0, i, j;
   lua_pushnil(L);
@@ -833,11 +833,18 @@ static int log_fields_from(lua_State *L, int idx, log_field *f, int max) {
   return n;
 }
 
+/* A table with a metatable (an error object, a class) is a value to format, not fields. */
+static int has_metatable(lua_State *L, int idx) {
+  if (!lua_getmetatable(L, idx)) return 0;
+  lua_pop(L, 1);
+  return 1;
+}
+
 static int log_at(lua_State *L, log_level level) {
   int n = lua_gettop(L), nf = 0, base = 1;
   log_field fields[LOG_MAX_FIELDS];
   if (!log_enabled(level)) return 0;
-  if (n > 1 && lua_istable(L, n)) {
+  if (n > 1 && lua_istable(L, n) && !has_metatable(L, n)) {
     /* the table goes to the bottom, so the field strings live until the write */
     lua_insert(L, 1);
     n--;

@@ -78,7 +78,11 @@ static const char *usage_cmd;  /* the command whose usage errors show */
 static int usage_error(const char *fmt, const char *arg) {
   fprintf(stderr, "recwatch: ");
   fprintf(stderr, fmt, arg);
-  fprintf(stderr, "\n\n%s", usage_of(usage_cmd) ? usage_of(usage_cmd) : usage);
+  if (usage_of(usage_cmd)) {
+    fprintf(stderr, "\n\n%s\nTry 'recwatch %s --help'.\n", usage_of(usage_cmd), usage_cmd);
+  } else {
+    fprintf(stderr, "\n\n%s\nTry 'recwatch --help'.\n", usage);
+  }
   return 2;
 }
 

@@ -280,10 +280,23 @@ function Outbox:alert(fmt, ...)
     local ok, err = self.db:transaction(put)
     if not ok then error(err, 2) end
   end
-  rec.log.info("alert %s queued: %s", a.alert_id, a.text or "")
+  rec.log.info("alert %s queued: %s", a.alert_id, a.text or "", alert_fields(a))
   self.wake:set()  -- inside a watcher's batch the rows commit later; the next pass takes them
   return a.alert_id
 end
+
+-- Log fields of an alert: its id, the sender's kind, and the keys it carries.
+local KEYS = { "provider", "app", "channel", "task_id", "resourceid", "sid" }
+local function alert_fields(a, extra)
+  local f = extra or {}
+  f.alert_id = a.alert_id
+  for _, k in ipairs(KEYS) do
+    local v = a[k]
+    if type(v) == "string" or type(v) == "number" then f[k] = v end
+  end
+  return f
+end
+notify._alert_fields = alert_fields
 
 local function backoff(self, attempts)
   local d = self.retry_base * 2 ^ math.max(0, attempts)
@@ -314,14 +327,16 @@ function Outbox:drain()
         self.db:delivered(row.id, row.dest)
         self.delivered = self.delivered + 1
         n = n + 1
-        rec.log.info("ALERT delivered to %s [%s]: %s", row.dest, row.id, a.text or "")
+        rec.log.info("ALERT delivered to %s [%s]: %s", row.dest, row.id, a.text or "",
+                     alert_fields(a, { kind = s.kind, dest = row.dest }))
       else
         down[row.dest] = true
         self.failed_attempts = self.failed_attempts + 1
         local wait = backoff(self, row.attempts)
         self.db:attempt_failed(row.id, row.dest, rec.time() + wait, tostring(err))
         rec.log.warn("outbox: delivery of %s to %s failed (attempt %d, next in %gs): %s",
-                     row.id, row.dest, row.attempts + 1, wait, tostring(err))
+                     row.id, row.dest, row.attempts + 1, wait, tostring(err),
+                     alert_fields(a, { kind = s.kind, dest = row.dest }))
       end
     end
   end

@@ -29,6 +29,14 @@ local function call(what, fn, ...)
   if not ok then rec.log.error("%s callback failed: %s", what, tostring(err)) end
 end
 
+-- What /status and /healthz show of a watcher (rec.health): ok = nil registers it,
+-- true/false reports a poll. A watcher is stale after stale_after seconds without a good
+-- poll (option stale_after; default 3 intervals + 30 s).
+local function health(key, o, every, fields)
+  fields.stale_after = o.stale_after or (3 * every + 30)
+  rec.health.report(key, fields)
+end
+
 local function load_state(db, key)
   local v = db:get(key)
   return v and rec.json.decode(v) or nil
@@ -106,8 +114,10 @@ function watch.qingcloud(o)
 
   for i, channel in ipairs(channels) do
     local prefix = ("qingcloud/%s/%s/"):format(o.app_id, channel)
+    local hkey = ("qingcloud/%s/%s"):format(o.app_id, channel)
     local l = {}
     l.task = rec.spawn(function()
+      health(hkey, o, every, { provider = "qingcloud", next_poll = rec.time() })
       local known = {}
       for k, v in pairs(db:keys(prefix)) do known[k] = rec.json.decode(v) end
       -- spread many channels over the first interval instead of one burst
@@ -118,9 +128,13 @@ function watch.qingcloud(o)
         local tasks, err = list_channel(o, channel)
         if not tasks then
           if err.kind == "cancelled" then break end
-          rec.log.warn("watch.qingcloud %s/%s: %s", o.app_id, channel, tostring(err))
+          health(hkey, o, every, { ok = false, error = tostring(err), next_poll = rec.time() + every })
+          rec.log.warn("watch.qingcloud %s/%s: %s", o.app_id, channel, tostring(err),
+                       { provider = "qingcloud", app = o.app_id, channel = channel, kind = err.kind })
           call("on_error", o.on_error, err, channel)
         else
+          health(hkey, o, every, { ok = true, status = ("%d tasks"):format(#tasks),
+                                   next_poll = rec.time() + every })
           for _, t in ipairs(tasks) do
             local key = prefix .. tostring(t.id)
             local prev = known[key] or {}
@@ -128,20 +142,23 @@ function watch.qingcloud(o)
               local old = prev.status
               local st = { status = t.status, seq = prev.seq }
               local ok, err = pcall(transition, db, key, st, function()
-                rec.log.debug("qingcloud task %s: %s -> %s", key, tostring(old), tostring(t.status))
+                rec.log.debug("qingcloud task %s: %s -> %s", key, tostring(old), tostring(t.status),
+                              { provider = "qingcloud", app = o.app_id, channel = channel, task_id = t.id })
                 call("on_change", o.on_change, t, old)
                 call("on_status[" .. tostring(t.status) .. "]", on_status[t.status], t, old)
               end)
               if ok then
                 known[key] = st
               else  -- not recorded: the next poll sees (and reports) the same transition again
-                rec.log.error("watch.qingcloud %s: cannot record the transition: %s", key, tostring(err))
+                rec.log.error("watch.qingcloud %s: cannot record the transition: %s", key, tostring(err),
+                              { provider = "qingcloud", app = o.app_id, channel = channel, task_id = t.id })
               end
             end
           end
         end
         if not nap(h, l, every) then break end
       end
+      rec.health.forget(hkey)
     end)
     h.loops[#h.loops + 1] = l
   end
@@ -167,13 +184,15 @@ function watch.agora(o)
   local q = { appid = o.appid, resourceid = o.resourceid, sid = o.sid, mode = o.mode }
   local l = {}
   h.key = key
+  local lf = { provider = "agora", app = o.appid, resourceid = o.resourceid, sid = o.sid }
 
   l.task = rec.spawn(function()
     local st = load_state(db, key) or {}
     if st.ended then
-      rec.log.info("watch.agora %s: already ended (state file); nothing to watch", key)
+      rec.log.info("watch.agora %s: already ended (state file); nothing to watch", key, lf)
       return
     end
+    health(key, o, every, { provider = "agora", next_poll = rec.time() + first_after })
     local fresh = st.since == nil
     st.since = st.since or o.started_at or rec.time()
     local last   -- the last successful result
@@ -196,7 +215,7 @@ function watch.agora(o)
     local function start_check(err)
       if not st.started and not st.start_failed and rec.time() >= st.since + start_timeout then
         st.start_failed = true
-        rec.log.warn("watch.agora %s: not recording %gs after start", key, start_timeout)
+        rec.log.warn("watch.agora %s: not recording %gs after start", key, start_timeout, lf)
         event(function() call("on_start_failed", o.on_start_failed, last, err) end)
       end
     end
@@ -215,6 +234,7 @@ function watch.agora(o)
     while not h.stopped do
       local res, err = rec.query_agora(q)
       if res then
+        health(key, o, every, { ok = true, status = tostring(res.status) })
         saw(res)
       elseif err.kind == "cancelled" then
         break
@@ -241,17 +261,23 @@ function watch.agora(o)
             event(function() call("on_start_failed", o.on_start_failed, last, lerr) end)
           end
           st.ended = true
-          rec.log.info("watch.agora %s: the recording has ended (404 confirmed)", key)
+          rec.log.info("watch.agora %s: the recording has ended (404 confirmed)", key, lf)
           event(function() call("on_ended", o.on_ended, last, lerr) end)
           break
         end
       else
-        rec.log.warn("watch.agora %s: %s", key, tostring(err))
+        health(key, o, every, { ok = false, error = tostring(err) })
+        rec.log.warn("watch.agora %s: %s", key, tostring(err),
+                     { provider = "agora", app = o.appid, resourceid = o.resourceid, sid = o.sid,
+                       kind = err.kind })
         call("on_error", o.on_error, err)
       end
       start_check(err)
-      if not nap(h, l, interval()) then break end
+      local wait = interval()
+      health(key, o, every, { next_poll = rec.time() + wait })
+      if not nap(h, l, wait) then break end
     end
+    rec.health.forget(key)
   end)
   h.loops[1] = l
   return h

@@ -15,7 +15,7 @@ local NUMERIC = { from_hour = true, to_hour = true, offset = true, limit = true,
                   timeout = true, retries = true }
 
 local function usage(msg)
-  io.stderr:write("recwatch query: ", msg, "\nTry 'recwatch --help'.\n")
+  io.stderr:write("recwatch query: ", msg, "\nTry 'recwatch query --help'.\n")
   rec.exit(2)
 end
 

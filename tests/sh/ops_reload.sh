@@ -1,0 +1,57 @@
+# SIGHUP reloads the script in a fresh Lua state on the same state file and outbox:
+# a watcher mid-transition (its callback still waiting when the reload comes) commits what it
+# queued; the new script neither repeats that transition nor misses the next one; each alert
+# reaches the webhook once. A new script that does not compile leaves the old one running.
+. "${HELPERS:?}/ops_lib.sh"
+
+cat > "$T/scenario.lua" <<'LUA'
+return {
+  qingcloud_tasks = {
+    { app_id = "app", channel = "ch", id = 7, timeline = { {0, 1}, {1.5, 52} } },
+    { app_id = "app", channel = "ch", id = 8, timeline = { {0, 1}, {6, 52} } },
+  },
+}
+LUA
+script() {  # script VERSION: the watcher script, saying which version handled what
+  cat <<LUA
+local watch, notify = require "rec.watch", require "rec.notify"
+local out = notify.outbox{ to = notify.webhook_sender{ url = rec.sim.webhook_url }, every = 0.2 }
+watch.qingcloud{ app_id = "app", channel = "ch", every = 0.3, on_status = { [52] = function(t)
+  print("$1 handling " .. t.id)
+  io.stdout:flush()
+  local ok, err = rec.sleep(t.id == 7 and 5 or 0)   -- a slow callback: the reload comes now
+  out:alert{ text = ("task %d failed ($1)"):format(t.id), task_id = t.id, channel = "ch" }
+end } }
+rec.every(0.2, function() print("tick $1") io.stdout:flush() end)
+rec.sleep(120)
+LUA
+}
+script v1 >"$T/w.lua"
+rw_start --log-format json run --sim --scenario "$T/scenario.lua" --state "$T/state.db" "$T/w.lua"
+wait_for 8 grep -q "v1 handling 7" "$T/rw.out" || fail "v1 never saw task 7 fail"
+
+script v2 >"$T/w.lua"
+kill -HUP "$RW_PID"
+wait_for 8 grep -q '"msg":"reload done"' "$T/rw.err" || fail "no reload"
+wait_for 10 grep -q "v2 handling 8" "$T/rw.out" || fail "v2 never saw task 8 fail (lost transition)"
+wait_for 5 grep -q 'task 8 failed (v2)' "$T/rw.err" || fail "task 8 alert not delivered"
+wait_for 5 grep -q 'webhook received.*task 7 failed (v1)' "$T/rw.err" || fail "task 7 alert not delivered"
+grep -q "v2 handling 7" "$T/rw.out" && fail "v2 repeated the transition of task 7"
+[ "$(grep -c 'webhook received.*task 7 failed' "$T/rw.err")" = 1 ] || fail "task 7 alert not delivered exactly once"
+[ "$(grep -c 'webhook received.*task 8 failed' "$T/rw.err")" = 1 ] || fail "task 8 alert not delivered exactly once"
+# structured fields of the outbox's log lines
+grep '"msg":"ALERT delivered' "$T/rw.err" | grep -q '"alert_id":"[^"]*".*"kind":"webhook".*"task_id":7' \
+  || fail "delivery log lacks its fields: $(grep 'ALERT delivered' "$T/rw.err")"
+
+# a broken new script: logged, the running one goes on
+printf 'local x = = 1\n' >"$T/w.lua"
+before=$(grep -c "tick v2" "$T/rw.out")
+kill -HUP "$RW_PID"
+wait_for 5 grep -q 'reload failed, the running script goes on: .*w.lua:1:' "$T/rw.err" || fail "broken script not reported"
+sleep 1
+kill -0 "$RW_PID" || fail "recwatch died on a broken reload"
+[ "$(grep -c "tick v2" "$T/rw.out")" -gt "$before" ] || fail "the old script stopped running"
+grep -q "tick v1" "$T/rw.out" && [ "$(tail -1 "$T/rw.out")" = "tick v1" ] && fail "v1 came back"
+kill -TERM "$RW_PID"; wait "$RW_PID"; st=$?; RW_PID=
+[ $st = 0 ] || fail "exit status $st after SIGTERM"
+echo "ops_reload ok"
