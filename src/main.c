@@ -188,7 +188,7 @@ static int cmd_run(int argc, char **argv) {
   run_opts o;
   int i = 1, used;
   memset(&o, 0, sizeof o);
-  while (i < argc && argv[i][0] == '-' && argv[i][1] == '-') {
+  while (i < argc && argv[i][0] == '-' && (argv[i][1] == '-' || is_help(argv[i]))) {
     if (strcmp(argv[i], "--sim") == 0) {
       o.sim = 1;
       i++;

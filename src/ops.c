@@ -447,7 +447,11 @@ static void on_ops_signal(uv_signal_t *h, int signum) {
   }
   {
     char err[1024];
+    const char *state = engine_config(e)->state_path;
     log_info("SIGHUP: reloading the script");
+    if (!state || !*state || strcmp(state, ":memory:") == 0)
+      log_warn("reload without a state file (--state or rec.configure{state=}): the statuses "
+               "and alerts the old script kept in memory are not carried over");
     ops_notify("RELOADING=1");
     if (engine_reload(e, err, sizeof err) != 0) {
       log_error("reload failed, the running script goes on: %s", err);

@@ -9,7 +9,7 @@ ops_cleanup() {
     kill "$RW_PID" 2>/dev/null
     wait "$RW_PID" 2>/dev/null
   fi
-  [ -n "${EXTRA_PIDS:-}" ] && kill $EXTRA_PIDS 2>/dev/null
+  if [ -n "${EXTRA_PIDS:-}" ]; then kill $EXTRA_PIDS 2>/dev/null; wait $EXTRA_PIDS 2>/dev/null; fi
   rm -rf "$T"
 }
 trap ops_cleanup EXIT
