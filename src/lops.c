@@ -29,6 +29,7 @@ static int new_metric(lua_State *L, metric_type type) {
   char err[256];
   lmetric *lm;
   metric_t *m;
+  lua_settop(L, 4);  /* label names pushed below stay above the arguments */
   if (reserved(name))
     return luaL_error(L, "rec.metrics: '%s': the recwatch_ and process_ prefixes are the "
                       "runtime's", name);

@@ -1,0 +1,50 @@
+-- rec.metrics: names and labels validated, the runtime's prefixes reserved, counters end in
+-- _total and only go up, every label must be given, the cardinality cap is an error;
+-- re-registering the same definition returns the same series; rec.health validates state.
+local function fails(pattern, fn, ...)
+  local ok, err = pcall(fn, ...)
+  assert(not ok, "expected an error matching " .. pattern)
+  assert(tostring(err):find(pattern, 1, true), ("'%s' does not contain '%s'"):format(tostring(err), pattern))
+end
+
+local M = rec.metrics
+fails("invalid metric name", M.gauge, "bad-name", "x")
+fails("prefixes are the runtime's", M.gauge, "recwatch_mine", "x")
+fails("prefixes are the runtime's", M.counter, "process_x_total", "x")
+fails("ends in _total", M.counter, "events", "x")
+fails("invalid label name", M.gauge, "g1", "x", { "__reserved" })
+fails("invalid label name", M.gauge, "g2", "x", { "has space" })
+fails("'le' is reserved", M.histogram, "h1", "x", { "le" })
+fails("ascending", M.histogram, "h2", "x", {}, { 1, 0.5 })
+
+local c = M.counter("script_events_total", "Events.", { "kind" })
+c:inc({ kind = "a" })
+c:inc(2, { kind = "a" })
+fails("needs a string value", c.inc, c, 1, { other = "x" })
+fails("exactly 1 expected", c.inc, c, 1, { kind = "a", extra = "b" })
+fails("only goes up", c.inc, c, -1, { kind = "a" })
+fails("only gauges are set", c.set, c, 1, { kind = "a" })
+-- the same definition again (a reloaded script) is the same family; another is an error
+assert(M.counter("script_events_total", "Events.", { "kind" }))
+fails("already registered", M.counter, "script_events_total", "Events.", { "other" })
+
+local g = M.gauge("script_queue", "Queue.")
+g:set(5) g:dec() g:inc(2)
+local h = M.histogram("script_seconds", "Durations.", { "step" }, { 0.1, 1 })
+h:observe(0.5, { step = "x" })
+
+-- the cap: METRICS_MAX_SERIES label combinations, then an error naming it
+local ids = M.gauge("script_by_id", "One per id (what not to do).", { "id" })
+for i = 1, M.max_series do ids:set(i, { id = tostring(i) }) end
+fails("cardinality cap", ids.set, ids, 1, { id = "one-more" })
+ids:set(7, { id = "7" })  -- existing series still work
+
+fails("state is ok, stale or error", rec.health.report, "w", { state = "bogus" })
+rec.health.report("w", { provider = "agora", ok = true, status = "5" })
+rec.health.forget("w")
+
+-- structured log fields accept strings, numbers and booleans; other values are skipped
+rec.log.info("with fields", { sid = "s", n = 1.5, ok = false, skipped = {} })
+rec.log.info("an error object is formatted, not taken as fields: %s",
+             setmetatable({}, { __tostring = function() return "E" end }))
+print("ops_script_metrics ok")
