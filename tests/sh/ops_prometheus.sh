@@ -1,5 +1,6 @@
 # A real Prometheus (Debian's package) scrapes recwatch's /metrics on loopback: through its
-# HTTP API, up{job="recwatch"} is 1 and the query counter moves between two scrapes.
+# HTTP API, up{job="recwatch"} is 1 and the query counter moves between two scrapes. The
+# alert rules docs/operations.md gives pass `promtool check rules`.
 . "${HELPERS:?}/ops_lib.sh"
 if ! command -v prometheus >/dev/null; then
   [ "${CI:-}" = true ] && fail "prometheus missing (Debian package prometheus, .ci/deps)"
@@ -7,6 +8,13 @@ if ! command -v prometheus >/dev/null; then
   exit 77
 fi
 command -v curl >/dev/null || fail "curl is needed"
+: "${SRC:?}"
+python3 - "$SRC/docs/operations.md" >"$T/rules.yml" <<'PY' || fail "no rules block in docs/operations.md"
+import re, sys
+blocks = [b for b in re.findall(r"```yaml\n(.*?)```", open(sys.argv[1]).read(), re.S) if b.startswith("groups:")]
+sys.stdout.write(blocks[0])
+PY
+promtool check rules "$T/rules.yml" >"$T/rules.out" 2>&1 || fail "promtool check rules: $(cat "$T/rules.out")"
 
 cat > "$T/watch.lua" <<'LUA'
 local watch = require "rec.watch"
