@@ -247,6 +247,19 @@ function notify.outbox(o)
   return self
 end
 
+-- Log fields of an alert: its id, the sender's kind, and the keys it carries.
+local KEYS = { "provider", "app", "channel", "task_id", "resourceid", "sid" }
+local function alert_fields(a, extra)
+  local f = extra or {}
+  f.alert_id = a.alert_id
+  for _, k in ipairs(KEYS) do
+    local v = a[k]
+    if type(v) == "string" or type(v) == "number" then f[k] = v end
+  end
+  return f
+end
+notify._alert_fields = alert_fields
+
 -- Records an alert for every sender. Inside a watcher callback the rows are committed in the
 -- same transaction as the watcher's new state (ids derived from the transition, stable across
 -- restarts); elsewhere at once, in a transaction of their own. Accepts a format string and
@@ -284,19 +297,6 @@ function Outbox:alert(fmt, ...)
   self.wake:set()  -- inside a watcher's batch the rows commit later; the next pass takes them
   return a.alert_id
 end
-
--- Log fields of an alert: its id, the sender's kind, and the keys it carries.
-local KEYS = { "provider", "app", "channel", "task_id", "resourceid", "sid" }
-local function alert_fields(a, extra)
-  local f = extra or {}
-  f.alert_id = a.alert_id
-  for _, k in ipairs(KEYS) do
-    local v = a[k]
-    if type(v) == "string" or type(v) == "number" then f[k] = v end
-  end
-  return f
-end
-notify._alert_fields = alert_fields
 
 local function backoff(self, attempts)
   local d = self.retry_base * 2 ^ math.max(0, attempts)

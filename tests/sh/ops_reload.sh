@@ -39,6 +39,7 @@ wait_for 5 grep -q 'webhook received.*task 7 failed (v1)' "$T/rw.err" || fail "t
 grep -q "v2 handling 7" "$T/rw.out" && fail "v2 repeated the transition of task 7"
 [ "$(grep -c 'webhook received.*task 7 failed' "$T/rw.err")" = 1 ] || fail "task 7 alert not delivered exactly once"
 [ "$(grep -c 'webhook received.*task 8 failed' "$T/rw.err")" = 1 ] || fail "task 8 alert not delivered exactly once"
+grep -E '"level":"error"' "$T/rw.err" && fail "errors in the log"
 # structured fields of the outbox's log lines
 grep '"msg":"ALERT delivered' "$T/rw.err" | grep -q '"alert_id":"[^"]*".*"kind":"webhook".*"task_id":7' \
   || fail "delivery log lacks its fields: $(grep 'ALERT delivered' "$T/rw.err")"
