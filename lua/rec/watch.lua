@@ -9,6 +9,8 @@
 --                on_change=function(res, old_status) end, on_started=function(res) end,
 --                on_start_failed=function(res, err) end, on_ended=function(last_res, err) end,
 --                on_error=function(err) end, db=store }                      -> handle
+--   both: stale_after = seconds without a good poll before the watcher counts as stale
+--         (default 3 * every + 30); every poll is reported to rec.health (/status, /healthz)
 --   handle:stop()   handle:wait()   handle:status(key)
 --
 -- State: every task's last status lives in rec.store (the --state file, or memory), written
