@@ -119,7 +119,9 @@ static int l_observe(lua_State *L) { return update(L, 2); }
 static int l_dec(lua_State *L) {
   lmetric *lm = luaL_checkudata(L, 1, METRIC_MT);
   if (metrics_type(lm->m) != METRIC_GAUGE) return luaL_error(L, "only a gauge goes down");
+  lua_settop(L, 3);
   if (lua_istable(L, 2)) {
+    lua_settop(L, 2);
     lua_pushnumber(L, -1);
     lua_insert(L, 2);
   } else {
@@ -127,6 +129,15 @@ static int l_dec(lua_State *L) {
     lua_replace(L, 2);
   }
   return update(L, 0);
+}
+
+/* rec.metrics.text(): the /metrics page as it would be served now */
+static int l_text(lua_State *L) {
+  sbuf b = {0};
+  metrics_render(&b);
+  lua_pushlstring(L, b.p ? b.p : "", b.len);
+  sbuf_free(&b);
+  return 1;
 }
 
 /* ---- rec.health ---- */
@@ -183,7 +194,8 @@ static int l_forget(lua_State *L) {
 void lops_open(lua_State *L);
 void lops_open(lua_State *L) {
   static const luaL_Reg mf[] = {
-    {"counter", l_counter}, {"gauge", l_gauge}, {"histogram", l_histogram}, {NULL, NULL}};
+    {"counter", l_counter}, {"gauge", l_gauge}, {"histogram", l_histogram},
+    {"text", l_text}, {NULL, NULL}};
   static const luaL_Reg mm[] = {
     {"inc", l_inc}, {"dec", l_dec}, {"set", l_set}, {"observe", l_observe}, {NULL, NULL}};
   static const luaL_Reg hf[] = {{"report", l_report}, {"forget", l_forget}, {NULL, NULL}};

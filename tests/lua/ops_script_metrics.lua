@@ -1,4 +1,5 @@
--- rec.metrics: names and labels validated, the runtime's prefixes reserved, counters end in
+-- rec.metrics: the built-in counters move where a request's outcome is known (a 429 then a
+-- success: rate_limited, retries, ok, durations, pacing waits); names and labels validated, the runtime's prefixes reserved, counters end in
 -- _total and only go up, every label must be given, the cardinality cap is an error;
 -- re-registering the same definition returns the same series; rec.health validates state.
 local function fails(pattern, fn, ...)
@@ -47,4 +48,20 @@ rec.health.forget("w")
 rec.log.info("with fields", { sid = "s", n = 1.5, ok = false, skipped = {} })
 rec.log.info("an error object is formatted, not taken as fields: %s",
              setmetatable({}, { __tostring = function() return "E" end }))
+-- built-ins: one 429 (retried) then a success
+local res, err = rec.query_agora{ appid = "m-app", resourceid = "m-rid", sid = "m-sid",
+                                  retry_delays = { 0.05 } }
+assert(res and res.status == 5, tostring(err))
+local page = rec.metrics.text()
+local function has(line)
+  assert(page:find(line, 1, true), ("/metrics lacks '%s':\n%s"):format(line, page))
+end
+has('recwatch_provider_requests_total{provider="agora",outcome="rate_limited"} 1\n')
+has('recwatch_provider_requests_total{provider="agora",outcome="ok"} 1\n')
+has('recwatch_retries_total{provider="agora"} 1\n')
+has('recwatch_provider_request_duration_seconds_count{provider="agora"} 2\n')
+has('recwatch_pacing_wait_seconds_count{provider="agora"} 2\n')
+has('script_events_total{kind="a"} 3\n')
+has('script_queue 6\n')
+has('script_seconds_bucket{step="x",le="1"} 1\n')
 print("ops_script_metrics ok")
