@@ -185,6 +185,15 @@ static int l_report(lua_State *L) {
   return 0;
 }
 
+/* rec.health.status(): the /status document (JSON text), built now, redacted */
+static int l_status(lua_State *L) {
+  sbuf b = {0};
+  ops_status_json(get_engine(L), &b);
+  lua_pushlstring(L, b.p ? b.p : "{}", b.p ? b.len : 2);
+  sbuf_free(&b);
+  return 1;
+}
+
 static int l_forget(lua_State *L) {
   ops_forget_watcher(luaL_checkstring(L, 1));
   return 0;
@@ -198,7 +207,8 @@ void lops_open(lua_State *L) {
     {"text", l_text}, {NULL, NULL}};
   static const luaL_Reg mm[] = {
     {"inc", l_inc}, {"dec", l_dec}, {"set", l_set}, {"observe", l_observe}, {NULL, NULL}};
-  static const luaL_Reg hf[] = {{"report", l_report}, {"forget", l_forget}, {NULL, NULL}};
+  static const luaL_Reg hf[] = {
+    {"report", l_report}, {"forget", l_forget}, {"status", l_status}, {NULL, NULL}};
   if (luaL_newmetatable(L, METRIC_MT)) {
     luaL_newlib(L, mm);
     lua_setfield(L, -2, "__index");

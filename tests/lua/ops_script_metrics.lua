@@ -41,8 +41,21 @@ fails("cardinality cap", ids.set, ids, 1, { id = "one-more" })
 ids:set(7, { id = "7" })  -- existing series still work
 
 fails("state is ok, stale or error", rec.health.report, "w", { state = "bogus" })
-rec.health.report("w", { provider = "agora", ok = true, status = "5" })
-rec.health.forget("w")
+rec.health.report("w", { provider = "agora", ok = true, status = "5", stale_after = 60 })
+-- /status: the watcher, and redacted like logs
+rec.secret("topsecret-token-123")
+rec.health.report("w2", { provider = "qingcloud", ok = false, stale_after = 60,
+                          error = "network: GET https://h/?token=topsecret-token-123 failed" })
+local st = rec.json.decode(rec.health.status())
+assert(#st.watchers == 2, rec.health.status())
+local by = {}
+for _, w in ipairs(st.watchers) do by[w.key] = w end
+assert(by.w.state == "ok" and by.w.provider == "agora" and by.w.last_status == "5")
+assert(by.w2.state == "error" and by.w2.last_error:find("[REDACTED]", 1, true), by.w2.last_error)
+assert(not rec.health.status():find("topsecret", 1, true))
+assert(st.healthy == true and st.uptime_seconds >= 0 and st.outbox.pending == 0)
+rec.health.forget("w") rec.health.forget("w2")
+assert(#rec.json.decode(rec.health.status()).watchers == 0)
 
 -- structured log fields accept strings, numbers and booleans; other values are skipped
 rec.log.info("with fields", { sid = "s", n = 1.5, ok = false, skipped = {} })
