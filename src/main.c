@@ -54,22 +54,11 @@ static const char check_usage[] =
   "Compiles SCRIPT without running it: prints 'SCRIPT: ok', or file:line: message and\n"
   "exits 1 on a syntax error.\n";
 
-static const char query_usage[] =
-  "usage: recwatch query qingcloud --app-id ID --channel NAME [--from-hour N] [--to-hour N]\n"
-  "                                [--offset N] [--limit N] [--timeout S] [--retries N] [--sim]\n"
-  "       recwatch query agora --appid ID --resourceid RID --sid SID\n"
-  "                            [--mode individual|mix|web] [--timeout S] [--retries N] [--sim]\n"
-  "\n"
-  "One query: the normalised result as JSON on stdout, or the typed error on stderr with an\n"
-  "exit status per kind: 2 invalid_argument, 3 auth, 4 not_found, 5 rate_limited,\n"
-  "6 timeout, 7 network, 8 server, 9 protocol (docs/api.md).\n";
-
 /* The usage of a command (NULL = the general one). */
 static const char *usage_of(const char *cmd) {
   if (!cmd) return usage;
   if (strcmp(cmd, "run") == 0) return run_usage;
   if (strcmp(cmd, "check") == 0) return check_usage;
-  if (strcmp(cmd, "query") == 0) return query_usage;
   return NULL;
 }
 
@@ -245,12 +234,7 @@ static int cmd_query(int argc, char **argv) {
   int i, n = 0;
   char **rest;
   memset(&o, 0, sizeof o);
-  for (i = 1; i < argc; i++)
-    if (is_help(argv[i])) {
-      fputs(query_usage, stdout);
-      return 0;
-    }
-  if (argc < 2) return usage_error("%s", "query needs a provider: qingcloud or agora");
+  /* rec.cli.query owns its usage: --help, and usage errors (also no provider at all) */
   rest = calloc((size_t)argc, sizeof *rest);
   if (!rest) return 2;
   for (i = 1; i < argc; i++) {
@@ -277,6 +261,10 @@ static int dispatch(int argc, char **argv) {
     if (i + 1 < argc && strcmp(argv[i], "help") == 0 && strcmp(argv[i + 1], "sim") == 0) {
       char *h[2] = {"sim", "--help"};
       return sim_command(2, h);
+    }
+    if (i + 1 < argc && strcmp(argv[i], "help") == 0 && strcmp(argv[i + 1], "query") == 0) {
+      char *h[2] = {"query", "--help"};
+      return cmd_query(2, h);
     }
     if (!u) return usage_error("no help for unknown command '%s'", argv[i + 1]);
     fputs(u, stdout);
