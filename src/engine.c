@@ -631,6 +631,10 @@ static void on_deadline(uv_timer_t *h) {
 
 void engine_stop(engine_t *e, const char *why) {
   task_t *t;
+  if (e->stopping && e->reload_pending && strcmp(why, "reload") != 0) {
+    e->reload_pending = 0;  /* a stop request during a reload wins: no new script */
+    log_info("stopping (%s) instead of reloading", why);
+  }
   if (e->stopping) return;
   e->stopping = 1;
   log_info("stopping (%s): cancelling pending calls", why);

@@ -128,9 +128,16 @@ static void handle(httpd_conn *c, int resumed, void *ud) {
     unlock();
     reply_text(c, ok ? 200 : 503, "text/plain; charset=utf-8", body, strlen(body));
   } else if (httpd_path_is(c, "/status")) {
+    /* how old the main loop's document is: a stuck loop shows as a growing age */
     sbuf b = {0};
     lock();
-    sbuf_adds(&b, ops.status_json ? ops.status_json : "{}");
+    sbuf_addf(&b, "{\"snapshot_age_seconds\":%.3f", ops.beat_ns ? (double)(uv_hrtime() - ops.beat_ns) / 1e9 : 0.0);
+    if (ops.status_json && ops.status_json[0] == '{' && ops.status_json[1] != '}') {
+      sbuf_adds(&b, ",");
+      sbuf_adds(&b, ops.status_json + 1);
+    } else {
+      sbuf_adds(&b, "}");
+    }
     unlock();
     reply_text(c, 200, "application/json", b.p, b.len);
     sbuf_free(&b);
