@@ -800,6 +800,8 @@ int engine_run(engine_t *e) {
   int n = 0;
   uv_run(&e->loop, UV_RUN_DEFAULT);
   while (e->reload_pending && !e->exiting) {
+    uv_run(&e->loop, UV_RUN_NOWAIT);  /* a stop signal that came meanwhile cancels the reload */
+    if (!e->reload_pending || e->exiting) break;
     if (swap_state(e) != 0) return 2;
     uv_run(&e->loop, UV_RUN_DEFAULT);
   }

@@ -51,6 +51,7 @@ assert w["last_good_poll"] > 1e9 and w["next_poll"] > 1e9, w
 for k in ("uptime_seconds", "outbox", "pacing", "tasks", "healthy"):
     assert k in d, k
 assert d["pacing"]["qingcloud"]["queue"] >= 0
+assert 0 <= d["snapshot_age_seconds"] < 5, d["snapshot_age_seconds"]
 PY
 
 # the API fails from 3 s: stale after 1.5 s more; healthy again once it answers (7 s)

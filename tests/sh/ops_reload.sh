@@ -2,6 +2,7 @@
 # a watcher mid-transition (its callback still waiting when the reload comes) commits what it
 # queued; the new script neither repeats that transition nor misses the next one; each alert
 # reaches the webhook once. A new script that does not compile leaves the old one running.
+# SIGTERM while a reload waits for the old tasks stops the process instead.
 . "${HELPERS:?}/ops_lib.sh"
 
 cat > "$T/scenario.lua" <<'LUA'
@@ -55,4 +56,23 @@ kill -0 "$RW_PID" || fail "recwatch died on a broken reload"
 grep -q "tick v1" "$T/rw.out" && [ "$(tail -1 "$T/rw.out")" = "tick v1" ] && fail "v1 came back"
 kill -TERM "$RW_PID"; wait "$RW_PID"; st=$?; RW_PID=
 [ $st = 0 ] || fail "exit status $st after SIGTERM"
+
+# SIGTERM while a reload waits for the old tasks: the stop wins, no new script starts
+cat > "$T/slow.lua" <<'LUA'
+rec.spawn(function()
+  rec.sleep(60)                                  -- cancelled by the reload
+  local t = rec.now() while rec.now() - t < 3 do end   -- then slow to finish
+end)
+print("slow up") io.stdout:flush()
+rec.sleep(60)
+LUA
+rw_start run --state "$T/slow.db" "$T/slow.lua"
+wait_for 5 grep -q "slow up" "$T/rw.out" || fail "slow.lua did not start"
+kill -HUP "$RW_PID"
+wait_for 5 grep -q "stopping (reload)" "$T/rw.err" || fail "no reload started"
+kill -TERM "$RW_PID"; wait "$RW_PID"; st=$?; RW_PID=
+[ $st = 0 ] || fail "SIGTERM during a reload: exit status $st"
+grep -q "stopping (SIGTERM) instead of reloading" "$T/rw.err" || fail "the stop did not win: $(cat "$T/rw.err")"
+grep -q "reload done" "$T/rw.err" && fail "a new script started after SIGTERM"
+[ "$(grep -c "slow up" "$T/rw.out")" = 1 ] || fail "the script ran again"
 echo "ops_reload ok"
