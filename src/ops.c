@@ -32,6 +32,8 @@ static struct {
   uv_once_t once;
   uv_mutex_t mu;
   char *status_json;
+  uint64_t status_ns;           /* when status_json was built */
+  int async_ready;              /* status_req may be sent to */
   char reason[512];             /* empty = healthy (as far as the main loop knows) */
   uint64_t beat_ns;             /* uv_hrtime of the last heartbeat: real time on purpose */
   double stuck_after;
@@ -48,6 +50,7 @@ static struct {
   int attached;
   uv_timer_t beat;
   uv_signal_t hup, usr1;
+  uv_async_t status_req;        /* the listener asks the main loop for a /status document */
   double beat_every;            /* seconds */
   int watchdog;                 /* systemd asked for WATCHDOG=1 */
   watcher *watchers;
@@ -97,9 +100,45 @@ static void reply_text(httpd_conn *c, int status, const char *ctype, const char 
   httpd_reply(c, status, ctype, s, n);
 }
 
+/* /status: asks the main loop for a fresh document (uv_async) and polls for it without
+ * blocking the listener (a deferred reply, every 5 ms); after 1 s (a stuck loop) the last
+ * one goes out, its age saying how old it is. c->t: when the request came (seconds). */
+static void serve_status(httpd_conn *c, int resumed) {
+  uint64_t now = uv_hrtime();
+  sbuf b = {0};
+  if (!resumed) {
+    c->t = (double)now / 1e9;
+    lock();
+    if (ops.async_ready) uv_async_send(&ops.status_req);
+    unlock();
+    httpd_defer(c, 5);
+    return;
+  }
+  lock();
+  if (ops.async_ready && (double)ops.status_ns / 1e9 < c->t && (double)now / 1e9 - c->t < 1.0) {
+    unlock();
+    httpd_defer(c, 5);
+    return;
+  }
+  sbuf_addf(&b, "{\"snapshot_age_seconds\":%.3f",
+            ops.status_ns ? (double)(now - ops.status_ns) / 1e9 : 0.0);
+  if (ops.status_json && ops.status_json[0] == '{' && ops.status_json[1] != '}') {
+    sbuf_adds(&b, ",");
+    sbuf_adds(&b, ops.status_json + 1);
+  } else {
+    sbuf_adds(&b, "}");
+  }
+  unlock();
+  reply_text(c, 200, "application/json", b.p, b.len);
+  sbuf_free(&b);
+}
+
 static void handle(httpd_conn *c, int resumed, void *ud) {
   (void)ud;
-  (void)resumed;
+  if (resumed) {  /* only /status defers */
+    serve_status(c, 1);
+    return;
+  }
   if (c->status) return;  /* a bad request, already answered */
   if (c->parser.method != HTTP_GET && c->parser.method != HTTP_HEAD) {
     static const char m[] = "only GET and HEAD\n";
@@ -128,19 +167,7 @@ static void handle(httpd_conn *c, int resumed, void *ud) {
     unlock();
     reply_text(c, ok ? 200 : 503, "text/plain; charset=utf-8", body, strlen(body));
   } else if (httpd_path_is(c, "/status")) {
-    /* how old the main loop's document is: a stuck loop shows as a growing age */
-    sbuf b = {0};
-    lock();
-    sbuf_addf(&b, "{\"snapshot_age_seconds\":%.3f", ops.beat_ns ? (double)(uv_hrtime() - ops.beat_ns) / 1e9 : 0.0);
-    if (ops.status_json && ops.status_json[0] == '{' && ops.status_json[1] != '}') {
-      sbuf_adds(&b, ",");
-      sbuf_adds(&b, ops.status_json + 1);
-    } else {
-      sbuf_adds(&b, "}");
-    }
-    unlock();
-    reply_text(c, 200, "application/json", b.p, b.len);
-    sbuf_free(&b);
+    serve_status(c, resumed);
   } else if (httpd_path_is(c, "/")) {
     static const char idx[] = "recwatch: /metrics /healthz /status\n";
     reply_text(c, 200, "text/plain; charset=utf-8", idx, sizeof idx - 1);
@@ -339,6 +366,29 @@ static void add_str(sbuf *b, const char *k, const char *v) {
   else sbuf_adds(b, "null");
 }
 
+/* Why the process is unhealthy ("" when it is not: no watcher is stale), and how many
+ * watchers are ok, stale, error (counts[0..2]). */
+static void health(double now, char *reason, size_t reasonlen, double counts[3]) {
+  watcher *w;
+  int nstale = 0;
+  reason[0] = '\0';
+  counts[0] = counts[1] = counts[2] = 0;
+  for (w = ops.watchers; w; w = w->next) {
+    const char *st = watcher_state(w, now);
+    counts[st[0] == 'o' ? 0 : st[0] == 's' ? 1 : 2]++;
+    if (st[0] == 's' && nstale++ == 0) {
+      double since = w->last_good > 0 ? w->last_good : w->registered_at;
+      snprintf(reason, reasonlen, "watcher %.300s is stale: no good poll for %.0f s%s%.120s",
+               w->key, now - since, w->last_error ? "; last error: " : "",
+               w->last_error ? w->last_error : "");
+    }
+  }
+  if (nstale > 1) {
+    size_t n = strlen(reason);
+    snprintf(reason + n, reasonlen - n, " (and %d more stale watchers)", nstale - 1);
+  }
+}
+
 /* Builds the document and, in reason, why the process is unhealthy ("" when it is not). */
 static void build_status(engine_t *e, sbuf *b, char *reason, size_t reasonlen) {
   const metrics_builtin_t *mb = metrics_builtin();
@@ -346,8 +396,8 @@ static void build_status(engine_t *e, sbuf *b, char *reason, size_t reasonlen) {
   double now = engine_time(e);
   const char *ag[1] = {"agora"}, *qc[1] = {"qingcloud"}, *none[1] = {NULL};
   watcher *w;
-  int first = 1, nstale = 0;
-  reason[0] = '\0';
+  int first = 1;
+  double counts[3];
   sbuf_addf(b, "{\"version\":\"%s\",\"pid\":%ld,\"time\":%.3f,\"uptime_seconds\":%.3f,"
             "\"tasks\":%u,\"lua_memory_bytes\":%.0f,\"outbox\":{\"pending\":%.0f},"
             "\"pacing\":{\"agora\":{\"queue\":%.0f,\"rate\":%g},"
@@ -376,18 +426,9 @@ static void build_status(engine_t *e, sbuf *b, char *reason, size_t reasonlen) {
     add_str(b, "last_error", w->last_error);
     add_time(b, "next_poll", w->next_poll);
     sbuf_addf(b, ",\"stale_after\":%g}", w->stale_after);
-    if (strcmp(st, "stale") == 0 && nstale++ == 0) {
-      double since = w->last_good > 0 ? w->last_good : w->registered_at;
-      snprintf(reason, reasonlen, "watcher %.300s is stale: no good poll for %.0f s%s%.120s",
-               w->key, now - since, w->last_error ? "; last error: " : "",
-               w->last_error ? w->last_error : "");
-    }
   }
   sbuf_adds(b, "]");
-  if (nstale > 1) {
-    size_t n = strlen(reason);
-    snprintf(reason + n, reasonlen - n, " (and %d more stale watchers)", nstale - 1);
-  }
+  health(now, reason, reasonlen, counts);
   sbuf_adds(b, ",\"healthy\":");
   sbuf_adds(b, reason[0] ? "false" : "true");
   add_str(b, "reason", reason[0] ? reason : NULL);
@@ -404,36 +445,37 @@ void ops_status_json(engine_t *e, sbuf *out) {
   build_status(e, out, reason, sizeof reason);
 }
 
-/* Gauges the main loop knows, the watcher states, the document and the heartbeat. */
+/* Gauges the main loop knows, the watcher states, the health verdict and the heartbeat.
+ * The /status document is built only when the listener asks (on_status_req): with many
+ * watchers it is the one costly part. */
 static void publish(engine_t *e) {
   const metrics_builtin_t *mb = metrics_builtin();
-  double now = engine_time(e);
-  double n_ok = 0, n_stale = 0, n_err = 0;
-  sbuf b = {0};
+  double counts[3];
   char reason[512];
-  watcher *w;
   lua_State *L = engine_lua(e);
   metrics_set1(mb->tasks, NULL, engine_task_count(e));
   if (L) metrics_set1(mb->lua_memory, NULL, lua_gc(L, LUA_GCCOUNT, 0) * 1024.0 + lua_gc(L, LUA_GCCOUNTB, 0));
-  for (w = ops.watchers; w; w = w->next) {
-    const char *st = watcher_state(w, now);
-    if (st[0] == 'o') n_ok++;
-    else if (st[0] == 's') n_stale++;
-    else n_err++;
-  }
-  metrics_set1(mb->watchers, "ok", n_ok);
-  metrics_set1(mb->watchers, "stale", n_stale);
-  metrics_set1(mb->watchers, "error", n_err);
-  build_status(e, &b, reason, sizeof reason);
+  health(engine_time(e), reason, sizeof reason, counts);
+  metrics_set1(mb->watchers, "ok", counts[0]);
+  metrics_set1(mb->watchers, "stale", counts[1]);
+  metrics_set1(mb->watchers, "error", counts[2]);
   lock();
-  free(ops.status_json);
-  ops.status_json = b.p;  /* handed over */
   snprintf(ops.reason, sizeof ops.reason, "%s", reason);
   ops.beat_ns = uv_hrtime();
   unlock();
 }
 
 /* ---------------------------------------------------------------- main-loop side */
+
+static void on_status_req(uv_async_t *a) {
+  sbuf b = {0};
+  ops_status_json(a->data, &b);
+  lock();
+  free(ops.status_json);
+  ops.status_json = b.p;  /* handed over */
+  ops.status_ns = uv_hrtime();
+  unlock();
+}
 
 static void on_beat(uv_timer_t *t) {
   engine_t *e = t->data;
@@ -494,6 +536,12 @@ void ops_attach(engine_t *e) {
   ops.beat.data = e;
   uv_timer_start(&ops.beat, on_beat, 0, (uint64_t)(every * 1000 > 1 ? every * 1000 : 1));
   uv_unref((uv_handle_t *)&ops.beat);
+  uv_async_init(engine_loop(e), &ops.status_req, on_status_req);
+  ops.status_req.data = e;
+  uv_unref((uv_handle_t *)&ops.status_req);
+  lock();
+  ops.async_ready = 1;
+  unlock();
   uv_signal_init(engine_loop(e), &ops.hup);
   uv_signal_init(engine_loop(e), &ops.usr1);
   ops.hup.data = ops.usr1.data = e;
@@ -507,23 +555,28 @@ void ops_attach(engine_t *e) {
 }
 
 void ops_shutdown(void) {
-  if (ops.attached) {
-    ops_notify("STOPPING=1");
-    uv_close((uv_handle_t *)&ops.beat, NULL);
-    uv_close((uv_handle_t *)&ops.hup, NULL);
-    uv_close((uv_handle_t *)&ops.usr1, NULL);
-    ops.attached = 0;
-  }
-  if (ops.listening) {
+  if (ops.listening) {  /* first: the listener thread may still signal status_req */
     uv_async_send(&ops.stop);
     uv_thread_join(&ops.thread);
     uv_loop_close(&ops.loop);
     ops.listening = 0;
   }
+  if (ops.attached) {
+    ops_notify("STOPPING=1");
+    lock();
+    ops.async_ready = 0;
+    unlock();
+    uv_close((uv_handle_t *)&ops.status_req, NULL);
+    uv_close((uv_handle_t *)&ops.beat, NULL);
+    uv_close((uv_handle_t *)&ops.hup, NULL);
+    uv_close((uv_handle_t *)&ops.usr1, NULL);
+    ops.attached = 0;
+  }
   forget_all_watchers();
   lock();
   free(ops.status_json);
   ops.status_json = NULL;
+  ops.status_ns = 0;
   ops.reason[0] = '\0';
   ops.beat_ns = 0;
   unlock();

@@ -1,7 +1,8 @@
 # The listener: /metrics passes promtool and carries the query counters; /status lists the
 # watcher; /healthz turns 503 (naming the stale watcher) while the API fails longer than
 # stale_after, and back to 200 when polls succeed again; it reports a stuck main loop from
-# its own thread; SIGUSR1 writes the status to the log; unknown paths 404, POST 405.
+# its own thread (and /status then serves the last document with its age); SIGUSR1 writes the
+# status to the log; unknown paths 404, POST 405.
 . "${HELPERS:?}/ops_lib.sh"
 command -v curl >/dev/null || fail "curl is needed"
 
@@ -51,7 +52,7 @@ assert w["last_good_poll"] > 1e9 and w["next_poll"] > 1e9, w
 for k in ("uptime_seconds", "outbox", "pacing", "tasks", "healthy"):
     assert k in d, k
 assert d["pacing"]["qingcloud"]["queue"] >= 0
-assert 0 <= d["snapshot_age_seconds"] < 5, d["snapshot_age_seconds"]
+assert 0 <= d["snapshot_age_seconds"] < 0.9, d["snapshot_age_seconds"]  # built for this request
 PY
 
 # the API fails from 3 s: stale after 1.5 s more; healthy again once it answers (7 s)
@@ -72,18 +73,25 @@ kill -0 "$RW_PID" || fail "SIGUSR1 killed recwatch"
 [ "$(curl -s -o /dev/null -w '%{http_code}' -X POST "$URL/metrics")" = 405 ] || fail "405"
 kill "$RW_PID"; wait "$RW_PID"; RW_PID=
 
-# a main loop busy for 4 s is reported stuck by the listener thread, then healthy again
+# a main loop busy for 6 s is reported stuck by the listener thread, then healthy again
 cat > "$T/busy.lua" <<'LUA'
 rec.configure{ stuck_after = 1 }
 rec.sleep(1.5)
 local t = rec.now()
-while rec.now() - t < 4 do end
+while rec.now() - t < 6 do end
 t = rec.now()
 while rec.now() - t < 3 do rec.sleep(0.2) end  -- (one rec.sleep(3) right after a busy loop ends early)
 LUA
 rw_start run --listen 127.0.0.1:0 "$T/busy.lua"
 wait_for 3 healthy || fail "busy: not healthy at first"
+[ "$(code /status)" = 200 ] || fail "busy: /status at first"
 stuck() { [ "$(code /healthz)" = 503 ] && grep -q "main loop stuck" "$T/body"; }
 wait_for 5 stuck || fail "busy loop not reported stuck: $(cat "$T/body")"
-wait_for 6 healthy || fail "not healthy after the busy loop: $(cat "$T/body")"
+# /status from a stuck loop: the last document, within its 1 s wait, saying how old it is
+[ "$(curl -s -o "$T/st" -w '%{http_code}' --max-time 3 "$URL/status")" = 200 ] || fail "/status while stuck"
+python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); sys.exit(0 if d["snapshot_age_seconds"] > 1 and "watchers" in d else 1)' "$T/st" \
+  || fail "/status while stuck is not the old document with its age: $(cat "$T/st")"
+# /healthz does not wait behind /status
+[ "$(curl -s -o /dev/null -w '%{http_code}' --max-time 1 "$URL/healthz")" = 503 ] || fail "/healthz while stuck"
+wait_for 8 healthy || fail "not healthy after the busy loop: $(cat "$T/body")"
 echo "ops_health ok"
