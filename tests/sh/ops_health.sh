@@ -71,7 +71,8 @@ wait_for 3 grep -q '"watchers":\[{"key":"qingcloud/demo-app/demo-channel"' "$T/r
 kill -0 "$RW_PID" || fail "SIGUSR1 killed recwatch"
 [ "$(code /nope)" = 404 ] || fail "404"
 [ "$(curl -s -o /dev/null -w '%{http_code}' -X POST "$URL/metrics")" = 405 ] || fail "405"
-kill "$RW_PID"; wait "$RW_PID"; RW_PID=
+kill "$RW_PID"; wait "$RW_PID"; st=$?; RW_PID=
+[ $st = 0 ] || fail "exit status $st after SIGTERM (the listener thread, sanitizers)"
 
 # a main loop busy for 6 s is reported stuck by the listener thread, then healthy again
 cat > "$T/busy.lua" <<'LUA'
