@@ -219,15 +219,16 @@ static int parse_addr(const char *addr, char *host, size_t hostlen, int *port) {
 
 int ops_listen(const char *addr, char *err, size_t errlen) {
   httpd_options o;
-  char host[96];
+  char host[96], want[128];
   int port;
   if (parse_addr(addr, host, sizeof host, &port) != 0) {
     snprintf(err, errlen, "listen: '%.100s' is not HOST:PORT, [IPV6]:PORT or PORT",
              addr ? addr : "");
     return -1;
   }
+  snprintf(want, sizeof want, "%s:%d", host, port);
   if (ops.listening) {
-    if (strcmp(ops.addr, addr) == 0) return 0;
+    if (strcmp(ops.addr, want) == 0) return 0;  /* "9464" and "127.0.0.1:9464" are one */
     snprintf(err, errlen, "listen: already listening on %s (one listener per process)", ops.url);
     return -1;
   }
@@ -252,7 +253,7 @@ int ops_listen(const char *addr, char *err, size_t errlen) {
   }
   uv_async_init(&ops.loop, &ops.stop, on_stop);
   snprintf(ops.url, sizeof ops.url, "%s", httpd_base_url(ops.srv));
-  snprintf(ops.addr, sizeof ops.addr, "%s", addr);
+  snprintf(ops.addr, sizeof ops.addr, "%s", want);
   if (uv_thread_create(&ops.thread, listener_main, NULL) != 0) {
     snprintf(err, errlen, "listen: cannot start the listener thread");
     on_stop(&ops.stop);

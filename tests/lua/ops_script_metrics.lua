@@ -77,4 +77,9 @@ has('recwatch_pacing_wait_seconds_count{provider="agora"} 2\n')
 has('script_events_total{kind="a"} 3\n')
 has('script_queue 6\n')
 has('script_seconds_bucket{step="x",le="1"} 1\n')
+-- one listener per process: the same address again (however written) is a no-op
+rec.configure{ listen = "127.0.0.1:0" }
+rec.configure{ listen = "0" }
+fails("already listening", rec.configure, { listen = "127.0.0.2:0" })
+fails("is not HOST:PORT", rec.configure, { listen = "localhost:http" })
 print("ops_script_metrics ok")
