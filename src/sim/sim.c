@@ -10,7 +10,7 @@
 #include "sim.h"
 #include "sim_srv.h"
 
-double sim_now(sim_t *s) { return (double)(uv_now(s->loop) - s->t0) / 1000.0; }
+double sim_now(sim_t *s) { return (double)(uv_now(s->loop) - s->t0) / 1000.0 + s->t_offset; }
 
 void sim_reply(sim_conn *c, int status, const char *ctype, const char *body, size_t len) {
   httpd_reply(c, status, ctype, body, len);
@@ -238,7 +238,8 @@ sim_t *sim_start(uv_loop_t *loop, const sim_options *opt, char *err, size_t errl
   }
   s->loop = loop;
   s->embedded = opt ? opt->embedded : 0;
-  s->wall0 = time(NULL);
+  s->t_offset = opt && opt->start_at > 0 && opt->start_at < 1e9 ? opt->start_at : 0;
+  s->wall0 = time(NULL) - (time_t)s->t_offset;
   uv_update_time(loop);
   s->t0 = uv_now(loop);
   s->sc = sim_scenario_load(opt ? opt->scenario_path : NULL, s->wall0, err, errlen);
