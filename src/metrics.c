@@ -500,6 +500,9 @@ const metrics_builtin_t *metrics_builtin(void) {
   builtin.build_info = reg(METRIC_GAUGE, "recwatch_build_info",
                            "Always 1; the version of the running binary is a label.", "version",
                            NULL, NULL, 0);
+  builtin.reloads = reg(METRIC_COUNTER, "recwatch_reloads_total",
+                        "Script reloads (SIGHUP) by result: ok, or failed (the old script "
+                        "kept running).", "result", NULL, NULL, 0);
 #ifdef RECWATCH_VERSION
   metrics_set1(builtin.build_info, RECWATCH_VERSION, 1);
 #endif
@@ -509,6 +512,8 @@ const metrics_builtin_t *metrics_builtin(void) {
     int i;
     for (i = 0; i < 3; i++) metrics_inc1(builtin.alerts, states[i], 0);
     for (i = 0; i < 3; i++) metrics_set1(builtin.watchers, wstates[i], 0);
+    metrics_inc1(builtin.reloads, "ok", 0);
+    metrics_inc1(builtin.reloads, "failed", 0);
     metrics_set1(builtin.outbox_pending, NULL, 0);
     metrics_set1(builtin.tasks, NULL, 0);
   }

@@ -47,7 +47,7 @@ void metrics_reset(void);
 /* The built-in families (registered on first use of metrics_builtin()). */
 typedef struct metrics_builtin_t {
   metric_t *requests, *request_duration, *pacing_wait, *pacing_queue, *retries, *failovers,
-      *alerts, *outbox_pending, *watchers, *tasks, *lua_memory, *build_info;
+      *alerts, *outbox_pending, *watchers, *tasks, *lua_memory, *build_info, *reloads;
 } metrics_builtin_t;
 const metrics_builtin_t *metrics_builtin(void);
 /* Shorthands for the built-ins: one label value, errors ignored (the values are ours). */

@@ -505,12 +505,14 @@ static void on_ops_signal(uv_signal_t *h, int signum) {
     ops_notify("RELOADING=1");
     if (engine_reload(e, err, sizeof err) != 0) {
       log_error("reload failed, the running script goes on: %s", err);
+      metrics_inc1(metrics_builtin()->reloads, "failed", 1);
       ops_notify("READY=1");
     }
   }
 }
 
 void ops_reloaded(engine_t *e) {
+  metrics_inc1(metrics_builtin()->reloads, "ok", 1);
   forget_all_watchers();
   publish(e);
   ops_notify("READY=1");

@@ -28,7 +28,8 @@ rec.sleep(120)
 LUA
 }
 script v1 >"$T/w.lua"
-rw_start --log-format json run --sim --scenario "$T/scenario.lua" --state "$T/state.db" "$T/w.lua"
+rw_start --log-format json run --sim --scenario "$T/scenario.lua" --state "$T/state.db" \
+  --listen 127.0.0.1:0 "$T/w.lua"
 wait_for 8 grep -q "v1 handling 7" "$T/rw.out" || fail "v1 never saw task 7 fail"
 
 script v2 >"$T/w.lua"
@@ -54,6 +55,11 @@ sleep 1
 kill -0 "$RW_PID" || fail "recwatch died on a broken reload"
 [ "$(grep -c "tick v2" "$T/rw.out")" -gt "$before" ] || fail "the old script stopped running"
 grep -q "tick v1" "$T/rw.out" && [ "$(tail -1 "$T/rw.out")" = "tick v1" ] && fail "v1 came back"
+# the reloads are counted; the listener and the counters outlived both
+code /metrics >/dev/null
+grep -q '^recwatch_reloads_total{result="ok"} 1$' "$T/body" || fail "ok reload not counted: $(grep reloads "$T/body")"
+grep -q '^recwatch_reloads_total{result="failed"} 1$' "$T/body" || fail "failed reload not counted"
+grep -q '^recwatch_provider_requests_total{provider="qingcloud",outcome="ok"} [1-9]' "$T/body" || fail "counters lost"
 kill -TERM "$RW_PID"; wait "$RW_PID"; st=$?; RW_PID=
 [ $st = 0 ] || fail "exit status $st after SIGTERM"
 
