@@ -19,6 +19,7 @@ struct httpd {
   int listener_open, embedded, freeing, port;
   httpd_handler handler;
   void *ud;
+  void (*on_close)(httpd_conn *c, void *ud);
   void (*freed)(void *ud);
   void *freed_ud;
   char server[48];
@@ -197,9 +198,13 @@ void httpd_reply_borrowed(httpd_conn *c, int status, const char *ctype, const ch
 
 static void on_defer_done(uv_timer_t *t);
 
-void httpd_defer(httpd_conn *c, uint64_t ms) {
+void httpd_pause(httpd_conn *c) {
   c->delaying = 1;
   update_reading(c);
+}
+
+void httpd_defer(httpd_conn *c, uint64_t ms) {
+  httpd_pause(c);
   uv_timer_start(&c->timer, on_defer_done, ms, 0);
 }
 
@@ -212,7 +217,6 @@ static void dispatch(httpd_conn *c) {
   if (!http_should_keep_alive(&c->parser) || c->parser.upgrade) c->stop_parsing = 1;
   if (c->stop_parsing) c->close_after = 1;
   c->status = 0;
-  c->app = NULL;
   sbuf_add(&c->url, "", 0);
   http_parser_url_init(&u);
   if (!c->url.p || http_parser_parse_url(c->url.p, c->url.len, 0, &u) != 0 ||
@@ -362,8 +366,9 @@ static void conn_process(httpd_conn *c, const char *data, size_t len) {
   update_reading(c);
 }
 
-static void on_defer_done(uv_timer_t *t) {
-  httpd_conn *c = t->data;
+static void on_defer_done(uv_timer_t *t) { httpd_resume(t->data); }
+
+void httpd_resume(httpd_conn *c) {
   char *rest = c->in;
   size_t len = c->in_len;
   c->delaying = 0;
@@ -430,6 +435,7 @@ static void conn_close(httpd_conn *c) {
   if (c->closing) return;
   c->closing = 1;
   c->reading = 0;
+  if (c->srv->on_close) c->srv->on_close(c, c->srv->ud);
   uv_timer_stop(&c->timer);
   uv_close((uv_handle_t *)&c->tcp, on_conn_closed);
   uv_close((uv_handle_t *)&c->timer, on_conn_closed);
@@ -456,6 +462,13 @@ static void on_connection(uv_stream_t *server, int status) {
   if (uv_accept(server, (uv_stream_t *)&c->tcp) != 0) {
     conn_close(c);
     return;
+  }
+  {
+    struct sockaddr_storage peer;
+    int plen = sizeof peer;
+    if (uv_tcp_getpeername(&c->tcp, (struct sockaddr *)&peer, &plen) == 0)
+      c->peer_port = ntohs(peer.ss_family == AF_INET6 ? ((struct sockaddr_in6 *)&peer)->sin6_port
+                                                      : ((struct sockaddr_in *)&peer)->sin_port);
   }
   uv_tcp_nodelay(&c->tcp, 1);
   http_parser_init(&c->parser, HTTP_REQUEST);
@@ -485,6 +498,7 @@ httpd_t *httpd_start(uv_loop_t *loop, const httpd_options *o, char *err, size_t 
   s->embedded = o->embedded;
   s->handler = o->handler;
   s->ud = o->ud;
+  s->on_close = o->on_close;
   snprintf(s->server, sizeof s->server, "%s", o->server ? o->server : "recwatch");
   memset(&ss, 0, sizeof ss);
   if (o->port < 0 || o->port > 65535) {

@@ -24,6 +24,9 @@ typedef struct httpd_options {
   const char *server;  /* Server: header value */
   httpd_handler handler;
   void *ud;
+  /* Called when a connection closes (before it is freed), so the handler can stop what it
+   * started for it and free c->app. May be NULL. */
+  void (*on_close)(httpd_conn *c, void *ud);
 } httpd_options;
 
 struct httpd_conn {
@@ -47,7 +50,8 @@ struct httpd_conn {
   const char *path, *query;
   size_t pathlen, querylen;
   double t;            /* for the handler: e.g. the arrival time of the request */
-  void *app;           /* for the handler: e.g. what a deferred request waits for */
+  void *app;           /* for the handler, per connection (freed in on_close) */
+  int peer_port;       /* the client's port */
 };
 
 /* Binds and listens; NULL with a one-line reason in err on failure. */
@@ -68,8 +72,12 @@ void httpd_reply_borrowed(httpd_conn *c, int status, const char *ctype, const ch
                           size_t len);
 /* After the current reply the connection closes (no further request is parsed). */
 void httpd_close_after(httpd_conn *c);
-/* Answers later: reading stops, and the handler is called again (resumed = 1) after ms. */
+/* Answers later: reading stops, and the handler is called again (resumed = 1) after ms
+ * (real time, on the server's loop). */
 void httpd_defer(httpd_conn *c, uint64_t ms);
+/* The same with the handler's own timer: httpd_pause now, httpd_resume when it fires. */
+void httpd_pause(httpd_conn *c);
+void httpd_resume(httpd_conn *c);
 /* True when the path is exactly p. */
 int httpd_path_is(const httpd_conn *c, const char *p);
 

@@ -10,7 +10,7 @@
 #include "sim.h"
 #include "sim_srv.h"
 
-double sim_now(sim_t *s) { return (double)(uv_now(s->loop) - s->t0) / 1000.0 + s->t_offset; }
+double sim_now(sim_t *s) { return rclock_now(s->clock) - s->t0 + s->t_offset; }
 
 void sim_reply(sim_conn *c, int status, const char *ctype, const char *body, size_t len) {
   httpd_reply(c, status, ctype, body, len);
@@ -66,6 +66,7 @@ static sim_fault *pick_fault(sim_conn *c, int provider) {
     long n;
     int hit;
     if (f->provider != SIM_P_ANY && f->provider != provider) continue;
+    if (provider == SIM_P_WEBHOOK && f->provider != SIM_P_WEBHOOK) continue;
     if (now < f->after || (f->before >= 0 && now >= f->before)) continue;
     if (f->times > 0 && f->fired >= f->times) continue;
     if (f->match) {
@@ -100,13 +101,55 @@ static const char html500[] =
     "<center><h1>500 Internal Server Error</h1></center>\r\n<hr><center>nginx</center>\r\n"
     "</body>\r\n</html>\r\n";
 
+/* The `delay` fault waits on the engine's clock (virtual under --virtual-time), so the
+ * request is parked meanwhile: the clock may jump while a request waits in the sim. */
+typedef struct sim_delay {
+  rtimer_t timer;
+  sim_conn *c;
+} sim_delay;
+
+static void sim_on_delay(rtimer_t *t) {
+  sim_delay *d = t->data;
+  sim_conn *c = d->c;
+  rclock_unpark(SIM_OF(c)->clock, SIM_OF(c)->port, c->peer_port);
+  httpd_resume(c);
+}
+
+static void delay_start(sim_conn *c, sim_fault *f) {
+  sim_t *s = SIM_OF(c);
+  sim_delay *d = c->app;
+  if (!d) {
+    if (!(d = calloc(1, sizeof *d))) {
+      httpd_close_after(c);  /* no memory for the timer: the request is dropped */
+      return;
+    }
+    d->c = c;
+    rtimer_init(s->clock, &d->timer, sim_on_delay, d);
+    if (s->embedded) rtimer_unref(&d->timer);
+    c->app = d;
+  }
+  httpd_pause(c);
+  rtimer_start(&d->timer, (double)f->delay_ms / 1000.0);
+  rclock_park(s->clock, s->port, c->peer_port);
+}
+
+/* A connection closes: its delay timer stops (and its request is no longer parked). */
+static void on_conn_close(sim_conn *c, void *ud) {
+  sim_t *s = ud;
+  sim_delay *d = c->app;
+  if (!d) return;
+  if (rtimer_active(&d->timer)) rclock_unpark(s->clock, s->port, c->peer_port);
+  rtimer_stop(&d->timer);
+  free(d);
+  c->app = NULL;
+}
+
 /* Answers with the fault; returns 0, or 1 when the request must be answered normally
  * later (delay). */
 static int apply_fault(sim_conn *c, sim_fault *f, int provider) {
   switch (f->kind) {
     case SIM_F_DELAY:
-      c->app = f;
-      httpd_defer(c, (uint64_t)f->delay_ms);
+      delay_start(c, f);
       return 1;
     case SIM_F_500_HTML:
       sim_reply(c, 500, "text/html", html500, sizeof html500 - 1);
@@ -160,18 +203,52 @@ static const char webhook_path[] = "/_sim/webhook";
 /* The webhook sink: a POST here is an alert "arriving"; it is logged and answered the way
  * the chat-ops robots answer success ({"errcode":0,"code":0}), so demos under --sim show
  * the whole delivery path. */
-static int webhook_sink(sim_conn *c) {
+/* Webhook bodies are kept for sim_webhook (recwatch test's t:webhooks()). */
+static void keep_webhook(sim_t *s, const char *body, size_t len) {
+  char *copy;
+  if (s->nhooks == s->caphooks) {
+    size_t ncap = s->caphooks ? 2 * s->caphooks : 16;
+    sbuf *g = realloc(s->hooks, ncap * sizeof *g);
+    if (!g) return;
+    s->hooks = g;
+    s->caphooks = ncap;
+  }
+  if (!(copy = malloc(len + 1))) return;
+  memcpy(copy, body, len);
+  copy[len] = '\0';
+  s->hooks[s->nhooks].p = copy;
+  s->hooks[s->nhooks].len = s->hooks[s->nhooks].cap = len;
+  s->nhooks++;
+}
+
+const char *sim_webhook(sim_t *s, size_t i, size_t *len) {
+  if (i >= s->nhooks) return NULL;
+  *len = s->hooks[i].len;
+  return s->hooks[i].p;
+}
+
+static int webhook_sink(sim_conn *c, int resumed) {
   char excerpt[512];
+  sim_fault *f = NULL;
   if (c->pathlen != sizeof webhook_path - 1 || memcmp(c->path, webhook_path, c->pathlen) != 0)
     return 0;
+  if (c->parser.method == HTTP_POST && !resumed) {  /* faults that name "webhook" */
+    SIM_OF(c)->reqno[SIM_P_WEBHOOK]++;
+    if ((f = pick_fault(c, SIM_P_WEBHOOK)) != NULL) {
+      if (apply_fault(c, f, SIM_P_WEBHOOK)) return 1;  /* delay: answered when resumed */
+      sim_log_request(c, "webhook", 0, sim_fault_names[f->kind]);
+      return 1;
+    }
+  }
   if (c->parser.method != HTTP_POST) {
     sim_reply_json(c, 404, no_route);
   } else {
     rec_excerpt(excerpt, sizeof excerpt, c->body.p, c->body.len);
     log_info("sim: webhook received: %s", excerpt);
+    keep_webhook(SIM_OF(c), c->body.p ? c->body.p : "", c->body.len);
     sim_reply_json(c, 200, "{\"errcode\":0,\"code\":0,\"ok\":true}");
   }
-  sim_log_request(c, c->parser.method == HTTP_POST ? "webhook" : NULL, 0, NULL);
+  sim_log_request(c, c->parser.method == HTTP_POST ? "webhook" : NULL, 0, resumed ? "delay" : NULL);
   return 1;
 }
 
@@ -190,7 +267,7 @@ static void handle(sim_conn *c, int resumed, void *ud) {
     }
   }
 
-  if (webhook_sink(c)) return;
+  if (webhook_sink(c, resumed)) return;
   memset(&req, 0, sizeof req);
   req.c = c;
   if (sim_api_route(c, &req) == 0) {
@@ -217,9 +294,18 @@ static void handle(sim_conn *c, int resumed, void *ud) {
   sim_log_request(c, pname, auth, resumed ? "delay" : NULL);
 }
 
+/* sim_start failed before anything was listening. */
+static void drop_unstarted(sim_t *s) {
+  if (s->own_clock) rclock_free(s->clock);
+  free(s);
+}
+
 static void sim_freed(void *ud) {
   sim_t *s = ud;
+  if (s->own_clock && s->clock) rclock_free(s->clock);  /* a start that failed late */
   sim_scenario_free(s->sc);
+  while (s->nhooks > 0) free(s->hooks[--s->nhooks].p);
+  free(s->hooks);
   if (s->logf) fclose(s->logf);
   sbuf_free(&s->scratch);
   sbuf_free(&s->qbuf);
@@ -238,13 +324,22 @@ sim_t *sim_start(uv_loop_t *loop, const sim_options *opt, char *err, size_t errl
   }
   s->loop = loop;
   s->embedded = opt ? opt->embedded : 0;
+  s->clock = opt ? opt->clock : NULL;
+  if (!s->clock) {
+    s->clock = rclock_new(loop, 0, 0);
+    s->own_clock = 1;
+    if (!s->clock) {
+      snprintf(err, errlen, "out of memory");
+      free(s);
+      return NULL;
+    }
+  }
   s->t_offset = opt && opt->start_at > 0 && opt->start_at < 1e9 ? opt->start_at : 0;
-  s->wall0 = time(NULL) - (time_t)s->t_offset;
-  uv_update_time(loop);
-  s->t0 = uv_now(loop);
+  s->wall0 = (time_t)rclock_time(s->clock) - (time_t)s->t_offset;
+  s->t0 = rclock_now(s->clock);
   s->sc = sim_scenario_load(opt ? opt->scenario_path : NULL, s->wall0, err, errlen);
   if (!s->sc) {
-    free(s);
+    drop_unstarted(s);
     return NULL;
   }
   if (opt && opt->log_requests_path) {
@@ -261,6 +356,7 @@ sim_t *sim_start(uv_loop_t *loop, const sim_options *opt, char *err, size_t errl
   ho.embedded = s->embedded;
   ho.server = "recwatch-sim";
   ho.handler = handle;
+  ho.on_close = on_conn_close;
   ho.ud = s;
   s->srv = httpd_start(loop, &ho, err, errlen);
   if (!s->srv) {
@@ -286,5 +382,7 @@ void sim_get_info(sim_t *s, sim_info *out) {
 void sim_free(sim_t *s) {
   if (!s || s->freeing) return;
   s->freeing = 1;
-  httpd_free(s->srv, sim_freed, s);
+  httpd_free(s->srv, sim_freed, s);  /* closes every connection now: their timers stop */
+  if (s->own_clock) rclock_free(s->clock);
+  s->clock = NULL;
 }

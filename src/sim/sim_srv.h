@@ -13,7 +13,7 @@
 #define SIM_MAX_PARAMS 64
 
 /* A connection of the shared HTTP server (httpd.h); c->t is the request's arrival in sim
- * seconds, c->app the fault a delayed request waits out. */
+ * seconds, c->app the connection's delay timer (sim.c). */
 typedef httpd_conn sim_conn;
 #define SIM_OF(c) ((sim_t *)httpd_ud(c))
 
@@ -22,13 +22,17 @@ struct sim {
   httpd_t *srv;
   int embedded, freeing, port;
   sim_scenario *sc;
-  uint64_t t0;       /* uv_now at start */
+  rclock_t *clock;   /* the engine clock, or the sim's own real one */
+  int own_clock;
+  double t0;         /* rclock_now at start */
   double t_offset;   /* sim seconds already elapsed at t0 (sim_options.start_at) */
-  time_t wall0;      /* wall clock at start */
+  time_t wall0;      /* the clock's wall-clock time at sim time 0 */
   FILE *logf;
   char base_url[96];
-  long reqno[3];     /* requests seen per provider scope (SIM_P_ANY counts both) */
+  long reqno[4];     /* requests seen per provider scope (SIM_P_ANY counts both providers) */
   sbuf scratch, qbuf, logline;
+  sbuf *hooks;       /* bodies the webhook sink received */
+  size_t nhooks, caphooks;
 };
 
 /* One routed request (lives on the stack of the handler). */

@@ -7,7 +7,7 @@ fail() { echo "FAIL: $*" >&2; exit 1; }
 
 "$RECWATCH" help >"$T/o" 2>"$T/e" || fail "help: exit $?"
 grep -q '^usage: recwatch' "$T/o" || fail "help prints no usage"
-for cmd in run check query sim; do
+for cmd in run check query sim test; do
   "$RECWATCH" "$cmd" --help >"$T/o" 2>"$T/e" || fail "$cmd --help: exit $?: $(cat "$T/e")"
   grep -q "^usage: recwatch $cmd" "$T/o" || fail "$cmd --help: $(cat "$T/o")"
   "$RECWATCH" help "$cmd" >"$T/o2" 2>"$T/e" || fail "help $cmd: exit $?"
