@@ -33,6 +33,7 @@
 #include "config.h"
 #include "engine.h"
 #include "log.h"
+#include "metrics.h"
 
 #define DB_MT "rec.store.db"
 #define DBS_KEY "rec.store.dbs"
@@ -109,6 +110,8 @@ typedef struct job {
   int results_ref; /* R_TX: the values fn returned, handed back after the commit */
   /* results */
   int ok, changes;
+  int alerts[3];              /* rows queued, delivered, failed: recwatch_alerts_total{state} */
+  sqlite3_int64 pending;      /* outbox rows pending after the commit, or -1 when not read */
   char err[512];
   cell_t *cells;   /* J_PENDING: nrows * 7 */
   int nrows;
@@ -252,12 +255,19 @@ static void run_write(shared_t *s, job_t *j) {
       goto rollback;
     }
     j->changes = sqlite3_changes(s->db);
+    if (o->kind >= OP_ENQ && o->kind <= OP_FAILED) j->alerts[o->kind - OP_ENQ] += j->changes;
   }
   if (step(s, stmt(s, S_COMMIT))) {
     job_fail(s, j, "commit");
     goto rollback;
   }
   j->ok = 1;
+  j->pending = -1;
+  if (j->alerts[0] + j->alerts[1] + j->alerts[2] > 0) {
+    sqlite3_stmt *st = stmt(s, S_COUNT_PENDING);
+    if (sqlite3_step(st) == SQLITE_ROW) j->pending = sqlite3_column_int64(st, 0);
+    sqlite3_reset(st);
+  }
   return;
 rollback:
   if (!sqlite3_get_autocommit(s->db)) step(s, stmt(s, S_ROLLBACK));
@@ -429,6 +439,17 @@ static void release_results(lua_State *L, job_t *j) {
   j->results_ref = LUA_NOREF;
 }
 
+/* recwatch_alerts_total{state} counts committed outbox changes; recwatch_outbox_pending
+ * follows the outbox that changed last (one state file per script is the rule). */
+static void count_alerts(const job_t *j) {
+  static const char *const states[3] = {"queued", "delivered", "failed"};
+  int i;
+  if (!j->ok) return;
+  for (i = 0; i < 3; i++)
+    if (j->alerts[i] > 0) metrics_inc1(metrics_builtin()->alerts, states[i], j->alerts[i]);
+  if (j->pending >= 0) metrics_set1(metrics_builtin()->outbox_pending, NULL, (double)j->pending);
+}
+
 /* Hands finished jobs back. Taken as one list first: a resumed task may close the database
  * (the shared struct itself lives until the async handle's close callback). */
 static void on_async(uv_async_t *h) {
@@ -438,7 +459,10 @@ static void on_async(uv_async_t *h) {
   list = s->dhead;
   s->dhead = s->dtail = NULL;
   uv_mutex_unlock(&s->mu);
-  for (j = list; j; j = j->next) apply_cache(s, s->L, j);  /* in commit order, before any resume */
+  for (j = list; j; j = j->next) {
+    apply_cache(s, s->L, j);  /* in commit order, before any resume */
+    count_alerts(j);
+  }
   while ((j = list) != NULL) {
     list = j->next;
     if (j->t) {

@@ -361,6 +361,19 @@ function notify.outbox(o)
   return self
 end
 
+-- Log fields of an alert: its id, the sender's kind, and the keys it carries.
+local KEYS = { "provider", "app", "channel", "task_id", "resourceid", "sid" }
+local function alert_fields(a, extra)
+  local f = extra or {}
+  f.alert_id = a.alert_id
+  for _, k in ipairs(KEYS) do
+    local v = a[k]
+    if type(v) == "string" or type(v) == "number" then f[k] = v end
+  end
+  return f
+end
+notify._alert_fields = alert_fields
+
 -- Records an alert for every sender. Inside a watcher callback the rows are committed in the
 -- same transaction as the watcher's new state (ids derived from the transition, stable across
 -- restarts); elsewhere at once, in a transaction of their own. Accepts a format string and
@@ -394,7 +407,7 @@ function Outbox:alert(fmt, ...)
     local ok, err = self.db:transaction(put)
     if not ok then error(err, 2) end
   end
-  rec.log.info("alert %s queued: %s", a.alert_id, a.text or "")
+  rec.log.info("alert %s queued: %s", a.alert_id, a.text or "", alert_fields(a))
   self.wake:set()  -- inside a watcher's batch the rows commit later; the next pass takes them
   return a.alert_id
 end
@@ -453,7 +466,8 @@ function Outbox:drain()
       if ok then
         self.delivered = self.delivered + 1
         n = n + 1
-        rec.log.info("ALERT delivered to %s [%s]: %s", row.dest, row.id, tostring(a.text or ""))
+        rec.log.info("ALERT delivered to %s [%s]: %s", row.dest, row.id, tostring(a.text or ""),
+                     alert_fields(a, { kind = s.kind, dest = row.dest }))
         self.sent[k] = true
         local okr, rerr = pcall(self.db.delivered, self.db, row.id, row.dest)
         if okr then self.sent[k] = nil
@@ -464,7 +478,8 @@ function Outbox:drain()
         self.failed_attempts = self.failed_attempts + 1
         local wait = backoff(self, row.attempts)
         rec.log.warn("outbox: delivery of %s to %s failed (attempt %d, next in %gs): %s",
-                     row.id, row.dest, row.attempts + 1, wait, tostring(err))
+                     row.id, row.dest, row.attempts + 1, wait, tostring(err),
+                     alert_fields(a, { kind = s.kind, dest = row.dest }))
         self.db:attempt_failed(row.id, row.dest, rec.time() + wait, tostring(err))
       end
     end

@@ -132,6 +132,27 @@ local function exit_check(stopping)
 end
 if debug and debug.getregistry then debug.getregistry()["rec.exit_check"] = exit_check end
 
+-- What /status, /healthz and /metrics show of a watcher (rec.health, ops.c): this entry,
+-- pushed after every poll and state change. ok: true/false for a finished poll, nil otherwise.
+-- The watcher's keys as structured log fields (provider, app, channel / resourceid, sid),
+-- plus extra ones (task_id).
+local function fields(w, extra)
+  local f = {}
+  for k, v in pairs(w.fields or {}) do f[k] = v end
+  for k, v in pairs(extra or {}) do f[k] = v end
+  return f
+end
+
+local function publish(w, ok)
+  local st = info_of(w).state
+  rec.health.report(w.hkey, {
+    provider = w.kind, ok = ok, next_poll = w.next_poll, stale_after = w.stale_after,
+    status = w.last_status ~= nil and tostring(w.last_status) or nil,
+    error = ok == false and w.last_error or nil,
+    state = (st == "ok" or st == "stale" or st == "error") and st or nil,
+  })
+end
+
 local function new_entry(kind, name, key, o, every)
   local w = {
     kind = kind, name = name, key = key, o = o, every = every,
@@ -140,6 +161,8 @@ local function new_entry(kind, name, key, o, every)
     cb_failures = 0, cb_window = {}, started_time = rec.time(), since = now(),
   }
   registry[#registry + 1] = w
+  w.hkey = key:gsub("/$", "")
+  publish(w)
   return w
 end
 
@@ -152,7 +175,7 @@ local function record_error(w, e, what)
   w.last_error, w.last_error_kind, w.last_error_time = err_text(e), kind, rec.time()
   local lvl = (kind == "store" or kind == "internal" or kind == "protocol") and rec.log.error or rec.log.warn
   lvl("kind=watcher_error watcher=%s error=%s count=%d: %s%s", w.name, kind, w.by_kind[kind],
-      what and (what .. ": ") or "", w.last_error)
+      what and (what .. ": ") or "", w.last_error, fields(w))
 end
 
 local function spawn_cb(name, fn, ...)
@@ -168,7 +191,8 @@ local function went_stale(w)
   w.stale = true
   local age = w.last_good and (now() - w.last_good) or (now() - w.since)
   rec.log.error("kind=watcher_stale watcher=%s: no good poll for %.1fs (stale_after %gs); last error (%s): %s",
-                w.name, age, w.stale_after, tostring(w.last_error_kind), tostring(w.last_error))
+                w.name, age, w.stale_after, tostring(w.last_error_kind), tostring(w.last_error), fields(w))
+  publish(w)
   spawn_cb("on_stale", w.o.on_stale, info_of(w))
   local out = w.o.outbox
   if out then
@@ -178,7 +202,8 @@ end
 
 local function recovered(w)
   w.stale = false
-  rec.log.info("kind=watcher_recovered watcher=%s: polling works again", w.name)
+  rec.log.info("kind=watcher_recovered watcher=%s: polling works again", w.name, fields(w))
+  publish(w)
   spawn_cb("on_recovered", w.o.on_recovered, info_of(w))
   if w.o.outbox then w.recovered_alert_due = true end
 end
@@ -203,7 +228,10 @@ end
 local function check_all()
   local live = 0
   for _, w in ipairs(registry) do
-    if not w.stopped and not w.ended then
+    if (w.stopped or w.ended) and not w.forgotten then
+      w.forgotten = true
+      rec.health.forget(w.hkey)  -- gone from /status and /healthz
+    elseif not w.stopped and not w.ended then
       live = live + 1
       local age = now() - (w.last_good or w.since)
       if not w.stale and age > w.stale_after then went_stale(w) end
@@ -249,11 +277,12 @@ local function poll_done(w, good)
     for _, f in ipairs(w.cb_window) do failing = failing and f end
     if failing and not w.cb_failing then
       rec.log.error("kind=callback_failing watcher=%s: callbacks failed on every call in the last %d polls",
-                    w.name, w.fail_polls)
+                    w.name, w.fail_polls, fields(w))
     end
     w.cb_failing = failing
   end
   w.poll_calls, w.poll_cb_failed = 0, 0
+  publish(w, good)
 end
 
 -- The delay before the next poll: the interval, or a backoff (1, 2, 4, ... s, at most the
@@ -262,6 +291,7 @@ local function next_delay(w, interval)
   local d = interval
   if w.consecutive > 0 then d = math.min(interval, 2 ^ (w.consecutive - 1)) end
   w.next_poll = rec.time() + d
+  publish(w)
   return d
 end
 
@@ -272,7 +302,7 @@ local function call(w, what, fn, ...)
   if not ok then
     w.cb_failures = w.cb_failures + 1
     w.poll_cb_failed = (w.poll_cb_failed or 0) + 1
-    rec.log.error("kind=callback_error watcher=%s: %s callback failed: %s", w.name, what, tostring(err))
+    rec.log.error("kind=callback_error watcher=%s: %s callback failed: %s", w.name, what, tostring(err), fields(w))
   end
 end
 
@@ -456,6 +486,7 @@ function watch.qingcloud(o)
     local name = o.name and (#channels > 1 and (o.name .. "/" .. channel) or o.name)
                  or ("qingcloud/%s/%s"):format(o.app_id, channel)
     local w = new_entry("qingcloud", name, prefix, o, every)
+    w.fields = { provider = "qingcloud", app = o.app_id, channel = channel }
     local l = { w = w }
     local known, pending, missing = nil, {}, {}   -- pending: key -> commit not yet done
 
@@ -490,7 +521,8 @@ function watch.qingcloud(o)
           local old = prev.status
           local st = { status = t.status, seq = (prev.seq or 0) + 1 }
           local c = prepare(db, key, st, function()
-            rec.log.debug("qingcloud task %s: %s -> %s", key, tostring(old), tostring(t.status))
+            rec.log.debug("qingcloud task %s: %s -> %s", key, tostring(old), tostring(t.status),
+                          fields(w, { task_id = t.id }))
             call(w, "on_change", o.on_change, t, old)
             call(w, "on_status[" .. tostring(t.status) .. "]", on_status[t.status], t, old)
           end)
@@ -509,7 +541,7 @@ function watch.qingcloud(o)
         if not seen[key] and not missing[key] and not QC_FINAL[st.status] then
           missing[key] = true
           rec.log.warn("kind=task_missing watcher=%s: task %s (last status %s) is no longer in the query window; its end will not be seen",
-                       w.name, key, tostring(st.status))
+                       w.name, key, tostring(st.status), fields(w, { task_id = key:match("[^/]*$") }))
           call(w, "on_missing", o.on_missing, key, copy(st))
         elseif seen[key] then
           missing[key] = nil
@@ -581,6 +613,7 @@ function watch.agora(o)
   local key = ("agora/%s/%s/%s"):format(o.appid, o.resourceid, o.sid)
   local q = { appid = o.appid, resourceid = o.resourceid, sid = o.sid, mode = o.mode }
   local w = new_entry("agora", o.name or key, key, o, math.max(every, start_every))
+  w.fields = { provider = "agora", app = o.appid, resourceid = o.resourceid, sid = o.sid }
   w.stale_after = o.stale_after or (3 * math.max(start_every, math.min(every, start_timeout)) + 60)
   local l = { w = w }
   h.key = key
@@ -619,7 +652,7 @@ function watch.agora(o)
   end
   local function start_check(err)
     if not st.started and not st.start_failed and rec.time() >= st.since + start_timeout then
-      rec.log.warn("watch.agora %s: not recording %gs after start", key, start_timeout)
+      rec.log.warn("watch.agora %s: not recording %gs after start", key, start_timeout, fields(w))
       local new = copy(st)
       new.start_failed = true
       return event(new, function() call(w, "on_start_failed", o.on_start_failed, last, err) end)
@@ -689,7 +722,7 @@ function watch.agora(o)
             return false
           end
         end
-        rec.log.info("watch.agora %s: the recording has ended (404 confirmed)", key)
+        rec.log.info("watch.agora %s: the recording has ended (404 confirmed)", key, fields(w))
         local new = copy(st)
         new.ended = true
         if not event(new, function() call(w, "on_ended", o.on_ended, last, lerr) end) then return false end
@@ -710,7 +743,7 @@ function watch.agora(o)
     local ok0, s0 = pcall(load_state, db, key)
     st = ok0 and s0 or {}
     if st.ended then
-      rec.log.info("watch.agora %s: already ended (state file); nothing to watch", key)
+      rec.log.info("watch.agora %s: already ended (state file); nothing to watch", key, fields(w))
       w.ended = true
       return
     end
