@@ -11,20 +11,27 @@
 #include "log.h"
 #include <lauxlib.h>
 
+/* Free re-sends per call: a request refused at departure (pacing) or whose resend libcurl
+ * wanted (a reused connection closed before any reply) goes again with a new pacing slot,
+ * without spending the script's retries, at most this many times per call. */
+#define FREE_RESENDS 5
+
 typedef struct pcall {
   pending_t base;
   engine_t *e;
   task_t *t;
   provider_conf *conf;
   call_provider provider;
-  char *strs[4];
   agora_query_params ap;
   qc_query_params qp;
-  int attempt, retries;
+  int attempt, retries, free_resends;
+  int resent, refused;         /* set by on_leave for the attempt in flight */
+  int timer_on;                /* timer initialised: the pcall is freed by its close */
   double timeout;
   retry_policy retry;          /* the provider's, or this call's delays */
-  uv_timer_t *timer;
+  uv_timer_t timer;
   http_req_t *req;
+  char strs[];                 /* the call's strings, copied: one allocation per call */
 } pcall;
 
 static void begin_attempt(pcall *pc);
@@ -39,14 +46,12 @@ static double jitter_random(void) {
   return (double)(s >> 11) / 9007199254740992.0;
 }
 
-static void on_timer_close(uv_handle_t *h) { free(h); }
+static void on_timer_close(uv_handle_t *h) { free(h->data); }
 
 static void pcall_free(pcall *pc) {
-  int i;
-  if (pc->timer) uv_close((uv_handle_t *)pc->timer, on_timer_close);
   if (pc->req) http_cancel(pc->req);
-  for (i = 0; i < 4; i++) free(pc->strs[i]);
-  free(pc);
+  if (pc->timer_on) uv_close((uv_handle_t *)&pc->timer, on_timer_close);
+  else free(pc);
 }
 
 static void pcall_cancel(pending_t *p) { pcall_free((pcall *)p); }
@@ -82,20 +87,14 @@ static void on_committed(uv_timer_t *h) { send_attempt(h->data); }
  * has run so far (many tasks starting at once), so the clock is refreshed first and the
  * delay rounded up to the next millisecond. */
 static void after(pcall *pc, double seconds, uv_timer_cb then) {
-  if (!pc->timer) {
-    pc->timer = malloc(sizeof *pc->timer);
-    if (!pc->timer) {
-      rec_err err;
-      rec_err_set(&err, REC_E_NETWORK, 0, "%s: out of memory", provider_label(pc));
-      fail(pc, &err);
-      return;
-    }
-    uv_timer_init(engine_loop(pc->e), pc->timer);
-    pc->timer->data = pc;
+  if (!pc->timer_on) {
+    uv_timer_init(engine_loop(pc->e), &pc->timer);
+    pc->timer.data = pc;
+    pc->timer_on = 1;
   }
   uv_update_time(engine_loop(pc->e));
   if (!(seconds < 1e9)) seconds = 1e9;  /* also NaN: never an overflowing cast */
-  uv_timer_start(pc->timer, then, (uint64_t)ceil(seconds * 1000), 0);
+  uv_timer_start(&pc->timer, then, (uint64_t)ceil(seconds * 1000), 0);
 }
 
 static void failed_attempt(pcall *pc, rec_err *err) {
@@ -131,6 +130,18 @@ static void on_reply(void *ud, const http_response *res, const rec_err *terr) {
   int top = lua_gettop(L);
   rec_err err;
   pc->req = NULL;
+  if (terr && (pc->resent || pc->refused) && pc->free_resends < FREE_RESENDS &&
+      !engine_stopping(pc->e)) {
+    /* not a failed attempt: libcurl wanted to resend it, or it would have left too close
+     * to the previous ones; it goes again with a new pacing slot */
+    log_write(LOG_DEBUG, task_id(pc->t), "%s query attempt %d %s; sending it again",
+              provider_label(pc), pc->attempt,
+              pc->resent ? "lost its reused connection before any reply" : "held back by pacing");
+    pc->free_resends++;
+    pc->attempt--;
+    begin_attempt(pc);
+    return;
+  }
   if (terr) {
     err = *terr;
     failed_attempt(pc, &err);
@@ -160,8 +171,25 @@ static char *build_url(pcall *pc, rec_err *err) {
                             (time_t)engine_time(pc->e), err);
 }
 
+/* Runs inside libcurl when the request is about to leave on its connection: the pacing
+ * check at departure (after any wait for a connection), and libcurl's resend refused. */
+static int on_leave(void *ud, int resend) {
+  pcall *pc = ud;
+  if (resend) {
+    pc->resent = 1;
+    return 1;
+  }
+  if (rl_leave(&pc->conf->bucket, engine_now(pc->e)) != 0) {
+    pc->refused = 1;
+    return 1;
+  }
+  return 0;
+}
+
 static void send_attempt(pcall *pc) {
-  const char *headers[4] = {"Accept: application/json", NULL, NULL, NULL};
+  /* only the headers the provider documents: Agora's Basic auth and Content-Type; QingCloud
+   * signs its query string and asks for none */
+  const char *agora_headers[3] = {NULL, "Content-Type: application/json", NULL};
   http_request r;
   rec_err err;
   char *url = build_url(pc, &err);
@@ -169,15 +197,17 @@ static void send_attempt(pcall *pc) {
     fail(pc, &err);
     return;
   }
-  if (pc->provider == CALL_AGORA) {
-    headers[1] = pc->conf->auth_header ? pc->conf->auth_header : "Authorization:";
-    headers[2] = "Content-Type: application/json";
-  }
   memset(&r, 0, sizeof r);
+  if (pc->provider == CALL_AGORA) {
+    agora_headers[0] = pc->conf->auth_header ? pc->conf->auth_header : "Authorization:";
+    r.headers = agora_headers;
+  }
   r.method = "GET";
   r.url = url;
-  r.headers = headers;
   r.timeout = pc->timeout;
+  r.reuse = 1;
+  r.on_leave = on_leave;
+  pc->resent = pc->refused = 0;
   pc->req = http_send(engine_http(pc->e), &r, on_reply, pc, &err);
   free(url);
   if (!pc->req) failed_attempt(pc, &err);
@@ -200,10 +230,18 @@ static void begin_attempt(pcall *pc) {
   else slot_reached(pc);
 }
 
-static char *keep(pcall *pc, int i, const char *s) {
-  pc->strs[i] = s ? strdup(s) : NULL;
-  return pc->strs[i];
+/* Copies s into the call's string area at *at. */
+static const char *keep(char **at, const char *s) {
+  size_t n;
+  char *d = *at;
+  if (!s) return NULL;
+  n = strlen(s) + 1;
+  memcpy(d, s, n);
+  *at = d + n;
+  return d;
 }
+
+static size_t len0(const char *s) { return s ? strlen(s) + 1 : 0; }
 
 int call_check(engine_t *e, const call_args *a, rec_err *err) {
   config_t *cfg = engine_config(e);
@@ -230,9 +268,16 @@ int call_start(lua_State *L, task_t *t, const call_args *a) {
   config_t *cfg = engine_config(e);
   rec_err err;
   pcall *pc;
+  size_t nstr;
+  char *at;
   if (call_check(e, a, &err) != 0) return engine_return_err(L, &err);
-  pc = calloc(1, sizeof *pc);
+  nstr = a->provider == CALL_AGORA
+             ? len0(a->agora.appid) + len0(a->agora.resourceid) + len0(a->agora.sid) +
+                   len0(a->agora.mode)
+             : len0(a->qc.app_id) + len0(a->qc.channel);
+  pc = calloc(1, sizeof *pc + nstr);
   if (!pc) return luaL_error(L, "out of memory");
+  at = pc->strs;
   pc->base.cancel = pcall_cancel;
   pc->e = e;
   pc->t = t;
@@ -246,14 +291,14 @@ int call_start(lua_State *L, task_t *t, const call_args *a) {
   }
   pc->timeout = a->timeout > 0 ? a->timeout : pc->conf->timeout;
   if (a->provider == CALL_AGORA) {
-    pc->ap.appid = keep(pc, 0, a->agora.appid);
-    pc->ap.resourceid = keep(pc, 1, a->agora.resourceid);
-    pc->ap.sid = keep(pc, 2, a->agora.sid);
-    pc->ap.mode = keep(pc, 3, a->agora.mode);
+    pc->ap.appid = keep(&at, a->agora.appid);
+    pc->ap.resourceid = keep(&at, a->agora.resourceid);
+    pc->ap.sid = keep(&at, a->agora.sid);
+    pc->ap.mode = keep(&at, a->agora.mode);
   } else {
     pc->qp = a->qc;
-    pc->qp.app_id = keep(pc, 0, a->qc.app_id);
-    pc->qp.channel = keep(pc, 1, a->qc.channel);
+    pc->qp.app_id = keep(&at, a->qc.app_id);
+    pc->qp.channel = keep(&at, a->qc.channel);
   }
   engine_wait(t, &pc->base, "query");
   begin_attempt(pc);

@@ -1,17 +1,26 @@
 /* ratelimit: pacing token buckets (GCRA) keyed by provider and credential; callers reserve
- * the next free slot in FIFO order and wait until it comes. Pure arithmetic on a clock. */
+ * the next free slot in FIFO order and wait until it comes, and a request is checked once
+ * more at the moment it actually leaves. Pure arithmetic on a clock. */
 #ifndef REC_RATELIMIT_H
 #define REC_RATELIMIT_H
+
+/* Leave times remembered for the check at departure: rates up to this many per second. */
+#define RL_RING 256
 
 typedef struct rl_bucket {
   double interval;  /* seconds between two requests */
   double tat;       /* theoretical arrival time of the next free slot */
   double last;      /* when the last request was (or is committed to be) sent */
+  int window_n;     /* requests the server allows per second (floor(rate)); 0: no ring */
+  int nsent, head;  /* the last window_n leave times, oldest at head */
+  double sent[RL_RING];
 } rl_bucket;
 
-/* Safety margin: requests are spaced by RL_MARGIN/rate, i.e. 98% of the allowed rate, so
- * jitter never lets N+1 requests land in one second of the server's window. */
-#define RL_MARGIN 1.02
+/* Margin for jitter in arrival times: requests are spaced by RL_MARGIN/rate, i.e. 91% of
+ * the allowed rate, so N requests span 1.1 s and 100 ms of each one-second window absorb
+ * jitter in when they are sent (timers firing late) and when they arrive (the network, the
+ * server's own scheduling). A busy 2-core host shows tens of milliseconds. */
+#define RL_MARGIN 1.10
 
 /* rate <= 0 means unlimited. */
 void rl_init(rl_bucket *b, double rate_per_second);
@@ -22,5 +31,10 @@ double rl_reserve(rl_bucket *b, double now);
  * timer fired late (the process was descheduled) would otherwise be sent together with the
  * ones after it, and N+1 sends could land within one second of the server's window. */
 double rl_commit(rl_bucket *b, double now);
+/* Called when the request actually leaves (libcurl's pre-request callback: after the
+ * connection is ready, and after any wait in the connection queue). Returns 0 and records
+ * the departure, or -1 when sending now would put window_n + 1 departures within
+ * (1 s + RL_MARGIN's margin / 2): the caller then books a new slot instead of sending. */
+int rl_leave(rl_bucket *b, double now);
 
 #endif
