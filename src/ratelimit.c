@@ -33,8 +33,9 @@ int rl_leave(rl_bucket *b, double now) {
   int n = b->window_n;
   if (b->interval <= 0 || n <= 0) return 0;
   if (b->nsent == n) {
-    /* the window_n-th departure before this one: at least half the margin past 1 s */
-    double span = (1.0 + n * b->interval) / 2;
+    /* the window_n-th departure before this one: at least the nominal span less 10 ms, so
+     * (nearly) the whole margin is left for jitter in arrival times */
+    double span = n * b->interval - RL_LEAVE_SLACK;
     if (now - b->sent[b->head] < span) return -1;
     b->sent[b->head] = now;
     b->head = (b->head + 1) % n;

@@ -22,6 +22,10 @@ typedef struct rl_bucket {
  * server's own scheduling). A busy 2-core host shows tens of milliseconds. */
 #define RL_MARGIN 1.10
 
+/* How much earlier than its nominal span (window_n intervals after the window_n-th previous
+ * departure) a request may leave: timers and the loop make a few milliseconds of jitter. */
+#define RL_LEAVE_SLACK 0.010
+
 /* rate <= 0 means unlimited. */
 void rl_init(rl_bucket *b, double rate_per_second);
 /* Books the next slot for a caller arriving at now; returns how long it must wait (>= 0). */
@@ -34,7 +38,8 @@ double rl_commit(rl_bucket *b, double now);
 /* Called when the request actually leaves (libcurl's pre-request callback: after the
  * connection is ready, and after any wait in the connection queue). Returns 0 and records
  * the departure, or -1 when sending now would put window_n + 1 departures within
- * (1 s + RL_MARGIN's margin / 2): the caller then books a new slot instead of sending. */
+ * window_n * interval - RL_LEAVE_SLACK (1.09 s at the default margin): the caller then books
+ * a new slot instead of sending. */
 int rl_leave(rl_bucket *b, double now);
 
 #endif
