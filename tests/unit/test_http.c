@@ -9,6 +9,7 @@
 #include <string.h>
 #include <cmocka.h>
 #include "http.h"
+#include "agora.h"
 
 enum { MODE_OK, MODE_SILENT, MODE_BIG_LENGTH, MODE_BIG_STREAM };
 
@@ -374,6 +375,37 @@ static void test_put_segment(void **state) {
   assert_string_equal(buf, "abc");
 }
 
+/* Agora path segments go into one buffer, percent-encoded; "." and ".." stay segments
+ * (libcurl would otherwise remove them and request another path). */
+static void test_agora_url_segments(void **state) {
+  agora_query_params q;
+  rec_err e;
+  char *url;
+  (void)state;
+  memset(&q, 0, sizeof q);
+  q.appid = "app 1";
+  q.resourceid = "..";
+  q.sid = ".";
+  q.mode = "mix";
+  url = agora_build_query_url("https://api.example/", &q, &e);
+  if (url) {  /* the validation may refuse dot segments outright: also fine */
+    assert_string_equal(url, "https://api.example/v1/apps/app%201/cloud_recording/resourceid/"
+                             "%2E%2E/sid/%2E/mode/mix/query");
+    free(url);
+  } else {
+    assert_int_equal(e.kind, REC_E_INVALID_ARGUMENT);
+  }
+  q.appid = "a";
+  q.resourceid = "r/x?y";
+  q.sid = "s";
+  url = agora_build_query_url("https://api.example", &q, &e);
+  if (url) {
+    assert_string_equal(url, "https://api.example/v1/apps/a/cloud_recording/resourceid/r%2Fx%3Fy/"
+                             "sid/s/mode/mix/query");
+    free(url);
+  }
+}
+
 /* recwatch's own queue: 300 requests with a limit of 8 connections never open more than 8
  * and all complete, in the order they were sent. */
 static int order_log[300], norder;
@@ -413,6 +445,7 @@ int main(void) {
   const struct CMUnitTest tests[] = {
     cmocka_unit_test(test_checks_refuse_protocol_syntax),
     cmocka_unit_test(test_put_segment),
+    cmocka_unit_test(test_agora_url_segments),
     cmocka_unit_test(test_queue_limits_connections),
     cmocka_unit_test(test_reuse_under_1000_concurrent),
     cmocka_unit_test(test_silent_server_times_out),
