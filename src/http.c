@@ -94,6 +94,8 @@ typedef struct sock_ctx {
   curl_socket_t fd;
   http_client_t *client;
   int foreign;                   /* not opened through our callback (resolver pipe...) */
+  int events;                    /* what the poll handle watches now (UV_READABLE...) */
+  int wanted;                    /* what curl asked for; 0 after its REMOVE */
 } sock_ctx;
 
 static int curl_ready = 0;
@@ -624,6 +626,11 @@ static void on_poll(uv_poll_t *h, int status, int events) {
   sock_ctx *ctx = h->data;
   http_client_t *c = ctx->client;
   int flags = 0, running;
+  if (!ctx->wanted) {  /* an idle kept connection woke (the server closed it): stop */
+    uv_poll_stop(&ctx->poll);
+    ctx->events = 0;
+    return;
+  }
   if (status < 0) flags = CURL_CSELECT_ERR;
   if (events & UV_READABLE) flags |= CURL_CSELECT_IN;
   if (events & UV_WRITABLE) flags |= CURL_CSELECT_OUT;
@@ -700,15 +707,24 @@ static int on_socket(CURL *easy, curl_socket_t s, int what, void *userp, void *s
   (void)easy, (void)socketp;
   if (what == CURL_POLL_REMOVE) {
     if (ctx) {
+      ctx->wanted = 0;
       if (ctx->foreign) drop_ctx(c, ctx);  /* curl closes it itself, not through us */
-      else uv_poll_stop(&ctx->poll);       /* kept until curl closes the socket */
+      else uv_unref((uv_handle_t *)&ctx->poll);  /* an idle connection keeps nothing alive */
+      /* else the handle keeps watching: libuv's uv_poll_start and uv_poll_stop each cost
+       * epoll_ctl calls, and the next request on this connection usually wants the same
+       * events; a wake-up while idle stops it (on_poll) */
     }
     return 0;
   }
   if (!ctx && !(ctx = new_ctx(c, s, 1))) return -1;
   if (what & CURL_POLL_IN) events |= UV_READABLE;
   if (what & CURL_POLL_OUT) events |= UV_WRITABLE;
-  uv_poll_start(&ctx->poll, events, on_poll);
+  ctx->wanted = events;
+  uv_ref((uv_handle_t *)&ctx->poll);
+  if (events != ctx->events) {
+    uv_poll_start(&ctx->poll, events, on_poll);
+    ctx->events = events;
+  }
   return 0;
 }
 
