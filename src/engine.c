@@ -706,6 +706,10 @@ engine_t *engine_new(char *err, size_t errlen) {
   lua_setwarnf(e->L, warnf, e);
   *(task_t **)lua_getextraspace(e->L) = NULL;
   luaL_openlibs(e->L);
+  /* The collector starts a cycle when the heap reaches 150% of what survived the last one
+   * (Lua's default is 200%): 10,000 watchers peak at 38 MB instead of 44 MB, for +1.7%
+   * instructions (docs/performance.md has the other settings measured). */
+  lua_gc(e->L, LUA_GCINC, 150, 0, 0);
   register_task_mt(e->L);
   remember_cfnames(e->L);
   uv_idle_init(&e->loop, &e->idle);
