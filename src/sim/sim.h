@@ -12,6 +12,8 @@ typedef struct sim_options {
   const char *scenario_path;     /* Lua scenario file; NULL = the built-in default story */
   const char *log_requests_path; /* one JSON line per request, or NULL */
   int embedded;                  /* 1: unref handles so the sim never keeps the loop alive */
+  double start_at;               /* >= 0: start as if already running this many seconds
+                                  * (timelines, created/sliceStartTime; `query --at`) */
 } sim_options;
 
 /* Credentials and base URL a client must use (valid until sim_free). */
