@@ -32,7 +32,9 @@ struct http_client {
   http_req_t *reqs;              /* running or queued, for http_client_free */
   http_req_t *pool_reset;        /* finished generic requests: reset before use */
   http_req_t *pool_keep;         /* finished provider GETs: options kept */
-  http_req_t *failed;            /* curl refused them: reported from the timer */
+  http_req_t *failed;            /* ended before reaching curl: reported from qtimer */
+  uv_timer_t *qtimer;            /* the earliest deadline of a waiting request */
+  uint64_t qdeadline;            /* when qtimer fires (loop ms), valid while it is active */
   int npool;
   host_q *hosts;
   hdr_list *hdrs;                /* cached header lists for provider GETs */
@@ -65,7 +67,8 @@ struct http_req {
   size_t body_len, body_cap, max_reply;
   char *hdrs;
   size_t hdrs_len, hdrs_cap;
-  int too_big, hdr_too_big, queued, failed, keep, leaves, left_how;
+  int too_big, hdr_too_big, queued, failed, keep, leaves, left_how, started;
+  CURLcode fail_rc;              /* why a failed request ended */
   double timeout;
   uint64_t queued_at;            /* loop ms when it entered the waiting queue */
   /* options last set on a kept handle, to skip setting them again */
@@ -356,6 +359,7 @@ static http_req_t *take_req(http_client_t *c, int keep) {
   req->host = NULL;
   req->body_len = req->hdrs_len = 0;
   req->too_big = req->hdr_too_big = req->queued = req->failed = req->leaves = 0;
+  req->started = 0;
   req->left_how = LEAVE_OK;
   req->errbuf[0] = '\0';
   return req;
@@ -460,7 +464,7 @@ static void transport_error(http_req_t *req, CURLcode rc, rec_err *err) {
   const char *detail = req->errbuf[0] ? req->errbuf : curl_easy_strerror(rc);
   char where[256];
   char *url = NULL;
-  if (rc != CURLE_FAILED_INIT) curl_easy_getinfo(req->easy, CURLINFO_EFFECTIVE_URL, &url);
+  if (req->started) curl_easy_getinfo(req->easy, CURLINFO_EFFECTIVE_URL, &url);
   http_url_for_log(url ? url : req->host->key, where, sizeof where);  /* only for a message */
   /* libcurl 7.88 reports a reply header line over 100 KiB as CURLE_OUT_OF_MEMORY */
   if (req->hdr_too_big || rc == CURLE_OUT_OF_MEMORY || strstr(detail, "esponse headers")) {
@@ -472,8 +476,8 @@ static void transport_error(http_req_t *req, CURLcode rc, rec_err *err) {
   }
   switch (rc) {
   case CURLE_OPERATION_TIMEDOUT:
-    rec_err_set(err, REC_E_TIMEOUT, 0, "%s %s: timed out after %g s", req->method, where,
-                req->timeout);
+    rec_err_set(err, REC_E_TIMEOUT, 0, "%s %s: timed out after %g s%s", req->method, where,
+                req->timeout, req->started ? "" : " waiting for a free connection");
     break;
   case CURLE_ABORTED_BY_CALLBACK:
     if (req->left_how == LEAVE_RESEND)
@@ -525,7 +529,7 @@ static void transport_error(http_req_t *req, CURLcode rc, rec_err *err) {
 /* ---- the waiting queue ---- */
 
 static void finish_req(http_req_t *req, CURLcode rc);
-static void on_timeout(uv_timer_t *t);
+static void on_qtimer(uv_timer_t *t);
 
 /* Hands the request to curl. Its timeout counts from when it was queued. */
 static int start_req(http_req_t *req) {
@@ -541,6 +545,7 @@ static int start_req(http_req_t *req) {
   }
   if (curl_multi_add_handle(c->multi, req->easy) != CURLM_OK) return CURLE_FAILED_INIT;
   req->host->running++;
+  req->started = 1;
   return CURLE_OK;
 }
 
@@ -555,11 +560,11 @@ static void feed_host(http_client_t *c, host_q *h) {
     req->qnext = NULL;
     req->queued = 0;
     if (start_req(req) != CURLE_OK) {  /* curl refused the handle: report it from a timer */
-      req->queued = 1;
       req->failed = 1;
+      req->fail_rc = CURLE_FAILED_INIT;
       req->qnext = c->failed;
       c->failed = req;
-      uv_timer_start(c->timer, on_timeout, 0, 0);
+      uv_timer_start(c->qtimer, on_qtimer, 0, 0);
     }
   }
 }
@@ -731,15 +736,55 @@ static int on_socket(CURL *easy, curl_socket_t s, int what, void *userp, void *s
 static void on_timeout(uv_timer_t *t) {
   http_client_t *c = t->data;
   int running;
-  while (c->failed) {
+  curl_multi_socket_action(c->multi, CURL_SOCKET_TIMEOUT, 0, &running);
+  check_multi_info(c);
+}
+
+/* Arms qtimer for a waiting request's deadline when it is the earliest. */
+static void arm_qtimer(http_client_t *c, uint64_t deadline) {
+  uint64_t now = uv_now(c->loop);
+  if (uv_is_active((uv_handle_t *)c->qtimer) && c->qdeadline <= deadline) return;
+  c->qdeadline = deadline;
+  uv_timer_start(c->qtimer, on_qtimer, deadline > now ? deadline - now : 0, 0);
+}
+
+static uint64_t wait_deadline(const http_req_t *req) {
+  return req->queued_at + (uint64_t)(req->timeout * 1000);
+}
+
+/* Waiting requests whose time ran out end as timeouts, and requests curl refused are
+ * reported; both from this timer, never from inside http_send or http_cancel. */
+static void on_qtimer(uv_timer_t *t) {
+  http_client_t *c = t->data;
+  uint64_t now = uv_now(c->loop), next = UINT64_MAX;
+  host_q *h;
+  for (h = c->hosts; h; h = h->next) {
+    http_req_t **pp = &h->head, *prev = NULL;
+    while (*pp) {
+      http_req_t *req = *pp;
+      if (wait_deadline(req) <= now) {
+        *pp = req->qnext;
+        if (h->tail == req) h->tail = prev;
+        req->queued = 0;
+        req->failed = 1;
+        req->fail_rc = CURLE_OPERATION_TIMEDOUT;
+        req->qnext = c->failed;
+        c->failed = req;
+      } else {
+        if (wait_deadline(req) < next) next = wait_deadline(req);
+        prev = req;
+        pp = &req->qnext;
+      }
+    }
+  }
+  while (c->failed) {  /* one at a time: a callback may cancel the next one */
     http_req_t *req = c->failed;
     c->failed = req->qnext;
     req->qnext = NULL;
-    req->queued = req->failed = 0;
-    finish_req(req, CURLE_FAILED_INIT);
+    req->failed = 0;
+    finish_req(req, req->fail_rc);
   }
-  curl_multi_socket_action(c->multi, CURL_SOCKET_TIMEOUT, 0, &running);
-  check_multi_info(c);
+  if (next != UINT64_MAX) arm_qtimer(c, next);
 }
 
 static int on_timer(CURLM *multi, long timeout_ms, void *userp) {
@@ -796,6 +841,8 @@ static int ensure_multi(http_client_t *c, rec_err *err) {
   return 0;
 }
 
+static void on_timer_close(uv_handle_t *h);
+
 http_client_t *http_client_new(uv_loop_t *loop, const http_client_options *opt) {
   http_client_t *c = calloc(1, sizeof *c);
   if (!c) return NULL;
@@ -807,6 +854,14 @@ http_client_t *http_client_new(uv_loop_t *loop, const http_client_options *opt) 
   }
   uv_timer_init(loop, c->timer);
   c->timer->data = c;
+  if (!(c->qtimer = malloc(sizeof *c->qtimer))) {
+    uv_close((uv_handle_t *)c->timer, on_timer_close);
+    free(c);
+    return NULL;
+  }
+  uv_timer_init(loop, c->qtimer);
+  c->qtimer->data = c;
+  uv_unref((uv_handle_t *)c->qtimer);  /* waiting requests keep the loop alive otherwise */
   apply_options(c, opt);
   return c;
 }
@@ -851,6 +906,7 @@ void http_client_free(http_client_t *c) {
     free(c->byfd);
   }
   uv_close((uv_handle_t *)c->timer, on_timer_close);
+  uv_close((uv_handle_t *)c->qtimer, on_timer_close);
   free(c->ca_file);
   free(c);
 }
@@ -1018,6 +1074,7 @@ http_req_t *http_send(http_client_t *c, const http_request *r, http_done_cb cb, 
     if (h->tail) h->tail->qnext = req;
     else h->head = req;
     h->tail = req;
+    arm_qtimer(c, wait_deadline(req));
   }
   return req;
 }

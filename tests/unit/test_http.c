@@ -441,8 +441,39 @@ static void test_queue_limits_connections(void **state) {
   fx_finish(&fx);
 }
 
+/* A request waiting in the queue keeps its own timeout (counted from http_send), and a
+ * cancelled waiting request is simply dropped: with one connection held by a silent server,
+ * the queued request times out first, and the third one (cancelled) never calls back. */
+static void test_queued_request_times_out(void **state) {
+  fixture fx;
+  http_client_options o;
+  result first, second, third;
+  http_req_t *h3;
+  (void)state;
+  callbacks = 0;
+  fx_start(&fx, MODE_SILENT);
+  memset(&o, 0, sizeof o);
+  o.max_host_connections = 1;
+  http_client_set_options(fx.c, &o);
+  assert_non_null(fx_send(&fx, fx.url, 3, 0, &first));
+  assert_non_null(fx_send(&fx, fx.url, 0.3, 0, &second));
+  assert_non_null(h3 = fx_send(&fx, fx.url, 0.3, 0, &third));
+  http_cancel(h3);
+  assert_int_equal(http_active(fx.c), 2);
+  while (!second.done) uv_run(&fx.loop, UV_RUN_ONCE);
+  assert_int_equal(second.err.kind, REC_E_TIMEOUT);
+  assert_false(first.done);  /* the one on the connection is still waiting */
+  while (!first.done) uv_run(&fx.loop, UV_RUN_ONCE);
+  assert_int_equal(first.err.kind, REC_E_TIMEOUT);
+  assert_false(third.done);
+  assert_int_equal(callbacks, 2);
+  assert_int_equal(http_active(fx.c), 0);
+  fx_finish(&fx);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
+    cmocka_unit_test(test_queued_request_times_out),
     cmocka_unit_test(test_checks_refuse_protocol_syntax),
     cmocka_unit_test(test_put_segment),
     cmocka_unit_test(test_agora_url_segments),
