@@ -23,8 +23,11 @@ typedef struct rl_bucket {
 #define RL_MARGIN 1.10
 
 /* How much earlier than its nominal span (window_n intervals after the window_n-th previous
- * departure) a request may leave: timers and the loop make a few milliseconds of jitter. */
-#define RL_LEAVE_SLACK 0.010
+ * departure) a request may leave: half the margin. The other half (50 ms per one-second
+ * window at the default margin) stays for jitter in arrival times. Departures are late by
+ * a connection's set-up (a TLS handshake, a busy host), and a late one makes the next ones
+ * look early: a tighter check would refuse (and re-pace) requests for that alone. */
+#define RL_LEAVE_SLACK (0.5 * (RL_MARGIN - 1.0))
 
 /* rate <= 0 means unlimited. */
 void rl_init(rl_bucket *b, double rate_per_second);
@@ -38,7 +41,7 @@ double rl_commit(rl_bucket *b, double now);
 /* Called when the request actually leaves (libcurl's pre-request callback: after the
  * connection is ready, and after any wait in the connection queue). Returns 0 and records
  * the departure, or -1 when sending now would put window_n + 1 departures within
- * window_n * interval - RL_LEAVE_SLACK (1.09 s at the default margin): the caller then books
+ * window_n * interval - RL_LEAVE_SLACK (1.05 s at the default margin): the caller then books
  * a new slot instead of sending. */
 int rl_leave(rl_bucket *b, double now);
 

@@ -1,13 +1,16 @@
 # provider_resend: libcurl resends a request by itself when a reused keep-alive connection
 # closes before any reply. recwatch refuses that resend (CURLOPT_PREREQFUNCTION) and sends
-# the request again with a new pacing slot, without spending the script's retries: with
-# retries = 0 every query still succeeds, every request the sim saw is spaced by the pacing
-# interval (a silent resend would come at once), and the log says why.
+# the request again with a new pacing slot, without spending the script's retries: every
+# query succeeds, every request the sim saw is spaced by the pacing interval (a silent
+# resend would come at once), the log says why, and no retry is spent on a refused resend.
+# (A departure held back by the pacing check closes its connection in libcurl, and the next
+# dropped request on a fresh connection is then a real network failure: retries = 2 covers
+# that on a loaded host, and the test counts retries only against such hold-backs.)
 . "${HELPERS:-$SRC/tests/helpers}/sim_lib.sh"
 
 sim_start --scenario "$SRC/tests/scenarios/provider_resend.lua" --log-requests "$SIM_TMP/req.log"
 "$RECWATCH" run --log-level debug /dev/stdin <<'LUA' >"$SIM_TMP/out" 2>&1 || { cat "$SIM_TMP/out" >&2; fail "resend script"; }
-rec.configure{ agora = { rate = 5, retries = 0 } }   -- 0.22 s between requests
+rec.configure{ agora = { rate = 5, retries = 2, retry_delays = { 0.05 } } }   -- 0.22 s apart
 for i = 1, 6 do   -- one after the other: each reuses the previous one's connection
   local res, err = rec.query_agora{ appid = "rs-app", resourceid = "rs-rid", sid = "rs-sid" }
   assert(res and res.status == 5, "query " .. i .. ": " .. tostring(err))
@@ -22,9 +25,12 @@ gaps = [b - a for a, b in zip(ts, ts[1:])]
 faults = [r["fault"] for r in rows]
 print(f"{len(rows)} requests, faults {faults}, smallest gap {min(gaps):.3f} s")
 assert faults.count("drop") >= 3, faults          # every 2nd request dropped
-assert faults.count(None) == 6, faults            # 6 answered queries
-assert min(gaps) >= 0.18, gaps                    # 1.1/5 = 0.22 s, minus timer and log jitter
+assert faults.count(None) >= 6, faults            # 6 answered queries
+assert min(gaps) >= 0.1, gaps   # 1.1/5 = 0.22 s less jitter (a silent resend: 0 s)
 PY
 grep -q "lost its reused connection before any reply; sending it again" "$SIM_TMP/out" \
   || { cat "$SIM_TMP/out" >&2; fail "no resend refused in the log"; }
+retried=$(grep -c "failed (network.*retrying" "$SIM_TMP/out")
+held=$(grep -c "held back by pacing" "$SIM_TMP/out")
+[ "$retried" -le "$held" ] || { cat "$SIM_TMP/out" >&2; fail "a refused resend spent a retry"; }
 echo "provider_resend ok"
