@@ -17,6 +17,7 @@
 #include <curl/curl.h>
 #include "http.h"
 #include "log.h"
+#include "rclock.h"
 
 typedef struct host_q host_q;
 typedef struct hdr_list hdr_list;
@@ -36,6 +37,7 @@ struct http_client {
   uv_timer_t *qtimer;            /* the earliest deadline of a waiting request */
   uint64_t qdeadline;            /* when qtimer fires (loop ms), valid while it is active */
   int npool;
+  rclock_t *clock;               /* virtual time: request timeouts are engine timers */
   host_q *hosts;
   hdr_list *hdrs;                /* cached header lists for provider GETs */
   int nhdrs;
@@ -71,6 +73,7 @@ struct http_req {
   CURLcode fail_rc;              /* why a failed request ended */
   double timeout;
   uint64_t queued_at;            /* loop ms when it entered the waiting queue */
+  rtimer_t vtimeout;             /* the request's timeout on a virtual clock */
   /* options last set on a kept handle, to skip setting them again */
   unsigned set_ca_gen;
   long set_timeout_ms, set_connect_ms;
@@ -102,6 +105,15 @@ typedef struct sock_ctx {
 } sock_ctx;
 
 static int curl_ready = 0;
+
+/* libcurl itself is initialised by the first request (ensure_multi): the engine runs on one
+ * thread, so that is safe, and a run without requests never pays for OpenSSL's set-up. */
+int http_global_init(void) { return 0; }
+
+void http_global_cleanup(void) {
+  if (curl_ready) curl_global_cleanup();
+  curl_ready = 0;
+}
 
 /* ---- checks ---- */
 
@@ -256,6 +268,7 @@ static void link_req(http_client_t *c, http_req_t *req) {
 
 static void unlink_req(http_req_t *req) {
   http_client_t *c = req->client;
+  if (req->vtimeout.clock) rtimer_stop(&req->vtimeout);
   if (req->prev) req->prev->next = req->next;
   else c->reqs = req->next;
   if (req->next) req->next->prev = req->prev;
@@ -359,6 +372,7 @@ static http_req_t *take_req(http_client_t *c, int keep) {
   req->host = NULL;
   req->body_len = req->hdrs_len = 0;
   req->too_big = req->hdr_too_big = req->queued = req->failed = req->leaves = 0;
+  req->vtimeout.clock = NULL;
   req->started = 0;
   req->left_how = LEAVE_OK;
   req->errbuf[0] = '\0';
@@ -535,7 +549,11 @@ static void on_qtimer(uv_timer_t *t);
 static int start_req(http_req_t *req) {
   http_client_t *c = req->client;
   long ms = (long)(req->timeout * 1000);
-  if (req->queued_at) {
+  if (req->vtimeout.clock) {
+    /* virtual time: the timeout is an engine timer; curl keeps a real-time safety net so a
+     * stuck real peer cannot hold the run (virtual time stands still while it waits) */
+    ms = (long)((req->timeout < 60 ? 60 : req->timeout) * 1000);
+  } else if (req->queued_at) {
     uint64_t waited = uv_now(c->loop) - req->queued_at;
     ms = (double)waited >= (double)ms ? 1 : ms - (long)waited;
   }
@@ -743,6 +761,7 @@ static void on_timeout(uv_timer_t *t) {
 /* Arms qtimer for a waiting request's deadline when it is the earliest. */
 static void arm_qtimer(http_client_t *c, uint64_t deadline) {
   uint64_t now = uv_now(c->loop);
+  if (c->clock && rclock_is_virtual(c->clock)) return;  /* each request's vtimeout does it */
   if (uv_is_active((uv_handle_t *)c->qtimer) && c->qdeadline <= deadline) return;
   c->qdeadline = deadline;
   uv_timer_start(c->qtimer, on_qtimer, deadline > now ? deadline - now : 0, 0);
@@ -758,7 +777,8 @@ static void on_qtimer(uv_timer_t *t) {
   http_client_t *c = t->data;
   uint64_t now = uv_now(c->loop), next = UINT64_MAX;
   host_q *h;
-  for (h = c->hosts; h; h = h->next) {
+  /* virtual time: each request's vtimeout ends it; only refused ones are reported here */
+  for (h = (c->clock && rclock_is_virtual(c->clock)) ? NULL : c->hosts; h; h = h->next) {
     http_req_t **pp = &h->head, *prev = NULL;
     while (*pp) {
       http_req_t *req = *pp;
@@ -868,6 +888,50 @@ http_client_t *http_client_new(uv_loop_t *loop, const http_client_options *opt) 
 
 void http_client_set_options(http_client_t *c, const http_client_options *opt) {
   apply_options(c, opt);
+}
+
+void http_client_set_clock(http_client_t *c, rclock_t *clock) { c->clock = clock; }
+
+int http_busy(http_client_t *c) {
+  http_req_t *req;
+  int n = 0;
+  if (!c->clock || rclock_parked_count(c->clock) == 0) return c->active;
+  for (req = c->reqs; req; req = req->next) {
+    long local = 0, remote = 0;
+    if (req->queued) continue;  /* waits for a connection that a parked request holds */
+    if (!req->started) {        /* reported from qtimer at once */
+      n++;
+      continue;
+    }
+    curl_easy_getinfo(req->easy, CURLINFO_LOCAL_PORT, &local);
+    curl_easy_getinfo(req->easy, CURLINFO_PRIMARY_PORT, &remote);
+    if (!local || !rclock_is_parked(c->clock, (int)remote, (int)local)) n++;
+  }
+  return n;
+}
+
+/* Virtual time: the request's timeout came (curl's own is a real-time safety net only),
+ * wherever the request is: waiting for a connection, refused by curl, or in curl. */
+static void on_vtimeout(rtimer_t *t) {
+  http_req_t *req = t->data;
+  http_client_t *c = req->client;
+  host_q *h = req->host;
+  int was_running = 0;
+  if (req->failed) {
+    http_req_t **pp = &c->failed;
+    while (*pp && *pp != req) pp = &(*pp)->qnext;
+    if (*pp) *pp = req->qnext;
+    req->failed = 0;
+  } else if (req->queued) {
+    dequeue(req);
+  } else {
+    curl_multi_remove_handle(c->multi, req->easy);
+    h->running--;
+    was_running = 1;
+  }
+  req->vtimeout.clock = NULL;  /* it fired: nothing to stop */
+  finish_req(req, CURLE_OPERATION_TIMEDOUT);
+  if (was_running) feed_host(c, h);
 }
 
 static void on_timer_close(uv_handle_t *h) { free(h); }
@@ -1058,6 +1122,10 @@ http_req_t *http_send(http_client_t *c, const http_request *r, http_done_cb cb, 
   }
   link_req(c, req);
   req->queued_at = 0;
+  if (c->clock && rclock_is_virtual(c->clock)) {
+    rtimer_init(c->clock, &req->vtimeout, on_vtimeout, req);
+    rtimer_start(&req->vtimeout, req->timeout);
+  }
   if (h->running < c->opt.max_host_connections && !h->head) {
     if (start_req(req) != CURLE_OK) {
       char where[256];
