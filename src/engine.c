@@ -69,6 +69,12 @@ struct engine {
   int busy_kills;                /* tasks ended by max_busy */
   uint64_t resumed_at;           /* uv_hrtime() when the running task was resumed */
   uint64_t max_busy_ns;          /* how long a task may run without waiting; 0 = no limit */
+  /* reload: the script to run again, and who to tell about the new state */
+  const char *script;
+  int script_argc, reload_pending;
+  char **script_argv;
+  void (*on_state)(engine_t *e, lua_State *L, void *ud);
+  void *on_state_ud;
 };
 
 static pending_t frozen = {NULL};  /* what a task waits on after rec.exit: nothing */
@@ -660,6 +666,10 @@ static void on_deadline(uv_timer_t *h) {
 
 void engine_stop(engine_t *e, const char *why) {
   task_t *t;
+  if (e->stopping && e->reload_pending && strcmp(why, "reload") != 0) {
+    e->reload_pending = 0;  /* a stop request during a reload wins: no new script */
+    log_info("stopping (%s) instead of reloading", why);
+  }
   if (e->stopping) return;
   e->stopping = 1;
   log_info("stopping (%s): cancelling pending calls", why);
@@ -793,6 +803,27 @@ static void virtual_os(lua_State *L, engine_t *e) {
   lua_pop(L, 1);
 }
 
+/* What every Lua state of the engine gets before rec is opened in it (engine_new and a
+ * reload's fresh state). */
+static void setup_lua(engine_t *e) {
+  lua_atpanic(e->L, l_panic);
+  lua_setwarnf(e->L, warnf, e);
+  *(task_t **)lua_getextraspace(e->L) = NULL;
+  luaL_openlibs(e->L);
+  /* The collector starts a cycle when the heap reaches 150% of what survived the last one
+   * (Lua's default is 200%): 10,000 watchers peak at 38 MB instead of 44 MB, for +1.7%
+   * instructions (docs/performance.md has the other settings measured). */
+  lua_gc(e->L, LUA_GCINC, 150, 0, 0);
+  lua_getglobal(e->L, "math");  /* math.random draws from the engine's seed */
+  lua_getfield(e->L, -1, "randomseed");
+  lua_pushinteger(e->L, (lua_Integer)(rng_next(&e->rng) >> 1));
+  lua_call(e->L, 1, 0);
+  lua_pop(e->L, 1);
+  if (rclock_is_virtual(e->clock)) virtual_os(e->L, e);
+  register_task_mt(e->L);
+  remember_cfnames(e->L);
+}
+
 engine_t *engine_new(char *err, size_t errlen) { return engine_new_opts(NULL, err, errlen); }
 
 engine_t *engine_new_opts(const engine_options *o, char *err, size_t errlen) {
@@ -841,25 +872,10 @@ engine_t *engine_new_opts(const engine_options *o, char *err, size_t errlen) {
     engine_free(e);
     return NULL;
   }
-  lua_atpanic(e->L, l_panic);
   rclock_add_source(e->clock, engine_busy, e);
   if (e->owns_clock) log_set_clock(rclock_time_cb, e->clock);
   config_init(&e->cfg);
-  lua_setwarnf(e->L, warnf, e);
-  *(task_t **)lua_getextraspace(e->L) = NULL;
-  luaL_openlibs(e->L);
-  /* The collector starts a cycle when the heap reaches 150% of what survived the last one
-   * (Lua's default is 200%): 10,000 watchers peak at 38 MB instead of 44 MB, for +1.7%
-   * instructions (docs/performance.md has the other settings measured). */
-  lua_gc(e->L, LUA_GCINC, 150, 0, 0);
-  lua_getglobal(e->L, "math");  /* math.random draws from the engine's seed */
-  lua_getfield(e->L, -1, "randomseed");
-  lua_pushinteger(e->L, (lua_Integer)(rng_next(&e->rng) >> 1));
-  lua_call(e->L, 1, 0);
-  lua_pop(e->L, 1);
-  if (rclock_is_virtual(e->clock)) virtual_os(e->L, e);
-  register_task_mt(e->L);
-  remember_cfnames(e->L);
+  setup_lua(e);
   e->with_signals = o->signals;
   if (e->with_signals) {
     uv_signal_init(e->loop, &e->sigint);
@@ -917,6 +933,10 @@ int engine_load_main(engine_t *e, const char *path, const char *module, int argc
     snprintf(err, errlen, "%s", lua_tostring(L, -1));
     lua_pop(L, 1);
     return 2;
+  } else {
+    e->script = path;  /* argv strings live as long as the process */
+    e->script_argc = argc;
+    e->script_argv = argv;
   }
   for (i = 0; i < argc; i++) lua_pushstring(L, argv[i]);
   t = engine_spawn(e, L, argc);
@@ -925,10 +945,35 @@ int engine_load_main(engine_t *e, const char *path, const char *module, int argc
   return 0;
 }
 
+/* The status of a run that would end with 0: rec.watch registers "rec.exit_check" (a
+ * function of `stopping`) so stale watchers or failing callbacks make it non-zero. */
+static int exit_check(engine_t *e) {
+  lua_State *L = e->L;
+  int code = 0;
+  if (lua_getfield(L, LUA_REGISTRYINDEX, "rec.exit_check") == LUA_TFUNCTION) {
+    lua_pushboolean(L, e->stopping);
+    if (lua_pcall(L, 1, 1, 0) == LUA_OK) {
+      if (lua_isinteger(L, -1)) code = (int)(lua_tointeger(L, -1) & 0xff);
+    } else {
+      log_error("exit check failed: %s", lua_tostring(L, -1));
+    }
+  }
+  lua_pop(L, 1);
+  return code;
+}
+
+static int swap_state(engine_t *e);
+
 int engine_run(engine_t *e) {
   task_t *t;
   int n = 0;
   uv_run(e->loop, UV_RUN_DEFAULT);
+  while (e->reload_pending && !e->exiting) {
+    uv_run(e->loop, UV_RUN_NOWAIT);  /* a stop signal that came meanwhile cancels the reload */
+    if (!e->reload_pending || e->exiting) break;
+    if (swap_state(e) != 0) return 2;
+    uv_run(e->loop, UV_RUN_DEFAULT);
+  }
   if (e->exiting) return e->exit_code;
   if (e->main_failed) return e->config_failed ? 2 : 1;
   for (t = e->live; t; t = t->next_live) n++;
@@ -939,7 +984,7 @@ int engine_run(engine_t *e) {
     return 1;
   }
   if (e->stopping) log_info("stopped");
-  return 0;
+  return exit_check(e);
 }
 
 int engine_busy_kills(engine_t *e) { return e->busy_kills; }
@@ -949,6 +994,80 @@ int engine_status(engine_t *e) {
   if (e->exiting) return e->exit_code;
   if (e->live || e->timers) return -1;
   if (e->main_failed) return e->config_failed ? 2 : 1;
+  return 0;
+}
+
+/* ---- reload ---- */
+
+void engine_on_new_state(engine_t *e, void (*fn)(engine_t *e, lua_State *L, void *ud),
+                         void *ud) {
+  e->on_state = fn;
+  e->on_state_ud = ud;
+}
+
+unsigned engine_task_count(engine_t *e) {
+  task_t *t;
+  unsigned n = 0;
+  for (t = e->live; t; t = t->next_live) n++;
+  return n;
+}
+
+int engine_reload(engine_t *e, char *err, size_t errlen) {
+  lua_State *scratch;
+  if (!e->script) {
+    snprintf(err, errlen, "only a script run with `recwatch run` can be reloaded");
+    return -1;
+  }
+  if (e->stopping || e->exiting || e->reload_pending) {
+    snprintf(err, errlen, "the script is already stopping or reloading");
+    return -1;
+  }
+  if (!(scratch = luaL_newstate())) {
+    snprintf(err, errlen, "out of memory");
+    return -1;
+  }
+  if (luaL_loadfilex(scratch, e->script, "t") != LUA_OK) {
+    snprintf(err, errlen, "%s", lua_tostring(scratch, -1));
+    lua_close(scratch);
+    return -1;
+  }
+  lua_close(scratch);
+  e->reload_pending = 1;
+  engine_stop(e, "reload");
+  return 0;
+}
+
+/* The old tasks have ended (or had 1 s to): drop the old state, start the script in a
+ * fresh one. Store handles close with the old state, so the state file and its lock are
+ * free for the new script; secrets stay registered (log.c keeps them). */
+static int swap_state(engine_t *e) {
+  char err[1024];
+  task_t *t;
+  e->reload_pending = 0;
+  uv_timer_stop(&e->deadline);
+  for (t = e->live; t; t = t->next_live) {
+    if (t->pending && t->pending != &frozen) t->pending->cancel(t->pending);
+    t->pending = NULL;
+  }
+  if (e->live) log_warn("reload: %u task(s) had not ended; dropped", engine_task_count(e));
+  e->live = NULL;
+  e->ready_head = e->ready_tail = NULL;
+  e->nready = 0;
+  e->current = NULL;
+  uv_idle_stop(&e->idle);
+  lua_close(e->L);
+  e->stopping = e->signals = e->main_failed = e->config_failed = 0;
+  if (!(e->L = lua_newstate(l_alloc, e))) {
+    log_error("reload: out of memory");
+    return -1;
+  }
+  setup_lua(e);
+  lrec_open(e->L, e);
+  if (e->on_state) e->on_state(e, e->L, e->on_state_ud);
+  if (engine_load_main(e, e->script, NULL, e->script_argc, e->script_argv, err, sizeof err)) {
+    log_error("reload: %s", err);
+    return -1;
+  }
   return 0;
 }
 

@@ -159,10 +159,45 @@ static void json_escape(FILE *f, const char *s) {
   }
 }
 
-void log_write_str(log_level level, unsigned task, const char *msg) {
-  char line[4096], stamp[40];
+static int reserved_key(const char *k) {
+  return !strcmp(k, "time") || !strcmp(k, "level") || !strcmp(k, "task") || !strcmp(k, "msg");
+}
+
+/* A value for a text log: as is, or quoted (with \" and \\ escaped) when it would not read
+ * back as one token. */
+static void text_value(FILE *f, const char *v) {
+  const char *p;
+  int quote = !*v;
+  for (p = v; *p && !quote; p++)
+    if (*p == ' ' || *p == '=' || *p == '"' || *p == '\n' || *p == '\t') quote = 1;
+  if (!quote) {
+    fputs(v, f);
+    return;
+  }
+  fputc('"', f);
+  for (p = v; *p; p++) {
+    if (*p == '"' || *p == '\\') fputc('\\', f);
+    if (*p == '\n') fputs("\\n", f);
+    else fputc(*p, f);
+  }
+  fputc('"', f);
+}
+
+static int valid_key(const char *k) {
+  if (!*k || strlen(k) > 64) return 0;
+  for (; *k; k++)
+    if (!((*k >= 'a' && *k <= 'z') || (*k >= 'A' && *k <= 'Z') || (*k >= '0' && *k <= '9') ||
+          *k == '_' || *k == '.' || *k == '-'))
+      return 0;
+  return 1;
+}
+
+void log_write_fields(log_level level, unsigned task, const char *msg, const log_field *fields,
+                      int nfields) {
+  char line[4096], stamp[40], val[1024];
   struct timeval tv;
   struct tm tm;
+  int i;
   if (!log_enabled(level) || level >= LOG_OFF) return;
   snprintf(line, sizeof line, "%s", msg);
   log_redact(line, sizeof line);
@@ -180,16 +215,44 @@ void log_write_str(log_level level, unsigned task, const char *msg) {
     fprintf(stderr, "{\"time\":\"%s.%03dZ\",\"level\":\"%s\",", stamp, (int)(tv.tv_usec / 1000),
             level_names[level]);
     if (task) fprintf(stderr, "\"task\":%u,", task);
+    if (strncmp(line, "kind=", 5) == 0) {  /* the stable word to alert on, as a field too */
+      size_t n = strspn(line + 5, "abcdefghijklmnopqrstuvwxyz_");
+      if (n > 0 && n < 40) fprintf(stderr, "\"kind\":\"%.*s\",", (int)n, line + 5);
+    }
     fputs("\"msg\":\"", stderr);
     json_escape(stderr, line);
-    fputs("\"}\n", stderr);
+    fputs("\"", stderr);
   } else if (task) {
-    fprintf(stderr, "%s.%03dZ %-5s [task %u] %s\n", stamp, (int)(tv.tv_usec / 1000),
+    fprintf(stderr, "%s.%03dZ %-5s [task %u] %s", stamp, (int)(tv.tv_usec / 1000),
             level_names[level], task, line);
   } else {
-    fprintf(stderr, "%s.%03dZ %-5s %s\n", stamp, (int)(tv.tv_usec / 1000), level_names[level],
+    fprintf(stderr, "%s.%03dZ %-5s %s", stamp, (int)(tv.tv_usec / 1000), level_names[level],
             line);
   }
+  for (i = 0; i < nfields; i++) {
+    const char *k = fields[i].key;
+    if (!k || !fields[i].value || !valid_key(k)) continue;
+    snprintf(val, sizeof val, "%s", fields[i].value);
+    log_redact(val, sizeof val);
+    if (json_format) {
+      fprintf(stderr, ",\"%s%s\":", reserved_key(k) ? "field_" : "", k);
+      if (fields[i].raw) {
+        fputs(val, stderr);
+      } else {
+        fputc('"', stderr);
+        json_escape(stderr, val);
+        fputc('"', stderr);
+      }
+    } else {
+      fprintf(stderr, " %s=", k);
+      text_value(stderr, val);
+    }
+  }
+  fputs(json_format ? "}\n" : "\n", stderr);
+}
+
+void log_write_str(log_level level, unsigned task, const char *msg) {
+  log_write_fields(level, task, msg, NULL, 0);
 }
 
 void log_write(log_level level, unsigned task, const char *fmt, ...) {
