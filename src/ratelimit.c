@@ -33,8 +33,8 @@ int rl_leave(rl_bucket *b, double now) {
   int n = b->window_n;
   if (b->interval <= 0 || n <= 0) return 0;
   if (b->nsent == n) {
-    /* the window_n-th departure before this one: at least the nominal span less half the
-     * margin, so the other half is left for jitter in arrival times */
+    /* the window_n-th departure before this one: at least the nominal span less
+     * RL_LEAVE_SLACK, so the rest of the margin is left for jitter in arrival times */
     double span = n * b->interval - RL_LEAVE_SLACK;
     if (now - b->sent[b->head] < span) return -1;
     b->sent[b->head] = now;

@@ -16,18 +16,18 @@ typedef struct rl_bucket {
   double sent[RL_RING];
 } rl_bucket;
 
-/* Margin for jitter in arrival times: requests are spaced by RL_MARGIN/rate, i.e. 91% of
- * the allowed rate, so N requests span 1.1 s and 100 ms of each one-second window absorb
- * jitter in when they are sent (timers firing late) and when they arrive (the network, the
- * server's own scheduling). A busy 2-core host shows tens of milliseconds. */
-#define RL_MARGIN 1.10
+/* Margin for jitter: requests are spaced by RL_MARGIN/rate, i.e. 87% of the allowed rate,
+ * so N requests span 1.15 s and 150 ms of each one-second window absorb jitter in when they
+ * are sent (timers firing late, a connection's set-up) and when they arrive (the network,
+ * the server's own scheduling). A busy 2-core host shows up to ~100 ms at the receiver. */
+#define RL_MARGIN 1.15
 
 /* How much earlier than its nominal span (window_n intervals after the window_n-th previous
- * departure) a request may leave: half the margin. The other half (50 ms per one-second
- * window at the default margin) stays for jitter in arrival times. Departures are late by
- * a connection's set-up (a TLS handshake, a busy host), and a late one makes the next ones
- * look early: a tighter check would refuse (and re-pace) requests for that alone. */
-#define RL_LEAVE_SLACK (0.5 * (RL_MARGIN - 1.0))
+ * departure) a request may leave: 50 ms. The other 100 ms of the margin stay for jitter in
+ * arrival times. Departures are late by a connection's set-up (a TLS handshake, a busy
+ * host), and a late one makes the next ones look early: a tighter check would refuse (and
+ * re-pace) requests for that alone. */
+#define RL_LEAVE_SLACK 0.05
 
 /* rate <= 0 means unlimited. */
 void rl_init(rl_bucket *b, double rate_per_second);
@@ -41,7 +41,7 @@ double rl_commit(rl_bucket *b, double now);
 /* Called when the request actually leaves (libcurl's pre-request callback: after the
  * connection is ready, and after any wait in the connection queue). Returns 0 and records
  * the departure, or -1 when sending now would put window_n + 1 departures within
- * window_n * interval - RL_LEAVE_SLACK (1.05 s at the default margin): the caller then books
+ * window_n * interval - RL_LEAVE_SLACK (1.10 s at the default margin): the caller then books
  * a new slot instead of sending. */
 int rl_leave(rl_bucket *b, double now);
 

@@ -10,7 +10,7 @@
 
 sim_start --scenario "$SRC/tests/scenarios/provider_resend.lua" --log-requests "$SIM_TMP/req.log"
 "$RECWATCH" run --log-level debug /dev/stdin <<'LUA' >"$SIM_TMP/out" 2>&1 || { cat "$SIM_TMP/out" >&2; fail "resend script"; }
-rec.configure{ agora = { rate = 5, retries = 2, retry_delays = { 0.05 } } }   -- 0.22 s apart
+rec.configure{ agora = { rate = 5, retries = 2, retry_delays = { 0.05 } } }   -- 0.23 s apart
 for i = 1, 6 do   -- one after the other: each reuses the previous one's connection
   local res, err = rec.query_agora{ appid = "rs-app", resourceid = "rs-rid", sid = "rs-sid" }
   assert(res and res.status == 5, "query " .. i .. ": " .. tostring(err))
@@ -26,7 +26,10 @@ faults = [r["fault"] for r in rows]
 print(f"{len(rows)} requests, faults {faults}, smallest gap {min(gaps):.3f} s")
 assert faults.count("drop") >= 3, faults          # every 2nd request dropped
 assert faults.count(None) >= 6, faults            # 6 answered queries
-assert min(gaps) >= 0.1, gaps   # 1.1/5 = 0.22 s less jitter (a silent resend: 0 s)
+# the request after each drop: a silent resend comes within a millisecond; a paced one 0.23 s
+# later (1.15/5), less the simulator's own scheduling jitter on a loaded host
+after_drop = sorted(b - a for a, b, f in zip(ts, ts[1:], faults) if f == "drop")
+assert after_drop[len(after_drop) // 2] >= 0.15 and after_drop[0] >= 0.03, after_drop
 PY
 grep -q "lost its reused connection before any reply; sending it again" "$SIM_TMP/out" \
   || { cat "$SIM_TMP/out" >&2; fail "no resend refused in the log"; }
