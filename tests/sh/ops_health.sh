@@ -63,8 +63,8 @@ grep -q '^recwatch_watchers{state="stale"} 1' "$T/body" || fail "stale gauge"
 grep -q '^recwatch_provider_requests_total{provider="qingcloud",outcome="server"} [1-9]' "$T/body" || fail "server counter"
 wait_for 6 healthy || fail "/healthz not back to 200: $(cat "$T/body")"
 # the watcher's warning carries its keys as key=value fields (text logs)
-grep -q 'watch.qingcloud demo-app/demo-channel: server: .* app=demo-app channel=demo-channel kind=server provider=qingcloud$' "$T/rw.err" \
-  || fail "no structured fields on the watcher's warning: $(grep watch.qingcloud "$T/rw.err" | head -2)"
+grep -q 'kind=watcher_error watcher=qingcloud/demo-app/demo-channel error=server .* app=demo-app channel=demo-channel provider=qingcloud$' "$T/rw.err" \
+  || fail "no structured fields on the watcher's warning: $(grep watcher_error "$T/rw.err" | head -2)"
 
 kill -USR1 "$RW_PID"
 wait_for 3 grep -q '"watchers":\[{"key":"qingcloud/demo-app/demo-channel"' "$T/rw.err" || fail "SIGUSR1 status in the log"
