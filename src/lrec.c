@@ -16,6 +16,9 @@
 
 #define EVERY_MT "rec.timer"
 #define ENGINE_KEY "rec.engine"
+/* Limits of numbers from scripts, checked before any cast (docs/api.md lists them). */
+#define REC_MAX_INTERVAL 31536000.0          /* rec.every: a year */
+#define REC_MAX_REPLY_LIMIT 1073741824.0     /* max_reply: 1 GiB */
 
 struct embedded_lua { const char *name; const char *src; size_t len; };
 extern const struct embedded_lua embedded_lua[];
@@ -40,7 +43,12 @@ static unsigned current_task_id(lua_State *L) {
  * slot, i.e. until the binding returns. Callers must not rely on the stack top after it. */
 static const char *opt_string_field(lua_State *L, int idx, const char *k, const char *what) {
   int ty = lua_getfield(L, idx, k);
-  if (ty == LUA_TSTRING || ty == LUA_TNUMBER) return lua_tostring(L, -1);
+  if (ty == LUA_TSTRING || ty == LUA_TNUMBER) {
+    size_t n;
+    const char *s = lua_tolstring(L, -1, &n);
+    if (strlen(s) != n) luaL_error(L, "%s: '%s' contains a NUL byte", what, k);
+    return s;
+  }
   if (ty != LUA_TNIL) luaL_error(L, "%s: '%s' must be a string, got %s", what, k, luaL_typename(L, -1));
   return NULL;
 }
@@ -95,7 +103,12 @@ static int cfg_number(lua_State *L, int idx, const char *section, const char *ke
  * NULL when absent; any other type is a configuration error naming the setting. */
 static const char *cfg_string(lua_State *L, int idx, const char *section, const char *key) {
   int ty = lua_getfield(L, idx, key);
-  if (ty == LUA_TSTRING || ty == LUA_TNUMBER) return lua_tostring(L, -1);
+  if (ty == LUA_TSTRING || ty == LUA_TNUMBER) {
+    size_t n;
+    const char *s = lua_tolstring(L, -1, &n);
+    if (strlen(s) != n) cfg_error(L, "%s.%s must not contain a NUL byte", section, key);
+    return s;
+  }
   if (ty != LUA_TNIL) cfg_error(L, "%s.%s must be a string, got %s", section, key, luaL_typename(L, -1));
   return NULL;
 }
@@ -213,7 +226,8 @@ static int l_configure(lua_State *L) {
     base = lua_gettop(L);
     check_keys(L, base, "http", httpk);
     if (cfg_number(L, base, "http", "max_reply", &v)) {
-      if (v < 1024) cfg_error(L, "http.max_reply must be at least 1024 bytes");
+      if (!(v >= 1024 && v <= REC_MAX_REPLY_LIMIT))  /* checked before the cast to size_t */
+        cfg_error(L, "http.max_reply must be 1024..%.0f bytes", REC_MAX_REPLY_LIMIT);
       o.max_reply = (size_t)v;
     }
     if (cfg_number(L, base, "http", "max_connections", &v)) {
@@ -262,7 +276,14 @@ static int opt_int_param(lua_State *L, const char *k, long *out, unsigned bit, u
  * converted number lives only there) until the binding returns. */
 static int str_param(lua_State *L, const char *k, const char **out, rec_err *err) {
   int ty = lua_getfield(L, 1, k);
-  if (ty == LUA_TSTRING || ty == LUA_TNUMBER) *out = lua_tostring(L, -1);
+  if (ty == LUA_TSTRING || ty == LUA_TNUMBER) {
+    size_t n;
+    *out = lua_tolstring(L, -1, &n);
+    if (strlen(*out) != n) {  /* C would silently cut the value at the NUL */
+      rec_err_set(err, REC_E_INVALID_ARGUMENT, 0, "'%s' must not contain a NUL byte", k);
+      return -1;
+    }
+  }
   if (ty != LUA_TNIL && ty != LUA_TSTRING && ty != LUA_TNUMBER) {
     rec_err_set(err, REC_E_INVALID_ARGUMENT, 0, "'%s' must be a string", k);
     return -1;
@@ -464,7 +485,8 @@ static int l_every(lua_State *L) {
   every_timer *et;
   uint64_t ms;
   luaL_checktype(L, 2, LUA_TFUNCTION);
-  if (isnan(s) || s <= 0) return luaL_argerror(L, 1, "seconds must be > 0");
+  if (!(s > 0 && s <= REC_MAX_INTERVAL))  /* NaN and math.huge too: no overflowing cast */
+    return luaL_argerror(L, 1, "seconds must be > 0 and at most 31536000 (a year)");
   et = lua_newuserdatauv(L, sizeof *et, 0);
   memset(et, 0, sizeof *et);
   et->fn_ref = et->self_ref = et->running_ref = LUA_NOREF;
@@ -574,7 +596,14 @@ static int l_http(lua_State *L) {
     return engine_return_err(L, &err);
   }
   if (opt_number_field(L, 1, "timeout", &v) > 0) r.timeout = v;
-  if (opt_number_field(L, 1, "max_reply", &v) > 0 && v > 0) r.max_reply = (size_t)v;
+  if (opt_number_field(L, 1, "max_reply", &v) != 0) {
+    if (!(v >= 1 && v <= REC_MAX_REPLY_LIMIT)) {  /* NaN, math.huge, 1e300: never cast */
+      rec_err_set(&err, REC_E_INVALID_ARGUMENT, 0, "rec.http: 'max_reply' must be 1..%.0f bytes",
+                  REC_MAX_REPLY_LIMIT);
+      return engine_return_err(L, &err);
+    }
+    r.max_reply = (size_t)v;
+  }
   if (lua_getfield(L, 1, "headers") == LUA_TTABLE) {
     lua_pushnil(L);
     while (lua_next(L, -2) && nh < 62) {

@@ -11,6 +11,7 @@
 #include <string.h>
 #include "config.h"
 #include "engine.h"
+#include "log.h"
 
 #define DB_MT "rec.store.db"
 #define DBS_KEY "rec.store.dbs"
@@ -227,7 +228,14 @@ static int l_attempt_failed(lua_State *L) {
   bind_lua_string(L, s, 1, 2);
   bind_lua_string(L, s, 2, 3);
   sqlite3_bind_double(s, 3, luaL_checknumber(L, 4));
-  if (lua_isstring(L, 5)) bind_lua_string(L, s, 4, 5);
+  if (lua_isstring(L, 5)) {  /* an error text may echo a URL or a request: redacted whole */
+    size_t n;
+    const char *msg = lua_tolstring(L, 5, &n);
+    char *clean = log_redact_dup(msg, n, &n);
+    if (clean) sqlite3_bind_text(s, 4, clean, (int)(n > 4000 ? 4000 : n), SQLITE_TRANSIENT);
+    else sqlite3_bind_text(s, 4, "[REDACTED]", -1, SQLITE_STATIC);
+    free(clean);
+  }
   lua_pushboolean(L, step_done(L, d, s, "attempt_failed") > 0);
   return 1;
 }
@@ -358,7 +366,9 @@ static int l_open(lua_State *L) {
   }
   sqlite3_busy_timeout(d->db, 5000);
   if (sqlite3_exec(d->db,
-                   "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON;",
+                   "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON; "
+                   /* replaced values (an old last_error) do not linger in free pages */
+                   "PRAGMA secure_delete=ON;",
                    NULL, NULL, &errmsg) != SQLITE_OK ||
       sqlite3_exec(d->db, schema, NULL, NULL, &errmsg) != SQLITE_OK) {
     lua_pushfstring(L, "rec.store: cannot set up %s: %s", key, errmsg ? errmsg : "?");

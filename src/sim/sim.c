@@ -4,6 +4,7 @@
 #include <http_parser.h>
 #include <signal.h>
 #include <stdio.h>
+#include <sys/resource.h>
 #include <stdlib.h>
 #include <string.h>
 #include "log.h"
@@ -24,6 +25,7 @@ typedef struct wreq {
 
 static void conn_close(sim_conn *c);
 static void conn_process(sim_conn *c, const char *data, size_t len);
+static void arm_guard(sim_conn *c);
 
 double sim_now(sim_t *s) { return (double)(uv_now(s->loop) - s->t0) / 1000.0; }
 
@@ -102,6 +104,7 @@ static void on_write(uv_write_t *req, int status) {
     update_reading(c);
   }
   check_done(c);
+  arm_guard(c);
 }
 
 /* Queues buf (owned: freed after the write; else borrowed from the scenario). */
@@ -402,8 +405,13 @@ static void handle(sim_conn *c, int resumed) {
 
 /* ---------------------------------------------------------------- http_parser callbacks */
 
+static void on_guard(uv_timer_t *t);
+
 static int cb_begin(http_parser *p) {
   sim_conn *c = p->data;
+  /* the whole request must arrive within header_ms of its first byte (slowloris) */
+  c->in_message = 1;
+  uv_timer_start(&c->guard, on_guard, c->sim->header_ms, 0);
   c->url.len = 0;
   c->body.len = 0;
   c->auth.len = 0;
@@ -470,6 +478,9 @@ static int cb_body(http_parser *p, const char *at, size_t n) {
 }
 
 static int cb_complete(http_parser *p) {
+  sim_conn *c = p->data;
+  c->in_message = 0;
+  uv_timer_stop(&c->guard);
   http_parser_pause(p, 1);  /* handled by conn_process, one request at a time */
   return 0;
 }
@@ -522,6 +533,59 @@ static void conn_process(sim_conn *c, const char *data, size_t len) {
   }
   conn_flush(c);
   update_reading(c);
+  arm_guard(c);
+}
+
+/* ---------------------------------------------------------------- transport limits */
+
+/* Idle (no request under way): idle_ms from the last activity. A request under way was
+ * given header_ms from its first byte in cb_begin. A delayed reply is the server's doing:
+ * no timeout then. Real time on purpose: these protect descriptors, not the story. */
+static void arm_guard(sim_conn *c) {
+  if (c->closing || c->in_message) return;
+  if (c->delaying) {
+    uv_timer_stop(&c->guard);
+    return;
+  }
+  c->idle_since = uv_now(c->sim->loop);
+  uv_timer_start(&c->guard, on_guard, c->sim->idle_ms, 0);
+}
+
+static void on_guard(uv_timer_t *t) {
+  sim_conn *c = t->data;
+  if (c->closing || c->delaying) return;
+  conn_close(c);  /* idle too long, or a request that trickles in too slowly */
+}
+
+static int conn_idle(const sim_conn *c) {
+  return !c->closing && !c->in_message && !c->delaying && c->writes == 0 && c->out.len == 0;
+}
+
+/* Closes the connection idle the longest (not except); returns 0 when none is idle. */
+static int shed_idle(sim_t *s, const sim_conn *except) {
+  sim_conn *c, *oldest = NULL;
+  for (c = s->conns; c; c = c->next)
+    if (c != except && conn_idle(c) && (!oldest || c->idle_since <= oldest->idle_since))
+      oldest = c;
+  if (!oldest) return 0;
+  s->shed++;
+  conn_close(oldest);
+  return 1;
+}
+
+/* Raises the soft descriptor limit to the hard one and keeps headroom below it for the
+ * process's other files (the log, libcurl's sockets when embedded). */
+static void set_conn_limit(sim_t *s) {
+  struct rlimit rl;
+  if (getrlimit(RLIMIT_NOFILE, &rl) != 0) return;
+  if (rl.rlim_cur < rl.rlim_max) {
+    rlim_t want = rl.rlim_max;
+    rl.rlim_cur = want;
+    if (setrlimit(RLIMIT_NOFILE, &rl) != 0) getrlimit(RLIMIT_NOFILE, &rl);
+  }
+  if (rl.rlim_cur == RLIM_INFINITY || rl.rlim_cur > 1000000) rl.rlim_cur = 1000000;
+  s->max_conns = (long)rl.rlim_cur - 64 - (long)rl.rlim_cur / 16;
+  if (s->max_conns < 16) s->max_conns = 16;
 }
 
 void sim_on_delay(uv_timer_t *t) {
@@ -542,6 +606,7 @@ void sim_on_delay(uv_timer_t *t) {
     update_reading(c);
   }
   free(rest);
+  arm_guard(c);
 }
 
 void sim_on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf) {
@@ -588,6 +653,7 @@ static void on_conn_closed(uv_handle_t *h) {
   sbuf_free(&c->out);
   free(c->in);
   free(c);
+  s->nconns--;
   maybe_free_sim(s);
 }
 
@@ -598,34 +664,69 @@ static void conn_close(sim_conn *c) {
   uv_timer_stop(&c->timer);
   uv_close((uv_handle_t *)&c->tcp, on_conn_closed);
   uv_close((uv_handle_t *)&c->timer, on_conn_closed);
+  uv_close((uv_handle_t *)&c->guard, on_conn_closed);
+}
+
+static sim_conn *conn_new(sim_t *s) {
+  sim_conn *c = calloc(1, sizeof *c);
+  if (!c) return NULL;
+  c->sim = s;
+  uv_tcp_init(s->loop, &c->tcp);
+  uv_timer_init(s->loop, &c->timer);
+  uv_timer_init(s->loop, &c->guard);
+  c->tcp.data = c->timer.data = c->guard.data = c;
+  c->open_handles = 3;
+  c->next = s->conns;
+  if (s->conns) s->conns->prev = c;
+  s->conns = c;
+  s->nconns++;
+  if (s->embedded) {
+    uv_unref((uv_handle_t *)&c->tcp);
+    uv_unref((uv_handle_t *)&c->timer);
+    uv_unref((uv_handle_t *)&c->guard);
+  }
+  return c;
+}
+
+static void conn_ready(sim_conn *c) {
+  http_parser_init(&c->parser, HTTP_REQUEST);
+  c->parser.data = c;
+  update_reading(c);
+  arm_guard(c);
 }
 
 static void on_connection(uv_stream_t *server, int status) {
   sim_t *s = server->data;
   sim_conn *c;
-  if (status < 0 || s->freeing) return;
-  c = calloc(1, sizeof *c);
-  if (!c) return;
-  c->sim = s;
-  uv_tcp_init(s->loop, &c->tcp);
-  uv_timer_init(s->loop, &c->timer);
-  c->tcp.data = c->timer.data = c;
-  c->open_handles = 2;
-  c->next = s->conns;
-  if (s->conns) s->conns->prev = c;
-  s->conns = c;
-  if (s->embedded) {
-    uv_unref((uv_handle_t *)&c->tcp);
-    uv_unref((uv_handle_t *)&c->timer);
+  if (s->freeing) return;
+  if (status < 0) {  /* out of descriptors: make room for the next client */
+    if (status == UV_EMFILE || status == UV_ENFILE) shed_idle(s, NULL);
+    return;
   }
+  if ((c = conn_new(s)) == NULL) return;
   if (uv_accept(server, (uv_stream_t *)&c->tcp) != 0) {
     conn_close(c);
     return;
   }
+  /* near the descriptor limit the oldest idle client goes, never the new one (unless
+   * every connection is busy) */
+  if (s->max_conns > 0 && s->nconns > s->max_conns && !shed_idle(s, c)) {
+    conn_close(c);
+    return;
+  }
   uv_tcp_nodelay(&c->tcp, 1);
-  http_parser_init(&c->parser, HTTP_REQUEST);
-  c->parser.data = c;
-  update_reading(c);
+  conn_ready(c);
+}
+
+int sim_adopt_fd(sim_t *s, int fd) {
+  sim_conn *c;
+  if (!s || s->freeing || (c = conn_new(s)) == NULL) return -1;
+  if (uv_tcp_open(&c->tcp, (uv_os_sock_t)fd) != 0) {
+    conn_close(c);
+    return -1;
+  }
+  conn_ready(c);
+  return 0;
 }
 
 /* ---------------------------------------------------------------- public API */
@@ -635,6 +736,9 @@ static void on_listener_closed(uv_handle_t *h) {
   s->listener_open = 0;
   maybe_free_sim(s);
 }
+
+/* A timeout in seconds: 0 (or anything not in (0, 1 day]) means the default. */
+static double sim_timeout(double v, double def) { return v > 0 && v <= 86400 ? v : def; }
 
 sim_t *sim_start(uv_loop_t *loop, const sim_options *opt, char *err, size_t errlen) {
   sim_t *s = calloc(1, sizeof *s);
@@ -648,6 +752,9 @@ sim_t *sim_start(uv_loop_t *loop, const sim_options *opt, char *err, size_t errl
   }
   s->loop = loop;
   s->embedded = opt ? opt->embedded : 0;
+  s->idle_ms = (uint64_t)(sim_timeout(opt ? opt->idle_timeout : 0, 60) * 1000);
+  s->header_ms = (uint64_t)(sim_timeout(opt ? opt->header_timeout : 0, 10) * 1000);
+  set_conn_limit(s);
   s->wall0 = time(NULL);
   uv_update_time(loop);
   s->t0 = uv_now(loop);

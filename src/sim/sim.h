@@ -12,6 +12,8 @@ typedef struct sim_options {
   const char *scenario_path;     /* Lua scenario file; NULL = the built-in default story */
   const char *log_requests_path; /* one JSON line per request, or NULL */
   int embedded;                  /* 1: unref handles so the sim never keeps the loop alive */
+  double idle_timeout;           /* seconds a connection may sit idle; 0 = 60 */
+  double header_timeout;         /* seconds a request may take to arrive; 0 = 10 */
 } sim_options;
 
 /* Credentials and base URL a client must use (valid until sim_free). */
@@ -28,6 +30,9 @@ void sim_get_info(sim_t *s, sim_info *out);
 /* Closes the listener and all connections; frees everything once the handles are closed
  * (run the loop afterwards so the close callbacks run). */
 void sim_free(sim_t *s);
+/* Serves one more client on an already connected stream socket fd (the sim owns it from
+ * now on). For the request-parsing fuzzer and tests; returns 0 or -1. */
+int sim_adopt_fd(sim_t *s, int fd);
 /* `recwatch sim [--listen HOST:PORT] [--scenario FILE] [--log-requests FILE]`; argv[0] is
  * "sim". Runs until SIGINT/SIGTERM. Returns the process exit status. */
 int sim_command(int argc, char **argv);

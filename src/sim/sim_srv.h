@@ -22,7 +22,10 @@ struct sim {
   time_t wall0;      /* wall clock at start */
   FILE *logf;
   char base_url[96];
-  sim_conn *conns;
+  sim_conn *conns;   /* newest first */
+  long nconns, max_conns;        /* max_conns: descriptors we may use, with headroom */
+  uint64_t idle_ms, header_ms;   /* transport timeouts (real time, not the engine clock) */
+  long shed;                     /* idle connections closed to make room */
   long reqno[3];     /* requests seen per provider scope (SIM_P_ANY counts both) */
   sbuf scratch, qbuf, logline;
   char rbuf[65536];  /* shared read buffer: every read is consumed before returning */
@@ -31,13 +34,15 @@ struct sim {
 struct sim_conn {
   uv_tcp_t tcp;
   uv_timer_t timer;  /* the `delay` fault */
+  uv_timer_t guard;  /* idle and slow-request timeouts */
+  uint64_t idle_since;  /* uv_now when the connection last became idle */
   sim_t *sim;
   sim_conn *prev, *next;
   http_parser parser;
   int open_handles;
   unsigned closing : 1, close_after : 1, stop_parsing : 1, delaying : 1, reading : 1,
       bp_paused : 1, peer_eof : 1, is_head : 1, http10 : 1, has_auth : 1, in_auth : 1,
-      last_value : 1;
+      last_value : 1, in_message : 1;
   int writes;        /* uv_write requests in flight */
   int err_status;    /* 431/413 decided inside a parser callback */
   int status;        /* status of the reply being sent (for the log) */
