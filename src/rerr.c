@@ -46,18 +46,26 @@ void rec_err_set(rec_err *e, rec_errkind kind, int status, const char *fmt, ...)
 }
 
 void rec_excerpt(char *out, size_t outlen, const char *body, size_t n) {
-  size_t i, j = 0, window;
-  char *clean = NULL;
+  size_t i, window;
+  char *shown, *clean;
   if (outlen == 0) return;
-  /* a reply may echo the request: redact a window that holds every secret starting inside
-   * the excerpt, then cut */
+  out[0] = '\0';
+  if (!body || n == 0) return;
+  /* printable first, then redacted (what is shown is what must hold no secret; a reply may
+   * echo the request), then cut: the window holds every secret that starts in the excerpt */
   window = outlen + log_longest_secret() + 64;
-  if (body && n > 0 && (clean = log_redact_dup(body, n < window ? n : window, &n)) != NULL)
-    body = clean;
-  for (i = 0; i < n && j + 1 < outlen && body; i++) {
-    unsigned char c = (unsigned char)body[i];
-    out[j++] = (c < 0x20 || c == 0x7f) ? (c == '\n' || c == '\r' || c == '\t' ? ' ' : '.') : (char)c;
+  if (n > window) n = window;
+  if ((shown = malloc(n + 1)) == NULL) {
+    snprintf(out, outlen, "(no memory for an excerpt)");
+    return;
   }
-  out[j] = '\0';
+  for (i = 0; i < n; i++) {
+    unsigned char c = (unsigned char)body[i];
+    shown[i] = (c < 0x20 || c == 0x7f) ? (c == '\n' || c == '\r' || c == '\t' ? ' ' : '.') : (char)c;
+  }
+  shown[n] = '\0';
+  clean = log_redact_dup(shown, n, NULL);
+  snprintf(out, outlen, "%s", clean ? clean : "[REDACTED]");
   free(clean);
+  free(shown);
 }
