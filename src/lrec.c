@@ -227,7 +227,7 @@ static int l_configure(lua_State *L) {
     check_keys(L, base, "http", httpk);
     if (cfg_number(L, base, "http", "max_reply", &v)) {
       if (!(v >= 1024 && v <= REC_MAX_REPLY_LIMIT))  /* checked before the cast to size_t */
-        cfg_error(L, "http.max_reply must be 1024..%.0f bytes", REC_MAX_REPLY_LIMIT);
+        cfg_error(L, "http.max_reply must be 1024..1073741824 bytes (1 GiB)");
       o.max_reply = (size_t)v;
     }
     if (cfg_number(L, base, "http", "max_connections", &v)) {
@@ -787,8 +787,54 @@ static int l_exit(lua_State *L) {
 }
 
 static int l_secret(lua_State *L) {
-  log_add_secret(luaL_checkstring(L, 1));
+  size_t n;
+  const char *s = luaL_checklstring(L, 1, &n);
+  if (strlen(s) != n) return luaL_argerror(L, 1, "a secret must not contain a NUL byte");
+  log_add_secret(s);
   return 0;
+}
+
+/* rec.excerpt(s [, max=200]): s as a printable one-line excerpt of at most max bytes, with
+ * every registered secret and credential value redacted before the cut. */
+static int l_excerpt(lua_State *L) {
+  size_t n;
+  const char *s = luaL_checklstring(L, 1, &n);
+  lua_Integer max = luaL_optinteger(L, 2, 200);
+  char *out;
+  if (max < 1 || max > 65536) return luaL_argerror(L, 2, "max must be 1..65536");
+  out = malloc((size_t)max + 1);
+  if (!out) return luaL_error(L, "out of memory");
+  rec_excerpt(out, (size_t)max + 1, s, n);
+  lua_pushstring(L, out);
+  free(out);
+  return 1;
+}
+
+/* rec.safe_id(s): s (a string or number) with every byte that would be syntax somewhere an
+ * id goes (control bytes, space, DEL; '/' and '#', the separators of state keys) as %XX.
+ * Other bytes, '%' included, stay: safe_id(safe_id(s)) == safe_id(s), and an id that was
+ * safe already (every id the providers document) is unchanged. */
+static int l_safe_id(lua_State *L) {
+  static const char hex[] = "0123456789ABCDEF";
+  size_t n, i;
+  const char *s;
+  luaL_Buffer b;
+  if (lua_type(L, 1) != LUA_TSTRING && lua_type(L, 1) != LUA_TNUMBER)
+    return luaL_argerror(L, 1, "expected a string or a number");
+  s = lua_tolstring(L, 1, &n);
+  luaL_buffinit(L, &b);
+  for (i = 0; i < n; i++) {
+    unsigned char c = (unsigned char)s[i];
+    if (c <= 0x20 || c == 0x7f || c == '/' || c == '#') {
+      luaL_addchar(&b, '%');
+      luaL_addchar(&b, hex[c >> 4]);
+      luaL_addchar(&b, hex[c & 15]);
+    } else {
+      luaL_addchar(&b, (char)c);
+    }
+  }
+  luaL_pushresult(&b);
+  return 1;
 }
 
 /* coroutine.resume / coroutine.close must not touch a task's own thread (reachable through
@@ -995,7 +1041,8 @@ int lrec_open(lua_State *L, engine_t *e) {
     {"configure", l_configure}, {"query_qingcloud", l_query_qingcloud},
     {"query_agora", l_query_agora}, {"spawn", l_spawn}, {"sleep", l_sleep},
     {"every", l_every}, {"now", l_now}, {"time", l_time}, {"http", l_http},
-    {"exit", l_exit}, {"event", l_event}, {"secret", l_secret}, {NULL, NULL}};
+    {"exit", l_exit}, {"event", l_event}, {"secret", l_secret},
+    {"safe_id", l_safe_id}, {"excerpt", l_excerpt}, {NULL, NULL}};
   static const luaL_Reg logf[] = {
     {"debug", l_log_debug}, {"info", l_log_info}, {"warn", l_log_warn},
     {"error", l_log_error}, {NULL, NULL}};

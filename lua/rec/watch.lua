@@ -105,7 +105,8 @@ function watch.qingcloud(o)
   local on_status = o.on_status or {}
 
   for i, channel in ipairs(channels) do
-    local prefix = ("qingcloud/%s/%s/"):format(o.app_id, channel)
+    -- keys (and the alert ids made from them) hold only safe bytes: see rec.safe_id
+    local prefix = ("qingcloud/%s/%s/"):format(rec.safe_id(o.app_id), rec.safe_id(channel))
     local l = {}
     l.task = rec.spawn(function()
       local known = {}
@@ -122,7 +123,7 @@ function watch.qingcloud(o)
           call("on_error", o.on_error, err, channel)
         else
           for _, t in ipairs(tasks) do
-            local key = prefix .. tostring(t.id)
+            local key = prefix .. rec.safe_id(tostring(t.id))  -- the reply chose t.id
             local prev = known[key] or {}
             if prev.status ~= t.status then
               local old = prev.status
@@ -163,7 +164,8 @@ function watch.agora(o)
   local start_timeout = o.start_timeout or 90
   local confirm = o.confirm_delays or { 5, 10, 15 }
   if start_every <= 0 then start_every = 1 end
-  local key = ("agora/%s/%s/%s"):format(o.appid, o.resourceid, o.sid)
+  local key = ("agora/%s/%s/%s"):format(rec.safe_id(o.appid), rec.safe_id(o.resourceid),
+                                        rec.safe_id(o.sid))
   local q = { appid = o.appid, resourceid = o.resourceid, sid = o.sid, mode = o.mode }
   local l = {}
   h.key = key
