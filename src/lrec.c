@@ -227,7 +227,7 @@ static int l_configure(lua_State *L) {
     check_keys(L, base, "http", httpk);
     if (cfg_number(L, base, "http", "max_reply", &v)) {
       if (!(v >= 1024 && v <= REC_MAX_REPLY_LIMIT))  /* checked before the cast to size_t */
-        cfg_error(L, "http.max_reply must be 1024..1073741824 bytes (1 GiB)");
+        cfg_error(L, "http.max_reply must be at least 1024 bytes and at most 1073741824 (1 GiB)");
       o.max_reply = (size_t)v;
     }
     if (cfg_number(L, base, "http", "max_connections", &v)) {

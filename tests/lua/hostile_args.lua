@@ -20,7 +20,7 @@ r, err = rec.http{ url = rec.sim.base_url .. "/", max_reply = math.huge }
 assert(not r and err.kind == "invalid_argument", tostring(err))
 r, err = rec.http{ url = rec.sim.base_url .. "/", max_reply = -1 }
 assert(not r and err.kind == "invalid_argument", tostring(err))
-raises(function() rec.configure{ http = { max_reply = 1e300 } } end, "max_reply must be 1024")
+raises(function() rec.configure{ http = { max_reply = 1e300 } } end, "max_reply must be at least 1024")
 raises(function() rec.configure{ http = { max_reply = 0 / 0 } } end, "max_reply")
 
 -- Agora ids "." and ".." would be removed from the path by URL normalisation
