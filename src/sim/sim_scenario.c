@@ -665,8 +665,8 @@ static int precompute(sim_scenario *sc, time_t wall0) {
  * without dofile/loadfile/load of binary chunks, string, table, math, utf8, and os.getenv/
  * time/clock/date), with at most SCEN_MAX_STEPS VM instructions and SCEN_MAX_MEM bytes, so a
  * bad file fails with a message instead of hanging or eating the machine. */
-#define SCEN_MAX_STEPS 200000000L
-#define SCEN_MAX_MEM (512u * 1024u * 1024u)
+#define SCEN_MAX_STEPS 50000000L
+#define SCEN_MAX_MEM (256u * 1024u * 1024u)
 #define SCEN_HOOK_EVERY 10000
 
 typedef struct scen_alloc {

@@ -49,6 +49,10 @@ extra=()
 [ -d "$src/tests/fuzz/corpus/$name" ] && extra+=("$src/tests/fuzz/corpus/$name")
 dict=()
 [ -f "$src/tests/fuzz/$name.dict" ] && dict=(-dict="$src/tests/fuzz/$name.dict")
+# a scenario may legitimately run up to its caps (50 M instructions, 256 MiB) before it
+# is refused: slow under ASan on a busy machine, but bounded
+tmo=10
+[ "$name" = scenario ] && tmo=40
 cd "$work"
-exec "$bin" -max_total_time="$secs" -timeout=10 -rss_limit_mb=2048 -print_final_stats=1 \
+exec "$bin" -max_total_time="$secs" -timeout=$tmo -rss_limit_mb=2048 -print_final_stats=1 \
   -artifact_prefix="$work/" "${dict[@]}" "$@" "$work/corpus" "$seeds" "${extra[@]}"
