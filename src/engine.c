@@ -499,6 +499,8 @@ static void task_resume(task_t *t, int nargs) {
   e->current = t;
   if (!prev) e->resumed_at = uv_hrtime();
   running_L = t->co;
+  if (sig_count > 0 && !e->signals)  /* a signal came before any Lua ran: look at once */
+    lua_sethook(t->co, guard_hook, LUA_MASKCOUNT, 1);
   st = lua_resume(t->co, e->L, nargs, &nres);
   running_L = prev_running;
   e->current = prev;

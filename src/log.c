@@ -228,6 +228,9 @@ static const char *const cred_names[] = {
   "signature", "secret", "password", "passwd", "api_key", "apikey", "x-api-key",
   "client_secret", "refresh_token", "id_token", "auth_token", "cookie", "set-cookie", NULL};
 
+/* Authorization, Proxy-Authorization, X-Api-Key, Cookie, Set-Cookie: "Name: value" headers. */
+static int header_name(int k) { return k <= 1 || k == 12 || k >= 17; }
+
 static void redact_named(char *s, size_t len) {
   size_t i = 0;
   while (i < len) {
@@ -253,14 +256,14 @@ static void redact_named(char *s, size_t len) {
     if (v < len && s[v] == '\\' && v + 1 < len && s[v + 1] == '"') v += 2, quoted = 1;
     while (v < len && s[v] == ' ') v++;
     /* name=value anywhere; name: value only for headers and quoted (JSON) names, not prose */
-    if (v >= len || !(s[v] == '=' || (s[v] == ':' && (quoted || hit <= 1 || hit >= 17)))) {
+    if (v >= len || !(s[v] == '=' || (s[v] == ':' && (quoted || header_name(hit))))) {
       i = j;
       continue;
     }
     v++;
     while (v < len && (s[v] == ' ' || s[v] == '"' || s[v] == '\'' || s[v] == '\\')) v++;
     /* headers run to the end of the line; other values to a separator */
-    if (hit <= 1 || hit >= 17) {
+    if (header_name(hit)) {
       for (end = v; end < len && s[end] != '\n' && s[end] != '\r' && s[end] != '"' &&
                     s[end] != ',' && s[end] != '\\'; end++) {}
     } else {

@@ -6,13 +6,22 @@
 set -u
 : "${RECWATCH:?}"
 T=$(mktemp -d); trap 'rm -rf "$T"' EXIT
-fail() { echo "FAIL: $*" >&2; [ -f "$T/e" ] && cat "$T/e" >&2; exit 1; }
+fail() { echo "FAIL: $* ($(date +%T.%N))" >&2; [ -f "$T/e" ] && cat "$T/e" >&2; exit 1; }
+# starts "$RECWATCH run FILE" in the background with fresh output files; sets pid
+start() {
+  rm -f "$T/o" "$T/e"  # a stale "ready" from the previous run must not be read
+  "$RECWATCH" run "$1" >"$T/o" 2>"$T/e" &
+  pid=$!
+}
 
 # waits up to $2 tenths of a second for pid $1 to end; fails (and kills it) otherwise
 wait_end() {
   local i
   for i in $(seq "$2"); do kill -0 "$1" 2>/dev/null || break; sleep 0.1; done
-  if kill -0 "$1" 2>/dev/null; then kill -9 "$1"; wait "$1" 2>/dev/null; fail "$3: still running"; fi
+  if kill -0 "$1" 2>/dev/null; then
+    ps -o pid,stat,etime,cmd -p "$1" >&2
+    kill -9 "$1"; wait "$1" 2>/dev/null; fail "$3: still running after $(($2 / 10)) s"
+  fi
   wait "$1"
 }
 wait_ready() {
@@ -26,8 +35,8 @@ cat >"$T/tostring.lua" <<'LUA'
 rec.spawn(function() rec.sleep(0.2); print("other task ran") end)
 error(setmetatable({}, { __tostring = function() while true do end end }))
 LUA
-"$RECWATCH" run "$T/tostring.lua" >"$T/o" 2>"$T/e" &
-wait_end $! 100 "__tostring"
+start "$T/tostring.lua"
+wait_end $pid 100 "__tostring"
 status=$?
 [ $status -eq 1 ] || fail "__tostring: exit status $status"
 grep -q "did not finish within 1 s" "$T/e" || fail "__tostring: no message"
@@ -42,8 +51,8 @@ collectgarbage()
 local ok = rec.sleep(0.5)
 print("after the finalizer: " .. tostring(ok))
 LUA
-"$RECWATCH" run "$T/gc.lua" >"$T/o" 2>"$T/e" &
-wait_end $! 100 "__gc"
+start "$T/gc.lua"
+wait_end $pid 100 "__gc"
 status=$?
 [ $status -eq 0 ] || fail "__gc: exit status $status"
 grep -q "after the finalizer: true" "$T/o" || fail "__gc: the script was frozen"
@@ -57,8 +66,7 @@ io.stdout:flush()
 local n = 0
 while true do n = n + 1 end
 LUA
-"$RECWATCH" run "$T/loop.lua" >"$T/o" 2>"$T/e" &
-pid=$!
+start "$T/loop.lua"
 wait_ready "loop"
 kill -TERM $pid
 wait_end $pid 80 "SIGTERM in a loop"
@@ -72,8 +80,7 @@ print("ready")
 io.stdout:flush()
 table.sort({ 3, 2, 1 }, function(a, b) while true do end end)
 LUA
-"$RECWATCH" run "$T/sort.lua" >"$T/o" 2>"$T/e" &
-pid=$!
+start "$T/sort.lua"
 wait_ready "sort"
 kill -TERM $pid
 wait_end $pid 80 "SIGTERM in a comparator"
@@ -86,8 +93,7 @@ keep = setmetatable({}, { __gc = function() while true do end end })
 print("ready")
 io.stdout:flush()
 LUA
-"$RECWATCH" run "$T/teardown.lua" >"$T/o" 2>"$T/e" &
-pid=$!
+start "$T/teardown.lua"
 wait_ready "teardown"
 sleep 0.3
 kill -TERM $pid 2>/dev/null
@@ -98,8 +104,8 @@ status=$?
 [ $status -eq 143 ] || fail "two SIGTERMs: exit status $status"
 grep -q "second signal: exiting now" "$T/e" || fail "two SIGTERMs: no message"
 
-"$RECWATCH" run "$T/teardown.lua" >"$T/o" 2>"$T/e" &
-wait_end $! 150 "the watchdog"
+start "$T/teardown.lua"
+wait_end $pid 150 "the watchdog"
 status=$?
 [ $status -eq 1 ] || fail "watchdog: exit status $status"
 grep -q "still running 5 s after the end of the script" "$T/e" || fail "watchdog: no message"

@@ -202,6 +202,16 @@ static void test_many_secrets_none_forgotten(void **state) {
   log_clear_secrets();
 }
 
+static void test_excerpt_redacts_what_it_shows(void **state) {
+  char ex[64];
+  static const char body[] = "x ab\0cd\0ef y";  /* NULs are shown as '.' */
+  (void)state;
+  log_add_secret("ab.cd.ef");
+  rec_excerpt(ex, sizeof ex, body, sizeof body - 1);
+  assert_null(strstr(ex, "ab.cd.ef"));  /* found by the redact fuzzer */
+  log_clear_secrets();
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
     cmocka_unit_test(test_secret_replaced_everywhere),
@@ -215,6 +225,7 @@ int main(void) {
     cmocka_unit_test(test_shortened_url_token_hidden),
     cmocka_unit_test(test_url_parts_and_encoded_forms),
     cmocka_unit_test(test_echoed_request_excerpt),
+    cmocka_unit_test(test_excerpt_redacts_what_it_shows),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
