@@ -437,10 +437,13 @@ static int gc_proxy(lua_State *L) {
 
 /* setmetatable(t, mt): as Lua's, with mt.__gc (a Lua function) wrapped by gc_proxy first. */
 static int l_setmetatable(lua_State *L) {
-  if (lua_type(L, 2) == LUA_TTABLE) {
-    if (lua_getfield(L, 2, "__gc") == LUA_TFUNCTION && !lua_iscfunction(L, -1)) {
+  if (lua_type(L, 2) == LUA_TTABLE) {  /* raw, as Lua itself looks the field up */
+    lua_pushliteral(L, "__gc");
+    if (lua_rawget(L, 2) == LUA_TFUNCTION && !lua_iscfunction(L, -1)) {
       lua_pushcclosure(L, gc_proxy, 1);
-      lua_setfield(L, 2, "__gc");
+      lua_pushliteral(L, "__gc");
+      lua_insert(L, -2);
+      lua_rawset(L, 2);
     } else {
       lua_pop(L, 1);
     }
@@ -871,9 +874,11 @@ static void *watchdog_main(void *arg) {
   (void)arg;
   for (;;) {
     struct timespec ts = {SHUTDOWN_HARD_S, 0};
+    int gen;
     while (sem_wait(&wd_sem) != 0 && errno == EINTR) {}
+    gen = wd_armed_gen;  /* the engine that armed it */
     while (nanosleep(&ts, &ts) != 0 && errno == EINTR) {}
-    if (wd_armed_gen != wd_gen) continue;  /* the engine was freed in time */
+    if (gen != wd_gen) continue;  /* that engine was freed in time */
     snprintf(msg, sizeof msg, "recwatch: still running %d s after %s (a task or a finalizer that "
              "never waits?); exiting now\n", SHUTDOWN_HARD_S,
              why[wd_reason >= 0 && wd_reason <= 4 ? wd_reason : 3]);
