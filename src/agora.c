@@ -32,16 +32,12 @@ const char *const agora_default_hosts[] = {
 const size_t agora_default_hosts_count =
     sizeof agora_default_hosts / sizeof agora_default_hosts[0];
 
-/* uid is documented as a String and stays one. */
-const char *const agora_integer_fields[] = {"status", "sliceStartTime", "code", NULL};
-const char *const agora_boolean_fields[] = {"isPlayable", "mixedAllUser", "onhold", NULL};
-
 typedef struct agora_status_entry {
   long code;
   const char *name;
 } agora_status_entry;
 
-/* seeds/004: serverResponse.status. */
+/* Agora's query reference: serverResponse.status. */
 static const agora_status_entry agora_statuses[] = {
   {0, "not_started"},   {1, "initialized"},  {2, "starting"},
   {3, "partially_started"}, {4, "all_started"}, {5, "in_progress"},
@@ -167,21 +163,28 @@ static void agora_words(const reply_facts *f, const char *ex, char *out, size_t 
   rec_excerpt(out, cap, w, strlen(w));
 }
 
+/* The document: a query outside a session (never started, or ended) is a 404. A JSON object
+ * from the API (code/reason, e.g. {"code":404,"reason":"failed to find worker"}) is that
+ * answer: not_found. The gateway's documented route miss ({"message":"no Route matched with
+ * those values"}) and anything that is not such an object (an HTML page from a proxy, an
+ * empty body) mean a wrong URL: protocol, so a bad base_url never looks like a normal end. */
 static void agora_fail_404(const reply_facts *f, const char *ex, rec_err *e) {
   char words[120];
-  if (agora_says(f, "failed to find worker")) {
-    rec_err_set(e, REC_E_NOT_FOUND, 404,
-                "agora: 404 failed to find worker: the recording is not running (ended, "
-                "failed to start, or in a failover window)");
-  } else if (agora_says(f, "no Route matched")) {
+  if (agora_says(f, "no Route matched")) {
     rec_err_set(e, REC_E_PROTOCOL, 404,
                 "agora: 404 no Route matched with those values: wrong URL or method (check "
                 "base_url)");
+  } else if (f->is_object && (f->has_code_num || f->code_str || f->reason)) {
+    agora_words(f, ex, words, sizeof words);
+    rec_err_set(e, REC_E_NOT_FOUND, 404,
+                "agora: 404 %s: the recording is not running (ended, failed to start, or in a "
+                "failover window)",
+                words);
   } else {
     agora_words(f, ex, words, sizeof words);
     rec_err_set(e, REC_E_PROTOCOL, 404,
-                "agora: 404 %s: unexpected reply, not the documented \"failed to find "
-                "worker\" (check base_url)",
+                "agora: 404 %s: not the API's JSON answer (code/reason), so not a sign the "
+                "recording ended: check base_url",
                 words);
   }
 }

@@ -117,10 +117,10 @@ static int interpret(pcall *pc, lua_State *L, const http_response *res, rec_err 
   else lua_pushnil(L);
   if (pc->provider == CALL_AGORA) {
     if (agora_interpret(res->status, res->body, res->body_len, &f, err) != 0) return -1;
-    lnorm_agora(L, -1);
+    return lnorm_agora(L, -1, res->status, err);
   } else {
     if (qc_interpret(res->status, res->body, res->body_len, &f, err) != 0) return -1;
-    lnorm_qingcloud(L, -1);
+    return lnorm_qingcloud(L, -1, res->status, err);
   }
   return 0;
 }

@@ -2,6 +2,7 @@
  * numbers as integers, numbers/booleans sent as strings coerced, status names). Never raises:
  * every entry point runs its work under lua_pcall and uses raw table access only. */
 #include <errno.h>
+#include <stdio.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -11,6 +12,7 @@
 #include "agora.h"
 #include "lnorm.h"
 #include "qingcloud.h"
+#include "schema.h"
 
 #define LNORM_MAX_DEPTH 1000  /* lua-cjson's own default decode depth */
 
@@ -258,154 +260,425 @@ void lnorm_facts(lua_State *L, int idx, reply_facts *f) {
   }
 }
 
-/* ---- field coercion ---- */
+/* ---- the contract: checks and coercions driven by the schema (schema.c) ---- */
 
-/* The value on top (of field key in table tidx) as an integer; pops it. */
-static void lnorm_coerce_int(lua_State *L, int tidx, const char *key) {
-  lua_Integer i;
-  int ok = 0;
-  if (lua_type(L, -1) == LUA_TSTRING) ok = lnorm_parse_int(lua_tostring(L, -1), &i);
-  else if (lua_type(L, -1) == LUA_TNUMBER && !lua_isinteger(L, -1))
-    ok = lnorm_whole(lua_tonumber(L, -1), &i);
+#define LNORM_MAX_SEGS 32    /* the schema nests 7 deep; margin for future fields */
+
+static const char lnorm_array_key = 'a';  /* registry key (by address) of the array marker */
+
+static int lnorm_array_mt_k(lua_State *L) {
+  if (lua_rawgetp(L, LUA_REGISTRYINDEX, &lnorm_array_key) == LUA_TTABLE) return 1;
   lua_pop(L, 1);
-  if (!ok) return;
-  lua_pushinteger(L, i);
-  lnorm_rawset(L, tidx, key);
+  lua_createtable(L, 0, 1);
+  lua_pushliteral(L, "rec.json.array");
+  lua_setfield(L, -2, "__name");
+  lua_pushvalue(L, -1);
+  lua_rawsetp(L, LUA_REGISTRYINDEX, &lnorm_array_key);
+  return 1;
 }
 
-static void lnorm_coerce_bool(lua_State *L, int tidx, const char *key) {
-  int b = -1;
-  if (lua_type(L, -1) == LUA_TSTRING) {
-    const char *s = lua_tostring(L, -1);
-    b = strcmp(s, "true") == 0 ? 1 : strcmp(s, "false") == 0 ? 0 : -1;
-  }
-  lua_pop(L, 1);
-  if (b < 0) return;
-  lua_pushboolean(L, b);
-  lnorm_rawset(L, tidx, key);
+void lnorm_push_array_mt(lua_State *L) { lnorm_array_mt_k(L); }
+
+int lnorm_is_marked_array(lua_State *L, int idx) {
+  int marked;
+  if (lua_type(L, idx) != LUA_TTABLE || !lua_getmetatable(L, idx)) return 0;
+  lua_rawgetp(L, LUA_REGISTRYINDEX, &lnorm_array_key);
+  marked = lua_rawequal(L, -1, -2);
+  lua_pop(L, 2);
+  return marked;
 }
 
-/* Coerces the named fields of the table at tidx (when it is a table). */
-static void lnorm_coerce(lua_State *L, int tidx, const char *const *ints,
-                         const char *const *bools) {
-  size_t i;
-  if (lua_type(L, tidx) != LUA_TTABLE) return;
-  tidx = lua_absindex(L, tidx);
-  for (i = 0; ints && ints[i]; i++) {
-    lnorm_rawget(L, tidx, ints[i]);
-    lnorm_coerce_int(L, tidx, ints[i]);
-  }
-  for (i = 0; bools && bools[i]; i++) {
-    lnorm_rawget(L, tidx, bools[i]);
-    lnorm_coerce_bool(L, tidx, bools[i]);
+/* Marks the table at idx as a JSON array (its metatable becomes the marker). */
+static void lnorm_mark_array(lua_State *L, int idx) {
+  idx = lua_absindex(L, idx);
+  lnorm_array_mt_k(L);
+  lua_setmetatable(L, idx);
+}
+
+typedef struct lnorm_chk {
+  rec_err *e;
+  const char *prov;       /* "qingcloud" | "agora" */
+  int status;             /* HTTP status of the reply */
+  /* where the walk is: segment i is a field name, or an array index when name is NULL;
+   * formatted into a path only for an error message */
+  const char *seg_name[LNORM_MAX_SEGS];
+  lua_Integer seg_idx[LNORM_MAX_SEGS];
+  int depth;
+} lnorm_chk;
+
+/* "recinfos[3].status" from the segments. */
+static void lnorm_path(const lnorm_chk *c, char *out, size_t cap) {
+  size_t len = 0;
+  int i;
+  out[0] = '\0';
+  for (i = 0; i < c->depth && len < cap; i++) {
+    int n = c->seg_name[i] ? snprintf(out + len, cap - len, "%s%s", i ? "." : "", c->seg_name[i])
+                           : snprintf(out + len, cap - len, "[%lld]", (long long)c->seg_idx[i]);
+    if (n < 0) break;
+    len += (size_t)n;
   }
 }
 
-/* Calls fn on every table element of the array-ish table at tidx (when it is a table). */
-static void lnorm_each(lua_State *L, int tidx, void (*fn)(lua_State *, int)) {
-  if (lua_type(L, tidx) != LUA_TTABLE) return;
-  tidx = lua_absindex(L, tidx);
+static int lnorm_is_null(lua_State *L, int idx) {
+  return lua_type(L, idx) == LUA_TLIGHTUSERDATA && !lua_touserdata(L, idx);
+}
+
+/* A dense sequence 1..n (every key an integer, no gaps); an empty table counts. */
+static int lnorm_is_sequence(lua_State *L, int idx, lua_Integer *n) {
+  lua_Integer count = 0, max = 0;
+  idx = lua_absindex(L, idx);
   lua_pushnil(L);
-  while (lua_next(L, tidx) != 0) {
-    if (lua_type(L, -2) == LUA_TNUMBER && lua_type(L, -1) == LUA_TTABLE)
-      fn(L, lua_gettop(L));
+  while (lua_next(L, idx) != 0) {
+    lua_pop(L, 1);
+    if (!lua_isinteger(L, -1) || lua_tointeger(L, -1) < 1) {
+      lua_pop(L, 1);
+      return 0;
+    }
+    if (lua_tointeger(L, -1) > max) max = lua_tointeger(L, -1);
+    count++;
+  }
+  *n = count;
+  return count == max;
+}
+
+/* "a string (\"abc\")", "a number (1.5)", "an object", "an array", "null", ... */
+static void lnorm_describe(lua_State *L, int idx, char *out, size_t cap) {
+  char ex[48];
+  lua_Integer n;
+  switch (lua_type(L, idx)) {
+  case LUA_TSTRING: {
+    size_t len;
+    const char *s = lua_tolstring(L, idx, &len);
+    rec_excerpt(ex, sizeof ex, s, len < 40 ? len : 40);
+    snprintf(out, cap, "a string (\"%s\"%s)", ex, len > 40 ? "..." : "");
+    return;
+  }
+  case LUA_TNUMBER:
+    snprintf(out, cap, "a number (%.15g)", (double)lua_tonumber(L, idx));
+    return;
+  case LUA_TBOOLEAN: snprintf(out, cap, "a boolean (%s)", lua_toboolean(L, idx) ? "true" : "false"); return;
+  case LUA_TTABLE:
+    snprintf(out, cap, "%s", lnorm_is_object(L, idx) ? "an object"
+                             : lnorm_is_sequence(L, idx, &n) ? "an array" : "a table");
+    return;
+  default:
+    snprintf(out, cap, "%s", lnorm_is_null(L, idx) ? "null" : "an unexpected value");
+  }
+}
+
+static const char *lnorm_article(sch_type t) {
+  return t == SCH_INT || t == SCH_ARRAY || t == SCH_OBJECT ? "an" : "a";
+}
+
+/* Fills the error for the value at idx (the field the segments lead to) that is not of type
+ * want. */
+static int lnorm_breach(lua_State *L, int idx, lnorm_chk *c, const char *want_article,
+                        const char *want) {
+  char had[96], path[256];
+  lnorm_path(c, path, sizeof path);
+  if (lua_type(L, idx) == LUA_TNIL) snprintf(had, sizeof had, "missing");
+  else lnorm_describe(L, idx, had, sizeof had);
+  rec_err_set(c->e, REC_E_PROTOCOL, c->status,
+              "%s: reply field %s is %s, the documented type is %s %s: the reply breaks the "
+              "documented contract (a changed API, or a wrong base_url)",
+              c->prov, path, had, want_article, want);
+  return -1;
+}
+
+static int lnorm_check_node(lua_State *L, int tidx, const sch_node *n, lnorm_chk *c);
+
+/* The segment stack grows while a field is checked and shrinks afterwards. */
+static void lnorm_seg_name(lnorm_chk *c, const char *name) {
+  c->seg_name[c->depth] = name;
+  c->depth++;
+}
+
+static void lnorm_seg_index(lnorm_chk *c, lua_Integer i) {
+  c->seg_name[c->depth] = NULL;
+  c->seg_idx[c->depth] = i;
+  c->depth++;
+}
+
+/* The table at aidx must be an array of objects of node n; marks it. */
+static int lnorm_check_array(lua_State *L, int aidx, const sch_node *n, lnorm_chk *c) {
+  lua_Integer len, i;
+  aidx = lua_absindex(L, aidx);
+  if (lua_type(L, aidx) != LUA_TTABLE || !lnorm_is_sequence(L, aidx, &len))
+    return lnorm_breach(L, aidx, c, "an", "array");
+  lnorm_mark_array(L, aidx);
+  for (i = 1; i <= len; i++) {
+    int rc;
+    lnorm_seg_index(c, i);
+    lua_rawgeti(L, aidx, i);
+    if (lua_type(L, -1) != LUA_TTABLE || !lnorm_is_object(L, -1))
+      rc = lnorm_breach(L, -1, c, "an", "object");
+    else
+      rc = lnorm_check_node(L, lua_gettop(L), n, c);
+    lua_pop(L, 1);
+    if (rc != 0) return rc;
+    c->depth--;
+  }
+  return 0;
+}
+
+/* Checks and coerces the value on top of the stack (field f of the table at tidx). */
+static int lnorm_check_value(lua_State *L, int tidx, const sch_field *f, lnorm_chk *c) {
+  lua_Integer i;
+  int t = lua_type(L, -1);
+  switch (f->type) {
+  case SCH_INT:
+    if (t == LUA_TNUMBER && lua_isinteger(L, -1)) return 0;
+    if ((t == LUA_TNUMBER && lnorm_whole(lua_tonumber(L, -1), &i)) ||
+        (t == LUA_TSTRING && (f->flags & SCH_COERCE) && lnorm_parse_int(lua_tostring(L, -1), &i))) {
+      lua_pushinteger(L, i);
+      lnorm_rawset(L, tidx, f->name);
+      return 0;
+    }
+    return lnorm_breach(L, -1, c, "an", "integer");
+  case SCH_BOOL:
+    if (t == LUA_TBOOLEAN) return 0;
+    if (t == LUA_TSTRING && (f->flags & SCH_COERCE)) {
+      const char *s = lua_tostring(L, -1);
+      int b = strcmp(s, "true") == 0 ? 1 : strcmp(s, "false") == 0 ? 0 : -1;
+      if (b >= 0) {
+        lua_pushboolean(L, b);
+        lnorm_rawset(L, tidx, f->name);
+        return 0;
+      }
+    }
+    return lnorm_breach(L, -1, c, "a", "boolean");
+  case SCH_STRING:
+    if (t == LUA_TSTRING) return 0;
+    if (t == LUA_TNUMBER && (f->flags & SCH_COERCE) && lua_isinteger(L, -1)) {
+      lua_pushfstring(L, "%I", (LUAI_UACINT)lua_tointeger(L, -1));
+      lnorm_rawset(L, tidx, f->name);
+      return 0;
+    }
+    return lnorm_breach(L, -1, c, "a", "string");
+  case SCH_OBJECT:
+    if (t != LUA_TTABLE || !lnorm_is_object(L, -1)) return lnorm_breach(L, -1, c, "an", "object");
+    return f->child ? lnorm_check_node(L, lua_gettop(L), f->child, c) : 0;
+  case SCH_STRING_OR_ARRAY:
+    if (t == LUA_TSTRING) return 0;
+    if (t != LUA_TTABLE) return lnorm_breach(L, -1, c, "a", "string or an array");
+    /* fall through */
+  case SCH_ARRAY:
+    return lnorm_check_array(L, lua_gettop(L), f->child, c);
+  }
+  return 0;
+}
+
+static int lnorm_check_field(lua_State *L, int tidx, const sch_field *f, lnorm_chk *c) {
+  int rc = 0;
+  if (f->flags & SCH_DERIVED) {  /* ours to set: never taken from the reply */
+    lua_pushnil(L);
+    lnorm_rawset(L, tidx, f->name);
+    return 0;
+  }
+  lnorm_seg_name(c, f->name);
+  lnorm_rawget(L, tidx, f->name);
+  if (lnorm_is_null(L, -1) && f->type == SCH_ARRAY && (f->flags & SCH_NULL_EMPTY)) {
+    lua_pop(L, 1);
+    lua_newtable(L);
+    lnorm_mark_array(L, -1);
+    lnorm_rawset(L, tidx, f->name);
+  } else if (lua_isnil(L, -1) || lnorm_is_null(L, -1)) {
+    if (f->flags & SCH_REQUIRED) rc = lnorm_breach(L, -1, c, lnorm_article(f->type), sch_type_name(f->type));
+    else if (lnorm_is_null(L, -1)) {  /* an optional null reads as absent */
+      lua_pushnil(L);
+      lnorm_rawset(L, tidx, f->name);
+    }
+    lua_pop(L, 1);
+  } else {
+    rc = lnorm_check_value(L, tidx, f, c);
     lua_pop(L, 1);
   }
+  if (rc == 0) c->depth--;
+  return rc;
+}
+
+static int lnorm_check_node(lua_State *L, int tidx, const sch_node *n, lnorm_chk *c) {
+  size_t i;
+  if (!lua_checkstack(L, 8) || c->depth > LNORM_MAX_SEGS - 2)
+    return lnorm_breach(L, tidx, c, "a", "shallower value");
+  for (i = 0; i < n->nfields; i++)
+    if (lnorm_check_field(L, tidx, &n->fields[i], c) != 0) return -1;
+  return 0;
 }
 
 /* ---- QingCloud ---- */
 
-static void lnorm_qc_recinfo(lua_State *L, int ridx) {
-  const char *name;
-  lnorm_coerce(L, ridx, qc_integer_fields, NULL);
-  lnorm_rawget(L, ridx, "status");
-  name = lua_isinteger(L, -1) ? qc_status_name((long)lua_tointeger(L, -1)) : NULL;
+/* Days since 1970-01-01 of a proleptic Gregorian date. */
+static long long lnorm_days(long long y, unsigned m, unsigned d) {
+  long long era;
+  unsigned yoe, doy, doe;
+  y -= m <= 2;
+  era = (y >= 0 ? y : y - 399) / 400;
+  yoe = (unsigned)(y - era * 400);
+  doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
+  doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+  return era * 146097 + (long long)doe - 719468;
+}
+
+int lnorm_parse_local_time(const char *s, long offset, long long *out) {
+  int y, mo, d, h, mi, se, n = 0;
+  if (!s || strlen(s) != 19 ||
+      sscanf(s, "%4d-%2d-%2d %2d:%2d:%2d%n", &y, &mo, &d, &h, &mi, &se, &n) != 6 || n != 19 ||
+      s[4] != '-' || s[7] != '-' || s[10] != ' ' || s[13] != ':' || s[16] != ':')
+    return 0;
+  if (y < 1970 || mo < 1 || mo > 12 || d < 1 || d > 31 || h > 23 || mi > 59 || se > 60 ||
+      h < 0 || mi < 0 || se < 0)
+    return 0;
+  *out = lnorm_days(y, (unsigned)mo, (unsigned)d) * 86400 + h * 3600 + mi * 60 + se - offset;
+  return 1;
+}
+
+long lnorm_qc_utc_offset(lua_State *L) {
+  long off = LNORM_QC_UTC_OFFSET;
+  if (lua_getfield(L, LUA_REGISTRYINDEX, LNORM_QC_OFFSET_KEY) == LUA_TNUMBER)
+    off = (long)lua_tointeger(L, -1);
   lua_pop(L, 1);
-  if (!name) return;
-  lua_pushstring(L, name);
-  lnorm_rawset(L, ridx, "status_name");
+  return off;
+}
+
+static void lnorm_qc_time(lua_State *L, int ridx, const char *field, const char *ts, long off) {
+  long long t;
+  if (lnorm_rawget(L, ridx, field) == LUA_TSTRING &&
+      lnorm_parse_local_time(lua_tostring(L, -1), off, &t)) {
+    lua_pushinteger(L, (lua_Integer)t);
+    lnorm_rawset(L, ridx, ts);
+  }
+  lua_pop(L, 1);
 }
 
 static int lnorm_qingcloud_k(lua_State *L) {
-  static const char *const top[] = {"offset", "limit", "total_count", NULL};
-  lnorm_coerce(L, 1, top, NULL);
-  lnorm_rawget(L, 1, "recinfos");
-  if (lua_type(L, -1) == LUA_TLIGHTUSERDATA && !lua_touserdata(L, -1)) {
-    lua_newtable(L);  /* null: an empty list */
-    lnorm_rawset(L, 1, "recinfos");
-  } else {
-    lnorm_each(L, -1, lnorm_qc_recinfo);
+  lnorm_chk *c = lua_touserdata(L, 2);
+  lua_Integer n, i;
+  long off = lnorm_qc_utc_offset(L);
+  if (lnorm_check_node(L, 1, &sch_qingcloud_reply, c) != 0) {
+    lua_pushboolean(L, 0);
+    return 1;
   }
-  return 0;
+  lnorm_rawget(L, 1, "recinfos");
+  lnorm_is_sequence(L, -1, &n);
+  for (i = 1; i <= n; i++) {
+    const char *name;
+    int r;
+    lua_rawgeti(L, -1, i);
+    r = lua_gettop(L);
+    lnorm_rawget(L, r, "status");
+    name = qc_status_name((long)lua_tointeger(L, -1));
+    lua_pop(L, 1);
+    if (name) {
+      lua_pushstring(L, name);
+      lnorm_rawset(L, r, "status_name");
+    }
+    lnorm_qc_time(L, r, "created", "created_ts", off);
+    lnorm_qc_time(L, r, "updated", "updated_ts", off);
+    lua_pop(L, 1);
+  }
+  lua_pushboolean(L, 1);
+  return 1;
 }
 
-static void lnorm_protected(lua_State *L, int idx, lua_CFunction fn) {
-  if (!lua_checkstack(L, 3) || lua_type(L, idx) != LUA_TTABLE) return;
+static int lnorm_run(lua_State *L, int idx, lua_CFunction fn, const char *prov, long status,
+                     rec_err *e) {
+  lnorm_chk c;
+  int ok;
+  memset(&c, 0, sizeof c);
+  c.e = e;
+  c.prov = prov;
+  c.status = (int)status;
+  if (!lua_checkstack(L, 4)) {
+    rec_err_set(e, REC_E_PROTOCOL, (int)status, "%s: out of memory checking the reply", prov);
+    return -1;
+  }
   idx = lua_absindex(L, idx);
+  if (lua_type(L, idx) != LUA_TTABLE) {
+    rec_err_set(e, REC_E_PROTOCOL, (int)status, "%s: reply is not a JSON object", prov);
+    return -1;
+  }
   lua_pushcfunction(L, fn);
   lua_pushvalue(L, idx);
-  if (lua_pcall(L, 1, 0, 0) != LUA_OK) lua_pop(L, 1);
+  lua_pushlightuserdata(L, &c);
+  if (lua_pcall(L, 2, 1, 0) != LUA_OK) {
+    lua_pop(L, 1);
+    rec_err_set(e, REC_E_PROTOCOL, (int)status, "%s: out of memory checking the reply", prov);
+    return -1;
+  }
+  ok = lua_toboolean(L, -1);
+  lua_pop(L, 1);
+  return ok ? 0 : -1;
 }
 
-void lnorm_qingcloud(lua_State *L, int idx) { lnorm_protected(L, idx, lnorm_qingcloud_k); }
+int lnorm_qingcloud(lua_State *L, int idx, long status, rec_err *e) {
+  return lnorm_run(L, idx, lnorm_qingcloud_k, "qingcloud", status, e);
+}
 
 /* ---- Agora ---- */
 
-static void lnorm_agora_file(lua_State *L, int fidx) {
-  lua_Integer uid = 0;
-  int whole = 0;
-  lnorm_coerce(L, fidx, agora_integer_fields, agora_boolean_fields);
-  if (lnorm_rawget(L, fidx, "uid") == LUA_TNUMBER)  /* documented as a String */
-    whole = lua_isinteger(L, -1) ? (uid = lua_tointeger(L, -1), 1)
-                                 : lnorm_whole(lua_tonumber(L, -1), &uid);
-  lua_pop(L, 1);
-  if (!whole) return;
-  lua_pushfstring(L, "%I", (LUAI_UACINT)uid);
-  lnorm_rawset(L, fidx, "uid");
-}
-
-/* Normalises table t and the entries of its fileList when that is an array. */
-static void lnorm_agora_node(lua_State *L, int tidx) {
-  lnorm_coerce(L, tidx, agora_integer_fields, agora_boolean_fields);
-  lnorm_rawget(L, tidx, "fileList");
-  lnorm_each(L, -1, lnorm_agora_file);  /* a string fileList stays a string */
-  lua_pop(L, 1);
-}
-
-static void lnorm_agora_service(lua_State *L, int sidx) {
-  lnorm_rawget(L, sidx, "payload");
-  if (lua_type(L, -1) == LUA_TTABLE) lnorm_agora_node(L, lua_gettop(L));
-  lua_pop(L, 1);
-}
-
-static void lnorm_agora_status(lua_State *L, int sridx) {
-  const char *name;
-  lua_Integer st;
-  if (lnorm_rawget(L, sridx, "status") != LUA_TNUMBER || !lua_isinteger(L, -1)) {
-    lua_pop(L, 1);
-    return;
-  }
-  st = lua_tointeger(L, -1);
-  lnorm_rawset(L, 1, "status");
-  name = agora_status_name((long)st);
-  if (!name) return;
-  lua_pushstring(L, name);
-  lnorm_rawset(L, 1, "status_name");
-}
-
 static int lnorm_agora_k(lua_State *L) {
-  static const char *const top[] = {"code", NULL};
-  int sr;
-  lnorm_coerce(L, 1, top, NULL);
+  lnorm_chk *c = lua_touserdata(L, 2);
+  const char *name;
+  if (lnorm_check_node(L, 1, &sch_agora_reply, c) != 0) {
+    lua_pushboolean(L, 0);
+    return 1;
+  }
   lnorm_rawget(L, 1, "serverResponse");
-  if (lua_type(L, -1) != LUA_TTABLE) return 0;
-  sr = lua_gettop(L);
-  lnorm_agora_node(L, sr);
-  lnorm_rawget(L, sr, "extensionServiceState");
-  lnorm_each(L, -1, lnorm_agora_service);
+  if (lnorm_rawget(L, -1, "status") == LUA_TNUMBER) {
+    name = agora_status_name((long)lua_tointeger(L, -1));
+    lnorm_rawset(L, 1, "status");
+    if (name) {
+      lua_pushstring(L, name);
+      lnorm_rawset(L, 1, "status_name");
+    }
+  } else {
+    lua_pop(L, 1);
+  }
   lua_pop(L, 1);
-  lnorm_agora_status(L, sr);
-  return 0;
+  lua_pushboolean(L, 1);
+  return 1;
 }
 
-void lnorm_agora(lua_State *L, int idx) { lnorm_protected(L, idx, lnorm_agora_k); }
+int lnorm_agora(lua_State *L, int idx, long status, rec_err *e) {
+  return lnorm_run(L, idx, lnorm_agora_k, "agora", status, e);
+}
+
+/* ---- a reply against any schema node, for tests and fuzzers ---- */
+
+typedef struct lnorm_any {
+  lnorm_chk c;
+  const sch_node *node;
+} lnorm_any;
+
+static int lnorm_check_k(lua_State *L) {
+  lnorm_any *a = lua_touserdata(L, 2);
+  lua_pushboolean(L, lnorm_check_node(L, 1, a->node, &a->c) == 0);
+  return 1;
+}
+
+int lnorm_check(lua_State *L, int idx, const sch_node *node, const char *label, rec_err *e) {
+  lnorm_any a;
+  int ok;
+  memset(&a, 0, sizeof a);
+  a.c.e = e;
+  a.c.prov = label;
+  a.c.status = 200;
+  a.node = node;
+  if (!lua_checkstack(L, 4) || lua_type(L, idx) != LUA_TTABLE) {
+    rec_err_set(e, REC_E_PROTOCOL, 200, "%s: reply is not a JSON object", label);
+    return -1;
+  }
+  idx = lua_absindex(L, idx);
+  lua_pushcfunction(L, lnorm_check_k);
+  lua_pushvalue(L, idx);
+  lua_pushlightuserdata(L, &a);
+  if (lua_pcall(L, 2, 1, 0) != LUA_OK) {
+    lua_pop(L, 1);
+    rec_err_set(e, REC_E_PROTOCOL, 200, "%s: out of memory checking the reply", label);
+    return -1;
+  }
+  ok = lua_toboolean(L, -1);
+  lua_pop(L, 1);
+  return ok ? 0 : -1;
+}

@@ -18,12 +18,30 @@ void lnorm_integers(lua_State *L, int idx);
 /* Fills f from the decoded value at idx (any type). Strings point into L's values and stay
  * valid while that value is on the stack. */
 void lnorm_facts(lua_State *L, int idx, reply_facts *f);
-/* Normalises a decoded QingCloud query reply in place: integer fields, and status_name on
- * every recinfo. */
-void lnorm_qingcloud(lua_State *L, int idx);
-/* Normalises a decoded Agora query reply in place: integer and boolean fields throughout
- * serverResponse (fileList entries, extensionServiceState payloads), and lifts status and
- * status_name to the top level of the reply. */
-void lnorm_agora(lua_State *L, int idx);
+/* Checks a decoded QingCloud query reply against the schema (schema.c) and normalises it in
+ * place: documented coercions ("52" -> 52), recinfos marked as an array (null -> []), optional
+ * nulls removed, status_name, created_ts/updated_ts (created/updated read in the configured
+ * zone, see lnorm_qc_utc_offset). 0 on success; -1 with e set (kind protocol, quoting the
+ * field and the type it had) when the reply breaks the contract. status: the HTTP status. */
+int lnorm_qingcloud(lua_State *L, int idx, long status, rec_err *e);
+/* The same for an Agora query reply: every array under serverResponse marked, coercions,
+ * and status/status_name lifted to the top level. */
+int lnorm_agora(lua_State *L, int idx, long status, rec_err *e);
+/* Checks/normalises the table at idx against any schema node (tests, fuzzers). */
+struct sch_node;
+int lnorm_check(lua_State *L, int idx, const struct sch_node *node, const char *label, rec_err *e);
+/* Pushes the metatable that marks a table as a JSON array (rec.json.encode prints such a table
+ * as [...], [] when empty). One per lua_State. */
+void lnorm_push_array_mt(lua_State *L);
+/* 1 when the value at idx is a table marked as a JSON array. */
+int lnorm_is_marked_array(lua_State *L, int idx);
+/* Reads "YYYY-MM-DD HH:MM:SS" as local time offset seconds east of UTC; 1 and *out (Unix
+ * seconds) on success, 0 when s is not exactly that shape. */
+int lnorm_parse_local_time(const char *s, long offset, long long *out);
+/* The zone QingCloud's created/updated are read in: seconds east of UTC, from the registry
+ * field LNORM_QC_OFFSET_KEY (rec.configure{qingcloud={utc_offset=H}}), default UTC+8. */
+#define LNORM_QC_UTC_OFFSET (8L * 3600)
+#define LNORM_QC_OFFSET_KEY "rec.qingcloud.utc_offset"
+long lnorm_qc_utc_offset(lua_State *L);
 
 #endif

@@ -11,6 +11,7 @@
 #include "crypto.h"
 #include "engine.h"
 #include "http.h"
+#include "ljson.h"
 #include "lnorm.h"
 #include "log.h"
 
@@ -168,7 +169,7 @@ static void cfg_retry_delays(lua_State *L, int idx, provider_conf *p) {
 static void configure_provider(lua_State *L, int idx, provider_conf *p, const char *idk,
                                const char *secretk, int has_failover) {
   const char *allowed[] = {"base_url", "rate", "timeout", "retries", "retry_delays", idk,
-                           secretk, has_failover ? "fallback_urls" : NULL, NULL};
+                           secretk, has_failover ? "fallback_urls" : "utc_offset", NULL};
   const char *base, *id, *secret, *fb[16];
   size_t nfb;
   double v = 0;
@@ -199,6 +200,13 @@ static void configure_provider(lua_State *L, int idx, provider_conf *p, const ch
     p->retry.retries = (int)v;
   }
   cfg_retry_delays(L, idx, p);
+  if (!has_failover && cfg_number(L, idx, p->name, "utc_offset", &v)) {
+    /* QingCloud's created/updated carry no zone: read them as UTC+utc_offset hours */
+    if (v < -14 || v > 14 || v * 4 != (double)(long)(v * 4))
+      cfg_error(L, "%s.utc_offset must be hours east of UTC, -14..14 in quarter hours", p->name);
+    lua_pushinteger(L, (lua_Integer)(v * 3600));
+    lua_setfield(L, LUA_REGISTRYINDEX, LNORM_QC_OFFSET_KEY);
+  }
 }
 
 static int l_configure(lua_State *L) {
@@ -1046,7 +1054,8 @@ int lrec_open(lua_State *L, engine_t *e) {
   static const luaL_Reg logf[] = {
     {"debug", l_log_debug}, {"info", l_log_info}, {"warn", l_log_warn},
     {"error", l_log_error}, {NULL, NULL}};
-  static const luaL_Reg jsonf[] = {{"encode", l_json_encode}, {"decode", l_json_decode}, {NULL, NULL}};
+  static const luaL_Reg jsonf[] = {{"encode", l_json_encode}, {"decode", l_json_decode},
+                                   {"array", ljson_array}, {NULL, NULL}};
   static const luaL_Reg cryptof[] = {
     {"hmac_sha256", l_hmac_sha256}, {"base64", l_base64}, {"md5_hex", l_md5_hex},
     {"urlencode", l_urlencode}, {NULL, NULL}};
@@ -1073,7 +1082,7 @@ int lrec_open(lua_State *L, engine_t *e) {
   lua_setfield(L, -2, "crypto");
   luaL_newlib(L, jsonf);
   lnorm_cjson(L);  /* the instance reply decoding uses: one cjson.null for everything */
-  lua_getfield(L, -1, "encode");
+  lua_pushcfunction(L, ljson_encode);  /* arrays stay arrays, see ljson.h */
   lua_setfield(L, LUA_REGISTRYINDEX, "rec.json.encode");
   lua_getfield(L, -1, "null");
   lua_setfield(L, -3, "null");

@@ -20,10 +20,12 @@ static const char usage[] =
   "                      providers at them\n"
   "  check SCRIPT        compile SCRIPT only; prints file:line: message on a syntax error\n"
   "  query qingcloud --app-id ID --channel NAME [--from-hour N] [--to-hour N]\n"
-  "                  [--offset N] [--limit N] [--sim]\n"
-  "  query agora --appid ID --resourceid RID --sid SID [--mode individual|mix|web] [--sim]\n"
-  "                      one query; prints the normalised result as JSON, or the typed\n"
-  "                      error on stderr with an exit status per kind (docs/api.md)\n"
+  "                  [--offset N] [--limit N | --all] [SIM]\n"
+  "  query agora --appid ID --resourceid RID --sid SID [--mode individual|mix|web] [SIM]\n"
+  "                      one query (--all: every page); prints the normalised result as\n"
+  "                      one JSON document, or the typed error on stderr with an exit\n"
+  "                      status per kind (docs/api.md); SIM: --sim [--scenario FILE]\n"
+  "                      [--at SECONDS] asks the simulator, at that point of its story\n"
   "  sim [--listen HOST:PORT] [--scenario FILE] [--log-requests FILE]\n"
   "                      serve the simulated QingCloud RTC and Agora APIs\n"
   "\n"
@@ -61,6 +63,7 @@ static int global_option(int argc, char **argv) {
 typedef struct run_opts {
   int sim;
   const char *scenario, *state;
+  double at;                     /* query --at: simulator seconds already elapsed */
 } run_opts;
 
 /* Starts the in-process simulator and points both providers at it, credentials included. */
@@ -74,6 +77,7 @@ static sim_t *attach_sim(engine_t *e, const run_opts *o) {
   so.host = "127.0.0.1";
   so.scenario_path = o->scenario;
   so.embedded = 1;
+  so.start_at = o->at;
   s = sim_start(engine_loop(e), &so, err, sizeof err);
   if (!s) {
     fprintf(stderr, "recwatch: cannot start the simulator: %s\n", err);
@@ -161,15 +165,35 @@ static int cmd_check(int argc, char **argv) {
 
 static int cmd_query(int argc, char **argv) {
   run_opts o;
-  int i, n = 0;
+  int i, n = 0, has_at = 0;
   char **rest;
   memset(&o, 0, sizeof o);
   if (argc < 2) return usage_error("%s", "query needs a provider: qingcloud or agora");
   rest = calloc((size_t)argc, sizeof *rest);
   if (!rest) return 2;
   for (i = 1; i < argc; i++) {
-    if (strcmp(argv[i], "--sim") == 0) o.sim = 1;
-    else rest[n++] = argv[i];
+    if (strcmp(argv[i], "--sim") == 0) {
+      o.sim = 1;
+    } else if ((strcmp(argv[i], "--scenario") == 0 || strcmp(argv[i], "--at") == 0) &&
+               i + 1 < argc) {
+      if (argv[i][2] == 's') {
+        o.scenario = argv[++i];
+      } else {
+        char *end;
+        o.at = strtod(argv[++i], &end);
+        if (*end || end == argv[i] || !(o.at >= 0 && o.at <= 1e8)) {
+          free(rest);
+          return usage_error("--at needs seconds >= 0 (got '%s')", argv[i]);
+        }
+        has_at = 1;
+      }
+    } else {
+      rest[n++] = argv[i];
+    }
+  }
+  if ((o.scenario || has_at) && !o.sim) {
+    free(rest);
+    return usage_error("%s", "--scenario and --at go with --sim");
   }
   i = run_script(&o, "query", n, rest, "rec.cli.query");
   free(rest);

@@ -8,17 +8,13 @@
 
 #define QC_EXCERPT 200
 
-const char *const qc_integer_fields[] = {
-  "id", "pid", "status", "size", "is_mix", "offset", "limit", "total_count", NULL,
-};
-
 typedef struct qc_status_entry {
   long code;
   const char *name;
   int failure;
 } qc_status_entry;
 
-/* seeds/000: 录制状态说明. */
+/* The QingCloud document "查询录制": 录制状态说明. */
 static const qc_status_entry qc_statuses[] = {
   {0, "None", 0},
   {1, "Start", 0},
@@ -62,24 +58,32 @@ int qc_status_is_failure(long status) {
 
 static int qc_empty(const char *s) { return !s || !*s; }
 
+/* The window actually sent: both hours always; a missing one takes the default that keeps
+ * the window widest (from_hour 24, to_hour 0). The service's own defaults (from 3, to 5)
+ * break its own rule to_hour <= from_hour, so recwatch never leaves them to it. */
+void qc_effective_hours(const qc_query_params *p, long *from, long *to) {
+  *from = (p->given & QC_HAS_FROM) ? p->from_hour : QC_DEFAULT_FROM_HOUR;
+  *to = (p->given & QC_HAS_TO) ? p->to_hour : QC_DEFAULT_TO_HOUR;
+}
+
 static int qc_check_hours(const qc_query_params *p, rec_err *e) {
-  if ((p->given & QC_HAS_FROM) && (p->from_hour < 0 || p->from_hour > 24)) {
+  long from, to;
+  qc_effective_hours(p, &from, &to);
+  if (from < 0 || from > 24) {
     rec_err_set(e, REC_E_INVALID_ARGUMENT, 0,
-                "qingcloud: from_hour=%ld is out of range: use 0..24 (hours before now)",
-                p->from_hour);
+                "qingcloud: from_hour=%ld is out of range: use 0..24 (hours before now)", from);
     return -1;
   }
-  if ((p->given & QC_HAS_TO) && (p->to_hour < 0 || p->to_hour > 24)) {
+  if (to < 0 || to > 24) {
     rec_err_set(e, REC_E_INVALID_ARGUMENT, 0,
-                "qingcloud: to_hour=%ld is out of range: use 0..24 (hours before now)",
-                p->to_hour);
+                "qingcloud: to_hour=%ld is out of range: use 0..24 (hours before now)", to);
     return -1;
   }
-  if ((p->given & QC_HAS_FROM) && (p->given & QC_HAS_TO) && p->from_hour < p->to_hour) {
+  if (from < to) {
     rec_err_set(e, REC_E_INVALID_ARGUMENT, 0,
                 "qingcloud: from_hour=%ld is less than to_hour=%ld: the window runs from "
-                "from_hour hours ago to to_hour hours ago, so from_hour must be >= to_hour",
-                p->from_hour, p->to_hour);
+                "from_hour hours ago to to_hour hours ago, so 0 <= to_hour <= from_hour <= 24",
+                from, to);
     return -1;
   }
   return 0;
@@ -131,14 +135,12 @@ static size_t qc_collect_params(const qc_query_params *p, const char *akid, qc_n
   size_t n = 0;
   out[n++] = (qc_param){"app_id", p->app_id};
   out[n++] = (qc_param){"channel", p->channel};
-  if (p->given & QC_HAS_FROM) {
-    snprintf(nb->from, sizeof nb->from, "%ld", p->from_hour);
-    out[n++] = (qc_param){"from_hour", nb->from};
-  }
-  if (p->given & QC_HAS_TO) {
-    snprintf(nb->to, sizeof nb->to, "%ld", p->to_hour);
-    out[n++] = (qc_param){"to_hour", nb->to};
-  }
+  long from, to;
+  qc_effective_hours(p, &from, &to);
+  snprintf(nb->from, sizeof nb->from, "%ld", from);
+  out[n++] = (qc_param){"from_hour", nb->from};
+  snprintf(nb->to, sizeof nb->to, "%ld", to);
+  out[n++] = (qc_param){"to_hour", nb->to};
   if (p->given & QC_HAS_OFFSET) {
     snprintf(nb->offset, sizeof nb->offset, "%ld", p->offset);
     out[n++] = (qc_param){"offset", nb->offset};
@@ -197,39 +199,17 @@ char *qc_build_query_url(const char *base_url, const qc_query_params *p,
 
 /* ---- reply interpretation ---- */
 
-static int qc_has_word(const char *s, const char *const *words) {
-  size_t i;
-  if (!s) return 0;
-  for (i = 0; words[i]; i++)
-    if (strstr(s, words[i])) return 1;
-  return 0;
-}
-
-/* Kind for a non-"success" code: the error shape is undocumented, so go by its wording. */
-static rec_errkind qc_kind_for_code(const reply_facts *f) {
-  static const char *const auth_words[] = {
-    "signature", "Signature", "access_key", "AccessKey", "auth", "Auth", "permission",
-    "Permission", "expired", "time_stamp", "forbidden", "Forbidden", NULL,
-  };
-  static const char *const param_words[] = {
-    "param", "Param", "argument", "Argument", "invalid", "Invalid", "missing", "Missing",
-    "required", NULL,
-  };
-  if (qc_has_word(f->code_str, auth_words) || qc_has_word(f->message, auth_words))
-    return REC_E_AUTH;
-  if (qc_has_word(f->code_str, param_words) || qc_has_word(f->message, param_words))
-    return REC_E_INVALID_ARGUMENT;
-  return REC_E_SERVER;
-}
-
+/* The kind follows the HTTP status: the document documents no error replies, so no wording in a
+ * body decides anything. A 2xx whose code is not "success" is an error the service reported
+ * without a status: server (not retried: nothing says repeating it helps). */
 static rec_errkind qc_kind_for(long st, const reply_facts *f) {
+  if (st == 400) return REC_E_INVALID_ARGUMENT;
   if (st == 401 || st == 403) return REC_E_AUTH;
   if (st == 404) return REC_E_PROTOCOL;
   if (st == 429) return REC_E_RATE_LIMITED;
   if (st >= 500) return REC_E_SERVER;
-  if (f->is_object && f->code_str && strcmp(f->code_str, "success") != 0)
-    return qc_kind_for_code(f);
-  if (st == 400) return REC_E_INVALID_ARGUMENT;
+  if (st >= 200 && st < 300 && f->is_object && f->code_str && strcmp(f->code_str, "success") != 0)
+    return REC_E_SERVER;
   return REC_E_PROTOCOL;
 }
 
@@ -239,7 +219,9 @@ static const char *qc_advice(rec_errkind kind, long st) {
     return "authentication failed: check access_key_id and secret_access_key, and that the "
            "clock is right (time_stamp is valid 15 minutes)";
   case REC_E_RATE_LIMITED: return "rate limited: lower qingcloud.rate and retry later";
-  case REC_E_SERVER: return "server error: retry later";
+  case REC_E_SERVER:
+    return st >= 200 && st < 300 ? "the service reported a failure in a 2xx reply"
+                                 : "server error: retry later";
   case REC_E_INVALID_ARGUMENT:
     return "request rejected: check app_id, channel, from_hour/to_hour, offset and limit";
   default:
@@ -260,6 +242,7 @@ static void qc_fill_code(const reply_facts *f, rec_err *e) {
 
 static void qc_fail(long st, const char *ex, const reply_facts *f, rec_err *e) {
   rec_errkind kind = qc_kind_for(st, f);
+  int not_retried = st >= 200 && st < 300 && kind == REC_E_SERVER;
   if (!f->is_json) {
     rec_err_set(e, kind, (int)st, "qingcloud: reply is not JSON (HTTP %ld): %s", st, ex);
   } else if (f->is_object && f->code_str && strcmp(f->code_str, "success") != 0) {
@@ -279,6 +262,7 @@ static void qc_fail(long st, const char *ex, const reply_facts *f, rec_err *e) {
     rec_err_set(e, kind, (int)st, "qingcloud: HTTP %ld %s; reply: %s", st, qc_advice(kind, st),
                 ex);
   }
+  if (not_retried) e->retryable = 0;
   qc_fill_code(f, e);
 }
 

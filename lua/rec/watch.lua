@@ -79,18 +79,29 @@ end
 
 local PAGE = 100
 
--- Every task of one channel, all pages. Returns the list, or nil, err.
+-- Every task of one channel, all pages. Returns the list, or nil, err. The window (default
+-- from_hour 24, to_hour 0, as rec.query_qingcloud sends) moves between pages: a task that
+-- enters it pushes the rest down (seen twice), one that leaves pulls them up (skipped). So
+-- each page starts OVERLAP tasks before the end of the previous one, and each id is kept
+-- once: a shift of up to OVERLAP tasks between two pages loses nothing.
+local OVERLAP = 10
+
 local function list_channel(o, channel)
-  local all, offset = {}, 0
+  local all, seen, offset = {}, {}, 0
   while true do
     local res, err = rec.query_qingcloud{ app_id = o.app_id, channel = channel,
                                           from_hour = o.from_hour, to_hour = o.to_hour,
                                           offset = offset, limit = PAGE }
     if not res then return nil, err end
     local got = res.recinfos or {}
-    for _, t in ipairs(got) do all[#all + 1] = t end
-    offset = offset + #got
-    if #got == 0 or offset >= (res.total_count or 0) then return all end
+    for _, t in ipairs(got) do
+      if not seen[t.id] then
+        seen[t.id] = true
+        all[#all + 1] = t
+      end
+    end
+    if #got < PAGE or offset + #got >= (res.total_count or 0) then return all end
+    offset = offset + #got - OVERLAP
   end
 end
 

@@ -27,7 +27,7 @@ static void conn_close(sim_conn *c);
 static void conn_process(sim_conn *c, const char *data, size_t len);
 static void arm_guard(sim_conn *c);
 
-double sim_now(sim_t *s) { return (double)(uv_now(s->loop) - s->t0) / 1000.0; }
+double sim_now(sim_t *s) { return (double)(uv_now(s->loop) - s->t0) / 1000.0 + s->t_offset; }
 
 /* ---------------------------------------------------------------- replies */
 
@@ -755,7 +755,8 @@ sim_t *sim_start(uv_loop_t *loop, const sim_options *opt, char *err, size_t errl
   s->idle_ms = (uint64_t)(sim_timeout(opt ? opt->idle_timeout : 0, 60) * 1000);
   s->header_ms = (uint64_t)(sim_timeout(opt ? opt->header_timeout : 0, 10) * 1000);
   set_conn_limit(s);
-  s->wall0 = time(NULL);
+  s->t_offset = opt && opt->start_at > 0 && opt->start_at < 1e9 ? opt->start_at : 0;
+  s->wall0 = time(NULL) - (time_t)s->t_offset;
   uv_update_time(loop);
   s->t0 = uv_now(loop);
   memset(&ss, 0, sizeof ss);

@@ -14,6 +14,8 @@ typedef struct sim_options {
   int embedded;                  /* 1: unref handles so the sim never keeps the loop alive */
   double idle_timeout;           /* seconds a connection may sit idle; 0 = 60 */
   double header_timeout;         /* seconds a request may take to arrive; 0 = 10 */
+  double start_at;               /* >= 0: start as if already running this many seconds
+                                  * (timelines, created/sliceStartTime; `query --at`) */
 } sim_options;
 
 /* Credentials and base URL a client must use (valid until sim_free). */

@@ -1,6 +1,7 @@
 /* sim_api: what the simulated services answer — routes, Agora Basic auth and rate limit,
  * QingCloud signature check (recomputed with qcsign), parameter validation, pagination and
  * the documented reply bodies (precomputed per timeline step in sim_scenario.c). */
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -296,7 +297,7 @@ static void qc_answer(sim_api_req *r) {
   const char *app, *ch;
   long from = 0, to = 0, offset = 0, limit = 20;
   int has_from, has_to, has_off, has_lim;
-  double now = c->req_t;
+  double now = c->req_t, lo, hi;
   long total = 0;
   size_t i, shown = 0;
   sbuf *b = &s->scratch;
@@ -321,12 +322,29 @@ static void qc_answer(sim_api_req *r) {
   if (limit < 1 || limit > 100)
     { qc_error(c, 400, "InvalidParameter", "limit must be between 1 and 100"); return; }
   if (offset < 0) { qc_error(c, 400, "InvalidParameter", "offset must be >= 0"); return; }
-  if (has_from && (from < 0 || from > 24))
+  /* The document's defaults, applied literally: from_hour 3, to_hour 5. They break the document's
+   * own rule to_hour <= from_hour, so a client that leaves them out gets a 400 here and
+   * finds out before production does. */
+  if (!has_from) from = 3;
+  if (!has_to) to = 5;
+  if (from < 0 || from > 24)
     { qc_error(c, 400, "InvalidParameter", "from_hour must be between 0 and 24"); return; }
-  if (has_to && (to < 0 || to > 24))
+  if (to < 0 || to > 24)
     { qc_error(c, 400, "InvalidParameter", "to_hour must be between 0 and 24"); return; }
-  if (has_from && has_to && to > from)
-    { qc_error(c, 400, "InvalidParameter", "to_hour must not be greater than from_hour"); return; }
+  if (to > from) {
+    qc_error(c, 400, "InvalidParameter",
+             has_from && has_to ? "to_hour must not be greater than from_hour"
+                                : "to_hour must not be greater than from_hour (defaults: "
+                                  "from_hour 3, to_hour 5)");
+    return;
+  }
+  lo = now - (double)from * 3600;
+  hi = now - (double)to * 3600;
+  if (sc->qc_same_day) {  /* "当天": not before today's midnight, UTC+8 */
+    double wall = (double)sc->wall0 + now, midnight;
+    midnight = wall - fmod(wall + 8 * 3600.0, 86400.0);
+    if (midnight - (double)sc->wall0 > lo) lo = midnight - (double)sc->wall0;
+  }
 
   b->len = 0;
   sbuf_addf(b, "{\"code\":\"success\",\"offset\":%ld,\"limit\":%ld,\"recinfos\":[", offset, limit);
@@ -336,9 +354,8 @@ static void qc_answer(sim_api_req *r) {
     if (strcmp(k->app_id, app) != 0 || strcmp(k->channel, ch) != 0) continue;
     st = sim_step_at(k->steps, k->nsteps, now);
     if (st < 0) continue;  /* not created yet */
-    /* the hour window: created between from_hour and to_hour hours ago */
-    if (has_from && k->created_t < now - (double)from * 3600) continue;
-    if (has_to && k->created_t > now - (double)to * 3600) continue;
+    /* the hour window: created between from_hour and to_hour hours ago (at most 24 h) */
+    if (k->created_t < lo || k->created_t > hi) continue;
     if (total >= offset && shown < (size_t)limit) {
       if (shown) sbuf_add(b, ",", 1);
       sbuf_add(b, k->json[st], k->jsonlen[st]);

@@ -43,6 +43,10 @@ typedef struct sim_ag_file {
   long long slice_start_time;   /* 0 = the recording's */
 } sim_ag_file;
 
+typedef struct sim_pair {
+  char *a, *b;                  /* videoInfo: fileName, videoId; outputs: rtmpUrl, status */
+} sim_pair;
+
 typedef struct sim_ag_rec {
   char *appid, *resourceid, *sid, *mode, *channel;
   int mode_web;
@@ -51,6 +55,16 @@ typedef struct sim_ag_rec {
   sim_ag_file *files;
   size_t nfiles;
   int old_style;
+  int has_code;                 /* top-level "code" */
+  long long code;
+  char *sub_status;             /* serverResponse.subServiceStatus.recordingService, or NULL */
+  int has_vod;                  /* an aliyun_vod_service entry in extensionServiceState */
+  char *vod_state;
+  sim_pair *videos;
+  size_t nvideos;
+  int has_rtmp;                 /* an rtmp_publish_service entry */
+  sim_pair *outputs;
+  size_t noutputs;
   long long slice_start_time;   /* ms since the epoch; 0 = computed at start */
   double gone_at;               /* < 0: never */
   double linger;                /* after reaching 8/20 */
@@ -113,6 +127,8 @@ typedef struct sim_scenario {
   int rate_limit;               /* default per customer per second; 0 = unlimited */
   double linger;                /* default linger of ended Agora recordings */
   double qc_window;             /* time_stamp tolerance, seconds (900) */
+  int qc_same_day;              /* hour window also stops at today's midnight (UTC+8) */
+  time_t wall0;                 /* wall-clock time of sim second 0 */
   sim_qc_task *tasks;
   size_t ntasks;
   sim_ag_rec *recs;

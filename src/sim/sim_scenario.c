@@ -208,7 +208,7 @@ static void read_agora(lua_State *L, int root, sim_scenario *sc) {
 
 static void read_qingcloud(lua_State *L, int root, sim_scenario *sc) {
   static const char *const keys[] = {"access_key_id", "secret_access_key", "keys", "time_window",
-                                     NULL};
+                                     "same_day", NULL};
   static const char *const kkeys[] = {"access_key_id", "secret_access_key", NULL};
   int t = opt_table(L, root, "qingcloud", "scenario"), ks;
   size_t i, n;
@@ -223,6 +223,7 @@ static void read_qingcloud(lua_State *L, int root, sim_scenario *sc) {
   }
   check_keys(L, t, "qingcloud", keys);
   sc->qc_window = opt_num(L, t, "time_window", "qingcloud", 900);
+  sc->qc_same_day = opt_bool(L, t, "same_day", "qingcloud", 0);
   ks = opt_table(L, t, "keys", "qingcloud");
   n = ks ? list_len(L, ks, "qingcloud.keys") : 0;
   sc->qc = xcalloc(L, n + 1, sizeof *sc->qc);
@@ -317,10 +318,66 @@ static void read_files(lua_State *L, int e, const char *path, sim_ag_rec *r) {
   lua_pop(L, 1);
 }
 
+/* list = { {ka = "...", kb = "..."}, ... } into pairs. */
+static void read_pairs(lua_State *L, int idx, const char *key, const char *path, const char *ka,
+                       const char *kb, sim_pair **out, size_t *n) {
+  const char *keys[3];
+  int t = opt_table(L, idx, key, path);
+  size_t i, len;
+  char p[128];
+  keys[0] = ka;
+  keys[1] = kb;
+  keys[2] = NULL;
+  if (!t) return;
+  len = list_len(L, t, path);
+  *out = xcalloc(L, len, sizeof **out);
+  for (i = 0; i < len; i++) {
+    snprintf(p, sizeof p, "%s.%s[%d]", path, key, (int)i + 1);
+    lua_geti(L, t, (lua_Integer)i + 1);
+    if (!lua_istable(L, -1)) luaL_error(L, "%s: expected a table", p);
+    check_keys(L, lua_gettop(L), p, keys);
+    *n = i + 1;  /* freed with the scenario even when the next line raises */
+    (*out)[i].a = opt_str(L, lua_gettop(L), ka, p, "");
+    (*out)[i].b = opt_str(L, lua_gettop(L), kb, p, "");
+    lua_pop(L, 1);
+  }
+  lua_pop(L, 1);
+}
+
+/* The optional reply parts: top-level code, subServiceStatus, Aliyun VOD, RTMP push. */
+static void read_extras(lua_State *L, int e, const char *path, sim_ag_rec *r) {
+  static const char *const vkeys[] = {"state", "videoInfo", NULL};
+  static const char *const okeys[] = {"outputs", NULL};
+  char p[96];
+  int t;
+  if (get_field(L, e, "code")) {
+    lua_pop(L, 1);
+    r->has_code = 1;
+    r->code = opt_int(L, e, "code", path, 0);
+  }
+  r->sub_status = opt_str(L, e, "subServiceStatus", path, NULL);
+  if ((t = opt_table(L, e, "aliyun_vod", path))) {
+    snprintf(p, sizeof p, "%s.aliyun_vod", path);
+    check_keys(L, t, p, vkeys);
+    r->has_vod = 1;
+    r->vod_state = opt_str(L, t, "state", p, "inProgress");
+    read_pairs(L, t, "videoInfo", p, "fileName", "videoId", &r->videos, &r->nvideos);
+    lua_pop(L, 1);
+  }
+  if ((t = opt_table(L, e, "rtmp_publish", path))) {
+    snprintf(p, sizeof p, "%s.rtmp_publish", path);
+    check_keys(L, t, p, okeys);
+    r->has_rtmp = 1;
+    read_pairs(L, t, "outputs", p, "rtmpUrl", "status", &r->outputs, &r->noutputs);
+    lua_pop(L, 1);
+  }
+}
+
 static void read_recordings(lua_State *L, int root, sim_scenario *sc) {
   static const char *const keys[] = {
       "appid", "resourceid", "sid", "mode", "channel", "fileListMode", "fileList", "files",
-      "old_style", "sliceStartTime", "gone_at", "linger", "timeline", "status", NULL};
+      "old_style", "sliceStartTime", "gone_at", "linger", "timeline", "status", "code",
+      "subServiceStatus", "aliyun_vod", "rtmp_publish", NULL};
   int t = opt_table(L, root, "agora_recordings", "scenario");
   size_t i, n;
   char path[64];
@@ -354,7 +411,10 @@ static void read_recordings(lua_State *L, int root, sim_scenario *sc) {
       luaL_error(L, "%s.fileListMode: expected json or string", path);
     }
     free(flm);
+    if (!r->list_json && strcmp(r->mode, "individual") == 0)
+      luaL_error(L, "%s.fileListMode: individual mode always lists files as JSON (Agora's documentation)", path);
     r->file_list_string = opt_str(L, e, "fileList", path, NULL);
+    read_extras(L, e, path, r);
     read_files(L, e, path, r);
     r->old_style = opt_bool(L, e, "old_style", path, 0);
     r->slice_start_time = opt_int(L, e, "sliceStartTime", path, 0);
@@ -551,6 +611,38 @@ static void rec_file_list(sbuf *b, sim_ag_rec *r, int web) {
   sbuf_add(b, "]", 1);
 }
 
+static void pair_list(sbuf *b, const sim_pair *p, size_t n, const char *ka, const char *kb) {
+  size_t i;
+  sbuf_add(b, "[", 1);
+  for (i = 0; i < n; i++) {
+    sbuf_adds(b, i ? ",{" : "{");
+    json_kv_str(b, ka, p[i].a, 0);
+    json_kv_str(b, kb, p[i].b, 1);
+    sbuf_add(b, "}", 1);
+  }
+  sbuf_add(b, "]", 1);
+}
+
+/* The aliyun_vod_service and rtmp_publish_service entries of extensionServiceState;
+ * comma: entries were written before. */
+static void rec_extensions(sbuf *b, const sim_ag_rec *r, int comma) {
+  if (r->has_vod) {
+    if (comma) sbuf_add(b, ",", 1);
+    sbuf_adds(b, "{\"payload\":{");
+    json_kv_str(b, "state", r->vod_state, 0);
+    sbuf_adds(b, ",\"videoInfo\":");
+    pair_list(b, r->videos, r->nvideos, "fileName", "videoId");
+    sbuf_adds(b, "},\"serviceName\":\"aliyun_vod_service\"}");
+    comma = 1;
+  }
+  if (r->has_rtmp) {
+    if (comma) sbuf_add(b, ",", 1);
+    sbuf_adds(b, "{\"payload\":{\"outputs\":");
+    pair_list(b, r->outputs, r->noutputs, "rtmpUrl", "status");
+    sbuf_adds(b, "},\"serviceName\":\"rtmp_publish_service\"}");
+  }
+}
+
 static int build_rec(sim_ag_rec *r, time_t wall0) {
   size_t i;
   if (!r->slice_start_time)
@@ -582,6 +674,11 @@ static int build_rec(sim_ag_rec *r, time_t wall0) {
     sbuf b = {0};
     int st = r->steps[i].status;
     sbuf_add(&b, "{", 1);
+    if (r->has_code) {
+      sbuf_adds(&b, "\"code\":");
+      num_val(&b, r->code, r->old_style);
+      sbuf_add(&b, ",", 1);
+    }
     json_kv_str(&b, "resourceId", r->resourceid, 0);
     json_kv_str(&b, "sid", r->sid, 1);
     sbuf_adds(&b, ",\"serverResponse\":{");
@@ -591,8 +688,9 @@ static int build_rec(sim_ag_rec *r, time_t wall0) {
       rec_file_list(&b, r, 1);
       sbuf_adds(&b, ",\"onhold\":");
       bool_val(&b, 0, r->old_style);
-      sbuf_addf(&b, ",\"state\":\"%s\"},\"serviceName\":\"web_recorder_service\"}],\"status\":",
-                state);
+      sbuf_addf(&b, ",\"state\":\"%s\"},\"serviceName\":\"web_recorder_service\"}", state);
+      rec_extensions(&b, r, 1);
+      sbuf_adds(&b, "],\"status\":");
       num_val(&b, st, r->old_style);
     } else {
       sbuf_addf(&b, "\"fileListMode\":\"%s\",\"fileList\":", r->list_json ? "json" : "string");
@@ -602,6 +700,16 @@ static int build_rec(sim_ag_rec *r, time_t wall0) {
       num_val(&b, st, r->old_style);
       sbuf_adds(&b, ",\"sliceStartTime\":");
       num_val(&b, r->slice_start_time, r->old_style);
+      if (r->sub_status) {
+        sbuf_adds(&b, ",\"subServiceStatus\":{");
+        json_kv_str(&b, "recordingService", r->sub_status, 0);
+        sbuf_add(&b, "}", 1);
+      }
+      if (r->has_vod || r->has_rtmp) {
+        sbuf_adds(&b, ",\"extensionServiceState\":[");
+        rec_extensions(&b, r, 0);
+        sbuf_add(&b, "]", 1);
+      }
     }
     sbuf_adds(&b, "}}");
     if (!b.p) return -1;
@@ -757,6 +865,7 @@ static sim_scenario *scenario_load(const char *path, const char *buf, size_t len
     return NULL;
   }
   lua_close(L);
+  sc->wall0 = wall0;
   if (precompute(sc, wall0) != 0) {
     snprintf(err, errlen, "scenario: out of memory");
     sim_scenario_free(sc);
@@ -805,6 +914,18 @@ void sim_scenario_free(sim_scenario *sc) {
     sim_ag_rec *r = &sc->recs[i];
     free(r->appid); free(r->resourceid); free(r->sid); free(r->mode); free(r->channel);
     free(r->file_list_string);
+    free(r->sub_status);
+    free(r->vod_state);
+    for (j = 0; j < r->nvideos; j++) {
+      free(r->videos[j].a);
+      free(r->videos[j].b);
+    }
+    free(r->videos);
+    for (j = 0; j < r->noutputs; j++) {
+      free(r->outputs[j].a);
+      free(r->outputs[j].b);
+    }
+    free(r->outputs);
     for (j = 0; j < r->nfiles; j++) {
       free(r->files[j].file_name);
       free(r->files[j].track_type);

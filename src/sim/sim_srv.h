@@ -19,6 +19,7 @@ struct sim {
   int listener_open, embedded, freeing, port;
   sim_scenario *sc;
   uint64_t t0;       /* uv_now at start */
+  double t_offset;   /* sim seconds already elapsed at t0 (sim_options.start_at) */
   time_t wall0;      /* wall clock at start */
   FILE *logf;
   char base_url[96];

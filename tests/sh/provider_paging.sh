@@ -74,12 +74,15 @@ assert(aged(24, 0) == "3001,3002,3003", aged(24, 0))
 assert(aged(1, 0) == "3001", aged(1, 0))
 assert(aged(6, 3) == "3003", aged(6, 3))
 assert(aged(2, 1) == "", aged(2, 1))
+assert(aged(nil, nil) == "3001,3002,3003", "no hours: the widest window, 24 to 0")
+assert(aged(nil, 1) == "3002,3003", "to_hour alone: from_hour 24")
+assert(aged(3, nil) == "3001,3002", "from_hour alone: to_hour 0")
 print("paging ok")
 LUA
 
 "$RECWATCH" run --sim --scenario "$SC" "$T/paging.lua"
 
-# the parameters on the wire: only what the script gave, as given
+# the parameters on the wire: paging only when given; the hour window always (24/0 default)
 "$RECWATCH" sim --listen 127.0.0.1:0 --scenario "$SC" --log-requests "$T/req.log" >"$T/sim.out" 2>"$T/sim.err" &
 SP=$!
 for _ in $(seq 100); do grep -q RECWATCH_SIM_PORT "$T/sim.out" 2>/dev/null && break; sleep 0.05; done
@@ -97,9 +100,10 @@ rows = [json.loads(l) for l in open(sys.argv[1])]
 assert len(rows) == 3 and all(r["status"] == 200 and r["auth"] for r in rows), rows
 q = [{k: v[0] for k, v in parse_qs(r["query"]).items()} for r in rows]
 assert (q[0]["offset"], q[0]["limit"], q[0]["channel"]) == ("40", "40", "big"), q[0]
-assert "from_hour" not in q[0] and "to_hour" not in q[0], q[0]
+assert (q[0]["from_hour"], q[0]["to_hour"]) == ("24", "0"), q[0]
 assert (q[1]["from_hour"], q[1]["to_hour"]) == ("3", "1") and "offset" not in q[1], q[1]
-assert not {"offset", "limit", "from_hour", "to_hour"} & set(q[2]), q[2]
+assert not {"offset", "limit"} & set(q[2]), q[2]
+assert (q[2]["from_hour"], q[2]["to_hour"]) == ("24", "0"), q[2]
 print("wire ok")
 PY
 echo "provider_paging ok"

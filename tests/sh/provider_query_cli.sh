@@ -54,6 +54,38 @@ grep -q "invalid_argument: .*mode" "$T/e" || fail "mode message: $(cat "$T/e")"
 q 2 qingcloud --app-id demo-app --channel demo-channel --from-hour 1 --to-hour 2 --sim
 grep -q "from_hour" "$T/e" || fail "hours message: $(cat "$T/e")"
 
+# jq-friendly: one document, arrays stay arrays even when empty, '/' not escaped
+command -v jq >/dev/null || fail "jq is missing (.ci/deps installs it)"
+jqe() { jq -e "$1" "$T/o" >/dev/null || fail "jq '$1' on $(cat "$T/o")"; }
+q 0 qingcloud --app-id nobody --channel none --sim
+jqe '.recinfos == [] and .total_count == 0'
+q 0 agora --appid sim-agora-app --resourceid sim-resource-web --sid sid-web --mode web --sim
+jqe '.serverResponse.extensionServiceState[0].payload.fileList == [] and .status_name == "all_started"'
+# --at: the default story 11 s in (task 39 has failed with 52); without it, t=0 (status 1)
+q 0 qingcloud --app-id demo-app --channel demo-channel --sim
+jqe '.recinfos[0].status == 1'
+q 0 qingcloud --app-id demo-app --channel demo-channel --sim --at 11
+jqe '.recinfos[0].status == 52 and .recinfos[0].status_name == "PushToQingstorFailed"'
+jqe '(.recinfos[0].updated_ts - .recinfos[0].created_ts) == 10'
+q 4 agora --appid sim-agora-app --resourceid sim-resource-abnormal --sid sid-abnormal --sim --at 30
+# --scenario: the reply parts of the seed (Aliyun VOD, RTMP push, subServiceStatus, code)
+COV="$SRC/tests/scenarios/reply_coverage.lua"
+q 0 agora --appid cov-agora --resourceid cov-rid-vod --sid cov-vod --sim --scenario "$COV"
+jqe '.code == 0 and .serverResponse.subServiceStatus.recordingService == "serviceReady"'
+jqe '.serverResponse.extensionServiceState[0].payload.videoInfo[0].videoId == "vid-0001"'
+q 0 agora --appid cov-agora --resourceid cov-rid-web --sid cov-web --mode web --sim --scenario "$COV"
+jqe '.serverResponse.extensionServiceState[1].payload.outputs[0].rtmpUrl == "rtmp://cdn.example/live/cov"'
+jqe '.serverResponse.extensionServiceState[0].payload.fileList[1].fileName == "cov-web_1.mp4"'
+grep -q 'rtmp://cdn.example/live/cov' "$T/o" || fail "'/' escaped: $(cat "$T/o")"
+# --all: every page to total_count, each task once
+q 0 qingcloud --app-id pg-app --channel big --limit 7 --all --sim --scenario "$SRC/tests/scenarios/provider_paging.lua"
+jqe '.total_count == 150 and (.recinfos | length) == 150 and ([.recinfos[].id] | unique | length) == 150'
+jqe '.offset == 0 and .limit == 7'
+q 2 qingcloud --app-id a --channel c --at 5
+grep -q "go with --sim" "$T/e" || fail "--at without --sim: $(cat "$T/e")"
+q 2 qingcloud --app-id a --channel c --sim --at soon
+q 2 agora --appid a --resourceid r --sid s --all --sim
+
 # usage errors: 2
 q 2 dropbox --sim
 q 2 agora --appid

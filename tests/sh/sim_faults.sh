@@ -63,7 +63,7 @@ expect_eq "$(grep -ao 'HTTP/1.1 [0-9]*' "$SIM_TMP/pipe.out" | tr '\n' ' ')" \
 
 # QingCloud: every=3 with times=2 hits requests 3 and 6 only
 codes=
-for i in 1 2 3 4 5 6 7 8 9; do req "$(qc_url app_id=qa channel=qc)"; codes="$codes$CODE "; done
+for i in 1 2 3 4 5 6 7 8 9; do req "$(qc_url app_id=qa channel=qc from_hour=24 to_hour=0)"; codes="$codes$CODE "; done
 expect_eq "$codes" "200 200 500 200 200 500 200 200 200 " "qingcloud every=3 times=2"
 
 # match = a path substring, provider any

@@ -11,6 +11,7 @@
 #include <lua.h>
 #include <lauxlib.h>
 #include "agora.h"
+#include "schema.h"
 #include "fixture.h"
 #include "lnorm.h"
 
@@ -167,22 +168,20 @@ static void test_status_names(void **state) {
   assert_int_equal(known, 10);
 }
 
-static int listed(const char *const *names, const char *name) {
-  size_t i;
-  for (i = 0; names[i]; i++)
-    if (strcmp(names[i], name) == 0) return 1;
-  return 0;
-}
-
+/* The schema types the fields as the seed does (coercing the old string forms). */
 static void test_field_lists(void **state) {
+  const sch_field *sr = sch_find(&sch_agora_reply, "serverResponse"), *fl, *f;
   (void)state;
-  assert_true(listed(agora_integer_fields, "status"));
-  assert_true(listed(agora_integer_fields, "sliceStartTime"));
-  assert_true(listed(agora_integer_fields, "code"));
-  assert_false(listed(agora_integer_fields, "uid"));  /* documented as a String */
-  assert_true(listed(agora_boolean_fields, "isPlayable"));
-  assert_true(listed(agora_boolean_fields, "mixedAllUser"));
-  assert_true(listed(agora_boolean_fields, "onhold"));
+  assert_non_null(sr);
+  assert_int_equal(sch_find(&sch_agora_reply, "code")->type, SCH_INT);
+  assert_int_equal(sch_find(sr->child, "status")->type, SCH_INT);
+  assert_string_equal(sch_find(sr->child, "sliceStartTime")->unit, "ms since the Unix epoch");
+  fl = sch_find(sr->child, "fileList");
+  assert_int_equal(fl->type, SCH_STRING_OR_ARRAY);
+  f = sch_find(fl->child, "uid");
+  assert_int_equal(f->type, SCH_STRING);  /* documented as a String */
+  assert_int_equal(sch_find(fl->child, "isPlayable")->type, SCH_BOOL);
+  assert_true(sch_find(fl->child, "mixedAllUser")->flags & SCH_COERCE);
 }
 
 typedef struct agora_case {
@@ -202,8 +201,9 @@ static const agora_case agora_cases[] = {
   {"agora_200_mix_string.json", 200, 0, REC_OK, 0, NULL, 0, 0},
   {"agora_200_web.json", 200, 0, REC_OK, 0, NULL, 0, 0},
   {"agora_200_web_rtmp.json", 200, 0, REC_OK, 0, NULL, 0, 0},
+  {"agora_200_mix_vod.json", 200, 0, REC_OK, 0, NULL, 0, 0},
   {"agora_200_old_strings.json", 200, 0, REC_OK, 0, NULL, 0, 0},
-  {"agora_200_missing_fields.json", 200, 0, REC_OK, 0, NULL, 0, 0},
+  {"agora_200_missing_fields.json", 200, 0, REC_OK, 0, NULL, 0, 0},  /* types: see test_lnorm */
   {"agora_200_no_server_response.json", 200, -1, REC_E_PROTOCOL, 0, "no serverResponse", 0, 0},
   {"agora_401_invalid_credentials.json", 401, -1, REC_E_AUTH, 0,
    "401 Invalid authentication credentials: check customer_id", 0, 0},
@@ -224,6 +224,12 @@ static const agora_case agora_cases[] = {
   {"agora_200_empty_body.txt", 200, -1, REC_E_PROTOCOL, 0, "(empty body)", 0, 0},
   /* A 404 page from something that is not Agora: not an ended recording. */
   {"agora_502_html.html", 404, -1, REC_E_PROTOCOL, 0, "check base_url", 0, 0},
+  {"agora_200_empty_body.txt", 404, -1, REC_E_PROTOCOL, 0, "(empty body): not the API's JSON", 0, 0},
+  {"agora_401_unauthorized.json", 404, -1, REC_E_PROTOCOL, 0, "check base_url", 0, 0},
+  /* Any 404 JSON object from the API with code/reason: the session is gone (the seed). */
+  {"agora_404_other_reason.json", 404, -1, REC_E_NOT_FOUND, 0,
+   "agora: 404 session not found: the recording is not running", 1, 404},
+  {"agora_400_code2.json", 404, -1, REC_E_NOT_FOUND, 0, "404 invalid parameter", 1, 2},
   /* A documented body under an unexpected status is still not a success. */
   {"agora_200_mix_json.json", 201, -1, REC_E_PROTOCOL, 0, "unexpected reply (HTTP 201)", 0, 0},
 };

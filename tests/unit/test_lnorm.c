@@ -181,10 +181,36 @@ static void test_facts_odd_values(void **state) {
   assert_int_equal(lua_gettop(L), top);
 }
 
+/* Normalises the reply on top of the stack; fails the test when it is rejected. */
+static void qc_ok(lua_State *L) {
+  rec_err e;
+  if (lnorm_qingcloud(L, -1, 200, &e) != 0) fail_msg("qingcloud rejected: %s", e.message);
+}
+
+static void agora_ok(lua_State *L) {
+  rec_err e;
+  if (lnorm_agora(L, -1, 200, &e) != 0) fail_msg("agora rejected: %s", e.message);
+}
+
+/* The reply (Lua source returning the decoded table, or JSON) breaks the contract: protocol,
+ * and the message quotes `quote` (the field and the type it had). */
+static void rejected(lua_State *L, int agora, const char *json, const char *quote) {
+  rec_err e;
+  int top = lua_gettop(L), rc;
+  assert_int_equal(lnorm_decode(L, json, strlen(json)), 1);
+  rc = agora ? lnorm_agora(L, -1, 200, &e) : lnorm_qingcloud(L, -1, 200, &e);
+  lua_settop(L, top);
+  if (rc == 0) fail_msg("accepted: %s", json);
+  assert_int_equal(e.kind, REC_E_PROTOCOL);
+  assert_int_equal(e.status, 200);
+  assert_false(e.retryable);
+  if (!strstr(e.message, quote)) fail_msg("message \"%s\" lacks \"%s\"", e.message, quote);
+}
+
 static void test_qingcloud_success(void **state) {
   lua_State *L = *state;
   push_fixture(L, "qc_200_success.json");
-  lnorm_qingcloud(L, -1);
+  qc_ok(L);
   lua_pop(L, 1);
   check(L, "math.type(r.offset) == 'integer' and math.type(r.limit) == 'integer'");
   check(L, "math.type(r.total_count) == 'integer' and r.total_count == 1");
@@ -194,12 +220,85 @@ static void test_qingcloud_success(void **state) {
   check(L, "r.recinfos[1].status_name == 'Recording'");
   check(L, "math.type(r.recinfos[1].pid) == 'integer' and r.recinfos[1].pid == 15045");
   check(L, "r.recinfos[1].channel == 'crIUxmwHA2' and r.recinfos[1].files == ''");
+  /* "2021-11-18 14:56:43" read as UTC+8 (the sample's zone) */
+  check(L, "r.recinfos[1].created_ts == 1637218603 and math.type(r.recinfos[1].created_ts) == 'integer'");
+  check(L, "r.recinfos[1].updated_ts == 1637218603");
+  check(L, "getmetatable(r.recinfos) ~= nil");  /* marked as a JSON array */
+}
+
+/* created/updated go to created_ts/updated_ts in the configured zone; odd ones are skipped. */
+static void test_qingcloud_times(void **state) {
+  lua_State *L = *state;
+  long long t;
+  assert_true(lnorm_parse_local_time("1970-01-01 08:00:00", 8 * 3600, &t));
+  assert_true(t == 0);
+  assert_true(lnorm_parse_local_time("2021-11-18 14:56:43", 0, &t));
+  assert_true(t == 1637247403);
+  assert_true(lnorm_parse_local_time("2024-02-29 23:59:59", -3600, &t));
+  assert_true(t == 1709254799);
+  assert_false(lnorm_parse_local_time("2021-11-18T14:56:43", 0, &t));
+  assert_false(lnorm_parse_local_time("2021-11-18 14:56:43Z", 0, &t));
+  assert_false(lnorm_parse_local_time("2021-13-18 14:56:43", 0, &t));
+  assert_false(lnorm_parse_local_time("", 0, &t));
+  lua_pushinteger(L, 0);
+  lua_setfield(L, LUA_REGISTRYINDEX, LNORM_QC_OFFSET_KEY);
+  assert_int_equal(luaL_dostring(L, "return {code='success', total_count=2, recinfos={"
+                                    "{id=1, status=2, created='2021-11-18 14:56:43', updated='x'},"
+                                    "{id=2, status=2, created_ts=5}}}"), LUA_OK);
+  qc_ok(L);
+  lua_setglobal(L, "r");
+  check(L, "r.recinfos[1].created_ts == 1637247403 and r.recinfos[1].updated_ts == nil");
+  check(L, "r.recinfos[2].created_ts == nil");  /* ours to set, never taken from the reply */
+}
+
+/* Issue 9's examples: each used to reach the script with the wrong type. */
+static void test_contract_breaches(void **state) {
+  lua_State *L = *state;
+  rejected(L, 0, "{\"code\":\"success\",\"total_count\":4,\"recinfos\":[1,2,null,true]}",
+           "recinfos[1] is a number (1), the documented type is an object");
+  rejected(L, 0, "{\"code\":\"success\",\"total_count\":\"abc\",\"recinfos\":[]}",
+           "total_count is a string (\"abc\")");
+  rejected(L, 0, "{\"code\":\"success\",\"total_count\":1,\"recinfos\":[{\"id\":{},\"status\":2}]}",
+           "recinfos[1].id is an object");
+  rejected(L, 0, "{\"code\":\"success\",\"total_count\":1,\"recinfos\":[{\"id\":\"1\\r\\nX: y\","
+           "\"status\":2}]}", "recinfos[1].id is a string (\"1  X: y\")");
+  rejected(L, 0, "{\"code\":\"success\",\"total_count\":1,\"recinfos\":[{\"id\":1,\"status\":{}}]}",
+           "recinfos[1].status is an object, the documented type is an integer");
+  rejected(L, 0, "{\"code\":\"success\",\"total_count\":1,\"recinfos\":[{\"id\":1,\"status\":\"Recording\"}]}",
+           "recinfos[1].status is a string (\"Recording\")");
+  rejected(L, 0, "{\"code\":\"success\",\"total_count\":1,\"recinfos\":[{\"id\":1,\"status\":2.5}]}",
+           "recinfos[1].status is a number (2.5)");
+  rejected(L, 0, "{\"code\":\"success\",\"total_count\":1,\"recinfos\":[{\"id\":1}]}",
+           "recinfos[1].status is missing");
+  rejected(L, 0, "{\"code\":\"success\",\"recinfos\":[]}", "total_count is missing");
+  rejected(L, 0, "{\"code\":\"success\",\"total_count\":1,\"recinfos\":{\"a\":1}}",
+           "recinfos is an object, the documented type is an array");
+  rejected(L, 0, "{\"code\":\"success\",\"total_count\":1,\"recinfos\":[{\"id\":1,\"status\":2,"
+           "\"pid\":\"not-a-pid\"}]}", "recinfos[1].pid is a string (\"not-a-pid\")");
+  rejected(L, 1, "{\"serverResponse\":{\"status\":\"five\"}}",
+           "serverResponse.status is a string (\"five\"), the documented type is an integer");
+  rejected(L, 1, "{\"serverResponse\":{\"status\":{}}}", "serverResponse.status is an object");
+  rejected(L, 1, "{\"serverResponse\":[1]}", "serverResponse is an array");
+  rejected(L, 1, "{\"serverResponse\":{\"status\":5,\"fileList\":[{\"isPlayable\":3}]}}",
+           "serverResponse.fileList[1].isPlayable is a number (3), the documented type is a boolean");
+  rejected(L, 1, "{\"serverResponse\":{\"fileList\":7}}", "serverResponse.fileList is a number");
+  rejected(L, 1, "{\"serverResponse\":{\"extensionServiceState\":[{\"payload\":{\"videoInfo\":"
+           "[{\"videoId\":5}]}}]}}",
+           "serverResponse.extensionServiceState[1].payload.videoInfo[1].videoId is a number");
+  rejected(L, 1, "{\"code\":\"x\",\"serverResponse\":{}}", "code is a string (\"x\")");
+  rejected(L, 1, "{\"serverResponse\":{\"subServiceStatus\":\"ok\"}}", "subServiceStatus is a string");
+  /* undocumented extra fields pass through, whatever their type */
+  assert_int_equal(luaL_dostring(L, "return {code='success', total_count=1, extra={1,2}, "
+                                    "recinfos={{id=1, status=2, newfield={a=1}}}}"), LUA_OK);
+  qc_ok(L);
+  lua_setglobal(L, "r");
+  check(L, "r.extra[2] == 2 and r.recinfos[1].newfield.a == 1");
 }
 
 static void test_qingcloud_strings_and_null(void **state) {
   lua_State *L = *state;
   push_fixture(L, "qc_200_string_numbers.json");
-  lnorm_qingcloud(L, -1);
+  qc_ok(L);
   lua_pop(L, 1);
   check(L, "r.total_count == 2 and math.type(r.total_count) == 'integer'");
   check(L, "math.type(r.offset) == 'integer' and r.limit == 20");
@@ -207,14 +306,15 @@ static void test_qingcloud_strings_and_null(void **state) {
   check(L, "r.recinfos[1].status == 52 and r.recinfos[1].status_name == 'PushToQingstorFailed'");
   check(L, "r.recinfos[1].size == 1048576 and r.recinfos[1].is_mix == 0");
   check(L, "r.recinfos[1].created == '2021-11-18 15:00:00'");
-  check(L, "r.recinfos[2].pid == 'not-a-pid'");  /* not a number: left alone */
+  check(L, "r.recinfos[2].pid == 15047");
   check(L, "r.recinfos[2].status == 99 and r.recinfos[2].status_name == nil");
   push_fixture(L, "qc_200_null_recinfos.json");
-  lnorm_qingcloud(L, -1);
+  qc_ok(L);
   lua_pop(L, 1);
   check(L, "type(r.recinfos) == 'table' and next(r.recinfos) == nil");
+  check(L, "getmetatable(r.recinfos) ~= nil");  /* null reads as an empty, marked array */
   push_fixture(L, "qc_200_empty.json");
-  lnorm_qingcloud(L, -1);
+  qc_ok(L);
   lua_pop(L, 1);
   check(L, "type(r.recinfos) == 'table' and #r.recinfos == 0 and r.total_count == 0");
 }
@@ -222,7 +322,7 @@ static void test_qingcloud_strings_and_null(void **state) {
 static void test_agora_json_filelists(void **state) {
   lua_State *L = *state;
   push_fixture(L, "agora_200_individual_json.json");
-  lnorm_agora(L, -1);
+  agora_ok(L);
   lua_pop(L, 1);
   check(L, "math.type(r.status) == 'integer' and r.status == 5");
   check(L, "r.status_name == 'in_progress'");
@@ -236,7 +336,7 @@ static void test_agora_json_filelists(void **state) {
   check(L, "r.serverResponse.fileList[1].mixedAllUser == false");
   check(L, "math.type(r.serverResponse.fileList[2].sliceStartTime) == 'integer'");
   push_fixture(L, "agora_200_mix_json.json");
-  lnorm_agora(L, -1);
+  agora_ok(L);
   lua_pop(L, 1);
   check(L, "r.status == 5 and r.serverResponse.fileList[1].uid == '0'");
   check(L, "r.serverResponse.fileList[2].isPlayable == false");
@@ -246,7 +346,7 @@ static void test_agora_json_filelists(void **state) {
 static void test_agora_string_filelist(void **state) {
   lua_State *L = *state;
   push_fixture(L, "agora_200_mix_string.json");
-  lnorm_agora(L, -1);
+  agora_ok(L);
   lua_pop(L, 1);
   check(L, "r.serverResponse.fileListMode == 'string'");
   check(L, "r.serverResponse.fileList == 'xxx.m3u8'");
@@ -256,13 +356,13 @@ static void test_agora_string_filelist(void **state) {
 static void test_agora_web(void **state) {
   lua_State *L = *state;
   push_fixture(L, "agora_200_web.json");
-  lnorm_agora(L, -1);
+  agora_ok(L);
   lua_pop(L, 1);
   check(L, "r.status == 4 and math.type(r.status) == 'integer'");
   check(L, "r.serverResponse.extensionServiceState[1].payload.onhold == false");
   check(L, "type(r.serverResponse.extensionServiceState[1].payload.fileList) == 'table'");
   push_fixture(L, "agora_200_web_rtmp.json");
-  lnorm_agora(L, -1);
+  agora_ok(L);
   lua_pop(L, 1);
   check(L, "r.status_name == 'all_started'");
   check(L, "math.type(r.serverResponse.extensionServiceState[1].payload.fileList[1]"
@@ -271,10 +371,26 @@ static void test_agora_web(void **state) {
   check(L, "r.serverResponse.extensionServiceState[2].payload.outputs[1].status == 'publishing'");
 }
 
+/* The top-level code, subServiceStatus and an Aliyun VOD extension (the Agora document's
+ * fields, assembled into one reply). */
+static void test_agora_vod(void **state) {
+  lua_State *L = *state;
+  push_fixture(L, "agora_200_mix_vod.json");
+  agora_ok(L);
+  lua_pop(L, 1);
+  check(L, "r.code == 0 and math.type(r.code) == 'integer' and r.status == 5");
+  check(L, "r.serverResponse.subServiceStatus.recordingService == 'serviceReady'");
+  check(L, "r.serverResponse.fileList == 'xxx.m3u8'");
+  check(L, "r.serverResponse.extensionServiceState[1].serviceName == 'aliyun_vod_service'");
+  check(L, "r.serverResponse.extensionServiceState[1].payload.videoInfo[1].videoId =="
+           " '4ca35c9d2b2c4d1a9c3f0e1f2a3b4c5d'");
+  check(L, "getmetatable(r.serverResponse.extensionServiceState[1].payload.videoInfo) ~= nil");
+}
+
 static void test_agora_old_strings(void **state) {
   lua_State *L = *state;
   push_fixture(L, "agora_200_old_strings.json");
-  lnorm_agora(L, -1);
+  agora_ok(L);
   lua_pop(L, 1);
   check(L, "r.status == 20 and math.type(r.status) == 'integer'");
   check(L, "r.status_name == 'exited_abnormally'");
@@ -298,13 +414,22 @@ static void test_agora_old_strings(void **state) {
 static void test_agora_missing_fields(void **state) {
   lua_State *L = *state;
   int top = lua_gettop(L);
+  rec_err e;
   push_fixture(L, "agora_200_missing_fields.json");
-  lnorm_agora(L, -1);
+  assert_int_equal(lnorm_agora(L, -1, 200, &e), -1);  /* fileListMode 7 */
+  assert_int_equal(e.kind, REC_E_PROTOCOL);
+  assert_non_null(strstr(e.message, "serverResponse.fileListMode is a number (7)"));
   lua_pop(L, 1);
   assert_int_equal(lua_gettop(L), top);
-  check(L, "r.status == nil and r.status_name == nil");
-  check(L, "r.serverResponse.extensionServiceState == 'odd'");
-  check(L, "r.serverResponse.fileListMode == 7");
+  /* optional nulls read as absent: no status, no fileList */
+  {
+    static const char nulls[] = "{\"serverResponse\":{\"fileList\":null,\"status\":null}}";
+    assert_int_equal(lnorm_decode(L, nulls, sizeof nulls - 1), 1);
+  }
+  agora_ok(L);
+  lua_setglobal(L, "r");
+  check(L, "r.status == nil and r.status_name == nil and r.serverResponse.fileList == nil");
+  assert_int_equal(lua_gettop(L), top);
 }
 
 static void test_odd_shapes_do_not_raise(void **state) {
@@ -324,25 +449,27 @@ static void test_odd_shapes_do_not_raise(void **state) {
   size_t i;
   int top = lua_gettop(L);
   reply_facts f;
+  rec_err e;
   for (i = 0; i < sizeof odd / sizeof odd[0]; i++) {
     assert_int_equal(luaL_dostring(L, odd[i]), LUA_OK);
     lnorm_facts(L, -1, &f);
-    lnorm_qingcloud(L, -1);
-    lnorm_agora(L, -1);
+    assert_int_equal(lnorm_qingcloud(L, -1, 200, &e), -1);
+    assert_int_equal(e.kind, REC_E_PROTOCOL);
+    (void)lnorm_agora(L, -1, 200, &e);
     lnorm_integers(L, -1);
     lua_pop(L, 1);
     assert_int_equal(lua_gettop(L), top);
   }
   assert_int_equal(luaL_dostring(L, "local t = {serverResponse={status=5}} return t"), LUA_OK);
-  lnorm_agora(L, -1);
+  agora_ok(L);
   lua_setglobal(L, "r");
   check(L, "r.status == 5 and r.status_name == 'in_progress'");
-  assert_int_equal(luaL_dostring(L, "return {recinfos={{status=2}}}"), LUA_OK);
-  lnorm_qingcloud(L, -1);
+  assert_int_equal(luaL_dostring(L, "return {code='success', total_count=1, recinfos={{id=1, status=2}}}"), LUA_OK);
+  qc_ok(L);
   lua_setglobal(L, "r");
   check(L, "r.recinfos[1].status_name == 'Recording'");
-  lnorm_qingcloud(L, lua_gettop(L) + 1);  /* none: ignored */
-  lnorm_agora(L, lua_gettop(L) + 1);
+  assert_int_equal(lnorm_qingcloud(L, lua_gettop(L) + 1, 200, &e), -1);  /* none: rejected */
+  assert_int_equal(lnorm_agora(L, lua_gettop(L) + 1, 200, &e), -1);
   assert_int_equal(lua_gettop(L), top);
 }
 
@@ -381,9 +508,10 @@ static void test_garbage_never_crashes(void **state) {
     }
     if (lnorm_decode(L, buf, n)) {
       decoded++;
+      rec_err e;
       lnorm_facts(L, -1, &f);
-      lnorm_qingcloud(L, -1);
-      lnorm_agora(L, -1);
+      (void)lnorm_qingcloud(L, -1, 200, &e);
+      (void)lnorm_agora(L, -1, 200, &e);
       lua_pop(L, 1);
     }
     assert_int_equal(lua_gettop(L), top);
@@ -401,9 +529,12 @@ int main(void) {
     cmocka_unit_test_setup_teardown(test_facts_odd_values, setup, teardown),
     cmocka_unit_test_setup_teardown(test_qingcloud_success, setup, teardown),
     cmocka_unit_test_setup_teardown(test_qingcloud_strings_and_null, setup, teardown),
+    cmocka_unit_test_setup_teardown(test_qingcloud_times, setup, teardown),
+    cmocka_unit_test_setup_teardown(test_contract_breaches, setup, teardown),
     cmocka_unit_test_setup_teardown(test_agora_json_filelists, setup, teardown),
     cmocka_unit_test_setup_teardown(test_agora_string_filelist, setup, teardown),
     cmocka_unit_test_setup_teardown(test_agora_web, setup, teardown),
+    cmocka_unit_test_setup_teardown(test_agora_vod, setup, teardown),
     cmocka_unit_test_setup_teardown(test_agora_old_strings, setup, teardown),
     cmocka_unit_test_setup_teardown(test_agora_missing_fields, setup, teardown),
     cmocka_unit_test_setup_teardown(test_odd_shapes_do_not_raise, setup, teardown),

@@ -12,6 +12,7 @@
 #include <lauxlib.h>
 #include "lnorm.h"
 #include "qingcloud.h"
+#include "schema.h"
 #include "fixture.h"
 
 /* 2021-10-15T06:44:58Z */
@@ -89,10 +90,15 @@ static void test_validate_hours(void **state) {
   p.from_hour = 5;
   p.to_hour = 5;
   assert_int_equal(qc_validate_query(&p, &e), 0);
-  p.given = QC_HAS_TO;  /* alone: only its range is checked */
+  p.given = QC_HAS_TO;  /* alone: from_hour defaults to 24 */
   p.to_hour = 25;
   expect_invalid(&p, "to_hour=25");
-  p.to_hour = 5;
+  p.to_hour = 24;
+  assert_int_equal(qc_validate_query(&p, &e), 0);
+  p.given = QC_HAS_FROM;  /* alone: to_hour defaults to 0 */
+  p.from_hour = -1;
+  expect_invalid(&p, "from_hour=-1");
+  p.from_hour = 0;
   assert_int_equal(qc_validate_query(&p, &e), 0);
 }
 
@@ -124,7 +130,8 @@ static void test_url_documented_shape(void **state) {
 
 static void test_url_escaping_and_only_given(void **state) {
   /* Same python3 computation; app_id "app/1~x+y", channel "频道 1", access key "AK ID/1",
-   * secret "s3cr3t+/=", no optional parameters, base with a trailing '/'. */
+   * secret "s3cr3t+/=", no optional parameters (so from_hour=24, to_hour=0 are sent, never
+   * the service's contradictory defaults 3 and 5), base with a trailing '/'. */
   qc_query_params p = base_params();
   rec_err e;
   char *url;
@@ -135,10 +142,10 @@ static void test_url_escaping_and_only_given(void **state) {
   assert_non_null(url);
   assert_string_equal(url,
       "http://127.0.0.1:8080/v1/cloudRecord?access_key_id=AK%20ID/1&app_id=app/1~x%2By"
-      "&channel=%E9%A2%91%E9%81%93%201&signature_method=HmacSHA256&signature_version=1"
-      "&time_stamp=2021-10-15T06%3A44%3A58Z"
-      "&signature=8BCQBlw868%2BeqP6J3%2BnCzPIzjWlf7dV2TPgJdmdwHLc%3D");
-  assert_null(strstr(url, "from_hour"));
+      "&channel=%E9%A2%91%E9%81%93%201&from_hour=24&signature_method=HmacSHA256&signature_version=1"
+      "&time_stamp=2021-10-15T06%3A44%3A58Z&to_hour=0"
+      "&signature=q9N7n%2FNYNZSWsvs8aBnS6K1TMigzUxwCAx3r44%2BomFE%3D");
+  assert_null(strstr(url, "offset"));  /* paging only when given; the hour window always */
   assert_null(strstr(url, "limit"));
   free(url);
 }
@@ -207,14 +214,15 @@ static void test_status_table(void **state) {
 static void test_integer_fields(void **state) {
   static const char *const want[] = {"id", "pid", "status", "size", "is_mix", "offset",
                                      "limit", "total_count"};
-  size_t i, j, n = 0;
+  const sch_field *ri = sch_find(&sch_qingcloud_reply, "recinfos");
+  size_t i;
   (void)state;
-  while (qc_integer_fields[n]) n++;
-  assert_int_equal(n, 8);
+  assert_non_null(ri);
   for (i = 0; i < 8; i++) {
-    int found = 0;
-    for (j = 0; j < n; j++) found |= strcmp(qc_integer_fields[j], want[i]) == 0;
-    assert_true(found);
+    const sch_field *f = sch_find(i < 5 ? ri->child : &sch_qingcloud_reply, want[i]);
+    assert_non_null(f);
+    assert_int_equal(f->type, SCH_INT);
+    assert_true(f->flags & SCH_COERCE);  /* the seed types status, pid, size, is_mix as String */
   }
 }
 
@@ -237,16 +245,21 @@ static const qc_case qc_cases[] = {
   {"qc_200_missing_code.json", 200, -1, REC_E_PROTOCOL, 0,
    "not the documented object with \"code\"",
    NULL},
-  {"qc_200_code_failed.json", 200, -1, REC_E_SERVER, 1, "internal error, please", "failed"},
+  /* a 200 whose code is not "success" stays an error; not retried */
+  {"qc_200_code_failed.json", 200, -1, REC_E_SERVER, 0, "internal error, please", "InternalError"},
   {"qc_400_invalid_params.json", 400, -1, REC_E_INVALID_ARGUMENT, 0, "check app_id",
-   "invalid_params"},
-  {"qc_401_signature.json", 401, -1, REC_E_AUTH, 0, "secret_access_key",
-   "signature_not_match"},
-  {"qc_401_signature.json", 200, -1, REC_E_AUTH, 0, "signature not match",
-   "signature_not_match"},
+   "InvalidParameter"},
+  {"qc_401_signature.json", 401, -1, REC_E_AUTH, 0, "secret_access_key", "SignatureNotMatch"},
+  /* kinds follow the HTTP status, never the wording of an undocumented body */
+  {"qc_401_signature.json", 400, -1, REC_E_INVALID_ARGUMENT, 0, "signature does not match",
+   "SignatureNotMatch"},
+  {"qc_401_signature.json", 200, -1, REC_E_SERVER, 0, "signature does not match",
+   "SignatureNotMatch"},
+  {"qc_400_invalid_params.json", 500, -1, REC_E_SERVER, 1, "limit must be", "InvalidParameter"},
   {"qc_404_not_found.json", 404, -1, REC_E_PROTOCOL, 0, "check base_url", NULL},
-  {"qc_429_rate_limited.json", 429, -1, REC_E_RATE_LIMITED, 1, "rate limited", "rate_limited"},
-  {"qc_500_code.json", 500, -1, REC_E_SERVER, 1, "database unavailable", "internal_error"},
+  {"qc_429_rate_limited.json", 429, -1, REC_E_RATE_LIMITED, 1, "rate limited",
+   "RequestLimitExceeded"},
+  {"qc_500_code.json", 500, -1, REC_E_SERVER, 1, "database unavailable", "InternalError"},
   {"qc_502_html.html", 502, -1, REC_E_SERVER, 1, "reply is not JSON (HTTP 502): <html>", NULL},
   {"qc_200_truncated.json", 200, -1, REC_E_PROTOCOL, 0, "not JSON (HTTP 200): {\"code\"",
    NULL},

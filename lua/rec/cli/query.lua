@@ -1,5 +1,6 @@
--- rec.cli.query: `recwatch query qingcloud|agora --flag value ...`: one query, the
--- normalised result as JSON on stdout, or the typed error on stderr with an exit status.
+-- rec.cli.query: `recwatch query qingcloud|agora --flag value ...`: one query (or, with
+-- --all, every QingCloud page), the normalised result as one JSON document on stdout (arrays
+-- stay arrays: jq '.recinfos[0]' works), or the typed error on stderr with an exit status.
 local EXIT = { invalid_argument = 2, auth = 3, not_found = 4, rate_limited = 5,
                timeout = 6, network = 7, server = 8, protocol = 9, cancelled = 10 }
 
@@ -11,6 +12,7 @@ local FLAGS = {
   agora = { ["--appid"] = "appid", ["--resourceid"] = "resourceid", ["--sid"] = "sid",
             ["--mode"] = "mode", ["--timeout"] = "timeout", ["--retries"] = "retries" },
 }
+local SWITCHES = { qingcloud = { ["--all"] = "all" }, agora = {} }
 local NUMERIC = { from_hour = true, to_hour = true, offset = true, limit = true,
                   timeout = true, retries = true }
 
@@ -19,28 +21,68 @@ local function usage(msg)
   rec.exit(2)
 end
 
+local function fail(err)
+  io.stderr:write("recwatch query: ", tostring(err), "\n")
+  rec.exit(EXIT[err.kind] or 1)
+end
+
+-- Every page from offset (default 0) to total_count. The window moves between pages, so
+-- each page starts a few tasks before the end of the previous one and each id is kept once
+-- (the same rule as rec.watch's QingCloud watcher).
+local function all_pages(params)
+  local limit = params.limit or 100
+  local overlap = math.min(10, limit // 4)
+  local start = params.offset or 0
+  local offset = start
+  local out, seen, first = rec.json.array(), {}, nil
+  while true do
+    params.offset, params.limit = offset, limit
+    local res, err = rec.query_qingcloud(params)
+    if not res then return nil, err end
+    first = first or res
+    for _, t in ipairs(res.recinfos) do
+      if not seen[t.id] then
+        seen[t.id] = true
+        out[#out + 1] = t
+      end
+    end
+    first.total_count = res.total_count
+    if #res.recinfos < limit or offset + #res.recinfos >= res.total_count then break end
+    offset = offset + #res.recinfos - overlap
+  end
+  first.recinfos, first.offset, first.limit = out, start, limit
+  return first
+end
+
 return function(provider, ...)
   local flags = FLAGS[provider]
   if not flags then return usage("the provider must be qingcloud or agora") end
-  local params, argv = {}, { ... }
+  local params, opts, argv = {}, {}, { ... }
   local i = 1
   while i <= #argv do
-    local key = flags[argv[i]]
-    if not key then return usage("unknown option '" .. tostring(argv[i]) .. "' for " .. provider) end
-    local v = argv[i + 1]
-    if v == nil then return usage(argv[i] .. " needs a value") end
-    if NUMERIC[key] then
-      v = math.tointeger(tonumber(v))
-      if v == nil then return usage(argv[i] .. " needs a whole number") end
+    local switch = SWITCHES[provider][argv[i]]
+    if switch then
+      opts[switch] = true
+      i = i + 1
+    else
+      local key = flags[argv[i]]
+      if not key then return usage("unknown option '" .. tostring(argv[i]) .. "' for " .. provider) end
+      local v = argv[i + 1]
+      if v == nil then return usage(argv[i] .. " needs a value") end
+      if NUMERIC[key] then
+        v = math.tointeger(tonumber(v))
+        if v == nil then return usage(argv[i] .. " needs a whole number") end
+      end
+      params[key] = v
+      i = i + 2
     end
-    params[key] = v
-    i = i + 2
   end
-  local res, err = rec["query_" .. provider](params)
-  if res then
-    io.stdout:write(rec.json.encode(res), "\n")
-    return
+  local res, err
+  if opts.all then
+    res, err = all_pages(params)
+  else
+    res, err = rec["query_" .. provider](params)
   end
-  io.stderr:write("recwatch query: ", tostring(err), "\n")
-  rec.exit(EXIT[err.kind] or 1)
+  if not res then return fail(err) end
+  io.stdout:write(rec.json.encode(res), "\n")
 end
