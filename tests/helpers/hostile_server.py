@@ -5,7 +5,8 @@ broken server would, for the injection and secret-leak tests.
 Binds 127.0.0.1 on an ephemeral port and prints "PORT <n>" (flushed). Every request is
 appended to --out as one JSON line {"method","path","headers":[[name, value]...],"raw": the
 request head as text}.
-  GET /v1/cloudRecord...   200 with the QingCloud reply of --qc-reply (a file)
+  GET /v1/cloudRecord...   200 with the QingCloud reply of --qc-first (a file) the first
+                           time, of --qc-reply afterwards
   GET /v1/apps/...         401 whose body echoes the whole request (Authorization included)
   anything else (webhooks) 500 whose body echoes the whole request, URL and body included
 """
@@ -43,7 +44,10 @@ class Handler(BaseHTTPRequestHandler):
     def do_GET(self):
         echo = self.record(b"")
         if self.path.startswith("/v1/cloudRecord"):
-            with open(self.server.qc_reply, "rb") as f:
+            with lock:
+                name = self.server.qc_first or self.server.qc_reply
+                self.server.qc_first = None
+            with open(name, "rb") as f:
                 self.answer(200, f.read())
         elif self.path.startswith("/v1/apps/"):
             self.answer(401, json.dumps({"message": "Invalid authentication credentials",
@@ -66,9 +70,10 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--out", required=True)
     ap.add_argument("--qc-reply", required=True)
+    ap.add_argument("--qc-first")
     a = ap.parse_args()
     srv = Server(("127.0.0.1", 0), Handler)
-    srv.out, srv.qc_reply = a.out, a.qc_reply
+    srv.out, srv.qc_reply, srv.qc_first = a.out, a.qc_reply, a.qc_first
     print("PORT", srv.server_address[1], flush=True)
     srv.serve_forever()
 

@@ -1,5 +1,6 @@
-# hostile_input: a provider reply chooses a task id "1\r\nX-Injected: yes"; the alert built
-# from it must not become a header of its own at the webhook, nor a forged log line. Every
+# hostile_input: a provider reply chooses a task id "1\r\nX-Injected: yes" (refused as a
+# contract breach: no forged log line), then text fields with line breaks and a forged log
+# line (logged escaped); an alert id with CR/LF never becomes a header of its own. Every
 # kind of credential (provider secrets, the Basic credentials, webhook URL tokens in the
 # path and the query, signing secrets) stays out of every output at debug level, text and
 # JSON, although the servers echo the requests back in their error replies; and out of the
@@ -9,14 +10,25 @@ T=$(mktemp -d "${TMPDIR:-/tmp}/hostile.XXXXXX")
 SRV=
 cleanup() { [ -n "$SRV" ] && kill "$SRV" 2>/dev/null; wait 2>/dev/null; rm -rf "$T"; }
 trap cleanup EXIT
+[ -n "${KEEP:-}" ] && trap "" EXIT
 fail() { echo "FAIL: $*" >&2; exit 1; }
 
-cat >"$T/qc.json" <<'JSON'
+cat >"$T/qc_first.json" <<'JSON'
 {"code":"success","offset":0,"limit":100,"total_count":2,"recinfos":[
  {"id":"1\r\nX-Injected: yes","app_id":"app","channel":"room","status":2,"pid":1,"size":0,"is_mix":1},
  {"id":"2\n2026-01-01T00:00:00.000Z error forged line","app_id":"app","channel":"room","status":3,"pid":2,"size":0,"is_mix":1}]}
 JSON
-python3 "$HELPERS/hostile_server.py" --out "$T/requests.jsonl" --qc-reply "$T/qc.json" >"$T/port" &
+cp "$SRC/tests/fixtures/qc_200_success.json" "$T/qc.json"
+python3 - "$T/qc.json" <<'PY'
+import json, sys
+r = json.load(open(sys.argv[1]))
+t = r["recinfos"][0]
+t["app_id"], t["channel"] = "app", "room"
+t["files"] = "a.mp4\r\n2026-01-01T00:00:00.000Z error forged line\r\nX-Injected: yes"
+json.dump(r, open(sys.argv[1], "w"))
+PY
+python3 "$HELPERS/hostile_server.py" --out "$T/requests.jsonl" --qc-first "$T/qc_first.json" \
+  --qc-reply "$T/qc.json" >"$T/port" &
 SRV=$!
 for i in $(seq 100); do grep -q PORT "$T/port" 2>/dev/null && break; sleep 0.05; done
 PORT=$(awk '/PORT/{print $2}' "$T/port")
@@ -54,7 +66,12 @@ local res, err = rec.query_agora{ appid = "app", resourceid = "rid", sid = "sid"
 assert(not res and err.kind == "auth", tostring(err))
 rec.log.warn("agora said: %s", tostring(err))
 local h = watch.qingcloud{ app_id = "app", channel = "room", every = 0.3, db = db,
-  on_change = function(t) box:alert{ text = "task " .. tostring(t.id) .. " is " .. tostring(t.status) } end }
+  on_change = function(t)
+    rec.log.info("task %s files: %s", tostring(t.id), tostring(t.files))  -- reply text, logged
+    -- an id with CR/LF (the script's, here; a reply's before the schema refused it)
+    box:alert{ id = "qc-" .. tostring(t.id) .. "\r\nX-Injected: yes",
+               text = "task " .. tostring(t.id) .. " is " .. tostring(t.status) }
+  end }
 rec.sleep(2.5)   -- several delivery attempts, each failing with an echo of the request
 h:stop()
 box:stop()
