@@ -77,12 +77,17 @@ static char *opt_str(lua_State *L, int idx, const char *key, const char *path, c
   return out;
 }
 
+#define SCEN_MAX_SECONDS 1e9  /* any time in a scenario: about 31 years */
+
 static double opt_num(lua_State *L, int idx, const char *key, const char *path, double def) {
   double v;
   if (!get_field(L, idx, key)) return def;
   if (lua_type(L, -1) != LUA_TNUMBER) luaL_error(L, "%s.%s: expected a number", path, key);
   v = lua_tonumber(L, -1);
   lua_pop(L, 1);
+  /* seconds (or a probability): beyond this a conversion to time_t or ms would overflow */
+  if (!(v >= -SCEN_MAX_SECONDS && v <= SCEN_MAX_SECONDS))
+    luaL_error(L, "%s.%s: expected a number of seconds within +-1e9", path, key);
   return v;
 }
 
@@ -145,9 +150,10 @@ static void read_timeline(lua_State *L, int idx, const char *path, sim_step **st
     lua_geti(L, -1, 1);
     lua_geti(L, -2, 2);
     st = lua_tointegerx(L, -1, &isint);
-    if (lua_type(L, -2) != LUA_TNUMBER || lua_tonumber(L, -2) < 0 || !isint || st < 0 ||
+    if (lua_type(L, -2) != LUA_TNUMBER || !(lua_tonumber(L, -2) >= 0) ||
+        lua_tonumber(L, -2) > SCEN_MAX_SECONDS || !isint || st < 0 ||
         st > 1000000)
-      luaL_error(L, "%s.timeline[%d]: expected {seconds >= 0, integer status}", path, (int)i + 1);
+      luaL_error(L, "%s.timeline[%d]: expected {seconds (0..1e9), integer status}", path, (int)i + 1);
     (*steps)[i].t = lua_tonumber(L, -2);
     (*steps)[i].status = (int)st;
     if (i > 0 && (*steps)[i].t < (*steps)[i - 1].t)

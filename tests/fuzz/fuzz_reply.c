@@ -1,5 +1,6 @@
 /* fuzz_reply: reply normalisation of both providers, the way call.c runs it: JSON decoding,
- * the facts, the provider's verdict (typed error or success) and the in-place normalisation.
+ * the facts, the provider's verdict (typed error or success) and the schema check with the
+ * in-place normalisation.
  * Input: byte 0 picks the provider (bit 0), the HTTP status (bits 1..4) and the Agora mode
  * of the query URL built alongside (bits 5..6); the rest is the reply body. */
 #include <lauxlib.h>
@@ -34,17 +35,18 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   status = statuses[(data[0] >> 1) & 15];
   len = size - 1;
   memset(&f, 0, sizeof f);
+  memset(&err, 0, sizeof err);
   if (len > 0 && lnorm_decode(L, body, len)) lnorm_facts(L, -1, &f);
   else lua_pushnil(L);
   if (agora) {
     agora_query_params q = {"appid", "resource", "sid-1", modes[(data[0] >> 5) & 3]};
     char *url = agora_build_query_url("http://127.0.0.1:1", &q, &err);
     free(url);
-    if (agora_interpret(status, body, len, &f, &err) == 0) lnorm_agora(L, -1);
-    else if (err.kind == REC_OK) abort();  /* a failure always carries a kind */
+    if (agora_interpret(status, body, len, &f, &err) != 0 || lnorm_agora(L, -1, status, &err) != 0)
+      if (err.kind == REC_OK) abort();  /* a failure always carries a kind */
   } else {
-    if (qc_interpret(status, body, len, &f, &err) == 0) lnorm_qingcloud(L, -1);
-    else if (err.kind == REC_OK) abort();
+    if (qc_interpret(status, body, len, &f, &err) != 0 || lnorm_qingcloud(L, -1, status, &err) != 0)
+      if (err.kind == REC_OK) abort();
   }
   lua_settop(L, 0);
   if (++runs % 1000 == 0) lua_gc(L, LUA_GCCOLLECT);
