@@ -23,27 +23,16 @@ typedef struct pcall {
   int attempt, retries;
   double timeout;
   retry_policy retry;          /* the provider's, or this call's delays */
-  uv_timer_t *timer;
+  rtimer_t timer;              /* backoff and pacing waits, on the engine clock */
   http_req_t *req;
 } pcall;
 
 static void begin_attempt(pcall *pc);
 static void send_attempt(pcall *pc);
 
-static double jitter_random(void) {
-  static uint64_t s = 0;
-  if (!s) s = uv_hrtime() | 1;
-  s ^= s << 13;
-  s ^= s >> 7;
-  s ^= s << 17;
-  return (double)(s >> 11) / 9007199254740992.0;
-}
-
-static void on_timer_close(uv_handle_t *h) { free(h); }
-
 static void pcall_free(pcall *pc) {
   int i;
-  if (pc->timer) uv_close((uv_handle_t *)pc->timer, on_timer_close);
+  rtimer_stop(&pc->timer);
   if (pc->req) http_cancel(pc->req);
   for (i = 0; i < 4; i++) free(pc->strs[i]);
   free(pc);
@@ -73,29 +62,15 @@ static void fail(pcall *pc, rec_err *err) {
 }
 
 static void slot_reached(pcall *pc);
-static void on_backoff_done(uv_timer_t *h) { begin_attempt(h->data); }
-static void on_slot(uv_timer_t *h) { slot_reached(h->data); }
-static void on_committed(uv_timer_t *h) { send_attempt(h->data); }
+static void on_backoff_done(rtimer_t *t) { begin_attempt(t->data); }
+static void on_slot(rtimer_t *t) { slot_reached(t->data); }
+static void on_committed(rtimer_t *t) { send_attempt(t->data); }
 
-/* Runs then(pc) after seconds on the call's own timer, never early: libuv counts a timeout
- * from the loop's cached time, which lags engine_now by however long this loop iteration
- * has run so far (many tasks starting at once), so the clock is refreshed first and the
- * delay rounded up to the next millisecond. */
-static void after(pcall *pc, double seconds, uv_timer_cb then) {
-  if (!pc->timer) {
-    pc->timer = malloc(sizeof *pc->timer);
-    if (!pc->timer) {
-      rec_err err;
-      rec_err_set(&err, REC_E_NETWORK, 0, "%s: out of memory", provider_label(pc));
-      fail(pc, &err);
-      return;
-    }
-    uv_timer_init(engine_loop(pc->e), pc->timer);
-    pc->timer->data = pc;
-  }
-  uv_update_time(engine_loop(pc->e));
-  if (!(seconds < 1e9)) seconds = 1e9;  /* also NaN: never an overflowing cast */
-  uv_timer_start(pc->timer, then, (uint64_t)ceil(seconds * 1000), 0);
+/* Runs then(pc) after seconds on the call's engine timer (never early: the engine clock
+ * fires a timer only once its deadline has passed, in real and virtual time alike). */
+static void after(pcall *pc, double seconds, rtimer_cb then) {
+  pc->timer.cb = then;
+  rtimer_start(&pc->timer, seconds);
 }
 
 static void failed_attempt(pcall *pc, rec_err *err) {
@@ -104,7 +79,7 @@ static void failed_attempt(pcall *pc, rec_err *err) {
     fail(pc, err);
     return;
   }
-  d = retry_delay(&pc->retry, pc->attempt, err->retry_after, jitter_random());
+  d = retry_delay(&pc->retry, pc->attempt, err->retry_after, engine_random(pc->e));
   log_write(LOG_INFO, task_id(pc->t), "%s query attempt %d failed (%s: %s); retrying in %.2f s",
             provider_label(pc), pc->attempt, rec_errkind_name(err->kind), err->message, d);
   after(pc, d, on_backoff_done);
@@ -236,6 +211,7 @@ int call_start(lua_State *L, task_t *t, const call_args *a) {
   pc->base.cancel = pcall_cancel;
   pc->e = e;
   pc->t = t;
+  engine_timer_init(e, &pc->timer, on_backoff_done, pc);
   pc->provider = a->provider;
   pc->conf = a->provider == CALL_AGORA ? &cfg->agora : &cfg->qc;
   pc->retries = a->retries >= 0 ? a->retries : pc->conf->retry.retries;

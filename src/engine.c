@@ -15,6 +15,7 @@
 #include "engine.h"
 #include "http.h"
 #include "log.h"
+#include "rclock.h"
 
 #define TASK_MT "rec.task"
 #define ERR_MT "rec.error"
@@ -48,7 +49,16 @@ typedef struct tracked_timer {
 } tracked_timer;
 
 struct engine {
-  uv_loop_t loop;
+  uv_loop_t own_loop;
+  uv_loop_t *loop;               /* &own_loop, or a test runner's shared loop */
+  rclock_t *clock;               /* own, or shared with the simulator and other engines */
+  int owns_loop, owns_clock, with_signals, closing_handles;
+  double t0;                     /* rclock_now when the engine started: engine_now's zero */
+  uint64_t rng;                  /* the engine's seeded generator (jitter, math.random) */
+  int holds;                     /* work outside the loop in progress (store jobs) */
+  rtimer_t until;                /* engine_set_until */
+  char warnbuf[1024];            /* a Lua warning being assembled */
+  size_t warnlen;
   lua_State *L;
   http_client_t *http;
   config_t cfg;
@@ -61,8 +71,8 @@ struct engine {
   task_t *current;
   tracked_timer *timers;
   unsigned next_id;
-  int exit_code, main_failed, config_failed, stopping, exiting, signals;
-  uint64_t t0;
+  int exit_code, main_failed, config_failed, stopping, exiting, halted, signals;
+  int busy_kills;                /* tasks ended by max_busy */
   uint64_t resumed_at;           /* uv_hrtime() when the running task was resumed */
   uint64_t max_busy_ns;          /* how long a task may run without waiting; 0 = no limit */
   uint64_t stop_at;              /* uv_hrtime() of the stop request, 0 before */
@@ -85,13 +95,22 @@ static volatile uint64_t bound_deadline;  /* of the bounded call running, 0 = no
 static sem_t wd_sem;
 static int wd_started;
 static void guard_hook(lua_State *L, lua_Debug *ar);
+static engine_t *volatile sig_engine;     /* the engine that takes SIGINT/SIGTERM */
+
+/* The engine of a Lua state: it made the state with itself as the allocator's ud. */
+static engine_t *engine_of(lua_State *L) {
+  void *ud = NULL;
+  lua_getallocf(L, &ud);
+  return ud;
+}
 
 static pending_t frozen = {NULL};  /* what a task waits on after rec.exit: nothing */
 
 /* ---- small helpers ---- */
 
 lua_State *engine_lua(engine_t *e) { return e->L; }
-uv_loop_t *engine_loop(engine_t *e) { return &e->loop; }
+uv_loop_t *engine_loop(engine_t *e) { return e->loop; }
+rclock_t *engine_clock(engine_t *e) { return e->clock; }
 http_client_t *engine_http(engine_t *e) { return e->http; }
 config_t *engine_config(engine_t *e) { return &e->cfg; }
 int engine_stopping(engine_t *e) { return e->stopping || e->exiting; }
@@ -102,14 +121,27 @@ lua_State *task_thread(task_t *t) { return t->co; }
 int task_done(task_t *t) { return t->state == T_DONE; }
 int task_cancelled(task_t *t) { return t->cancelled || t->e->stopping; }
 
-double engine_now(engine_t *e) { return (double)(uv_hrtime() - e->t0) / 1e9; }
+double engine_now(engine_t *e) { return rclock_now(e->clock) - e->t0; }
 
-double engine_time(engine_t *e) {
-  uv_timeval64_t tv;
-  (void)e;
-  uv_gettimeofday(&tv);
-  return (double)tv.tv_sec + tv.tv_usec / 1e6;
+double engine_time(engine_t *e) { return rclock_time(e->clock); }
+
+int engine_is_virtual(engine_t *e) { return rclock_is_virtual(e->clock); }
+
+static uint64_t rng_next(uint64_t *x) {  /* xorshift64* */
+  *x ^= *x >> 12;
+  *x ^= *x << 25;
+  *x ^= *x >> 27;
+  return *x * 0x2545F4914F6CDD1DULL;
 }
+
+double engine_random(engine_t *e) { return (double)(rng_next(&e->rng) >> 11) / 9007199254740992.0; }
+
+void engine_timer_init(engine_t *e, rtimer_t *t, rtimer_cb cb, void *data) {
+  rtimer_init(e->clock, t, cb, data);
+}
+
+void engine_hold(engine_t *e) { e->holds++; }
+void engine_release(engine_t *e) { if (e->holds > 0) e->holds--; }
 
 task_t *engine_task_of(lua_State *L) { return *(task_t **)lua_getextraspace(L); }
 
@@ -251,7 +283,7 @@ static void on_idle(uv_idle_t *h) {
   task_t *t;
   while (n-- > 0 && !e->exiting && (t = ready_pop(e)) != NULL)
     if (t->state == T_READY || t->state == T_NEW) task_resume(t, t->ready_nargs);
-  if (!e->ready_head) uv_idle_stop(&e->idle);
+  if (!e->ready_head || e->exiting) uv_idle_stop(&e->idle);
 }
 
 /* ---- task lifecycle ---- */
@@ -332,9 +364,6 @@ static void task_failed(task_t *t) {
   task_finish(t, 0, L, 1);
 }
 
-/* One engine per process: the count hook finds it here. */
-static engine_t *the_engine;
-
 #define BUSY_CHECK_EVERY 1000000  /* VM instructions between two looks at the clock */
 
 /* A task that runs too long without waiting (an endless loop) blocks every other task and
@@ -367,7 +396,7 @@ static void wd_arm(int reason) {
 /* The one hook of every task thread (and of bounded calls): max_busy, the second after a
  * stop request, a signal the loop has not seen yet, the bound of a callback. */
 static void guard_hook(lua_State *L, lua_Debug *ar) {
-  engine_t *e = the_engine;
+  engine_t *e = engine_of(L);
   task_t *t;
   (void)ar;
   if (sig_count > 0 && e && !e->signals) {
@@ -396,9 +425,11 @@ static void guard_hook(lua_State *L, lua_Debug *ar) {
   if (t == e->current && lua_isyieldable(L)) {
     /* yield out of the loop: no pcall in the script can catch this; the engine ends it */
     t->busy_killed = 1;
+    e->busy_kills++;
     lua_yield(L, 0);
     return;
   }
+  e->busy_kills++;
   push_busy_message(L, e);  /* a plain coroutine or a C boundary: an error is what is left */
   lua_error(L);
 }
@@ -410,7 +441,7 @@ static void guard_hook(lua_State *L, lua_Debug *ar) {
  * queue under max_busy like any code. During teardown they run at once (the watchdog
  * bounds that). */
 static int gc_proxy(lua_State *L) {
-  engine_t *e = the_engine;
+  engine_t *e = engine_of(L);
   int n;
   if (!e || e->tearing_down) {
     lua_pushvalue(L, lua_upvalueindex(1));
@@ -466,7 +497,7 @@ static void install_gc_queue(lua_State *L) {
 /* Runs every queued finalizer (a task's body, or directly at teardown); a failing or
  * endless one (max_busy) is logged and the next one runs. */
 static int run_finalizers(lua_State *L) {
-  engine_t *e = the_engine;
+  engine_t *e = engine_of(L);
   int i, n;
   for (;;) {
     if (lua_getfield(L, LUA_REGISTRYINDEX, FINQ_KEY) != LUA_TTABLE) return 0;
@@ -677,12 +708,8 @@ static int l_task_wait(lua_State *L) {
   return engine_suspend(self);
 }
 
-static int l_task_cancel(lua_State *L) {
-  task_t *t = check_task(L);
-  if (t->state == T_DONE) {
-    lua_pushboolean(L, 0);
-    return 1;
-  }
+int engine_cancel(task_t *t) {
+  if (t->state == T_DONE) return 0;
   if (t->state == T_NEW) {
     /* never started: it ends now with a cancelled error and runs nothing */
     rec_err err;
@@ -695,7 +722,13 @@ static int l_task_cancel(lua_State *L) {
   } else {
     cancel_task(t, "task:cancel");
   }
-  lua_pushboolean(L, 1);
+  return 1;
+}
+
+int task_started(task_t *t) { return t->state != T_NEW; }
+
+static int l_task_cancel(lua_State *L) {
+  lua_pushboolean(L, engine_cancel(check_task(L)));
   return 1;
 }
 
@@ -787,10 +820,17 @@ static void stop_timers(engine_t *e) {
   }
 }
 
+/* Ends the run now: the engine's own loop stops; on a shared loop (a test runner's process)
+ * the engine is marked as exited and its owner frees it. */
+static void halt(engine_t *e) {
+  if (e->owns_loop) uv_stop(e->loop);
+  else if (!e->exiting) e->exiting = e->halted = 1;
+}
+
 static void on_deadline(uv_timer_t *h) {
   engine_t *e = h->data;
   log_warn("tasks still running 1 s after the stop request; exiting anyway");
-  uv_stop(&e->loop);
+  halt(e);
 }
 
 void engine_stop(engine_t *e, const char *why) {
@@ -814,7 +854,7 @@ void engine_exit(engine_t *e, int code) {
   e->exit_code = code;
   e->exiting = 1;
   stop_timers(e);
-  uv_stop(&e->loop);
+  if (e->owns_loop) uv_stop(e->loop);
 }
 
 int engine_lua_exit(engine_t *e, lua_State *L, int code) {
@@ -850,7 +890,7 @@ static void on_wake(uv_async_t *h) {
 }
 
 static void on_os_signal(int signum) {
-  engine_t *e = the_engine;
+  engine_t *e = sig_engine;
   lua_State *run = running_L;
   int saved = errno;
   if (++sig_count > 1) {
@@ -918,55 +958,168 @@ static void install_signals(int on) {
 extern int lrec_open(lua_State *L, engine_t *e);
 
 static void warnf(void *ud, const char *msg, int tocont) {
-  static char buf[1024];
-  static size_t len = 0;
-  (void)ud;
-  if (len == 0 && !tocont && msg[0] == '@') return;  /* control message */
-  len += (size_t)snprintf(buf + len, sizeof buf - len, "%s", msg);
-  if (len >= sizeof buf) len = sizeof buf - 1;
+  engine_t *e = ud;
+  if (e->warnlen == 0 && !tocont && msg[0] == '@') return;  /* control message */
+  e->warnlen += (size_t)snprintf(e->warnbuf + e->warnlen, sizeof e->warnbuf - e->warnlen, "%s", msg);
+  if (e->warnlen >= sizeof e->warnbuf) e->warnlen = sizeof e->warnbuf - 1;
   if (!tocont) {
-    log_warn("lua warning: %s", buf);
-    len = 0;
+    log_warn("lua warning: %s", e->warnbuf);
+    e->warnlen = 0;
   }
 }
 
-engine_t *engine_new(char *err, size_t errlen) {
+static void *l_alloc(void *ud, void *ptr, size_t osize, size_t nsize) {
+  (void)ud;
+  (void)osize;
+  if (nsize == 0) {
+    free(ptr);
+    return NULL;
+  }
+  return realloc(ptr, nsize);
+}
+
+static int l_panic(lua_State *L) {
+  const char *msg = lua_tostring(L, -1);
+  log_error("unprotected error in Lua: %s", msg ? msg : "(not a string)");
+  return 0;  /* then abort() */
+}
+
+/* Virtual time: time jumps only while this engine has nothing ready, no store job and no
+ * request in flight (a request the simulator parked on a virtual timer counts as waiting). */
+static int engine_busy(void *ud) {
+  engine_t *e = ud;
+  if (e->exiting) return e->http && http_busy(e->http) > 0;  /* its ready tasks never run */
+  return e->nready > 0 || e->holds > 0 || (e->http && http_busy(e->http) > 0);
+}
+
+static void on_until(rtimer_t *t) {
+  engine_t *e = t->data;
+  log_info("virtual time limit reached (%g s)", engine_now(e));
+  engine_stop(e, "--until");
+}
+
+void engine_set_until(engine_t *e, double seconds) {
+  rtimer_unref(&e->until);
+  rtimer_start_at(&e->until, e->t0 + seconds);
+}
+
+/* In virtual time os.time() and os.date() without a time follow the engine clock too. */
+static int l_os_time(lua_State *L) {
+  engine_t *e = lua_touserdata(L, lua_upvalueindex(2));
+  if (lua_isnoneornil(L, 1)) {
+    lua_pushinteger(L, (lua_Integer)engine_time(e));
+    return 1;
+  }
+  lua_pushvalue(L, lua_upvalueindex(1));
+  lua_insert(L, 1);
+  lua_call(L, lua_gettop(L) - 1, LUA_MULTRET);
+  return lua_gettop(L);
+}
+
+static int l_os_date(lua_State *L) {
+  engine_t *e = lua_touserdata(L, lua_upvalueindex(2));
+  int n = lua_gettop(L);
+  if (n < 2 || lua_isnil(L, 2)) {
+    if (n == 0) lua_pushstring(L, "%c");
+    lua_settop(L, 1);
+    lua_pushinteger(L, (lua_Integer)engine_time(e));
+  }
+  lua_pushvalue(L, lua_upvalueindex(1));
+  lua_insert(L, 1);
+  lua_call(L, lua_gettop(L) - 1, LUA_MULTRET);
+  return lua_gettop(L);
+}
+
+static void virtual_os(lua_State *L, engine_t *e) {
+  lua_getglobal(L, "os");
+  lua_getfield(L, -1, "time");
+  lua_pushlightuserdata(L, e);
+  lua_pushcclosure(L, l_os_time, 2);
+  lua_setfield(L, -2, "time");
+  lua_getfield(L, -1, "date");
+  lua_pushlightuserdata(L, e);
+  lua_pushcclosure(L, l_os_date, 2);
+  lua_setfield(L, -2, "date");
+  lua_pop(L, 1);
+}
+
+engine_t *engine_new(char *err, size_t errlen) { return engine_new_opts(NULL, err, errlen); }
+
+engine_t *engine_new_opts(const engine_options *o, char *err, size_t errlen) {
   engine_t *e = calloc(1, sizeof *e);
-  if (!e || uv_loop_init(&e->loop) != 0) {
+  engine_options none;
+  if (!o) {
+    memset(&none, 0, sizeof none);
+    none.signals = 1;
+    o = &none;
+  }
+  if (!e) {
+    snprintf(err, errlen, "out of memory");
+    return NULL;
+  }
+  e->owns_loop = o->loop == NULL;
+  e->loop = o->loop ? o->loop : &e->own_loop;
+  if (e->owns_loop && uv_loop_init(e->loop) != 0) {
     snprintf(err, errlen, "cannot start the event loop");
     free(e);
     return NULL;
   }
-  e->t0 = uv_hrtime();
+  e->owns_clock = o->clock == NULL;
+  e->clock = o->clock ? o->clock : rclock_new(e->loop, o->virtual_time, 0);
+  if (!e->clock) {
+    snprintf(err, errlen, "out of memory");
+    if (e->owns_loop) uv_loop_close(e->loop);
+    free(e);
+    return NULL;
+  }
+  rtimer_init(e->clock, &e->until, on_until, e);
+  e->t0 = rclock_now(e->clock);
+  uv_idle_init(e->loop, &e->idle);
+  e->idle.data = e;
+  uv_timer_init(e->loop, &e->deadline);
+  e->deadline.data = e;
+  uv_unref((uv_handle_t *)&e->deadline);
+  e->closing_handles = 2;
+  e->rng = o->seed ? o->seed : (uv_hrtime() ^ ((uint64_t)uv_os_getpid() << 32) ^ (uintptr_t)e);
+  if (!e->rng) e->rng = 1;
   e->max_busy_ns = 30ull * 1000000000u;
-  the_engine = e;
-  e->http = http_client_new(&e->loop, NULL);
-  e->L = luaL_newstate();
+  e->http = http_client_new(e->loop, NULL);
+  if (e->http) http_client_set_clock(e->http, e->clock);
+  e->L = lua_newstate(l_alloc, e);
   if (!e->http || !e->L) {
     snprintf(err, errlen, "cannot start HTTP or Lua");
     engine_free(e);
     return NULL;
   }
+  lua_atpanic(e->L, l_panic);
+  rclock_add_source(e->clock, engine_busy, e);
+  if (e->owns_clock) log_set_clock(rclock_time_cb, e->clock);
   config_init(&e->cfg);
   lua_setwarnf(e->L, warnf, e);
   *(task_t **)lua_getextraspace(e->L) = NULL;
   luaL_openlibs(e->L);
+  lua_getglobal(e->L, "math");  /* math.random draws from the engine's seed */
+  lua_getfield(e->L, -1, "randomseed");
+  lua_pushinteger(e->L, (lua_Integer)(rng_next(&e->rng) >> 1));
+  lua_call(e->L, 1, 0);
+  lua_pop(e->L, 1);
+  if (rclock_is_virtual(e->clock)) virtual_os(e->L, e);
   register_task_mt(e->L);
   remember_cfnames(e->L);
-  uv_idle_init(&e->loop, &e->idle);
-  e->idle.data = e;
-  uv_timer_init(&e->loop, &e->deadline);
-  e->deadline.data = e;
-  uv_unref((uv_handle_t *)&e->deadline);
-  uv_async_init(&e->loop, &e->wake, on_wake);
+  uv_async_init(e->loop, &e->wake, on_wake);  /* finalizers queued by __gc; signals */
   e->wake.data = e;
   uv_unref((uv_handle_t *)&e->wake);
-  sig_count = 0;
-  wd_reason = 0;
-  wd_posted = 0;
-  wd_gen++;
-  start_watchdog();
-  install_signals(1);
+  e->closing_handles += 1;
+  e->with_signals = o->signals;
+  if (e->with_signals) {  /* the process's engine (not a test case's): see on_os_signal */
+    sig_engine = e;
+    sig_count = 0;
+    wd_reason = 0;
+    wd_posted = 0;
+    wd_gen++;
+    start_watchdog();
+    install_signals(1);
+  }
   install_gc_queue(e->L);
   lrec_open(e->L, e);
   return e;
@@ -1025,7 +1178,7 @@ int engine_load_main(engine_t *e, const char *path, const char *module, int argc
 int engine_run(engine_t *e) {
   task_t *t;
   int n = 0;
-  uv_run(&e->loop, UV_RUN_DEFAULT);
+  uv_run(e->loop, UV_RUN_DEFAULT);
   if (e->exiting) return e->exit_code;
   if (e->main_failed) return e->config_failed ? 2 : 1;
   for (t = e->live; t; t = t->next_live) n++;
@@ -1039,9 +1192,24 @@ int engine_run(engine_t *e) {
   return 0;
 }
 
+int engine_busy_kills(engine_t *e) { return e->busy_kills; }
+
+int engine_status(engine_t *e) {
+  if (e->halted) return e->main_failed ? 1 : 0;  /* like a process the deadline stopped */
+  if (e->exiting) return e->exit_code;
+  if (e->live || e->timers) return -1;
+  if (e->main_failed) return e->config_failed ? 2 : 1;
+  return 0;
+}
+
 static void close_any(uv_handle_t *h, void *arg) {
   (void)arg;
   if (!uv_is_closing(h)) uv_close(h, NULL);
+}
+
+static void on_engine_handle_closed(uv_handle_t *h) {
+  engine_t *e = h->data;
+  if (--e->closing_handles == 0) free(e);
 }
 
 void engine_free(engine_t *e) {
@@ -1058,18 +1226,34 @@ void engine_free(engine_t *e) {
   /* the script's finalizers still queued, and those lua_close runs, run here at once; the
    * watchdog ends a teardown that hangs in one of them */
   e->tearing_down = 1;
-  wd_arm(4);
+  if (e->with_signals) wd_arm(4);
   if (e->L) {
     lua_pushcfunction(e->L, run_finalizers);
     if (lua_pcall(e->L, 0, 0, 0) != LUA_OK) lua_pop(e->L, 1);
   }
   if (e->L) lua_close(e->L);  /* __gc of handles may close their timers */
   e->L = NULL;
-  wd_gen++;  /* disarmed: the teardown finished */
-  install_signals(0);
-  uv_walk(&e->loop, close_any, NULL);
-  uv_run(&e->loop, UV_RUN_DEFAULT);
-  uv_loop_close(&e->loop);
-  if (the_engine == e) the_engine = NULL;
+  if (e->with_signals) {
+    wd_gen++;  /* disarmed: the teardown finished */
+    install_signals(0);
+    if (sig_engine == e) sig_engine = NULL;
+  }
+  if (e->clock) {
+    rtimer_stop(&e->until);
+    rclock_remove_source(e->clock, e);
+    if (e->owns_clock) {
+      log_set_clock(NULL, NULL);
+      rclock_free(e->clock);
+    }
+  }
+  if (!e->owns_loop) {  /* a shared loop: close our handles; the last one frees e */
+    uv_close((uv_handle_t *)&e->idle, on_engine_handle_closed);
+    uv_close((uv_handle_t *)&e->deadline, on_engine_handle_closed);
+    uv_close((uv_handle_t *)&e->wake, on_engine_handle_closed);
+    return;
+  }
+  uv_walk(e->loop, close_any, NULL);
+  uv_run(e->loop, UV_RUN_DEFAULT);
+  uv_loop_close(e->loop);
   free(e);
 }

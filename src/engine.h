@@ -4,6 +4,7 @@
 #define REC_ENGINE_H
 #include <lua.h>
 #include <uv.h>
+#include "rclock.h"
 #include "rerr.h"
 
 typedef struct engine engine_t;
@@ -17,16 +18,45 @@ typedef struct pending {
   void (*cancel)(struct pending *p);
 } pending_t;
 
+/* A standalone engine: its own loop, a real clock, SIGINT/SIGTERM handled. */
 engine_t *engine_new(char *err, size_t errlen);
+typedef struct engine_options {
+  uv_loop_t *loop;      /* NULL: the engine's own; else shared (engine_run is not used then) */
+  rclock_t *clock;      /* NULL: the engine's own (real, or virtual with virtual_time) */
+  int virtual_time;     /* for the engine's own clock */
+  uint64_t seed;        /* the engine's random generator (retry jitter, math.random); 0: random */
+  int signals;          /* 1: SIGINT/SIGTERM stop the engine */
+} engine_options;
+engine_t *engine_new_opts(const engine_options *o, char *err, size_t errlen);
 /* Tears everything down (pending operations, HTTP, handles, the Lua state). */
 void engine_free(engine_t *e);
 lua_State *engine_lua(engine_t *e);
 uv_loop_t *engine_loop(engine_t *e);
 struct http_client *engine_http(engine_t *e);
 struct config *engine_config(engine_t *e);
-/* The engine's clock: monotonic seconds, and wall-clock Unix seconds. */
+/* The engine's clock: every time read in C goes through these two. engine_now: monotonic
+ * seconds since the engine started; engine_time: wall-clock Unix seconds. Both move with the
+ * virtual clock in virtual time. */
 double engine_now(engine_t *e);
 double engine_time(engine_t *e);
+int engine_is_virtual(engine_t *e);
+rclock_t *engine_clock(engine_t *e);
+/* Engine timers: an rtimer_t lives in the caller's struct; start it with rtimer_start(t, s)
+ * or rtimer_start_at(t, engine_clock now + s), stop it with rtimer_stop (rclock.h). Its
+ * callback runs from the loop, in real or virtual time alike. */
+void engine_timer_init(engine_t *e, rtimer_t *t, rtimer_cb cb, void *data);
+/* Uniform in [0, 1) from the engine's seeded generator: the same seed, the same run. */
+double engine_random(engine_t *e);
+/* Work done outside the loop (a store job on a thread) is in progress: virtual time does not
+ * jump until the matching engine_release. */
+void engine_hold(engine_t *e);
+void engine_release(engine_t *e);
+/* Stops the engine (like SIGTERM) when its clock reaches `seconds` after its start. */
+void engine_set_until(engine_t *e, double seconds);
+/* -1 while tasks or rec.every timers are alive; else the exit status a process would have. */
+int engine_status(engine_t *e);
+/* How many tasks max_busy ended (a test runner fails the case on any). */
+int engine_busy_kills(engine_t *e);
 
 /* Loads the script file (or the embedded module, when module is not NULL: its chunk returns
  * a function called with the args) as the main task with args (arg table and ...). Returns 0, or 2 with
@@ -66,6 +96,10 @@ engine_t *task_engine(task_t *t);
 lua_State *task_thread(task_t *t);
 int task_cancelled(task_t *t);
 int task_done(task_t *t);
+int task_started(task_t *t);
+/* t:cancel(): a task that has not started ends at once (running nothing); a waiting one is
+ * resumed with a cancelled error. 0 when it had already finished. */
+int engine_cancel(task_t *t);
 
 /* Called by a binding about to wait: records p as what t waits on. The binding then returns
  * lua_yield(L, 0). Raises a Lua error (naming `what`) when L cannot yield here. */

@@ -7,6 +7,7 @@
 #include <curl/curl.h>
 #include "http.h"
 #include "log.h"
+#include "rclock.h"
 
 struct http_client {
   uv_loop_t *loop;
@@ -18,6 +19,7 @@ struct http_client {
   http_req_t *reqs;              /* in flight, for http_client_free */
   http_req_t *pool;              /* finished requests kept with their easy handle for reuse */
   int npool;
+  rclock_t *clock;               /* virtual time: request timeouts are engine timers */
 };
 
 /* Finished requests kept for reuse: creating and destroying a curl easy handle per request
@@ -39,6 +41,7 @@ struct http_req {
   size_t hdrs_len, hdrs_cap;
   int too_big;
   double timeout;
+  rtimer_t vtimeout;             /* the request's timeout on a virtual clock */
   char method[16];
   char url_for_log[256];
   char errbuf[CURL_ERROR_SIZE];
@@ -50,10 +53,15 @@ typedef struct sock_ctx {
   http_client_t *client;
 } sock_ctx;
 
-static int curl_ready = 0;
+int http_global_init(void) {
+  return curl_global_init(CURL_GLOBAL_DEFAULT) == CURLE_OK ? 0 : -1;
+}
+
+void http_global_cleanup(void) { curl_global_cleanup(); }
 
 static void unlink_req(http_req_t *req) {
   http_client_t *c = req->client;
+  if (req->vtimeout.clock) rtimer_stop(&req->vtimeout);
   curl_multi_remove_handle(c->multi, req->easy);
   if (req->prev) req->prev->next = req->next;
   else c->reqs = req->next;
@@ -300,10 +308,6 @@ static void apply_options(http_client_t *c, const http_client_options *opt) {
 
 http_client_t *http_client_new(uv_loop_t *loop, const http_client_options *opt) {
   http_client_t *c;
-  if (!curl_ready) {
-    if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) return NULL;
-    curl_ready = 1;
-  }
   c = calloc(1, sizeof *c);
   if (!c) return NULL;
   c->loop = loop;
@@ -327,6 +331,32 @@ http_client_t *http_client_new(uv_loop_t *loop, const http_client_options *opt) 
 
 void http_client_set_options(http_client_t *c, const http_client_options *opt) {
   apply_options(c, opt);
+}
+
+void http_client_set_clock(http_client_t *c, rclock_t *clock) { c->clock = clock; }
+
+int http_busy(http_client_t *c) {
+  http_req_t *req;
+  int n = 0;
+  if (!c->clock || rclock_parked_count(c->clock) == 0) return c->active;
+  for (req = c->reqs; req; req = req->next) {
+    long local = 0, remote = 0;
+    curl_easy_getinfo(req->easy, CURLINFO_LOCAL_PORT, &local);
+    curl_easy_getinfo(req->easy, CURLINFO_PRIMARY_PORT, &remote);
+    if (!local || !rclock_is_parked(c->clock, (int)remote, (int)local)) n++;
+  }
+  return n;
+}
+
+/* Virtual time: the request's timeout came (curl's own is a real-time safety net only). */
+static void on_vtimeout(rtimer_t *t) {
+  http_req_t *req = t->data;
+  rec_err err;
+  unlink_req(req);
+  rec_err_set(&err, REC_E_TIMEOUT, 0, "%s %s: timed out after %g s", req->method,
+              req->url_for_log, req->timeout);
+  req->cb(req->ud, NULL, &err);
+  free_req(req);
 }
 
 static void on_timer_close(uv_handle_t *h) { free(h); }
@@ -401,7 +431,16 @@ http_req_t *http_send(http_client_t *c, const http_request *r, http_done_cb cb, 
   curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
   curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
   curl_easy_setopt(e, CURLOPT_USERAGENT, "recwatch/" RECWATCH_VERSION);
-  curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, (long)(req->timeout * 1000));
+  if (c->clock && rclock_is_virtual(c->clock)) {
+    /* virtual time: the timeout is an engine timer; curl keeps a real-time safety net so a
+     * stuck real peer cannot hold the run (virtual time stands still while it waits) */
+    rtimer_init(c->clock, &req->vtimeout, on_vtimeout, req);
+    rtimer_start(&req->vtimeout, req->timeout);
+    curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, (long)((req->timeout < 60 ? 60 : req->timeout) * 1000));
+  } else {
+    req->vtimeout.clock = NULL;
+    curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, (long)(req->timeout * 1000));
+  }
   curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, (long)(req->timeout < 10 ? req->timeout * 1000 : 10000));
   curl_easy_setopt(e, CURLOPT_SSL_VERIFYPEER, 1L);  /* never off */
   curl_easy_setopt(e, CURLOPT_SSL_VERIFYHOST, 2L);
@@ -427,6 +466,7 @@ http_req_t *http_send(http_client_t *c, const http_request *r, http_done_cb cb, 
   if (curl_multi_add_handle(c->multi, e) != CURLM_OK) {
     rec_err_set(err, REC_E_NETWORK, 0, "%s %s: could not start the request", req->method,
                 req->url_for_log);
+    if (req->vtimeout.clock) rtimer_stop(&req->vtimeout);
     free_req(req);
     return NULL;
   }

@@ -7,6 +7,7 @@
 #include "rerr.h"
 
 typedef struct http_client http_client_t;
+struct rclock;
 typedef struct http_req http_req_t;
 
 #define HTTP_DEFAULT_MAX_REPLY (8u * 1024u * 1024u)
@@ -40,7 +41,14 @@ typedef struct http_client_options {
   long max_host_connections;     /* default 64 */
 } http_client_options;
 
+/* curl's process-wide set-up: once in main() (and in tests) before any client. */
+int http_global_init(void);
+void http_global_cleanup(void);
 http_client_t *http_client_new(uv_loop_t *loop, const http_client_options *opt);
+/* The engine clock; on a virtual one, request timeouts are engine timers. */
+void http_client_set_clock(http_client_t *c, struct rclock *clock);
+/* Requests in flight that are not parked on a virtual timer by the in-process simulator. */
+int http_busy(http_client_t *c);
 void http_client_set_options(http_client_t *c, const http_client_options *opt);
 /* Cancels every request still in flight (no callbacks) and frees the client once its
  * handles are closed (run the loop afterwards). */

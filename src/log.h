@@ -5,9 +5,24 @@
 
 typedef enum { LOG_DEBUG = 0, LOG_INFO, LOG_WARN, LOG_ERROR, LOG_OFF } log_level;
 
+/* The module's state (level, format, secrets, clock, tee) lives in a log_state; one is
+ * current. A test runner gives each case its own and swaps it in. */
+typedef struct log_state log_state;
+log_state *log_state_new(void);
+void log_state_free(log_state *ls);
+/* Makes ls current (NULL: the process default); returns the previous one. */
+log_state *log_state_use(log_state *ls);
+/* Timestamps come from wall(ud) (the engine clock: rclock_time_cb), or the real clock (NULL). */
+void log_set_clock(double (*wall)(void *ud), void *ud);
+/* Every line written (after redaction) is handed to tee first; it returns nonzero to print
+ * the line too. NULL: print only. */
+typedef int (*log_tee_fn)(void *ud, log_level level, unsigned task, const char *line);
+void log_set_tee(log_tee_fn tee, void *ud);
+
 void log_set_level(log_level level);
 log_level log_get_level(void);
 void log_set_json(int on);
+int log_get_json(void);
 /* Parses "debug|info|warn|error"; returns -1 when unknown. */
 int log_parse_level(const char *s);
 int log_enabled(log_level level);

@@ -387,23 +387,21 @@ static int l_query_agora(lua_State *L) {
 
 typedef struct sleep_op {
   pending_t base;
-  uv_timer_t timer;
+  rtimer_t timer;
   task_t *t;
 } sleep_op;
 
-static void free_handle_owner(uv_handle_t *h) { free(h->data); }
-
 static void sleep_cancel(pending_t *p) {
   sleep_op *op = (sleep_op *)p;
-  uv_timer_stop(&op->timer);
-  uv_close((uv_handle_t *)&op->timer, free_handle_owner);
+  rtimer_stop(&op->timer);
+  free(op);
 }
 
-static void on_sleep_done(uv_timer_t *h) {
+static void on_sleep_done(rtimer_t *h) {
   sleep_op *op = h->data;
   task_t *t = op->t;
   engine_detach(t, &op->base);
-  uv_close((uv_handle_t *)h, free_handle_owner);
+  free(op);
   lua_pushboolean(task_thread(t), 1);
   engine_complete(t, 1);
 }
@@ -422,10 +420,8 @@ static int l_sleep(lua_State *L) {
   if (!op) return luaL_error(L, "out of memory");
   op->base.cancel = sleep_cancel;
   op->t = t;
-  uv_timer_init(engine_loop(task_engine(t)), &op->timer);
-  op->timer.data = op;
-  if (s > 1e9) s = 1e9;
-  uv_timer_start(&op->timer, on_sleep_done, (uint64_t)(s * 1000 + 0.5), 0);
+  engine_timer_init(task_engine(t), &op->timer, on_sleep_done, op);
+  rtimer_start(&op->timer, s);
   engine_wait(t, &op->base, "rec.sleep");
   return engine_suspend(t);
 }
@@ -433,7 +429,8 @@ static int l_sleep(lua_State *L) {
 /* ---- rec.every ---- */
 
 typedef struct every_timer {
-  uv_timer_t *h;      /* own allocation: may outlive the Lua handle */
+  rtimer_t timer;
+  int on;             /* 1 until stopped */
   engine_t *e;
   lua_State *L;
   int fn_ref, self_ref;
@@ -441,14 +438,11 @@ typedef struct every_timer {
   double interval;
 } every_timer;
 
-static void on_every_close(uv_handle_t *h) { free(h); }
-
 static void every_stop(void *p) {
   every_timer *et = p;
-  if (!et->h) return;
-  uv_timer_stop(et->h);
-  uv_close((uv_handle_t *)et->h, on_every_close);
-  et->h = NULL;
+  if (!et->on) return;
+  rtimer_stop(&et->timer);
+  et->on = 0;
   luaL_unref(et->L, LUA_REGISTRYINDEX, et->fn_ref);
   luaL_unref(et->L, LUA_REGISTRYINDEX, et->running_ref);
   luaL_unref(et->L, LUA_REGISTRYINDEX, et->self_ref);  /* collectable from now on */
@@ -464,10 +458,11 @@ static int tick_still_running(every_timer *et) {
   return t && !task_done(t);
 }
 
-static void on_every(uv_timer_t *h) {
+static void on_every(rtimer_t *h) {
   every_timer *et = h->data;
   lua_State *L = et->L;
   if (engine_stopping(et->e)) return;
+  rtimer_start(h, et->interval);  /* from now, as a repeating uv_timer did */
   if (tick_still_running(et)) {
     log_debug("rec.every: the previous run is still going; skipping this tick");
     return;
@@ -482,7 +477,15 @@ static every_timer *check_every(lua_State *L) { return luaL_checkudata(L, 1, EVE
 
 static int l_every_stop(lua_State *L) {
   every_timer *et = check_every(L);
-  if (et->h) engine_untrack_timer(et->e, et);
+  if (et->on && et->running_ref != LUA_NOREF) {
+    /* a tick spawned at the same instant but not started yet does not run after stop() */
+    task_t *t;
+    lua_rawgeti(et->L, LUA_REGISTRYINDEX, et->running_ref);
+    t = lua_touserdata(et->L, -1);
+    lua_pop(et->L, 1);
+    if (t && !task_started(t)) engine_cancel(t);
+  }
+  if (et->on) engine_untrack_timer(et->e, et);
   every_stop(et);
   return 0;
 }
@@ -491,7 +494,6 @@ static int l_every(lua_State *L) {
   engine_t *e = get_engine(L);
   double s = luaL_checknumber(L, 1);
   every_timer *et;
-  uint64_t ms;
   luaL_checktype(L, 2, LUA_TFUNCTION);
   if (!(s > 0 && s <= REC_MAX_INTERVAL))  /* NaN and math.huge too: no overflowing cast */
     return luaL_argerror(L, 1, "seconds must be > 0 and at most 31536000 (a year)");
@@ -499,19 +501,17 @@ static int l_every(lua_State *L) {
   memset(et, 0, sizeof *et);
   et->fn_ref = et->self_ref = et->running_ref = LUA_NOREF;
   luaL_setmetatable(L, EVERY_MT);
-  et->h = malloc(sizeof *et->h);
-  if (!et->h) return luaL_error(L, "out of memory");
   et->e = e;
   et->L = engine_lua(e);
-  et->interval = s;
   lua_pushvalue(L, 2);
   et->fn_ref = luaL_ref(L, LUA_REGISTRYINDEX);
   lua_pushvalue(L, -1);
   et->self_ref = luaL_ref(L, LUA_REGISTRYINDEX);  /* runs until stopped, handle kept or not */
-  uv_timer_init(engine_loop(e), et->h);
-  et->h->data = et;
-  ms = (uint64_t)(s * 1000 + 0.5);
-  uv_timer_start(et->h, on_every, ms ? ms : 1, ms ? ms : 1);
+  if (s > 1e9) s = 1e9;
+  et->interval = s;
+  et->on = 1;
+  engine_timer_init(e, &et->timer, on_every, et);
+  rtimer_start(&et->timer, s);
   engine_track_timer(e, et, every_stop);
   return 1;
 }
@@ -664,7 +664,7 @@ static int l_http(lua_State *L) {
 typedef struct event_waiter {
   pending_t base;
   task_t *t;
-  uv_timer_t *timer;                 /* the wait's timeout, or NULL */
+  rtimer_t timer;                    /* the wait's timeout, when armed */
   struct event_waiter **prev, *next; /* in the event's list */
 } event_waiter;
 
@@ -673,22 +673,17 @@ typedef struct event {
   event_waiter *waiters;
 } event;
 
-static void on_waiter_timer_close(uv_handle_t *h) { free(h); }
-
 /* Unlinks and frees a waiter (its timer is closed, the task is not touched). */
 static void waiter_release(event_waiter *w) {
   *w->prev = w->next;
   if (w->next) w->next->prev = w->prev;
-  if (w->timer) {
-    uv_timer_stop(w->timer);
-    uv_close((uv_handle_t *)w->timer, on_waiter_timer_close);
-  }
+  rtimer_stop(&w->timer);
   free(w);
 }
 
 static void waiter_cancel(pending_t *p) { waiter_release((event_waiter *)p); }
 
-static void on_event_timeout(uv_timer_t *h) {
+static void on_event_timeout(rtimer_t *h) {
   event_waiter *w = h->data;
   task_t *t = w->t;
   rec_err err;
@@ -744,22 +739,14 @@ static int l_event_wait(lua_State *L) {
   if (!w) return luaL_error(L, "out of memory");
   w->base.cancel = waiter_cancel;
   w->t = t;
+  engine_timer_init(task_engine(t), &w->timer, on_event_timeout, w);
   w->next = ev->waiters;
   if (w->next) w->next->prev = &w->next;
   w->prev = &ev->waiters;
   ev->waiters = w;
   if (isnan(timeout)) timeout = -1;
   if (timeout > 1e9) timeout = 1e9;  /* math.huge: as good as for ever, no overflow */
-  if (timeout >= 0) {
-    w->timer = malloc(sizeof *w->timer);
-    if (!w->timer) {
-      waiter_release(w);
-      return luaL_error(L, "out of memory");
-    }
-    uv_timer_init(engine_loop(task_engine(t)), w->timer);
-    w->timer->data = w;
-    uv_timer_start(w->timer, on_event_timeout, (uint64_t)(timeout * 1000 + 0.5), 0);
-  }
+  if (timeout >= 0) rtimer_start(&w->timer, timeout);
   engine_wait(t, &w->base, "event:wait");
   return engine_suspend(t);
 }

@@ -5,10 +5,11 @@
 #include "config.h"
 #include "crypto.h"
 #include "engine.h"
+#include "http.h"
 #include "log.h"
+#include "rtest.h"
 #include "sim/sim.h"
 
-void lrec_set_sim(lua_State *L, const char *base_url);  /* lrec.c */
 
 static const char usage[] =
   "usage: recwatch [--log-level debug|info|warn|error] [--log-format text|json] COMMAND ...\n"
@@ -18,6 +19,12 @@ static const char usage[] =
   "                      run a Lua workflow script (ARGS are in the global `arg`);\n"
   "                      --sim starts the simulated clouds in-process and points both\n"
   "                      providers at them\n"
+  "  run --sim --virtual-time --until SECONDS [--seed N] [--scenario FILE] SCRIPT ...\n"
+  "                      the same on a virtual clock that jumps whenever everything\n"
+  "                      waits; stops (like SIGTERM) at SECONDS of virtual time\n"
+  "  test [--junit FILE] [--seed N] [FILE|DIR]...\n"
+  "                      run rec.test files (*_test.lua in a DIR), each case on a fresh\n"
+  "                      engine, simulator and virtual clock; TAP on stdout (docs/testing.md)\n"
   "  check SCRIPT        compile SCRIPT only; prints file:line: message on a syntax error\n"
   "  query qingcloud --app-id ID --channel NAME [--from-hour N] [--to-hour N]\n"
   "                  [--offset N] [--limit N | --all] [SIM]\n"
@@ -61,36 +68,31 @@ static int global_option(int argc, char **argv) {
 }
 
 typedef struct run_opts {
-  int sim;
+  int sim, virtual_time;
+  double until;                  /* virtual seconds; < 0: none */
+  uint64_t seed;
   const char *scenario, *state;
   double at;                     /* query --at: simulator seconds already elapsed */
 } run_opts;
 
-/* Starts the in-process simulator and points both providers at it, credentials included. */
+/* Starts the in-process simulator (on the engine's loop and clock) and points both providers
+ * at it, credentials included. */
 static sim_t *attach_sim(engine_t *e, const run_opts *o) {
   sim_options so;
-  sim_info info;
   char err[256];
-  config_t *cfg = engine_config(e);
   sim_t *s;
   memset(&so, 0, sizeof so);
   so.host = "127.0.0.1";
   so.scenario_path = o->scenario;
   so.embedded = 1;
+  so.clock = engine_clock(e);
   so.start_at = o->at;
   s = sim_start(engine_loop(e), &so, err, sizeof err);
   if (!s) {
     fprintf(stderr, "recwatch: cannot start the simulator: %s\n", err);
     return NULL;
   }
-  sim_get_info(s, &info);
-  config_set_hosts(&cfg->agora, info.base_url, NULL, 0);
-  config_set_hosts(&cfg->qc, info.base_url, NULL, 0);
-  config_set_credential(&cfg->agora, info.agora_customer_id, info.agora_customer_secret);
-  config_set_credential(&cfg->qc, info.qc_access_key_id, info.qc_secret_access_key);
-  cfg->agora.locked = cfg->qc.locked = 1;
-  lrec_set_sim(engine_lua(e), info.base_url);
-  log_debug("simulator on %s", info.base_url);
+  rtest_attach_sim(e, s);
   return s;
 }
 
@@ -98,15 +100,22 @@ static sim_t *attach_sim(engine_t *e, const run_opts *o) {
 static int run_script(const run_opts *o, const char *script, int argc, char **argv,
                       const char *module) {
   char err[1024];
-  engine_t *e = engine_new(err, sizeof err);
+  engine_options eo;
+  engine_t *e;
   sim_t *sim = NULL;
   int status = 2;
+  memset(&eo, 0, sizeof eo);
+  eo.signals = 1;
+  eo.virtual_time = o->virtual_time;
+  eo.seed = o->seed ? o->seed : (o->virtual_time ? 1 : 0);  /* virtual: the same run each time */
+  e = engine_new_opts(&eo, err, sizeof err);
   if (!e) {
     fprintf(stderr, "recwatch: %s\n", err);
     return 2;
   }
   if (o->state) engine_config(e)->state_path = strdup(o->state);
   if (o->sim && !(sim = attach_sim(e, o))) goto done;
+  if (o->until >= 0) engine_set_until(e, o->until);
   if (engine_load_main(e, script, module, argc, argv, err, sizeof err) != 0) {
     fprintf(stderr, "recwatch: %s\n", err);
     goto done;
@@ -122,10 +131,24 @@ static int cmd_run(int argc, char **argv) {
   run_opts o;
   int i = 1, used;
   memset(&o, 0, sizeof o);
+  o.until = -1;
   while (i < argc && argv[i][0] == '-' && argv[i][1] == '-') {
     if (strcmp(argv[i], "--sim") == 0) {
       o.sim = 1;
       i++;
+    } else if (strcmp(argv[i], "--virtual-time") == 0) {
+      o.virtual_time = 1;
+      i++;
+    } else if (strcmp(argv[i], "--until") == 0 || strcmp(argv[i], "--seed") == 0) {
+      char *end = NULL;
+      double v;
+      if (i + 1 >= argc) return usage_error("%s needs a number", argv[i]);
+      v = strtod(argv[i + 1], &end);
+      if (!end || *end || end == argv[i + 1] || !(v >= 0) || v > 1e9)
+        return usage_error("bad number '%s'", argv[i + 1]);
+      if (argv[i][2] == 'u') o.until = v;
+      else o.seed = (uint64_t)v;
+      i += 2;
     } else if (strcmp(argv[i], "--scenario") == 0 || strcmp(argv[i], "--state") == 0) {
       if (i + 1 >= argc) return usage_error("%s needs a file name", argv[i]);
       if (argv[i][2] == 's' && argv[i][3] == 'c') o.scenario = argv[i + 1];
@@ -140,6 +163,11 @@ static int cmd_run(int argc, char **argv) {
   }
   if (i >= argc) return usage_error("%s", "run needs a script: recwatch run SCRIPT [ARGS...]");
   if (o.scenario && !o.sim) return usage_error("%s", "--scenario goes with --sim");
+  if (o.virtual_time && !o.sim)
+    return usage_error("%s", "--virtual-time goes with --sim (real providers cannot jump in time)");
+  if (o.virtual_time && o.until < 0)
+    return usage_error("%s", "--virtual-time needs --until SECONDS (a watcher never ends by itself)");
+  if (o.until >= 0 && !o.virtual_time) return usage_error("%s", "--until goes with --virtual-time");
   return run_script(&o, argv[i], argc - i - 1, argv + i + 1, NULL);
 }
 
@@ -168,6 +196,7 @@ static int cmd_query(int argc, char **argv) {
   int i, n = 0, has_at = 0;
   char **rest;
   memset(&o, 0, sizeof o);
+  o.until = -1;
   if (argc < 2) return usage_error("%s", "query needs a provider: qingcloud or agora");
   rest = calloc((size_t)argc, sizeof *rest);
   if (!rest) return 2;
@@ -222,11 +251,18 @@ static int dispatch(int argc, char **argv) {
   if (strcmp(argv[i], "check") == 0) return cmd_check(argc - i, argv + i);
   if (strcmp(argv[i], "query") == 0) return cmd_query(argc - i, argv + i);
   if (strcmp(argv[i], "sim") == 0) return sim_command(argc - i, argv + i);
+  if (strcmp(argv[i], "test") == 0) return rtest_command(argc - i, argv + i);
   return usage_error("unknown command '%s'", argv[i]);
 }
 
 int main(int argc, char **argv) {
-  int status = dispatch(argc, argv);
+  int status;
+  if (http_global_init() != 0) {
+    fprintf(stderr, "recwatch: cannot initialise libcurl\n");
+    return 2;
+  }
+  status = dispatch(argc, argv);
+  http_global_cleanup();
   /* the cached HMAC key goes before exit; not from atexit, which would run after OpenSSL's
    * own exit handler, when no OpenSSL call is allowed any more */
   crypto_cleanup();

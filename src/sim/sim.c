@@ -27,7 +27,7 @@ static void conn_close(sim_conn *c);
 static void conn_process(sim_conn *c, const char *data, size_t len);
 static void arm_guard(sim_conn *c);
 
-double sim_now(sim_t *s) { return (double)(uv_now(s->loop) - s->t0) / 1000.0 + s->t_offset; }
+double sim_now(sim_t *s) { return rclock_now(s->clock) - s->t0 + s->t_offset; }
 
 /* ---------------------------------------------------------------- replies */
 
@@ -226,6 +226,7 @@ static sim_fault *pick_fault(sim_conn *c, int provider) {
     long n;
     int hit;
     if (f->provider != SIM_P_ANY && f->provider != provider) continue;
+    if (provider == SIM_P_WEBHOOK && f->provider != SIM_P_WEBHOOK) continue;
     if (now < f->after || (f->before >= 0 && now >= f->before)) continue;
     if (f->times > 0 && f->fired >= f->times) continue;
     if (f->match) {
@@ -268,7 +269,8 @@ static int apply_fault(sim_conn *c, sim_fault *f, int provider) {
       c->delaying = 1;
       c->delayed_fault = f;
       update_reading(c);
-      uv_timer_start(&c->timer, sim_on_delay, (uint64_t)f->delay_ms, 0);
+      rtimer_start(&c->timer, (double)f->delay_ms / 1000.0);
+      rclock_park(c->sim->clock, c->sim->port, c->peer_port);
       return 1;
     case SIM_F_500_HTML:
       sim_reply(c, 500, "text/html", html500, sizeof html500 - 1);
@@ -324,18 +326,52 @@ static const char webhook_path[] = "/_sim/webhook";
 /* The webhook sink: a POST here is an alert "arriving"; it is logged and answered the way
  * the chat-ops robots answer success ({"errcode":0,"code":0}), so demos under --sim show
  * the whole delivery path. */
-static int webhook_sink(sim_conn *c) {
+/* Webhook bodies are kept for sim_webhook (recwatch test's t:webhooks()). */
+static void keep_webhook(sim_t *s, const char *body, size_t len) {
+  char *copy;
+  if (s->nhooks == s->caphooks) {
+    size_t ncap = s->caphooks ? 2 * s->caphooks : 16;
+    sbuf *g = realloc(s->hooks, ncap * sizeof *g);
+    if (!g) return;
+    s->hooks = g;
+    s->caphooks = ncap;
+  }
+  if (!(copy = malloc(len + 1))) return;
+  memcpy(copy, body, len);
+  copy[len] = '\0';
+  s->hooks[s->nhooks].p = copy;
+  s->hooks[s->nhooks].len = s->hooks[s->nhooks].cap = len;
+  s->nhooks++;
+}
+
+const char *sim_webhook(sim_t *s, size_t i, size_t *len) {
+  if (i >= s->nhooks) return NULL;
+  *len = s->hooks[i].len;
+  return s->hooks[i].p;
+}
+
+static int webhook_sink(sim_conn *c, int resumed) {
   char excerpt[512];
+  sim_fault *f = NULL;
   if (c->pathlen != sizeof webhook_path - 1 || memcmp(c->path, webhook_path, c->pathlen) != 0)
     return 0;
+  if (c->parser.method == HTTP_POST && !resumed) {  /* faults that name "webhook" */
+    c->sim->reqno[SIM_P_WEBHOOK]++;
+    if ((f = pick_fault(c, SIM_P_WEBHOOK)) != NULL) {
+      if (apply_fault(c, f, SIM_P_WEBHOOK)) return 1;  /* delay: answered by sim_on_delay */
+      sim_log_request(c, "webhook", 0, sim_fault_names[f->kind]);
+      return 1;
+    }
+  }
   if (c->parser.method != HTTP_POST) {
     sim_reply_json(c, 404, no_route);
   } else {
     rec_excerpt(excerpt, sizeof excerpt, c->body.p, c->body.len);
     log_info("sim: webhook received: %s", excerpt);
+    keep_webhook(c->sim, c->body.p ? c->body.p : "", c->body.len);
     sim_reply_json(c, 200, "{\"errcode\":0,\"code\":0,\"ok\":true}");
   }
-  sim_log_request(c, c->parser.method == HTTP_POST ? "webhook" : NULL, 0, NULL);
+  sim_log_request(c, c->parser.method == HTTP_POST ? "webhook" : NULL, 0, resumed ? "delay" : NULL);
   return 1;
 }
 
@@ -376,7 +412,7 @@ static void handle(sim_conn *c, int resumed) {
     }
   }
 
-  if (webhook_sink(c)) return;
+  if (webhook_sink(c, resumed)) return;
   memset(&req, 0, sizeof req);
   req.c = c;
   if (sim_api_route(c, &req) == 0) {
@@ -588,10 +624,11 @@ static void set_conn_limit(sim_t *s) {
   if (s->max_conns < 16) s->max_conns = 16;
 }
 
-void sim_on_delay(uv_timer_t *t) {
+void sim_on_delay(rtimer_t *t) {
   sim_conn *c = t->data;
   char *rest = c->in;
   size_t len = c->in_len;
+  rclock_unpark(c->sim->clock, c->sim->port, c->peer_port);
   c->delaying = 0;
   c->in = NULL;
   c->in_len = 0;
@@ -632,6 +669,8 @@ void sim_on_read(uv_stream_t *st, ssize_t nread, const uv_buf_t *buf) {
 static void maybe_free_sim(sim_t *s) {
   if (!s->freeing || s->listener_open || s->conns) return;
   sim_scenario_free(s->sc);
+  while (s->nhooks > 0) free(s->hooks[--s->nhooks].p);
+  free(s->hooks);
   if (s->logf) fclose(s->logf);
   sbuf_free(&s->scratch);
   sbuf_free(&s->qbuf);
@@ -661,9 +700,9 @@ static void conn_close(sim_conn *c) {
   if (c->closing) return;
   c->closing = 1;
   c->reading = 0;
-  uv_timer_stop(&c->timer);
+  if (rtimer_active(&c->timer)) rclock_unpark(c->sim->clock, c->sim->port, c->peer_port);
+  rtimer_stop(&c->timer);
   uv_close((uv_handle_t *)&c->tcp, on_conn_closed);
-  uv_close((uv_handle_t *)&c->timer, on_conn_closed);
   uv_close((uv_handle_t *)&c->guard, on_conn_closed);
 }
 
@@ -672,18 +711,18 @@ static sim_conn *conn_new(sim_t *s) {
   if (!c) return NULL;
   c->sim = s;
   uv_tcp_init(s->loop, &c->tcp);
-  uv_timer_init(s->loop, &c->timer);
-  uv_timer_init(s->loop, &c->guard);
-  c->tcp.data = c->timer.data = c->guard.data = c;
-  c->open_handles = 3;
+  rtimer_init(s->clock, &c->timer, sim_on_delay, c);
+  uv_timer_init(s->loop, &c->guard);  /* real time: it guards descriptors, not the story */
+  c->tcp.data = c->guard.data = c;
+  c->open_handles = 2;
   c->next = s->conns;
   if (s->conns) s->conns->prev = c;
   s->conns = c;
   s->nconns++;
   if (s->embedded) {
     uv_unref((uv_handle_t *)&c->tcp);
-    uv_unref((uv_handle_t *)&c->timer);
     uv_unref((uv_handle_t *)&c->guard);
+    rtimer_unref(&c->timer);
   }
   return c;
 }
@@ -714,6 +753,13 @@ static void on_connection(uv_stream_t *server, int status) {
     conn_close(c);
     return;
   }
+  {
+    struct sockaddr_storage peer;
+    int plen = sizeof peer;
+    if (uv_tcp_getpeername(&c->tcp, (struct sockaddr *)&peer, &plen) == 0)
+      c->peer_port = ntohs(peer.ss_family == AF_INET6 ? ((struct sockaddr_in6 *)&peer)->sin6_port
+                                                      : ((struct sockaddr_in *)&peer)->sin_port);
+  }
   uv_tcp_nodelay(&c->tcp, 1);
   conn_ready(c);
 }
@@ -739,6 +785,11 @@ static void on_listener_closed(uv_handle_t *h) {
 
 /* A timeout in seconds: 0 (or anything not in (0, 1 day]) means the default. */
 static double sim_timeout(double v, double def) { return v > 0 && v <= 86400 ? v : def; }
+/* sim_start failed before anything was listening. */
+static void drop_unstarted(sim_t *s) {
+  if (s->own_clock) rclock_free(s->clock);
+  free(s);
+}
 
 sim_t *sim_start(uv_loop_t *loop, const sim_options *opt, char *err, size_t errlen) {
   sim_t *s = calloc(1, sizeof *s);
@@ -755,26 +806,35 @@ sim_t *sim_start(uv_loop_t *loop, const sim_options *opt, char *err, size_t errl
   s->idle_ms = (uint64_t)(sim_timeout(opt ? opt->idle_timeout : 0, 60) * 1000);
   s->header_ms = (uint64_t)(sim_timeout(opt ? opt->header_timeout : 0, 10) * 1000);
   set_conn_limit(s);
+  s->clock = opt ? opt->clock : NULL;
+  if (!s->clock) {
+    s->clock = rclock_new(loop, 0, 0);
+    s->own_clock = 1;
+    if (!s->clock) {
+      snprintf(err, errlen, "out of memory");
+      free(s);
+      return NULL;
+    }
+  }
   s->t_offset = opt && opt->start_at > 0 && opt->start_at < 1e9 ? opt->start_at : 0;
-  s->wall0 = time(NULL) - (time_t)s->t_offset;
-  uv_update_time(loop);
-  s->t0 = uv_now(loop);
+  s->wall0 = (time_t)rclock_time(s->clock) - (time_t)s->t_offset;
+  s->t0 = rclock_now(s->clock);
   memset(&ss, 0, sizeof ss);
   if (opt && (opt->port < 0 || opt->port > 65535)) {
     snprintf(err, errlen, "bad port %d", opt->port);
-    free(s);
+    drop_unstarted(s);
     return NULL;
   }
   rc = v6 ? uv_ip6_addr(host, opt ? opt->port : 0, (struct sockaddr_in6 *)&ss)
           : uv_ip4_addr(host, opt ? opt->port : 0, (struct sockaddr_in *)&ss);
   if (rc != 0) {
     snprintf(err, errlen, "bad listen address '%s'", host);
-    free(s);
+    drop_unstarted(s);
     return NULL;
   }
   s->sc = sim_scenario_load(opt ? opt->scenario_path : NULL, s->wall0, err, errlen);
   if (!s->sc) {
-    free(s);
+    drop_unstarted(s);
     return NULL;
   }
   if (opt && opt->log_requests_path) {
@@ -782,7 +842,7 @@ sim_t *sim_start(uv_loop_t *loop, const sim_options *opt, char *err, size_t errl
     if (!s->logf) {
       snprintf(err, errlen, "cannot open %s for writing", opt->log_requests_path);
       sim_scenario_free(s->sc);
-      free(s);
+      drop_unstarted(s);
       return NULL;
     }
   }
@@ -833,4 +893,6 @@ void sim_free(sim_t *s) {
   if (s->listener_open && !uv_is_closing((uv_handle_t *)&s->listener))
     uv_close((uv_handle_t *)&s->listener, on_listener_closed);
   for (c = s->conns; c; c = c->next) conn_close(c);
+  if (s->own_clock) rclock_free(s->clock);
+  s->clock = NULL;
 }

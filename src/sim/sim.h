@@ -3,6 +3,7 @@
 #ifndef REC_SIM_H
 #define REC_SIM_H
 #include <uv.h>
+#include "rclock.h"
 
 typedef struct sim sim_t;
 
@@ -14,6 +15,7 @@ typedef struct sim_options {
   int embedded;                  /* 1: unref handles so the sim never keeps the loop alive */
   double idle_timeout;           /* seconds a connection may sit idle; 0 = 60 */
   double header_timeout;         /* seconds a request may take to arrive; 0 = 10 */
+  rclock_t *clock;               /* the engine clock (timelines, faults, windows); NULL: own, real */
   double start_at;               /* >= 0: start as if already running this many seconds
                                   * (timelines, created/sliceStartTime; `query --at`) */
 } sim_options;
@@ -29,6 +31,8 @@ typedef struct sim_info {
 /* Starts listening; returns NULL and writes a one-line reason into err on failure. */
 sim_t *sim_start(uv_loop_t *loop, const sim_options *opt, char *err, size_t errlen);
 void sim_get_info(sim_t *s, sim_info *out);
+/* The i-th body the webhook sink received (NUL-terminated, len bytes), or NULL. */
+const char *sim_webhook(sim_t *s, size_t i, size_t *len);
 /* Closes the listener and all connections; frees everything once the handles are closed
  * (run the loop afterwards so the close callbacks run). */
 void sim_free(sim_t *s);

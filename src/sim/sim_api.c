@@ -84,7 +84,7 @@ static int agora_auth(sim_api_req *r) {
 /* Sliding window over the last rate_limit request times of this customer. */
 static int rate_ok(sim_t *s, sim_ag_cred *cr) {
   int n = cr->rate_limit;
-  uint64_t now = uv_now(s->loop);
+  uint64_t now = (uint64_t)(sim_now(s) * 1000);  /* engine clock, ms */
   if (n <= 0) return 1;
   if (cr->count < (size_t)n) {
     cr->ring[(cr->head + cr->count) % (size_t)n] = now;
@@ -253,7 +253,7 @@ static int qc_auth(sim_api_req *r) {
   ts = param(r, "time_stamp");
   if (qc_parse_timestamp(ts, &when) != 0)
     return qc_fail(r, 401, "InvalidTimeStamp", "time_stamp must look like 2021-10-15T06:44:58Z");
-  now = time(NULL);
+  now = (time_t)rclock_time(s->clock);
   if ((double)(when > now ? when - now : now - when) > sc->qc_window)
     return qc_fail(r, 401, "RequestExpired", "time_stamp is more than 15 minutes from now");
   sig = param(r, "signature");

@@ -74,7 +74,8 @@ typedef struct sim_ag_rec {
   size_t *bodylen;
 } sim_ag_rec;
 
-enum { SIM_P_ANY = 0, SIM_P_AGORA = 1, SIM_P_QC = 2 };
+/* SIM_P_WEBHOOK: the webhook sink; only faults that name it apply there ("any" does not). */
+enum { SIM_P_ANY = 0, SIM_P_AGORA = 1, SIM_P_QC = 2, SIM_P_WEBHOOK = 3 };
 
 typedef enum {
   SIM_F_DELAY,

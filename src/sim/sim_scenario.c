@@ -453,9 +453,10 @@ static void read_faults(lua_State *L, int root, sim_scenario *sc) {
     check_keys(L, e, path, keys);
     s = opt_str(L, e, "provider", path, "any");
     f->provider = !strcmp(s, "agora") ? SIM_P_AGORA : !strcmp(s, "qingcloud") ? SIM_P_QC
-                  : !strcmp(s, "any") ? SIM_P_ANY : -1;
+                  : !strcmp(s, "webhook") ? SIM_P_WEBHOOK : !strcmp(s, "any") ? SIM_P_ANY : -1;
     free(s);
-    if (f->provider < 0) luaL_error(L, "%s.provider: expected agora, qingcloud or any", path);
+    if (f->provider < 0)
+      luaL_error(L, "%s.provider: expected agora, qingcloud, webhook or any", path);
     s = opt_str(L, e, "kind", path, NULL);
     if (!s) luaL_error(L, "%s: needs a kind", path);
     f->kind = SIM_F_COUNT;

@@ -18,24 +18,29 @@ struct sim {
   uv_tcp_t listener;
   int listener_open, embedded, freeing, port;
   sim_scenario *sc;
-  uint64_t t0;       /* uv_now at start */
+  rclock_t *clock;   /* the engine clock, or the sim's own real one */
+  int own_clock;
+  double t0;         /* rclock_now at start */
   double t_offset;   /* sim seconds already elapsed at t0 (sim_options.start_at) */
-  time_t wall0;      /* wall clock at start */
+  time_t wall0;      /* the clock's wall-clock time at sim time 0 */
   FILE *logf;
   char base_url[96];
   sim_conn *conns;   /* newest first */
   long nconns, max_conns;        /* max_conns: descriptors we may use, with headroom */
   uint64_t idle_ms, header_ms;   /* transport timeouts (real time, not the engine clock) */
   long shed;                     /* idle connections closed to make room */
-  long reqno[3];     /* requests seen per provider scope (SIM_P_ANY counts both) */
+  long reqno[4];     /* requests seen per provider scope (SIM_P_ANY counts both providers) */
   sbuf scratch, qbuf, logline;
+  sbuf *hooks;       /* bodies the webhook sink received */
+  size_t nhooks, caphooks;
   char rbuf[65536];  /* shared read buffer: every read is consumed before returning */
 };
 
 struct sim_conn {
   uv_tcp_t tcp;
-  uv_timer_t timer;  /* the `delay` fault */
-  uv_timer_t guard;  /* idle and slow-request timeouts */
+  rtimer_t timer;    /* the `delay` fault, on the engine clock (parked while it runs) */
+  int peer_port;     /* the client's port: how the engine knows a parked request */
+  uv_timer_t guard;  /* idle and slow-request timeouts (real time) */
   uint64_t idle_since;  /* uv_now when the connection last became idle */
   sim_t *sim;
   sim_conn *prev, *next;
@@ -80,7 +85,7 @@ void sim_reply(sim_conn *c, int status, const char *ctype, const char *body, siz
 void sim_reply_json(sim_conn *c, int status, const char *body);
 void sim_reply_borrowed(sim_conn *c, int status, const char *ctype, const char *body, size_t len);
 void sim_log_request(sim_conn *c, const char *provider, int auth, const char *fault);
-void sim_on_delay(uv_timer_t *t);
+void sim_on_delay(rtimer_t *t);
 void sim_on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf);
 void sim_on_read(uv_stream_t *st, ssize_t nread, const uv_buf_t *buf);
 

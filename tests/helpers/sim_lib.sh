@@ -34,7 +34,8 @@ sim_start() {
   rm -f "$SIM_TMP/sim.out"
   "$RECWATCH" sim --listen 127.0.0.1:0 "$@" >"$SIM_TMP/sim.out" 2>"$SIM_TMP/sim.err" &
   SIM_PID=$!
-  for i in $(seq 200); do
+  # Up to 60 s: an ASan build on a loaded 2-core machine can take more than 10 s to start.
+  for i in $(seq 1200); do
     grep -q '^export RECWATCH_SIM_PORT=' "$SIM_TMP/sim.out" 2>/dev/null && break
     kill -0 "$SIM_PID" 2>/dev/null || fail "sim exited early"
     sleep 0.05
