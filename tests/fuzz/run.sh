@@ -51,8 +51,8 @@ dict=()
 [ -f "$src/tests/fuzz/$name.dict" ] && dict=(-dict="$src/tests/fuzz/$name.dict")
 # a scenario may legitimately run up to its caps (50 M instructions, 256 MiB) before it
 # is refused: slow under ASan on a busy machine, but bounded
-tmo=10
-[ "$name" = scenario ] && tmo=40
+tmo=10 rss=2048
+[ "$name" = scenario ] && tmo=40 rss=4096  # ASan keeps freed Lua states in quarantine
 cd "$work"
-exec "$bin" -max_total_time="$secs" -timeout=$tmo -rss_limit_mb=2048 -print_final_stats=1 \
+exec "$bin" -max_total_time="$secs" -timeout=$tmo -rss_limit_mb=$rss -print_final_stats=1 \
   -artifact_prefix="$work/" "${dict[@]}" "$@" "$work/corpus" "$seeds" "${extra[@]}"
