@@ -18,6 +18,7 @@ local opt = require("rec.args").parse(arg, {
   appid = os.getenv("AGORA_APP_ID") or "sim-agora-app",
   recordings = "sim-resource-abnormal:sid-abnormal:mix,sim-resource-vanish:sid-vanish:individual",
   every = 2, first_after = 1, confirm = "1,2,3", ["for"] = 120, retry_base = 1,
+  webhook = false, kind = false, secret = false,  -- flags without a default
 })
 
 local delays = {}

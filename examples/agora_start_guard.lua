@@ -19,6 +19,7 @@ local opt = require("rec.args").parse(arg, {
   recordings = "sim-resource-healthy:sid-healthy:mix,sim-resource-stuck:sid-stuck:mix",
   start_timeout = 90, first_after = 5, start_every = 2, confirm = "5,10,15", ["for"] = 120,
   retry_base = 1,
+  webhook = false, kind = false, secret = false,  -- flags without a default
 })
 
 local delays = {}

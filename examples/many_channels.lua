@@ -17,6 +17,7 @@ local opt = require("rec.args").parse(arg, {
   app_id = os.getenv("QINGCLOUD_APP_ID") or "demo-app",
   channels = "demo-channel,healthy-channel", rooms = 20,
   every = 2, ["for"] = 15, retry_base = 1,
+  webhook = false, kind = false, secret = false,  -- flags without a default
 })
 
 local channels = {}

@@ -19,6 +19,7 @@ local opt = require("rec.args").parse(arg, {
   app_id = os.getenv("QINGCLOUD_APP_ID") or "demo-app",
   channels = "demo-channel,healthy-channel",
   every = 1, ["for"] = 15, retry_base = 1,
+  webhook = false, kind = false, secret = false,  -- flags without a default
 })
 
 local out = notify.outbox{

@@ -9,6 +9,7 @@
 #include "http.h"
 #include "lnorm.h"
 #include "log.h"
+#include "metrics.h"
 #include <lauxlib.h>
 
 typedef struct pcall {
@@ -25,13 +26,25 @@ typedef struct pcall {
   retry_policy retry;          /* the provider's, or this call's delays */
   rtimer_t timer;              /* backoff and pacing waits, on the engine clock */
   http_req_t *req;
+  int queued;                  /* counted in recwatch_pacing_queue */
+  double asked_at, sent_at;    /* engine_now: slot asked for, request sent */
 } pcall;
 
 static void begin_attempt(pcall *pc);
 static void send_attempt(pcall *pc);
 
+static const char *provider_label(const pcall *pc);
+
+/* The attempt no longer waits for its pacing slot: it is sent, or the call ends. */
+static void unqueue(pcall *pc) {
+  if (!pc->queued) return;
+  pc->queued = 0;
+  metrics_inc1(metrics_builtin()->pacing_queue, provider_label(pc), -1);
+}
+
 static void pcall_free(pcall *pc) {
   int i;
+  unqueue(pc);
   rtimer_stop(&pc->timer);
   if (pc->req) http_cancel(pc->req);
   for (i = 0; i < 4; i++) free(pc->strs[i]);
@@ -80,6 +93,7 @@ static void failed_attempt(pcall *pc, rec_err *err) {
     return;
   }
   d = retry_delay(&pc->retry, pc->attempt, err->retry_after, engine_random(pc->e));
+  metrics_inc1(metrics_builtin()->retries, provider_label(pc), 1);
   log_write(LOG_INFO, task_id(pc->t), "%s query attempt %d failed (%s: %s); retrying in %.2f s",
             provider_label(pc), pc->attempt, rec_errkind_name(err->kind), err->message, d);
   after(pc, d, on_backoff_done);
@@ -105,21 +119,26 @@ static void on_reply(void *ud, const http_response *res, const rec_err *terr) {
   lua_State *L = engine_lua(pc->e);
   int top = lua_gettop(L);
   rec_err err;
+  const metrics_builtin_t *mb = metrics_builtin();
   pc->req = NULL;
+  metrics_observe1(mb->request_duration, provider_label(pc), engine_now(pc->e) - pc->sent_at);
   if (terr) {
     err = *terr;
+    metrics_inc2(mb->requests, provider_label(pc), rec_errkind_name(err.kind), 1);
     failed_attempt(pc, &err);
     return;
   }
   log_write(LOG_DEBUG, task_id(pc->t), "%s query attempt %d: HTTP %ld, %zu bytes",
             provider_label(pc), pc->attempt, res->status, res->body_len);
   if (interpret(pc, L, res, &err) == 0) {
+    metrics_inc2(mb->requests, provider_label(pc), "ok", 1);
     lua_xmove(L, task_thread(pc->t), 1);
     lua_settop(L, top);
     finish(pc, 1);
     return;
   }
   lua_settop(L, top);
+  metrics_inc2(mb->requests, provider_label(pc), rec_errkind_name(err.kind), 1);
   if (res->retry_after > 0) err.retry_after = res->retry_after;
   failed_attempt(pc, &err);
 }
@@ -140,6 +159,15 @@ static void send_attempt(pcall *pc) {
   http_request r;
   rec_err err;
   char *url = build_url(pc, &err);
+  const metrics_builtin_t *mb = metrics_builtin();
+  unqueue(pc);
+  metrics_observe1(mb->pacing_wait, provider_label(pc), engine_now(pc->e) - pc->asked_at);
+  if (pc->provider == CALL_AGORA && pc->attempt > 1 && pc->conf->nhosts > 1 &&
+      agora_host_for_attempt((const char *const *)pc->conf->hosts, pc->conf->nhosts,
+                             pc->attempt) !=
+          agora_host_for_attempt((const char *const *)pc->conf->hosts, pc->conf->nhosts,
+                                 pc->attempt - 1))
+    metrics_inc1(mb->failovers, provider_label(pc), 1);
   if (!url) {
     fail(pc, &err);
     return;
@@ -153,6 +181,7 @@ static void send_attempt(pcall *pc) {
   r.url = url;
   r.headers = headers;
   r.timeout = pc->timeout;
+  pc->sent_at = engine_now(pc->e);
   pc->req = http_send(engine_http(pc->e), &r, on_reply, pc, &err);
   free(url);
   if (!pc->req) failed_attempt(pc, &err);
@@ -170,9 +199,15 @@ static void slot_reached(pcall *pc) {
 static void begin_attempt(pcall *pc) {
   double wait;
   pc->attempt++;
-  wait = rl_reserve(&pc->conf->bucket, engine_now(pc->e));
-  if (wait > 0.0005) after(pc, wait, on_slot);
-  else slot_reached(pc);
+  pc->asked_at = engine_now(pc->e);
+  wait = rl_reserve(&pc->conf->bucket, pc->asked_at);
+  if (wait > 0.0005) {
+    pc->queued = 1;
+    metrics_inc1(metrics_builtin()->pacing_queue, provider_label(pc), 1);
+    after(pc, wait, on_slot);
+  } else {
+    slot_reached(pc);
+  }
 }
 
 static char *keep(pcall *pc, int i, const char *s) {

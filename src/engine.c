@@ -78,6 +78,12 @@ struct engine {
   uint64_t stop_at;              /* uv_hrtime() of the stop request, 0 before */
   int fin_pending;               /* script finalizers queued (FINQ_KEY), no task runs them yet */
   int tearing_down;              /* lua_close is running: finalizers run at once */
+  /* reload: the script to run again, and who to tell about the new state */
+  const char *script;
+  int script_argc, reload_pending;
+  char **script_argv;
+  void (*on_state)(engine_t *e, lua_State *L, void *ud);
+  void *on_state_ud;
 };
 
 /* ---- what runs outside the loop's control: signals, the watchdog, bounded calls ----
@@ -85,7 +91,7 @@ struct engine {
  * The sigaction handler instead sets a hook on the Lua thread that is running (the way
  * lua.c stops a script on ^C), wakes the loop, and arms a watchdog thread that ends the
  * process SHUTDOWN_HARD_S seconds later whatever happens; a second signal exits at once. */
-#define SHUTDOWN_HARD_S 5          /* the watchdog: seconds after the stop request */
+#define SHUTDOWN_HARD_S 8          /* the watchdog: seconds after the stop request */
 #define CALLBACK_BOUND_NS 1000000000ull /* __tostring of an error object: one second */
 #define FINQ_KEY "rec.finq"
 
@@ -835,6 +841,10 @@ static void on_deadline(uv_timer_t *h) {
 
 void engine_stop(engine_t *e, const char *why) {
   task_t *t;
+  if (e->stopping && e->reload_pending && strcmp(why, "reload") != 0) {
+    e->reload_pending = 0;  /* a stop request during a reload wins: no new script */
+    log_info("stopping (%s) instead of reloading", why);
+  }
   if (e->stopping) return;
   e->stopping = 1;
   e->stop_at = uv_hrtime();
@@ -846,7 +856,8 @@ void engine_stop(engine_t *e, const char *why) {
     if (t->co) lua_sethook(t->co, guard_hook, LUA_MASKCOUNT, BUSY_CHECK_EVERY);
   }
   uv_timer_start(&e->deadline, on_deadline, 1000, 0);
-  wd_arm(3);  /* "the stop request", unless a signal said which */
+  /* "the stop request", unless a signal said which; a reload goes on in a fresh state */
+  if (e->with_signals && !e->reload_pending) wd_arm(3);
 }
 
 void engine_exit(engine_t *e, int code) {
@@ -1043,6 +1054,24 @@ static void virtual_os(lua_State *L, engine_t *e) {
   lua_pop(L, 1);
 }
 
+/* What every Lua state of the engine gets before rec is opened in it (engine_new and a
+ * reload's fresh state). */
+static void setup_lua(engine_t *e) {
+  lua_atpanic(e->L, l_panic);
+  lua_setwarnf(e->L, warnf, e);
+  *(task_t **)lua_getextraspace(e->L) = NULL;
+  luaL_openlibs(e->L);
+  lua_getglobal(e->L, "math");  /* math.random draws from the engine's seed */
+  lua_getfield(e->L, -1, "randomseed");
+  lua_pushinteger(e->L, (lua_Integer)(rng_next(&e->rng) >> 1));
+  lua_call(e->L, 1, 0);
+  lua_pop(e->L, 1);
+  if (rclock_is_virtual(e->clock)) virtual_os(e->L, e);
+  register_task_mt(e->L);
+  remember_cfnames(e->L);
+  install_gc_queue(e->L);
+}
+
 engine_t *engine_new(char *err, size_t errlen) { return engine_new_opts(NULL, err, errlen); }
 
 engine_t *engine_new_opts(const engine_options *o, char *err, size_t errlen) {
@@ -1091,21 +1120,10 @@ engine_t *engine_new_opts(const engine_options *o, char *err, size_t errlen) {
     engine_free(e);
     return NULL;
   }
-  lua_atpanic(e->L, l_panic);
   rclock_add_source(e->clock, engine_busy, e);
   if (e->owns_clock) log_set_clock(rclock_time_cb, e->clock);
   config_init(&e->cfg);
-  lua_setwarnf(e->L, warnf, e);
-  *(task_t **)lua_getextraspace(e->L) = NULL;
-  luaL_openlibs(e->L);
-  lua_getglobal(e->L, "math");  /* math.random draws from the engine's seed */
-  lua_getfield(e->L, -1, "randomseed");
-  lua_pushinteger(e->L, (lua_Integer)(rng_next(&e->rng) >> 1));
-  lua_call(e->L, 1, 0);
-  lua_pop(e->L, 1);
-  if (rclock_is_virtual(e->clock)) virtual_os(e->L, e);
-  register_task_mt(e->L);
-  remember_cfnames(e->L);
+  setup_lua(e);
   uv_async_init(e->loop, &e->wake, on_wake);  /* finalizers queued by __gc; signals */
   e->wake.data = e;
   uv_unref((uv_handle_t *)&e->wake);
@@ -1120,7 +1138,6 @@ engine_t *engine_new_opts(const engine_options *o, char *err, size_t errlen) {
     start_watchdog();
     install_signals(1);
   }
-  install_gc_queue(e->L);
   lrec_open(e->L, e);
   return e;
 }
@@ -1167,6 +1184,10 @@ int engine_load_main(engine_t *e, const char *path, const char *module, int argc
     snprintf(err, errlen, "%s", lua_tostring(L, -1));
     lua_pop(L, 1);
     return 2;
+  } else {
+    e->script = path;  /* argv strings live as long as the process */
+    e->script_argc = argc;
+    e->script_argv = argv;
   }
   for (i = 0; i < argc; i++) lua_pushstring(L, argv[i]);
   t = engine_spawn(e, L, argc);
@@ -1175,10 +1196,35 @@ int engine_load_main(engine_t *e, const char *path, const char *module, int argc
   return 0;
 }
 
+/* The status of a run that would end with 0: rec.watch registers "rec.exit_check" (a
+ * function of `stopping`) so stale watchers or failing callbacks make it non-zero. */
+static int exit_check(engine_t *e) {
+  lua_State *L = e->L;
+  int code = 0;
+  if (lua_getfield(L, LUA_REGISTRYINDEX, "rec.exit_check") == LUA_TFUNCTION) {
+    lua_pushboolean(L, e->stopping);
+    if (lua_pcall(L, 1, 1, 0) == LUA_OK) {
+      if (lua_isinteger(L, -1)) code = (int)(lua_tointeger(L, -1) & 0xff);
+    } else {
+      log_error("exit check failed: %s", lua_tostring(L, -1));
+    }
+  }
+  lua_pop(L, 1);
+  return code;
+}
+
+static int swap_state(engine_t *e);
+
 int engine_run(engine_t *e) {
   task_t *t;
   int n = 0;
   uv_run(e->loop, UV_RUN_DEFAULT);
+  while (e->reload_pending && !e->exiting) {
+    uv_run(e->loop, UV_RUN_NOWAIT);  /* a stop signal that came meanwhile cancels the reload */
+    if (!e->reload_pending || e->exiting) break;
+    if (swap_state(e) != 0) return 2;
+    uv_run(e->loop, UV_RUN_DEFAULT);
+  }
   if (e->exiting) return e->exit_code;
   if (e->main_failed) return e->config_failed ? 2 : 1;
   for (t = e->live; t; t = t->next_live) n++;
@@ -1189,7 +1235,7 @@ int engine_run(engine_t *e) {
     return 1;
   }
   if (e->stopping) log_info("stopped");
-  return 0;
+  return exit_check(e);
 }
 
 int engine_busy_kills(engine_t *e) { return e->busy_kills; }
@@ -1199,6 +1245,86 @@ int engine_status(engine_t *e) {
   if (e->exiting) return e->exit_code;
   if (e->live || e->timers) return -1;
   if (e->main_failed) return e->config_failed ? 2 : 1;
+  return 0;
+}
+
+/* ---- reload ---- */
+
+void engine_on_new_state(engine_t *e, void (*fn)(engine_t *e, lua_State *L, void *ud),
+                         void *ud) {
+  e->on_state = fn;
+  e->on_state_ud = ud;
+}
+
+unsigned engine_task_count(engine_t *e) {
+  task_t *t;
+  unsigned n = 0;
+  for (t = e->live; t; t = t->next_live) n++;
+  return n;
+}
+
+int engine_reload(engine_t *e, char *err, size_t errlen) {
+  lua_State *scratch;
+  if (!e->script) {
+    snprintf(err, errlen, "only a script run with `recwatch run` can be reloaded");
+    return -1;
+  }
+  if (e->stopping || e->exiting || e->reload_pending) {
+    snprintf(err, errlen, "the script is already stopping or reloading");
+    return -1;
+  }
+  if (!(scratch = luaL_newstate())) {
+    snprintf(err, errlen, "out of memory");
+    return -1;
+  }
+  if (luaL_loadfilex(scratch, e->script, "t") != LUA_OK) {
+    snprintf(err, errlen, "%s", lua_tostring(scratch, -1));
+    lua_close(scratch);
+    return -1;
+  }
+  lua_close(scratch);
+  e->reload_pending = 1;
+  engine_stop(e, "reload");
+  return 0;
+}
+
+/* The old tasks have ended (or had 1 s to): drop the old state, start the script in a
+ * fresh one. Store handles close with the old state, so the state file and its lock are
+ * free for the new script; secrets stay registered (log.c keeps them). */
+static int swap_state(engine_t *e) {
+  char err[1024];
+  task_t *t;
+  e->reload_pending = 0;
+  uv_timer_stop(&e->deadline);
+  for (t = e->live; t; t = t->next_live) {
+    if (t->pending && t->pending != &frozen) t->pending->cancel(t->pending);
+    t->pending = NULL;
+  }
+  if (e->live) log_warn("reload: %u task(s) had not ended; dropped", engine_task_count(e));
+  e->live = NULL;
+  e->ready_head = e->ready_tail = NULL;
+  e->nready = 0;
+  e->current = NULL;
+  uv_idle_stop(&e->idle);
+  e->tearing_down = 1;  /* the old state's finalizers run now, not queued into it */
+  lua_pushcfunction(e->L, run_finalizers);
+  if (lua_pcall(e->L, 0, 0, 0) != LUA_OK) lua_pop(e->L, 1);
+  lua_close(e->L);
+  e->tearing_down = 0;
+  e->stop_at = 0;
+  e->fin_pending = 0;
+  e->stopping = e->signals = e->main_failed = e->config_failed = 0;
+  if (!(e->L = lua_newstate(l_alloc, e))) {
+    log_error("reload: out of memory");
+    return -1;
+  }
+  setup_lua(e);
+  lrec_open(e->L, e);
+  if (e->on_state) e->on_state(e, e->L, e->on_state_ud);
+  if (engine_load_main(e, e->script, NULL, e->script_argc, e->script_argv, err, sizeof err)) {
+    log_error("reload: %s", err);
+    return -1;
+  }
   return 0;
 }
 

@@ -86,6 +86,18 @@ void engine_set_max_busy(engine_t *e, double seconds);
 /* rec.configure found a bad setting: a failing main task then exits 2, not 1. */
 void engine_config_failed(engine_t *e);
 
+/* ---- reload (SIGHUP, see ops.c) ---- */
+/* Compiles the script file again in a scratch state; when it compiles, stops the tasks
+ * (their pending calls are cancelled, as for SIGTERM) and, once they have ended (at most
+ * 1 s), runs it as the main task in a fresh Lua state: same loop, HTTP client, settings,
+ * state file and secret list. 0, or -1 with the compile error in err (nothing changed). */
+int engine_reload(engine_t *e, char *err, size_t errlen);
+/* Called with every Lua state made by a reload, before its script runs. */
+void engine_on_new_state(engine_t *e, void (*fn)(engine_t *e, lua_State *L, void *ud),
+                         void *ud);
+/* Live tasks now. */
+unsigned engine_task_count(engine_t *e);
+
 /* Tasks. The task struct lives in a Lua full userdata (the script's handle). */
 /* Spawns fn (at index idx of L) with nargs arguments above it; pushes the handle on L. */
 task_t *engine_spawn(engine_t *e, lua_State *L, int nargs);

@@ -437,12 +437,47 @@ size_t log_escape(char *out, size_t outcap, const char *s, size_t n, int json) {
   return j;
 }
 
-void log_write_str(log_level level, unsigned task, const char *msg) {
-  char line[LOG_LINE_MAX], stamp[40];
+static int reserved_key(const char *k) {
+  return !strcmp(k, "time") || !strcmp(k, "level") || !strcmp(k, "task") || !strcmp(k, "msg");
+}
+
+/* A value for a text log: as is, or quoted (with \" and \\ escaped) when it would not read
+ * back as one token. */
+static void text_value(FILE *f, const char *v) {
+  const char *p;
+  int quote = !*v;
+  for (p = v; *p && !quote; p++)
+    if (*p == ' ' || *p == '=' || *p == '"' || *p == '\n' || *p == '\t') quote = 1;
+  if (!quote) {
+    fputs(v, f);
+    return;
+  }
+  fputc('"', f);
+  for (p = v; *p; p++) {
+    if (*p == '"' || *p == '\\') fputc('\\', f);
+    if (*p == '\n') fputs("\\n", f);
+    else fputc(*p, f);
+  }
+  fputc('"', f);
+}
+
+static int valid_key(const char *k) {
+  if (!*k || strlen(k) > 64) return 0;
+  for (; *k; k++)
+    if (!((*k >= 'a' && *k <= 'z') || (*k >= 'A' && *k <= 'Z') || (*k >= '0' && *k <= '9') ||
+          *k == '_' || *k == '.' || *k == '-'))
+      return 0;
+  return 1;
+}
+
+void log_write_fields(log_level level, unsigned task, const char *msg, const log_field *fields,
+                      int nfields) {
+  char line[LOG_LINE_MAX], stamp[40], val[1024];
   char *clean;
   size_t n = 0;
   struct timeval tv;
   struct tm tm;
+  int i;
   if (!log_enabled(level) || level >= LOG_OFF) return;
   if (!msg) msg = "(null)";
   clean = log_redact_dup(msg, strlen(msg), &n);
@@ -470,19 +505,44 @@ void log_write_str(log_level level, unsigned task, const char *msg) {
   gmtime_r(&tv.tv_sec, &tm);
   strftime(stamp, sizeof stamp, "%Y-%m-%dT%H:%M:%S", &tm);
   if (json_format) {
-    if (task)
-      fprintf(stderr, "{\"time\":\"%s.%03dZ\",\"level\":\"%s\",\"task\":%u,\"msg\":\"%s\"}\n",
-              stamp, (int)(tv.tv_usec / 1000), level_names[level], task, line);
-    else
-      fprintf(stderr, "{\"time\":\"%s.%03dZ\",\"level\":\"%s\",\"msg\":\"%s\"}\n", stamp,
-              (int)(tv.tv_usec / 1000), level_names[level], line);
+    fprintf(stderr, "{\"time\":\"%s.%03dZ\",\"level\":\"%s\",", stamp, (int)(tv.tv_usec / 1000),
+            level_names[level]);
+    if (task) fprintf(stderr, "\"task\":%u,", task);
+    if (strncmp(line, "kind=", 5) == 0) {  /* the stable word to alert on, as a field too */
+      size_t k = strspn(line + 5, "abcdefghijklmnopqrstuvwxyz_");
+      if (k > 0 && k < 40) fprintf(stderr, "\"kind\":\"%.*s\",", (int)k, line + 5);
+    }
+    fprintf(stderr, "\"msg\":\"%s\"", line);
   } else if (task) {
-    fprintf(stderr, "%s.%03dZ %-5s [task %u] %s\n", stamp, (int)(tv.tv_usec / 1000),
+    fprintf(stderr, "%s.%03dZ %-5s [task %u] %s", stamp, (int)(tv.tv_usec / 1000),
             level_names[level], task, line);
   } else {
-    fprintf(stderr, "%s.%03dZ %-5s %s\n", stamp, (int)(tv.tv_usec / 1000), level_names[level],
+    fprintf(stderr, "%s.%03dZ %-5s %s", stamp, (int)(tv.tv_usec / 1000), level_names[level],
             line);
   }
+  for (i = 0; i < nfields; i++) {
+    const char *k = fields[i].key;
+    char *cv;
+    size_t cn = 0;
+    if (!k || !fields[i].value || !valid_key(k)) continue;
+    /* redacted whole, then escaped (no control byte, valid UTF-8 in JSON), then cut */
+    cv = log_redact_dup(fields[i].value, strlen(fields[i].value), &cn);
+    log_escape(val, sizeof val, cv ? cv : mark, cv ? cn : sizeof mark - 1, json_format);
+    free(cv);
+    if (json_format) {
+      fprintf(stderr, ",\"%s%s\":", reserved_key(k) ? "field_" : "", k);
+      if (fields[i].raw) fputs(val, stderr);
+      else fprintf(stderr, "\"%s\"", val);
+    } else {
+      fprintf(stderr, " %s=", k);
+      text_value(stderr, val);
+    }
+  }
+  fputs(json_format ? "}\n" : "\n", stderr);
+}
+
+void log_write_str(log_level level, unsigned task, const char *msg) {
+  log_write_fields(level, task, msg, NULL, 0);
 }
 
 void log_write(log_level level, unsigned task, const char *fmt, ...) {

@@ -54,6 +54,17 @@ void log_write(log_level level, unsigned task, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 void log_write_str(log_level level, unsigned task, const char *msg);
 
+/* Structured fields: top-level keys in JSON logs (after msg; "time", "level", "task" and
+ * "msg" get a "field_" prefix), key=value after the message in text logs (quoted when the
+ * value has a space, '=' or '"'). raw: the value is a number or boolean (unquoted in JSON).
+ * Keys are [A-Za-z0-9_.-]; values are redacted like the message. */
+typedef struct log_field {
+  const char *key, *value;
+  int raw;
+} log_field;
+void log_write_fields(log_level level, unsigned task, const char *msg, const log_field *f,
+                      int n);
+
 #define log_debug(...) do { if (log_enabled(LOG_DEBUG)) log_write(LOG_DEBUG, 0, __VA_ARGS__); } while (0)
 #define log_info(...) log_write(LOG_INFO, 0, __VA_ARGS__)
 #define log_warn(...) log_write(LOG_WARN, 0, __VA_ARGS__)

@@ -6,6 +6,7 @@
 #include <string.h>
 #include <curl/curl.h>
 #include <lauxlib.h>
+#include "suggest.h"
 #include "call.h"
 #include "config.h"
 #include "crypto.h"
@@ -14,6 +15,7 @@
 #include "ljson.h"
 #include "lnorm.h"
 #include "log.h"
+#include "ops.h"
 
 #define EVERY_MT "rec.timer"
 #define ENGINE_KEY "rec.engine"
@@ -86,8 +88,10 @@ static void check_keys(lua_State *L, int idx, const char *section, const char *c
       for (i = 0; allowed[i]; i++)
         if (strcmp(allowed[i], lua_tostring(L, -2)) == 0) ok = 1;
     if (!ok) {
+      char hint[96] = "";
       lua_pop(L, 1);
-      cfg_error(L, "unknown setting '%s' in %s", luaL_tolstring(L, -1, NULL), section);
+      if (lua_type(L, -1) == LUA_TSTRING) suggest_hint(hint, sizeof hint, lua_tostring(L, -1), allowed);
+      cfg_error(L, "unknown setting '%s' in %s%s", luaL_tolstring(L, -1, NULL), section, hint);
     }
     lua_pop(L, 1);
   }
@@ -211,7 +215,7 @@ static void configure_provider(lua_State *L, int idx, provider_conf *p, const ch
 
 static int l_configure(lua_State *L) {
   static const char *const top[] = {"agora", "qingcloud", "http", "state", "log_level",
-                                    "max_busy", NULL};
+                                    "max_busy", "listen", "stuck_after", NULL};
   static const char *const httpk[] = {"max_reply", "ca_file", "max_connections", NULL};
   engine_t *e = get_engine(L);
   config_t *cfg = engine_config(e);
@@ -258,6 +262,14 @@ static int l_configure(lua_State *L) {
     int lv = log_parse_level(s);
     if (lv < 0) return cfg_error(L, "log_level must be debug, info, warn or error");
     log_set_level((log_level)lv);
+  }
+  if (cfg_number(L, 1, "rec.configure{}", "stuck_after", &busy)) {
+    if (!(busy >= 1)) cfg_error(L, "stuck_after must be a number of seconds >= 1");
+    ops_set_stuck_after(busy);
+  }
+  if ((s = cfg_string(L, 1, "rec.configure{}", "listen")) != NULL) {
+    char err[256];
+    if (ops_listen(s, err, sizeof err) != 0) return cfg_error(L, "%s", err);
   }
   lua_pushboolean(L, 1);
   return 1;
@@ -865,17 +877,61 @@ static void guard_coroutines(lua_State *L) {
 
 /* ---- rec.log ---- */
 
+#define LOG_MAX_FIELDS 32
+
+/* rec.log.info(fmt, ... [, fields]): a plain table (no metatable) as the last argument
+ * holds structured fields (strings, numbers, booleans), written in key order. */
+static int log_fields_from(lua_State *L, int idx, log_field *f, int max) {
+  int n = 0, i, j;
+  lua_pushnil(L);
+  while (n < max && lua_next(L, idx)) {
+    int vt = lua_type(L, -1);
+    if (lua_type(L, -2) == LUA_TSTRING &&
+        (vt == LUA_TSTRING || vt == LUA_TNUMBER || vt == LUA_TBOOLEAN)) {
+      f[n].key = lua_tostring(L, -2);
+      if (vt == LUA_TBOOLEAN) f[n].value = lua_toboolean(L, -1) ? "true" : "false";
+      else f[n].value = lua_tostring(L, -1);  /* a number is converted in place: safe */
+      f[n].raw = vt != LUA_TSTRING && (vt == LUA_TBOOLEAN || isfinite(lua_tonumber(L, -1)));
+      n++;
+    }
+    lua_pop(L, 1);
+  }
+  if (n == max) lua_pop(L, 1);  /* stopped early: the last key is still pushed */
+  for (i = 1; i < n; i++)  /* few fields: insertion sort by key */
+    for (j = i; j > 0 && strcmp(f[j - 1].key, f[j].key) > 0; j--) {
+      log_field tmp = f[j];
+      f[j] = f[j - 1];
+      f[j - 1] = tmp;
+    }
+  return n;
+}
+
+/* A table with a metatable (an error object, a class) is a value to format, not fields. */
+static int has_metatable(lua_State *L, int idx) {
+  if (!lua_getmetatable(L, idx)) return 0;
+  lua_pop(L, 1);
+  return 1;
+}
+
 static int log_at(lua_State *L, log_level level) {
-  int n = lua_gettop(L);
+  int n = lua_gettop(L), nf = 0, base = 1;
+  log_field fields[LOG_MAX_FIELDS];
   if (!log_enabled(level)) return 0;
+  if (n > 1 && lua_istable(L, n) && !has_metatable(L, n)) {
+    /* the table goes to the bottom, so the field strings live until the write */
+    lua_insert(L, 1);
+    n--;
+    base = 2;
+    nf = log_fields_from(L, 1, fields, LOG_MAX_FIELDS);
+  }
   if (n > 1) {
     lua_getfield(L, LUA_REGISTRYINDEX, "rec.format");
-    lua_insert(L, 1);
+    lua_insert(L, base);
     lua_call(L, n, 1);
   } else {
-    luaL_tolstring(L, 1, NULL);
+    luaL_tolstring(L, base, NULL);
   }
-  log_write_str(level, current_task_id(L), lua_tostring(L, -1));
+  log_write_fields(level, current_task_id(L), lua_tostring(L, -1), fields, nf);
   return 0;
 }
 
@@ -1008,6 +1064,7 @@ static void add_searcher(lua_State *L) {
 }
 
 int luaopen_rec_store(lua_State *L);  /* lstore.c */
+void lops_open(lua_State *L);         /* lops.c: rec.metrics, rec.health */
 
 /* A metatable named mt whose __index holds methods. */
 static void new_class(lua_State *L, const char *mt, const luaL_Reg *methods) {
@@ -1079,6 +1136,7 @@ int lrec_open(lua_State *L, engine_t *e) {
   lua_setfield(L, -2, "qingcloud");
   push_status_table(L, agora_status_name, agora_failed);
   lua_setfield(L, -2, "agora");
+  lops_open(L);
   lua_pushvalue(L, -1);
   lua_setglobal(L, "rec");
   lua_getglobal(L, "package");

@@ -3,18 +3,41 @@
  * written in the same transaction as the status change that caused them, deleted from the
  * pending set only once delivered). One connection per path, shared by every require.
  *
+ * No SQLite call runs on the loop thread once the database is open: one store thread per
+ * connection owns it and runs jobs in FIFO order. A write (db:set, db:enqueue, ... or a whole
+ * db:transaction) is one job: BEGIN IMMEDIATE, the statements, COMMIT, with SQLite's busy
+ * handler retrying on the store thread while another process holds the file. The task that
+ * asked yields meanwhile, so every other task and timer goes on. db:transaction(fn) runs fn
+ * on the loop against a write set (reads inside it see the committed cache plus that set;
+ * fn cannot wait), then ships the set as one job: a transaction never spans a yield and no
+ * other task's writes land inside it. The kv table is cached in memory (loaded at open,
+ * updated when a job commits), so db:get and db:keys never touch SQLite.
+ *
+ * One writer per state file: the first open of a file takes an exclusive flock on
+ * "<path>.lock" and keeps it until the process ends (a reload reopens without losing it); a
+ * second process, or a second engine in this process, is refused.
+ *
  * Durability: WAL journal with synchronous=FULL, so a committed transaction survives kill -9
  * (NORMAL would already) and a power loss too; writes are tiny and rare (a status change). */
+#include <errno.h>
+#include <fcntl.h>
 #include <lauxlib.h>
 #include <sqlite3.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <uv.h>
 #include "config.h"
 #include "engine.h"
 #include "log.h"
+#include "metrics.h"
 
 #define DB_MT "rec.store.db"
 #define DBS_KEY "rec.store.dbs"
+#define BUSY_MS 5000
 
 enum {
   S_GET, S_SET, S_DEL, S_KEYS, S_ENQ, S_PENDING, S_DELIVERED, S_FAILED, S_COUNT_PENDING,
@@ -26,7 +49,7 @@ static const char *const stmt_sql[S_NSTMT] = {
   "INSERT INTO kv(key, value, updated_at) VALUES (?1, ?2, ?3) "
   "ON CONFLICT(key) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at",
   "DELETE FROM kv WHERE key = ?1",
-  "SELECT key, value FROM kv WHERE substr(key, 1, length(?1)) = ?1 ORDER BY key",
+  "SELECT key, value FROM kv ORDER BY key",
   "INSERT OR IGNORE INTO outbox(id, dest, payload, created_at, attempts, next_at) "
   "VALUES (?1, ?2, ?3, ?4, 0, ?4)",
   "SELECT id, dest, payload, attempts, created_at, next_at, last_error FROM outbox "
@@ -50,11 +73,71 @@ static const char schema[] =
   " last_error TEXT, delivered_at REAL, PRIMARY KEY (id, dest));"
   "CREATE INDEX IF NOT EXISTS outbox_pending ON outbox(next_at) WHERE delivered_at IS NULL;";
 
-typedef struct store_db {
+/* ---- writes and jobs ---- */
+
+enum { OP_SET = 1, OP_DEL, OP_ENQ, OP_DELIVERED, OP_FAILED, OP_PRUNE };
+
+typedef struct op {
+  int kind;
+  char *s[3];      /* key/value, or id/dest/payload, or id/dest/last_error */
+  size_t n[3];
+  double x;        /* updated_at, created_at, delivered_at, next_at, or the prune cut-off */
+} op_t;
+
+typedef struct cell {
+  int type;        /* SQLITE_INTEGER, SQLITE_FLOAT, SQLITE_TEXT, SQLITE_NULL */
+  sqlite3_int64 i;
+  double d;
+  char *s;
+  size_t n;
+} cell_t;
+
+enum { J_WRITE, J_PENDING, J_COUNTS };
+enum { R_RAISE, R_TX };   /* how the result is handed back: raise on failure, or false, err */
+
+typedef struct shared shared_t;
+
+typedef struct job {
+  pending_t base;
+  struct job *next;
+  shared_t *s;
+  task_t *t;       /* NULL once cancelled (the job still runs: a commit cannot be taken back) */
+  int kind, ret, sync, finished, cached;   /* cached: its writes are in the cache already */
+  op_t *ops;
+  int nops, cap;
+  double now;      /* J_PENDING: due time */
+  long limit;
+  int results_ref; /* R_TX: the values fn returned, handed back after the commit */
+  /* results */
+  int ok, changes;
+  int alerts[3];              /* rows queued, delivered, failed: recwatch_alerts_total{state} */
+  sqlite3_int64 pending;      /* outbox rows pending after the commit, or -1 when not read */
+  char err[512];
+  cell_t *cells;   /* J_PENDING: nrows * 7 */
+  int nrows;
+  sqlite3_int64 counts[2];
+} job_t;
+
+struct shared {
   sqlite3 *db;
   sqlite3_stmt *st[S_NSTMT];
-  int in_tx;
   char *path;
+  uv_thread_t thread;
+  uv_mutex_t mu;
+  uv_cond_t cv, done_cv;
+  uv_async_t async;
+  int started, async_inited, quit, inflight;   /* started: the store thread runs */
+  job_t *head, *tail;          /* queued for the store thread */
+  job_t *dhead, *dtail;        /* done, waiting for the loop */
+  lua_State *L;                /* the engine's main state, for the cache */
+  engine_t *e;                 /* held (no virtual-clock jump) while a job is in flight */
+  int cache_ref;               /* registry ref of the kv cache table */
+};
+
+typedef struct store_db {
+  shared_t *s;
+  int in_tx;
+  job_t *ws;                   /* the write set of the running db:transaction */
 } store_db;
 
 static double wall_now(lua_State *L) {
@@ -65,271 +148,843 @@ static double wall_now(lua_State *L) {
   return e ? engine_time(e) : 0;
 }
 
-static void db_close(store_db *d) {
+static void op_free(op_t *o) {
   int i;
-  for (i = 0; i < S_NSTMT; i++) {
-    sqlite3_finalize(d->st[i]);
-    d->st[i] = NULL;
+  for (i = 0; i < 3; i++) free(o->s[i]);
+}
+
+static void job_free(job_t *j) {
+  int i;
+  if (!j) return;
+  for (i = 0; i < j->nops; i++) op_free(&j->ops[i]);
+  free(j->ops);
+  for (i = 0; i < j->nrows * 7; i++) free(j->cells[i].s);
+  free(j->cells);
+  free(j);
+}
+
+static job_t *job_new(lua_State *L, shared_t *s, int kind, int ret) {
+  job_t *j = calloc(1, sizeof *j);
+  if (!j) luaL_error(L, "out of memory");
+  j->s = s;
+  j->kind = kind;
+  j->ret = ret;
+  j->results_ref = LUA_NOREF;
+  return j;
+}
+
+/* Adds an op to j with up to three strings (copied from the Lua stack indexes a, b, c; 0 =
+ * none, negative = optional string that may be absent). */
+static op_t *job_add(lua_State *L, job_t *j, int kind, double x, int a, int b, int c) {
+  int idx[3] = {a, b, c}, i;
+  op_t *o;
+  if (j->nops == j->cap) {
+    int cap = j->cap ? j->cap * 2 : 4;
+    op_t *n = realloc(j->ops, (size_t)cap * sizeof *n);
+    if (!n) luaL_error(L, "out of memory");
+    j->ops = n;
+    j->cap = cap;
   }
-  if (d->db) sqlite3_close(d->db);
-  d->db = NULL;
-  free(d->path);
-  d->path = NULL;
+  o = &j->ops[j->nops];
+  memset(o, 0, sizeof *o);
+  o->kind = kind;
+  o->x = x;
+  for (i = 0; i < 3; i++) {
+    const char *v;
+    size_t n;
+    int at = idx[i] < 0 ? -idx[i] : idx[i];
+    if (!at) continue;
+    if (idx[i] < 0 && !lua_isstring(L, at)) continue;
+    v = luaL_checklstring(L, at, &n);
+    if (!(o->s[i] = malloc(n + 1))) luaL_error(L, "out of memory");
+    memcpy(o->s[i], v, n);
+    o->s[i][n] = 0;
+    o->n[i] = n;
+  }
+  j->nops++;
+  return o;
+}
+
+/* ---- the store thread ---- */
+
+static void bind_str(sqlite3_stmt *st, int col, const op_t *o, int i) {
+  if (o->s[i]) sqlite3_bind_text(st, col, o->s[i], (int)o->n[i], SQLITE_STATIC);
+  else sqlite3_bind_null(st, col);
+}
+
+static sqlite3_stmt *stmt(shared_t *s, int which) {
+  sqlite3_stmt *st = s->st[which];
+  sqlite3_reset(st);
+  sqlite3_clear_bindings(st);
+  return st;
+}
+
+static int job_fail(shared_t *s, job_t *j, const char *what) {
+  snprintf(j->err, sizeof j->err, "rec.store: %s: %s (%s)", what, sqlite3_errmsg(s->db),
+           s->path ? s->path : ":memory:");
+  j->ok = 0;
+  return -1;
+}
+
+static int step(shared_t *s, sqlite3_stmt *st) {
+  int rc = sqlite3_step(st);
+  sqlite3_reset(st);
+  return rc == SQLITE_DONE || rc == SQLITE_ROW ? 0 : -1;
+}
+
+static void run_write(shared_t *s, job_t *j) {
+  static const char *const names[] = {"", "set", "set", "enqueue", "delivered", "attempt_failed", "prune"};
+  int i;
+  if (step(s, stmt(s, S_BEGIN))) {
+    job_fail(s, j, "begin");
+    return;
+  }
+  for (i = 0; i < j->nops; i++) {
+    op_t *o = &j->ops[i];
+    sqlite3_stmt *st = NULL;
+    switch (o->kind) {
+    case OP_SET: st = stmt(s, S_SET); bind_str(st, 1, o, 0); bind_str(st, 2, o, 1); sqlite3_bind_double(st, 3, o->x); break;
+    case OP_DEL: st = stmt(s, S_DEL); bind_str(st, 1, o, 0); break;
+    case OP_ENQ: st = stmt(s, S_ENQ); bind_str(st, 1, o, 0); bind_str(st, 2, o, 1); bind_str(st, 3, o, 2); sqlite3_bind_double(st, 4, o->x); break;
+    case OP_DELIVERED: st = stmt(s, S_DELIVERED); bind_str(st, 1, o, 0); bind_str(st, 2, o, 1); sqlite3_bind_double(st, 3, o->x); break;
+    case OP_FAILED: st = stmt(s, S_FAILED); bind_str(st, 1, o, 0); bind_str(st, 2, o, 1); sqlite3_bind_double(st, 3, o->x); bind_str(st, 4, o, 2); break;
+    default: st = stmt(s, S_PRUNE); sqlite3_bind_double(st, 1, o->x); break;
+    }
+    if (step(s, st)) {
+      job_fail(s, j, names[o->kind]);
+      goto rollback;
+    }
+    j->changes = sqlite3_changes(s->db);
+    if (o->kind >= OP_ENQ && o->kind <= OP_FAILED) j->alerts[o->kind - OP_ENQ] += j->changes;
+  }
+  if (step(s, stmt(s, S_COMMIT))) {
+    job_fail(s, j, "commit");
+    goto rollback;
+  }
+  j->ok = 1;
+  j->pending = -1;
+  if (j->alerts[0] + j->alerts[1] + j->alerts[2] > 0) {
+    sqlite3_stmt *st = stmt(s, S_COUNT_PENDING);
+    if (sqlite3_step(st) == SQLITE_ROW) j->pending = sqlite3_column_int64(st, 0);
+    sqlite3_reset(st);
+  }
+  return;
+rollback:
+  if (!sqlite3_get_autocommit(s->db)) step(s, stmt(s, S_ROLLBACK));
+}
+
+static void run_read(shared_t *s, job_t *j) {
+  int rc, i, cap = 0;
+  if (j->kind == J_COUNTS) {
+    int which[2] = {S_COUNT_PENDING, S_COUNT_DONE};
+    for (i = 0; i < 2; i++) {
+      sqlite3_stmt *st = stmt(s, which[i]);
+      if (sqlite3_step(st) != SQLITE_ROW) {
+        job_fail(s, j, "counts");
+        sqlite3_reset(st);
+        return;
+      }
+      j->counts[i] = sqlite3_column_int64(st, 0);
+      sqlite3_reset(st);
+    }
+    j->ok = 1;
+    return;
+  }
+  {
+    sqlite3_stmt *st = stmt(s, S_PENDING);
+    sqlite3_bind_double(st, 1, j->now);
+    sqlite3_bind_int64(st, 2, j->limit);
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+      if (j->nrows == cap) {
+        cell_t *n;
+        cap = cap ? cap * 2 : 16;
+        if (!(n = realloc(j->cells, (size_t)cap * 7 * sizeof *n))) {
+          sqlite3_reset(st);
+          snprintf(j->err, sizeof j->err, "rec.store: pending: out of memory");
+          return;
+        }
+        j->cells = n;
+      }
+      for (i = 0; i < 7; i++) {
+        cell_t *c = &j->cells[j->nrows * 7 + i];
+        memset(c, 0, sizeof *c);
+        c->type = sqlite3_column_type(st, i);
+        if (c->type == SQLITE_INTEGER) c->i = sqlite3_column_int64(st, i);
+        else if (c->type == SQLITE_FLOAT) c->d = sqlite3_column_double(st, i);
+        else if (c->type != SQLITE_NULL) {
+          c->type = SQLITE_TEXT;
+          c->n = (size_t)sqlite3_column_bytes(st, i);
+          if ((c->s = malloc(c->n + 1)) != NULL) {
+            memcpy(c->s, sqlite3_column_text(st, i), c->n);
+            c->s[c->n] = 0;
+          } else {
+            c->type = SQLITE_NULL;
+          }
+        }
+      }
+      j->nrows++;
+    }
+    sqlite3_reset(st);
+    if (rc != SQLITE_DONE) {
+      job_fail(s, j, "pending");
+      return;
+    }
+    j->ok = 1;
+  }
+}
+
+static void store_main(void *arg) {
+  shared_t *s = arg;
+  uv_mutex_lock(&s->mu);
+  for (;;) {
+    job_t *j;
+    while (!s->head && !s->quit) uv_cond_wait(&s->cv, &s->mu);
+    if (!s->head) break;
+    j = s->head;
+    s->head = j->next;
+    if (!s->head) s->tail = NULL;
+    j->next = NULL;
+    uv_mutex_unlock(&s->mu);
+    if (j->kind == J_WRITE) run_write(s, j);
+    else run_read(s, j);
+    uv_mutex_lock(&s->mu);
+    j->finished = 1;
+    if (j->sync) {
+      uv_cond_broadcast(&s->done_cv);
+    } else {
+      if (s->dtail) s->dtail->next = j;
+      else s->dhead = j;
+      s->dtail = j;
+      uv_async_send(&s->async);
+    }
+  }
+  uv_mutex_unlock(&s->mu);
+}
+
+/* ---- results back on the loop ---- */
+
+static void apply_cache(shared_t *s, lua_State *L, job_t *j) {
+  int i;
+  if (j->cached || !j->ok || j->kind != J_WRITE || s->cache_ref == LUA_NOREF) return;
+  j->cached = 1;
+  lua_rawgeti(L, LUA_REGISTRYINDEX, s->cache_ref);
+  for (i = 0; i < j->nops; i++) {
+    const op_t *o = &j->ops[i];
+    if (o->kind == OP_SET) {
+      lua_pushlstring(L, o->s[0], o->n[0]);
+      lua_pushlstring(L, o->s[1], o->n[1]);
+      lua_rawset(L, -3);
+    } else if (o->kind == OP_DEL) {
+      lua_pushlstring(L, o->s[0], o->n[0]);
+      lua_pushnil(L);
+      lua_rawset(L, -3);
+    }
+  }
+  lua_pop(L, 1);
+}
+
+static void push_cell(lua_State *L, const cell_t *c) {
+  switch (c->type) {
+  case SQLITE_INTEGER: lua_pushinteger(L, (lua_Integer)c->i); break;
+  case SQLITE_FLOAT: lua_pushnumber(L, c->d); break;
+  case SQLITE_TEXT: lua_pushlstring(L, c->s, c->n); break;
+  default: lua_pushnil(L);
+  }
+}
+
+/* Pushes what the job gives back: true, value(s) | false, message. Returns the count. */
+static int push_result(lua_State *L, job_t *j) {
+  static const char *const cols[] = {"id", "dest", "payload", "attempts", "created_at",
+                                     "next_at", "last_error"};
+  int i, k, n;
+  lua_checkstack(L, 8);
+  if (!j->ok) {
+    lua_pushboolean(L, 0);
+    lua_pushstring(L, j->err[0] ? j->err : "rec.store: failed");
+    return 2;
+  }
+  lua_pushboolean(L, 1);
+  if (j->kind == J_COUNTS) {
+    lua_pushinteger(L, (lua_Integer)j->counts[0]);
+    lua_pushinteger(L, (lua_Integer)j->counts[1]);
+    return 3;
+  }
+  if (j->kind == J_PENDING) {
+    lua_createtable(L, j->nrows, 0);
+    for (i = 0; i < j->nrows; i++) {
+      lua_createtable(L, 0, 7);
+      for (k = 0; k < 7; k++) {
+        push_cell(L, &j->cells[i * 7 + k]);
+        lua_setfield(L, -2, cols[k]);
+      }
+      lua_rawseti(L, -2, i + 1);
+    }
+    return 2;
+  }
+  if (j->ret == R_TX) {
+    lua_rawgeti(L, LUA_REGISTRYINDEX, j->results_ref);
+    n = (int)lua_rawlen(L, -1);
+    lua_checkstack(L, n + 2);
+    for (i = 1; i <= n; i++) lua_rawgeti(L, -i, i);
+    lua_remove(L, -n - 1);
+    return 1 + n;
+  }
+  if (j->nops == 1 && j->ops[0].kind == OP_PRUNE) lua_pushinteger(L, j->changes);
+  else lua_pushboolean(L, j->changes > 0);
+  return 2;
+}
+
+static void release_results(lua_State *L, job_t *j) {
+  if (j->results_ref != LUA_NOREF) luaL_unref(L, LUA_REGISTRYINDEX, j->results_ref);
+  j->results_ref = LUA_NOREF;
+}
+
+/* recwatch_alerts_total{state} counts committed outbox changes; recwatch_outbox_pending
+ * follows the outbox that changed last (one state file per script is the rule). */
+static void count_alerts(const job_t *j) {
+  static const char *const states[3] = {"queued", "delivered", "failed"};
+  int i;
+  if (!j->ok) return;
+  for (i = 0; i < 3; i++)
+    if (j->alerts[i] > 0) metrics_inc1(metrics_builtin()->alerts, states[i], j->alerts[i]);
+  if (j->pending >= 0) metrics_set1(metrics_builtin()->outbox_pending, NULL, (double)j->pending);
+}
+
+/* Hands finished jobs back. Taken as one list first: a resumed task may close the database
+ * (the shared struct itself lives until the async handle's close callback). */
+static void on_async(uv_async_t *h) {
+  shared_t *s = h->data;
+  job_t *j, *list;
+  uv_mutex_lock(&s->mu);
+  list = s->dhead;
+  s->dhead = s->dtail = NULL;
+  uv_mutex_unlock(&s->mu);
+  for (j = list; j; j = j->next) {
+    apply_cache(s, s->L, j);  /* in commit order, before any resume */
+    count_alerts(j);
+  }
+  while ((j = list) != NULL) {
+    list = j->next;
+    if (j->t) {
+      task_t *t = j->t;
+      lua_State *co = task_thread(t);
+      engine_detach(t, &j->base);
+      engine_complete(t, push_result(co, j));
+    }
+    release_results(s->L, j);
+    job_free(j);
+    engine_release(s->e);
+    if (--s->inflight == 0 && !uv_is_closing((uv_handle_t *)&s->async)) uv_unref((uv_handle_t *)&s->async);
+  }
+}
+
+static void job_cancel(pending_t *p) {
+  ((job_t *)p)->t = NULL;  /* it still runs; on_async frees it */
+}
+
+/* The continuation: the values after the yield are (true, ...) | (false, msg) | (nil, err)
+ * when the task was cancelled. R_RAISE raises the failure; R_TX returns false, err. */
+static int finish_k(lua_State *L, int status, lua_KContext ctx) {
+  int base = (int)ctx, ret = base < 0 ? R_TX : R_RAISE, n;
+  (void)status;
+  if (base < 0) base = -base - 1;
+  n = lua_gettop(L) - base;
+  if (n < 1) return 0;
+  if (!lua_toboolean(L, base + 1)) {
+    lua_settop(L, base + 2);
+    if (ret == R_RAISE) return lua_error(L);
+    lua_pushboolean(L, 0);
+    lua_replace(L, base + 1);
+    return 2;
+  }
+  if (ret == R_TX) return n;
+  return n - 1;  /* drop the leading true */
+}
+
+/* Queues j and waits for it: the task yields (the usual case), or, where the caller cannot
+ * yield (a metamethod, the main chunk of a module), the loop thread waits for the store
+ * thread. Returns like the binding. */
+static int submit(lua_State *L, job_t *j, const char *what) {
+  shared_t *s = j->s;
+  task_t *t = engine_task_of(L);
+  int base = lua_gettop(L);
+  lua_KContext ctx;
+  if (!s->started) {   /* cannot happen once open succeeded */
+    job_free(j);
+    return luaL_error(L, "rec.store: the database is closed");
+  }
+  if (t && lua_isyieldable(L) && !task_cancelled(t)) {
+    j->t = t;
+    j->base.cancel = job_cancel;
+    if (s->inflight++ == 0) uv_ref((uv_handle_t *)&s->async);
+    engine_hold(s->e);
+    uv_mutex_lock(&s->mu);
+    if (s->tail) s->tail->next = j;
+    else s->head = j;
+    s->tail = j;
+    uv_cond_signal(&s->cv);
+    uv_mutex_unlock(&s->mu);
+    engine_wait(t, &j->base, what);
+    return lua_yieldk(L, 0, j->ret == R_TX ? -(lua_KContext)base - 1 : (lua_KContext)base, finish_k);
+  }
+  j->sync = 1;
+  uv_mutex_lock(&s->mu);
+  if (s->tail) s->tail->next = j;
+  else s->head = j;
+  s->tail = j;
+  uv_cond_signal(&s->cv);
+  while (!j->finished) uv_cond_wait(&s->done_cv, &s->mu);
+  {  /* jobs that committed before this one and wait for on_async: their writes go first */
+    job_t *k;
+    for (k = s->dhead; k; k = k->next) apply_cache(s, L, k);
+  }
+  uv_mutex_unlock(&s->mu);
+  apply_cache(s, L, j);
+  push_result(L, j);
+  release_results(L, j);
+  ctx = j->ret == R_TX ? -(lua_KContext)base - 1 : (lua_KContext)base;
+  job_free(j);
+  return finish_k(L, LUA_OK, ctx);
+}
+
+/* ---- open / close ---- */
+
+static void free_shared_cb(uv_handle_t *h) {
+  shared_t *s = h->data;
+  free(s->path);
+  free(s);
+}
+
+/* Stops the store thread after the jobs already queued, hands the waiting tasks an error,
+ * closes the connection. With L NULL (lua_close), nothing is pushed. */
+static void shared_close(shared_t *s, lua_State *L) {
+  job_t *j;
+  int i;
+  if (!s) return;
+  if (s->started) {
+    uv_mutex_lock(&s->mu);
+    s->quit = 1;
+    uv_cond_signal(&s->cv);
+    uv_mutex_unlock(&s->mu);
+    uv_thread_join(&s->thread);
+    while ((j = s->dhead) != NULL) {
+      s->dhead = j->next;
+      if (L) apply_cache(s, L, j);
+      if (j->t && L) {
+        engine_detach(j->t, &j->base);
+        engine_complete(j->t, push_result(task_thread(j->t), j));
+      }
+      if (L) release_results(L, j);
+      job_free(j);
+      if (s->inflight > 0) {
+        s->inflight--;
+        engine_release(s->e);
+      }
+    }
+    s->dtail = NULL;
+    uv_mutex_destroy(&s->mu);
+    uv_cond_destroy(&s->cv);
+    uv_cond_destroy(&s->done_cv);
+  }
+  for (i = 0; i < S_NSTMT; i++) sqlite3_finalize(s->st[i]);
+  if (s->db) sqlite3_close(s->db);
+  s->db = NULL;
+  if (L && s->cache_ref != LUA_NOREF) luaL_unref(L, LUA_REGISTRYINDEX, s->cache_ref);
+  s->cache_ref = LUA_NOREF;
+  s->started = 0;
+  if (s->async_inited) {
+    uv_close((uv_handle_t *)&s->async, free_shared_cb);
+  } else {
+    free(s->path);
+    free(s);
+  }
 }
 
 static store_db *check_db(lua_State *L) {
   store_db *d = luaL_checkudata(L, 1, DB_MT);
-  if (!d->db) luaL_error(L, "rec.store: the database is closed");
+  if (!d->s) luaL_error(L, "rec.store: the database is closed");
   return d;
 }
 
-/* A failed statement is a broken state file or a full disk: an exception, not a value,
- * so a watcher never silently carries on without its state. */
-static int db_fail(lua_State *L, store_db *d, const char *what) {
-  return luaL_error(L, "rec.store: %s: %s (%s)", what, sqlite3_errmsg(d->db),
-                    d->path ? d->path : ":memory:");
-}
+/* ---- reads (the cache) ---- */
 
-static sqlite3_stmt *stmt(store_db *d, int which) {
-  sqlite3_stmt *s = d->st[which];
-  sqlite3_reset(s);
-  sqlite3_clear_bindings(s);
-  return s;
-}
-
-static void bind_lua_string(lua_State *L, sqlite3_stmt *s, int col, int idx) {
-  size_t n;
-  const char *v = luaL_checklstring(L, idx, &n);
-  sqlite3_bind_text(s, col, v, (int)n, SQLITE_TRANSIENT);
-}
-
-static int step_done(lua_State *L, store_db *d, sqlite3_stmt *s, const char *what) {
-  int rc = sqlite3_step(s);
-  sqlite3_reset(s);
-  if (rc != SQLITE_DONE && rc != SQLITE_ROW) return db_fail(L, d, what);
-  return sqlite3_changes(d->db);
-}
-
-static void push_col(lua_State *L, sqlite3_stmt *s, int col) {
-  switch (sqlite3_column_type(s, col)) {
-  case SQLITE_INTEGER: lua_pushinteger(L, (lua_Integer)sqlite3_column_int64(s, col)); break;
-  case SQLITE_FLOAT: lua_pushnumber(L, sqlite3_column_double(s, col)); break;
-  case SQLITE_NULL: lua_pushnil(L); break;
-  default:
-    lua_pushlstring(L, (const char *)sqlite3_column_text(s, col), (size_t)sqlite3_column_bytes(s, col));
+/* The write set's last word on key: 1 set (value pushed), 0 deleted, -1 nothing said. */
+static int ws_lookup(lua_State *L, job_t *ws, const char *k, size_t kn) {
+  int i;
+  if (!ws) return -1;
+  for (i = ws->nops - 1; i >= 0; i--) {
+    op_t *o = &ws->ops[i];
+    if ((o->kind == OP_SET || o->kind == OP_DEL) && o->n[0] == kn && memcmp(o->s[0], k, kn) == 0) {
+      if (o->kind == OP_DEL) return 0;
+      lua_pushlstring(L, o->s[1], o->n[1]);
+      return 1;
+    }
   }
+  return -1;
 }
 
 /* db:get(key) -> value string or nil */
 static int l_get(lua_State *L) {
   store_db *d = check_db(L);
-  sqlite3_stmt *s = stmt(d, S_GET);
-  int rc;
-  bind_lua_string(L, s, 1, 2);
-  rc = sqlite3_step(s);
-  if (rc == SQLITE_ROW) push_col(L, s, 0);
-  else if (rc == SQLITE_DONE) lua_pushnil(L);
-  sqlite3_reset(s);
-  if (rc != SQLITE_ROW && rc != SQLITE_DONE) return db_fail(L, d, "get");
-  return 1;
-}
-
-/* db:set(key, value) ; db:set(key, nil) deletes */
-static int l_set(lua_State *L) {
-  store_db *d = check_db(L);
-  sqlite3_stmt *s;
-  luaL_checkstring(L, 2);
-  if (lua_isnoneornil(L, 3)) {
-    s = stmt(d, S_DEL);
-    bind_lua_string(L, s, 1, 2);
-    step_done(L, d, s, "set");
-  } else {
-    s = stmt(d, S_SET);
-    bind_lua_string(L, s, 1, 2);
-    bind_lua_string(L, s, 2, 3);
-    sqlite3_bind_double(s, 3, wall_now(L));
-    step_done(L, d, s, "set");
+  size_t kn;
+  const char *k = luaL_checklstring(L, 2, &kn);
+  int r = d->in_tx ? ws_lookup(L, d->ws, k, kn) : -1;
+  if (r == 1) return 1;
+  if (r == 0) {
+    lua_pushnil(L);
+    return 1;
   }
-  lua_pushboolean(L, 1);
+  lua_rawgeti(L, LUA_REGISTRYINDEX, d->s->cache_ref);
+  lua_pushvalue(L, 2);
+  lua_rawget(L, -2);
   return 1;
 }
 
 /* db:keys(prefix) -> { [key] = value, ... } for every key starting with prefix */
 static int l_keys(lua_State *L) {
   store_db *d = check_db(L);
-  sqlite3_stmt *s = stmt(d, S_KEYS);
-  int rc;
-  bind_lua_string(L, s, 1, 2);
+  size_t pn;
+  const char *p = luaL_checklstring(L, 2, &pn);
+  int out, i;
   lua_newtable(L);
-  while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
-    push_col(L, s, 0);
-    push_col(L, s, 1);
-    lua_settable(L, -3);
+  out = lua_gettop(L);
+  lua_rawgeti(L, LUA_REGISTRYINDEX, d->s->cache_ref);
+  lua_pushnil(L);
+  while (lua_next(L, -2)) {
+    size_t kn;
+    const char *k = lua_tolstring(L, -2, &kn);
+    if (kn >= pn && memcmp(k, p, pn) == 0) {
+      lua_pushvalue(L, -2);
+      lua_insert(L, -2);
+      lua_rawset(L, out);
+    } else {
+      lua_pop(L, 1);
+    }
   }
-  sqlite3_reset(s);
-  if (rc != SQLITE_DONE) return db_fail(L, d, "keys");
+  lua_pop(L, 1);
+  if (d->in_tx && d->ws)
+    for (i = 0; i < d->ws->nops; i++) {
+      op_t *o = &d->ws->ops[i];
+      if ((o->kind != OP_SET && o->kind != OP_DEL) || o->n[0] < pn || memcmp(o->s[0], p, pn)) continue;
+      lua_pushlstring(L, o->s[0], o->n[0]);
+      if (o->kind == OP_SET) lua_pushlstring(L, o->s[1], o->n[1]);
+      else lua_pushnil(L);
+      lua_rawset(L, out);
+    }
   return 1;
+}
+
+/* ---- writes: into the write set inside db:transaction, else a one-write job ---- */
+
+static job_t *writer(lua_State *L, store_db *d, int *direct) {
+  *direct = !d->in_tx;
+  if (d->in_tx) return d->ws;
+  return job_new(L, d->s, J_WRITE, R_RAISE);
+}
+
+static int write_done(lua_State *L, job_t *j, int direct, const char *what) {
+  if (!direct) {
+    lua_pushboolean(L, 1);  /* known only at the commit */
+    return 1;
+  }
+  return submit(L, j, what);
+}
+
+/* db:set(key, value) ; db:set(key, nil) deletes */
+static int l_set(lua_State *L) {
+  store_db *d = check_db(L);
+  int direct;
+  job_t *j;
+  luaL_checkstring(L, 2);
+  if (!lua_isnoneornil(L, 3)) luaL_checkstring(L, 3);
+  j = writer(L, d, &direct);
+  if (lua_isnoneornil(L, 3)) job_add(L, j, OP_DEL, 0, 2, 0, 0);
+  else job_add(L, j, OP_SET, wall_now(L), 2, 3, 0);
+  return write_done(L, j, direct, "db:set");
 }
 
 /* db:enqueue(id, dest, payload) -> true when added, false when (id, dest) was already there */
 static int l_enqueue(lua_State *L) {
   store_db *d = check_db(L);
-  sqlite3_stmt *s = stmt(d, S_ENQ);
-  bind_lua_string(L, s, 1, 2);
-  bind_lua_string(L, s, 2, 3);
-  bind_lua_string(L, s, 3, 4);
-  sqlite3_bind_double(s, 4, wall_now(L));
-  lua_pushboolean(L, step_done(L, d, s, "enqueue") > 0);
-  return 1;
-}
-
-/* db:pending(limit [, now]) -> list of {id, dest, payload, attempts, created_at, next_at,
- * last_error} due at `now` (default: the engine's wall clock), oldest first */
-static int l_pending(lua_State *L) {
-  static const char *const cols[] = {"id", "dest", "payload", "attempts", "created_at",
-                                     "next_at", "last_error"};
-  store_db *d = check_db(L);
-  lua_Integer limit = luaL_optinteger(L, 2, 100);
-  double now = luaL_opt(L, luaL_checknumber, 3, wall_now(L));
-  sqlite3_stmt *s = stmt(d, S_PENDING);
-  int rc, i;
-  lua_Integer n = 0;
-  sqlite3_bind_double(s, 1, now);
-  sqlite3_bind_int64(s, 2, limit);
-  lua_newtable(L);
-  while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
-    lua_createtable(L, 0, 7);
-    for (i = 0; i < 7; i++) {
-      push_col(L, s, i);
-      lua_setfield(L, -2, cols[i]);
-    }
-    lua_rawseti(L, -2, ++n);
-  }
-  sqlite3_reset(s);
-  if (rc != SQLITE_DONE) return db_fail(L, d, "pending");
-  return 1;
+  int direct;
+  job_t *j;
+  luaL_checkstring(L, 2);
+  luaL_checkstring(L, 3);
+  luaL_checkstring(L, 4);
+  j = writer(L, d, &direct);
+  job_add(L, j, OP_ENQ, wall_now(L), 2, 3, 4);
+  return write_done(L, j, direct, "db:enqueue");
 }
 
 /* db:delivered(id, dest) -> true when the row was pending */
 static int l_delivered(lua_State *L) {
   store_db *d = check_db(L);
-  sqlite3_stmt *s = stmt(d, S_DELIVERED);
-  bind_lua_string(L, s, 1, 2);
-  bind_lua_string(L, s, 2, 3);
-  sqlite3_bind_double(s, 3, wall_now(L));
-  lua_pushboolean(L, step_done(L, d, s, "delivered") > 0);
-  return 1;
+  int direct;
+  job_t *j;
+  luaL_checkstring(L, 2);
+  luaL_checkstring(L, 3);
+  j = writer(L, d, &direct);
+  job_add(L, j, OP_DELIVERED, wall_now(L), 2, 3, 0);
+  return write_done(L, j, direct, "db:delivered");
 }
 
 /* db:attempt_failed(id, dest, next_at [, error_message]) */
 static int l_attempt_failed(lua_State *L) {
   store_db *d = check_db(L);
-  sqlite3_stmt *s = stmt(d, S_FAILED);
-  bind_lua_string(L, s, 1, 2);
-  bind_lua_string(L, s, 2, 3);
-  sqlite3_bind_double(s, 3, luaL_checknumber(L, 4));
-  if (lua_isstring(L, 5)) {  /* an error text may echo a URL or a request: redacted whole */
+  int direct;
+  job_t *j;
+  double next_at;
+  luaL_checkstring(L, 2);
+  luaL_checkstring(L, 3);
+  next_at = luaL_checknumber(L, 4);
+  if (lua_type(L, 5) == LUA_TSTRING) {  /* an error text may echo a URL or a request */
     size_t n;
     const char *msg = lua_tolstring(L, 5, &n);
-    char *clean = log_redact_dup(msg, n, &n);
-    if (clean) sqlite3_bind_text(s, 4, clean, (int)(n > 4000 ? 4000 : n), SQLITE_TRANSIENT);
-    else sqlite3_bind_text(s, 4, "[REDACTED]", -1, SQLITE_STATIC);
+    char *clean = log_redact_dup(msg, n, &n);  /* redacted whole, then cut */
+    if (clean) lua_pushlstring(L, clean, n > 4000 ? 4000 : n);
+    else lua_pushliteral(L, "[REDACTED]");
     free(clean);
+    lua_replace(L, 5);
   }
-  lua_pushboolean(L, step_done(L, d, s, "attempt_failed") > 0);
-  return 1;
+  j = writer(L, d, &direct);
+  job_add(L, j, OP_FAILED, next_at, 2, 3, -5);
+  return write_done(L, j, direct, "db:attempt_failed");
+}
+
+/* db:prune(seconds): forget delivered alerts older than that -> how many */
+static int l_prune(lua_State *L) {
+  store_db *d = check_db(L);
+  int direct;
+  job_t *j;
+  double cut = wall_now(L) - luaL_checknumber(L, 2);
+  j = writer(L, d, &direct);
+  job_add(L, j, OP_PRUNE, cut, 0, 0, 0);
+  if (!direct) {
+    lua_pushinteger(L, 0);
+    return 1;
+  }
+  return submit(L, j, "db:prune");
+}
+
+/* ---- outbox reads: jobs on the store thread ---- */
+
+/* db:pending(limit [, now]) -> list of {id, dest, payload, attempts, created_at, next_at,
+ * last_error} due at `now` (default: the engine's wall clock), oldest first */
+static int l_pending(lua_State *L) {
+  store_db *d = check_db(L);
+  job_t *j;
+  lua_Integer limit = luaL_optinteger(L, 2, 100);
+  double now = luaL_opt(L, luaL_checknumber, 3, wall_now(L));
+  if (d->in_tx) return luaL_error(L, "rec.store: db:pending cannot run inside a transaction");
+  j = job_new(L, d->s, J_PENDING, R_RAISE);
+  j->now = now;
+  j->limit = (long)limit;
+  return submit(L, j, "db:pending");
 }
 
 /* db:counts() -> pending, delivered */
 static int l_counts(lua_State *L) {
   store_db *d = check_db(L);
-  int which[2] = {S_COUNT_PENDING, S_COUNT_DONE}, i;
-  for (i = 0; i < 2; i++) {
-    sqlite3_stmt *s = stmt(d, which[i]);
-    if (sqlite3_step(s) != SQLITE_ROW) {
-      sqlite3_reset(s);
-      return db_fail(L, d, "counts");
-    }
-    lua_pushinteger(L, (lua_Integer)sqlite3_column_int64(s, 0));
-    sqlite3_reset(s);
-  }
-  return 2;
+  if (d->in_tx) return luaL_error(L, "rec.store: db:counts cannot run inside a transaction");
+  return submit(L, job_new(L, d->s, J_COUNTS, R_RAISE), "db:counts");
 }
 
-/* db:prune(seconds): forget delivered alerts older than that */
-static int l_prune(lua_State *L) {
-  store_db *d = check_db(L);
-  sqlite3_stmt *s = stmt(d, S_PRUNE);
-  sqlite3_bind_double(s, 1, wall_now(L) - luaL_checknumber(L, 2));
-  lua_pushinteger(L, step_done(L, d, s, "prune"));
-  return 1;
-}
-
-/* db:transaction(fn, ...) -> true, results... | false, error. fn runs inside BEGIN IMMEDIATE
- * ... COMMIT; an error in fn rolls back. fn cannot wait (no HTTP, no sleep): a transaction
- * never spans a yield, so no other task's writes can slip into it. */
+/* db:transaction(fn, ...) -> true, results... | false, error. fn runs on the loop against a
+ * write set (it cannot wait: no HTTP, no sleep); the set then commits in one BEGIN IMMEDIATE
+ * ... COMMIT on the store thread while the task waits. An error in fn, or a failed commit,
+ * leaves nothing of it. */
 static int l_transaction(lua_State *L) {
   store_db *d = check_db(L);
-  int n = lua_gettop(L), i, rc;
+  int n = lua_gettop(L), i, rc, nres;
+  job_t *j;
   luaL_checktype(L, 2, LUA_TFUNCTION);
   if (d->in_tx) return luaL_error(L, "rec.store: transactions do not nest");
-  step_done(L, d, stmt(d, S_BEGIN), "begin");
+  j = job_new(L, d->s, J_WRITE, R_TX);
+  d->ws = j;
   d->in_tx = 1;
   lua_pushvalue(L, 2);
   lua_pushvalue(L, 1);
   for (i = 3; i <= n; i++) lua_pushvalue(L, i);
   rc = lua_pcall(L, n - 1, LUA_MULTRET, 0);
   d->in_tx = 0;
-  if (!d->db) return luaL_error(L, "rec.store: the database was closed inside a transaction");
-  if (rc == LUA_OK && sqlite3_step(stmt(d, S_COMMIT)) != SQLITE_DONE) {
-    lua_settop(L, n);
-    lua_pushfstring(L, "rec.store: commit: %s", sqlite3_errmsg(d->db));
-    rc = LUA_ERRRUN;
+  d->ws = NULL;
+  if (!d->s) {
+    job_free(j);
+    return luaL_error(L, "rec.store: the database was closed inside a transaction");
   }
-  sqlite3_reset(d->st[S_COMMIT]);
   if (rc != LUA_OK) {
-    if (!sqlite3_get_autocommit(d->db)) {
-      sqlite3_step(stmt(d, S_ROLLBACK));
-      sqlite3_reset(d->st[S_ROLLBACK]);
-    }
+    job_free(j);
     lua_pushboolean(L, 0);
     lua_insert(L, -2);
     return 2;
   }
-  lua_pushboolean(L, 1);
-  lua_insert(L, n + 1);
-  return lua_gettop(L) - n;
+  nres = lua_gettop(L) - n;
+  lua_createtable(L, nres, 0);
+  for (i = 1; i <= nres; i++) {
+    lua_pushvalue(L, n + i);
+    lua_rawseti(L, -2, i);
+  }
+  j->results_ref = luaL_ref(L, LUA_REGISTRYINDEX);
+  lua_settop(L, n);
+  if (j->nops == 0) {   /* nothing to write: no job */
+    lua_pushboolean(L, 1);
+    lua_rawgeti(L, LUA_REGISTRYINDEX, j->results_ref);
+    for (i = 1; i <= nres; i++) lua_rawgeti(L, n + 2, i);
+    lua_remove(L, n + 2);
+    release_results(L, j);
+    job_free(j);
+    return 1 + nres;
+  }
+  return submit(L, j, "db:transaction");
 }
 
 static int l_path(lua_State *L) {
   store_db *d = check_db(L);
-  if (d->path) lua_pushstring(L, d->path);
+  if (d->s->path) lua_pushstring(L, d->s->path);
   else lua_pushnil(L);
   return 1;
 }
 
 static int l_close(lua_State *L) {
   store_db *d = luaL_checkudata(L, 1, DB_MT);
-  const char *key = d->path ? d->path : ":memory:";
-  if (!d->db) return 0;
+  const char *key;
+  shared_t *s = d->s;
+  if (!s) return 0;
+  key = s->path ? s->path : ":memory:";
   if (lua_getfield(L, LUA_REGISTRYINDEX, DBS_KEY) == LUA_TTABLE) {
     lua_pushnil(L);
     lua_setfield(L, -2, key);
   }
   lua_pop(L, 1);
-  db_close(d);
+  d->s = NULL;
+  shared_close(s, L);
   return 0;
 }
 
 static int l_gc(lua_State *L) {
-  db_close(luaL_checkudata(L, 1, DB_MT));
+  store_db *d = luaL_checkudata(L, 1, DB_MT);
+  shared_t *s = d->s;
+  d->s = NULL;
+  shared_close(s, NULL);
   return 0;
 }
 
 static int l_tostring(lua_State *L) {
   store_db *d = luaL_checkudata(L, 1, DB_MT);
-  lua_pushfstring(L, "rec.store db (%s%s)", d->path ? d->path : ":memory:", d->db ? "" : ", closed");
+  lua_pushfstring(L, "rec.store db (%s%s)", d->s && d->s->path ? d->s->path : ":memory:",
+                  d->s ? "" : ", closed");
   return 1;
+}
+
+/* ---- one writer per state file ---- */
+
+typedef struct lockent {
+  dev_t dev;
+  ino_t ino;
+  int fd;
+  const void *owner;   /* the engine holding it; NULL between a reload's two engines */
+  struct lockent *next;
+} lockent;
+
+static lockent *locks;
+static uv_mutex_t locks_mu;
+static uv_once_t locks_once = UV_ONCE_INIT;
+static void locks_init(void) { uv_mutex_init(&locks_mu); }
+
+/* Releases every lock owned by engine e (it keeps the file descriptor, so the process keeps
+ * the flock: a reload's next engine takes it over; the kernel drops it with the process). */
+static int l_release_locks(lua_State *L) {
+  const void *e = lua_touserdata(L, lua_upvalueindex(1));
+  lockent *l;
+  uv_once(&locks_once, locks_init);
+  uv_mutex_lock(&locks_mu);
+  for (l = locks; l; l = l->next)
+    if (l->owner == e) l->owner = NULL;
+  uv_mutex_unlock(&locks_mu);
+  return 0;
+}
+
+/* Takes "<path>.lock" for engine e. 0, or -1 with a message in msg. */
+static int take_lock(lua_State *L, const void *e, const char *path, char *msg, size_t n) {
+  char lp[1024];
+  struct stat st;
+  lockent *l;
+  int fd;
+  if (snprintf(lp, sizeof lp, "%s.lock", path) >= (int)sizeof lp) {
+    snprintf(msg, n, "rec.store: the state path is too long");
+    return -1;
+  }
+  fd = open(lp, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+  if (fd < 0 || fstat(fd, &st) != 0) {
+    snprintf(msg, n, "rec.store: cannot open the lock file %s: %s", lp, strerror(errno));
+    if (fd >= 0) close(fd);
+    return -1;
+  }
+  uv_once(&locks_once, locks_init);
+  uv_mutex_lock(&locks_mu);
+  for (l = locks; l; l = l->next)
+    if (l->dev == st.st_dev && l->ino == st.st_ino) break;
+  if (l) {
+    int ok = l->owner == NULL || l->owner == e;
+    if (ok) l->owner = e;
+    uv_mutex_unlock(&locks_mu);
+    close(fd);
+    if (!ok) {
+      snprintf(msg, n, "the state file %s is already in use by another engine in this process "
+               "(lock %s); one writer per state file", path, lp);
+      return -1;
+    }
+    return 0;
+  }
+  if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
+    int err = errno;
+    char pid[32] = "";
+    ssize_t got = pread(fd, pid, sizeof pid - 1, 0);
+    uv_mutex_unlock(&locks_mu);
+    close(fd);
+    pid[got > 0 ? got : 0] = 0;
+    pid[strcspn(pid, "\r\n")] = 0;
+    if (err == EWOULDBLOCK)
+      snprintf(msg, n, "the state file %s is in use by another recwatch process%s%s (lock %s); "
+               "one writer per state file: stop it or use another --state", path,
+               pid[0] ? " pid " : "", pid, lp);
+    else
+      snprintf(msg, n, "rec.store: cannot lock %s: %s", lp, strerror(err));
+    return -1;
+  }
+  if (ftruncate(fd, 0) == 0) {
+    char pid[32];
+    int len = snprintf(pid, sizeof pid, "%ld\n", (long)getpid());
+    if (pwrite(fd, pid, (size_t)len, 0) < 0) { /* the pid is informative only */ }
+  }
+  l = calloc(1, sizeof *l);
+  if (!l) {
+    uv_mutex_unlock(&locks_mu);
+    close(fd);
+    snprintf(msg, n, "out of memory");
+    return -1;
+  }
+  l->dev = st.st_dev;
+  l->ino = st.st_ino;
+  l->fd = fd;
+  l->owner = e;
+  l->next = locks;
+  locks = l;
+  uv_mutex_unlock(&locks_mu);
+  /* the engine's Lua state ends with the engine: its __gc hands the lock back */
+  if (lua_getfield(L, LUA_REGISTRYINDEX, "rec.store.lockguard") == LUA_TNIL) {
+    lua_pop(L, 1);
+    lua_newuserdatauv(L, 1, 0);
+    lua_newtable(L);
+    lua_pushlightuserdata(L, (void *)e);
+    lua_pushcclosure(L, l_release_locks, 1);
+    lua_setfield(L, -2, "__gc");
+    lua_setmetatable(L, -2);
+    lua_setfield(L, LUA_REGISTRYINDEX, "rec.store.lockguard");
+  } else {
+    lua_pop(L, 1);
+  }
+  return 0;
 }
 
 /* store.open([path]) -> db. path defaults to the engine's state file (--state or
@@ -338,54 +993,103 @@ static int l_tostring(lua_State *L) {
 static int l_open(lua_State *L) {
   const char *path = luaL_optstring(L, 1, NULL), *key;
   store_db *d;
+  shared_t *s;
   char *errmsg = NULL;
-  int i;
-  if (!path) {
-    engine_t *e;
-    lua_getfield(L, LUA_REGISTRYINDEX, "rec.engine");
-    e = lua_touserdata(L, -1);
-    lua_pop(L, 1);
-    if (e && engine_config(e)->state_path && engine_config(e)->state_path[0])
-      path = engine_config(e)->state_path;
-  }
+  engine_t *e;
+  int i, rc;
+  sqlite3_stmt *st;
+  lua_getfield(L, LUA_REGISTRYINDEX, "rec.engine");
+  e = lua_touserdata(L, -1);
+  lua_pop(L, 1);
+  if (!path && e && engine_config(e)->state_path && engine_config(e)->state_path[0])
+    path = engine_config(e)->state_path;
   if (path && strcmp(path, ":memory:") == 0) path = NULL;
   key = path ? path : ":memory:";
   luaL_getsubtable(L, LUA_REGISTRYINDEX, DBS_KEY);
   if (lua_getfield(L, -1, key) == LUA_TUSERDATA) return 1;
   lua_pop(L, 1);
+  if (path) {
+    char msg[2600];
+    if (take_lock(L, e, path, msg, sizeof msg)) {
+      log_error("%s", msg);
+      if (e) engine_exit(e, 2);
+      return luaL_error(L, "%s", msg);
+    }
+  }
   d = lua_newuserdatauv(L, sizeof *d, 0);
   memset(d, 0, sizeof *d);
   luaL_setmetatable(L, DB_MT);
-  if (path && !(d->path = strdup(path))) return luaL_error(L, "out of memory");
-  if (sqlite3_open_v2(path ? path : ":memory:", &d->db,
+  if (!(s = calloc(1, sizeof *s))) return luaL_error(L, "out of memory");
+  s->cache_ref = LUA_NOREF;
+  d->s = s;
+  if (path && !(s->path = strdup(path))) return luaL_error(L, "out of memory");
+  if (sqlite3_open_v2(path ? path : ":memory:", &s->db,
                       SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, NULL) != SQLITE_OK) {
     lua_pushfstring(L, "rec.store: cannot open %s: %s", key,
-                    d->db ? sqlite3_errmsg(d->db) : "out of memory");
-    db_close(d);
-    return lua_error(L);
+                    s->db ? sqlite3_errmsg(s->db) : "out of memory");
+    goto fail;
   }
-  sqlite3_busy_timeout(d->db, 5000);
-  if (sqlite3_exec(d->db,
+  sqlite3_busy_timeout(s->db, BUSY_MS);
+  if (sqlite3_exec(s->db,
                    "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON; "
                    /* replaced values (an old last_error) do not linger in free pages */
                    "PRAGMA secure_delete=ON;",
                    NULL, NULL, &errmsg) != SQLITE_OK ||
-      sqlite3_exec(d->db, schema, NULL, NULL, &errmsg) != SQLITE_OK) {
+      sqlite3_exec(s->db, schema, NULL, NULL, &errmsg) != SQLITE_OK) {
     lua_pushfstring(L, "rec.store: cannot set up %s: %s", key, errmsg ? errmsg : "?");
     sqlite3_free(errmsg);
-    db_close(d);
-    return lua_error(L);
+    goto fail;
   }
   for (i = 0; i < S_NSTMT; i++)
-    if (sqlite3_prepare_v3(d->db, stmt_sql[i], -1, SQLITE_PREPARE_PERSISTENT, &d->st[i], NULL) !=
+    if (sqlite3_prepare_v3(s->db, stmt_sql[i], -1, SQLITE_PREPARE_PERSISTENT, &s->st[i], NULL) !=
         SQLITE_OK) {
-      lua_pushfstring(L, "rec.store: cannot prepare a statement on %s: %s", key, sqlite3_errmsg(d->db));
-      db_close(d);
-      return lua_error(L);
+      lua_pushfstring(L, "rec.store: cannot prepare a statement on %s: %s", key, sqlite3_errmsg(s->db));
+      goto fail;
     }
+  /* the kv cache: read once here, then kept by the commits */
+  lua_newtable(L);
+  st = stmt(s, S_KEYS);
+  while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+    lua_pushlstring(L, (const char *)sqlite3_column_text(st, 0), (size_t)sqlite3_column_bytes(st, 0));
+    lua_pushlstring(L, (const char *)sqlite3_column_text(st, 1), (size_t)sqlite3_column_bytes(st, 1));
+    lua_rawset(L, -3);
+  }
+  sqlite3_reset(st);
+  if (rc != SQLITE_DONE) {
+    lua_pop(L, 1);
+    lua_pushfstring(L, "rec.store: cannot read %s: %s", key, sqlite3_errmsg(s->db));
+    goto fail;
+  }
+  s->cache_ref = luaL_ref(L, LUA_REGISTRYINDEX);
+  s->e = e;
+  s->L = e ? engine_lua(e) : L;
+  if (!s->L) s->L = L;
+  if (!e) {
+    lua_pushstring(L, "rec.store: no engine");
+    goto fail;
+  }
+  uv_mutex_init(&s->mu);
+  uv_cond_init(&s->cv);
+  uv_cond_init(&s->done_cv);
+  uv_async_init(engine_loop(e), &s->async, on_async);
+  s->async.data = s;
+  s->async_inited = 1;
+  uv_unref((uv_handle_t *)&s->async);
+  if (uv_thread_create(&s->thread, store_main, s) != 0) {
+    uv_mutex_destroy(&s->mu);
+    uv_cond_destroy(&s->cv);
+    uv_cond_destroy(&s->done_cv);
+    lua_pushfstring(L, "rec.store: cannot start the store thread for %s", key);
+    goto fail;
+  }
+  s->started = 1;
   lua_pushvalue(L, -1);
   lua_setfield(L, -3, key);
   return 1;
+fail:
+  d->s = NULL;
+  shared_close(s, L);
+  return lua_error(L);
 }
 
 int luaopen_rec_store(lua_State *L);

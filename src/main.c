@@ -7,6 +7,7 @@
 #include "engine.h"
 #include "http.h"
 #include "log.h"
+#include "ops.h"
 #include "rtest.h"
 #include "sim/sim.h"
 
@@ -15,10 +16,10 @@ static const char usage[] =
   "usage: recwatch [--log-level debug|info|warn|error] [--log-format text|json] COMMAND ...\n"
   "\n"
   "commands:\n"
-  "  run [--sim] [--scenario FILE] [--state DB] SCRIPT [ARGS...]\n"
+  "  run [--sim] [--scenario FILE] [--state DB] [--listen ADDR] SCRIPT [ARGS...]\n"
   "                      run a Lua workflow script (ARGS are in the global `arg`);\n"
   "                      --sim starts the simulated clouds in-process and points both\n"
-  "                      providers at them\n"
+  "                      providers at them; --listen serves /metrics, /healthz, /status\n"
   "  run --sim --virtual-time --until SECONDS [--seed N] [--scenario FILE] SCRIPT ...\n"
   "                      the same on a virtual clock that jumps whenever everything\n"
   "                      waits; stops (like SIGTERM) at SECONDS of virtual time\n"
@@ -36,15 +37,57 @@ static const char usage[] =
   "  sim [--listen HOST:PORT] [--scenario FILE] [--log-requests FILE]\n"
   "                      serve the simulated QingCloud RTC and Agora APIs\n"
   "\n"
+  "  help [COMMAND]      this text, or one command's (also: recwatch COMMAND --help)\n"
+  "\n"
   "exit status: 0 done, 1 the main task failed, 2 usage or configuration error\n"
   "credentials: AGORA_CUSTOMER_ID, AGORA_CUSTOMER_SECRET, AGORA_API_BASE,\n"
   "  QINGCLOUD_ACCESS_KEY_ID, QINGCLOUD_SECRET_ACCESS_KEY, QINGCLOUD_RTC_API_BASE\n";
 
+static const char run_usage[] =
+  "usage: recwatch run [--sim] [--scenario FILE] [--state DB] [--listen ADDR]\n"
+  "                    [--virtual-time --until SECONDS] [--seed N]\n"
+  "                    [--log-level LEVEL] [--log-format text|json] SCRIPT [ARGS...]\n"
+  "\n"
+  "Runs a Lua workflow script until its tasks end, rec.exit, or SIGINT/SIGTERM.\n"
+  "  --sim            start the simulated clouds in-process; both providers use them\n"
+  "  --scenario FILE  the simulator's scenario (with --sim)\n"
+  "  --state DB       the state file (watchers' statuses, the alert outbox)\n"
+  "  --listen ADDR    serve /metrics, /healthz and /status on ADDR: PORT (loopback),\n"
+  "                   HOST:PORT or [IPV6]:PORT; off by default (docs/operations.md)\n"  "  --virtual-time   (with --sim) a virtual clock that jumps whenever everything waits;\n"
+  "  --until SECONDS  stop (like SIGTERM) at that virtual time; --seed N: the random seed\n"
+  "signals: SIGHUP reloads SCRIPT (kept running when the new one does not compile),\n"
+  "  SIGUSR1 writes the /status document to the log, SIGINT/SIGTERM stop.\n"
+  "exit status: 0 done, 1 the main task failed, 2 usage or configuration error\n";
+
+static const char check_usage[] =
+  "usage: recwatch check SCRIPT\n"
+  "\n"
+  "Compiles SCRIPT without running it: prints 'SCRIPT: ok', or file:line: message and\n"
+  "exits 1 on a syntax error.\n";
+
+/* The usage of a command (NULL = the general one). */
+static const char *usage_of(const char *cmd) {
+  if (!cmd) return usage;
+  if (strcmp(cmd, "run") == 0) return run_usage;
+  if (strcmp(cmd, "check") == 0) return check_usage;
+  return NULL;
+}
+
+static const char *usage_cmd;  /* the command whose usage errors show */
+
 static int usage_error(const char *fmt, const char *arg) {
   fprintf(stderr, "recwatch: ");
   fprintf(stderr, fmt, arg);
-  fprintf(stderr, "\nTry 'recwatch --help'.\n");
+  if (usage_of(usage_cmd)) {
+    fprintf(stderr, "\n\n%s\nTry 'recwatch %s --help'.\n", usage_of(usage_cmd), usage_cmd);
+  } else {
+    fprintf(stderr, "\n\n%s\nTry 'recwatch --help'.\n", usage);
+  }
   return 2;
+}
+
+static int is_help(const char *a) {
+  return strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0;
 }
 
 /* Options that may come before the command or before the script. Returns how many argv
@@ -71,9 +114,12 @@ typedef struct run_opts {
   int sim, virtual_time;
   double until;                  /* virtual seconds; < 0: none */
   uint64_t seed;
-  const char *scenario, *state;
+  const char *scenario, *state, *listen;
   double at;                     /* query --at: simulator seconds already elapsed */
 } run_opts;
+
+void lrec_set_sim(lua_State *L, const char *base_url);  /* lrec.c */
+static const char *sim_url;  /* for the Lua states a reload makes */
 
 /* Starts the in-process simulator (on the engine's loop and clock) and points both providers
  * at it, credentials included. */
@@ -93,7 +139,18 @@ static sim_t *attach_sim(engine_t *e, const run_opts *o) {
     return NULL;
   }
   rtest_attach_sim(e, s);
+  {
+    sim_info info;
+    sim_get_info(s, &info);
+    sim_url = info.base_url;  /* a reload's new Lua state gets rec.sim too */
+  }
   return s;
+}
+
+static void on_new_state(engine_t *e, lua_State *L, void *ud) {
+  (void)ud;
+  if (sim_url) lrec_set_sim(L, sim_url);
+  ops_reloaded(e);
 }
 
 /* Runs SCRIPT (or, with chunk != NULL, an embedded module) as the main task. */
@@ -114,14 +171,23 @@ static int run_script(const run_opts *o, const char *script, int argc, char **ar
     return 2;
   }
   if (o->state) engine_config(e)->state_path = strdup(o->state);
+  if (o->listen && ops_listen(o->listen, err, sizeof err) != 0) {
+    fprintf(stderr, "recwatch: --listen: %s\n", err);
+    goto done;
+  }
   if (o->sim && !(sim = attach_sim(e, o))) goto done;
   if (o->until >= 0) engine_set_until(e, o->until);
   if (engine_load_main(e, script, module, argc, argv, err, sizeof err) != 0) {
     fprintf(stderr, "recwatch: %s\n", err);
     goto done;
   }
+  if (!module) {  /* a service: heartbeat, SIGHUP reload, SIGUSR1 status, sd_notify */
+    engine_on_new_state(e, on_new_state, NULL);
+    ops_attach(e);
+  }
   status = engine_run(e);
 done:
+  ops_shutdown();
   if (sim) sim_free(sim);
   engine_free(e);
   return status;
@@ -132,10 +198,17 @@ static int cmd_run(int argc, char **argv) {
   int i = 1, used;
   memset(&o, 0, sizeof o);
   o.until = -1;
-  while (i < argc && argv[i][0] == '-' && argv[i][1] == '-') {
+  while (i < argc && argv[i][0] == '-' && (argv[i][1] == '-' || is_help(argv[i]))) {
     if (strcmp(argv[i], "--sim") == 0) {
       o.sim = 1;
       i++;
+    } else if (is_help(argv[i])) {
+      fputs(run_usage, stdout);
+      return 0;
+    } else if (strcmp(argv[i], "--listen") == 0) {
+      if (i + 1 >= argc) return usage_error("%s needs an address: PORT, HOST:PORT or [IPV6]:PORT", argv[i]);
+      o.listen = argv[i + 1];
+      i += 2;
     } else if (strcmp(argv[i], "--virtual-time") == 0) {
       o.virtual_time = 1;
       i++;
@@ -175,6 +248,10 @@ static int cmd_check(int argc, char **argv) {
   char err[1024];
   engine_t *e;
   int rc;
+  if (argc == 2 && is_help(argv[1])) {
+    fputs(check_usage, stdout);
+    return 0;
+  }
   if (argc != 2) return usage_error("%s", "check needs exactly one script: recwatch check SCRIPT");
   e = engine_new(err, sizeof err);
   if (!e) {
@@ -197,7 +274,7 @@ static int cmd_query(int argc, char **argv) {
   char **rest;
   memset(&o, 0, sizeof o);
   o.until = -1;
-  if (argc < 2) return usage_error("%s", "query needs a provider: qingcloud or agora");
+  /* rec.cli.query owns its usage: --help, and usage errors (also no provider at all) */
   rest = calloc((size_t)argc, sizeof *rest);
   if (!rest) return 2;
   for (i = 1; i < argc; i++) {
@@ -239,10 +316,25 @@ static int dispatch(int argc, char **argv) {
     fputs(usage, stderr);
     return 2;
   }
-  if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0 || strcmp(argv[i], "help") == 0) {
-    fputs(usage, stdout);
+  if (is_help(argv[i]) || strcmp(argv[i], "help") == 0) {
+    const char *u = i + 1 < argc && strcmp(argv[i], "help") == 0 ? usage_of(argv[i + 1]) : usage;
+    if (i + 1 < argc && strcmp(argv[i], "help") == 0 && strcmp(argv[i + 1], "sim") == 0) {
+      char *h[2] = {"sim", "--help"};
+      return sim_command(2, h);
+    }
+    if (i + 1 < argc && strcmp(argv[i], "help") == 0 && strcmp(argv[i + 1], "test") == 0) {
+      char *h[2] = {"test", "--help"};
+      return rtest_command(2, h);
+    }
+    if (i + 1 < argc && strcmp(argv[i], "help") == 0 && strcmp(argv[i + 1], "query") == 0) {
+      char *h[2] = {"query", "--help"};
+      return cmd_query(2, h);
+    }
+    if (!u) return usage_error("no help for unknown command '%s'", argv[i + 1]);
+    fputs(u, stdout);
     return 0;
   }
+  usage_cmd = argv[i];
   if (strcmp(argv[i], "--version") == 0 || strcmp(argv[i], "version") == 0) {
     printf("recwatch %s (%s)\n", RECWATCH_VERSION, LUA_RELEASE);
     return 0;

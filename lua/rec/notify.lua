@@ -13,6 +13,7 @@
 --   out:alert("task %d failed", 39)
 local rec = rec or require "rec"
 local batch = require "rec._batch"
+local opts = require "rec._opts"
 
 local notify = {}
 local crypto = rec.crypto
@@ -39,9 +40,10 @@ end
 
 -- notify.webhook(url, table [, opts]) -> true | nil, err. One JSON POST; any 2xx is success.
 -- opts: headers = {...}, timeout = seconds.
-function notify.webhook(url, body, opts)
-  opts = opts or {}
-  local r, err = post_json(url, body, opts.headers, opts.timeout)
+function notify.webhook(url, body, o)
+  o = o or {}
+  opts.check(o, { "headers", "timeout" }, "notify.webhook", 2)
+  local r, err = post_json(url, body, o.headers, o.timeout)
   if not r then return nil, err end
   return true
 end
@@ -85,8 +87,19 @@ function Sender:__tostring() return "notify sender " .. self.name end
 
 -- Webhook URLs carry their token (access_token=, key=, or a path segment): the URL and the
 -- signing secret are registered as secrets, so no log line or error message shows them.
+local SENDER_KEYS = {
+  webhook = { "url", "name", "timeout", "show_id", "headers" },
+  dingtalk = { "url", "secret", "name", "timeout", "show_id" },
+  wecom = { "url", "name", "timeout", "show_id" },
+  feishu = { "url", "secret", "name", "timeout", "show_id" },
+  slack = { "url", "name", "timeout", "show_id" },
+  log = { "name" },
+}
+
 local function sender(kind, o, fn)
   o = o or {}
+  if type(o) ~= "table" then error(("notify.%s takes a table"):format(kind), 3) end
+  opts.check(o, SENDER_KEYS[kind], "notify." .. (kind == "webhook" and "webhook_sender" or kind), 3)
   if type(o.url) == "string" then rec.secret(o.url) end
   if type(o.secret) == "string" then rec.secret(o.secret) end
   if kind ~= "log" and type(o.url) ~= "string" then
@@ -192,7 +205,56 @@ local kinds = { webhook = notify.webhook_sender, dingtalk = notify.dingtalk, wec
 -- RECWATCH_WEBHOOK_KIND and RECWATCH_WEBHOOK_SECRET.
 function notify.sender_from(o)
   o = o or {}
-  if not o.url or o.url == "" then return notify.log{ name = o.name } end
+  opts.check(o, { "url", "kind", "secret", "name" }, "notify.sender_from", 2)
+  if not o.url or o.url == "" then ---------------------------------------------------------------------------- heartbeat
+
+-- notify.heartbeat{ url=, every=60, method="GET" | "POST", timeout=10, name= } -> handle
+-- A dead man's switch: requests url every `every` seconds while every watcher is healthy
+-- (rec.watch: none stale, no callbacks failing). The service alerts when the pings stop,
+-- which also covers a process that is dead or hung. handle:stop() ends it.
+function notify.heartbeat(o)
+  if type(o) ~= "table" then error("notify.heartbeat takes a table", 2) end
+  opts.check(o, { "url", "every", "method", "timeout", "name" }, "notify.heartbeat", 2)
+  if type(o.url) ~= "string" then error("notify.heartbeat: 'url' is required", 2) end
+  if o.every ~= nil and (type(o.every) ~= "number" or o.every <= 0) then
+    error("notify.heartbeat: 'every' must be a number of seconds > 0", 2)
+  end
+  local method = (o.method or "GET"):upper()
+  if method ~= "GET" and method ~= "POST" then error("notify.heartbeat: 'method' must be GET or POST", 2) end
+  rec.secret(o.url)
+  local watch = require "rec.watch"
+  local hb = { sent = 0, skipped = 0, failed = 0, stopped = false }
+  local every = o.every or 60
+  hb.task = rec.spawn(function()
+    while not hb.stopped do
+      if watch.healthy() then
+        local r, err = rec.http{ method = method, url = o.url, timeout = o.timeout or 10,
+                                 body = method == "POST" and "" or nil }
+        if r and r.status >= 200 and r.status < 300 then
+          hb.sent = hb.sent + 1
+        elseif not (err and err.kind == "cancelled") then
+          hb.failed = hb.failed + 1
+          rec.log.warn("kind=heartbeat_failed heartbeat %s: %s", o.name or "ping",
+                       r and ("HTTP " .. r.status) or tostring(err))
+        end
+      else
+        hb.skipped = hb.skipped + 1
+        if not hb.withheld then   -- once per unhealthy spell
+          rec.log.warn("kind=heartbeat_withheld heartbeat %s withheld: a watcher is stale or failing", o.name or "ping")
+        end
+      end
+      hb.withheld = not watch.healthy()
+      if hb.stopped or not rec.sleep(every) then break end
+    end
+  end)
+  function hb.stop()
+    hb.stopped = true
+    hb.task:cancel()
+  end
+  return hb
+end
+
+return notify.log{ name = o.name } end
   local make = kinds[o.kind or "webhook"]
   if not make then error("notify: unknown webhook kind '" .. tostring(o.kind) .. "'", 2) end
   return make{ url = o.url, secret = (o.secret ~= "" and o.secret or nil), name = o.name or "alerts" }
@@ -202,8 +264,57 @@ end
 -- sink (rec.sim.webhook_url), so a demo shows the whole delivery path; otherwise to the log.
 function notify.from_env(o)
   o = o or {}
+  opts.check(o, { "url", "kind", "secret", "name" }, "notify.from_env", 2)
   local sim_sink = rec.sim and rec.sim.webhook_url
-  return notify.sender_from{ url = o.url or os.getenv("RECWATCH_WEBHOOK_URL") or sim_sink,
+  ---------------------------------------------------------------------------- heartbeat
+
+-- notify.heartbeat{ url=, every=60, method="GET" | "POST", timeout=10, name= } -> handle
+-- A dead man's switch: requests url every `every` seconds while every watcher is healthy
+-- (rec.watch: none stale, no callbacks failing). The service alerts when the pings stop,
+-- which also covers a process that is dead or hung. handle:stop() ends it.
+function notify.heartbeat(o)
+  if type(o) ~= "table" then error("notify.heartbeat takes a table", 2) end
+  opts.check(o, { "url", "every", "method", "timeout", "name" }, "notify.heartbeat", 2)
+  if type(o.url) ~= "string" then error("notify.heartbeat: 'url' is required", 2) end
+  if o.every ~= nil and (type(o.every) ~= "number" or o.every <= 0) then
+    error("notify.heartbeat: 'every' must be a number of seconds > 0", 2)
+  end
+  local method = (o.method or "GET"):upper()
+  if method ~= "GET" and method ~= "POST" then error("notify.heartbeat: 'method' must be GET or POST", 2) end
+  rec.secret(o.url)
+  local watch = require "rec.watch"
+  local hb = { sent = 0, skipped = 0, failed = 0, stopped = false }
+  local every = o.every or 60
+  hb.task = rec.spawn(function()
+    while not hb.stopped do
+      if watch.healthy() then
+        local r, err = rec.http{ method = method, url = o.url, timeout = o.timeout or 10,
+                                 body = method == "POST" and "" or nil }
+        if r and r.status >= 200 and r.status < 300 then
+          hb.sent = hb.sent + 1
+        elseif not (err and err.kind == "cancelled") then
+          hb.failed = hb.failed + 1
+          rec.log.warn("kind=heartbeat_failed heartbeat %s: %s", o.name or "ping",
+                       r and ("HTTP " .. r.status) or tostring(err))
+        end
+      else
+        hb.skipped = hb.skipped + 1
+        if not hb.withheld then   -- once per unhealthy spell
+          rec.log.warn("kind=heartbeat_withheld heartbeat %s withheld: a watcher is stale or failing", o.name or "ping")
+        end
+      end
+      hb.withheld = not watch.healthy()
+      if hb.stopped or not rec.sleep(every) then break end
+    end
+  end)
+  function hb.stop()
+    hb.stopped = true
+    hb.task:cancel()
+  end
+  return hb
+end
+
+return notify.sender_from{ url = o.url or os.getenv("RECWATCH_WEBHOOK_URL") or sim_sink,
                              kind = o.kind or os.getenv("RECWATCH_WEBHOOK_KIND"),
                              secret = o.secret or os.getenv("RECWATCH_WEBHOOK_SECRET"),
                              name = o.name }
@@ -229,6 +340,8 @@ end
 --   deliverer task now) }
 function notify.outbox(o)
   o = o or {}
+  opts.check(o, { "to", "db", "every", "retry_base", "retry_max", "batch", "keep", "start" },
+             "notify.outbox", 2)
   local to = o.to or notify.log()
   if getmetatable(to) == Sender then to = { to } end
   local self = setmetatable({
@@ -237,6 +350,7 @@ function notify.outbox(o)
     every = o.every or 1, retry_base = o.retry_base or 2, retry_max = o.retry_max or 60,
     batch = o.batch or 50, keep = o.keep, stopped = false, delivered = 0, failed_attempts = 0,
     wake = rec.event(),
+    sent = {},   -- "id\0dest" -> true: sent, not yet recorded as delivered (the store failed)
   }, Outbox)
   for _, s in ipairs(to) do
     if self.senders[s.name] then error("notify.outbox: two senders named '" .. s.name .. "'", 2) end
@@ -246,6 +360,19 @@ function notify.outbox(o)
   if o.start ~= false then self:start() end
   return self
 end
+
+-- Log fields of an alert: its id, the sender's kind, and the keys it carries.
+local KEYS = { "provider", "app", "channel", "task_id", "resourceid", "sid" }
+local function alert_fields(a, extra)
+  local f = extra or {}
+  f.alert_id = a.alert_id
+  for _, k in ipairs(KEYS) do
+    local v = a[k]
+    if type(v) == "string" or type(v) == "number" then f[k] = v end
+  end
+  return f
+end
+notify._alert_fields = alert_fields
 
 -- Records an alert for every sender. Inside a watcher callback the rows are committed in the
 -- same transaction as the watcher's new state (ids derived from the transition, stable across
@@ -280,9 +407,14 @@ function Outbox:alert(fmt, ...)
     local ok, err = self.db:transaction(put)
     if not ok then error(err, 2) end
   end
-  rec.log.info("alert %s queued: %s", a.alert_id, a.text or "")
+  rec.log.info("alert %s queued: %s", a.alert_id, a.text or "", alert_fields(a))
   self.wake:set()  -- inside a watcher's batch the rows commit later; the next pass takes them
   return a.alert_id
+end
+
+local function err_of(e)
+  if type(e) == "table" then return e end
+  return errv("internal", "the sender failed: " .. tostring(e), { retryable = true })
 end
 
 local function backoff(self, attempts)
@@ -290,38 +422,65 @@ local function backoff(self, attempts)
   return math.min(d, self.retry_max)
 end
 
+-- Records what was sent but could not be marked delivered (the store was locked): such a
+-- row is never sent again, only recorded. Returns false while some are left.
+local function record_sent(self)
+  for k in pairs(self.sent) do
+    local id, dest = k:match("^(.-)%z(.*)$")
+    local ok, err = pcall(self.db.delivered, self.db, id, dest)
+    if not ok then
+      rec.log.warn("outbox: alert %s was delivered to %s but cannot be recorded yet: %s", id, dest, tostring(err))
+      return false
+    end
+    self.sent[k] = nil
+  end
+  return true
+end
+
 -- One delivery pass: sends every due alert once. Returns delivered, still_pending.
 function Outbox:drain()
+  record_sent(self)
   local rows = self.db:pending(self.batch)
   local down = {}   -- a sender that failed is skipped for the rest of this pass
   local n = 0
   for _, row in ipairs(rows) do
     local s = self.senders[row.dest]
-    if not s then
+    local k = row.id .. "\0" .. row.dest
+    if self.sent[k] then
+      -- sent already; only the record is missing (record_sent retries it)
+    elseif not s then
       if not self._warned then
         rec.log.warn("outbox: alert %s is for '%s', which this script does not configure; it stays queued",
                      row.id, row.dest)
         self._warned = true
       end
     elseif not down[row.dest] then
-      local a = rec.json.decode(row.payload) or { text = row.payload }
+      local okd, a = pcall(rec.json.decode, row.payload)
+      if not okd or type(a) ~= "table" then a = { text = row.payload } end
       a.alert_id = row.id
-      local ok, err = s:send(a)
+      local okc, ok, err = pcall(s.send, s, a)
+      if not okc then ok, err = nil, err_of(ok) end
       if not ok and type(err) == "table" and err.kind == "cancelled" then
         break  -- the engine is stopping: not a failed delivery, the alert stays queued
       end
       if ok then
-        self.db:delivered(row.id, row.dest)
         self.delivered = self.delivered + 1
         n = n + 1
-        rec.log.info("ALERT delivered to %s [%s]: %s", row.dest, row.id, a.text or "")
+        rec.log.info("ALERT delivered to %s [%s]: %s", row.dest, row.id, tostring(a.text or ""),
+                     alert_fields(a, { kind = s.kind, dest = row.dest }))
+        self.sent[k] = true
+        local okr, rerr = pcall(self.db.delivered, self.db, row.id, row.dest)
+        if okr then self.sent[k] = nil
+        else rec.log.warn("outbox: alert %s was delivered to %s but cannot be recorded yet (it will not be sent again): %s",
+                          row.id, row.dest, tostring(rerr)) end
       else
         down[row.dest] = true
         self.failed_attempts = self.failed_attempts + 1
         local wait = backoff(self, row.attempts)
-        self.db:attempt_failed(row.id, row.dest, rec.time() + wait, tostring(err))
         rec.log.warn("outbox: delivery of %s to %s failed (attempt %d, next in %gs): %s",
-                     row.id, row.dest, row.attempts + 1, wait, tostring(err))
+                     row.id, row.dest, row.attempts + 1, wait, tostring(err),
+                     alert_fields(a, { kind = s.kind, dest = row.dest }))
+        self.db:attempt_failed(row.id, row.dest, rec.time() + wait, tostring(err))
       end
     end
   end
@@ -334,7 +493,10 @@ function Outbox:start()
     while not self.stopped do
       self.wake:clear()  -- an alert queued during this pass sets it again
       local ok, err = pcall(self.drain, self)
-      if not ok then rec.log.error("outbox: delivery pass failed: %s", tostring(err)) end
+      if not ok then
+        self.pass_errors = (self.pass_errors or 0) + 1
+        rec.log.error("kind=outbox_error outbox: delivery pass failed (%d so far): %s", self.pass_errors, tostring(err))
+      end
       if self.stopped then break end
       if rec.now() >= (self.next_prune or 0) then   -- delivered alerts are kept a week
         self.next_prune = rec.now() + 3600
@@ -347,24 +509,81 @@ function Outbox:start()
   return self
 end
 
--- Number of alerts not delivered yet (for every sender).
-function Outbox:pending() return (self.db:counts()) end
+-- Number of alerts not delivered yet (for every sender); a sent alert whose record is still
+-- missing does not count.
+function Outbox:pending()
+  local n = self.db:counts()
+  for _ in pairs(self.sent) do n = n - 1 end
+  return math.max(0, n)
+end
 
 -- Waits until every queued alert is delivered or `timeout` seconds passed (default 30).
 -- Returns true when nothing is pending.
 function Outbox:flush(timeout)
   local deadline = rec.now() + (timeout or 30)
-  while self:pending() > 0 and rec.now() < deadline do
-    if self.stopped then self:drain() end
+  local function left()
+    local ok, n = pcall(self.pending, self)
+    return ok and n or 1
+  end
+  while left() > 0 and rec.now() < deadline do
+    if self.stopped then pcall(self.drain, self) end
     if not rec.sleep(math.min(0.2, self.every)) then break end  -- cancelled
   end
-  return self:pending() == 0
+  return left() == 0
 end
 
 -- Stops the deliverer (after its current send). Queued alerts stay in the database.
 function Outbox:stop()
   self.stopped = true
   self.wake:set()
+end
+
+---------------------------------------------------------------------------- heartbeat
+
+-- notify.heartbeat{ url=, every=60, method="GET" | "POST", timeout=10, name= } -> handle
+-- A dead man's switch: requests url every `every` seconds while every watcher is healthy
+-- (rec.watch: none stale, no callbacks failing). The service alerts when the pings stop,
+-- which also covers a process that is dead or hung. handle:stop() ends it.
+function notify.heartbeat(o)
+  if type(o) ~= "table" then error("notify.heartbeat takes a table", 2) end
+  opts.check(o, { "url", "every", "method", "timeout", "name" }, "notify.heartbeat", 2)
+  if type(o.url) ~= "string" then error("notify.heartbeat: 'url' is required", 2) end
+  if o.every ~= nil and (type(o.every) ~= "number" or o.every <= 0) then
+    error("notify.heartbeat: 'every' must be a number of seconds > 0", 2)
+  end
+  local method = (o.method or "GET"):upper()
+  if method ~= "GET" and method ~= "POST" then error("notify.heartbeat: 'method' must be GET or POST", 2) end
+  rec.secret(o.url)
+  local watch = require "rec.watch"
+  local hb = { sent = 0, skipped = 0, failed = 0, stopped = false }
+  local every = o.every or 60
+  hb.task = rec.spawn(function()
+    while not hb.stopped do
+      if watch.healthy() then
+        local r, err = rec.http{ method = method, url = o.url, timeout = o.timeout or 10,
+                                 body = method == "POST" and "" or nil }
+        if r and r.status >= 200 and r.status < 300 then
+          hb.sent = hb.sent + 1
+        elseif not (err and err.kind == "cancelled") then
+          hb.failed = hb.failed + 1
+          rec.log.warn("kind=heartbeat_failed heartbeat %s: %s", o.name or "ping",
+                       r and ("HTTP " .. r.status) or tostring(err))
+        end
+      else
+        hb.skipped = hb.skipped + 1
+        if not hb.withheld then   -- once per unhealthy spell
+          rec.log.warn("kind=heartbeat_withheld heartbeat %s withheld: a watcher is stale or failing", o.name or "ping")
+        end
+      end
+      hb.withheld = not watch.healthy()
+      if hb.stopped or not rec.sleep(every) then break end
+    end
+  end)
+  function hb.stop()
+    hb.stopped = true
+    hb.task:cancel()
+  end
+  return hb
 end
 
 return notify

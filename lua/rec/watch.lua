@@ -3,48 +3,337 @@
 --   watch.qingcloud{ app_id=, channel= | channels={...}, every=30, from_hour=, to_hour=,
 --                    on_change=function(task, old_status) end,
 --                    on_status={ [52]=function(task, old_status) end },
---                    on_error=function(err, channel) end, db=store }        -> handle
+--                    on_error=function(err, channel) end,
+--                    on_missing=function(key, last_state) end, db=store, + common }  -> handle
 --   watch.agora{ appid=, resourceid=, sid=, mode="mix", every=120, first_after=5,
 --                start_every=5, start_timeout=90, confirm_delays={5,10,15},
 --                on_change=function(res, old_status) end, on_started=function(res) end,
 --                on_start_failed=function(res, err) end, on_ended=function(last_res, err) end,
---                on_error=function(err) end, db=store }                      -> handle
---   handle:stop()   handle:wait()   handle:status(key)
+--                on_error=function(err) end, db=store, + common }              -> handle
+--   common: name=, stale_after=, on_stale=function(info) end, on_recovered=function(info) end,
+--           outbox= (a notify outbox: "watcher silent" alerts), fail_polls=3, stagger= (qingcloud)
+--   handle:stop()   handle:wait()   handle:state(key)   handle:info()
+--   watch.status() -> list of every watcher's health   watch.healthy() -> bool
+--   watch.exit_policy(fn | false)
 --
 -- State: every task's last status lives in rec.store (the --state file, or memory), written
 -- in one transaction with the alerts the callbacks queued through a notify outbox. After a
 -- restart a watcher neither repeats a transition it already handled nor misses one that
 -- happened while it was down (it compares what it sees with what it stored).
--- Callbacks may wait (HTTP, sleep); an error in a callback is logged with its traceback and
--- the watcher goes on.
+--
+-- Supervision: no error ends a watcher's loop. A failed query, a reply of the wrong shape, a
+-- store error (the state file locked by another process), an error in a callback or in this
+-- code: each is logged with its kind, counted, and the loop backs off and goes on. A
+-- transition whose commit fails is kept (callbacks already run, alert ids fixed) and its
+-- commit retried until it succeeds; the callbacks never run twice. Only handle:stop(),
+-- rec.exit or a signal end a watcher (and watch.agora once the recording has ended).
 local rec = rec or require "rec"
 local store = require "rec.store"
 local batch = require "rec._batch"
+local opts = require "rec._opts"
 
 local watch = {}
 
-local function call(what, fn, ...)
+------------------------------------------------------------------------------ health
+
+-- Every watcher loop ever started in this engine, in start order. One entry per QingCloud
+-- channel or Agora recording; its fields are what watch.status() copies out.
+local registry = {}
+local FAIL_POLLS = 3        -- callbacks failing on every call in this many polls: "failing"
+local exit_policy           -- nil: the default; false: never change the exit status
+local monitor               -- the stale-checking task, while any watcher runs
+
+local function now() return rec.now() end
+
+local function err_kind(e)
+  if type(e) == "table" and type(e.kind) == "string" then return e.kind end
+  local s = tostring(e)
+  if s:find("rec.store:", 1, true) then return "store" end
+  if s:find("callback", 1, true) then return "callback" end
+  return "internal"
+end
+
+local function err_text(e)
+  if type(e) == "table" then
+    local ok, s = pcall(tostring, e)
+    if ok and s then return s end
+    return rec.json.encode(e) or "?"
+  end
+  return tostring(e)
+end
+
+-- A snapshot of one entry (plain values only).
+local function info_of(w)
+  local t = now()
+  return {
+    name = w.name, kind = w.kind, key = w.key,
+    state = w.stopped and "stopped" or w.ended and "ended" or w.stale and "stale"
+            or (w.consecutive > 0 and "error") or (w.last_good and "ok" or "starting"),
+    stale = w.stale, failing = w.cb_failing,
+    last_good = w.last_good_time, last_good_age = w.last_good and (t - w.last_good) or nil,
+    started = w.started_time, polls = w.polls, good_polls = w.good_polls,
+    last_status = w.last_status, last_error = w.last_error, last_error_kind = w.last_error_kind,
+    errors = w.errors, consecutive_errors = w.consecutive, errors_by_kind = w.by_kind,
+    callback_failures = w.cb_failures, next_poll = w.next_poll, stale_after = w.stale_after,
+  }
+end
+
+-- Every watcher's health: list of { name, kind, key, state = "starting"|"ok"|"error"|
+-- "stale"|"stopped"|"ended", last_good (wall time of the last good poll), last_status,
+-- last_error, last_error_kind, errors, consecutive_errors, next_poll (wall time), ... }.
+function watch.status()
+  local out = {}
+  for i, w in ipairs(registry) do out[i] = info_of(w) end
+  return out
+end
+
+-- True when every running watcher is neither stale nor failing (none running: true).
+function watch.healthy()
+  for _, w in ipairs(registry) do
+    if not w.stopped and not w.ended and (w.stale or w.cb_failing) then return false end
+  end
+  return true
+end
+
+local function bad_entries()
+  local stale, failing = {}, {}
+  for _, w in ipairs(registry) do
+    if w.stale then stale[#stale + 1] = w.name end
+    if w.cb_failing then failing[#failing + 1] = w.name end
+  end
+  return stale, failing
+end
+
+-- The exit status when the script would end with 0: 3 when a watcher was stale at the end,
+-- or its callbacks failed on every call in its last polls. fn(report) may decide otherwise
+-- (return a number); false keeps 0 always.
+function watch.exit_policy(fn)
+  if fn ~= nil and fn ~= false and type(fn) ~= "function" then
+    error("watch.exit_policy takes a function or false", 2)
+  end
+  exit_policy = fn
+end
+
+local function exit_check(stopping)
+  if exit_policy == false or #registry == 0 then return nil end
+  local stale, failing = bad_entries()
+  local report = { stale = stale, failing = failing, stopping = stopping, watchers = watch.status() }
+  local code = (#stale > 0 or #failing > 0) and 3 or nil
+  if exit_policy then
+    local ok, r = pcall(exit_policy, report)
+    if ok then return r end
+    rec.log.error("watch.exit_policy failed: %s", tostring(r))
+  end
+  if code then
+    rec.log.error("kind=watcher_exit exit status 3: stale watchers {%s}, callbacks failing in {%s}",
+                  table.concat(stale, ", "), table.concat(failing, ", "))
+  end
+  return code
+end
+if debug and debug.getregistry then debug.getregistry()["rec.exit_check"] = exit_check end
+
+-- What /status, /healthz and /metrics show of a watcher (rec.health, ops.c): this entry,
+-- pushed after every poll and state change. ok: true/false for a finished poll, nil otherwise.
+-- The watcher's keys as structured log fields (provider, app, channel / resourceid, sid),
+-- plus extra ones (task_id).
+local function fields(w, extra)
+  local f = {}
+  for k, v in pairs(w.fields or {}) do f[k] = v end
+  for k, v in pairs(extra or {}) do f[k] = v end
+  return f
+end
+
+local function publish(w, ok)
+  local st = info_of(w).state
+  rec.health.report(w.hkey, {
+    provider = w.kind, ok = ok, next_poll = w.next_poll, stale_after = w.stale_after,
+    status = w.last_status ~= nil and tostring(w.last_status) or nil,
+    error = ok == false and w.last_error or nil,
+    state = (st == "ok" or st == "stale" or st == "error") and st or nil,
+  })
+end
+
+local function new_entry(kind, name, key, o, every)
+  local w = {
+    kind = kind, name = name, key = key, o = o, every = every,
+    stale_after = o.stale_after or (3 * every + 60), fail_polls = math.max(1, math.floor(o.fail_polls or FAIL_POLLS)),
+    polls = 0, good_polls = 0, errors = 0, consecutive = 0, by_kind = {},
+    cb_failures = 0, cb_window = {}, started_time = rec.time(), since = now(),
+  }
+  registry[#registry + 1] = w
+  w.hkey = key:gsub("/$", "")
+  publish(w)
+  return w
+end
+
+-- Counts one error of this watcher and logs it with its kind.
+local function record_error(w, e, what)
+  local kind = err_kind(e)
+  w.errors = w.errors + 1
+  w.consecutive = w.consecutive + 1
+  w.by_kind[kind] = (w.by_kind[kind] or 0) + 1
+  w.last_error, w.last_error_kind, w.last_error_time = err_text(e), kind, rec.time()
+  local lvl = (kind == "store" or kind == "internal" or kind == "protocol") and rec.log.error or rec.log.warn
+  lvl("kind=watcher_error watcher=%s error=%s count=%d: %s%s", w.name, kind, w.by_kind[kind],
+      what and (what .. ": ") or "", w.last_error, fields(w))
+end
+
+local function spawn_cb(name, fn, ...)
   if not fn then return end
+  local args = table.pack(...)
+  rec.spawn(function()
+    local ok, e = xpcall(fn, debug.traceback, table.unpack(args, 1, args.n))
+    if not ok then rec.log.error("kind=callback_error %s callback failed: %s", name, tostring(e)) end
+  end)
+end
+
+local function went_stale(w)
+  w.stale = true
+  local age = w.last_good and (now() - w.last_good) or (now() - w.since)
+  rec.log.error("kind=watcher_stale watcher=%s: no good poll for %.1fs (stale_after %gs); last error (%s): %s",
+                w.name, age, w.stale_after, tostring(w.last_error_kind), tostring(w.last_error), fields(w))
+  publish(w)
+  spawn_cb("on_stale", w.o.on_stale, info_of(w))
+  local out = w.o.outbox
+  if out then
+    w.silent_alert_due = true
+  end
+end
+
+local function recovered(w)
+  w.stale = false
+  rec.log.info("kind=watcher_recovered watcher=%s: polling works again", w.name, fields(w))
+  publish(w)
+  spawn_cb("on_recovered", w.o.on_recovered, info_of(w))
+  if w.o.outbox then w.recovered_alert_due = true end
+end
+
+-- Queues the built-in alerts (outside any watcher batch, so a store fault only delays them).
+local function built_in_alerts(w)
+  local out = w.o.outbox
+  if not out then return end
+  if w.silent_alert_due then
+    local ok, e = pcall(out.alert, out, { text = ("recwatch: watcher %s is silent (no good poll for %.0fs; last error: %s)")
+      :format(w.name, w.last_good and (now() - w.last_good) or (now() - w.since), tostring(w.last_error)),
+      kind = "watcher_silent", watcher = w.name })
+    if ok then w.silent_alert_due = false else rec.log.warn("watcher %s: cannot queue the silent alert yet: %s", w.name, tostring(e)) end
+  end
+  if w.recovered_alert_due and not w.silent_alert_due then
+    local ok = pcall(out.alert, out, { text = ("recwatch: watcher %s is polling again"):format(w.name),
+                                       kind = "watcher_recovered", watcher = w.name })
+    if ok then w.recovered_alert_due = false end
+  end
+end
+
+local function check_all()
+  local live = 0
+  for _, w in ipairs(registry) do
+    if (w.stopped or w.ended) and not w.forgotten then
+      w.forgotten = true
+      rec.health.forget(w.hkey)  -- gone from /status and /healthz
+    elseif not w.stopped and not w.ended then
+      live = live + 1
+      local age = now() - (w.last_good or w.since)
+      if not w.stale and age > w.stale_after then went_stale(w) end
+      built_in_alerts(w)
+    end
+  end
+  return live
+end
+
+local function start_monitor()
+  if monitor then return end
+  monitor = rec.spawn(function()
+    while true do
+      local ok, live = pcall(check_all)
+      if not ok then rec.log.error("kind=watcher_error watcher=monitor error=internal: %s", tostring(live)) end
+      if ok and live == 0 then break end
+      -- look often enough for the shortest stale_after (at most every second)
+      local step = 1
+      for _, w in ipairs(registry) do
+        if not w.stopped and not w.ended then step = math.min(step, w.stale_after / 4) end
+      end
+      if not rec.sleep(math.max(0.05, step)) then break end
+    end
+    monitor = nil
+  end)
+end
+
+-- One poll finished: good (true) or not.
+local function poll_done(w, good)
+  w.polls = w.polls + 1
+  if good then
+    w.good_polls = w.good_polls + 1
+    w.consecutive = 0
+    w.last_good, w.last_good_time = now(), rec.time()
+    if w.stale then recovered(w) end
+  end
+  -- callbacks: a poll that called some and saw every one fail counts against the watcher
+  if (w.poll_calls or 0) > 0 then
+    local all_failed = w.poll_cb_failed == w.poll_calls
+    table.insert(w.cb_window, all_failed)
+    if #w.cb_window > w.fail_polls then table.remove(w.cb_window, 1) end
+    local failing = #w.cb_window == w.fail_polls
+    for _, f in ipairs(w.cb_window) do failing = failing and f end
+    if failing and not w.cb_failing then
+      rec.log.error("kind=callback_failing watcher=%s: callbacks failed on every call in the last %d polls",
+                    w.name, w.fail_polls, fields(w))
+    end
+    w.cb_failing = failing
+  end
+  w.poll_calls, w.poll_cb_failed = 0, 0
+  publish(w, good)
+end
+
+-- The delay before the next poll: the interval, or a backoff (1, 2, 4, ... s, at most the
+-- interval) after errors.
+local function next_delay(w, interval)
+  local d = interval
+  if w.consecutive > 0 then d = math.min(interval, 2 ^ (w.consecutive - 1)) end
+  w.next_poll = rec.time() + d
+  publish(w)
+  return d
+end
+
+local function call(w, what, fn, ...)
+  if not fn then return end
+  w.poll_calls = (w.poll_calls or 0) + 1
   local ok, err = xpcall(fn, debug.traceback, ...)
-  if not ok then rec.log.error("%s callback failed: %s", what, tostring(err)) end
+  if not ok then
+    w.cb_failures = w.cb_failures + 1
+    w.poll_cb_failed = (w.poll_cb_failed or 0) + 1
+    rec.log.error("kind=callback_error watcher=%s: %s callback failed: %s", w.name, what, tostring(err), fields(w))
+  end
 end
 
 local function load_state(db, key)
   local v = db:get(key)
-  return v and rec.json.decode(v) or nil
+  if not v then return nil end
+  local ok, t = pcall(rec.json.decode, v)
+  return ok and type(t) == "table" and t or nil
 end
 
--- Runs the callbacks of one transition inside a batch, then commits the state and every
--- alert they queued together. fn() runs the callbacks. Raises when the commit fails.
-local function transition(db, key, st, fn)
-  st.seq = (st.seq or 0) + 1
+local function copy(t)
+  local c = {}
+  for k, v in pairs(t or {}) do c[k] = v end
+  return c
+end
+
+-- A transition: st is the new state (a copy; seq already the next one). Runs the callbacks
+-- (fn) once inside a batch and returns the commit it prepared: the state and every alert the
+-- callbacks queued, with ids from key#seq. commit(c) writes them in one transaction and
+-- raises when that fails; it can be called again until it succeeds.
+local function prepare(db, key, st, fn)
   local b = batch.begin(db, key .. "#" .. st.seq)
   local ok, err = xpcall(fn, debug.traceback)
   batch.finish(b)
-  if not ok then rec.log.error("watch %s: %s", key, tostring(err)) end
+  if not ok then rec.log.error("kind=watcher_error watch %s: %s", key, tostring(err)) end
   st.at = rec.time()
-  local enc = assert(rec.json.encode(st))
-  batch.commit(b, function(d) d:set(key, enc) end)
+  return { b = b, key = key, st = st, enc = assert(rec.json.encode(st)) }
+end
+
+local function commit(c)
+  batch.commit(c.b, function(d) d:set(c.key, c.enc) end)
 end
 
 local Handle = {}
@@ -53,6 +342,7 @@ Handle.__index = Handle
 function Handle:stop()
   self.stopped = true
   for _, l in ipairs(self.loops) do
+    if l.w then l.w.stopped = true end
     if l.sleeping then l.task:cancel() end
   end
 end
@@ -63,6 +353,13 @@ end
 
 -- The stored state of a task key (for tests and dashboards).
 function Handle:state(key) return load_state(self.db, key) end
+
+-- The health of this handle's loops (see watch.status()).
+function Handle:info()
+  local out = {}
+  for i, l in ipairs(self.loops) do out[i] = info_of(l.w) end
+  return out
+end
 
 local function new_handle(db) return setmetatable({ loops = {}, db = db, stopped = false }, Handle) end
 
@@ -75,88 +372,213 @@ local function nap(h, l, seconds)
   return ok and not h.stopped
 end
 
+local function protocol(msg)
+  return setmetatable({ kind = "protocol", message = msg },
+                      { __tostring = function(x) return "protocol: " .. x.message end })
+end
+
+local COMMON = { "db", "name", "stale_after", "on_stale", "on_recovered", "outbox", "on_error",
+                 "fail_polls" }
+local function allowed(list)
+  local all = {}
+  for _, k in ipairs(COMMON) do all[#all + 1] = k end
+  for _, k in ipairs(list) do all[#all + 1] = k end
+  return all
+end
+
+local function check_fn(o, where, names)
+  for _, k in ipairs(names) do
+    if o[k] ~= nil and type(o[k]) ~= "function" then
+      error(("%s: '%s' must be a function, got %s"):format(where, k, type(o[k])), 3)
+    end
+  end
+end
+
+local function check_num(o, where, names, min)
+  for _, k in ipairs(names) do
+    if o[k] ~= nil and (type(o[k]) ~= "number" or o[k] ~= o[k] or o[k] < (min or 0)) then
+      error(("%s: '%s' must be a number >= %g, got %s"):format(where, k, min or 0, tostring(o[k])), 3)
+    end
+  end
+end
+
 ------------------------------------------------------------------------------ QingCloud
 
 local PAGE = 100
+local QC_FINAL = { [9] = true, [10] = true, [31] = true, [30] = true, [32] = true, [50] = true,
+                   [51] = true, [52] = true, [53] = true }
 
--- Every task of one channel, all pages. Returns the list, or nil, err. The window (default
--- from_hour 24, to_hour 0, as rec.query_qingcloud sends) moves between pages: a task that
--- enters it pushes the rest down (seen twice), one that leaves pulls them up (skipped). So
--- each page starts OVERLAP tasks before the end of the previous one, and each id is kept
--- once: a shift of up to OVERLAP tasks between two pages loses nothing.
+local function valid_id(id)
+  if math.type(id) == "integer" then return true end
+  return type(id) == "string" and #id > 0 and #id <= 128 and not id:find("[%c/]")
+end
+
+-- Every task of one channel, all pages. Returns the list, or nil, err. Items of the wrong
+-- shape are left out and returned as the third value (a protocol error). The window
+-- (default from_hour 24, to_hour 0, as rec.query_qingcloud sends) moves between pages: a
+-- task that enters it pushes the rest down (seen twice), one that leaves pulls them up
+-- (skipped). So each page starts OVERLAP tasks before the end of the previous one, and each
+-- id is kept once: a shift of up to OVERLAP tasks between two pages loses nothing.
 local OVERLAP = 10
 
 local function list_channel(o, channel)
-  local all, seen, offset = {}, {}, 0
-  while true do
+  local all, seen, offset, bad = {}, {}, 0, nil
+  for _ = 1, 100000 do
     local res, err = rec.query_qingcloud{ app_id = o.app_id, channel = channel,
                                           from_hour = o.from_hour, to_hour = o.to_hour,
                                           offset = offset, limit = PAGE }
     if not res then return nil, err end
+    if type(res) ~= "table" then return nil, protocol("the reply is not a table") end
     local got = res.recinfos or {}
+    if type(got) ~= "table" then return nil, protocol("recinfos is a " .. type(got)) end
+    local n = 0
     for _, t in ipairs(got) do
-      if not seen[t.id] then
+      n = n + 1
+      local st = type(t) == "table" and (math.tointeger(t.status) or tonumber(t.status)) or nil
+      if type(t) ~= "table" then
+        bad = protocol("a recinfos entry is a " .. type(t))
+      elseif not valid_id(t.id) then
+        bad = protocol("a task id is " .. (type(t.id) == "string" and "not a plain id" or ("a " .. type(t.id))))
+      elseif not st then
+        bad = protocol(("task %s: status is a %s"):format(tostring(t.id), type(t.status)))
+      elseif not seen[t.id] then
         seen[t.id] = true
+        t.status = st
         all[#all + 1] = t
       end
     end
-    if #got < PAGE or offset + #got >= (res.total_count or 0) then return all end
-    offset = offset + #got - OVERLAP
+    local total = math.tointeger(res.total_count) or tonumber(res.total_count) or 0
+    if n < PAGE or offset + n >= total then return all, nil, bad end
+    offset = offset + n - OVERLAP
   end
+  return all, nil, protocol("more than 100000 pages")
 end
 
+local QC_KEYS = allowed{ "app_id", "channel", "channels", "every", "from_hour", "to_hour",
+                         "on_change", "on_status", "on_missing", "stagger" }
+
 function watch.qingcloud(o)
-  assert(type(o) == "table", "watch.qingcloud takes a table")
-  assert(o.app_id, "watch.qingcloud: app_id is required")
+  if type(o) ~= "table" then error("watch.qingcloud takes a table", 2) end
+  opts.check(o, QC_KEYS, "watch.qingcloud", 2)
+  if not o.app_id then error("watch.qingcloud: app_id is required", 2) end
   local channels = o.channels or { o.channel }
-  assert(#channels > 0, "watch.qingcloud: channel or channels is required")
+  if type(channels) ~= "table" or #channels == 0 then
+    error("watch.qingcloud: channel or channels is required", 2)
+  end
+  check_fn(o, "watch.qingcloud", { "on_change", "on_error", "on_missing", "on_stale", "on_recovered" })
+  check_num(o, "watch.qingcloud", { "every", "stale_after", "fail_polls" }, 0)
+  if o.on_status ~= nil and type(o.on_status) ~= "table" then
+    error("watch.qingcloud: 'on_status' must be a table {[code] = function}", 2)
+  end
+  for k, v in pairs(o.on_status or {}) do
+    if math.type(k) ~= "integer" or type(v) ~= "function" then
+      error(("watch.qingcloud: on_status[%s] must be a function under a status code"):format(tostring(k)), 2)
+    end
+  end
   local db = o.db or store.open()
   local h = new_handle(db)
   local every = o.every or 30
+  if every <= 0 then every = 1 end
   local on_status = o.on_status or {}
 
   for i, channel in ipairs(channels) do
     -- keys (and the alert ids made from them) hold only safe bytes: see rec.safe_id
     local prefix = ("qingcloud/%s/%s/"):format(rec.safe_id(o.app_id), rec.safe_id(channel))
-    local l = {}
-    l.task = rec.spawn(function()
-      local known = {}
-      for k, v in pairs(db:keys(prefix)) do known[k] = rec.json.decode(v) end
-      -- spread many channels over the first interval instead of one burst
-      if #channels > 1 and o.stagger ~= false then
-        if not nap(h, l, every * (i - 1) / #channels) and h.stopped then return end
+    local name = o.name and (#channels > 1 and (o.name .. "/" .. channel) or o.name)
+                 or ("qingcloud/%s/%s"):format(o.app_id, channel)
+    local w = new_entry("qingcloud", name, prefix, o, every)
+    w.fields = { provider = "qingcloud", app = o.app_id, channel = channel }
+    local l = { w = w }
+    local known, pending, missing = nil, {}, {}   -- pending: key -> commit not yet done
+
+    local function poll()
+      if not known then
+        known = {}
+        for k, v in pairs(db:keys(prefix)) do
+          local ok, t = pcall(rec.json.decode, v)
+          if ok and type(t) == "table" then known[k] = t end
+        end
       end
-      while not h.stopped do
-        local tasks, err = list_channel(o, channel)
-        if not tasks then
-          if err.kind == "cancelled" then break end
-          rec.log.warn("watch.qingcloud %s/%s: %s", o.app_id, channel, tostring(err))
-          call("on_error", o.on_error, err, channel)
-        else
-          for _, t in ipairs(tasks) do
-            local key = prefix .. rec.safe_id(tostring(t.id))  -- the reply chose t.id
-            local prev = known[key] or {}
-            if prev.status ~= t.status then
-              local old = prev.status
-              local st = { status = t.status, seq = prev.seq }
-              local ok, err = pcall(transition, db, key, st, function()
-                rec.log.debug("qingcloud task %s: %s -> %s", key, tostring(old), tostring(t.status))
-                call("on_change", o.on_change, t, old)
-                call("on_status[" .. tostring(t.status) .. "]", on_status[t.status], t, old)
-              end)
-              if ok then
-                known[key] = st
-              else  -- not recorded: the next poll sees (and reports) the same transition again
-                rec.log.error("watch.qingcloud %s: cannot record the transition: %s", key, tostring(err))
-              end
-            end
+      -- transitions seen before whose commit failed: retried first, callbacks not re-run
+      local failed = {}
+      for key, c in pairs(pending) do
+        local ok, e = pcall(commit, c)
+        if ok then known[key], pending[key] = c.st, nil
+        else failed[key] = true record_error(w, e, "cannot record the transition of " .. key .. " yet") end
+      end
+      local tasks, err, bad = list_channel(o, channel)
+      if not tasks then
+        if err.kind == "cancelled" then return "stop" end
+        record_error(w, err)
+        call(w, "on_error", o.on_error, err, channel)
+        return false
+      end
+      local seen = {}
+      for _, t in ipairs(tasks) do
+        local key = prefix .. rec.safe_id(tostring(t.id))  -- the reply chose t.id
+        seen[key] = true
+        local prev = known[key] or {}
+        if not failed[key] and not pending[key] and prev.status ~= t.status then
+          local old = prev.status
+          local st = { status = t.status, seq = (prev.seq or 0) + 1 }
+          local c = prepare(db, key, st, function()
+            rec.log.debug("qingcloud task %s: %s -> %s", key, tostring(old), tostring(t.status),
+                          fields(w, { task_id = t.id }))
+            call(w, "on_change", o.on_change, t, old)
+            call(w, "on_status[" .. tostring(t.status) .. "]", on_status[t.status], t, old)
+          end)
+          local ok, e = pcall(commit, c)
+          if ok then known[key] = st
+          else
+            pending[key] = c
+            failed[key] = true
+            record_error(w, e, "cannot record the transition of " .. key .. " yet (kept, retried)")
           end
         end
-        if not nap(h, l, every) then break end
+        w.last_status = t.status
       end
+      -- running tasks that left the query window: their end will not be seen
+      for key, st in pairs(known) do
+        if not seen[key] and not missing[key] and not QC_FINAL[st.status] then
+          missing[key] = true
+          rec.log.warn("kind=task_missing watcher=%s: task %s (last status %s) is no longer in the query window; its end will not be seen",
+                       w.name, key, tostring(st.status), fields(w, { task_id = key:match("[^/]*$") }))
+          call(w, "on_missing", o.on_missing, key, copy(st))
+        elseif seen[key] then
+          missing[key] = nil
+        end
+      end
+      if bad then
+        record_error(w, bad)
+        call(w, "on_error", o.on_error, bad, channel)
+        return false
+      end
+      return next(failed) == nil
+    end
+
+    l.task = rec.spawn(function()
+      -- spread many channels over the first interval instead of one burst
+      if #channels > 1 and o.stagger ~= false then
+        if not nap(h, l, every * (i - 1) / #channels) and h.stopped then w.stopped = true return end
+      end
+      while not h.stopped do
+        local ok, r = xpcall(poll, function(e) return type(e) == "table" and e or debug.traceback(tostring(e), 2) end)
+        if not ok then
+          if type(r) == "table" and r.kind == "cancelled" then break end
+          record_error(w, r)
+          poll_done(w, false)
+        elseif r == "stop" then
+          break
+        else
+          poll_done(w, r)
+        end
+        if not nap(h, l, next_delay(w, every)) then break end
+      end
+      w.stopped = true
     end)
     h.loops[#h.loops + 1] = l
   end
+  start_monitor()
   return h
 end
 
@@ -164,9 +586,22 @@ end
 
 local function is_started(s) return s == 4 or s == 5 end
 
+local AG_KEYS = allowed{ "appid", "resourceid", "sid", "mode", "every", "first_after",
+                         "start_every", "start_timeout", "confirm_delays", "started_at",
+                         "on_change", "on_started", "on_start_failed", "on_ended" }
+
 function watch.agora(o)
-  assert(type(o) == "table", "watch.agora takes a table")
-  assert(o.appid and o.resourceid and o.sid, "watch.agora: appid, resourceid and sid are required")
+  if type(o) ~= "table" then error("watch.agora takes a table", 2) end
+  opts.check(o, AG_KEYS, "watch.agora", 2)
+  if not (o.appid and o.resourceid and o.sid) then
+    error("watch.agora: appid, resourceid and sid are required", 2)
+  end
+  check_fn(o, "watch.agora", { "on_change", "on_started", "on_start_failed", "on_ended",
+                               "on_error", "on_stale", "on_recovered" })
+  check_num(o, "watch.agora", { "every", "first_after", "start_every", "start_timeout", "stale_after", "fail_polls" }, 0)
+  if o.confirm_delays ~= nil and type(o.confirm_delays) ~= "table" then
+    error("watch.agora: 'confirm_delays' must be a list of seconds", 2)
+  end
   local db = o.db or store.open()
   local h = new_handle(db)
   local every = o.every or 120
@@ -175,98 +610,173 @@ function watch.agora(o)
   local start_timeout = o.start_timeout or 90
   local confirm = o.confirm_delays or { 5, 10, 15 }
   if start_every <= 0 then start_every = 1 end
+  if every <= 0 then every = 1 end
   local key = ("agora/%s/%s/%s"):format(rec.safe_id(o.appid), rec.safe_id(o.resourceid),
                                         rec.safe_id(o.sid))
   local q = { appid = o.appid, resourceid = o.resourceid, sid = o.sid, mode = o.mode }
-  local l = {}
+  local w = new_entry("agora", o.name or key, key, o, math.max(every, start_every))
+  w.fields = { provider = "agora", app = o.appid, resourceid = o.resourceid, sid = o.sid }
+  w.stale_after = o.stale_after or (3 * math.max(start_every, math.min(every, start_timeout)) + 60)
+  local l = { w = w }
   h.key = key
 
+  local st          -- the committed state
+  local pending     -- a transition whose commit failed: retried before anything else
+  local last        -- the last successful result
+
+  -- One event: new = a copy of st with its changes; fn runs the callbacks. Returns true when
+  -- committed; false when kept in `pending` (the caller stops handling this poll).
+  local function event(new, fn)
+    new.seq = (st.seq or 0) + 1
+    local c = prepare(db, key, new, fn)
+    local ok, e = pcall(commit, c)
+    if ok then st = c.st return true end
+    pending = c
+    record_error(w, e, "cannot record the transition yet (kept, retried)")
+    return false
+  end
+  local function saw(res)
+    last = res
+    local s = res.status
+    w.last_status = s
+    if s ~= st.status then
+      local old = st.status
+      local new = copy(st)
+      new.status = s
+      if not event(new, function() call(w, "on_change", o.on_change, res, old) end) then return false end
+    end
+    if not st.started and is_started(s) then
+      local new = copy(st)
+      new.started = true
+      if not event(new, function() call(w, "on_started", o.on_started, res) end) then return false end
+    end
+    return true
+  end
+  local function start_check(err)
+    if not st.started and not st.start_failed and rec.time() >= st.since + start_timeout then
+      rec.log.warn("watch.agora %s: not recording %gs after start", key, start_timeout, fields(w))
+      local new = copy(st)
+      new.start_failed = true
+      return event(new, function() call(w, "on_start_failed", o.on_start_failed, last, err) end)
+    end
+    return true
+  end
+  local function interval()
+    if not st.started and not st.start_failed then
+      return math.max(0.05, math.min(start_every, st.since + start_timeout - rec.time()))
+    end
+    if st.status and st.status >= 6 then return start_every end  -- ending: look closer
+    return every
+  end
+  local function valid(res)
+    if type(res) ~= "table" then return nil, protocol("the reply is not a table") end
+    local s = math.tointeger(res.status) or tonumber(res.status)
+    if not s then return nil, protocol("status is a " .. type(res.status)) end
+    res.status = s
+    return res
+  end
+
+  -- one poll: true (good), false (an error, counted), "stop", or "ended"
+  local function poll()
+    if pending then
+      local ok, e = pcall(commit, pending)
+      if not ok then
+        record_error(w, e, "cannot record the transition yet (kept, retried)")
+        return false
+      end
+      st, pending = pending.st, nil
+      if st.ended then return "ended" end
+    end
+    local res, err = rec.query_agora(q)
+    if res then res, err = valid(res) end
+    if res then
+      if not saw(res) then return false end
+    elseif err.kind == "cancelled" then
+      return "stop"
+    elseif err.kind == "not_found" then
+      -- 404 failed to find worker: ended, failed to start, or a failover window. Confirm.
+      local gone, lerr = true, err
+      for _, d in ipairs(confirm) do
+        if not nap(h, l, d) then return "stop" end
+        if not start_check(err) then return false end  -- the start deadline does not wait
+        if h.stopped then return "stop" end
+        local r2, e2 = rec.query_agora(q)
+        if r2 then r2, e2 = valid(r2) end
+        if r2 then
+          if not saw(r2) then return false end
+          gone = false
+          break
+        end
+        lerr = e2
+        if e2.kind == "cancelled" then return "stop" end
+        if e2.kind ~= "not_found" then
+          record_error(w, e2)
+          call(w, "on_error", o.on_error, e2)
+          return false
+        end
+      end
+      if gone then
+        if not start_check(lerr) then return false end
+        if not st.started and not st.start_failed then
+          local new = copy(st)
+          new.start_failed = true
+          if not event(new, function() call(w, "on_start_failed", o.on_start_failed, last, lerr) end) then
+            return false
+          end
+        end
+        rec.log.info("watch.agora %s: the recording has ended (404 confirmed)", key, fields(w))
+        local new = copy(st)
+        new.ended = true
+        if not event(new, function() call(w, "on_ended", o.on_ended, last, lerr) end) then return false end
+        return "ended"
+      end
+    else
+      record_error(w, err)
+      call(w, "on_error", o.on_error, err)
+      if not start_check(err) then return false end
+      return false
+    end
+    if not start_check(err) then return false end
+    return true
+  end
+
   l.task = rec.spawn(function()
-    local st = load_state(db, key) or {}
+    -- the stored state: read from the cache, so a locked file does not stop this
+    local ok0, s0 = pcall(load_state, db, key)
+    st = ok0 and s0 or {}
     if st.ended then
-      rec.log.info("watch.agora %s: already ended (state file); nothing to watch", key)
+      rec.log.info("watch.agora %s: already ended (state file); nothing to watch", key, fields(w))
+      w.ended = true
       return
     end
     local fresh = st.since == nil
     st.since = st.since or o.started_at or rec.time()
-    local last   -- the last successful result
-    local function event(fn)
-      transition(db, key, st, fn)
-    end
-    local function saw(res)
-      last = res
-      local s = res.status
-      if s ~= st.status then
-        local old = st.status
-        st.status = s
-        event(function() call("on_change", o.on_change, res, old) end)
-      end
-      if not st.started and is_started(s) then
-        st.started = true
-        event(function() call("on_started", o.on_started, res) end)
-      end
-    end
-    local function start_check(err)
-      if not st.started and not st.start_failed and rec.time() >= st.since + start_timeout then
-        st.start_failed = true
-        rec.log.warn("watch.agora %s: not recording %gs after start", key, start_timeout)
-        event(function() call("on_start_failed", o.on_start_failed, last, err) end)
-      end
-    end
-    local function interval()
-      if not st.started and not st.start_failed then
-        return math.max(0.05, math.min(start_every, st.since + start_timeout - rec.time()))
-      end
-      if st.status and st.status >= 6 then return start_every end  -- ending: look closer
-      return every
-    end
-
     if fresh or not st.started then
       local wait = fresh and first_after or math.min(first_after, math.max(0, st.since + first_after - rec.time()))
-      if not nap(h, l, wait) then return end
+      if not nap(h, l, wait) then w.stopped = true return end
     end
     while not h.stopped do
-      local res, err = rec.query_agora(q)
-      if res then
-        saw(res)
-      elseif err.kind == "cancelled" then
+      local ok, r = xpcall(poll, function(e) return type(e) == "table" and e or debug.traceback(tostring(e), 2) end)
+      if not ok then
+        if type(r) == "table" and r.kind == "cancelled" then break end
+        record_error(w, r)
+        poll_done(w, false)
+      elseif r == "stop" then
         break
-      elseif err.kind == "not_found" then
-        -- 404 failed to find worker: ended, failed to start, or a failover window. Confirm.
-        local gone, lerr = true, err
-        for _, d in ipairs(confirm) do
-          if not nap(h, l, d) then return end
-          start_check(err)   -- the start deadline does not wait for the confirmation
-          if h.stopped then return end
-          local r2, e2 = rec.query_agora(q)
-          if r2 then saw(r2) gone = false break end
-          lerr = e2
-          if e2.kind ~= "not_found" then
-            call("on_error", o.on_error, e2)
-            gone = false
-            break
-          end
-        end
-        if gone then
-          start_check(lerr)
-          if not st.started and not st.start_failed then
-            st.start_failed = true
-            event(function() call("on_start_failed", o.on_start_failed, last, lerr) end)
-          end
-          st.ended = true
-          rec.log.info("watch.agora %s: the recording has ended (404 confirmed)", key)
-          event(function() call("on_ended", o.on_ended, last, lerr) end)
-          break
-        end
+      elseif r == "ended" then
+        poll_done(w, true)
+        w.ended = true
+        break
       else
-        rec.log.warn("watch.agora %s: %s", key, tostring(err))
-        call("on_error", o.on_error, err)
+        poll_done(w, r)
       end
-      start_check(err)
-      if not nap(h, l, interval()) then break end
+      local ok2, iv = pcall(interval)
+      if not nap(h, l, next_delay(w, ok2 and iv or every)) then break end
     end
+    if not w.ended then w.stopped = true end
   end)
   h.loops[1] = l
+  start_monitor()
   return h
 end
 

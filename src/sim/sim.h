@@ -39,6 +39,8 @@ void sim_free(sim_t *s);
 /* Serves one more client on an already connected stream socket fd (the sim owns it from
  * now on). For the request-parsing fuzzer and tests; returns 0 or -1. */
 int sim_adopt_fd(sim_t *s, int fd);
+/* Open client connections (for the fuzzer). */
+long sim_nconns(const sim_t *s);
 /* `recwatch sim [--listen HOST:PORT] [--scenario FILE] [--log-requests FILE]`; argv[0] is
  * "sim". Runs until SIGINT/SIGTERM. Returns the process exit status. */
 int sim_command(int argc, char **argv);

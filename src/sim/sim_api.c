@@ -59,7 +59,7 @@ int sim_api_route(sim_conn *c, sim_api_req *req) {
 
 static int agora_auth(sim_api_req *r) {
   sim_conn *c = r->c;
-  sim_scenario *sc = c->sim->sc;
+  sim_scenario *sc = SIM_OF(c)->sc;
   const char *v = c->auth.p, *end;
   size_t i;
   if (!c->has_auth) return r->cred = -2, 0;
@@ -105,9 +105,9 @@ static int field_eq(const char *a, size_t n, const char *b) {
 
 static void agora_answer(sim_api_req *r) {
   sim_conn *c = r->c;
-  sim_t *s = c->sim;
+  sim_t *s = SIM_OF(c);
   sim_scenario *sc = s->sc;
-  double now = c->req_t;
+  double now = c->t;
   size_t i;
   if (r->cred == -2) {
     sim_reply_json(c, 401, "{\"message\":\"Unauthorized\"}");
@@ -178,7 +178,7 @@ static size_t pct_decode(char *dst, const char *src, size_t n) {
 
 static void parse_query(sim_api_req *r) {
   sim_conn *c = r->c;
-  sbuf *qb = &c->sim->qbuf;
+  sbuf *qb = &SIM_OF(c)->qbuf;
   const char *q = c->query, *end = q + c->querylen;
   size_t offs[SIM_MAX_PARAMS][2], i;
   qb->len = 0;
@@ -226,7 +226,7 @@ static int qc_fail(sim_api_req *r, int status, const char *code, const char *msg
 static int qc_auth(sim_api_req *r) {
   static const char *const need[] = {"access_key_id", "signature_method", "signature_version",
                                      "time_stamp", "signature"};
-  sim_t *s = r->c->sim;
+  sim_t *s = SIM_OF(r->c);
   sim_scenario *sc = s->sc;
   const char *ak, *sig, *ts;
   char msg[160];
@@ -267,7 +267,7 @@ static int qc_auth(sim_api_req *r) {
 }
 
 static void qc_error(sim_conn *c, int status, const char *code, const char *msg) {
-  sbuf *b = &c->sim->scratch;
+  sbuf *b = &SIM_OF(c)->scratch;
   b->len = 0;
   sbuf_adds(b, "{\"code\":");
   sbuf_add_json_str(b, code, strlen(code));
@@ -292,12 +292,12 @@ static int int_param(sim_api_req *r, const char *key, long *v) {
 
 static void qc_answer(sim_api_req *r) {
   sim_conn *c = r->c;
-  sim_t *s = c->sim;
+  sim_t *s = SIM_OF(c);
   sim_scenario *sc = s->sc;
   const char *app, *ch;
   long from = 0, to = 0, offset = 0, limit = 20;
   int has_from, has_to, has_off, has_lim;
-  double now = c->req_t, lo, hi;
+  double now = c->t, lo, hi;
   long total = 0;
   size_t i, shown = 0;
   sbuf *b = &s->scratch;

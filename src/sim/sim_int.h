@@ -6,18 +6,7 @@
 #include <stdint.h>
 #include <time.h>
 
-/* ---- a tiny growable byte buffer ---- */
-typedef struct sbuf {
-  char *p;
-  size_t len, cap;
-} sbuf;
-
-int sbuf_reserve(sbuf *b, size_t extra);             /* 0 ok, -1 out of memory */
-void sbuf_add(sbuf *b, const void *data, size_t n);  /* silently drops on OOM */
-void sbuf_adds(sbuf *b, const char *s);
-void sbuf_addf(sbuf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-void sbuf_add_json_str(sbuf *b, const char *s, size_t n); /* quoted, escaped */
-void sbuf_free(sbuf *b);
+#include "sbuf.h"
 
 /* ---- scenario ---- */
 typedef struct sim_step {

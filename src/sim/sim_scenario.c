@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include "suggest.h"
 #include "crypto.h"
 #include "sim_int.h"
 
@@ -54,7 +55,11 @@ static void check_keys(lua_State *L, int idx, const char *path, const char *cons
     k = lua_tostring(L, -1);
     for (i = 0; allowed[i]; i++)
       if (strcmp(k, allowed[i]) == 0) ok = 1;
-    if (!ok) luaL_error(L, "%s: unknown field '%s'", path, k);
+    if (!ok) {
+      char hint[96];
+      suggest_hint(hint, sizeof hint, k, allowed);
+      luaL_error(L, "%s: unknown field '%s'%s", path, k, hint);
+    }
   }
 }
 

@@ -9,7 +9,6 @@
 #include <sys/socket.h>
 #include <unistd.h>
 #include "sim.h"
-#include "sim_srv.h"
 
 static uv_loop_t loop;
 static sim_t *sim;
@@ -46,11 +45,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     uv_run(&loop, UV_RUN_NOWAIT);
   }
   shutdown(sv[1], SHUT_WR);
-  for (spins = 0; sim->nconns > 0 && spins < 100000; spins++) {
+  for (spins = 0; sim_nconns(sim) > 0 && spins < 100000; spins++) {
     drain(sv[1]);
     uv_run(&loop, UV_RUN_NOWAIT);
   }
-  if (sim->nconns > 0) abort();  /* a connection the server never finished */
+  if (sim_nconns(sim) > 0) abort();  /* a connection the server never finished */
   close(sv[1]);
   return 0;
 }

@@ -1,7 +1,7 @@
 # provider_failover: Agora host failover between two standalone sims. A answers 500 to every
 # request, B is healthy. base_url=A, fallback_urls={B}: attempts 1 and 2 go to A, attempt 3
 # to B and succeeds; with more fallbacks the order is kept; base_url=A alone never reaches B.
-# Checked in each sim's --log-requests.
+# Checked in each sim's --log-requests, and in recwatch_failovers_total / retries_total.
 set -eu
 T=$(mktemp -d); PIDS=
 trap 'for p in $PIDS; do kill $p 2>/dev/null; wait $p 2>/dev/null; done; rm -rf "$T"' EXIT
@@ -37,6 +37,14 @@ rec.configure{ agora = { base_url = os.getenv("A_BASE"), fallback_urls = { os.ge
                          retries = 3, retry_delays = { 0.05, 0.1 } } }
 local res, err = rec.query_agora{ appid = "fo-app", resourceid = "fo-rid", sid = "fo-sid" }
 assert(res and res.status == 5, tostring(err))
+-- the metrics saw it: two server errors retried, one failover (A -> B), then ok
+local page = rec.metrics.text()
+for _, line in ipairs{ 'recwatch_failovers_total{provider="agora"} 1\n',
+                       'recwatch_retries_total{provider="agora"} 2\n',
+                       'recwatch_provider_requests_total{provider="agora",outcome="server"} 2\n',
+                       'recwatch_provider_requests_total{provider="agora",outcome="ok"} 1\n' } do
+  assert(page:find(line, 1, true), "metrics lack " .. line)
+end
 LUA
 sleep 0.2
 [ "$(count A 500)" = 2 ] && [ "$(lines A)" = 2 ] || fail "A should get attempts 1 and 2: $(cat "$T/A.log")"
@@ -52,6 +60,14 @@ rec.configure{ agora = { base_url = os.getenv("A_BASE"),
                          retries = 3, retry_delays = { 0.05 } } }
 local res, err = rec.query_agora{ appid = "fo-app", resourceid = "fo-rid", sid = "fo-sid" }
 assert(res and res.status == 5, tostring(err))
+-- the metrics saw it: three server errors retried, two failovers (A -> C -> B), then ok
+local page = rec.metrics.text()
+for _, line in ipairs{ 'recwatch_failovers_total{provider="agora"} 2\n',
+                       'recwatch_retries_total{provider="agora"} 3\n',
+                       'recwatch_provider_requests_total{provider="agora",outcome="server"} 3\n',
+                       'recwatch_provider_requests_total{provider="agora",outcome="ok"} 1\n' } do
+  assert(page:find(line, 1, true), "metrics lack " .. line)
+end
 LUA
 sleep 0.2
 [ "$(count A 500)" = 2 ] && [ "$(count C 500)" = 1 ] && [ "$(count B 200)" = 1 ] \

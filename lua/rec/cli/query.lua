@@ -16,8 +16,22 @@ local SWITCHES = { qingcloud = { ["--all"] = "all" }, agora = {} }
 local NUMERIC = { from_hour = true, to_hour = true, offset = true, limit = true,
                   timeout = true, retries = true }
 
+local USAGE = [[
+usage: recwatch query qingcloud --app-id ID --channel NAME [--from-hour N] [--to-hour N]
+                                [--offset N] [--limit N | --all] [--timeout S] [--retries N] [SIM]
+       recwatch query agora --appid ID --resourceid RID --sid SID
+                            [--mode individual|mix|web] [--timeout S] [--retries N] [SIM]
+  SIM: --sim [--scenario FILE] [--at SECONDS] asks the in-process simulator, at that point
+       of its story
+
+One query (--all: every QingCloud page): the normalised result as JSON on stdout, or the
+typed error on stderr with an exit status per kind: 2 invalid_argument (or a usage error),
+3 auth, 4 not_found, 5 rate_limited, 6 timeout, 7 network, 8 server, 9 protocol,
+10 cancelled (docs/api.md).
+]]
+
 local function usage(msg)
-  io.stderr:write("recwatch query: ", msg, "\nTry 'recwatch --help'.\n")
+  io.stderr:write("recwatch query: ", msg, "\n\n", USAGE, "\nTry 'recwatch query --help'.\n")
   rec.exit(2)
 end
 
@@ -55,6 +69,12 @@ local function all_pages(params)
 end
 
 return function(provider, ...)
+  for _, a in ipairs({ provider, ... }) do
+    if a == "--help" or a == "-h" then
+      io.stdout:write(USAGE)
+      return
+    end
+  end
   local flags = FLAGS[provider]
   if not flags then return usage("the provider must be qingcloud or agora") end
   local params, opts, argv = {}, {}, { ... }

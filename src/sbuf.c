@@ -1,9 +1,9 @@
-/* sim_buf: the growable byte buffer the simulator builds replies and JSON in. */
+/* sbuf: the growable byte buffer replies, JSON and metrics pages are built in. */
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include "sim_int.h"
+#include "sbuf.h"
 
 int sbuf_reserve(sbuf *b, size_t extra) {
   size_t need = b->len + extra + 1, cap;

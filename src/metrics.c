@@ -1,0 +1,545 @@
+/* metrics: a mutex-guarded registry of metric families and their series, rendered in the
+ * Prometheus text format 0.0.4; the process_* metrics are read from /proc at render time. */
+#include <dirent.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <unistd.h>
+#include <uv.h>
+#include "metrics.h"
+
+typedef struct series {
+  char **values;            /* one per label */
+  double value;             /* counter, gauge; histogram: the sum */
+  unsigned long long count; /* histogram */
+  unsigned long long *buckets;
+  struct series *next;
+} series;
+
+struct metric {
+  metric_type type;
+  char *name, *help;
+  int nlabels;
+  char *labels[METRICS_MAX_LABELS];
+  double bounds[METRICS_MAX_BUCKETS];
+  int nbounds;
+  int nseries;
+  series *head, **tail;
+  struct metric *next;
+};
+
+static uv_once_t once = UV_ONCE_INIT;
+static uv_mutex_t mu;
+static metric_t *families, **families_tail = &families;
+static metrics_builtin_t builtin;
+static int builtin_done;
+
+static void init_mutex(void) { uv_mutex_init(&mu); }
+static void lock(void) {
+  uv_once(&once, init_mutex);
+  uv_mutex_lock(&mu);
+}
+static void unlock(void) { uv_mutex_unlock(&mu); }
+
+static const double default_buckets[] = {0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30};
+
+int metrics_valid_name(const char *s) {
+  const char *p;
+  if (!s || !*s) return 0;
+  for (p = s; *p; p++) {
+    char c = *p;
+    int ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_' || c == ':' ||
+             (p != s && c >= '0' && c <= '9');
+    if (!ok) return 0;
+  }
+  return p - s <= 200;
+}
+
+int metrics_valid_label(const char *s) {
+  if (!metrics_valid_name(s) || strchr(s, ':')) return 0;
+  return !(s[0] == '_' && s[1] == '_');
+}
+
+static metric_t *find(const char *name) {
+  metric_t *m;
+  for (m = families; m; m = m->next)
+    if (strcmp(m->name, name) == 0) return m;
+  return NULL;
+}
+
+static const char *const type_names[] = {"counter", "gauge", "histogram"};
+
+static int same_definition(const metric_t *m, metric_type type, int nlabels,
+                           const char *const *labels, const double *b, int nb) {
+  int i;
+  if (m->type != type || m->nlabels != nlabels) return 0;
+  for (i = 0; i < nlabels; i++)
+    if (strcmp(m->labels[i], labels[i]) != 0) return 0;
+  if (type == METRIC_HISTOGRAM) {
+    if (m->nbounds != nb) return 0;
+    for (i = 0; i < nb; i++)
+      if (m->bounds[i] != b[i]) return 0;
+  }
+  return 1;
+}
+
+metric_t *metrics_register(metric_type type, const char *name, const char *help, int nlabels,
+                           const char *const *labels, const double *buckets, int nbuckets,
+                           char *err, size_t errlen) {
+  metric_t *m;
+  int i, j;
+  if (!metrics_valid_name(name)) {
+    snprintf(err, errlen, "invalid metric name '%.80s' (letters, digits, '_' and ':', not "
+             "starting with a digit)", name ? name : "");
+    return NULL;
+  }
+  if (nlabels < 0 || nlabels > METRICS_MAX_LABELS) {
+    snprintf(err, errlen, "%s: at most %d labels", name, METRICS_MAX_LABELS);
+    return NULL;
+  }
+  for (i = 0; i < nlabels; i++) {
+    if (!metrics_valid_label(labels[i])) {
+      snprintf(err, errlen, "%s: invalid label name '%.80s' (letters, digits and '_', not "
+               "starting with a digit or '__')", name, labels[i] ? labels[i] : "");
+      return NULL;
+    }
+    if (type == METRIC_HISTOGRAM && strcmp(labels[i], "le") == 0) {
+      snprintf(err, errlen, "%s: 'le' is reserved in histograms", name);
+      return NULL;
+    }
+    for (j = 0; j < i; j++)
+      if (strcmp(labels[i], labels[j]) == 0) {
+        snprintf(err, errlen, "%s: label '%s' given twice", name, labels[i]);
+        return NULL;
+      }
+  }
+  if (type == METRIC_HISTOGRAM) {
+    if (!buckets) {
+      buckets = default_buckets;
+      nbuckets = (int)(sizeof default_buckets / sizeof default_buckets[0]);
+    }
+    if (nbuckets < 1 || nbuckets > METRICS_MAX_BUCKETS) {
+      snprintf(err, errlen, "%s: 1..%d buckets", name, METRICS_MAX_BUCKETS);
+      return NULL;
+    }
+    for (i = 0; i < nbuckets; i++)
+      if (!isfinite(buckets[i]) || (i > 0 && buckets[i] <= buckets[i - 1])) {
+        snprintf(err, errlen, "%s: buckets must be finite and ascending", name);
+        return NULL;
+      }
+  } else {
+    nbuckets = 0;
+  }
+  lock();
+  if ((m = find(name)) != NULL) {
+    int same = same_definition(m, type, nlabels, labels, buckets, nbuckets);
+    unlock();
+    if (!same) {
+      snprintf(err, errlen, "metric '%s' is already registered as a %s with other labels or "
+               "buckets", name, type_names[m->type]);
+      return NULL;
+    }
+    return m;
+  }
+  m = calloc(1, sizeof *m);
+  if (!m || !(m->name = strdup(name)) || !(m->help = strdup(help ? help : ""))) {
+    if (m) free(m->name);
+    free(m);
+    unlock();
+    snprintf(err, errlen, "out of memory");
+    return NULL;
+  }
+  m->type = type;
+  m->nlabels = nlabels;
+  for (i = 0; i < nlabels; i++) m->labels[i] = strdup(labels[i]);
+  for (i = 0; i < nbuckets; i++) m->bounds[i] = buckets[i];
+  m->nbounds = nbuckets;
+  m->tail = &m->head;
+  *families_tail = m;
+  families_tail = &m->next;
+  unlock();
+  return m;
+}
+
+int metrics_nlabels(const metric_t *m) { return m->nlabels; }
+const char *metrics_label(const metric_t *m, int i) { return m->labels[i]; }
+metric_type metrics_type(const metric_t *m) { return m->type; }
+
+/* The series for these label values, created when new; NULL past the cap. Under lock. */
+static series *get_series(metric_t *m, const char *const *values, char *err, size_t errlen) {
+  series *s;
+  int i;
+  for (s = m->head; s; s = s->next) {
+    for (i = 0; i < m->nlabels; i++)
+      if (strcmp(s->values[i], values[i] ? values[i] : "") != 0) break;
+    if (i == m->nlabels) return s;
+  }
+  if (m->nseries >= METRICS_MAX_SERIES) {
+    snprintf(err, errlen, "%s: more than %d label combinations (the cardinality cap): use "
+             "labels with a few known values, not ids", m->name, METRICS_MAX_SERIES);
+    return NULL;
+  }
+  s = calloc(1, sizeof *s);
+  if (!s) goto oom;
+  s->values = calloc((size_t)m->nlabels + 1, sizeof *s->values);
+  if (!s->values) goto oom;
+  for (i = 0; i < m->nlabels; i++)
+    if (!(s->values[i] = strdup(values[i] ? values[i] : ""))) goto oom;
+  if (m->type == METRIC_HISTOGRAM &&
+      !(s->buckets = calloc((size_t)m->nbounds, sizeof *s->buckets)))
+    goto oom;
+  *m->tail = s;
+  m->tail = &s->next;
+  m->nseries++;
+  return s;
+oom:
+  if (s) {
+    if (s->values)
+      for (i = 0; i < m->nlabels; i++) free(s->values[i]);
+    free(s->values);
+    free(s);
+  }
+  snprintf(err, errlen, "out of memory");
+  return NULL;
+}
+
+static int update(metric_t *m, const char *const *values, double v, int op, char *err,
+                  size_t errlen) {
+  series *s;
+  int i;
+  if (isnan(v)) {
+    snprintf(err, errlen, "%s: the value is NaN", m->name);
+    return -1;
+  }
+  if (op == 0 && m->type == METRIC_COUNTER && v < 0) {
+    snprintf(err, errlen, "%s: a counter only goes up (got %g)", m->name, v);
+    return -1;
+  }
+  lock();
+  if (!(s = get_series(m, values, err, errlen))) {
+    unlock();
+    return -1;
+  }
+  if (op == 0) s->value += v;
+  else if (op == 1) s->value = v;
+  else {
+    s->value += v;
+    s->count++;
+    for (i = 0; i < m->nbounds; i++)
+      if (v <= m->bounds[i]) s->buckets[i]++;
+  }
+  unlock();
+  return 0;
+}
+
+int metrics_add(metric_t *m, const char *const *values, double v, char *err, size_t errlen) {
+  if (m->type == METRIC_HISTOGRAM) {
+    snprintf(err, errlen, "%s is a histogram: use observe", m->name);
+    return -1;
+  }
+  return update(m, values, v, 0, err, errlen);
+}
+
+int metrics_set(metric_t *m, const char *const *values, double v, char *err, size_t errlen) {
+  if (m->type != METRIC_GAUGE) {
+    snprintf(err, errlen, "%s is a %s: only gauges are set", m->name, type_names[m->type]);
+    return -1;
+  }
+  return update(m, values, v, 1, err, errlen);
+}
+
+int metrics_observe(metric_t *m, const char *const *values, double v, char *err,
+                    size_t errlen) {
+  if (m->type != METRIC_HISTOGRAM) {
+    snprintf(err, errlen, "%s is a %s: only histograms observe", m->name, type_names[m->type]);
+    return -1;
+  }
+  return update(m, values, v, 2, err, errlen);
+}
+
+double metrics_get(metric_t *m, const char *const *values) {
+  series *s;
+  double v = 0;
+  int i;
+  if (!m) return 0;
+  lock();
+  for (s = m->head; s; s = s->next) {
+    for (i = 0; i < m->nlabels; i++)
+      if (strcmp(s->values[i], values[i] ? values[i] : "") != 0) break;
+    if (i == m->nlabels) {
+      v = s->value;
+      break;
+    }
+  }
+  unlock();
+  return v;
+}
+
+void metrics_zero(metric_t *m) {
+  series *s;
+  lock();
+  for (s = m->head; s; s = s->next) s->value = 0;
+  unlock();
+}
+
+/* ---- the text format ---- */
+
+static void add_escaped(sbuf *b, const char *s, int quote) {
+  for (; *s; s++) {
+    if (*s == '\\') sbuf_adds(b, "\\\\");
+    else if (*s == '\n') sbuf_adds(b, "\\n");
+    else if (quote && *s == '"') sbuf_adds(b, "\\\"");
+    else sbuf_add(b, s, 1);
+  }
+}
+
+static void add_number(sbuf *b, double v) {
+  if (isinf(v)) sbuf_adds(b, v > 0 ? "+Inf" : "-Inf");
+  else if (v == floor(v) && fabs(v) < 1e15) sbuf_addf(b, "%.0f", v);
+  else {
+    char s[40];
+    int prec;
+    for (prec = 15; prec < 17; prec++) {  /* the shortest form that reads back the same */
+      snprintf(s, sizeof s, "%.*g", prec, v);
+      if (strtod(s, NULL) == v) break;
+    }
+    if (prec == 17) snprintf(s, sizeof s, "%.17g", v);
+    sbuf_adds(b, s);
+  }
+}
+
+/* {a="x",b="y"} plus an optional le="..." */
+static void add_labels(sbuf *b, const metric_t *m, const series *s, const char *le) {
+  int i;
+  if (m->nlabels == 0 && !le) return;
+  sbuf_adds(b, "{");
+  for (i = 0; i < m->nlabels; i++) {
+    sbuf_addf(b, "%s%s=\"", i ? "," : "", m->labels[i]);
+    add_escaped(b, s->values[i], 1);
+    sbuf_adds(b, "\"");
+  }
+  if (le) sbuf_addf(b, "%sle=\"%s\"", m->nlabels ? "," : "", le);
+  sbuf_adds(b, "}");
+}
+
+static void render_family(sbuf *b, const metric_t *m) {
+  const series *s;
+  int i;
+  sbuf_addf(b, "# HELP %s ", m->name);
+  add_escaped(b, m->help, 0);
+  sbuf_addf(b, "\n# TYPE %s %s\n", m->name, type_names[m->type]);
+  for (s = m->head; s; s = s->next) {
+    if (m->type != METRIC_HISTOGRAM) {
+      sbuf_adds(b, m->name);
+      add_labels(b, m, s, NULL);
+      sbuf_adds(b, " ");
+      add_number(b, s->value);
+      sbuf_adds(b, "\n");
+      continue;
+    }
+    for (i = 0; i <= m->nbounds; i++) {
+      char le[40];
+      if (i < m->nbounds) {
+        sbuf tmp = {0};
+        add_number(&tmp, m->bounds[i]);
+        snprintf(le, sizeof le, "%s", tmp.p ? tmp.p : "0");
+        sbuf_free(&tmp);
+      } else {
+        snprintf(le, sizeof le, "+Inf");
+      }
+      sbuf_addf(b, "%s_bucket", m->name);
+      add_labels(b, m, s, le);
+      sbuf_addf(b, " %llu\n", i < m->nbounds ? s->buckets[i] : s->count);
+    }
+    sbuf_addf(b, "%s_sum", m->name);
+    add_labels(b, m, s, NULL);
+    sbuf_adds(b, " ");
+    add_number(b, s->value);
+    sbuf_addf(b, "\n%s_count", m->name);
+    add_labels(b, m, s, NULL);
+    sbuf_addf(b, " %llu\n", s->count);
+  }
+}
+
+/* process_* as the Prometheus client libraries define them, from /proc (Linux). */
+static void render_process(sbuf *b) {
+  char buf[1024], *p;
+  FILE *f = fopen("/proc/self/stat", "r");
+  long ticks = sysconf(_SC_CLK_TCK), page = sysconf(_SC_PAGESIZE);
+  unsigned long utime = 0, stime = 0, vsize = 0;
+  unsigned long long start = 0;
+  long rss = 0, btime = 0;
+  int fds = 0;
+  struct rlimit rl;
+  DIR *d;
+  size_t n = f ? fread(buf, 1, sizeof buf - 1, f) : 0;
+  if (f) fclose(f);
+  buf[n] = '\0';
+  /* fields after the command name, which is in parentheses and may hold spaces */
+  if ((p = strrchr(buf, ')')) != NULL &&
+      sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %lu %lu %*d %*d %*d %*d %*d "
+             "%*d %llu %lu %ld", &utime, &stime, &start, &vsize, &rss) == 5 && ticks > 0) {
+    if ((f = fopen("/proc/stat", "r")) != NULL) {
+      char line[256];
+      while (fgets(line, sizeof line, f))
+        if (sscanf(line, "btime %ld", &btime) == 1) break;
+      fclose(f);
+    }
+    sbuf_addf(b, "# HELP process_cpu_seconds_total Total user and system CPU time spent in seconds.\n"
+              "# TYPE process_cpu_seconds_total counter\nprocess_cpu_seconds_total %.2f\n",
+              (double)(utime + stime) / (double)ticks);
+    sbuf_addf(b, "# HELP process_resident_memory_bytes Resident memory size in bytes.\n"
+              "# TYPE process_resident_memory_bytes gauge\nprocess_resident_memory_bytes %ld\n",
+              rss * page);
+    sbuf_addf(b, "# HELP process_virtual_memory_bytes Virtual memory size in bytes.\n"
+              "# TYPE process_virtual_memory_bytes gauge\nprocess_virtual_memory_bytes %lu\n",
+              vsize);
+    sbuf_addf(b, "# HELP process_start_time_seconds Start time of the process since unix epoch "
+              "in seconds.\n# TYPE process_start_time_seconds gauge\n"
+              "process_start_time_seconds %.2f\n", (double)btime + (double)start / (double)ticks);
+  }
+  if ((d = opendir("/proc/self/fd")) != NULL) {
+    struct dirent *de;
+    while ((de = readdir(d)) != NULL)
+      if (de->d_name[0] != '.') fds++;
+    closedir(d);
+    sbuf_addf(b, "# HELP process_open_fds Number of open file descriptors.\n"
+              "# TYPE process_open_fds gauge\nprocess_open_fds %d\n", fds - 1);  /* not d's own */
+  }
+  if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY)
+    sbuf_addf(b, "# HELP process_max_fds Maximum number of open file descriptors.\n"
+              "# TYPE process_max_fds gauge\nprocess_max_fds %llu\n",
+              (unsigned long long)rl.rlim_cur);
+}
+
+void metrics_render(sbuf *out) {
+  const metric_t *m;
+  metrics_builtin();
+  lock();
+  for (m = families; m; m = m->next) render_family(out, m);
+  unlock();
+  render_process(out);
+}
+
+void metrics_reset(void) {
+  metric_t *m;
+  lock();
+  while ((m = families) != NULL) {
+    int i;
+    families = m->next;
+    while (m->head) {
+      series *s = m->head;
+      m->head = s->next;
+      for (i = 0; i < m->nlabels; i++) free(s->values[i]);
+      free(s->values);
+      free(s->buckets);
+      free(s);
+    }
+    for (i = 0; i < m->nlabels; i++) free(m->labels[i]);
+    free(m->name);
+    free(m->help);
+    free(m);
+  }
+  families_tail = &families;
+  memset(&builtin, 0, sizeof builtin);
+  builtin_done = 0;
+  unlock();
+}
+
+/* ---- built-ins ---- */
+
+static metric_t *reg(metric_type t, const char *name, const char *help, const char *l1,
+                     const char *l2, const double *b, int nb) {
+  const char *labels[2] = {l1, l2};
+  char err[200];
+  metric_t *m = metrics_register(t, name, help, l2 ? 2 : l1 ? 1 : 0, labels, b, nb, err,
+                                 sizeof err);
+  if (!m) fprintf(stderr, "recwatch: metrics: %s\n", err);
+  return m;
+}
+
+const metrics_builtin_t *metrics_builtin(void) {
+  static const double pacing[] = {0.001, 0.01, 0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60};
+  int first;
+  lock();
+  first = !builtin_done;
+  builtin_done = 1;
+  unlock();
+  if (!first) return &builtin;
+  builtin.requests = reg(METRIC_COUNTER, "recwatch_provider_requests_total",
+                         "Provider API requests by outcome: ok, or the error kind of the attempt.",
+                         "provider", "outcome", NULL, 0);
+  builtin.request_duration = reg(METRIC_HISTOGRAM, "recwatch_provider_request_duration_seconds",
+                                 "Time from sending a provider request to its reply.",
+                                 "provider", NULL, NULL, 0);
+  builtin.pacing_wait = reg(METRIC_HISTOGRAM, "recwatch_pacing_wait_seconds",
+                            "Time an attempt waited for its pacing slot.", "provider", NULL,
+                            pacing, (int)(sizeof pacing / sizeof pacing[0]));
+  builtin.pacing_queue = reg(METRIC_GAUGE, "recwatch_pacing_queue",
+                             "Attempts waiting for a pacing slot now.", "provider", NULL, NULL, 0);
+  builtin.retries = reg(METRIC_COUNTER, "recwatch_retries_total",
+                        "Provider attempts that failed and were retried.", "provider", NULL,
+                        NULL, 0);
+  builtin.failovers = reg(METRIC_COUNTER, "recwatch_failovers_total",
+                          "Attempts sent to another host than the previous attempt's.",
+                          "provider", NULL, NULL, 0);
+  builtin.alerts = reg(METRIC_COUNTER, "recwatch_alerts_total",
+                       "Outbox alerts by state: queued, delivered, failed (a failed attempt).",
+                       "state", NULL, NULL, 0);
+  builtin.outbox_pending = reg(METRIC_GAUGE, "recwatch_outbox_pending",
+                               "Alerts in the outbox not delivered yet.", NULL, NULL, NULL, 0);
+  builtin.watchers = reg(METRIC_GAUGE, "recwatch_watchers",
+                         "Watchers by state: ok, stale (no good poll for too long), error.",
+                         "state", NULL, NULL, 0);
+  builtin.tasks = reg(METRIC_GAUGE, "recwatch_tasks", "Live tasks of the script.", NULL, NULL,
+                      NULL, 0);
+  builtin.lua_memory = reg(METRIC_GAUGE, "recwatch_lua_memory_bytes",
+                           "Memory held by the Lua state.", NULL, NULL, NULL, 0);
+  builtin.build_info = reg(METRIC_GAUGE, "recwatch_build_info",
+                           "Always 1; the version of the running binary is a label.", "version",
+                           NULL, NULL, 0);
+  builtin.reloads = reg(METRIC_COUNTER, "recwatch_reloads_total",
+                        "Script reloads (SIGHUP) by result: ok, or failed (the old script "
+                        "kept running).", "result", NULL, NULL, 0);
+#ifdef RECWATCH_VERSION
+  metrics_set1(builtin.build_info, RECWATCH_VERSION, 1);
+#endif
+  {
+    static const char *const states[] = {"queued", "delivered", "failed"};
+    static const char *const wstates[] = {"ok", "stale", "error"};
+    int i;
+    for (i = 0; i < 3; i++) metrics_inc1(builtin.alerts, states[i], 0);
+    for (i = 0; i < 3; i++) metrics_set1(builtin.watchers, wstates[i], 0);
+    metrics_inc1(builtin.reloads, "ok", 0);
+    metrics_inc1(builtin.reloads, "failed", 0);
+    metrics_set1(builtin.outbox_pending, NULL, 0);
+    metrics_set1(builtin.tasks, NULL, 0);
+  }
+  return &builtin;
+}
+
+void metrics_inc1(metric_t *m, const char *v1, double by) {
+  char err[160];
+  const char *v[1] = {v1};
+  if (m) metrics_add(m, v, by, err, sizeof err);
+}
+
+void metrics_inc2(metric_t *m, const char *v1, const char *v2, double by) {
+  char err[160];
+  const char *v[2] = {v1, v2};
+  if (m) metrics_add(m, v, by, err, sizeof err);
+}
+
+void metrics_set1(metric_t *m, const char *v1, double v) {
+  char err[160];
+  const char *vals[1] = {v1};
+  if (m) metrics_set(m, vals, v, err, sizeof err);
+}
+
+void metrics_observe1(metric_t *m, const char *v1, double v) {
+  char err[160];
+  const char *vals[1] = {v1};
+  if (m) metrics_observe(m, vals, v, err, sizeof err);
+}

@@ -1,0 +1,586 @@
+/* ops: the service side of recwatch. The listener runs on its own thread and uv_loop with
+ * the shared HTTP server (httpd.c); it reads only the metrics registry (mutex-guarded) and
+ * what the main loop publishes here under a mutex every beat: a heartbeat, the /status
+ * document and why the process is unhealthy. A main loop that stops beating is reported
+ * stuck by a page it does not serve. */
+#include <errno.h>
+#include <lua.h>
+#include <signal.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+#include <uv.h>
+#include "config.h"
+#include "httpd.h"
+#include "log.h"
+#include "metrics.h"
+#include "ops.h"
+
+typedef struct watcher {
+  char *key, *provider, *last_status, *last_error, *state;
+  double registered_at, last_good, last_poll, next_poll, stale_after;
+  int last_ok;
+  struct watcher *next;
+} watcher;
+
+static struct {
+  /* shared with the listener thread, under mu */
+  uv_once_t once;
+  uv_mutex_t mu;
+  char *status_json;
+  uint64_t status_ns;           /* when status_json was built */
+  int async_ready;              /* status_req may be sent to */
+  char reason[512];             /* empty = healthy (as far as the main loop knows) */
+  uint64_t beat_ns;             /* uv_hrtime of the last heartbeat: real time on purpose */
+  double stuck_after;
+  /* the listener: its thread and loop */
+  int listening;
+  char addr[128];
+  uv_thread_t thread;
+  uv_loop_t loop;
+  uv_async_t stop;
+  httpd_t *srv;
+  char url[96];
+  /* main-loop side */
+  engine_t *e;
+  int attached;
+  uv_timer_t beat;
+  uv_signal_t hup, usr1;
+  uv_async_t status_req;        /* the listener asks the main loop for a /status document */
+  double beat_every;            /* seconds */
+  int watchdog;                 /* systemd asked for WATCHDOG=1 */
+  watcher *watchers;
+} ops = {UV_ONCE_INIT};
+
+static void init_mutex(void) { uv_mutex_init(&ops.mu); }
+static void lock(void) {
+  uv_once(&ops.once, init_mutex);
+  uv_mutex_lock(&ops.mu);
+}
+static void unlock(void) { uv_mutex_unlock(&ops.mu); }
+
+void ops_set_stuck_after(double seconds) {
+  lock();
+  ops.stuck_after = seconds;
+  unlock();
+}
+
+/* ---------------------------------------------------------------- sd_notify */
+
+/* The datagram protocol sd_notify(3) documents as stable: one AF_UNIX datagram to
+ * $NOTIFY_SOCKET (a path, or an abstract name written with a leading '@'). */
+int ops_notify(const char *state) {
+  const char *path = getenv("NOTIFY_SOCKET");
+  struct sockaddr_un sa;
+  size_t n;
+  socklen_t salen;
+  int fd, rc;
+  if (!path || !*path) return 0;
+  n = strlen(path);
+  if ((path[0] != '/' && path[0] != '@') || n >= sizeof sa.sun_path) return -1;
+  memset(&sa, 0, sizeof sa);
+  sa.sun_family = AF_UNIX;
+  memcpy(sa.sun_path, path, n);
+  if (sa.sun_path[0] == '@') sa.sun_path[0] = '\0';
+  salen = (socklen_t)(offsetof(struct sockaddr_un, sun_path) + n);
+  fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) return -1;
+  rc = (int)sendto(fd, state, strlen(state), MSG_NOSIGNAL, (struct sockaddr *)&sa, salen);
+  close(fd);
+  return rc < 0 ? -1 : 1;
+}
+
+/* ---------------------------------------------------------------- the listener thread */
+
+static void reply_text(httpd_conn *c, int status, const char *ctype, const char *s, size_t n) {
+  httpd_reply(c, status, ctype, s, n);
+}
+
+/* /status: asks the main loop for a fresh document (uv_async) and polls for it without
+ * blocking the listener (a deferred reply, every 5 ms); after 1 s (a stuck loop) the last
+ * one goes out, its age saying how old it is. c->t: when the request came (seconds). */
+static void serve_status(httpd_conn *c, int resumed) {
+  uint64_t now = uv_hrtime();
+  sbuf b = {0};
+  if (!resumed) {
+    c->t = (double)now / 1e9;
+    lock();
+    if (ops.async_ready) uv_async_send(&ops.status_req);
+    unlock();
+    httpd_defer(c, 5);
+    return;
+  }
+  lock();
+  if (ops.async_ready && (double)ops.status_ns / 1e9 < c->t && (double)now / 1e9 - c->t < 1.0) {
+    unlock();
+    httpd_defer(c, 5);
+    return;
+  }
+  sbuf_addf(&b, "{\"snapshot_age_seconds\":%.3f",
+            ops.status_ns ? (double)(now - ops.status_ns) / 1e9 : 0.0);
+  if (ops.status_json && ops.status_json[0] == '{' && ops.status_json[1] != '}') {
+    sbuf_adds(&b, ",");
+    sbuf_adds(&b, ops.status_json + 1);
+  } else {
+    sbuf_adds(&b, "}");
+  }
+  unlock();
+  reply_text(c, 200, "application/json", b.p, b.len);
+  sbuf_free(&b);
+}
+
+static void handle(httpd_conn *c, int resumed, void *ud) {
+  (void)ud;
+  if (resumed) {  /* only /status defers */
+    serve_status(c, 1);
+    return;
+  }
+  if (c->status) return;  /* a bad request, already answered */
+  if (c->parser.method != HTTP_GET && c->parser.method != HTTP_HEAD) {
+    static const char m[] = "only GET and HEAD\n";
+    reply_text(c, 405, "text/plain; charset=utf-8", m, sizeof m - 1);
+    return;
+  }
+  if (httpd_path_is(c, "/metrics")) {
+    sbuf b = {0};
+    metrics_render(&b);
+    reply_text(c, 200, "text/plain; version=0.0.4; charset=utf-8", b.p ? b.p : "", b.len);
+    sbuf_free(&b);
+  } else if (httpd_path_is(c, "/healthz")) {
+    char body[640];
+    uint64_t now = uv_hrtime();
+    double age;
+    int ok;
+    lock();
+    age = ops.beat_ns ? (double)(now - ops.beat_ns) / 1e9 : 0;
+    if (ops.beat_ns && age > ops.stuck_after)
+      snprintf(body, sizeof body, "main loop stuck: no heartbeat for %.1f s\n", age);
+    else if (ops.reason[0])
+      snprintf(body, sizeof body, "%s\n", ops.reason);
+    else
+      snprintf(body, sizeof body, "ok\n");
+    ok = strcmp(body, "ok\n") == 0;
+    unlock();
+    reply_text(c, ok ? 200 : 503, "text/plain; charset=utf-8", body, strlen(body));
+  } else if (httpd_path_is(c, "/status")) {
+    serve_status(c, resumed);
+  } else if (httpd_path_is(c, "/")) {
+    static const char idx[] = "recwatch: /metrics /healthz /status\n";
+    reply_text(c, 200, "text/plain; charset=utf-8", idx, sizeof idx - 1);
+  } else {
+    static const char nf[] = "not found: try /metrics, /healthz or /status\n";
+    reply_text(c, 404, "text/plain; charset=utf-8", nf, sizeof nf - 1);
+  }
+}
+
+static void on_stop(uv_async_t *a) {
+  httpd_free(ops.srv, NULL, NULL);
+  ops.srv = NULL;
+  uv_close((uv_handle_t *)a, NULL);
+}
+
+static void listener_main(void *arg) {
+  (void)arg;
+  uv_run(&ops.loop, UV_RUN_DEFAULT);
+}
+
+/* "9464" -> 127.0.0.1:9464; "HOST:PORT"; "[::1]:9464". */
+static int parse_addr(const char *addr, char *host, size_t hostlen, int *port) {
+  const char *colon, *p;
+  char *end;
+  long v;
+  if (!addr || !*addr) return -1;
+  if (addr[0] == '[') {
+    const char *close = strchr(addr, ']');
+    if (!close || close[1] != ':' || (size_t)(close - addr - 1) >= hostlen) return -1;
+    memcpy(host, addr + 1, (size_t)(close - addr - 1));
+    host[close - addr - 1] = '\0';
+    p = close + 2;
+  } else if ((colon = strrchr(addr, ':')) != NULL) {
+    if ((size_t)(colon - addr) >= hostlen || strchr(addr, ':') != colon) return -1;
+    memcpy(host, addr, (size_t)(colon - addr));
+    host[colon - addr] = '\0';
+    if (!host[0]) snprintf(host, hostlen, "127.0.0.1");
+    p = colon + 1;
+  } else {
+    snprintf(host, hostlen, "127.0.0.1");
+    p = addr;
+  }
+  errno = 0;
+  v = strtol(p, &end, 10);
+  if (!*p || *end || errno || v < 0 || v > 65535) return -1;
+  *port = (int)v;
+  return 0;
+}
+
+int ops_listen(const char *addr, char *err, size_t errlen) {
+  httpd_options o;
+  char host[96], want[128];
+  int port;
+  if (parse_addr(addr, host, sizeof host, &port) != 0) {
+    snprintf(err, errlen, "listen: '%.100s' is not HOST:PORT, [IPV6]:PORT or PORT",
+             addr ? addr : "");
+    return -1;
+  }
+  snprintf(want, sizeof want, "%s:%d", host, port);
+  if (ops.listening) {
+    if (strcmp(ops.addr, want) == 0) return 0;  /* "9464" and "127.0.0.1:9464" are one */
+    snprintf(err, errlen, "listen: already listening on %s (one listener per process)", ops.url);
+    return -1;
+  }
+  metrics_builtin();  /* registered before another thread reads them */
+  lock();
+  if (ops.stuck_after <= 0) ops.stuck_after = 10;
+  unlock();
+  if (uv_loop_init(&ops.loop) != 0) {
+    snprintf(err, errlen, "listen: cannot create the listener's loop");
+    return -1;
+  }
+  memset(&o, 0, sizeof o);
+  o.host = host;
+  o.port = port;
+  o.server = "recwatch";
+  o.handler = handle;
+  ops.srv = httpd_start(&ops.loop, &o, err, errlen);
+  if (!ops.srv) {
+    uv_run(&ops.loop, UV_RUN_DEFAULT);  /* the failed listener's close callback */
+    uv_loop_close(&ops.loop);
+    return -1;
+  }
+  uv_async_init(&ops.loop, &ops.stop, on_stop);
+  snprintf(ops.url, sizeof ops.url, "%s", httpd_base_url(ops.srv));
+  snprintf(ops.addr, sizeof ops.addr, "%s", want);
+  if (uv_thread_create(&ops.thread, listener_main, NULL) != 0) {
+    snprintf(err, errlen, "listen: cannot start the listener thread");
+    on_stop(&ops.stop);
+    uv_run(&ops.loop, UV_RUN_DEFAULT);
+    uv_loop_close(&ops.loop);
+    return -1;
+  }
+  ops.listening = 1;
+  log_info("listening on %s (/metrics, /healthz, /status)", ops.url);
+  return 0;
+}
+
+const char *ops_listen_url(void) { return ops.listening ? ops.url : NULL; }
+
+/* ---------------------------------------------------------------- watchers */
+
+static watcher *find_watcher(const char *key) {
+  watcher *w;
+  for (w = ops.watchers; w; w = w->next)
+    if (strcmp(w->key, key) == 0) return w;
+  return NULL;
+}
+
+static void set_str(char **dst, const char *s) {
+  char *copy = s ? strdup(s) : NULL;
+  if (s && !copy) return;
+  free(*dst);
+  *dst = copy;
+}
+
+void ops_report_watcher(engine_t *e, const char *key, const ops_report *r) {
+  watcher *w = find_watcher(key);
+  double now = engine_time(e);
+  if (!w) {
+    if (!(w = calloc(1, sizeof *w)) || !(w->key = strdup(key))) {
+      free(w);
+      return;
+    }
+    w->registered_at = now;
+    w->stale_after = 300;
+    w->next = ops.watchers;
+    ops.watchers = w;
+  }
+  if (r->provider) set_str(&w->provider, r->provider);
+  if (r->status) set_str(&w->last_status, r->status);
+  set_str(&w->state, r->state);
+  if (r->stale_after > 0) w->stale_after = r->stale_after;
+  if (r->next_poll > 0) w->next_poll = r->next_poll;
+  if (r->ok < 0) return;  /* registration only: no poll yet */
+  w->last_poll = now;
+  w->last_ok = r->ok;
+  if (r->ok) {
+    w->last_good = now;
+    set_str(&w->last_error, NULL);
+  } else if (r->error) {
+    char msg[512];
+    snprintf(msg, sizeof msg, "%s", r->error);
+    log_redact(msg, sizeof msg);
+    set_str(&w->last_error, msg);
+  }
+}
+
+static void free_watcher(watcher *w) {
+  free(w->key);
+  free(w->provider);
+  free(w->last_status);
+  free(w->last_error);
+  free(w->state);
+  free(w);
+}
+
+void ops_forget_watcher(const char *key) {
+  watcher **pp;
+  for (pp = &ops.watchers; *pp; pp = &(*pp)->next)
+    if (strcmp((*pp)->key, key) == 0) {
+      watcher *w = *pp;
+      *pp = w->next;
+      free_watcher(w);
+      return;
+    }
+}
+
+static void forget_all_watchers(void) {
+  while (ops.watchers) {
+    watcher *w = ops.watchers;
+    ops.watchers = w->next;
+    free_watcher(w);
+  }
+}
+
+/* ok, stale (no good poll for stale_after seconds) or error (the last poll failed). */
+static const char *watcher_state(const watcher *w, double now) {
+  double since = w->last_good > 0 ? w->last_good : w->registered_at;
+  if (w->state && strcmp(w->state, "stale") == 0) return "stale";
+  if (now - since > w->stale_after) return "stale";
+  if (w->state && strcmp(w->state, "error") == 0) return "error";
+  if (w->last_poll > 0 && !w->last_ok) return "error";
+  return "ok";
+}
+
+/* ---------------------------------------------------------------- status */
+
+static void add_time(sbuf *b, const char *k, double t) {
+  if (t > 0) sbuf_addf(b, ",\"%s\":%.3f", k, t);
+  else sbuf_addf(b, ",\"%s\":null", k);
+}
+
+static void add_str(sbuf *b, const char *k, const char *v) {
+  sbuf_addf(b, ",\"%s\":", k);
+  if (v) sbuf_add_json_str(b, v, strlen(v));
+  else sbuf_adds(b, "null");
+}
+
+/* Why the process is unhealthy ("" when it is not: no watcher is stale), and how many
+ * watchers are ok, stale, error (counts[0..2]). */
+static void health(double now, char *reason, size_t reasonlen, double counts[3]) {
+  watcher *w;
+  int nstale = 0;
+  reason[0] = '\0';
+  counts[0] = counts[1] = counts[2] = 0;
+  for (w = ops.watchers; w; w = w->next) {
+    const char *st = watcher_state(w, now);
+    counts[st[0] == 'o' ? 0 : st[0] == 's' ? 1 : 2]++;
+    if (st[0] == 's' && nstale++ == 0) {
+      double since = w->last_good > 0 ? w->last_good : w->registered_at;
+      snprintf(reason, reasonlen, "watcher %.300s is stale: no good poll for %.0f s%s%.120s",
+               w->key, now - since, w->last_error ? "; last error: " : "",
+               w->last_error ? w->last_error : "");
+    }
+  }
+  if (nstale > 1) {
+    size_t n = strlen(reason);
+    snprintf(reason + n, reasonlen - n, " (and %d more stale watchers)", nstale - 1);
+  }
+}
+
+/* Builds the document and, in reason, why the process is unhealthy ("" when it is not). */
+static void build_status(engine_t *e, sbuf *b, char *reason, size_t reasonlen) {
+  const metrics_builtin_t *mb = metrics_builtin();
+  config_t *cfg = engine_config(e);
+  double now = engine_time(e);
+  const char *ag[1] = {"agora"}, *qc[1] = {"qingcloud"}, *none[1] = {NULL};
+  watcher *w;
+  int first = 1;
+  double counts[3];
+  sbuf_addf(b, "{\"version\":\"%s\",\"pid\":%ld,\"time\":%.3f,\"uptime_seconds\":%.3f,"
+            "\"tasks\":%u,\"lua_memory_bytes\":%.0f,\"outbox\":{\"pending\":%.0f},"
+            "\"pacing\":{\"agora\":{\"queue\":%.0f,\"rate\":%g},"
+            "\"qingcloud\":{\"queue\":%.0f,\"rate\":%g}}",
+#ifdef RECWATCH_VERSION
+            RECWATCH_VERSION,
+#else
+            "dev",
+#endif
+            (long)getpid(), now, engine_now(e), engine_task_count(e),
+            metrics_get(mb->lua_memory, none), metrics_get(mb->outbox_pending, none),
+            metrics_get(mb->pacing_queue, ag), cfg->agora.rate,
+            metrics_get(mb->pacing_queue, qc), cfg->qc.rate);
+  add_str(b, "listen", ops_listen_url());
+  sbuf_adds(b, ",\"watchers\":[");
+  for (w = ops.watchers; w; w = w->next) {
+    const char *st = watcher_state(w, now);
+    sbuf_adds(b, first ? "{" : ",{");
+    first = 0;
+    sbuf_adds(b, "\"key\":");
+    sbuf_add_json_str(b, w->key, strlen(w->key));
+    add_str(b, "provider", w->provider);
+    add_str(b, "state", st);
+    add_time(b, "last_good_poll", w->last_good);
+    add_str(b, "last_status", w->last_status);
+    add_str(b, "last_error", w->last_error);
+    add_time(b, "next_poll", w->next_poll);
+    sbuf_addf(b, ",\"stale_after\":%g}", w->stale_after);
+  }
+  sbuf_adds(b, "]");
+  health(now, reason, reasonlen, counts);
+  sbuf_adds(b, ",\"healthy\":");
+  sbuf_adds(b, reason[0] ? "false" : "true");
+  add_str(b, "reason", reason[0] ? reason : NULL);
+  sbuf_adds(b, "}");
+  /* redacted like logs: room for the markers, which may be longer than what they hide */
+  if (b->p && sbuf_reserve(b, b->len + 1024) == 0) {
+    log_redact(b->p, b->cap);
+    b->len = strlen(b->p);
+  }
+}
+
+void ops_status_json(engine_t *e, sbuf *out) {
+  char reason[512];
+  build_status(e, out, reason, sizeof reason);
+}
+
+/* Gauges the main loop knows, the watcher states, the health verdict and the heartbeat.
+ * The /status document is built only when the listener asks (on_status_req): with many
+ * watchers it is the one costly part. */
+static void publish(engine_t *e) {
+  const metrics_builtin_t *mb = metrics_builtin();
+  double counts[3];
+  char reason[512];
+  lua_State *L = engine_lua(e);
+  metrics_set1(mb->tasks, NULL, engine_task_count(e));
+  if (L) metrics_set1(mb->lua_memory, NULL, lua_gc(L, LUA_GCCOUNT, 0) * 1024.0 + lua_gc(L, LUA_GCCOUNTB, 0));
+  health(engine_time(e), reason, sizeof reason, counts);
+  metrics_set1(mb->watchers, "ok", counts[0]);
+  metrics_set1(mb->watchers, "stale", counts[1]);
+  metrics_set1(mb->watchers, "error", counts[2]);
+  lock();
+  snprintf(ops.reason, sizeof ops.reason, "%s", reason);
+  ops.beat_ns = uv_hrtime();
+  unlock();
+}
+
+/* ---------------------------------------------------------------- main-loop side */
+
+static void on_status_req(uv_async_t *a) {
+  sbuf b = {0};
+  ops_status_json(a->data, &b);
+  lock();
+  free(ops.status_json);
+  ops.status_json = b.p;  /* handed over */
+  ops.status_ns = uv_hrtime();
+  unlock();
+}
+
+static void on_beat(uv_timer_t *t) {
+  engine_t *e = t->data;
+  publish(e);
+  if (ops.watchdog) ops_notify("WATCHDOG=1");  /* only a loop that runs gets here */
+}
+
+/* SIGHUP: reload the script; SIGUSR1: the /status document to the log. Kept apart from the
+ * engine's SIGINT/SIGTERM handling. */
+static void on_ops_signal(uv_signal_t *h, int signum) {
+  engine_t *e = h->data;
+  if (signum == SIGUSR1) {
+    sbuf b = {0};
+    ops_status_json(e, &b);
+    log_write_str(LOG_INFO, 0, b.p ? b.p : "{}");
+    sbuf_free(&b);
+    return;
+  }
+  {
+    char err[1024];
+    const char *state = engine_config(e)->state_path;
+    log_info("SIGHUP: reloading the script");
+    if (!state || !*state || strcmp(state, ":memory:") == 0)
+      log_warn("reload without a state file (--state or rec.configure{state=}): the statuses "
+               "and alerts the old script kept in memory are not carried over");
+    ops_notify("RELOADING=1");
+    if (engine_reload(e, err, sizeof err) != 0) {
+      log_error("reload failed, the running script goes on: %s", err);
+      metrics_inc1(metrics_builtin()->reloads, "failed", 1);
+      ops_notify("READY=1");
+    }
+  }
+}
+
+void ops_reloaded(engine_t *e) {
+  metrics_inc1(metrics_builtin()->reloads, "ok", 1);
+  forget_all_watchers();
+  publish(e);
+  ops_notify("READY=1");
+  log_info("reload done");
+}
+
+void ops_attach(engine_t *e) {
+  const char *wd = getenv("WATCHDOG_USEC"), *wpid = getenv("WATCHDOG_PID");
+  double every = 1.0;
+  if (ops.attached) return;
+  ops.e = e;
+  lock();
+  if (ops.stuck_after <= 0) ops.stuck_after = 10;
+  unlock();
+  if (wd && *wd && (!wpid || !*wpid || atol(wpid) == (long)getpid())) {
+    double usec = atof(wd);
+    if (usec > 0) {
+      ops.watchdog = 1;
+      if (usec / 2e6 < every) every = usec / 2e6;  /* systemd's advice: half the interval */
+    }
+  }
+  ops.beat_every = every;
+  uv_timer_init(engine_loop(e), &ops.beat);
+  ops.beat.data = e;
+  uv_timer_start(&ops.beat, on_beat, 0, (uint64_t)(every * 1000 > 1 ? every * 1000 : 1));
+  uv_unref((uv_handle_t *)&ops.beat);
+  uv_async_init(engine_loop(e), &ops.status_req, on_status_req);
+  ops.status_req.data = e;
+  uv_unref((uv_handle_t *)&ops.status_req);
+  lock();
+  ops.async_ready = 1;
+  unlock();
+  uv_signal_init(engine_loop(e), &ops.hup);
+  uv_signal_init(engine_loop(e), &ops.usr1);
+  ops.hup.data = ops.usr1.data = e;
+  uv_signal_start(&ops.hup, on_ops_signal, SIGHUP);
+  uv_signal_start(&ops.usr1, on_ops_signal, SIGUSR1);
+  uv_unref((uv_handle_t *)&ops.hup);
+  uv_unref((uv_handle_t *)&ops.usr1);
+  ops.attached = 1;
+  publish(e);
+  ops_notify("READY=1");
+}
+
+void ops_shutdown(void) {
+  if (ops.listening) {  /* first: the listener thread may still signal status_req */
+    uv_async_send(&ops.stop);
+    uv_thread_join(&ops.thread);
+    uv_loop_close(&ops.loop);
+    ops.listening = 0;
+  }
+  if (ops.attached) {
+    ops_notify("STOPPING=1");
+    lock();
+    ops.async_ready = 0;
+    unlock();
+    uv_close((uv_handle_t *)&ops.status_req, NULL);
+    uv_close((uv_handle_t *)&ops.beat, NULL);
+    uv_close((uv_handle_t *)&ops.hup, NULL);
+    uv_close((uv_handle_t *)&ops.usr1, NULL);
+    ops.attached = 0;
+  }
+  forget_all_watchers();
+  lock();
+  free(ops.status_json);
+  ops.status_json = NULL;
+  ops.status_ns = 0;
+  ops.reason[0] = '\0';
+  ops.beat_ns = 0;
+  unlock();
+}

@@ -1,0 +1,46 @@
+/* ops: recwatch as a service. The listener (/metrics, /healthz, /status) on its own thread
+ * and uv_loop, fed by a snapshot and a heartbeat the main loop publishes; the watcher
+ * registry behind /status and /healthz; SIGHUP (reload) and SIGUSR1 (status to the log);
+ * systemd's notify protocol. One per process. */
+#ifndef REC_OPS_H
+#define REC_OPS_H
+#include <stddef.h>
+#include "engine.h"
+#include "sbuf.h"
+
+/* Starts the listener on "HOST:PORT", "[V6]:PORT" or "PORT" (loopback). Listening again on
+ * the same address is a no-op; on another one, an error. 0, or -1 with err. */
+int ops_listen(const char *addr, char *err, size_t errlen);
+/* The listener's base URL ("http://127.0.0.1:9464"), or NULL when not listening. */
+const char *ops_listen_url(void);
+/* How long the main loop may go without a heartbeat before /healthz says it is stuck. */
+void ops_set_stuck_after(double seconds);
+
+/* Main-loop side for `recwatch run`: heartbeat + snapshot timer (sends WATCHDOG=1),
+ * SIGHUP/SIGUSR1 handlers, READY=1. */
+void ops_attach(engine_t *e);
+/* A new Lua state replaced the old one (reload): forget the old script's watchers; READY=1. */
+void ops_reloaded(engine_t *e);
+/* Stops the listener thread and forgets everything (before engine_free). */
+void ops_shutdown(void);
+
+/* systemd's sd_notify datagram ("READY=1", ...); nothing when NOTIFY_SOCKET is unset. */
+int ops_notify(const char *state);
+
+/* The /status document, built now (main loop), redacted like logs. */
+void ops_status_json(engine_t *e, sbuf *out);
+
+/* Watcher registry: what watchers report after each poll (rec.health.report). */
+typedef struct ops_report {
+  const char *provider;
+  int ok;                /* this poll succeeded */
+  const char *status;    /* last status seen (text), or NULL to keep the previous one */
+  const char *error;     /* the error of a failed poll */
+  double next_poll;      /* engine_time of the next poll, 0 = unknown */
+  double stale_after;    /* seconds without a good poll before the watcher is stale; 0 = keep */
+  const char *state;     /* "ok" | "stale" | "error" from the watcher itself, or NULL */
+} ops_report;
+void ops_report_watcher(engine_t *e, const char *key, const ops_report *r);
+void ops_forget_watcher(const char *key);
+
+#endif
