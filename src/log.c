@@ -304,12 +304,17 @@ static void redact_named(char *s, size_t len) {
     if (v < len && s[v] == '\\' && v + 1 < len && s[v + 1] == '"') v += 2, quoted = 1;
     while (v < len && s[v] == ' ') v++;
     /* name=value anywhere; name: value only for headers and quoted (JSON) names, not prose */
-    if (v >= len || !(s[v] == '=' || (s[v] == ':' && (quoted || header_name(hit))))) {
+    /* "key" is also an ordinary JSON field name (the /status document's): only key=value */
+    if (v >= len || !(s[v] == '=' || (s[v] == ':' && ((quoted && hit != 4) || header_name(hit))))) {
       i = j;
       continue;
     }
     v++;
     while (v < len && (s[v] == ' ' || s[v] == '"' || s[v] == '\'' || s[v] == '\\')) v++;
+    if (len - v >= sizeof mark - 1 && memcmp(s + v, mark, sizeof mark - 1) == 0) {
+      i = v + sizeof mark - 1;  /* a registered secret, already replaced */
+      continue;
+    }
     /* headers run to the end of the line; other values to a separator */
     if (header_name(hit)) {
       for (end = v; end < len && s[end] != '\n' && s[end] != '\r' && s[end] != '"' &&

@@ -817,22 +817,25 @@ static int l_excerpt(lua_State *L) {
   return 1;
 }
 
-/* rec.safe_id(s): s (a string or number) with every byte that would be syntax somewhere an
- * id goes (control bytes, space, DEL; '/' and '#', the separators of state keys) as %XX.
- * Other bytes, '%' included, stay: safe_id(safe_id(s)) == safe_id(s), and an id that was
- * safe already (every id the providers document) is unchanged. */
+/* rec.safe_id(s [, header]): s (a string or number) with every byte that would be syntax
+ * somewhere an id goes (control bytes, space, DEL; '/' and '#', the separators of state
+ * keys) as %XX; with header = true only control bytes and DEL (what a header value must not
+ * hold). Other bytes, '%' included, stay: safe_id(safe_id(s)) == safe_id(s), and an id that
+ * was safe already (every id the providers document) is unchanged. */
 static int l_safe_id(lua_State *L) {
   static const char hex[] = "0123456789ABCDEF";
   size_t n, i;
+  int header;
   const char *s;
   luaL_Buffer b;
   if (lua_type(L, 1) != LUA_TSTRING && lua_type(L, 1) != LUA_TNUMBER)
     return luaL_argerror(L, 1, "expected a string or a number");
   s = lua_tolstring(L, 1, &n);
+  header = lua_toboolean(L, 2);
   luaL_buffinit(L, &b);
   for (i = 0; i < n; i++) {
     unsigned char c = (unsigned char)s[i];
-    if (c <= 0x20 || c == 0x7f || c == '/' || c == '#') {
+    if (c < 0x20 || c == 0x7f || (!header && (c == ' ' || c == '/' || c == '#'))) {
       luaL_addchar(&b, '%');
       luaL_addchar(&b, hex[c >> 4]);
       luaL_addchar(&b, hex[c & 15]);

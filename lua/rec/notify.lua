@@ -74,7 +74,7 @@ local function alert_text(a)
 end
 
 local function headers_for(a)
-  return a.alert_id and { ["X-Alert-Id"] = rec.safe_id(a.alert_id) } or nil
+  return a.alert_id and { ["X-Alert-Id"] = rec.safe_id(a.alert_id, true) } or nil
 end
 
 local Sender = {}
@@ -395,7 +395,7 @@ function Outbox:alert(fmt, ...)
       a.id = fresh_id()
     end
   end
-  a.alert_id, a.id = rec.safe_id(a.id), nil  -- it becomes a header and a log field
+  a.alert_id, a.id = rec.safe_id(a.id, true), nil  -- it becomes a header and a log field
   a.created = a.created or rec.time()
   local payload = assert(rec.json.encode(a))
   local function put(db)

@@ -54,6 +54,8 @@ assert(rec.safe_id(id) == id, "safe_id is idempotent")
 assert(rec.safe_id("a/b#c") == "a%2Fb%23c")
 assert(rec.safe_id("plain-id_1.2:x@y") == "plain-id_1.2:x@y", "safe ids stay as they are")
 assert(rec.safe_id(42) == "42")
+-- header mode (alert ids): only what a header value must not hold
+assert(rec.safe_id("k/1#2 x\r\ny", true) == "k/1#2 x%0D%0Ay")
 
 -- rec.excerpt redacts before it cuts: no first bytes of a secret at the end
 rec.secret("EXCERPTsecret0123456789")
