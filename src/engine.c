@@ -84,6 +84,9 @@ struct engine {
   char **script_argv;
   void (*on_state)(engine_t *e, lua_State *L, void *ud);
   void *on_state_ud;
+  int reload_verdict;            /* the reloaded script's main task has not run yet */
+  void (*on_reloaded)(engine_t *e, int ok, void *ud);
+  void *on_reloaded_ud;
 };
 
 /* ---- what runs outside the loop's control: signals, the watchdog, bounded calls ----
@@ -533,7 +536,7 @@ void engine_set_max_busy(engine_t *e, double seconds) {
 static void task_resume(task_t *t, int nargs) {
   engine_t *e = t->e;
   task_t *prev = e->current;
-  int nres = 0, st;
+  int nres = 0, st, failed;
   t->state = T_RUNNING;
   lua_State *prev_running = running_L;
   e->current = t;
@@ -544,6 +547,7 @@ static void task_resume(task_t *t, int nargs) {
   st = lua_resume(t->co, e->L, nargs, &nres);
   running_L = prev_running;
   e->current = prev;
+  failed = (st == LUA_YIELD && t->busy_killed) || (st != LUA_YIELD && st != LUA_OK);
   if (st == LUA_YIELD && t->busy_killed) {
     lua_pop(t->co, nres);
     e->current = t;  /* for the message's task id */
@@ -563,6 +567,15 @@ static void task_resume(task_t *t, int nargs) {
   } else {
     task_failed(t);
   }
+  if (t->is_main && e->reload_verdict) {  /* after task_failed logged why */
+    e->reload_verdict = 0;
+    if (e->on_reloaded) e->on_reloaded(e, !failed, e->on_reloaded_ud);
+  }
+}
+
+void engine_on_reloaded(engine_t *e, void (*fn)(engine_t *e, int ok, void *ud), void *ud) {
+  e->on_reloaded = fn;
+  e->on_reloaded_ud = ud;
 }
 
 void engine_complete(task_t *t, int nres) {
@@ -1325,6 +1338,7 @@ static int swap_state(engine_t *e) {
     log_error("reload: %s", err);
     return -1;
   }
+  e->reload_verdict = 1;
   return 0;
 }
 
