@@ -397,6 +397,9 @@ function Outbox:start()
     while not self.stopped do
       self.wake:clear()  -- an alert queued during this pass sets it again
       local ok, err = pcall(self.drain, self)
+      -- stopping (SIGTERM, a reload): a store call in the pass returned cancelled; the
+      -- alerts stay queued for the next run, which is no delivery failure
+      if not ok and (rec.cancelled() or (type(err) == "table" and err.kind == "cancelled")) then break end
       if not ok then
         self.pass_errors = (self.pass_errors or 0) + 1
         rec.log.error("kind=outbox_error outbox: delivery pass failed (%d so far): %s", self.pass_errors, tostring(err))
