@@ -57,6 +57,8 @@ const char *agora_status_name(long status) {
 static const char *agora_segment_problem(const char *s) {
   const unsigned char *c;
   if (!s || !*s) return "is required (a non-empty string)";
+  /* a dot segment would be removed from the path (RFC 3986), requesting another resource */
+  if (strcmp(s, ".") == 0 || strcmp(s, "..") == 0) return "must not be \".\" or \"..\"";
   for (c = (const unsigned char *)s; *c; c++) {
     if (*c == '/') return "must not contain '/'";
     if (*c < 0x20 || *c == 0x7f) return "must not contain control characters";
@@ -258,7 +260,7 @@ static void agora_excerpt(char *out, size_t cap, const char *body, size_t len) {
     snprintf(out, cap, "(empty body)");
     return;
   }
-  rec_excerpt(out, cap, body, len < AGORA_EXCERPT ? len : AGORA_EXCERPT);
+  rec_excerpt(out, cap < AGORA_EXCERPT + 1 ? cap : AGORA_EXCERPT + 1, body, len);  /* redacts, then cuts */
   for (i = 0; out[i]; i++)
     if (out[i] != ' ' || (j > 0 && out[j - 1] != ' ')) out[j++] = out[i];
   while (j > 0 && out[j - 1] == ' ') j--;

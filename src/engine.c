@@ -1,8 +1,14 @@
 /* engine: the loop and the Lua state; tasks are coroutines pinned while alive, resumed only
  * here (from libuv callbacks or the ready queue); signals, rec.exit and teardown. */
+#include <errno.h>
+#include <pthread.h>
+#include <semaphore.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
+#include <unistd.h>
 #include <lauxlib.h>
 #include <lualib.h>
 #include "config.h"
@@ -57,7 +63,7 @@ struct engine {
   http_client_t *http;
   config_t cfg;
   uv_idle_t idle;
-  uv_signal_t sigint, sigterm;
+  uv_async_t wake;               /* from the signal handler and __gc: see on_wake */
   uv_timer_t deadline;
   task_t *ready_head, *ready_tail;
   int nready;
@@ -69,6 +75,9 @@ struct engine {
   int busy_kills;                /* tasks ended by max_busy */
   uint64_t resumed_at;           /* uv_hrtime() when the running task was resumed */
   uint64_t max_busy_ns;          /* how long a task may run without waiting; 0 = no limit */
+  uint64_t stop_at;              /* uv_hrtime() of the stop request, 0 before */
+  int fin_pending;               /* script finalizers queued (FINQ_KEY), no task runs them yet */
+  int tearing_down;              /* lua_close is running: finalizers run at once */
   /* reload: the script to run again, and who to tell about the new state */
   const char *script;
   int script_argc, reload_pending;
@@ -79,6 +88,30 @@ struct engine {
   void (*on_reloaded)(engine_t *e, int ok, void *ud);
   void *on_reloaded_ud;
 };
+
+/* ---- what runs outside the loop's control: signals, the watchdog, bounded calls ----
+ * A task stuck in a loop never returns to the loop, so a uv_signal would never be read.
+ * The sigaction handler instead sets a hook on the Lua thread that is running (the way
+ * lua.c stops a script on ^C), wakes the loop, and arms a watchdog thread that ends the
+ * process SHUTDOWN_HARD_S seconds later whatever happens; a second signal exits at once. */
+#define SHUTDOWN_HARD_S 8          /* the watchdog: seconds after the stop request */
+#define CALLBACK_BOUND_NS 1000000000ull /* __tostring of an error object: one second */
+#define FINQ_KEY "rec.finq"
+
+static volatile sig_atomic_t sig_count, sig_first, wd_reason, wd_gen, wd_armed_gen, wd_posted;
+static lua_State *volatile running_L;   /* the Lua thread executing now, NULL in C */
+static volatile uint64_t bound_deadline;  /* of the bounded call running, 0 = none */
+static sem_t wd_sem;
+static int wd_started;
+static void guard_hook(lua_State *L, lua_Debug *ar);
+static engine_t *volatile sig_engine;     /* the engine that takes SIGINT/SIGTERM */
+
+/* The engine of a Lua state: it made the state with itself as the allocator's ud. */
+static engine_t *engine_of(lua_State *L) {
+  void *ud = NULL;
+  lua_getallocf(L, &ud);
+  return ud;
+}
 
 static pending_t frozen = {NULL};  /* what a task waits on after rec.exit: nothing */
 
@@ -126,15 +159,33 @@ static int tostring_k(lua_State *L) {
   return 1;
 }
 
-/* Pushes a printable form of the value at idx, never raising (a bad __tostring too). */
+/* Pushes a printable form of the value at idx, never raising (a bad __tostring too) and
+ * never hanging: a script's __tostring runs on a thread of its own whose hook ends it after
+ * CALLBACK_BOUND_NS (the main state has no hook, and no task's max_busy covers it). */
 static const char *safe_tostring(lua_State *L, int idx) {
+  lua_State *th, *prev = running_L;
+  uint64_t prev_deadline = bound_deadline;
+  int ok;
   idx = lua_absindex(L, idx);
-  lua_pushcfunction(L, tostring_k);
+  th = lua_newthread(L);
+  lua_sethook(th, guard_hook, LUA_MASKCOUNT, 1000);
+  lua_pushcfunction(th, tostring_k);
   lua_pushvalue(L, idx);
-  if (lua_pcall(L, 1, 1, 0) != LUA_OK || !lua_isstring(L, -1)) {
-    lua_pop(L, 1);
-    lua_pushfstring(L, "(error object is a %s value)", luaL_typename(L, idx));
+  lua_xmove(L, th, 1);
+  bound_deadline = uv_hrtime() + CALLBACK_BOUND_NS;
+  running_L = th;
+  ok = lua_pcall(th, 1, 1, 0) == LUA_OK && lua_isstring(th, -1);
+  running_L = prev;
+  bound_deadline = prev_deadline;
+  if (ok) {
+    lua_xmove(th, L, 1);
+  } else {
+    const char *why = lua_isstring(th, -1) ? lua_tostring(th, -1) : "";
+    lua_pushfstring(L, "(error object is a %s value%s%s)", luaL_typename(L, idx),
+                    strstr(why, "ran for more than") ? "; its __tostring " : "",
+                    strstr(why, "ran for more than") ? "did not finish within 1 s" : "");
   }
+  lua_remove(L, -2);  /* the thread */
   return lua_tostring(L, -1);
 }
 
@@ -328,23 +379,57 @@ static void task_failed(task_t *t) {
  * even SIGTERM, which is handled on the loop: it gets an error instead. */
 static void push_busy_message(lua_State *L, engine_t *e) {
   char msg[160];
-  snprintf(msg, sizeof msg, "task %u ran for more than %g s without waiting (an endless "
-           "loop?); rec.configure{max_busy=...} sets the limit", e->current->id,
-           (double)e->max_busy_ns / 1e9);
+  if (e->stop_at && !(e->max_busy_ns && uv_hrtime() - e->resumed_at > e->max_busy_ns))
+    snprintf(msg, sizeof msg, "task %u was still running 1 s after the stop request, without "
+             "waiting (an endless loop?): ended", e->current->id);
+  else
+    snprintf(msg, sizeof msg, "task %u ran for more than %g s without waiting (an endless "
+             "loop?); rec.configure{max_busy=...} sets the limit", e->current->id,
+             (double)e->max_busy_ns / 1e9);
   luaL_where(L, 0);  /* the script's file:line where it was running */
   lua_pushstring(L, msg);
   lua_concat(L, 2);
 }
 
-static void busy_hook(lua_State *L, lua_Debug *ar) {
-  void *ud = NULL;
-  engine_t *e;
+/* Arms the watchdog once (async-signal-safe): the process ends SHUTDOWN_HARD_S from now
+ * unless the engine is freed first. */
+static void wd_arm(int reason) {
+  if (!wd_reason) wd_reason = reason;
+  if (wd_started && !wd_posted) {
+    wd_posted = 1;
+    wd_armed_gen = wd_gen;
+    sem_post(&wd_sem);
+  }
+}
+
+/* The one hook of every task thread (and of bounded calls): max_busy, the second after a
+ * stop request, a signal the loop has not seen yet, the bound of a callback. */
+static void guard_hook(lua_State *L, lua_Debug *ar) {
+  engine_t *e = engine_of(L);
   task_t *t;
   (void)ar;
-  lua_getallocf(L, &ud);  /* the engine made its state with itself as the allocator's ud */
-  e = ud;
-  if (!e || !e->max_busy_ns || !e->current) return;
-  if (uv_hrtime() - e->resumed_at <= e->max_busy_ns) return;
+  if (sig_count > 0 && e && !e->signals) {
+    /* set by the signal handler with a count of 1: give the loop a turn to see it */
+    lua_sethook(L, guard_hook, LUA_MASKCOUNT, BUSY_CHECK_EVERY);
+    t = engine_task_of(L);
+    if (t && t == e->current && t->co == L && lua_isyieldable(L)) {
+      lua_yield(L, 0);  /* requeued as a bare yield; it goes on after the loop's turn */
+      return;
+    }
+    /* cannot yield here (a callback outside any task, a C boundary, a plain coroutine):
+     * an error is the only way back to the loop */
+    luaL_error(L, "interrupted by %s", sig_first == SIGINT ? "SIGINT" : "SIGTERM");
+    return;
+  }
+  if (bound_deadline && !engine_task_of(L) && uv_hrtime() > bound_deadline) {
+    luaL_error(L, "a callback outside any task ran for more than %d s",
+               (int)(CALLBACK_BOUND_NS / 1000000000ull));
+    return;
+  }
+  if (!e || !e->current) return;
+  if (!(e->max_busy_ns && uv_hrtime() - e->resumed_at > e->max_busy_ns) &&
+      !(e->stop_at && uv_hrtime() - e->stop_at > 1000000000ull))
+    return;  /* neither max_busy nor the 1 s after a stop request is over */
   t = engine_task_of(L);
   if (t == e->current && lua_isyieldable(L)) {
     /* yield out of the loop: no pcall in the script can catch this; the engine ends it */
@@ -358,6 +443,91 @@ static void busy_hook(lua_State *L, lua_Debug *ar) {
   lua_error(L);
 }
 
+/* ---- the script's finalizers ----
+ * Lua runs __gc with hooks off, inside whatever allocation triggered the collection: an
+ * endless loop there would freeze everything, and nothing could stop it. So setmetatable
+ * wraps a Lua __gc in gc_proxy, which only queues (function, object); a task then runs the
+ * queue under max_busy like any code. During teardown they run at once (the watchdog
+ * bounds that). */
+static int gc_proxy(lua_State *L) {
+  engine_t *e = engine_of(L);
+  int n;
+  if (!e || e->tearing_down) {
+    lua_pushvalue(L, lua_upvalueindex(1));
+    lua_pushvalue(L, 1);
+    if (lua_pcall(L, 1, 0, 0) != LUA_OK) lua_pop(L, 1);
+    return 0;
+  }
+  if (lua_getfield(L, LUA_REGISTRYINDEX, FINQ_KEY) != LUA_TTABLE) {
+    lua_pop(L, 1);
+    return 0;
+  }
+  n = (int)lua_rawlen(L, -1);
+  lua_pushvalue(L, lua_upvalueindex(1));
+  lua_rawseti(L, -2, n + 1);
+  lua_pushvalue(L, 1);  /* the object lives on until its finalizer has run */
+  lua_rawseti(L, -2, n + 2);
+  lua_pop(L, 1);
+  if (!e->fin_pending) {
+    e->fin_pending = 1;
+    uv_async_send(&e->wake);
+  }
+  return 0;
+}
+
+/* setmetatable(t, mt): as Lua's, with mt.__gc (a Lua function) wrapped by gc_proxy first. */
+static int l_setmetatable(lua_State *L) {
+  if (lua_type(L, 2) == LUA_TTABLE) {  /* raw, as Lua itself looks the field up */
+    lua_pushliteral(L, "__gc");
+    if (lua_rawget(L, 2) == LUA_TFUNCTION && !lua_iscfunction(L, -1)) {
+      lua_pushcclosure(L, gc_proxy, 1);
+      lua_pushliteral(L, "__gc");
+      lua_insert(L, -2);
+      lua_rawset(L, 2);
+    } else {
+      lua_pop(L, 1);
+    }
+  }
+  lua_settop(L, 2);
+  lua_pushvalue(L, lua_upvalueindex(1));
+  lua_insert(L, 1);
+  lua_call(L, 2, 1);
+  return 1;
+}
+
+static void install_gc_queue(lua_State *L) {
+  lua_newtable(L);
+  lua_setfield(L, LUA_REGISTRYINDEX, FINQ_KEY);
+  lua_getglobal(L, "setmetatable");
+  lua_pushcclosure(L, l_setmetatable, 1);
+  lua_setglobal(L, "setmetatable");
+}
+
+/* Runs every queued finalizer (a task's body, or directly at teardown); a failing or
+ * endless one (max_busy) is logged and the next one runs. */
+static int run_finalizers(lua_State *L) {
+  engine_t *e = engine_of(L);
+  int i, n;
+  for (;;) {
+    if (lua_getfield(L, LUA_REGISTRYINDEX, FINQ_KEY) != LUA_TTABLE) return 0;
+    n = (int)lua_rawlen(L, -1);
+    if (n == 0) return 0;
+    lua_newtable(L);
+    lua_setfield(L, LUA_REGISTRYINDEX, FINQ_KEY);
+    for (i = 1; i + 1 <= n; i += 2) {
+      lua_rawgeti(L, -1, i);
+      lua_rawgeti(L, -2, i + 1);
+      if (e && e->current) e->resumed_at = uv_hrtime();  /* each its own max_busy */
+      if (lua_pcall(L, 1, 0, 0) != LUA_OK) {
+        log_warn("a finalizer (__gc) failed: %s",
+                 lua_type(L, -1) == LUA_TSTRING ? lua_tostring(L, -1) : "(not a string)");
+        lua_pop(L, 1);
+      }
+    }
+    lua_pop(L, 1);
+  }
+}
+
 void engine_set_max_busy(engine_t *e, double seconds) {
   if (seconds > 1e9) seconds = 1e9;  /* math.huge: as good as no limit, and no overflow */
   e->max_busy_ns = seconds > 0 ? (uint64_t)(seconds * 1e9) : 0;
@@ -368,9 +538,14 @@ static void task_resume(task_t *t, int nargs) {
   task_t *prev = e->current;
   int nres = 0, st, failed;
   t->state = T_RUNNING;
+  lua_State *prev_running = running_L;
   e->current = t;
   if (!prev) e->resumed_at = uv_hrtime();
+  running_L = t->co;
+  if (sig_count > 0 && !e->signals)  /* a signal came before any Lua ran: look at once */
+    lua_sethook(t->co, guard_hook, LUA_MASKCOUNT, 1);
   st = lua_resume(t->co, e->L, nargs, &nres);
+  running_L = prev_running;
   e->current = prev;
   failed = (st == LUA_YIELD && t->busy_killed) || (st != LUA_YIELD && st != LUA_OK);
   if (st == LUA_YIELD && t->busy_killed) {
@@ -618,7 +793,7 @@ task_t *engine_spawn(engine_t *e, lua_State *L, int nargs) {
   co = lua_newthread(L);
   lua_setiuservalue(L, -2, 1);
   *(task_t **)lua_getextraspace(co) = t;
-  if (e->max_busy_ns) lua_sethook(co, busy_hook, LUA_MASKCOUNT, BUSY_CHECK_EVERY);
+  if (e->max_busy_ns || e->stop_at) lua_sethook(co, guard_hook, LUA_MASKCOUNT, BUSY_CHECK_EVERY);
   else lua_sethook(co, NULL, 0, 0);  /* a new thread inherits its creator's hook */
   t->co = co;
   lua_rotate(L, base, 1);            /* handle below the function and its arguments */
@@ -685,10 +860,17 @@ void engine_stop(engine_t *e, const char *why) {
   }
   if (e->stopping) return;
   e->stopping = 1;
+  e->stop_at = uv_hrtime();
   log_info("stopping (%s): cancelling pending calls", why);
   stop_timers(e);
-  for (t = e->live; t; t = t->next_live) cancel_task(t, why);  /* e.g. "SIGTERM" */
+  for (t = e->live; t; t = t->next_live) {
+    cancel_task(t, why);  /* e.g. "SIGTERM" */
+    /* a task that never waits again is ended 1 s from now even without max_busy */
+    if (t->co) lua_sethook(t->co, guard_hook, LUA_MASKCOUNT, BUSY_CHECK_EVERY);
+  }
   uv_timer_start(&e->deadline, on_deadline, 1000, 0);
+  /* "the stop request", unless a signal said which; a reload goes on in a fresh state */
+  if (e->with_signals && !e->reload_pending) wd_arm(3);
 }
 
 void engine_exit(engine_t *e, int code) {
@@ -716,14 +898,83 @@ void engine_detach(task_t *t, pending_t *p) {
   if (t->pending == p) t->pending = NULL;
 }
 
-static void on_signal(uv_signal_t *h, int signum) {
+/* The loop side of a signal, and of finalizers queued by __gc. */
+static void on_wake(uv_async_t *h) {
   engine_t *e = h->data;
-  if (++e->signals > 1) {
-    log_warn("second signal: exiting now");
-    halt(e);
-    return;
+  if (sig_count > 0 && !e->signals) {
+    e->signals = 1;
+    engine_stop(e, sig_first == SIGINT ? "SIGINT" : "SIGTERM");
   }
-  engine_stop(e, signum == SIGINT ? "SIGINT" : "SIGTERM");
+  if (e->fin_pending && !e->exiting) {
+    e->fin_pending = 0;
+    lua_pushcfunction(e->L, run_finalizers);
+    engine_spawn(e, e->L, 0);
+    lua_pop(e->L, 1);
+  }
+}
+
+static void on_os_signal(int signum) {
+  engine_t *e = sig_engine;
+  lua_State *run = running_L;
+  int saved = errno;
+  if (++sig_count > 1) {
+    static const char msg[] = "recwatch: second signal: exiting now\n";
+    ssize_t w = write(2, msg, sizeof msg - 1);
+    (void)w;
+    _exit(128 + signum);
+  }
+  sig_first = signum;
+  /* a running task gives the loop a turn (the hook yields it) so the stop is handled */
+  if (run) lua_sethook(run, guard_hook, LUA_MASKCOUNT, 1);
+  if (e) uv_async_send(&e->wake);
+  wd_arm(signum == SIGINT ? 1 : 2);
+  errno = saved;
+}
+
+static void *watchdog_main(void *arg) {
+  static const char *const why[] = {"", "SIGINT", "SIGTERM", "the stop request",
+                                    "the end of the script (finalizers still running)"};
+  char msg[200];
+  (void)arg;
+  for (;;) {
+    struct timespec ts = {SHUTDOWN_HARD_S, 0};
+    int gen;
+    while (sem_wait(&wd_sem) != 0 && errno == EINTR) {}
+    gen = wd_armed_gen;  /* the engine that armed it */
+    while (nanosleep(&ts, &ts) != 0 && errno == EINTR) {}
+    if (gen != wd_gen) continue;  /* that engine was freed in time */
+    snprintf(msg, sizeof msg, "recwatch: still running %d s after %s (a task or a finalizer that "
+             "never waits?); exiting now\n", SHUTDOWN_HARD_S,
+             why[wd_reason >= 0 && wd_reason <= 4 ? wd_reason : 3]);
+    if (write(2, msg, strlen(msg)) < 0) {}
+    _exit(1);
+  }
+  return NULL;
+}
+
+static void start_watchdog(void) {
+  pthread_t th;
+  pthread_attr_t a;
+  sigset_t all, old;
+  if (wd_started) return;
+  if (sem_init(&wd_sem, 0, 0) != 0) return;
+  sigfillset(&all);
+  pthread_sigmask(SIG_BLOCK, &all, &old);  /* signals go to the loop's thread, not this one */
+  pthread_attr_init(&a);
+  pthread_attr_setdetachstate(&a, PTHREAD_CREATE_DETACHED);
+  if (pthread_create(&th, &a, watchdog_main, NULL) == 0) wd_started = 1;
+  pthread_attr_destroy(&a);
+  pthread_sigmask(SIG_SETMASK, &old, NULL);
+}
+
+static void install_signals(int on) {
+  struct sigaction sa;
+  memset(&sa, 0, sizeof sa);
+  sa.sa_handler = on ? on_os_signal : SIG_DFL;
+  sigemptyset(&sa.sa_mask);
+  sa.sa_flags = on ? SA_RESTART : 0;
+  sigaction(SIGINT, &sa, NULL);
+  sigaction(SIGTERM, &sa, NULL);
 }
 
 /* ---- life of the engine ---- */
@@ -835,6 +1086,7 @@ static void setup_lua(engine_t *e) {
   if (rclock_is_virtual(e->clock)) virtual_os(e->L, e);
   register_task_mt(e->L);
   remember_cfnames(e->L);
+  install_gc_queue(e->L);
 }
 
 engine_t *engine_new(char *err, size_t errlen) { return engine_new_opts(NULL, err, errlen); }
@@ -889,16 +1141,19 @@ engine_t *engine_new_opts(const engine_options *o, char *err, size_t errlen) {
   if (e->owns_clock) log_set_clock(rclock_time_cb, e->clock);
   config_init(&e->cfg);
   setup_lua(e);
+  uv_async_init(e->loop, &e->wake, on_wake);  /* finalizers queued by __gc; signals */
+  e->wake.data = e;
+  uv_unref((uv_handle_t *)&e->wake);
+  e->closing_handles += 1;
   e->with_signals = o->signals;
-  if (e->with_signals) {
-    uv_signal_init(e->loop, &e->sigint);
-    uv_signal_init(e->loop, &e->sigterm);
-    e->sigint.data = e->sigterm.data = e;
-    uv_signal_start(&e->sigint, on_signal, SIGINT);
-    uv_signal_start(&e->sigterm, on_signal, SIGTERM);
-    uv_unref((uv_handle_t *)&e->sigint);
-    uv_unref((uv_handle_t *)&e->sigterm);
-    e->closing_handles += 2;
+  if (e->with_signals) {  /* the process's engine (not a test case's): see on_os_signal */
+    sig_engine = e;
+    sig_count = 0;
+    wd_reason = 0;
+    wd_posted = 0;
+    wd_gen++;
+    start_watchdog();
+    install_signals(1);
   }
   lrec_open(e->L, e);
   return e;
@@ -1068,7 +1323,13 @@ static int swap_state(engine_t *e) {
   e->nready = 0;
   e->current = NULL;
   uv_idle_stop(&e->idle);
+  e->tearing_down = 1;  /* the old state's finalizers run now, not queued into it */
+  lua_pushcfunction(e->L, run_finalizers);
+  if (lua_pcall(e->L, 0, 0, 0) != LUA_OK) lua_pop(e->L, 1);
   lua_close(e->L);
+  e->tearing_down = 0;
+  e->stop_at = 0;
+  e->fin_pending = 0;
   e->stopping = e->signals = e->main_failed = e->config_failed = 0;
   if (!(e->L = lua_newstate(l_alloc, e))) {
     log_error("reload: out of memory");
@@ -1106,8 +1367,21 @@ void engine_free(engine_t *e) {
   if (e->http) http_client_free(e->http);
   e->http = NULL;
   config_free(&e->cfg);
+  /* the script's finalizers still queued, and those lua_close runs, run here at once; the
+   * watchdog ends a teardown that hangs in one of them */
+  e->tearing_down = 1;
+  if (e->with_signals) wd_arm(4);
+  if (e->L) {
+    lua_pushcfunction(e->L, run_finalizers);
+    if (lua_pcall(e->L, 0, 0, 0) != LUA_OK) lua_pop(e->L, 1);
+  }
   if (e->L) lua_close(e->L);  /* __gc of handles may close their timers */
   e->L = NULL;
+  if (e->with_signals) {
+    wd_gen++;  /* disarmed: the teardown finished */
+    install_signals(0);
+    if (sig_engine == e) sig_engine = NULL;
+  }
   if (e->clock) {
     rtimer_stop(&e->until);
     rclock_remove_source(e->clock, e);
@@ -1119,10 +1393,7 @@ void engine_free(engine_t *e) {
   if (!e->owns_loop) {  /* a shared loop: close our handles; the last one frees e */
     uv_close((uv_handle_t *)&e->idle, on_engine_handle_closed);
     uv_close((uv_handle_t *)&e->deadline, on_engine_handle_closed);
-    if (e->with_signals) {
-      uv_close((uv_handle_t *)&e->sigint, on_engine_handle_closed);
-      uv_close((uv_handle_t *)&e->sigterm, on_engine_handle_closed);
-    }
+    uv_close((uv_handle_t *)&e->wake, on_engine_handle_closed);
     return;
   }
   uv_walk(e->loop, close_any, NULL);

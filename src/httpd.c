@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/resource.h>
 #include "httpd.h"
 
 #define MAX_HEAD (64 * 1024)  /* request line + headers */
@@ -24,7 +25,10 @@ struct httpd {
   void *freed_ud;
   char server[48];
   char base_url[96];
-  httpd_conn *conns;
+  httpd_conn *conns;  /* newest first */
+  long nconns, max_conns;        /* max_conns: descriptors we may use, with headroom */
+  uint64_t idle_ms, header_ms;   /* transport timeouts (real time, not the engine clock) */
+  long shed;                     /* idle connections closed to make room */
   char rbuf[65536];  /* shared read buffer: every read is consumed before returning */
 };
 
@@ -38,6 +42,11 @@ static void conn_close(httpd_conn *c);
 static void conn_process(httpd_conn *c, const char *data, size_t len);
 static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf);
 static void on_read(uv_stream_t *st, ssize_t nread, const uv_buf_t *buf);
+static void arm_guard(httpd_conn *c);
+static void on_guard(uv_timer_t *t);
+
+long httpd_nconns(const httpd_t *s) { return s->nconns; }
+long httpd_shed(const httpd_t *s) { return s->shed; }
 
 int httpd_port(const httpd_t *s) { return s->port; }
 const char *httpd_base_url(const httpd_t *s) { return s->base_url; }
@@ -121,6 +130,7 @@ static void on_write(uv_write_t *req, int status) {
     update_reading(c);
   }
   check_done(c);
+  arm_guard(c);
 }
 
 /* Queues buf (owned: freed after the write; else borrowed). */
@@ -245,6 +255,9 @@ static void dispatch(httpd_conn *c) {
 
 static int cb_begin(http_parser *p) {
   httpd_conn *c = p->data;
+  /* the whole request must arrive within header_ms of its first byte (slowloris) */
+  c->in_message = 1;
+  uv_timer_start(&c->guard, on_guard, c->srv->header_ms, 0);
   c->url.len = 0;
   c->body.len = 0;
   c->auth.len = 0;
@@ -311,6 +324,9 @@ static int cb_body(http_parser *p, const char *at, size_t n) {
 }
 
 static int cb_complete(http_parser *p) {
+  httpd_conn *c = p->data;
+  c->in_message = 0;
+  uv_timer_stop(&c->guard);
   http_parser_pause(p, 1);  /* handled by conn_process, one request at a time */
   return 0;
 }
@@ -364,6 +380,63 @@ static void conn_process(httpd_conn *c, const char *data, size_t len) {
   }
   conn_flush(c);
   update_reading(c);
+  arm_guard(c);
+}
+
+/* ---------------------------------------------------------------- transport limits */
+
+/* Idle (no request under way): idle_ms from the last activity. A request under way was
+ * given header_ms from its first byte in cb_begin. A deferred reply is the server's doing:
+ * no timeout then. Real time on purpose: these protect descriptors, not the story. */
+static void arm_guard(httpd_conn *c) {
+  if (c->closing || c->in_message) return;
+  if (c->delaying) {
+    uv_timer_stop(&c->guard);
+    return;
+  }
+  c->idle_since = uv_now(c->srv->loop);
+  uv_timer_start(&c->guard, on_guard, c->srv->idle_ms, 0);
+}
+
+static void on_guard(uv_timer_t *t) {
+  httpd_conn *c = t->data;
+  if (c->closing || c->delaying) return;
+  conn_close(c);  /* idle too long, or a request that trickles in too slowly */
+}
+
+static int conn_idle(const httpd_conn *c) {
+  return !c->closing && !c->in_message && !c->delaying && c->writes == 0 && c->out.len == 0;
+}
+
+/* Closes the connection idle the longest (not except); returns 0 when none is idle. */
+static int shed_idle(httpd_t *s, const httpd_conn *except) {
+  httpd_conn *c, *oldest = NULL;
+  for (c = s->conns; c; c = c->next)
+    if (c != except && conn_idle(c) && (!oldest || c->idle_since <= oldest->idle_since))
+      oldest = c;
+  if (!oldest) return 0;
+  s->shed++;
+  conn_close(oldest);
+  return 1;
+}
+
+/* Raises the soft descriptor limit to the hard one and keeps headroom below it for the
+ * process's other files (logs, the state file, libcurl's sockets when embedded). */
+static void set_conn_limit(httpd_t *s) {
+  struct rlimit rl;
+  if (getrlimit(RLIMIT_NOFILE, &rl) != 0) return;
+  if (rl.rlim_cur < rl.rlim_max) {
+    rl.rlim_cur = rl.rlim_max;
+    if (setrlimit(RLIMIT_NOFILE, &rl) != 0) getrlimit(RLIMIT_NOFILE, &rl);
+  }
+  if (rl.rlim_cur == RLIM_INFINITY || rl.rlim_cur > 1000000) rl.rlim_cur = 1000000;
+  s->max_conns = (long)rl.rlim_cur - 64 - (long)rl.rlim_cur / 16;
+  if (s->max_conns < 16) s->max_conns = 16;
+}
+
+/* A timeout in seconds: 0 (or anything not in (0, 1 day]) means the default. */
+static uint64_t timeout_ms(double v, double def) {
+  return (uint64_t)((v > 0 && v <= 86400 ? v : def) * 1000);
 }
 
 static void on_defer_done(uv_timer_t *t) { httpd_resume(t->data); }
@@ -385,6 +458,7 @@ void httpd_resume(httpd_conn *c) {
     update_reading(c);
   }
   free(rest);
+  arm_guard(c);
 }
 
 static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf) {
@@ -428,6 +502,7 @@ static void on_conn_closed(uv_handle_t *h) {
   sbuf_free(&c->out);
   free(c->in);
   free(c);
+  s->nconns--;
   maybe_free(s);
 }
 
@@ -439,27 +514,60 @@ static void conn_close(httpd_conn *c) {
   uv_timer_stop(&c->timer);
   uv_close((uv_handle_t *)&c->tcp, on_conn_closed);
   uv_close((uv_handle_t *)&c->timer, on_conn_closed);
+  uv_close((uv_handle_t *)&c->guard, on_conn_closed);
+}
+
+static httpd_conn *conn_new(httpd_t *s) {
+  httpd_conn *c = calloc(1, sizeof *c);
+  if (!c) return NULL;
+  c->srv = s;
+  uv_tcp_init(s->loop, &c->tcp);
+  uv_timer_init(s->loop, &c->timer);
+  uv_timer_init(s->loop, &c->guard);
+  c->tcp.data = c->timer.data = c->guard.data = c;
+  c->open_handles = 3;
+  c->next = s->conns;
+  if (s->conns) s->conns->prev = c;
+  s->conns = c;
+  s->nconns++;
+  if (s->embedded) {
+    uv_unref((uv_handle_t *)&c->tcp);
+    uv_unref((uv_handle_t *)&c->timer);
+    uv_unref((uv_handle_t *)&c->guard);
+  }
+  return c;
+}
+
+int httpd_adopt_fd(httpd_t *s, int fd) {
+  httpd_conn *c;
+  if (!s || s->freeing || (c = conn_new(s)) == NULL) return -1;
+  if (uv_tcp_open(&c->tcp, (uv_os_sock_t)fd) != 0) {
+    conn_close(c);
+    return -1;
+  }
+  http_parser_init(&c->parser, HTTP_REQUEST);
+  c->parser.data = c;
+  update_reading(c);
+  arm_guard(c);
+  return 0;
 }
 
 static void on_connection(uv_stream_t *server, int status) {
   httpd_t *s = server->data;
   httpd_conn *c;
-  if (status < 0 || s->freeing) return;
-  c = calloc(1, sizeof *c);
-  if (!c) return;
-  c->srv = s;
-  uv_tcp_init(s->loop, &c->tcp);
-  uv_timer_init(s->loop, &c->timer);
-  c->tcp.data = c->timer.data = c;
-  c->open_handles = 2;
-  c->next = s->conns;
-  if (s->conns) s->conns->prev = c;
-  s->conns = c;
-  if (s->embedded) {
-    uv_unref((uv_handle_t *)&c->tcp);
-    uv_unref((uv_handle_t *)&c->timer);
+  if (s->freeing) return;
+  if (status < 0) {  /* out of descriptors: make room for the next client */
+    if (status == UV_EMFILE || status == UV_ENFILE) shed_idle(s, NULL);
+    return;
   }
+  if ((c = conn_new(s)) == NULL) return;
   if (uv_accept(server, (uv_stream_t *)&c->tcp) != 0) {
+    conn_close(c);
+    return;
+  }
+  /* near the descriptor limit the oldest idle client goes, never the new one (unless
+   * every connection is busy) */
+  if (s->max_conns > 0 && s->nconns > s->max_conns && !shed_idle(s, c)) {
     conn_close(c);
     return;
   }
@@ -474,6 +582,7 @@ static void on_connection(uv_stream_t *server, int status) {
   http_parser_init(&c->parser, HTTP_REQUEST);
   c->parser.data = c;
   update_reading(c);
+  arm_guard(c);
 }
 
 /* ---------------------------------------------------------------- public API */
@@ -499,6 +608,9 @@ httpd_t *httpd_start(uv_loop_t *loop, const httpd_options *o, char *err, size_t 
   s->handler = o->handler;
   s->ud = o->ud;
   s->on_close = o->on_close;
+  s->idle_ms = timeout_ms(o->idle_timeout, 60);
+  s->header_ms = timeout_ms(o->header_timeout, 10);
+  set_conn_limit(s);
   snprintf(s->server, sizeof s->server, "%s", o->server ? o->server : "recwatch");
   memset(&ss, 0, sizeof ss);
   if (o->port < 0 || o->port > 65535) {

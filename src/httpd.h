@@ -27,18 +27,22 @@ typedef struct httpd_options {
   /* Called when a connection closes (before it is freed), so the handler can stop what it
    * started for it and free c->app. May be NULL. */
   void (*on_close)(httpd_conn *c, void *ud);
+  double idle_timeout;   /* seconds a connection may sit idle; 0 = 60 */
+  double header_timeout; /* seconds a request may take to arrive whole; 0 = 10 */
 } httpd_options;
 
 struct httpd_conn {
   uv_tcp_t tcp;
   uv_timer_t timer;    /* httpd_defer */
+  uv_timer_t guard;    /* idle and slow-request timeouts (real time) */
+  uint64_t idle_since; /* uv_now when the connection last became idle */
   httpd_t *srv;
   httpd_conn *prev, *next;
   http_parser parser;
   int open_handles;
   unsigned closing : 1, close_after : 1, stop_parsing : 1, delaying : 1, reading : 1,
       bp_paused : 1, peer_eof : 1, is_head : 1, http10 : 1, has_auth : 1, in_auth : 1,
-      last_value : 1;
+      last_value : 1, in_message : 1;
   int writes;          /* uv_write requests in flight */
   int err_status;      /* 431/413 decided inside a parser callback */
   int status;          /* status of the reply being sent (for request logs); 0 = none */
@@ -63,6 +67,12 @@ void *httpd_ud(const httpd_conn *c);
 /* Closes the listener and every connection; once every handle is closed (run the loop),
  * calls freed(ud) (may be NULL) and frees the server. */
 void httpd_free(httpd_t *s, void (*freed)(void *ud), void *ud);
+/* Serves one more client on an already connected stream socket fd (the server owns it
+ * from now on): for the request-parsing fuzzer. 0 or -1. */
+int httpd_adopt_fd(httpd_t *s, int fd);
+/* Open connections, and how many idle ones were closed to make room for new clients. */
+long httpd_nconns(const httpd_t *s);
+long httpd_shed(const httpd_t *s);
 
 /* Replies. content_length of httpd_head may differ from what follows (a truncation fault). */
 void httpd_head(httpd_conn *c, int status, const char *ctype, size_t content_length);

@@ -1,5 +1,11 @@
-/* log: leveled text/JSON logs on stderr; every line passes through secret redaction. */
+/* log: leveled text/JSON logs on stderr; every line passes through secret redaction.
+ *
+ * Order matters: a message is redacted whole first, then escaped (text: control bytes as
+ * \n, \r, \t, \xNN, so one record is one line; JSON: valid UTF-8 only, anything else as
+ * U+FFFD), and only then cut to LOG_LINE_MAX bytes. A secret can therefore never leak its
+ * first bytes across a cut, and no byte of a message can start a forged line. */
 #define _GNU_SOURCE 1  /* strcasestr */
+#include <ctype.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -15,21 +21,24 @@ struct log_state {
   int json;
   char **secrets;  /* grows as needed: a registered secret is never forgotten */
   int nsecrets, capsecrets;
+  size_t longest;  /* the longest registered form of a secret */
   double (*clock)(void *ud);  /* wall-clock seconds for the timestamp; NULL = the real clock */
   void *clock_ud;
   log_tee_fn tee;
   void *tee_ud;
 };
 
-static log_state default_state = {LOG_INFO, 0, NULL, 0, 0, NULL, NULL, NULL, NULL};
+static log_state default_state = {LOG_INFO, 0, NULL, 0, 0, 0, NULL, NULL, NULL, NULL};
 static log_state *cur = &default_state;
 #define current_level (cur->level)
 #define json_format (cur->json)
 #define secrets (cur->secrets)
 #define nsecrets (cur->nsecrets)
 #define capsecrets (cur->capsecrets)
+#define longest_secret (cur->longest)
 
 static const char *const level_names[] = {"debug", "info", "warn", "error"};
+static const char mark[] = "[REDACTED]";
 
 log_state *log_state_new(void) {
   log_state *ls = calloc(1, sizeof *ls);
@@ -76,12 +85,16 @@ int log_parse_level(const char *s) {
   return -1;
 }
 
-void log_add_secret(const char *secret) {
-  int i;
+/* ---- the registry of secrets ---- */
+
+/* Adds one exact string (no derived forms); keeps the list longest first, so a URL is
+ * replaced whole before its token alone would be. */
+static void add_one(const char *secret, size_t len) {
+  int i, at;
   char *copy;
-  if (!secret || strlen(secret) < 4) return;
+  if (len < 4) return;
   for (i = 0; i < nsecrets; i++)
-    if (strcmp(secrets[i], secret) == 0) return;
+    if (strlen(secrets[i]) == len && memcmp(secrets[i], secret, len) == 0) return;
   if (nsecrets == capsecrets) {
     int ncap = capsecrets ? 2 * capsecrets : 16;
     char **grown = realloc(secrets, sizeof *secrets * (size_t)ncap);
@@ -89,7 +102,108 @@ void log_add_secret(const char *secret) {
     secrets = grown;
     capsecrets = ncap;
   }
-  if ((copy = strdup(secret)) != NULL) secrets[nsecrets++] = copy;
+  if ((copy = malloc(len + 1)) == NULL) return;
+  memcpy(copy, secret, len);
+  copy[len] = '\0';
+  for (at = 0; at < nsecrets && strlen(secrets[at]) >= len; at++) {}
+  memmove(secrets + at + 1, secrets + at, sizeof *secrets * (size_t)(nsecrets - at));
+  secrets[at] = copy;
+  nsecrets++;
+  if (len > longest_secret) longest_secret = len;
+}
+
+static int unreserved(unsigned char c) {
+  return isalnum(c) || c == '-' || c == '_' || c == '.' || c == '~';
+}
+
+/* The string itself, and how it looks inside JSON (lua-cjson writes "/" as "\/") and
+ * percent-encoded (upper and lower case hex): the forms a secret takes in echoed requests. */
+static void add_forms(const char *s, size_t len) {
+  static const char hex_up[] = "0123456789ABCDEF", hex_lo[] = "0123456789abcdef";
+  char *buf;
+  size_t i, j, k;
+  int changed;
+  add_one(s, len);
+  if ((buf = malloc(3 * len + 1)) == NULL) return;
+  for (i = j = 0, changed = 0; i < len; i++) {  /* JSON */
+    if (s[i] == '/' || s[i] == '"' || s[i] == '\\') { buf[j++] = '\\'; changed = 1; }
+    buf[j++] = s[i];
+  }
+  if (changed) add_one(buf, j);
+  for (k = 0; k < 2; k++) {  /* percent-encoding */
+    const char *hex = k ? hex_lo : hex_up;
+    for (i = j = 0, changed = 0; i < len; i++) {
+      unsigned char c = (unsigned char)s[i];
+      if (unreserved(c)) {
+        buf[j++] = (char)c;
+      } else {
+        buf[j++] = '%';
+        buf[j++] = hex[c >> 4];
+        buf[j++] = hex[c & 15];
+        changed = 1;
+      }
+    }
+    if (changed) add_one(buf, j);
+  }
+  free(buf);
+}
+
+/* A path segment worth hiding on its own: long, or mixing letters and digits (Slack's
+ * T0123/B0123/token, Feishu's hook id, Discord's id/token), not words like "services". */
+static int tokenish(const char *s, size_t n) {
+  size_t i, digits = 0, alpha = 0;
+  if (n >= 16) return 1;
+  if (n < 6) return 0;
+  for (i = 0; i < n; i++) {
+    if (isdigit((unsigned char)s[i])) digits++;
+    else if (isalpha((unsigned char)s[i])) alpha++;
+  }
+  return digits > 0 && alpha > 0;
+}
+
+/* A URL registered as a secret also hides its parts, because messages shorten URLs:
+ * the password of user:password@, every token-like path segment, the query string and
+ * each query value, and the fragment. */
+static void add_url_parts(const char *url) {
+  const char *host = strstr(url, "://"), *p, *end;
+  if (!host) return;
+  host += 3;
+  end = host + strcspn(host, "/?#");
+  p = memchr(host, '@', (size_t)(end - host));
+  if (p) {  /* userinfo */
+    const char *colon = memchr(host, ':', (size_t)(p - host));
+    if (colon) add_forms(colon + 1, (size_t)(p - colon - 1));
+    add_forms(host, (size_t)(p - host));
+  }
+  p = end;
+  while (*p == '/') {  /* path segments */
+    size_t n = strcspn(p + 1, "/?#");
+    if (tokenish(p + 1, n)) add_forms(p + 1, n);
+    p += 1 + n;
+  }
+  if (*p == '?') {
+    size_t qn = strcspn(p + 1, "#");
+    add_forms(p + 1, qn);  /* the query string whole */
+    end = p + 1 + qn;
+    p++;
+    while (p < end) {
+      size_t n = strcspn(p, "&#");
+      const char *eq = memchr(p, '=', n);
+      if (p + n > end) n = (size_t)(end - p);
+      if (eq) add_forms(eq + 1, n - (size_t)(eq + 1 - p));
+      p += n;
+      if (*p == '&') p++;
+      else break;
+    }
+    p = end;
+  }
+  if (*p == '#') add_forms(p + 1, strlen(p + 1));
+}
+
+void log_add_secret(const char *secret) {
+  if (!secret || strlen(secret) < 4) return;
+  add_forms(secret, strlen(secret));
+  add_url_parts(secret);
 }
 
 void log_clear_secrets(void) {
@@ -97,66 +211,235 @@ void log_clear_secrets(void) {
   free(secrets);
   secrets = NULL;
   capsecrets = 0;
+  longest_secret = 0;
 }
 
-/* Replaces every needle in s (NUL-terminated, capacity cap) by with, truncating the text
- * when the replacement makes it longer than cap allows; never writes past cap. */
-static void replace_all(char *s, size_t cap, const char *needle, const char *with) {
-  size_t nl = strlen(needle), wl = strlen(with);
-  char *p = s;
-  if (cap == 0 || nl == 0) return;
-  while ((p = strstr(p, needle)) != NULL) {
-    size_t at = (size_t)(p - s), tail = strlen(p + nl), room;
-    if (at + wl >= cap) {  /* not even the marker fits: cut the text here */
-      *p = '\0';
+size_t log_longest_secret(void) { return longest_secret; }
+
+/* ---- redaction on a growing buffer ---- */
+
+typedef struct {
+  char *s;
+  size_t len, cap;
+  int oom;
+} sbuf;
+
+static void sb_put(sbuf *b, const char *p, size_t n) {
+  if (b->oom) return;
+  if (b->len + n + 1 > b->cap) {
+    size_t ncap = b->cap ? b->cap : 256;
+    char *g;
+    while (ncap < b->len + n + 1) ncap *= 2;
+    if ((g = realloc(b->s, ncap)) == NULL) {
+      b->oom = 1;
       return;
     }
-    room = cap - at - wl - 1;  /* bytes left for what followed the needle */
-    if (tail > room) tail = room;
-    memmove(p + wl, p + nl, tail);
-    p[wl + tail] = '\0';
-    memcpy(p, with, wl);
-    p += wl;
+    b->s = g;
+    b->cap = ncap;
+  }
+  memcpy(b->s + b->len, p, n);
+  b->len += n;
+  b->s[b->len] = '\0';
+}
+
+/* Replaces every occurrence of needle in *s (len *n) with the mark; returns 0 when out of
+ * memory (then *s is unchanged and the caller hides the whole text). */
+static int replace_needle(char **s, size_t *n, const char *needle) {
+  size_t nl = strlen(needle);
+  char *hit = memmem(*s, *n, needle, nl), *from = *s;
+  sbuf b = {0};
+  if (!hit) return 1;
+  while (hit) {
+    sb_put(&b, from, (size_t)(hit - from));
+    sb_put(&b, mark, sizeof mark - 1);
+    from = hit + nl;
+    hit = memmem(from, (size_t)(*s + *n - from), needle, nl);
+  }
+  sb_put(&b, from, (size_t)(*s + *n - from));
+  if (b.oom) {
+    free(b.s);
+    return 0;
+  }
+  free(*s);
+  *s = b.s;
+  *n = b.len;
+  return 1;
+}
+
+static int name_char(unsigned char c) { return isalnum(c) || c == '_' || c == '-'; }
+
+/* Values of credential-carrying names, in headers (Authorization: x), queries and forms
+ * (access_token=x, sign=x) and JSON ("secret":"x"), lose everything up to the end of the
+ * value. The names are matched case-insensitively as whole words. */
+static const char *const cred_names[] = {
+  "authorization", "proxy-authorization", "access_token", "token", "key", "sign",
+  "signature", "secret", "password", "passwd", "api_key", "apikey", "x-api-key",
+  "client_secret", "refresh_token", "id_token", "auth_token", "cookie", "set-cookie", NULL};
+
+/* Authorization, Proxy-Authorization, X-Api-Key, Cookie, Set-Cookie: "Name: value" headers. */
+static int header_name(int k) { return k <= 1 || k == 12 || k >= 17; }
+
+static void redact_named(char *s, size_t len) {
+  size_t i = 0;
+  while (i < len) {
+    size_t j, v, end;
+    int k, hit = -1, quoted;
+    if (!name_char((unsigned char)s[i]) || (i > 0 && name_char((unsigned char)s[i - 1]))) {
+      i++;
+      continue;
+    }
+    for (j = i; j < len && name_char((unsigned char)s[j]); j++) {}
+    for (k = 0; cred_names[k]; k++)
+      if (strlen(cred_names[k]) == j - i && strncasecmp(s + i, cred_names[k], j - i) == 0) {
+        hit = k;
+        break;
+      }
+    if (hit < 0) {
+      i = j;
+      continue;
+    }
+    v = j;
+    quoted = 0;
+    if (v < len && (s[v] == '"' || s[v] == '\'')) v++, quoted = 1;        /* "secret": */
+    if (v < len && s[v] == '\\' && v + 1 < len && s[v + 1] == '"') v += 2, quoted = 1;
+    while (v < len && s[v] == ' ') v++;
+    /* name=value anywhere; name: value only for headers and quoted (JSON) names, not prose */
+    /* "key" is also an ordinary JSON field name (the /status document's): only key=value */
+    if (v >= len || !(s[v] == '=' || (s[v] == ':' && ((quoted && hit != 4) || header_name(hit))))) {
+      i = j;
+      continue;
+    }
+    v++;
+    while (v < len && (s[v] == ' ' || s[v] == '"' || s[v] == '\'' || s[v] == '\\')) v++;
+    if (len - v >= sizeof mark - 1 && memcmp(s + v, mark, sizeof mark - 1) == 0) {
+      i = v + sizeof mark - 1;  /* a registered secret, already replaced */
+      continue;
+    }
+    /* headers run to the end of the line; other values to a separator */
+    if (header_name(hit)) {
+      for (end = v; end < len && s[end] != '\n' && s[end] != '\r' && s[end] != '"' &&
+                    s[end] != ',' && s[end] != '\\'; end++) {}
+    } else {
+      for (end = v; end < len && !strchr("&\"' \t\r\n,;}#<>\\", s[end]); end++) {}
+    }
+    for (; v < end; v++) s[v] = '*';
+    i = end;
   }
 }
 
-/* "Authorization: <anything up to end of line or quote>" loses its value. */
-static void redact_authorization(char *s) {
-  char *p = s;
-  while ((p = strcasestr(p, "authorization")) != NULL) {
-    char *v = p + 13, *end;
-    while (*v == ' ' || *v == ':' || *v == '=' || *v == '"') v++;
-    end = v;
-    while (*end && *end != '\n' && *end != '"' && *end != ',') end++;
-    if (end > v) {
-      static const char mark[] = "[REDACTED]";
-      size_t ml = sizeof mark - 1, rest = strlen(end);
-      if ((size_t)(end - v) >= ml) {
-        memcpy(v, mark, ml);
-        memmove(v + ml, end, rest + 1);
-      } else {
-        memset(v, '*', (size_t)(end - v));
-      }
+char *log_redact_dup(const char *msg, size_t n, size_t *outn) {
+  char *s = malloc(n + 1);
+  int i;
+  if (!s) return NULL;
+  memcpy(s, msg, n);
+  s[n] = '\0';
+  for (i = 0; i < nsecrets; i++) {
+    if (!replace_needle(&s, &n, secrets[i])) {
+      free(s);
+      return NULL;  /* no memory to redact: the caller says nothing rather than leak */
     }
-    p = v;
   }
+  redact_named(s, n);
+  if (outn) *outn = n;
+  return s;
 }
 
 void log_redact(char *s, size_t cap) {
+  size_t len, keep;
+  char *r;
   int i;
-  for (i = 0; i < nsecrets; i++) replace_all(s, cap, secrets[i], "[REDACTED]");
-  redact_authorization(s);
+  if (cap == 0) return;
+  len = strnlen(s, cap - 1);
+  s[len] = '\0';
+  r = log_redact_dup(s, len, NULL);
+  if (!r) {
+    snprintf(s, cap, "%s", mark);
+    return;
+  }
+  snprintf(s, cap, "%s", r);
+  free(r);
+  /* the text may have been cut by whoever wrote it (it fills the buffer): a tail that is
+   * the beginning of a secret is the secret's first bytes, and goes too */
+  len = strlen(s);
+  if (len + 1 < cap) return;
+  for (i = 0; i < nsecrets; i++) {
+    size_t sl = strlen(secrets[i]);
+    for (keep = sl - 1 < len ? sl - 1 : len; keep >= 1; keep--)
+      if (memcmp(s + len - keep, secrets[i], keep) == 0) {
+        size_t at = len - keep;
+        if (at + sizeof mark - 1 < cap) memcpy(s + at, mark, sizeof mark);
+        else memset(s + at, '*', keep);
+        len = strlen(s);
+        break;
+      }
+  }
 }
 
-static void json_escape(FILE *f, const char *s) {
-  for (; *s; s++) {
-    unsigned char c = (unsigned char)*s;
-    if (c == '"' || c == '\\') fprintf(f, "\\%c", c);
-    else if (c == '\n') fputs("\\n", f);
-    else if (c == '\t') fputs("\\t", f);
-    else if (c < 0x20) fprintf(f, "\\u%04x", c);
-    else fputc(c, f);
+/* ---- escaping and cutting ---- */
+
+/* Length of a valid UTF-8 sequence at p (at most n bytes), 0 when invalid. */
+static size_t utf8_len(const unsigned char *p, size_t n) {
+  size_t need, i;
+  unsigned cp;
+  if (p[0] < 0x80) return 1;
+  if (p[0] >= 0xc2 && p[0] <= 0xdf) need = 2, cp = p[0] & 0x1f;
+  else if (p[0] >= 0xe0 && p[0] <= 0xef) need = 3, cp = p[0] & 0x0f;
+  else if (p[0] >= 0xf0 && p[0] <= 0xf4) need = 4, cp = p[0] & 0x07;
+  else return 0;
+  if (n < need) return 0;
+  for (i = 1; i < need; i++) {
+    if ((p[i] & 0xc0) != 0x80) return 0;
+    cp = (cp << 6) | (p[i] & 0x3f);
   }
+  if ((need == 3 && cp < 0x800) || (need == 4 && (cp < 0x10000 || cp > 0x10ffff)) ||
+      (cp >= 0xd800 && cp <= 0xdfff))
+    return 0;
+  return need;
+}
+
+size_t log_escape(char *out, size_t outcap, const char *s, size_t n, int json) {
+  static const char cut[] = " [cut]";
+  size_t i = 0, j = 0, limit;
+  char unit[8];
+  if (outcap == 0) return 0;
+  limit = outcap - 1 > sizeof cut - 1 ? outcap - 1 - (sizeof cut - 1) : 0;
+  while (i < n) {
+    unsigned char c = (unsigned char)s[i];
+    size_t ul, take = 1;
+    if (json) {
+      size_t u8 = utf8_len((const unsigned char *)s + i, n - i);
+      if (c == '"' || c == '\\') ul = (size_t)snprintf(unit, sizeof unit, "\\%c", c);
+      else if (c == '\n') ul = (size_t)snprintf(unit, sizeof unit, "\\n");
+      else if (c == '\r') ul = (size_t)snprintf(unit, sizeof unit, "\\r");
+      else if (c == '\t') ul = (size_t)snprintf(unit, sizeof unit, "\\t");
+      else if (c < 0x20 || c == 0x7f) ul = (size_t)snprintf(unit, sizeof unit, "\\u%04x", c);
+      else if (u8 == 0) ul = (size_t)snprintf(unit, sizeof unit, "\\ufffd");
+      else {
+        memcpy(unit, s + i, u8);
+        ul = take = u8;
+      }
+    } else {
+      if (c == '\n') ul = (size_t)snprintf(unit, sizeof unit, "\\n");
+      else if (c == '\r') ul = (size_t)snprintf(unit, sizeof unit, "\\r");
+      else if (c == '\t') ul = (size_t)snprintf(unit, sizeof unit, "\\t");
+      else if (c < 0x20 || c == 0x7f) ul = (size_t)snprintf(unit, sizeof unit, "\\x%02x", c);
+      else {
+        unit[0] = (char)c;
+        ul = 1;
+      }
+    }
+    if (j + ul > limit) {  /* never half an escape or half a character */
+      size_t cl = sizeof cut - 1 < outcap - 1 - j ? sizeof cut - 1 : outcap - 1 - j;
+      memcpy(out + j, cut, cl);
+      j += cl;
+      break;
+    }
+    memcpy(out + j, unit, ul);
+    j += ul;
+    i += take;
+  }
+  out[j] = '\0';
+  return j;
 }
 
 static int reserved_key(const char *k) {
@@ -194,13 +477,29 @@ static int valid_key(const char *k) {
 
 void log_write_fields(log_level level, unsigned task, const char *msg, const log_field *fields,
                       int nfields) {
-  char line[4096], stamp[40], val[1024];
+  char line[LOG_LINE_MAX], stamp[40], val[1024];
+  char *clean;
+  size_t n = 0;
   struct timeval tv;
   struct tm tm;
   int i;
   if (!log_enabled(level) || level >= LOG_OFF) return;
-  snprintf(line, sizeof line, "%s", msg);
-  log_redact(line, sizeof line);
+  if (!msg) msg = "(null)";
+  clean = log_redact_dup(msg, strlen(msg), &n);
+  log_escape(line, sizeof line, clean ? clean : mark, clean ? n : sizeof mark - 1, json_format);
+  if (cur->tee) {  /* a test runner keeps the lines: as text, one line each */
+    const char *tl = line;
+    char tline[LOG_LINE_MAX];
+    if (json_format) {
+      log_escape(tline, sizeof tline, clean ? clean : mark, clean ? n : sizeof mark - 1, 0);
+      tl = tline;
+    }
+    if (!cur->tee(cur->tee_ud, level, task, tl)) {
+      free(clean);
+      return;
+    }
+  }
+  free(clean);
   if (cur->clock) {
     double w = cur->clock(cur->clock_ud);
     tv.tv_sec = (time_t)w;
@@ -210,18 +509,15 @@ void log_write_fields(log_level level, unsigned task, const char *msg, const log
   }
   gmtime_r(&tv.tv_sec, &tm);
   strftime(stamp, sizeof stamp, "%Y-%m-%dT%H:%M:%S", &tm);
-  if (cur->tee && !cur->tee(cur->tee_ud, level, task, line)) return;
   if (json_format) {
     fprintf(stderr, "{\"time\":\"%s.%03dZ\",\"level\":\"%s\",", stamp, (int)(tv.tv_usec / 1000),
             level_names[level]);
     if (task) fprintf(stderr, "\"task\":%u,", task);
     if (strncmp(line, "kind=", 5) == 0) {  /* the stable word to alert on, as a field too */
-      size_t n = strspn(line + 5, "abcdefghijklmnopqrstuvwxyz_");
-      if (n > 0 && n < 40) fprintf(stderr, "\"kind\":\"%.*s\",", (int)n, line + 5);
+      size_t k = strspn(line + 5, "abcdefghijklmnopqrstuvwxyz_");
+      if (k > 0 && k < 40) fprintf(stderr, "\"kind\":\"%.*s\",", (int)k, line + 5);
     }
-    fputs("\"msg\":\"", stderr);
-    json_escape(stderr, line);
-    fputs("\"", stderr);
+    fprintf(stderr, "\"msg\":\"%s\"", line);
   } else if (task) {
     fprintf(stderr, "%s.%03dZ %-5s [task %u] %s", stamp, (int)(tv.tv_usec / 1000),
             level_names[level], task, line);
@@ -231,18 +527,17 @@ void log_write_fields(log_level level, unsigned task, const char *msg, const log
   }
   for (i = 0; i < nfields; i++) {
     const char *k = fields[i].key;
+    char *cv;
+    size_t cn = 0;
     if (!k || !fields[i].value || !valid_key(k)) continue;
-    snprintf(val, sizeof val, "%s", fields[i].value);
-    log_redact(val, sizeof val);
+    /* redacted whole, then escaped (no control byte, valid UTF-8 in JSON), then cut */
+    cv = log_redact_dup(fields[i].value, strlen(fields[i].value), &cn);
+    log_escape(val, sizeof val, cv ? cv : mark, cv ? cn : sizeof mark - 1, json_format);
+    free(cv);
     if (json_format) {
       fprintf(stderr, ",\"%s%s\":", reserved_key(k) ? "field_" : "", k);
-      if (fields[i].raw) {
-        fputs(val, stderr);
-      } else {
-        fputc('"', stderr);
-        json_escape(stderr, val);
-        fputc('"', stderr);
-      }
+      if (fields[i].raw) fputs(val, stderr);
+      else fprintf(stderr, "\"%s\"", val);
     } else {
       fprintf(stderr, " %s=", k);
       text_value(stderr, val);
@@ -256,11 +551,20 @@ void log_write_str(log_level level, unsigned task, const char *msg) {
 }
 
 void log_write(log_level level, unsigned task, const char *fmt, ...) {
-  char buf[4096];
+  char small[1024], *buf = small;
   va_list ap;
+  int n;
   if (!log_enabled(level)) return;
   va_start(ap, fmt);
-  vsnprintf(buf, sizeof buf, fmt, ap);
+  n = vsnprintf(small, sizeof small, fmt, ap);
   va_end(ap);
+  if (n >= (int)sizeof small && n < (1 << 24) && (buf = malloc((size_t)n + 1)) != NULL) {
+    va_start(ap, fmt);  /* the whole message: it is redacted before any cut */
+    vsnprintf(buf, (size_t)n + 1, fmt, ap);
+    va_end(ap);
+  } else if (buf == NULL) {
+    buf = small;
+  }
   log_write_str(level, task, buf);
+  if (buf != small) free(buf);
 }

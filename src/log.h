@@ -30,9 +30,25 @@ int log_enabled(log_level level);
  * Strings shorter than 4 bytes are ignored (too likely to hit ordinary text). */
 void log_add_secret(const char *secret);
 void log_clear_secrets(void);
-/* Replaces registered secrets and Authorization header values in s (in place, NUL-ended,
- * capacity cap). Used for log lines and error messages alike. */
+/* A URL registered as a secret also registers its parts (password, token-like path
+ * segments, query string and values, fragment), and every secret its JSON-escaped and
+ * percent-encoded forms: messages shorten URLs and servers echo requests. */
+/* Replaces registered secrets and credential values (Authorization:, access_token=,
+ * "secret":...) in s (in place, NUL-ended, capacity cap). Used for error messages. When s
+ * fills its buffer (it was cut by whoever wrote it), a tail that begins a secret goes too. */
 void log_redact(char *s, size_t cap);
+/* The redacted copy of msg[0..n) (malloc'd, NUL-ended, never cut; its length in *outn
+ * when outn is not NULL), or NULL when out of memory. */
+char *log_redact_dup(const char *msg, size_t n, size_t *outn);
+/* The length of the longest registered form of a secret (0 when none). */
+size_t log_longest_secret(void);
+/* Escapes s[0..n) into out (capacity outcap, always NUL-ended): text (json=0) turns
+ * control bytes into \n, \r, \t, \xNN; JSON (json=1) escapes as JSON strings do and
+ * turns invalid UTF-8 into \ufffd. Cuts only between whole units and then ends with
+ * " [cut]". Returns the length written. */
+size_t log_escape(char *out, size_t outcap, const char *s, size_t n, int json);
+/* Longest log line (the message part) written. */
+#define LOG_LINE_MAX 4096
 /* task: the task id, or 0 for the engine itself. */
 void log_write(log_level level, unsigned task, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));

@@ -19,6 +19,9 @@
 
 #define EVERY_MT "rec.timer"
 #define ENGINE_KEY "rec.engine"
+/* Limits of numbers from scripts, checked before any cast (docs/api.md lists them). */
+#define REC_MAX_INTERVAL 31536000.0          /* rec.every: a year */
+#define REC_MAX_REPLY_LIMIT 1073741824.0     /* max_reply: 1 GiB */
 
 struct embedded_lua { const char *name; const char *src; size_t len; };
 extern const struct embedded_lua embedded_lua[];
@@ -43,7 +46,12 @@ static unsigned current_task_id(lua_State *L) {
  * slot, i.e. until the binding returns. Callers must not rely on the stack top after it. */
 static const char *opt_string_field(lua_State *L, int idx, const char *k, const char *what) {
   int ty = lua_getfield(L, idx, k);
-  if (ty == LUA_TSTRING || ty == LUA_TNUMBER) return lua_tostring(L, -1);
+  if (ty == LUA_TSTRING || ty == LUA_TNUMBER) {
+    size_t n;
+    const char *s = lua_tolstring(L, -1, &n);
+    if (strlen(s) != n) luaL_error(L, "%s: '%s' contains a NUL byte", what, k);
+    return s;
+  }
   if (ty != LUA_TNIL) luaL_error(L, "%s: '%s' must be a string, got %s", what, k, luaL_typename(L, -1));
   return NULL;
 }
@@ -100,7 +108,12 @@ static int cfg_number(lua_State *L, int idx, const char *section, const char *ke
  * NULL when absent; any other type is a configuration error naming the setting. */
 static const char *cfg_string(lua_State *L, int idx, const char *section, const char *key) {
   int ty = lua_getfield(L, idx, key);
-  if (ty == LUA_TSTRING || ty == LUA_TNUMBER) return lua_tostring(L, -1);
+  if (ty == LUA_TSTRING || ty == LUA_TNUMBER) {
+    size_t n;
+    const char *s = lua_tolstring(L, -1, &n);
+    if (strlen(s) != n) cfg_error(L, "%s.%s must not contain a NUL byte", section, key);
+    return s;
+  }
   if (ty != LUA_TNIL) cfg_error(L, "%s.%s must be a string, got %s", section, key, luaL_typename(L, -1));
   return NULL;
 }
@@ -225,7 +238,8 @@ static int l_configure(lua_State *L) {
     base = lua_gettop(L);
     check_keys(L, base, "http", httpk);
     if (cfg_number(L, base, "http", "max_reply", &v)) {
-      if (v < 1024) cfg_error(L, "http.max_reply must be at least 1024 bytes");
+      if (!(v >= 1024 && v <= REC_MAX_REPLY_LIMIT))  /* checked before the cast to size_t */
+        cfg_error(L, "http.max_reply must be at least 1024 bytes and at most 1073741824 (1 GiB)");
       o.max_reply = (size_t)v;
     }
     if (cfg_number(L, base, "http", "max_connections", &v)) {
@@ -282,7 +296,14 @@ static int opt_int_param(lua_State *L, const char *k, long *out, unsigned bit, u
  * converted number lives only there) until the binding returns. */
 static int str_param(lua_State *L, const char *k, const char **out, rec_err *err) {
   int ty = lua_getfield(L, 1, k);
-  if (ty == LUA_TSTRING || ty == LUA_TNUMBER) *out = lua_tostring(L, -1);
+  if (ty == LUA_TSTRING || ty == LUA_TNUMBER) {
+    size_t n;
+    *out = lua_tolstring(L, -1, &n);
+    if (strlen(*out) != n) {  /* C would silently cut the value at the NUL */
+      rec_err_set(err, REC_E_INVALID_ARGUMENT, 0, "'%s' must not contain a NUL byte", k);
+      return -1;
+    }
+  }
   if (ty != LUA_TNIL && ty != LUA_TSTRING && ty != LUA_TNUMBER) {
     rec_err_set(err, REC_E_INVALID_ARGUMENT, 0, "'%s' must be a string", k);
     return -1;
@@ -486,7 +507,8 @@ static int l_every(lua_State *L) {
   double s = luaL_checknumber(L, 1);
   every_timer *et;
   luaL_checktype(L, 2, LUA_TFUNCTION);
-  if (isnan(s) || s <= 0) return luaL_argerror(L, 1, "seconds must be > 0");
+  if (!(s > 0 && s <= REC_MAX_INTERVAL))  /* NaN and math.huge too: no overflowing cast */
+    return luaL_argerror(L, 1, "seconds must be > 0 and at most 31536000 (a year)");
   et = lua_newuserdatauv(L, sizeof *et, 0);
   memset(et, 0, sizeof *et);
   et->fn_ref = et->self_ref = et->running_ref = LUA_NOREF;
@@ -601,7 +623,14 @@ static int l_http(lua_State *L) {
     goto bad_arg;
   lua_pop(L, 2);
   if (opt_number_field(L, 1, "timeout", &v) > 0) r.timeout = v;
-  if (opt_number_field(L, 1, "max_reply", &v) > 0 && v > 0) r.max_reply = (size_t)v;
+  if (opt_number_field(L, 1, "max_reply", &v) != 0) {
+    if (!(v >= 1 && v <= REC_MAX_REPLY_LIMIT)) {  /* NaN, math.huge, 1e300: never cast */
+      rec_err_set(&err, REC_E_INVALID_ARGUMENT, 0, "rec.http: 'max_reply' must be 1..%.0f bytes",
+                  REC_MAX_REPLY_LIMIT);
+      return engine_return_err(L, &err);
+    }
+    r.max_reply = (size_t)v;
+  }
   if (lua_getfield(L, 1, "headers") == LUA_TTABLE) {
     /* each line is a Lua string in a table on the stack while the request is built */
     int lines = lua_gettop(L) + 1;
@@ -803,8 +832,57 @@ static int l_exit(lua_State *L) {
 }
 
 static int l_secret(lua_State *L) {
-  log_add_secret(luaL_checkstring(L, 1));
+  size_t n;
+  const char *s = luaL_checklstring(L, 1, &n);
+  if (strlen(s) != n) return luaL_argerror(L, 1, "a secret must not contain a NUL byte");
+  log_add_secret(s);
   return 0;
+}
+
+/* rec.excerpt(s [, max=200]): s as a printable one-line excerpt of at most max bytes, with
+ * every registered secret and credential value redacted before the cut. */
+static int l_excerpt(lua_State *L) {
+  size_t n;
+  const char *s = luaL_checklstring(L, 1, &n);
+  lua_Integer max = luaL_optinteger(L, 2, 200);
+  char *out;
+  if (max < 1 || max > 65536) return luaL_argerror(L, 2, "max must be 1..65536");
+  out = malloc((size_t)max + 1);
+  if (!out) return luaL_error(L, "out of memory");
+  rec_excerpt(out, (size_t)max + 1, s, n);
+  lua_pushstring(L, out);
+  free(out);
+  return 1;
+}
+
+/* rec.safe_id(s [, header]): s (a string or number) with every byte that would be syntax
+ * somewhere an id goes (control bytes, space, DEL; '/' and '#', the separators of state
+ * keys) as %XX; with header = true only control bytes and DEL (what a header value must not
+ * hold). Other bytes, '%' included, stay: safe_id(safe_id(s)) == safe_id(s), and an id that
+ * was safe already (every id the providers document) is unchanged. */
+static int l_safe_id(lua_State *L) {
+  static const char hex[] = "0123456789ABCDEF";
+  size_t n, i;
+  int header;
+  const char *s;
+  luaL_Buffer b;
+  if (lua_type(L, 1) != LUA_TSTRING && lua_type(L, 1) != LUA_TNUMBER)
+    return luaL_argerror(L, 1, "expected a string or a number");
+  s = lua_tolstring(L, 1, &n);
+  header = lua_toboolean(L, 2);
+  luaL_buffinit(L, &b);
+  for (i = 0; i < n; i++) {
+    unsigned char c = (unsigned char)s[i];
+    if (c < 0x20 || c == 0x7f || (!header && (c == ' ' || c == '/' || c == '#'))) {
+      luaL_addchar(&b, '%');
+      luaL_addchar(&b, hex[c >> 4]);
+      luaL_addchar(&b, hex[c & 15]);
+    } else {
+      luaL_addchar(&b, (char)c);
+    }
+  }
+  luaL_pushresult(&b);
+  return 1;
 }
 
 /* coroutine.resume / coroutine.close must not touch a task's own thread (reachable through
@@ -1056,7 +1134,8 @@ int lrec_open(lua_State *L, engine_t *e) {
     {"configure", l_configure}, {"query_qingcloud", l_query_qingcloud},
     {"query_agora", l_query_agora}, {"spawn", l_spawn}, {"sleep", l_sleep},
     {"every", l_every}, {"now", l_now}, {"cancelled", l_cancelled}, {"time", l_time}, {"http", l_http},
-    {"exit", l_exit}, {"event", l_event}, {"secret", l_secret}, {NULL, NULL}};
+    {"exit", l_exit}, {"event", l_event}, {"secret", l_secret},
+    {"safe_id", l_safe_id}, {"excerpt", l_excerpt}, {NULL, NULL}};
   static const luaL_Reg logf[] = {
     {"debug", l_log_debug}, {"info", l_log_info}, {"warn", l_log_warn},
     {"error", l_log_error}, {NULL, NULL}};

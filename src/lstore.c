@@ -737,6 +737,15 @@ static int l_attempt_failed(lua_State *L) {
   luaL_checkstring(L, 2);
   luaL_checkstring(L, 3);
   next_at = luaL_checknumber(L, 4);
+  if (lua_type(L, 5) == LUA_TSTRING) {  /* an error text may echo a URL or a request */
+    size_t n;
+    const char *msg = lua_tolstring(L, 5, &n);
+    char *clean = log_redact_dup(msg, n, &n);  /* redacted whole, then cut */
+    if (clean) lua_pushlstring(L, clean, n > 4000 ? 4000 : n);
+    else lua_pushliteral(L, "[REDACTED]");
+    free(clean);
+    lua_replace(L, 5);
+  }
   j = writer(L, d, &direct);
   job_add(L, j, OP_FAILED, next_at, 2, 3, -5);
   return write_done(L, j, direct, "db:attempt_failed");
@@ -1022,7 +1031,9 @@ static int l_open(lua_State *L) {
   }
   sqlite3_busy_timeout(s->db, BUSY_MS);
   if (sqlite3_exec(s->db,
-                   "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON;",
+                   "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON; "
+                   /* replaced values (an old last_error) do not linger in free pages */
+                   "PRAGMA secure_delete=ON;",
                    NULL, NULL, &errmsg) != SQLITE_OK ||
       sqlite3_exec(s->db, schema, NULL, NULL, &errmsg) != SQLITE_OK) {
     lua_pushfstring(L, "rec.store: cannot set up %s: %s", key, errmsg ? errmsg : "?");

@@ -310,8 +310,9 @@ void ops_report_watcher(engine_t *e, const char *key, const ops_report *r) {
     set_str(&w->last_error, NULL);
   } else if (r->error) {
     char msg[512];
-    snprintf(msg, sizeof msg, "%s", r->error);
-    log_redact(msg, sizeof msg);
+    char *clean = log_redact_dup(r->error, strlen(r->error), NULL);  /* redact, then cut */
+    snprintf(msg, sizeof msg, "%s", clean ? clean : "[REDACTED]");
+    free(clean);
     set_str(&w->last_error, msg);
   }
 }
@@ -434,10 +435,18 @@ static void build_status(engine_t *e, sbuf *b, char *reason, size_t reasonlen) {
   sbuf_adds(b, reason[0] ? "false" : "true");
   add_str(b, "reason", reason[0] ? reason : NULL);
   sbuf_adds(b, "}");
-  /* redacted like logs: room for the markers, which may be longer than what they hide */
-  if (b->p && sbuf_reserve(b, b->len + 1024) == 0) {
-    log_redact(b->p, b->cap);
-    b->len = strlen(b->p);
+  /* redacted like logs, whole (the markers may be longer than what they hide) */
+  if (b->p) {
+    size_t n = 0;
+    char *clean = log_redact_dup(b->p, b->len, &n);
+    if (clean) {
+      b->len = 0;
+      sbuf_add(b, clean, n);
+      free(clean);
+    } else {
+      b->len = 0;
+      sbuf_adds(b, "{\"error\":\"out of memory\"}");
+    }
   }
 }
 

@@ -273,7 +273,7 @@ static void qc_excerpt(char *out, size_t cap, const char *body, size_t len) {
     snprintf(out, cap, "(empty body)");
     return;
   }
-  rec_excerpt(out, cap, body, len < QC_EXCERPT ? len : QC_EXCERPT);
+  rec_excerpt(out, cap < QC_EXCERPT + 1 ? cap : QC_EXCERPT + 1, body, len);  /* redacts, then cuts */
   for (i = 0; out[i]; i++)
     if (out[i] != ' ' || (j > 0 && out[j - 1] != ' ')) out[j++] = out[i];
   while (j > 0 && out[j - 1] == ' ') j--;

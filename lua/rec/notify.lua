@@ -30,7 +30,7 @@ local function post_json(url, body, headers, timeout)
                            timeout = timeout or 10 }
   if not r then return nil, err end
   if r.status < 200 or r.status > 299 then
-    local excerpt = (r.body or ""):sub(1, 200)
+    local excerpt = rec.excerpt(r.body or "", 200)  -- redacted (it may echo the URL), then cut
     return nil, errv(r.status >= 500 and "server" or "protocol",
                      ("HTTP %d from the webhook: %s"):format(r.status, excerpt),
                      { status = r.status, retryable = r.status >= 500 or r.status == 429 })
@@ -74,7 +74,7 @@ local function alert_text(a)
 end
 
 local function headers_for(a)
-  return a.alert_id and { ["X-Alert-Id"] = a.alert_id } or nil
+  return a.alert_id and { ["X-Alert-Id"] = rec.safe_id(a.alert_id, true) } or nil
 end
 
 local Sender = {}
@@ -299,7 +299,7 @@ function Outbox:alert(fmt, ...)
       a.id = fresh_id()
     end
   end
-  a.alert_id, a.id = a.id, nil
+  a.alert_id, a.id = rec.safe_id(a.id, true), nil  -- it becomes a header and a log field
   a.created = a.created or rec.time()
   local payload = assert(rec.json.encode(a))
   local function put(db)

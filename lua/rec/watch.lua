@@ -486,7 +486,8 @@ function watch.qingcloud(o)
   local on_status = o.on_status or {}
 
   for i, channel in ipairs(channels) do
-    local prefix = ("qingcloud/%s/%s/"):format(o.app_id, channel)
+    -- keys (and the alert ids made from them) hold only safe bytes: see rec.safe_id
+    local prefix = ("qingcloud/%s/%s/"):format(rec.safe_id(o.app_id), rec.safe_id(channel))
     local name = o.name and (#channels > 1 and (o.name .. "/" .. channel) or o.name)
                  or ("qingcloud/%s/%s"):format(o.app_id, channel)
     local w = new_entry("qingcloud", name, prefix, o, every)
@@ -518,7 +519,7 @@ function watch.qingcloud(o)
       end
       local seen = {}
       for _, t in ipairs(tasks) do
-        local key = prefix .. tostring(t.id)
+        local key = prefix .. rec.safe_id(tostring(t.id))  -- the reply chose t.id
         seen[key] = true
         local prev = known[key] or {}
         if not failed[key] and not pending[key] and prev.status ~= t.status then
@@ -614,7 +615,8 @@ function watch.agora(o)
   local confirm = o.confirm_delays or { 5, 10, 15 }
   if start_every <= 0 then start_every = 1 end
   if every <= 0 then every = 1 end
-  local key = ("agora/%s/%s/%s"):format(o.appid, o.resourceid, o.sid)
+  local key = ("agora/%s/%s/%s"):format(rec.safe_id(o.appid), rec.safe_id(o.resourceid),
+                                        rec.safe_id(o.sid))
   local q = { appid = o.appid, resourceid = o.resourceid, sid = o.sid, mode = o.mode }
   local w = new_entry("agora", o.name or key, key, o, math.max(every, start_every))
   w.fields = { provider = "agora", app = o.appid, resourceid = o.resourceid, sid = o.sid }

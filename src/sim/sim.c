@@ -357,6 +357,8 @@ sim_t *sim_start(uv_loop_t *loop, const sim_options *opt, char *err, size_t errl
   ho.server = "recwatch-sim";
   ho.handler = handle;
   ho.on_close = on_conn_close;
+  ho.idle_timeout = opt ? opt->idle_timeout : 0;
+  ho.header_timeout = opt ? opt->header_timeout : 0;
   ho.ud = s;
   s->srv = httpd_start(loop, &ho, err, errlen);
   if (!s->srv) {
@@ -386,3 +388,7 @@ void sim_free(sim_t *s) {
   if (s->own_clock) rclock_free(s->clock);
   s->clock = NULL;
 }
+
+int sim_adopt_fd(sim_t *s, int fd) { return s && s->srv ? httpd_adopt_fd(s->srv, fd) : -1; }
+
+long sim_nconns(const sim_t *s) { return s && s->srv ? httpd_nconns(s->srv) : 0; }

@@ -13,6 +13,8 @@ typedef struct sim_options {
   const char *scenario_path;     /* Lua scenario file; NULL = the built-in default story */
   const char *log_requests_path; /* one JSON line per request, or NULL */
   int embedded;                  /* 1: unref handles so the sim never keeps the loop alive */
+  double idle_timeout;           /* seconds a connection may sit idle; 0 = 60 */
+  double header_timeout;         /* seconds a request may take to arrive; 0 = 10 */
   rclock_t *clock;               /* the engine clock (timelines, faults, windows); NULL: own, real */
   double start_at;               /* >= 0: start as if already running this many seconds
                                   * (timelines, created/sliceStartTime; `query --at`) */
@@ -34,6 +36,11 @@ const char *sim_webhook(sim_t *s, size_t i, size_t *len);
 /* Closes the listener and all connections; frees everything once the handles are closed
  * (run the loop afterwards so the close callbacks run). */
 void sim_free(sim_t *s);
+/* Serves one more client on an already connected stream socket fd (the sim owns it from
+ * now on). For the request-parsing fuzzer and tests; returns 0 or -1. */
+int sim_adopt_fd(sim_t *s, int fd);
+/* Open client connections (for the fuzzer). */
+long sim_nconns(const sim_t *s);
 /* `recwatch sim [--listen HOST:PORT] [--scenario FILE] [--log-requests FILE]`; argv[0] is
  * "sim". Runs until SIGINT/SIGTERM. Returns the process exit status. */
 int sim_command(int argc, char **argv);

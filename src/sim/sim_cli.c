@@ -8,9 +8,12 @@
 
 static const char usage[] =
     "usage: recwatch sim [--listen HOST:PORT] [--scenario FILE] [--log-requests FILE]\n"
+    "                    [--idle-timeout SECONDS] [--header-timeout SECONDS]\n"
     "       recwatch sim --print-scenario\n"
     "Serves simulated QingCloud RTC and Agora Cloud Recording APIs (default 127.0.0.1:0 =\n"
-    "an ephemeral port). Prints export lines for the client, then serves until SIGINT/SIGTERM.\n";
+    "an ephemeral port). Prints export lines for the client, then serves until SIGINT/SIGTERM.\n"
+    "A connection idle for --idle-timeout (default 60 s), or whose request takes longer than\n"
+    "--header-timeout (default 10 s) to arrive, is closed.\n";
 
 typedef struct cli_state {
   sim_t *sim;
@@ -95,7 +98,8 @@ int sim_command(int argc, char **argv) {
     } else {
       snprintf(name, sizeof name, "%s", a);
     }
-    if (strcmp(name, "--listen") && strcmp(name, "--scenario") && strcmp(name, "--log-requests")) {
+    if (strcmp(name, "--listen") && strcmp(name, "--scenario") && strcmp(name, "--log-requests") &&
+        strcmp(name, "--idle-timeout") && strcmp(name, "--header-timeout")) {
       fprintf(stderr, "recwatch sim: unknown option '%s'\n%s", a, usage);
       return 2;
     }
@@ -113,6 +117,15 @@ int sim_command(int argc, char **argv) {
       }
     } else if (!strcmp(name, "--scenario")) {
       opt.scenario_path = val;
+    } else if (!strcmp(name, "--idle-timeout") || !strcmp(name, "--header-timeout")) {
+      char *end;
+      double v = strtod(val, &end);
+      if (*end || !(v > 0 && v <= 86400)) {
+        fprintf(stderr, "recwatch sim: %s must be seconds in (0, 86400]\n", name);
+        return 2;
+      }
+      if (name[2] == 'i') opt.idle_timeout = v;
+      else opt.header_timeout = v;
     } else {
       opt.log_requests_path = val;
     }

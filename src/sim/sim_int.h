@@ -131,6 +131,9 @@ typedef struct sim_scenario {
 /* Loads a scenario from a Lua file (path) or the built-in default (path NULL); wall0 is the
  * wall-clock start used for created/sliceStartTime values. NULL + message in err on error. */
 sim_scenario *sim_scenario_load(const char *path, time_t wall0, char *err, size_t errlen);
+/* The same from a buffer holding the Lua text (the scenario fuzzer). */
+sim_scenario *sim_scenario_load_buffer(const char *buf, size_t len, time_t wall0, char *err,
+                                       size_t errlen);
 void sim_scenario_free(sim_scenario *sc);
 extern const char sim_default_scenario_lua[];
 

@@ -82,12 +82,17 @@ static char *opt_str(lua_State *L, int idx, const char *key, const char *path, c
   return out;
 }
 
+#define SCEN_MAX_SECONDS 1e9  /* any time in a scenario: about 31 years */
+
 static double opt_num(lua_State *L, int idx, const char *key, const char *path, double def) {
   double v;
   if (!get_field(L, idx, key)) return def;
   if (lua_type(L, -1) != LUA_TNUMBER) luaL_error(L, "%s.%s: expected a number", path, key);
   v = lua_tonumber(L, -1);
   lua_pop(L, 1);
+  /* seconds (or a probability): beyond this a conversion to time_t or ms would overflow */
+  if (!(v >= -SCEN_MAX_SECONDS && v <= SCEN_MAX_SECONDS))
+    luaL_error(L, "%s.%s: expected a number of seconds within +-1e9", path, key);
   return v;
 }
 
@@ -150,9 +155,10 @@ static void read_timeline(lua_State *L, int idx, const char *path, sim_step **st
     lua_geti(L, -1, 1);
     lua_geti(L, -2, 2);
     st = lua_tointegerx(L, -1, &isint);
-    if (lua_type(L, -2) != LUA_TNUMBER || lua_tonumber(L, -2) < 0 || !isint || st < 0 ||
+    if (lua_type(L, -2) != LUA_TNUMBER || !(lua_tonumber(L, -2) >= 0) ||
+        lua_tonumber(L, -2) > SCEN_MAX_SECONDS || !isint || st < 0 ||
         st > 1000000)
-      luaL_error(L, "%s.timeline[%d]: expected {seconds >= 0, integer status}", path, (int)i + 1);
+      luaL_error(L, "%s.timeline[%d]: expected {seconds (0..1e9), integer status}", path, (int)i + 1);
     (*steps)[i].t = lua_tonumber(L, -2);
     (*steps)[i].status = (int)st;
     if (i > 0 && (*steps)[i].t < (*steps)[i - 1].t)
@@ -775,8 +781,70 @@ static int precompute(sim_scenario *sc, time_t wall0) {
   return 0;
 }
 
-sim_scenario *sim_scenario_load(const char *path, time_t wall0, char *err, size_t errlen) {
-  lua_State *L = luaL_newstate();
+/* A scenario is a description, not a program: it runs in a small sandbox (base library
+ * without dofile/loadfile/load of binary chunks, string, table, math, utf8, and os.getenv/
+ * time/clock/date), with at most SCEN_MAX_STEPS VM instructions and SCEN_MAX_MEM bytes, so a
+ * bad file fails with a message instead of hanging or eating the machine. */
+#define SCEN_MAX_STEPS 50000000L
+#define SCEN_MAX_MEM (256u * 1024u * 1024u)
+#define SCEN_HOOK_EVERY 10000
+
+typedef struct scen_alloc {
+  size_t used;
+} scen_alloc;
+
+static void *scen_realloc(void *ud, void *ptr, size_t osize, size_t nsize) {
+  scen_alloc *a = ud;
+  if (!ptr) osize = 0;
+  if (nsize == 0) {
+    free(ptr);
+    a->used -= osize;
+    return NULL;
+  }
+  if (nsize > osize && a->used - osize + nsize > SCEN_MAX_MEM) return NULL;
+  ptr = realloc(ptr, nsize);
+  if (ptr) a->used = a->used - osize + nsize;
+  return ptr;
+}
+
+static void scen_hook(lua_State *L, lua_Debug *ar) {
+  long *steps = *(long **)lua_getextraspace(L);
+  (void)ar;
+  if ((*steps += SCEN_HOOK_EVERY) > SCEN_MAX_STEPS)
+    luaL_error(L, "the scenario runs too long (more than %d million instructions)",
+               (int)(SCEN_MAX_STEPS / 1000000));
+}
+
+static void scen_sandbox(lua_State *L) {
+  static const luaL_Reg libs[] = {{LUA_GNAME, luaopen_base}, {LUA_STRLIBNAME, luaopen_string},
+                                  {LUA_TABLIBNAME, luaopen_table}, {LUA_MATHLIBNAME, luaopen_math},
+                                  {LUA_UTF8LIBNAME, luaopen_utf8}, {LUA_OSLIBNAME, luaopen_os}};
+  static const char *const base_drop[] = {"dofile", "loadfile", "load", "collectgarbage", NULL};
+  static const char *const os_keep[] = {"getenv", "time", "clock", "date", NULL};
+  size_t i;
+  for (i = 0; i < sizeof libs / sizeof libs[0]; i++) {
+    luaL_requiref(L, libs[i].name, libs[i].func, 1);
+    lua_pop(L, 1);
+  }
+  for (i = 0; base_drop[i]; i++) {
+    lua_pushnil(L);
+    lua_setglobal(L, base_drop[i]);
+  }
+  lua_getglobal(L, LUA_OSLIBNAME);
+  lua_newtable(L);
+  for (i = 0; os_keep[i]; i++) {
+    lua_getfield(L, -2, os_keep[i]);
+    lua_setfield(L, -2, os_keep[i]);
+  }
+  lua_setglobal(L, LUA_OSLIBNAME);
+  lua_pop(L, 1);
+}
+
+static sim_scenario *scenario_load(const char *path, const char *buf, size_t len,
+                                   time_t wall0, char *err, size_t errlen) {
+  scen_alloc alloc = {0};
+  long steps = 0;
+  lua_State *L = lua_newstate(scen_realloc, &alloc);
   sim_scenario *sc = calloc(1, sizeof *sc);
   load_ctx ctx;
   int rc;
@@ -786,8 +854,11 @@ sim_scenario *sim_scenario_load(const char *path, time_t wall0, char *err, size_
     free(sc);
     return NULL;
   }
-  luaL_openlibs(L);
-  if (path) rc = luaL_loadfile(L, path);
+  *(long **)lua_getextraspace(L) = &steps;
+  lua_sethook(L, scen_hook, LUA_MASKCOUNT, SCEN_HOOK_EVERY);
+  scen_sandbox(L);
+  if (buf) rc = luaL_loadbufferx(L, buf, len, path ? path : "=scenario", "t");
+  else if (path) rc = luaL_loadfilex(L, path, "t");  /* text only: bytecode is not checked */
   else rc = luaL_loadbuffer(L, sim_default_scenario_lua, strlen(sim_default_scenario_lua),
                             "=default-scenario");
   if (rc == LUA_OK) rc = lua_pcall(L, 0, 1, 0);
@@ -813,6 +884,15 @@ sim_scenario *sim_scenario_load(const char *path, time_t wall0, char *err, size_
     return NULL;
   }
   return sc;
+}
+
+sim_scenario *sim_scenario_load(const char *path, time_t wall0, char *err, size_t errlen) {
+  return scenario_load(path, NULL, 0, wall0, err, errlen);
+}
+
+sim_scenario *sim_scenario_load_buffer(const char *buf, size_t len, time_t wall0, char *err,
+                                       size_t errlen) {
+  return scenario_load("=scenario", buf ? buf : "", len, wall0, err, errlen);
 }
 
 void sim_scenario_free(sim_scenario *sc) {

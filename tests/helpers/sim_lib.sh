@@ -29,6 +29,9 @@ fail() {
 # and the exported AGORA_* / QINGCLOUD_* variables.
 sim_start() {
   local i
+  # a second sim of the same test must not be taken for ready on the first one's port line
+  # (the redirection below truncates the file only when the new process gets to it)
+  rm -f "$SIM_TMP/sim.out"
   "$RECWATCH" sim --listen 127.0.0.1:0 "$@" >"$SIM_TMP/sim.out" 2>"$SIM_TMP/sim.err" &
   SIM_PID=$!
   # Up to 60 s: an ASan build on a loaded 2-core machine can take more than 10 s to start.

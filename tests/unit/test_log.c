@@ -7,7 +7,150 @@
 #include <stdio.h>
 #include <string.h>
 #include <cmocka.h>
+#include <unistd.h>
+#include "http.h"
 #include "log.h"
+#include "rerr.h"
+
+/* Runs log_write_str with stderr sent to a file; returns what was written (static). */
+static const char *captured(log_level lv, const char *msg) {
+  static char out[16384];
+  FILE *f = tmpfile();
+  int saved = dup(2);
+  size_t n;
+  assert_non_null(f);
+  fflush(stderr);
+  dup2(fileno(f), 2);
+  log_write_str(lv, 0, msg);
+  fflush(stderr);
+  dup2(saved, 2);
+  close(saved);
+  rewind(f);
+  n = fread(out, 1, sizeof out - 1, f);
+  out[n] = '\0';
+  fclose(f);
+  return out;
+}
+
+static int count_char(const char *s, char c) {
+  int n = 0;
+  for (; *s; s++) n += *s == c;
+  return n;
+}
+
+static void test_text_line_cannot_be_split(void **state) {
+  const char *o;
+  (void)state;
+  log_set_json(0);
+  o = captured(LOG_WARN, "task 1\r\n2026-01-01T00:00:00.000Z error forged\x1b[31m");
+  assert_int_equal(count_char(o, '\n'), 1);  /* one record, one line */
+  assert_non_null(strstr(o, "task 1\\r\\n2026"));
+  assert_non_null(strstr(o, "\\x1b[31m"));
+  assert_null(strchr(o, '\r'));
+}
+
+static int valid_utf8(const unsigned char *p) {
+  while (*p) {
+    int need = *p < 0x80 ? 0 : (*p & 0xe0) == 0xc0 ? 1 : (*p & 0xf0) == 0xe0 ? 2 : (*p & 0xf8) == 0xf0 ? 3 : -1;
+    if (need < 0) return 0;
+    for (p++; need > 0; need--, p++)
+      if ((*p & 0xc0) != 0x80) return 0;
+  }
+  return 1;
+}
+
+static void test_json_line_valid_for_any_bytes(void **state) {
+  const char *o;
+  (void)state;
+  log_set_json(1);
+  o = captured(LOG_WARN, "bad \xff\xfe \xc3 cut \xed\xa0\x80 surrogate, good \xc3\xa9 \x01");
+  log_set_json(0);
+  assert_true(valid_utf8((const unsigned char *)o));
+  assert_non_null(strstr(o, "\\ufffd"));
+  assert_non_null(strstr(o, "good \xc3\xa9 \\u0001"));
+  assert_int_equal(count_char(o, '\n'), 1);
+}
+
+static void test_secret_across_the_cut(void **state) {
+  char msg[8192];
+  const char *o;
+  (void)state;
+  log_add_secret("CUTsecret0123456789");
+  memset(msg, 'x', sizeof msg);
+  /* the secret straddles the 4 KiB cut of a log line */
+  memcpy(msg + LOG_LINE_MAX - 20, "CUTsecret0123456789", 19);
+  msg[LOG_LINE_MAX + 200] = '\0';
+  o = captured(LOG_WARN, msg);
+  assert_null(strstr(o, "CUTsec"));
+  assert_non_null(strstr(o, "[cut]"));
+  log_clear_secrets();
+}
+
+static void test_error_message_cut_after_redaction(void **state) {
+  char pad[600];
+  rec_err e;
+  (void)state;
+  log_add_secret("ERRsecret0123456789");
+  memset(pad, 'y', sizeof pad);
+  pad[500] = '\0';  /* the secret starts 8 bytes before the 512-byte message ends */
+  rec_err_set(&e, REC_E_NETWORK, 0, "%s ERRsecret0123456789 tail", pad);
+  assert_null(strstr(e.message, "ERRsec"));
+  log_clear_secrets();
+}
+
+static void test_shortened_url_token_hidden(void **state) {
+  char shown[256];
+  (void)state;
+  log_add_secret("http://h/TOKEN0123456789abc?source=x");
+  http_url_for_log("http://h/TOKEN0123456789abc?source=x", shown, sizeof shown);
+  log_redact(shown, sizeof shown);
+  assert_null(strstr(shown, "TOKEN0123456789abc"));
+  log_clear_secrets();
+}
+
+static void test_url_parts_and_encoded_forms(void **state) {
+  static const char *const shown[] = {
+    "POST https://oapi.example.com/robot/send?access_token=ab12cd34ef56gh78 failed",
+    "token ab12cd34ef56gh78 alone",
+    "{\"url\":\"https:\\/\\/oapi.example.com\\/robot\\/send?access_token=ab12cd34ef56gh78\"}",
+    "echo https%3A%2F%2Foapi.example.com%2Frobot%2Fsend%3Faccess_token%3Dab12cd34ef56gh78",
+    "lower https%3a%2f%2foapi.example.com%2frobot%2fsend%3faccess_token%3dab12cd34ef56gh78",
+    "slack https://hooks.slack.example/services/T0AB12CD/B0EF34GH/xYz0123456789abcdefTOKEN",
+    "segment xYz0123456789abcdefTOKEN and T0AB12CD",
+    "userinfo pa55word-x1 of https://bob:pa55word-x1@h.example/",
+    "feishu {\"sign\":\"c2lnbmF0dXJl+/=\",\"timestamp\":\"1\"} a=1&sign=c2lnbmF0dXJl%2B&b=2",
+  };
+  static const char *const hidden[] = {"ab12cd34ef56gh78", "xYz0123456789abcdefTOKEN", "T0AB12CD",
+                                       "pa55word-x1", "c2lnbmF0dXJl"};
+  size_t i, j;
+  char buf[512];
+  (void)state;
+  log_add_secret("https://oapi.example.com/robot/send?access_token=ab12cd34ef56gh78");
+  log_add_secret("https://hooks.slack.example/services/T0AB12CD/B0EF34GH/xYz0123456789abcdefTOKEN");
+  log_add_secret("https://bob:pa55word-x1@h.example/");
+  for (i = 0; i < sizeof shown / sizeof shown[0]; i++) {
+    snprintf(buf, sizeof buf, "%s", shown[i]);
+    log_redact(buf, sizeof buf);
+    for (j = 0; j < sizeof hidden / sizeof hidden[0]; j++)
+      if (strstr(buf, hidden[j])) fail_msg("'%s' survives in: %s", hidden[j], buf);
+  }
+  /* ordinary words of a URL are not secrets */
+  snprintf(buf, sizeof buf, "robot send services hooks");
+  log_redact(buf, sizeof buf);
+  assert_string_equal(buf, "robot send services hooks");
+  log_clear_secrets();
+}
+
+static void test_echoed_request_excerpt(void **state) {
+  char ex[64];
+  static const char body[] = "you sent: POST /hook/ECHOtoken0123456789 HTTP/1.1\r\n";
+  (void)state;
+  log_add_secret("http://127.0.0.1:9/hook/ECHOtoken0123456789?source=x");
+  /* the excerpt ends inside the token: it must not show its first bytes either */
+  rec_excerpt(ex, 30, body, sizeof body - 1);
+  assert_null(strstr(ex, "ECHO"));
+  log_clear_secrets();
+}
 
 static void test_secret_replaced_everywhere(void **state) {
   char buf[128] = "a s3cret-value b s3cret-value";
@@ -59,12 +202,30 @@ static void test_many_secrets_none_forgotten(void **state) {
   log_clear_secrets();
 }
 
+static void test_excerpt_redacts_what_it_shows(void **state) {
+  char ex[64];
+  static const char body[] = "x ab\0cd\0ef y";  /* NULs are shown as '.' */
+  (void)state;
+  log_add_secret("ab.cd.ef");
+  rec_excerpt(ex, sizeof ex, body, sizeof body - 1);
+  assert_null(strstr(ex, "ab.cd.ef"));  /* found by the redact fuzzer */
+  log_clear_secrets();
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
     cmocka_unit_test(test_secret_replaced_everywhere),
     cmocka_unit_test(test_authorization_value_hidden),
     cmocka_unit_test(test_secret_at_the_end_never_overflows),
     cmocka_unit_test(test_many_secrets_none_forgotten),
+    cmocka_unit_test(test_text_line_cannot_be_split),
+    cmocka_unit_test(test_json_line_valid_for_any_bytes),
+    cmocka_unit_test(test_secret_across_the_cut),
+    cmocka_unit_test(test_error_message_cut_after_redaction),
+    cmocka_unit_test(test_shortened_url_token_hidden),
+    cmocka_unit_test(test_url_parts_and_encoded_forms),
+    cmocka_unit_test(test_echoed_request_excerpt),
+    cmocka_unit_test(test_excerpt_redacts_what_it_shows),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

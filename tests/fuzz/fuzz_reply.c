@@ -1,0 +1,54 @@
+/* fuzz_reply: reply normalisation of both providers, the way call.c runs it: JSON decoding,
+ * the facts, the provider's verdict (typed error or success) and the schema check with the
+ * in-place normalisation.
+ * Input: byte 0 picks the provider (bit 0), the HTTP status (bits 1..4) and the Agora mode
+ * of the query URL built alongside (bits 5..6); the rest is the reply body. */
+#include <lauxlib.h>
+#include <lualib.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include "agora.h"
+#include "lnorm.h"
+#include "qingcloud.h"
+#include "rerr.h"
+
+static const long statuses[16] = {200, 200, 200, 200, 206, 400, 401, 403,
+                                  404, 429, 500, 502, 503, 504, 302, 999};
+static const char *const modes[4] = {"mix", "individual", "web", NULL};
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
+  static lua_State *L;
+  static unsigned runs;
+  const char *body = (const char *)data + 1;
+  size_t len;
+  long status;
+  reply_facts f;
+  rec_err err;
+  int agora;
+  if (size < 1) return 0;
+  if (!L) {
+    L = luaL_newstate();
+    luaL_openlibs(L);
+  }
+  agora = data[0] & 1;
+  status = statuses[(data[0] >> 1) & 15];
+  len = size - 1;
+  memset(&f, 0, sizeof f);
+  memset(&err, 0, sizeof err);
+  if (len > 0 && lnorm_decode(L, body, len)) lnorm_facts(L, -1, &f);
+  else lua_pushnil(L);
+  if (agora) {
+    agora_query_params q = {"appid", "resource", "sid-1", modes[(data[0] >> 5) & 3]};
+    char *url = agora_build_query_url("http://127.0.0.1:1", &q, &err);
+    free(url);
+    if (agora_interpret(status, body, len, &f, &err) != 0 || lnorm_agora(L, -1, status, &err) != 0)
+      if (err.kind == REC_OK) abort();  /* a failure always carries a kind */
+  } else {
+    if (qc_interpret(status, body, len, &f, &err) != 0 || lnorm_qingcloud(L, -1, status, &err) != 0)
+      if (err.kind == REC_OK) abort();
+  }
+  lua_settop(L, 0);
+  if (++runs % 1000 == 0) lua_gc(L, LUA_GCCOLLECT);
+  return 0;
+}
