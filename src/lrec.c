@@ -47,10 +47,9 @@ static unsigned current_task_id(lua_State *L) {
 static const char *opt_string_field(lua_State *L, int idx, const char *k, const char *what) {
   int ty = lua_getfield(L, idx, k);
   if (ty == LUA_TSTRING || ty == LUA_TNUMBER) {
-    size_t n;
-    const char *s = lua_tolstring(L, -1, &n);
-    if (strlen(s) != n) luaL_error(L, "%s: '%s' contains a NUL byte", what, k);
-    return s;
+    /* a NUL inside is refused by the caller's check with the real length (http_check_*),
+     * as a typed invalid_argument */
+    return lua_tostring(L, -1);
   }
   if (ty != LUA_TNIL) luaL_error(L, "%s: '%s' must be a string, got %s", what, k, luaL_typename(L, -1));
   return NULL;
