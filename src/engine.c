@@ -75,6 +75,9 @@ struct engine {
   char **script_argv;
   void (*on_state)(engine_t *e, lua_State *L, void *ud);
   void *on_state_ud;
+  int reload_verdict;            /* the reloaded script's main task has not run yet */
+  void (*on_reloaded)(engine_t *e, int ok, void *ud);
+  void *on_reloaded_ud;
 };
 
 static pending_t frozen = {NULL};  /* what a task waits on after rec.exit: nothing */
@@ -363,12 +366,13 @@ void engine_set_max_busy(engine_t *e, double seconds) {
 static void task_resume(task_t *t, int nargs) {
   engine_t *e = t->e;
   task_t *prev = e->current;
-  int nres = 0, st;
+  int nres = 0, st, failed;
   t->state = T_RUNNING;
   e->current = t;
   if (!prev) e->resumed_at = uv_hrtime();
   st = lua_resume(t->co, e->L, nargs, &nres);
   e->current = prev;
+  failed = (st == LUA_YIELD && t->busy_killed) || (st != LUA_YIELD && st != LUA_OK);
   if (st == LUA_YIELD && t->busy_killed) {
     lua_pop(t->co, nres);
     e->current = t;  /* for the message's task id */
@@ -388,6 +392,15 @@ static void task_resume(task_t *t, int nargs) {
   } else {
     task_failed(t);
   }
+  if (t->is_main && e->reload_verdict) {  /* after task_failed logged why */
+    e->reload_verdict = 0;
+    if (e->on_reloaded) e->on_reloaded(e, !failed, e->on_reloaded_ud);
+  }
+}
+
+void engine_on_reloaded(engine_t *e, void (*fn)(engine_t *e, int ok, void *ud), void *ud) {
+  e->on_reloaded = fn;
+  e->on_reloaded_ud = ud;
 }
 
 void engine_complete(task_t *t, int nres) {
@@ -1064,6 +1077,7 @@ static int swap_state(engine_t *e) {
     log_error("reload: %s", err);
     return -1;
   }
+  e->reload_verdict = 1;
   return 0;
 }
 

@@ -95,6 +95,10 @@ int engine_reload(engine_t *e, char *err, size_t errlen);
 /* Called with every Lua state made by a reload, before its script runs. */
 void engine_on_new_state(engine_t *e, void (*fn)(engine_t *e, lua_State *L, void *ud),
                          void *ud);
+/* Called once after a reload, when the new script's main task has run for the first time:
+ * ok = 1 when it reached its first wait or its end, 0 when it raised (the old script's tasks
+ * are gone by then, so a script that fails at start-up ends the run: status 1). */
+void engine_on_reloaded(engine_t *e, void (*fn)(engine_t *e, int ok, void *ud), void *ud);
 /* Live tasks now. */
 unsigned engine_task_count(engine_t *e);
 

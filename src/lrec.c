@@ -754,6 +754,15 @@ static int l_now(lua_State *L) {
   return 1;
 }
 
+/* rec.cancelled(): true when the running task has been cancelled (stop, reload, handle
+ * cancel): its waits return nil, cancelled, and it should not record anything it did not
+ * finish. false outside a task. */
+static int l_cancelled(lua_State *L) {
+  task_t *t = engine_task_of(L);
+  lua_pushboolean(L, t && task_cancelled(t));
+  return 1;
+}
+
 static int l_time(lua_State *L) {
   lua_pushnumber(L, engine_time(get_engine(L)));
   return 1;
@@ -1017,7 +1026,7 @@ int lrec_open(lua_State *L, engine_t *e) {
   static const luaL_Reg funcs[] = {
     {"configure", l_configure}, {"query_qingcloud", l_query_qingcloud},
     {"query_agora", l_query_agora}, {"spawn", l_spawn}, {"sleep", l_sleep},
-    {"every", l_every}, {"now", l_now}, {"time", l_time}, {"http", l_http},
+    {"every", l_every}, {"now", l_now}, {"cancelled", l_cancelled}, {"time", l_time}, {"http", l_http},
     {"exit", l_exit}, {"event", l_event}, {"secret", l_secret}, {NULL, NULL}};
   static const luaL_Reg logf[] = {
     {"debug", l_log_debug}, {"info", l_log_info}, {"warn", l_log_warn},

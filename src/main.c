@@ -149,8 +149,14 @@ static sim_t *attach_sim(engine_t *e, const run_opts *o) {
 
 static void on_new_state(engine_t *e, lua_State *L, void *ud) {
   (void)ud;
+  (void)e;
   if (sim_url) lrec_set_sim(L, sim_url);
-  ops_reloaded(e);
+}
+
+static void on_reloaded(engine_t *e, int ok, void *ud) {
+  (void)ud;
+  if (ok) ops_reloaded(e);
+  else ops_reload_failed(e);
 }
 
 /* Runs SCRIPT (or, with chunk != NULL, an embedded module) as the main task. */
@@ -183,6 +189,7 @@ static int run_script(const run_opts *o, const char *script, int argc, char **ar
   }
   if (!module) {  /* a service: heartbeat, SIGHUP reload, SIGUSR1 status, sd_notify */
     engine_on_new_state(e, on_new_state, NULL);
+    engine_on_reloaded(e, on_reloaded, NULL);
     ops_attach(e);
   }
   status = engine_run(e);

@@ -519,6 +519,16 @@ void ops_reloaded(engine_t *e) {
   log_info("reload done");
 }
 
+void ops_reload_failed(engine_t *e) {
+  metrics_inc1(metrics_builtin()->reloads, "failed", 1);
+  forget_all_watchers();
+  publish(e);
+  ops_notify("READY=1");
+  log_error("reload failed: the new script raised an error at start-up (see 'task failed' "
+            "above); the old script was already stopped, so only what the new one started "
+            "before the error runs");
+}
+
 void ops_attach(engine_t *e) {
   const char *wd = getenv("WATCHDOG_USEC"), *wpid = getenv("WATCHDOG_PID");
   double every = 1.0;

@@ -21,6 +21,9 @@ void ops_set_stuck_after(double seconds);
 void ops_attach(engine_t *e);
 /* A new Lua state replaced the old one (reload): forget the old script's watchers; READY=1. */
 void ops_reloaded(engine_t *e);
+/* The new script raised at start-up, after the old one was stopped: counted as a failed
+ * reload and logged; the run then ends like any script whose main task failed. */
+void ops_reload_failed(engine_t *e);
 /* Stops the listener thread and forgets everything (before engine_free). */
 void ops_shutdown(void);
 

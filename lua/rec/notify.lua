@@ -206,55 +206,7 @@ local kinds = { webhook = notify.webhook_sender, dingtalk = notify.dingtalk, wec
 function notify.sender_from(o)
   o = o or {}
   opts.check(o, { "url", "kind", "secret", "name" }, "notify.sender_from", 2)
-  if not o.url or o.url == "" then ---------------------------------------------------------------------------- heartbeat
-
--- notify.heartbeat{ url=, every=60, method="GET" | "POST", timeout=10, name= } -> handle
--- A dead man's switch: requests url every `every` seconds while every watcher is healthy
--- (rec.watch: none stale, no callbacks failing). The service alerts when the pings stop,
--- which also covers a process that is dead or hung. handle:stop() ends it.
-function notify.heartbeat(o)
-  if type(o) ~= "table" then error("notify.heartbeat takes a table", 2) end
-  opts.check(o, { "url", "every", "method", "timeout", "name" }, "notify.heartbeat", 2)
-  if type(o.url) ~= "string" then error("notify.heartbeat: 'url' is required", 2) end
-  if o.every ~= nil and (type(o.every) ~= "number" or o.every <= 0) then
-    error("notify.heartbeat: 'every' must be a number of seconds > 0", 2)
-  end
-  local method = (o.method or "GET"):upper()
-  if method ~= "GET" and method ~= "POST" then error("notify.heartbeat: 'method' must be GET or POST", 2) end
-  rec.secret(o.url)
-  local watch = require "rec.watch"
-  local hb = { sent = 0, skipped = 0, failed = 0, stopped = false }
-  local every = o.every or 60
-  hb.task = rec.spawn(function()
-    while not hb.stopped do
-      if watch.healthy() then
-        local r, err = rec.http{ method = method, url = o.url, timeout = o.timeout or 10,
-                                 body = method == "POST" and "" or nil }
-        if r and r.status >= 200 and r.status < 300 then
-          hb.sent = hb.sent + 1
-        elseif not (err and err.kind == "cancelled") then
-          hb.failed = hb.failed + 1
-          rec.log.warn("kind=heartbeat_failed heartbeat %s: %s", o.name or "ping",
-                       r and ("HTTP " .. r.status) or tostring(err))
-        end
-      else
-        hb.skipped = hb.skipped + 1
-        if not hb.withheld then   -- once per unhealthy spell
-          rec.log.warn("kind=heartbeat_withheld heartbeat %s withheld: a watcher is stale or failing", o.name or "ping")
-        end
-      end
-      hb.withheld = not watch.healthy()
-      if hb.stopped or not rec.sleep(every) then break end
-    end
-  end)
-  function hb.stop()
-    hb.stopped = true
-    hb.task:cancel()
-  end
-  return hb
-end
-
-return notify.log{ name = o.name } end
+  if not o.url or o.url == "" then return notify.log{ name = o.name } end
   local make = kinds[o.kind or "webhook"]
   if not make then error("notify: unknown webhook kind '" .. tostring(o.kind) .. "'", 2) end
   return make{ url = o.url, secret = (o.secret ~= "" and o.secret or nil), name = o.name or "alerts" }
@@ -266,55 +218,7 @@ function notify.from_env(o)
   o = o or {}
   opts.check(o, { "url", "kind", "secret", "name" }, "notify.from_env", 2)
   local sim_sink = rec.sim and rec.sim.webhook_url
-  ---------------------------------------------------------------------------- heartbeat
-
--- notify.heartbeat{ url=, every=60, method="GET" | "POST", timeout=10, name= } -> handle
--- A dead man's switch: requests url every `every` seconds while every watcher is healthy
--- (rec.watch: none stale, no callbacks failing). The service alerts when the pings stop,
--- which also covers a process that is dead or hung. handle:stop() ends it.
-function notify.heartbeat(o)
-  if type(o) ~= "table" then error("notify.heartbeat takes a table", 2) end
-  opts.check(o, { "url", "every", "method", "timeout", "name" }, "notify.heartbeat", 2)
-  if type(o.url) ~= "string" then error("notify.heartbeat: 'url' is required", 2) end
-  if o.every ~= nil and (type(o.every) ~= "number" or o.every <= 0) then
-    error("notify.heartbeat: 'every' must be a number of seconds > 0", 2)
-  end
-  local method = (o.method or "GET"):upper()
-  if method ~= "GET" and method ~= "POST" then error("notify.heartbeat: 'method' must be GET or POST", 2) end
-  rec.secret(o.url)
-  local watch = require "rec.watch"
-  local hb = { sent = 0, skipped = 0, failed = 0, stopped = false }
-  local every = o.every or 60
-  hb.task = rec.spawn(function()
-    while not hb.stopped do
-      if watch.healthy() then
-        local r, err = rec.http{ method = method, url = o.url, timeout = o.timeout or 10,
-                                 body = method == "POST" and "" or nil }
-        if r and r.status >= 200 and r.status < 300 then
-          hb.sent = hb.sent + 1
-        elseif not (err and err.kind == "cancelled") then
-          hb.failed = hb.failed + 1
-          rec.log.warn("kind=heartbeat_failed heartbeat %s: %s", o.name or "ping",
-                       r and ("HTTP " .. r.status) or tostring(err))
-        end
-      else
-        hb.skipped = hb.skipped + 1
-        if not hb.withheld then   -- once per unhealthy spell
-          rec.log.warn("kind=heartbeat_withheld heartbeat %s withheld: a watcher is stale or failing", o.name or "ping")
-        end
-      end
-      hb.withheld = not watch.healthy()
-      if hb.stopped or not rec.sleep(every) then break end
-    end
-  end)
-  function hb.stop()
-    hb.stopped = true
-    hb.task:cancel()
-  end
-  return hb
-end
-
-return notify.sender_from{ url = o.url or os.getenv("RECWATCH_WEBHOOK_URL") or sim_sink,
+  return notify.sender_from{ url = o.url or os.getenv("RECWATCH_WEBHOOK_URL") or sim_sink,
                              kind = o.kind or os.getenv("RECWATCH_WEBHOOK_KIND"),
                              secret = o.secret or os.getenv("RECWATCH_WEBHOOK_SECRET"),
                              name = o.name }
@@ -493,6 +397,9 @@ function Outbox:start()
     while not self.stopped do
       self.wake:clear()  -- an alert queued during this pass sets it again
       local ok, err = pcall(self.drain, self)
+      -- stopping (SIGTERM, a reload): a store call in the pass returned cancelled; the
+      -- alerts stay queued for the next run, which is no delivery failure
+      if not ok and (rec.cancelled() or (type(err) == "table" and err.kind == "cancelled")) then break end
       if not ok then
         self.pass_errors = (self.pass_errors or 0) + 1
         rec.log.error("kind=outbox_error outbox: delivery pass failed (%d so far): %s", self.pass_errors, tostring(err))

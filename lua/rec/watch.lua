@@ -327,6 +327,10 @@ local function prepare(db, key, st, fn)
   local b = batch.begin(db, key .. "#" .. st.seq)
   local ok, err = xpcall(fn, debug.traceback)
   batch.finish(b)
+  -- Stopped (SIGTERM, reload, h:stop()) while a callback waited: the callbacks may not have
+  -- queued their alerts, so nothing is recorded; the next run sees the same transition and
+  -- runs them again with the same ids (key#seq), and the outbox keeps each alert once.
+  if rec.cancelled() then error({ kind = "cancelled", message = "watch " .. key .. ": stopped during a callback" }) end
   if not ok then rec.log.error("kind=watcher_error watch %s: %s", key, tostring(err)) end
   st.at = rec.time()
   return { b = b, key = key, st = st, enc = assert(rec.json.encode(st)) }

@@ -1,8 +1,10 @@
 # SIGHUP reloads the script in a fresh Lua state on the same state file and outbox:
-# a watcher mid-transition (its callback still waiting when the reload comes) commits what it
-# queued; the new script neither repeats that transition nor misses the next one; each alert
-# reaches the webhook once. A new script that does not compile leaves the old one running.
-# SIGTERM while a reload waits for the old tasks stops the process instead.
+# a watcher mid-transition (its callback still waiting when the reload comes) records nothing,
+# since its callback may not have queued its alert yet; the new script sees that transition
+# again and runs its callbacks with the same alert ids, and misses nothing after it; each
+# alert reaches the webhook once. A new script that does not compile leaves the old one
+# running; one that compiles but fails at start-up is reported as a failed reload and ends
+# the run with status 1. SIGTERM while a reload waits for the old tasks stops the process.
 . "${HELPERS:?}/ops_lib.sh"
 
 cat > "$T/scenario.lua" <<'LUA'
@@ -37,8 +39,9 @@ kill -HUP "$RW_PID"
 wait_for 8 grep -q '"msg":"reload done"' "$T/rw.err" || fail "no reload"
 wait_for 10 grep -q "v2 handling 8" "$T/rw.out" || fail "v2 never saw task 8 fail (lost transition)"
 wait_for 5 grep -q 'task 8 failed (v2)' "$T/rw.err" || fail "task 8 alert not delivered"
-wait_for 5 grep -q 'webhook received.*task 7 failed (v1)' "$T/rw.err" || fail "task 7 alert not delivered"
-grep -q "v2 handling 7" "$T/rw.out" && fail "v2 repeated the transition of task 7"
+wait_for 5 grep -q 'webhook received.*task 7 failed (v2)' "$T/rw.err" || fail "task 7 alert not delivered (lost with the reload)"
+grep -q 'webhook received.*task 7 failed (v1)' "$T/rw.err" && fail "v1's interrupted callback got its alert out"
+grep -q "v2 handling 7" "$T/rw.out" || fail "v2 did not run the interrupted transition of task 7 again"
 [ "$(grep -c 'webhook received.*task 7 failed' "$T/rw.err")" = 1 ] || fail "task 7 alert not delivered exactly once"
 [ "$(grep -c 'webhook received.*task 8 failed' "$T/rw.err")" = 1 ] || fail "task 8 alert not delivered exactly once"
 grep -E '"level":"error"' "$T/rw.err" && fail "errors in the log"
@@ -62,6 +65,17 @@ grep -q '^recwatch_reloads_total{result="failed"} 1$' "$T/body" || fail "failed 
 grep -q '^recwatch_provider_requests_total{provider="qingcloud",outcome="ok"} [1-9]' "$T/body" || fail "counters lost"
 kill -TERM "$RW_PID"; wait "$RW_PID"; st=$?; RW_PID=
 [ $st = 0 ] || fail "exit status $st after SIGTERM"
+
+# a new script that compiles but raises at start-up: a failed reload, loudly, and exit 1
+printf 'print("up") io.stdout:flush() rec.sleep(60)\n' >"$T/ok.lua"
+rw_start run --listen 127.0.0.1:0 "$T/ok.lua"
+wait_for 5 grep -q "^up" "$T/rw.out" || fail "ok.lua did not start"
+printf 'error("broken configuration in the new version")\n' >"$T/ok.lua"
+kill -HUP "$RW_PID"
+wait "$RW_PID"; st=$?; RW_PID=
+[ $st = 1 ] || fail "a reload whose script fails at start-up: exit status $st"
+grep -q 'reload failed: the new script raised an error at start-up' "$T/rw.err" || fail "failed start-up not reported as a failed reload: $(cat "$T/rw.err")"
+grep -q 'reload done' "$T/rw.err" && fail "a failed start-up was reported as 'reload done'"
 
 # SIGTERM while a reload waits for the old tasks: the stop wins, no new script starts
 cat > "$T/slow.lua" <<'LUA'
