@@ -112,7 +112,7 @@ if s:
     cpu = {label: v[0] for label, v, _ in body}
     if "recwatch" in cpu and "floor" in cpu:
         x = cpu["recwatch"] / cpu["floor"]
-        checks.append(("poll storm CPU/query <= 1.5x libcurl floor", x <= 1.5, "%.2fx" % x))
+        checks.append(("poll storm CPU/query <= 1.25x libcurl floor", x <= 1.25, "%.2fx" % x))
     for other in ("node", "python"):
         if "recwatch" in cpu and other in cpu:
             x = cpu["recwatch"] / cpu[other]
@@ -135,7 +135,7 @@ if w:
     out.append("")
     if "recwatch" in w:
         m = med(w["recwatch"], "rss")
-        checks.append(("many watchers peak RSS < 64 MB", m < 64, "%.1f MB" % m))
+        checks.append(("many watchers peak RSS <= 32 MB", m <= 32, "%.1f MB" % m))
 
 rl = rows.get("ratelimit")
 if rl:
@@ -151,7 +151,8 @@ if rl:
         if c == "recwatch":
             worst = max(x["r429"] for x in r)
             checks.append(("rate limit: 0 429s", worst == 0, "%d in the worst run" % worst))
-            checks.append(("rate limit: achieved >= 95% of the limit", rate >= 0.95 * a.rate,
+            # pacing runs at 1/1.15 of the rate: 150 ms of each window for jitter
+            checks.append(("rate limit: achieved >= 85% of the limit", rate >= 0.85 * a.rate,
                            "%.1f%%" % (100 * rate / a.rate)))
     out += ["", "(recwatch: `rate = N`, `retries = 0`, so a 429 would be counted, not retried. "
             "The -naive rows are the hand-written pollers with no pacing at all; they have no "
@@ -161,12 +162,17 @@ st = rows.get("startup")
 if st:
     out += [f"### Start-up: empty script / `node -e ''` / `python3 -c ''` "
             f"(median of {a.startup_runs} runs)", ""]
-    body = [(c, [med(st[c], "twall") * 1000], []) for c in ("recwatch", "node", "python") if c in st]
+    body = [(c, [med(st[c], "twall") * 1000], []) for c in ("recwatch", "c-floor", "node", "python")
+            if c in st]
     out.append(table(["contender", "wall ms"], body, {0: "%.1f"}))
     out.append("")
     if "recwatch" in st:
         m = med(st["recwatch"], "twall") * 1000
         checks.append(("start-up < 10 ms", m < 10, "%.1f ms" % m))
+        if "c-floor" in st:
+            f = med(st["c-floor"], "twall") * 1000
+            checks.append(("start-up <= 1.2x a C program linking the same libraries",
+                           m <= 1.2 * f, "%.2fx (%.1f ms vs %.1f ms)" % (m / f, m, f)))
 
 if checks:
     out += ["### Targets", "", "| target | met | measured |", "|---|---|---|"]

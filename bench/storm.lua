@@ -1,10 +1,12 @@
 -- Poll storm (recwatch contender): C concurrent pollers share N Agora queries; every reply is
 -- parsed (rec.query_agora decodes and normalises it) and its status read.
--- usage: recwatch run bench/storm.lua N C [RATE]   (credentials and base URL from AGORA_* env)
+-- usage: recwatch run bench/storm.lua N C [RATE [CONNS]]   (credentials and base URL from
+-- AGORA_* env); CONNS: max_connections (default C; "default" keeps recwatch's default, 64)
 local N, C = tonumber(arg[1] or "100000"), tonumber(arg[2] or "256")
 local rate = tonumber(arg[3] or "0")
+local conns = arg[4] == "default" and nil or tonumber(arg[4] or C)
 rec.configure{ agora = { rate = rate, retries = 0, timeout = 30 },
-               http = { max_connections = C } }
+               http = { max_connections = conns } }
 local next_q, ok, st5, errs, rl = 0, 0, 0, 0, 0
 local t0 = rec.now()
 local function poller()

@@ -3,7 +3,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <curl/curl.h>
+#include "http.h"
 #include "agora.h"
 #include "crypto.h"
 
@@ -97,28 +97,39 @@ int agora_validate_query(const agora_query_params *p, rec_err *e) {
 /* ---- URL, auth, failover ---- */
 
 char *agora_build_query_url(const char *base_url, const agora_query_params *p, rec_err *e) {
-  char *seg[4] = {NULL, NULL, NULL, NULL}, *url = NULL;
-  const char *base;
+  /* one buffer: each segment percent-encoded in place (at most 3 bytes per byte) */
+  const char *base, *mode = p->mode ? p->mode : "mix";
   size_t blen, cap;
-  int i;
+  char *url, *o, *end;
   if (agora_validate_query(p, e) != 0) return NULL;
   base = (base_url && *base_url) ? base_url : agora_default_hosts[0];
   blen = strlen(base);
   while (blen > 0 && base[blen - 1] == '/') blen--;
-  seg[0] = curl_easy_escape(NULL, p->appid, 0);
-  seg[1] = curl_easy_escape(NULL, p->resourceid, 0);
-  seg[2] = curl_easy_escape(NULL, p->sid, 0);
-  seg[3] = curl_easy_escape(NULL, p->mode ? p->mode : "mix", 0);
-  if (seg[0] && seg[1] && seg[2] && seg[3]) {
-    cap = blen + strlen(seg[0]) + strlen(seg[1]) + strlen(seg[2]) + strlen(seg[3]) + 80;
-    url = malloc(cap);
-    if (url)
-      snprintf(url, cap, "%.*s/v1/apps/%s/cloud_recording/resourceid/%s/sid/%s/mode/%s/query",
-               (int)blen, base, seg[0], seg[1], seg[2], seg[3]);
+  cap = blen + 3 * (strlen(p->appid) + strlen(p->resourceid) + strlen(p->sid) + strlen(mode)) +
+        64;
+  if (!(url = malloc(cap))) {
+    rec_err_set(e, REC_E_PROTOCOL, 0, "agora: out of memory building the URL");
+    return NULL;
   }
-  for (i = 0; i < 4; i++) curl_free(seg[i]);
-  if (!url) rec_err_set(e, REC_E_PROTOCOL, 0, "agora: out of memory building the URL");
+  end = url + cap;
+  memcpy(url, base, blen);
+  o = url + blen;
+#define PUT(lit) (memcpy(o, lit, sizeof lit - 1), o += sizeof lit - 1)
+  PUT("/v1/apps/");
+  if (http_put_segment(&o, end, p->appid, "appid", e) != 0) goto bad;
+  PUT("/cloud_recording/resourceid/");
+  if (http_put_segment(&o, end, p->resourceid, "resourceid", e) != 0) goto bad;
+  PUT("/sid/");
+  if (http_put_segment(&o, end, p->sid, "sid", e) != 0) goto bad;
+  PUT("/mode/");
+  if (http_put_segment(&o, end, mode, "mode", e) != 0) goto bad;
+  PUT("/query");
+#undef PUT
+  *o = '\0';
   return url;
+bad:
+  free(url);
+  return NULL;
 }
 
 char *agora_basic_auth(const char *customer_id, const char *customer_secret) {

@@ -13,22 +13,31 @@
 #include "metrics.h"
 #include <lauxlib.h>
 
+/* Free re-sends per call: a request refused at departure (pacing) or whose resend libcurl
+ * wanted (a reused connection closed before any reply) goes again with a new pacing slot,
+ * without spending the script's retries, at most this many times per call. */
+#define FREE_RESENDS 5
+
 typedef struct pcall {
   pending_t base;
   engine_t *e;
   task_t *t;
   provider_conf *conf;
   call_provider provider;
-  char *strs[4];
   agora_query_params ap;
   qc_query_params qp;
-  int attempt, retries;
+  int attempt, retries, free_resends;
+  int resent, refused;         /* set by on_leave for the attempt in flight */
+  int failover_counted;        /* the attempt whose failover was counted */
   double timeout;
+  double started;              /* engine_now when the call began */
+  double paced;                /* seconds spent waiting for pacing slots, all attempts */
   retry_policy retry;          /* the provider's, or this call's delays */
   rtimer_t timer;              /* backoff and pacing waits, on the engine clock */
   http_req_t *req;
   int queued;                  /* counted in recwatch_pacing_queue */
   double asked_at, sent_at;    /* engine_now: slot asked for, request sent */
+  char strs[];                 /* the call's strings, copied: one allocation per call */
 } pcall;
 
 static void begin_attempt(pcall *pc);
@@ -44,23 +53,35 @@ static void unqueue(pcall *pc) {
 }
 
 static void pcall_free(pcall *pc) {
-  int i;
   unqueue(pc);
   rtimer_stop(&pc->timer);
   if (pc->req) http_cancel(pc->req);
-  for (i = 0; i < 4; i++) free(pc->strs[i]);
   free(pc);
 }
 
-static void pcall_cancel(pending_t *p) { pcall_free((pcall *)p); }
+/* The one place where a call's outcome is known: REC_OK (a result), an error kind, or
+ * REC_E_CANCELLED. The hook point for metrics: pc->attempt attempts (pc->free_resends more
+ * requests sent again for free), engine_now(pc->e) - pc->started seconds in all, pc->paced
+ * of them waiting for pacing, the Agora host of the last attempt from
+ * agora_host_for_attempt(). Must not touch the task's stack. */
+static void outcome(pcall *pc, rec_errkind kind) {
+  (void)pc;
+  (void)kind;
+}
+
+static void pcall_cancel(pending_t *p) {
+  outcome((pcall *)p, REC_E_CANCELLED);
+  pcall_free((pcall *)p);
+}
 
 static const char *provider_label(const pcall *pc) {
   return pc->provider == CALL_AGORA ? "agora" : "qingcloud";
 }
 
 /* Ends the call: the values are on the task's stack. */
-static void finish(pcall *pc, int nres) {
+static void finish(pcall *pc, int nres, rec_errkind kind) {
   task_t *t = pc->t;
+  outcome(pc, kind);
   engine_detach(t, &pc->base);
   pcall_free(pc);
   engine_complete(t, nres);
@@ -72,7 +93,7 @@ static void fail(pcall *pc, rec_err *err) {
   log_redact(err->message, sizeof err->message);
   lua_pushnil(co);
   engine_push_err(co, err);
-  finish(pc, 2);
+  finish(pc, 2, err->kind);
 }
 
 static void slot_reached(pcall *pc);
@@ -123,6 +144,18 @@ static void on_reply(void *ud, const http_response *res, const rec_err *terr) {
   const metrics_builtin_t *mb = metrics_builtin();
   pc->req = NULL;
   metrics_observe1(mb->request_duration, provider_label(pc), engine_now(pc->e) - pc->sent_at);
+  if (terr && (pc->resent || pc->refused) && pc->free_resends < FREE_RESENDS &&
+      !engine_stopping(pc->e)) {
+    /* not a failed attempt: libcurl wanted to resend it, or it would have left too close
+     * to the previous ones; it goes again with a new pacing slot */
+    log_write(LOG_DEBUG, task_id(pc->t), "%s query attempt %d %s; sending it again",
+              provider_label(pc), pc->attempt,
+              pc->resent ? "lost its reused connection before any reply" : "held back by pacing");
+    pc->free_resends++;
+    pc->attempt--;
+    begin_attempt(pc);
+    return;
+  }
   if (terr) {
     err = *terr;
     metrics_inc2(mb->requests, provider_label(pc), rec_errkind_name(err.kind), 1);
@@ -135,7 +168,7 @@ static void on_reply(void *ud, const http_response *res, const rec_err *terr) {
     metrics_inc2(mb->requests, provider_label(pc), "ok", 1);
     lua_xmove(L, task_thread(pc->t), 1);
     lua_settop(L, top);
-    finish(pc, 1);
+    finish(pc, 1, REC_OK);
     return;
   }
   lua_settop(L, top);
@@ -155,8 +188,25 @@ static char *build_url(pcall *pc, rec_err *err) {
                             (time_t)engine_time(pc->e), err);
 }
 
+/* Runs inside libcurl when the request is about to leave on its connection: the pacing
+ * check at departure (after any wait for a connection), and libcurl's resend refused. */
+static int on_leave(void *ud, int resend) {
+  pcall *pc = ud;
+  if (resend) {
+    pc->resent = 1;
+    return 1;
+  }
+  if (rl_leave(&pc->conf->bucket, engine_now(pc->e)) != 0) {
+    pc->refused = 1;
+    return 1;
+  }
+  return 0;
+}
+
 static void send_attempt(pcall *pc) {
-  const char *headers[4] = {"Accept: application/json", NULL, NULL, NULL};
+  /* only the headers the provider documents: Agora's Basic auth and Content-Type; QingCloud
+   * signs its query string and asks for none */
+  const char *agora_headers[3] = {NULL, "Content-Type: application/json", NULL};
   http_request r;
   rec_err err;
   char *url = build_url(pc, &err);
@@ -164,24 +214,29 @@ static void send_attempt(pcall *pc) {
   unqueue(pc);
   metrics_observe1(mb->pacing_wait, provider_label(pc), engine_now(pc->e) - pc->asked_at);
   if (pc->provider == CALL_AGORA && pc->attempt > 1 && pc->conf->nhosts > 1 &&
+      pc->attempt != pc->failover_counted &&  /* a free re-send is not another failover */
       agora_host_for_attempt((const char *const *)pc->conf->hosts, pc->conf->nhosts,
                              pc->attempt) !=
           agora_host_for_attempt((const char *const *)pc->conf->hosts, pc->conf->nhosts,
-                                 pc->attempt - 1))
+                                 pc->attempt - 1)) {
     metrics_inc1(mb->failovers, provider_label(pc), 1);
+    pc->failover_counted = pc->attempt;
+  }
   if (!url) {
     fail(pc, &err);
     return;
   }
-  if (pc->provider == CALL_AGORA) {
-    headers[1] = pc->conf->auth_header ? pc->conf->auth_header : "Authorization:";
-    headers[2] = "Content-Type: application/json";
-  }
   memset(&r, 0, sizeof r);
+  if (pc->provider == CALL_AGORA) {
+    agora_headers[0] = pc->conf->auth_header ? pc->conf->auth_header : "Authorization:";
+    r.headers = agora_headers;
+  }
   r.method = "GET";
   r.url = url;
-  r.headers = headers;
   r.timeout = pc->timeout;
+  r.reuse = 1;
+  r.on_leave = on_leave;
+  pc->resent = pc->refused = 0;
   pc->sent_at = engine_now(pc->e);
   pc->req = http_send(engine_http(pc->e), &r, on_reply, pc, &err);
   free(url);
@@ -192,6 +247,7 @@ static void send_attempt(pcall *pc) {
  * ago (this timer, or an earlier one, fired late), then wait for the rest of it. */
 static void slot_reached(pcall *pc) {
   double wait = rl_commit(&pc->conf->bucket, engine_now(pc->e));
+  if (wait > 0) pc->paced += wait;
   if (wait > 0.0005) after(pc, wait, on_committed);
   else send_attempt(pc);
 }
@@ -202,6 +258,7 @@ static void begin_attempt(pcall *pc) {
   pc->attempt++;
   pc->asked_at = engine_now(pc->e);
   wait = rl_reserve(&pc->conf->bucket, pc->asked_at);
+  if (wait > 0) pc->paced += wait;
   if (wait > 0.0005) {
     pc->queued = 1;
     metrics_inc1(metrics_builtin()->pacing_queue, provider_label(pc), 1);
@@ -211,10 +268,18 @@ static void begin_attempt(pcall *pc) {
   }
 }
 
-static char *keep(pcall *pc, int i, const char *s) {
-  pc->strs[i] = s ? strdup(s) : NULL;
-  return pc->strs[i];
+/* Copies s into the call's string area at *at. */
+static const char *keep(char **at, const char *s) {
+  size_t n;
+  char *d = *at;
+  if (!s) return NULL;
+  n = strlen(s) + 1;
+  memcpy(d, s, n);
+  *at = d + n;
+  return d;
 }
+
+static size_t len0(const char *s) { return s ? strlen(s) + 1 : 0; }
 
 int call_check(engine_t *e, const call_args *a, rec_err *err) {
   config_t *cfg = engine_config(e);
@@ -241,9 +306,16 @@ int call_start(lua_State *L, task_t *t, const call_args *a) {
   config_t *cfg = engine_config(e);
   rec_err err;
   pcall *pc;
+  size_t nstr;
+  char *at;
   if (call_check(e, a, &err) != 0) return engine_return_err(L, &err);
-  pc = calloc(1, sizeof *pc);
+  nstr = a->provider == CALL_AGORA
+             ? len0(a->agora.appid) + len0(a->agora.resourceid) + len0(a->agora.sid) +
+                   len0(a->agora.mode)
+             : len0(a->qc.app_id) + len0(a->qc.channel);
+  pc = calloc(1, sizeof *pc + nstr);
   if (!pc) return luaL_error(L, "out of memory");
+  at = pc->strs;
   pc->base.cancel = pcall_cancel;
   pc->e = e;
   pc->t = t;
@@ -257,15 +329,16 @@ int call_start(lua_State *L, task_t *t, const call_args *a) {
     pc->retry.ndelays = a->ndelays;
   }
   pc->timeout = a->timeout > 0 ? a->timeout : pc->conf->timeout;
+  pc->started = engine_now(e);
   if (a->provider == CALL_AGORA) {
-    pc->ap.appid = keep(pc, 0, a->agora.appid);
-    pc->ap.resourceid = keep(pc, 1, a->agora.resourceid);
-    pc->ap.sid = keep(pc, 2, a->agora.sid);
-    pc->ap.mode = keep(pc, 3, a->agora.mode);
+    pc->ap.appid = keep(&at, a->agora.appid);
+    pc->ap.resourceid = keep(&at, a->agora.resourceid);
+    pc->ap.sid = keep(&at, a->agora.sid);
+    pc->ap.mode = keep(&at, a->agora.mode);
   } else {
     pc->qp = a->qc;
-    pc->qp.app_id = keep(pc, 0, a->qc.app_id);
-    pc->qp.channel = keep(pc, 1, a->qc.channel);
+    pc->qp.app_id = keep(&at, a->qc.app_id);
+    pc->qp.channel = keep(&at, a->qc.channel);
   }
   engine_wait(t, &pc->base, "query");
   begin_attempt(pc);

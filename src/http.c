@@ -1,92 +1,291 @@
-/* http: curl multi on libuv (CURLMOPT_SOCKETFUNCTION + TIMERFUNCTION, one uv_poll_t per
- * socket, as in curl's docs/examples/multi-uv.c). curl is never called from inside its own
- * callbacks; poll handles are stopped before curl closes their socket. */
+/* http: curl multi on libuv (CURLMOPT_SOCKETFUNCTION + TIMERFUNCTION). Three things differ
+ * from curl's docs/examples/multi-uv.c, each measured in bench/ (docs/performance.md):
+ * - recwatch keeps its own per-host FIFO and never hands curl more transfers than the host's
+ *   connection limit: curl 7.88 parks the excess in its pending queue and retries a full
+ *   connect for parked transfers every time one finishes;
+ * - one uv_poll_t per socket for the socket's whole life, created and closed by curl's open
+ *   and close socket callbacks (uv_close before the descriptor is closed), so a curl REMOVE
+ *   only stops polling instead of closing and re-creating the handle;
+ * - provider GETs reuse easy handles without curl_easy_reset, with their constant options set
+ *   once and a header list built once per distinct set of lines.
+ * curl is never called from inside its own callbacks. */
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <unistd.h>
+#include <sys/socket.h>
 #include <curl/curl.h>
 #include "http.h"
 #include "log.h"
 #include "rclock.h"
 
+typedef struct host_q host_q;
+typedef struct hdr_list hdr_list;
+
 struct http_client {
   uv_loop_t *loop;
-  CURLM *multi;
+  CURLM *multi;                  /* NULL until the first request */
   uv_timer_t *timer;             /* curl's timeout; freed in its close callback */
   http_client_options opt;
   char *ca_file;
-  int active;
-  http_req_t *reqs;              /* in flight, for http_client_free */
-  http_req_t *pool;              /* finished requests kept with their easy handle for reuse */
+  unsigned ca_gen;               /* bumped when ca_file changes: kept handles set it again */
+  int active;                    /* running + queued */
+  http_req_t *reqs;              /* running or queued, for http_client_free */
+  http_req_t *pool_reset;        /* finished generic requests: reset before use */
+  http_req_t *pool_keep;         /* finished provider GETs: options kept */
+  http_req_t *failed;            /* ended before reaching curl: reported from qtimer */
+  uv_timer_t *qtimer;            /* the earliest deadline of a waiting request */
+  uint64_t qdeadline;            /* when qtimer fires (loop ms), valid while it is active */
   int npool;
   rclock_t *clock;               /* virtual time: request timeouts are engine timers */
+  host_q *hosts;
+  hdr_list *hdrs;                /* cached header lists for provider GETs */
+  int nhdrs;
+  struct sock_ctx **byfd;        /* poll handle of each socket curl opened, by descriptor */
+  int nbyfd;
 };
 
 /* Finished requests kept for reuse: creating and destroying a curl easy handle per request
- * cost more than a reset (bench/: ~13k instructions per query). */
+ * costs more than keeping it. */
 #define POOL_MAX 256
 /* Reply buffers larger than this are not kept in the pool. */
 #define POOL_KEEP_BUFFER (64 * 1024)
+/* Cached header lists: one per provider and credential in practice. */
+#define HDR_CACHE_MAX 16
+
+enum { LEAVE_OK = 0, LEAVE_REFUSED, LEAVE_RESEND };
 
 struct http_req {
   http_client_t *client;
-  http_req_t *prev, *next;
+  http_req_t *prev, *next;       /* in client->reqs, or a pool */
+  http_req_t *qnext;             /* in its host's waiting queue */
+  host_q *host;
   CURL *easy;
-  struct curl_slist *headers;
+  struct curl_slist *own_headers;  /* built for this request (generic requests) */
   http_done_cb cb;
   void *ud;
+  int (*on_leave)(void *ud, int resend);
   char *body;
   size_t body_len, body_cap, max_reply;
   char *hdrs;
   size_t hdrs_len, hdrs_cap;
-  int too_big;
+  int too_big, hdr_too_big, queued, failed, keep, leaves, left_how, started;
+  CURLcode fail_rc;              /* why a failed request ended */
   double timeout;
+  uint64_t queued_at;            /* loop ms when it entered the waiting queue */
   rtimer_t vtimeout;             /* the request's timeout on a virtual clock */
-  char method[16];
-  char url_for_log[256];
+  /* options last set on a kept handle, to skip setting them again */
+  unsigned set_ca_gen;
+  long set_timeout_ms, set_connect_ms;
+  size_t set_max_reply;
+  char method[HTTP_MAX_METHOD + 1];
   char errbuf[CURL_ERROR_SIZE];
+};
+
+struct host_q {
+  host_q *next;
+  int running;                   /* handed to curl */
+  http_req_t *head, *tail;       /* waiting */
+  char key[];                    /* scheme://host:port as written, lower case */
+};
+
+struct hdr_list {
+  hdr_list *next;
+  struct curl_slist *list;
+  int n;
 };
 
 typedef struct sock_ctx {
   uv_poll_t poll;
   curl_socket_t fd;
   http_client_t *client;
+  int foreign;                   /* not opened through our callback (resolver pipe...) */
+  int events;                    /* what the poll handle watches now (UV_READABLE...) */
+  int wanted;                    /* what curl asked for; 0 after its REMOVE */
 } sock_ctx;
 
-int http_global_init(void) {
-  return curl_global_init(CURL_GLOBAL_DEFAULT) == CURLE_OK ? 0 : -1;
+static int curl_ready = 0;
+
+/* libcurl itself is initialised by the first request (ensure_multi): the engine runs on one
+ * thread, so that is safe, and a run without requests never pays for OpenSSL's set-up. */
+int http_global_init(void) { return 0; }
+
+void http_global_cleanup(void) {
+  if (curl_ready) curl_global_cleanup();
+  curl_ready = 0;
 }
 
-void http_global_cleanup(void) { curl_global_cleanup(); }
+/* ---- checks ---- */
+
+static int is_tchar(unsigned char ch) {
+  return (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') ||
+         (ch && strchr("!#$%&'*+-.^_`|~", ch) != NULL);
+}
+
+int http_check_method(const char *m, size_t len, rec_err *err) {
+  size_t i;
+  if (len == 0 || len > HTTP_MAX_METHOD) {
+    rec_err_set(err, REC_E_INVALID_ARGUMENT, 0,
+                "the method must be 1 to %d letters (e.g. GET, POST)", HTTP_MAX_METHOD);
+    return -1;
+  }
+  for (i = 0; i < len; i++) {
+    if (!is_tchar((unsigned char)m[i])) {
+      rec_err_set(err, REC_E_INVALID_ARGUMENT, 0,
+                  "the method may only hold letters, digits and !#$%%&'*+-.^_`|~ "
+                  "(byte %zu is not one)", i + 1);
+      return -1;
+    }
+  }
+  return 0;
+}
+
+static int bad_value_byte(unsigned char ch) { return (ch < 0x20 && ch != '\t') || ch == 0x7f; }
+
+int http_check_header(const char *name, size_t nlen, const char *value, size_t vlen,
+                      rec_err *err) {
+  size_t i;
+  if (nlen == 0) {
+    rec_err_set(err, REC_E_INVALID_ARGUMENT, 0, "a header name is empty");
+    return -1;
+  }
+  for (i = 0; i < nlen; i++) {
+    if (!is_tchar((unsigned char)name[i])) {
+      rec_err_set(err, REC_E_INVALID_ARGUMENT, 0,
+                  "header name %.*s...: byte %zu is not allowed in a header name (letters, "
+                  "digits and !#$%%&'*+-.^_`|~ only; no CR, LF, NUL, space or colon)",
+                  (int)(i < 40 ? i : 40), name, i + 1);
+      return -1;
+    }
+  }
+  if (nlen + 2 + vlen > HTTP_MAX_HEADER_LINE) {
+    rec_err_set(err, REC_E_INVALID_ARGUMENT, 0,
+                "header %.*s: the line is %zu bytes, over the limit of %d", (int)(nlen < 64 ? nlen : 64),
+                name, nlen + 2 + vlen, HTTP_MAX_HEADER_LINE);
+    return -1;
+  }
+  for (i = 0; i < vlen; i++) {
+    if (bad_value_byte((unsigned char)value[i])) {
+      rec_err_set(err, REC_E_INVALID_ARGUMENT, 0,
+                  "header %.*s: its value holds a control byte (CR, LF, NUL...) at byte %zu",
+                  (int)(nlen < 64 ? nlen : 64), name, i + 1);
+      return -1;
+    }
+  }
+  return 0;
+}
+
+int http_check_header_line(const char *line, size_t len, rec_err *err) {
+  const char *colon = memchr(line, ':', len);
+  const char *v;
+  if (!colon) {
+    rec_err_set(err, REC_E_INVALID_ARGUMENT, 0, "a header line has no ':'");
+    return -1;
+  }
+  v = colon + 1;
+  while (v < line + len && (*v == ' ' || *v == '\t')) v++;
+  if (http_check_header(line, (size_t)(colon - line), v, (size_t)(line + len - v), err))
+    return -1;
+  if (len > HTTP_MAX_HEADER_LINE) {
+    rec_err_set(err, REC_E_INVALID_ARGUMENT, 0, "a header line is %zu bytes, over the limit of %d",
+                len, HTTP_MAX_HEADER_LINE);
+    return -1;
+  }
+  return 0;
+}
+
+int http_check_url(const char *url, size_t len, rec_err *err) {
+  size_t i;
+  if (len > HTTP_MAX_URL) {
+    rec_err_set(err, REC_E_INVALID_ARGUMENT, 0, "the URL is %zu bytes, over the limit of %d",
+                len, HTTP_MAX_URL);
+    return -1;
+  }
+  if (!((len > 7 && strncasecmp(url, "http://", 7) == 0) ||
+        (len > 8 && strncasecmp(url, "https://", 8) == 0))) {
+    rec_err_set(err, REC_E_INVALID_ARGUMENT, 0, "the URL must start with http:// or https://");
+    return -1;
+  }
+  for (i = 0; i < len; i++) {
+    unsigned char ch = (unsigned char)url[i];
+    if (ch <= 0x20 || ch == 0x7f) {
+      rec_err_set(err, REC_E_INVALID_ARGUMENT, 0,
+                  "the URL holds a space or control byte (CR, LF, NUL...) at byte %zu; "
+                  "percent-encode it", i + 1);
+      return -1;
+    }
+  }
+  return 0;
+}
+
+int http_put_segment(char **p, char *end, const char *s, const char *what, rec_err *err) {
+  static const char hex[] = "0123456789ABCDEF";
+  char *o = *p;
+  int dots = strcmp(s, ".") == 0 || strcmp(s, "..") == 0;
+  if (!*s) {
+    rec_err_set(err, REC_E_INVALID_ARGUMENT, 0, "%s is empty", what);
+    return -1;
+  }
+  for (; *s; s++) {
+    unsigned char ch = (unsigned char)*s;
+    int plain = ((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
+                 (ch >= '0' && ch <= '9') || ch == '-' || ch == '_' || ch == '~' ||
+                 ch == '.') && !(dots && ch == '.');
+    if (end - o < (plain ? 2 : 4)) {
+      rec_err_set(err, REC_E_INVALID_ARGUMENT, 0, "%s is too long", what);
+      return -1;
+    }
+    if (plain) {
+      *o++ = (char)ch;
+    } else {
+      *o++ = '%';
+      *o++ = hex[ch >> 4];
+      *o++ = hex[ch & 15];
+    }
+  }
+  *o = '\0';
+  *p = o;
+  return 0;
+}
+
+/* ---- requests, pools, queues ---- */
+
+static void destroy_req(http_req_t *req) {
+  curl_easy_cleanup(req->easy);
+  curl_slist_free_all(req->own_headers);
+  free(req->body);
+  free(req->hdrs);
+  free(req);
+}
+
+static void link_req(http_client_t *c, http_req_t *req) {
+  req->prev = NULL;
+  req->next = c->reqs;
+  if (c->reqs) c->reqs->prev = req;
+  c->reqs = req;
+  c->active++;
+}
 
 static void unlink_req(http_req_t *req) {
   http_client_t *c = req->client;
   if (req->vtimeout.clock) rtimer_stop(&req->vtimeout);
-  curl_multi_remove_handle(c->multi, req->easy);
   if (req->prev) req->prev->next = req->next;
   else c->reqs = req->next;
   if (req->next) req->next->prev = req->prev;
   c->active--;
 }
 
-static void destroy_req(http_req_t *req) {
-  curl_easy_cleanup(req->easy);
-  curl_slist_free_all(req->headers);
-  free(req->body);
-  free(req->hdrs);
-  free(req);
-}
-
-/* Puts a finished (unlinked) request back in the pool, or destroys it. */
+/* Puts a finished (unlinked) request back in its pool, or destroys it. */
 static void free_req(http_req_t *req) {
   http_client_t *c = req->client;
   if (c->npool >= POOL_MAX) {
     destroy_req(req);
     return;
   }
-  curl_easy_reset(req->easy);  /* every option back to its default; connections stay */
-  curl_slist_free_all(req->headers);
-  req->headers = NULL;
+  if (req->own_headers) {
+    curl_slist_free_all(req->own_headers);
+    req->own_headers = NULL;
+  }
   if (req->body_cap > POOL_KEEP_BUFFER) {
     free(req->body);
     req->body = NULL;
@@ -97,17 +296,63 @@ static void free_req(http_req_t *req) {
     req->hdrs = NULL;
     req->hdrs_cap = 0;
   }
-  req->next = c->pool;
-  c->pool = req;
+  if (req->keep) {
+    req->next = c->pool_keep;
+    c->pool_keep = req;
+  } else {
+    req->next = c->pool_reset;
+    c->pool_reset = req;
+  }
   c->npool++;
 }
 
-/* A request ready to configure: from the pool (buffers kept, lengths reset) or new. */
-static http_req_t *take_req(http_client_t *c) {
-  http_req_t *req = c->pool;
+static int on_prereq(void *ud, char *ip, char *lip, int port, int lport);
+static curl_socket_t on_open_socket(void *ud, curlsocktype purpose, struct curl_sockaddr *a);
+static int on_close_socket(void *ud, curl_socket_t fd);
+static size_t on_body(char *data, size_t size, size_t nmemb, void *ud);
+static size_t on_header(char *data, size_t size, size_t nmemb, void *ud);
+
+/* The options every request of this client has, whatever its kind. */
+static void set_common(http_client_t *c, http_req_t *req) {
+  CURL *e = req->easy;
+  curl_easy_setopt(e, CURLOPT_PRIVATE, req);
+  curl_easy_setopt(e, CURLOPT_ERRORBUFFER, req->errbuf);
+  curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
+  curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
+  curl_easy_setopt(e, CURLOPT_USERAGENT, "recwatch/" RECWATCH_VERSION);
+  curl_easy_setopt(e, CURLOPT_SSL_VERIFYPEER, 1L);  /* never off */
+  curl_easy_setopt(e, CURLOPT_SSL_VERIFYHOST, 2L);
+  curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, on_body);
+  curl_easy_setopt(e, CURLOPT_WRITEDATA, req);
+  curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, on_header);
+  curl_easy_setopt(e, CURLOPT_HEADERDATA, req);
+  curl_easy_setopt(e, CURLOPT_PREREQFUNCTION, on_prereq);
+  curl_easy_setopt(e, CURLOPT_PREREQDATA, req);
+  curl_easy_setopt(e, CURLOPT_OPENSOCKETFUNCTION, on_open_socket);
+  curl_easy_setopt(e, CURLOPT_OPENSOCKETDATA, c);
+  curl_easy_setopt(e, CURLOPT_CLOSESOCKETFUNCTION, on_close_socket);
+  curl_easy_setopt(e, CURLOPT_CLOSESOCKETDATA, c);
+  curl_easy_setopt(e, CURLOPT_MAXAGE_CONN, (long)HTTP_MAX_CONN_AGE);
+  if (c->ca_file) curl_easy_setopt(e, CURLOPT_CAINFO, c->ca_file);
+  req->set_ca_gen = c->ca_gen;
+  req->set_timeout_ms = req->set_connect_ms = -1;
+  req->set_max_reply = 0;
+}
+
+/* A request ready to configure: from the right pool (buffers kept, lengths reset) or new. */
+static http_req_t *take_req(http_client_t *c, int keep) {
+  http_req_t **pool = keep ? &c->pool_keep : &c->pool_reset;
+  http_req_t *req = *pool;
+  int fresh = 0;
+  if (!req && c->pool_reset && keep) {  /* a generic handle becomes a kept one */
+    pool = &c->pool_reset;
+    req = *pool;
+    fresh = 1;
+  }
   if (req) {
-    c->pool = req->next;
+    *pool = req->next;
     c->npool--;
+    if (!keep || fresh) curl_easy_reset(req->easy);  /* options back to their defaults */
   } else {
     req = calloc(1, sizeof *req);
     if (!req) return NULL;
@@ -115,14 +360,47 @@ static http_req_t *take_req(http_client_t *c) {
       free(req);
       return NULL;
     }
+    fresh = 1;
   }
   req->client = c;
-  req->prev = req->next = NULL;
+  req->keep = keep;
+  if (!keep || fresh) {
+    set_common(c, req);
+    if (keep) curl_easy_setopt(req->easy, CURLOPT_HTTPGET, 1L);
+  }
+  req->prev = req->next = req->qnext = NULL;
+  req->host = NULL;
   req->body_len = req->hdrs_len = 0;
-  req->too_big = 0;
+  req->too_big = req->hdr_too_big = req->queued = req->failed = req->leaves = 0;
+  req->vtimeout.clock = NULL;
+  req->started = 0;
+  req->left_how = LEAVE_OK;
   req->errbuf[0] = '\0';
   return req;
 }
+
+/* scheme://host[:port], lower-cased, from an already checked URL. */
+static host_q *host_for(http_client_t *c, const char *url) {
+  const char *a = strstr(url, "://");
+  size_t n, i;
+  host_q *h;
+  a = a ? a + 3 : url;
+  n = (size_t)(a - url) + strcspn(a, "/?#");
+  for (h = c->hosts; h; h = h->next) {
+    if (strlen(h->key) == n && strncasecmp(h->key, url, n) == 0) return h;
+  }
+  h = calloc(1, sizeof *h + n + 1);
+  if (!h) return NULL;
+  for (i = 0; i < n; i++)
+    h->key[i] = (url[i] >= 'A' && url[i] <= 'Z') ? (char)(url[i] + 32) : url[i];
+  h->next = c->hosts;
+  c->hosts = h;
+  return h;
+}
+
+static int ensure_multi(http_client_t *c, rec_err *err);
+
+/* ---- reply data ---- */
 
 static int append(char **buf, size_t *len, size_t *cap, const char *data, size_t n) {
   if (*len + n + 1 > *cap) {
@@ -155,9 +433,31 @@ static size_t on_header(char *data, size_t size, size_t nmemb, void *ud) {
   http_req_t *req = ud;
   size_t n = size * nmemb;
   if (n >= 5 && strncmp(data, "HTTP/", 5) == 0) req->hdrs_len = 0;  /* keep the final one */
-  if (req->hdrs_len + n > 256 * 1024) return 0;
+  if (req->hdrs_len + n > HTTP_MAX_REPLY_HEADERS) {
+    req->hdr_too_big = 1;
+    return 0;
+  }
   if (append(&req->hdrs, &req->hdrs_len, &req->hdrs_cap, data, n) != 0) return 0;
   return n;
+}
+
+/* Runs inside curl each time the request is about to be sent on its connection: once, or
+ * twice when curl resends it on a fresh connection because a reused one closed first. The
+ * second send is refused: it would not have taken a pacing slot, and it would hide the
+ * drop from the caller. */
+static int on_prereq(void *ud, char *ip, char *lip, int port, int lport) {
+  http_req_t *req = ud;
+  (void)ip, (void)lip, (void)port, (void)lport;
+  if (++req->leaves > 1) {
+    req->left_how = LEAVE_RESEND;
+    if (req->on_leave) req->on_leave(req->ud, 1);
+    return CURL_PREREQFUNC_ABORT;
+  }
+  if (req->on_leave && req->on_leave(req->ud, 0) != 0) {
+    req->left_how = LEAVE_REFUSED;
+    return CURL_PREREQFUNC_ABORT;
+  }
+  return CURL_PREREQFUNC_OK;
 }
 
 static double parse_retry_after(const char *hdrs) {
@@ -176,11 +476,30 @@ static double parse_retry_after(const char *hdrs) {
 
 static void transport_error(http_req_t *req, CURLcode rc, rec_err *err) {
   const char *detail = req->errbuf[0] ? req->errbuf : curl_easy_strerror(rc);
-  const char *where = req->url_for_log;
+  char where[256];
+  char *url = NULL;
+  if (req->started) curl_easy_getinfo(req->easy, CURLINFO_EFFECTIVE_URL, &url);
+  http_url_for_log(url ? url : req->host->key, where, sizeof where);  /* only for a message */
+  /* libcurl 7.88 reports a reply header line over 100 KiB as CURLE_OUT_OF_MEMORY */
+  if (req->hdr_too_big || rc == CURLE_OUT_OF_MEMORY || strstr(detail, "esponse headers")) {
+    rec_err_set(err, REC_E_PROTOCOL, 0, "%s %s: reply headers too large (over %d KiB in all, "
+                "or one line over 100 KiB)", req->method, where, HTTP_MAX_REPLY_HEADERS / 1024);
+    err->retryable = 0;
+    log_redact(err->message, sizeof err->message);
+    return;
+  }
   switch (rc) {
   case CURLE_OPERATION_TIMEDOUT:
-    rec_err_set(err, REC_E_TIMEOUT, 0, "%s %s: timed out after %g s", req->method, where,
-                req->timeout);
+    rec_err_set(err, REC_E_TIMEOUT, 0, "%s %s: timed out after %g s%s", req->method, where,
+                req->timeout, req->started ? "" : " waiting for a free connection");
+    break;
+  case CURLE_ABORTED_BY_CALLBACK:
+    if (req->left_how == LEAVE_RESEND)
+      rec_err_set(err, REC_E_NETWORK, 0,
+                  "%s %s: the server closed the connection without a reply", req->method,
+                  where);
+    else
+      rec_err_set(err, REC_E_NETWORK, 0, "%s %s: not sent (pacing)", req->method, where);
     break;
   case CURLE_WRITE_ERROR:
   case CURLE_FILESIZE_EXCEEDED:
@@ -192,16 +511,28 @@ static void transport_error(http_req_t *req, CURLcode rc, rec_err *err) {
     }
     break;
   case CURLE_PARTIAL_FILE:
-  case CURLE_WEIRD_SERVER_REPLY:
   case CURLE_BAD_CONTENT_ENCODING:
   case CURLE_HTTP2:
     rec_err_set(err, REC_E_PROTOCOL, 0, "%s %s: malformed reply: %s", req->method, where, detail);
     err->retryable = 1;  /* a cut-off reply is usually transient */
     break;
+  case CURLE_WEIRD_SERVER_REPLY:
+  case CURLE_UNSUPPORTED_PROTOCOL:  /* the URL was checked: this is "HTTP/0.9", not HTTP */
+    rec_err_set(err, REC_E_PROTOCOL, 0, "%s %s: the reply is not HTTP: %s", req->method,
+                where, detail);
+    err->retryable = 0;
+    break;
   case CURLE_URL_MALFORMAT:
-  case CURLE_UNSUPPORTED_PROTOCOL:
     rec_err_set(err, REC_E_INVALID_ARGUMENT, 0, "%s %s: %s", req->method, where, detail);
     break;
+  case CURLE_RECV_ERROR:
+    if (strstr(detail, "hunk")) {  /* "... in chunked-encoding": a malformed body */
+      rec_err_set(err, REC_E_PROTOCOL, 0, "%s %s: malformed reply: %s", req->method, where,
+                  detail);
+      err->retryable = 0;
+      break;
+    }
+    /* fall through */
   default:  /* refused, reset, DNS, TLS, empty reply */
     rec_err_set(err, REC_E_NETWORK, 0, "%s %s: %s", req->method, where, detail);
     break;
@@ -209,33 +540,108 @@ static void transport_error(http_req_t *req, CURLcode rc, rec_err *err) {
   log_redact(err->message, sizeof err->message);
 }
 
+/* ---- the waiting queue ---- */
+
+static void finish_req(http_req_t *req, CURLcode rc);
+static void on_qtimer(uv_timer_t *t);
+
+/* Hands the request to curl. Its timeout counts from when it was queued. */
+static int start_req(http_req_t *req) {
+  http_client_t *c = req->client;
+  long ms = (long)(req->timeout * 1000);
+  if (req->vtimeout.clock) {
+    /* virtual time: the timeout is an engine timer; curl keeps a real-time safety net so a
+     * stuck real peer cannot hold the run (virtual time stands still while it waits) */
+    ms = (long)((req->timeout < 60 ? 60 : req->timeout) * 1000);
+  } else if (req->queued_at) {
+    uint64_t waited = uv_now(c->loop) - req->queued_at;
+    ms = (double)waited >= (double)ms ? 1 : ms - (long)waited;
+  }
+  if (ms != req->set_timeout_ms) {
+    curl_easy_setopt(req->easy, CURLOPT_TIMEOUT_MS, ms);
+    req->set_timeout_ms = ms;
+  }
+  if (curl_multi_add_handle(c->multi, req->easy) != CURLM_OK) return CURLE_FAILED_INIT;
+  req->host->running++;
+  req->started = 1;
+  return CURLE_OK;
+}
+
+/* Starts waiting requests of h while it has free connections. Never calls a callback
+ * (http_cancel runs this): a request whose time ran out in the queue gets 1 ms in curl and
+ * times out from there. */
+static void feed_host(http_client_t *c, host_q *h) {
+  while (h->head && h->running < c->opt.max_host_connections) {
+    http_req_t *req = h->head;
+    h->head = req->qnext;
+    if (!h->head) h->tail = NULL;
+    req->qnext = NULL;
+    req->queued = 0;
+    if (start_req(req) != CURLE_OK) {  /* curl refused the handle: report it from a timer */
+      req->failed = 1;
+      req->fail_rc = CURLE_FAILED_INIT;
+      req->qnext = c->failed;
+      c->failed = req;
+      uv_timer_start(c->qtimer, on_qtimer, 0, 0);
+    }
+  }
+}
+
+static void dequeue(http_req_t *req) {
+  host_q *h = req->host;
+  http_req_t **pp = &h->head, *prev = NULL;
+  while (*pp && *pp != req) {
+    prev = *pp;
+    pp = &(*pp)->qnext;
+  }
+  if (*pp) {
+    *pp = req->qnext;
+    if (h->tail == req) h->tail = prev;
+  }
+  req->qnext = NULL;
+  req->queued = 0;
+}
+
+/* Calls the request's callback and recycles it. The request is no longer in curl. */
+static void finish_req(http_req_t *req, CURLcode rc) {
+  unlink_req(req);
+  if (rc == CURLE_OK) {
+    http_response res;
+    memset(&res, 0, sizeof res);
+    curl_easy_getinfo(req->easy, CURLINFO_RESPONSE_CODE, &res.status);
+    res.body = req->body ? req->body : "";
+    res.body_len = req->body_len;
+    res.headers = req->hdrs ? req->hdrs : "";
+    res.headers_len = req->hdrs_len;
+    res.retry_after = parse_retry_after(res.headers);
+    req->cb(req->ud, &res, NULL);
+  } else {
+    rec_err err;
+    transport_error(req, rc, &err);
+    req->cb(req->ud, NULL, &err);
+  }
+  free_req(req);
+}
+
 static void check_multi_info(http_client_t *c) {
   CURLMsg *msg;
   int pending;
   while ((msg = curl_multi_info_read(c->multi, &pending)) != NULL) {
     http_req_t *req = NULL;
+    host_q *h;
+    CURLcode rc;
     if (msg->msg != CURLMSG_DONE) continue;
     curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, (char **)&req);
-    CURLcode rc = msg->data.result;
-    unlink_req(req);
-    if (rc == CURLE_OK) {
-      http_response res;
-      memset(&res, 0, sizeof res);
-      curl_easy_getinfo(req->easy, CURLINFO_RESPONSE_CODE, &res.status);
-      res.body = req->body ? req->body : "";
-      res.body_len = req->body_len;
-      res.headers = req->hdrs ? req->hdrs : "";
-      res.headers_len = req->hdrs_len;
-      res.retry_after = parse_retry_after(res.headers);
-      req->cb(req->ud, &res, NULL);
-    } else {
-      rec_err err;
-      transport_error(req, rc, &err);
-      req->cb(req->ud, NULL, &err);
-    }
-    free_req(req);
+    rc = msg->data.result;
+    curl_multi_remove_handle(c->multi, req->easy);
+    h = req->host;
+    h->running--;
+    finish_req(req, rc);
+    feed_host(c, h);
   }
 }
+
+/* ---- sockets ---- */
 
 static void on_poll_close(uv_handle_t *h) { free(h->data); }
 
@@ -243,6 +649,11 @@ static void on_poll(uv_poll_t *h, int status, int events) {
   sock_ctx *ctx = h->data;
   http_client_t *c = ctx->client;
   int flags = 0, running;
+  if (!ctx->wanted) {  /* an idle kept connection woke (the server closed it): stop */
+    uv_poll_stop(&ctx->poll);
+    ctx->events = 0;
+    return;
+  }
   if (status < 0) flags = CURL_CSELECT_ERR;
   if (events & UV_READABLE) flags |= CURL_CSELECT_IN;
   if (events & UV_WRITABLE) flags |= CURL_CSELECT_OUT;
@@ -250,33 +661,93 @@ static void on_poll(uv_poll_t *h, int status, int events) {
   check_multi_info(c);
 }
 
+static int track_fd(http_client_t *c, sock_ctx *ctx) {
+  int fd = (int)ctx->fd;
+  if (fd < 0) return -1;
+  if (fd >= c->nbyfd) {
+    int n = c->nbyfd ? c->nbyfd : 64;
+    sock_ctx **nb;
+    while (n <= fd) n *= 2;
+    nb = realloc(c->byfd, (size_t)n * sizeof *nb);
+    if (!nb) return -1;
+    memset(nb + c->nbyfd, 0, (size_t)(n - c->nbyfd) * sizeof *nb);
+    c->byfd = nb;
+    c->nbyfd = n;
+  }
+  c->byfd[fd] = ctx;
+  return 0;
+}
+
+static void drop_ctx(http_client_t *c, sock_ctx *ctx);
+
+static sock_ctx *new_ctx(http_client_t *c, curl_socket_t fd, int foreign) {
+  sock_ctx *ctx;
+  if (fd >= 0 && fd < c->nbyfd && c->byfd[fd]) drop_ctx(c, c->byfd[fd]);  /* stale */
+  if (!(ctx = calloc(1, sizeof *ctx))) return NULL;
+  ctx->fd = fd;
+  ctx->client = c;
+  ctx->foreign = foreign;
+  if (uv_poll_init_socket(c->loop, &ctx->poll, fd) != 0) {
+    free(ctx);
+    return NULL;
+  }
+  ctx->poll.data = ctx;
+  if (track_fd(c, ctx) != 0) {
+    uv_close((uv_handle_t *)&ctx->poll, on_poll_close);
+    return NULL;
+  }
+  return ctx;
+}
+
+static void drop_ctx(http_client_t *c, sock_ctx *ctx) {
+  c->byfd[ctx->fd] = NULL;
+  uv_close((uv_handle_t *)&ctx->poll, on_poll_close);  /* leaves epoll now */
+}
+
+static curl_socket_t on_open_socket(void *ud, curlsocktype purpose, struct curl_sockaddr *a) {
+  http_client_t *c = ud;
+  curl_socket_t fd;
+  (void)purpose;
+  fd = socket(a->family, a->socktype | SOCK_CLOEXEC, a->protocol);
+  if (fd == CURL_SOCKET_BAD) return fd;
+  if (!new_ctx(c, fd, 0)) {
+    close(fd);
+    return CURL_SOCKET_BAD;
+  }
+  return fd;
+}
+
+static int on_close_socket(void *ud, curl_socket_t fd) {
+  http_client_t *c = ud;
+  if (fd >= 0 && fd < c->nbyfd && c->byfd[fd]) drop_ctx(c, c->byfd[fd]);
+  return close(fd);
+}
+
 static int on_socket(CURL *easy, curl_socket_t s, int what, void *userp, void *socketp) {
   http_client_t *c = userp;
-  sock_ctx *ctx = socketp;
+  sock_ctx *ctx = (s >= 0 && s < c->nbyfd) ? c->byfd[s] : NULL;
   int events = 0;
+  (void)easy, (void)socketp;
   if (what == CURL_POLL_REMOVE) {
     if (ctx) {
-      uv_poll_stop(&ctx->poll);
-      uv_close((uv_handle_t *)&ctx->poll, on_poll_close);
-      curl_multi_assign(c->multi, s, NULL);
+      ctx->wanted = 0;
+      if (ctx->foreign) drop_ctx(c, ctx);  /* curl closes it itself, not through us */
+      else uv_unref((uv_handle_t *)&ctx->poll);  /* an idle connection keeps nothing alive */
+      /* else the handle keeps watching: libuv's uv_poll_start and uv_poll_stop each cost
+       * epoll_ctl calls, and the next request on this connection usually wants the same
+       * events; a wake-up while idle stops it (on_poll) */
     }
     return 0;
   }
-  if (!ctx) {
-    ctx = calloc(1, sizeof *ctx);
-    if (!ctx) return -1;
-    ctx->fd = s;
-    ctx->client = c;
-    if (uv_poll_init_socket(c->loop, &ctx->poll, s) != 0) {
-      free(ctx);
-      return -1;
-    }
-    ctx->poll.data = ctx;
-    curl_multi_assign(c->multi, s, ctx);
-  }
+  if (!ctx && !(ctx = new_ctx(c, s, 1))) return -1;
   if (what & CURL_POLL_IN) events |= UV_READABLE;
   if (what & CURL_POLL_OUT) events |= UV_WRITABLE;
-  uv_poll_start(&ctx->poll, events, on_poll);
+  ctx->wanted = events;
+  uv_ref((uv_handle_t *)&ctx->poll);
+  if (events != ctx->events) {
+    uv_poll_start(&ctx->poll, events, on_poll);
+    ctx->events = events;
+  }
   return 0;
 }
 
@@ -287,44 +758,130 @@ static void on_timeout(uv_timer_t *t) {
   check_multi_info(c);
 }
 
+/* Arms qtimer for a waiting request's deadline when it is the earliest. */
+static void arm_qtimer(http_client_t *c, uint64_t deadline) {
+  uint64_t now = uv_now(c->loop);
+  if (c->clock && rclock_is_virtual(c->clock)) return;  /* each request's vtimeout does it */
+  if (uv_is_active((uv_handle_t *)c->qtimer) && c->qdeadline <= deadline) return;
+  c->qdeadline = deadline;
+  uv_timer_start(c->qtimer, on_qtimer, deadline > now ? deadline - now : 0, 0);
+}
+
+static uint64_t wait_deadline(const http_req_t *req) {
+  return req->queued_at + (uint64_t)(req->timeout * 1000);
+}
+
+/* Waiting requests whose time ran out end as timeouts, and requests curl refused are
+ * reported; both from this timer, never from inside http_send or http_cancel. */
+static void on_qtimer(uv_timer_t *t) {
+  http_client_t *c = t->data;
+  uint64_t now = uv_now(c->loop), next = UINT64_MAX;
+  host_q *h;
+  /* virtual time: each request's vtimeout ends it; only refused ones are reported here */
+  for (h = (c->clock && rclock_is_virtual(c->clock)) ? NULL : c->hosts; h; h = h->next) {
+    http_req_t **pp = &h->head, *prev = NULL;
+    while (*pp) {
+      http_req_t *req = *pp;
+      if (wait_deadline(req) <= now) {
+        *pp = req->qnext;
+        if (h->tail == req) h->tail = prev;
+        req->queued = 0;
+        req->failed = 1;
+        req->fail_rc = CURLE_OPERATION_TIMEDOUT;
+        req->qnext = c->failed;
+        c->failed = req;
+      } else {
+        if (wait_deadline(req) < next) next = wait_deadline(req);
+        prev = req;
+        pp = &req->qnext;
+      }
+    }
+  }
+  while (c->failed) {  /* one at a time: a callback may cancel the next one */
+    http_req_t *req = c->failed;
+    c->failed = req->qnext;
+    req->qnext = NULL;
+    req->failed = 0;
+    finish_req(req, req->fail_rc);
+  }
+  if (next != UINT64_MAX) arm_qtimer(c, next);
+}
+
 static int on_timer(CURLM *multi, long timeout_ms, void *userp) {
   http_client_t *c = userp;
+  (void)multi;
   if (timeout_ms < 0) uv_timer_stop(c->timer);
   else uv_timer_start(c->timer, on_timeout, (uint64_t)timeout_ms, 0);
   return 0;
 }
 
+/* ---- the client ---- */
+
 static void apply_options(http_client_t *c, const http_client_options *opt) {
+  long old = c->opt.max_host_connections;
+  host_q *h;
   c->opt.max_reply = opt && opt->max_reply ? opt->max_reply : HTTP_DEFAULT_MAX_REPLY;
   c->opt.max_host_connections =
       opt && opt->max_host_connections > 0 ? opt->max_host_connections : 64;
   if (opt && opt->ca_file) {
     free(c->ca_file);
     c->ca_file = strdup(opt->ca_file);
+    c->ca_gen++;
   }
-  curl_multi_setopt(c->multi, CURLMOPT_MAX_HOST_CONNECTIONS, c->opt.max_host_connections);
-  curl_multi_setopt(c->multi, CURLMOPT_MAXCONNECTS, c->opt.max_host_connections * 2);
+  if (c->multi) {
+    curl_multi_setopt(c->multi, CURLMOPT_MAX_HOST_CONNECTIONS, c->opt.max_host_connections);
+    curl_multi_setopt(c->multi, CURLMOPT_MAXCONNECTS, c->opt.max_host_connections * 2);
+    if (c->opt.max_host_connections > old)
+      for (h = c->hosts; h; h = h->next) feed_host(c, h);
+  }
 }
 
+/* libcurl, and OpenSSL under it, initialised by the first request: curl_global_init reads
+ * OpenSSL's configuration, a few million instructions that a script making no request
+ * (and `recwatch check`) should not pay. */
+static int ensure_multi(http_client_t *c, rec_err *err) {
+  if (c->multi) return 0;
+  if (!curl_ready) {
+    if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
+      rec_err_set(err, REC_E_NETWORK, 0, "libcurl could not be initialised");
+      return -1;
+    }
+    curl_ready = 1;
+  }
+  if (!(c->multi = curl_multi_init())) {
+    rec_err_set(err, REC_E_NETWORK, 0, "out of memory starting libcurl");
+    return -1;
+  }
+  curl_multi_setopt(c->multi, CURLMOPT_SOCKETFUNCTION, on_socket);
+  curl_multi_setopt(c->multi, CURLMOPT_SOCKETDATA, c);
+  curl_multi_setopt(c->multi, CURLMOPT_TIMERFUNCTION, on_timer);
+  curl_multi_setopt(c->multi, CURLMOPT_TIMERDATA, c);
+  curl_multi_setopt(c->multi, CURLMOPT_MAX_HOST_CONNECTIONS, c->opt.max_host_connections);
+  curl_multi_setopt(c->multi, CURLMOPT_MAXCONNECTS, c->opt.max_host_connections * 2);
+  return 0;
+}
+
+static void on_timer_close(uv_handle_t *h);
+
 http_client_t *http_client_new(uv_loop_t *loop, const http_client_options *opt) {
-  http_client_t *c;
-  c = calloc(1, sizeof *c);
+  http_client_t *c = calloc(1, sizeof *c);
   if (!c) return NULL;
   c->loop = loop;
-  c->multi = curl_multi_init();
   c->timer = malloc(sizeof *c->timer);
-  if (!c->multi || !c->timer) {
-    if (c->multi) curl_multi_cleanup(c->multi);
-    free(c->timer);
+  if (!c->timer) {
     free(c);
     return NULL;
   }
   uv_timer_init(loop, c->timer);
   c->timer->data = c;
-  curl_multi_setopt(c->multi, CURLMOPT_SOCKETFUNCTION, on_socket);
-  curl_multi_setopt(c->multi, CURLMOPT_SOCKETDATA, c);
-  curl_multi_setopt(c->multi, CURLMOPT_TIMERFUNCTION, on_timer);
-  curl_multi_setopt(c->multi, CURLMOPT_TIMERDATA, c);
+  if (!(c->qtimer = malloc(sizeof *c->qtimer))) {
+    uv_close((uv_handle_t *)c->timer, on_timer_close);
+    free(c);
+    return NULL;
+  }
+  uv_timer_init(loop, c->qtimer);
+  c->qtimer->data = c;
+  uv_unref((uv_handle_t *)c->qtimer);  /* waiting requests keep the loop alive otherwise */
   apply_options(c, opt);
   return c;
 }
@@ -341,6 +898,11 @@ int http_busy(http_client_t *c) {
   if (!c->clock || rclock_parked_count(c->clock) == 0) return c->active;
   for (req = c->reqs; req; req = req->next) {
     long local = 0, remote = 0;
+    if (req->queued) continue;  /* waits for a connection that a parked request holds */
+    if (!req->started) {        /* reported from qtimer at once */
+      n++;
+      continue;
+    }
     curl_easy_getinfo(req->easy, CURLINFO_LOCAL_PORT, &local);
     curl_easy_getinfo(req->easy, CURLINFO_PRIMARY_PORT, &remote);
     if (!local || !rclock_is_parked(c->clock, (int)remote, (int)local)) n++;
@@ -348,15 +910,28 @@ int http_busy(http_client_t *c) {
   return n;
 }
 
-/* Virtual time: the request's timeout came (curl's own is a real-time safety net only). */
+/* Virtual time: the request's timeout came (curl's own is a real-time safety net only),
+ * wherever the request is: waiting for a connection, refused by curl, or in curl. */
 static void on_vtimeout(rtimer_t *t) {
   http_req_t *req = t->data;
-  rec_err err;
-  unlink_req(req);
-  rec_err_set(&err, REC_E_TIMEOUT, 0, "%s %s: timed out after %g s", req->method,
-              req->url_for_log, req->timeout);
-  req->cb(req->ud, NULL, &err);
-  free_req(req);
+  http_client_t *c = req->client;
+  host_q *h = req->host;
+  int was_running = 0;
+  if (req->failed) {
+    http_req_t **pp = &c->failed;
+    while (*pp && *pp != req) pp = &(*pp)->qnext;
+    if (*pp) *pp = req->qnext;
+    req->failed = 0;
+  } else if (req->queued) {
+    dequeue(req);
+  } else {
+    curl_multi_remove_handle(c->multi, req->easy);
+    h->running--;
+    was_running = 1;
+  }
+  req->vtimeout.clock = NULL;  /* it fired: nothing to stop */
+  finish_req(req, CURLE_OPERATION_TIMEDOUT);
+  if (was_running) feed_host(c, h);
 }
 
 static void on_timer_close(uv_handle_t *h) { free(h); }
@@ -365,16 +940,37 @@ void http_client_free(http_client_t *c) {
   if (!c) return;
   while (c->reqs) {
     http_req_t *req = c->reqs;
+    if (!req->queued) curl_multi_remove_handle(c->multi, req->easy);
     unlink_req(req);
     destroy_req(req);
   }
-  while (c->pool) {
-    http_req_t *req = c->pool;
-    c->pool = req->next;
+  while (c->pool_reset || c->pool_keep) {
+    http_req_t **pool = c->pool_reset ? &c->pool_reset : &c->pool_keep;
+    http_req_t *req = *pool;
+    *pool = req->next;
     destroy_req(req);
   }
-  curl_multi_cleanup(c->multi);  /* closes cached connections; REMOVEs their polls */
+  /* closes cached connections: their polls are closed by on_close_socket */
+  if (c->multi) curl_multi_cleanup(c->multi);
+  while (c->hosts) {
+    host_q *h = c->hosts;
+    c->hosts = h->next;
+    free(h);
+  }
+  while (c->hdrs) {
+    hdr_list *l = c->hdrs;
+    c->hdrs = l->next;
+    curl_slist_free_all(l->list);
+    free(l);
+  }
+  if (c->byfd) {
+    int i;
+    for (i = 0; i < c->nbyfd; i++)
+      if (c->byfd[i]) drop_ctx(c, c->byfd[i]);
+    free(c->byfd);
+  }
   uv_close((uv_handle_t *)c->timer, on_timer_close);
+  uv_close((uv_handle_t *)c->qtimer, on_timer_close);
   free(c->ca_file);
   free(c);
 }
@@ -402,85 +998,180 @@ void http_url_for_log(const char *url, char *out, size_t outlen) {
     memcpy((char *)seg, "/...", 5);       /* only its first segment stays */
 }
 
+/* The cached list for these lines (a provider's few fixed headers), built once. */
+static struct curl_slist *cached_headers(http_client_t *c, const char *const *lines,
+                                         int *uncached, rec_err *err) {
+  hdr_list *l;
+  struct curl_slist *s, *list = NULL;
+  int n = 0, i;
+  *uncached = 0;
+  if (!lines || !lines[0]) return NULL;
+  while (lines[n]) n++;
+  for (l = c->hdrs; l; l = l->next) {
+    if (l->n != n) continue;
+    for (s = l->list, i = 0; s && i < n && strcmp(s->data, lines[i]) == 0; s = s->next) i++;
+    if (i == n) return l->list;
+  }
+  for (i = 0; i < n; i++)  /* checked once, when the list is built */
+    if (http_check_header_line(lines[i], strlen(lines[i]), err)) {
+      *uncached = -1;
+      return NULL;
+    }
+  for (i = 0; i < n; i++) {
+    struct curl_slist *t = curl_slist_append(list, lines[i]);
+    if (!t) {
+      curl_slist_free_all(list);
+      return NULL;
+    }
+    list = t;
+  }
+  if (c->nhdrs >= HDR_CACHE_MAX || !(l = calloc(1, sizeof *l))) {
+    *uncached = 1;  /* many credentials: the request owns its list */
+    return list;
+  }
+  l->list = list;
+  l->n = n;
+  l->next = c->hdrs;
+  c->hdrs = l;
+  c->nhdrs++;
+  return list;
+}
+
 http_req_t *http_send(http_client_t *c, const http_request *r, http_done_cb cb, void *ud,
                       rec_err *err) {
-  http_req_t *req = take_req(c);
   const char *method = r->method ? r->method : "GET";
-  size_t i;
-  if (!req) {
+  size_t i, mlen = strlen(method);
+  http_req_t *req;
+  host_q *h;
+  CURL *e;
+  int keep = r->reuse && !r->body && strcmp(method, "GET") == 0;
+  if (http_check_url(r->url, strlen(r->url), err) || http_check_method(method, mlen, err))
+    return NULL;
+  for (i = 0; r->headers && r->headers[i]; i++) {
+    if (i >= HTTP_MAX_HEADERS) {
+      rec_err_set(err, REC_E_INVALID_ARGUMENT, 0, "more than %d headers", HTTP_MAX_HEADERS);
+      return NULL;
+    }
+    if (!keep && http_check_header_line(r->headers[i], strlen(r->headers[i]), err)) return NULL;
+  }
+  if (ensure_multi(c, err) != 0) return NULL;
+  if (!(h = host_for(c, r->url)) || !(req = take_req(c, keep))) {
     rec_err_set(err, REC_E_NETWORK, 0, "out of memory starting a request");
     return NULL;
   }
+  req->host = h;
   req->cb = cb;
   req->ud = ud;
+  req->on_leave = r->on_leave;
   req->timeout = r->timeout > 0 ? r->timeout : 10;
-  if (req->timeout > 1e9) req->timeout = 1e9;  /* "for ever" without overflowing the ms count */
+  if (!(req->timeout < 1e6)) req->timeout = 1e6;  /* "for ever" without overflowing the ms count */
   req->max_reply = r->max_reply ? r->max_reply : c->opt.max_reply;
-  snprintf(req->method, sizeof req->method, "%s", method);
-  for (i = 0; req->method[i]; i++)
-    if (req->method[i] >= 'a' && req->method[i] <= 'z') req->method[i] = (char)(req->method[i] - 32);
-  http_url_for_log(r->url, req->url_for_log, sizeof req->url_for_log);
-  for (i = 0; r->headers && r->headers[i]; i++)
-    req->headers = curl_slist_append(req->headers, r->headers[i]);
-  req->headers = curl_slist_append(req->headers, "Expect:");
+  for (i = 0; i <= mlen; i++)
+    req->method[i] = (method[i] >= 'a' && method[i] <= 'z') ? (char)(method[i] - 32) : method[i];
 
-  CURL *e = req->easy;
+  e = req->easy;
   curl_easy_setopt(e, CURLOPT_URL, r->url);
-  curl_easy_setopt(e, CURLOPT_PRIVATE, req);
-  curl_easy_setopt(e, CURLOPT_ERRORBUFFER, req->errbuf);
-  curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
-  curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
-  curl_easy_setopt(e, CURLOPT_USERAGENT, "recwatch/" RECWATCH_VERSION);
+  {
+    long cms = (long)(req->timeout < 10 ? req->timeout * 1000 : 10000);
+    if (cms != req->set_connect_ms) {
+      curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, cms);
+      req->set_connect_ms = cms;
+    }
+  }
+  if (req->max_reply != req->set_max_reply) {
+    curl_easy_setopt(e, CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)req->max_reply);
+    req->set_max_reply = req->max_reply;
+  }
+  if (req->set_ca_gen != c->ca_gen) {
+    curl_easy_setopt(e, CURLOPT_CAINFO, c->ca_file);
+    req->set_ca_gen = c->ca_gen;
+  }
+  if (keep) {
+    int uncached;
+    struct curl_slist *list = cached_headers(c, r->headers, &uncached, err);
+    if (uncached < 0) {
+      unlink_req(req);
+      free_req(req);
+      return NULL;
+    }
+    if (uncached) req->own_headers = list;
+    curl_easy_setopt(e, CURLOPT_HTTPHEADER, list);
+  } else {
+    for (i = 0; r->headers && r->headers[i]; i++) {
+      struct curl_slist *t = curl_slist_append(req->own_headers, r->headers[i]);
+      if (!t) break;
+      req->own_headers = t;
+    }
+    if (r->body) {  /* no "Expect: 100-continue" wait for a large body */
+      struct curl_slist *t = curl_slist_append(req->own_headers, "Expect:");
+      if (t) req->own_headers = t;
+    }
+    curl_easy_setopt(e, CURLOPT_HTTPHEADER, req->own_headers);
+    curl_easy_setopt(e, CURLOPT_ACCEPT_ENCODING, "");
+    if (r->body) {
+      curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)r->body_len);
+      curl_easy_setopt(e, CURLOPT_COPYPOSTFIELDS, r->body);
+    }
+    if (strcmp(req->method, "GET") == 0 && !r->body) {
+      curl_easy_setopt(e, CURLOPT_HTTPGET, 1L);
+    } else if (strcmp(req->method, "HEAD") == 0) {
+      curl_easy_setopt(e, CURLOPT_NOBODY, 1L);
+    } else if (strcmp(req->method, "POST") != 0) {
+      curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST, req->method);
+    }
+  }
+  link_req(c, req);
+  req->queued_at = 0;
   if (c->clock && rclock_is_virtual(c->clock)) {
-    /* virtual time: the timeout is an engine timer; curl keeps a real-time safety net so a
-     * stuck real peer cannot hold the run (virtual time stands still while it waits) */
     rtimer_init(c->clock, &req->vtimeout, on_vtimeout, req);
     rtimer_start(&req->vtimeout, req->timeout);
-    curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, (long)((req->timeout < 60 ? 60 : req->timeout) * 1000));
-  } else {
-    req->vtimeout.clock = NULL;
-    curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, (long)(req->timeout * 1000));
   }
-  curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, (long)(req->timeout < 10 ? req->timeout * 1000 : 10000));
-  curl_easy_setopt(e, CURLOPT_SSL_VERIFYPEER, 1L);  /* never off */
-  curl_easy_setopt(e, CURLOPT_SSL_VERIFYHOST, 2L);
-  if (c->ca_file) curl_easy_setopt(e, CURLOPT_CAINFO, c->ca_file);
-  curl_easy_setopt(e, CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)req->max_reply);
-  curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, on_body);
-  curl_easy_setopt(e, CURLOPT_WRITEDATA, req);
-  curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, on_header);
-  curl_easy_setopt(e, CURLOPT_HEADERDATA, req);
-  curl_easy_setopt(e, CURLOPT_HTTPHEADER, req->headers);
-  curl_easy_setopt(e, CURLOPT_ACCEPT_ENCODING, "");
-  if (r->body) {
-    curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)r->body_len);
-    curl_easy_setopt(e, CURLOPT_COPYPOSTFIELDS, r->body);
+  if (h->running < c->opt.max_host_connections && !h->head) {
+    if (start_req(req) != CURLE_OK) {
+      char where[256];
+      http_url_for_log(r->url, where, sizeof where);
+      rec_err_set(err, REC_E_NETWORK, 0, "%s %s: could not start the request", req->method,
+                  where);
+      unlink_req(req);
+      free_req(req);
+      return NULL;
+    }
+  } else {  /* every connection to the host is busy: wait in line */
+    req->queued = 1;
+    req->queued_at = uv_now(c->loop);
+    if (h->tail) h->tail->qnext = req;
+    else h->head = req;
+    h->tail = req;
+    arm_qtimer(c, wait_deadline(req));
   }
-  if (strcmp(req->method, "GET") == 0 && !r->body) {
-    curl_easy_setopt(e, CURLOPT_HTTPGET, 1L);
-  } else if (strcmp(req->method, "HEAD") == 0) {
-    curl_easy_setopt(e, CURLOPT_NOBODY, 1L);
-  } else if (strcmp(req->method, "POST") != 0) {
-    curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST, req->method);
-  }
-  if (curl_multi_add_handle(c->multi, e) != CURLM_OK) {
-    rec_err_set(err, REC_E_NETWORK, 0, "%s %s: could not start the request", req->method,
-                req->url_for_log);
-    if (req->vtimeout.clock) rtimer_stop(&req->vtimeout);
-    free_req(req);
-    return NULL;
-  }
-  c->active++;
-  req->next = c->reqs;
-  if (c->reqs) c->reqs->prev = req;
-  c->reqs = req;
   return req;
 }
 
 void http_cancel(http_req_t *req) {
+  http_client_t *c;
+  host_q *h;
   if (!req) return;
+  c = req->client;
+  h = req->host;
+  if (req->failed) {
+    http_req_t **pp = &c->failed;
+    while (*pp != req) pp = &(*pp)->qnext;
+    *pp = req->qnext;
+    unlink_req(req);
+    free_req(req);
+    return;
+  }
+  if (req->queued) {
+    dequeue(req);
+    unlink_req(req);
+    free_req(req);
+    return;
+  }
+  curl_multi_remove_handle(c->multi, req->easy);
+  h->running--;
   unlink_req(req);
   free_req(req);
+  feed_host(c, h);
 }
 
 int http_active(http_client_t *c) { return c->active; }

@@ -1,5 +1,6 @@
 /* http: non-blocking HTTP(S) through libcurl's multi interface driven by libuv: connection
- * reuse, per-request timeouts, a reply size cap, cancellation, typed errors. */
+ * reuse, our own per-host waiting queue, per-request timeouts, a reply size cap,
+ * cancellation, typed errors, and the checks that keep caller text out of protocol syntax. */
 #ifndef REC_HTTP_H
 #define REC_HTTP_H
 #include <stddef.h>
@@ -11,6 +12,20 @@ struct rclock;
 typedef struct http_req http_req_t;
 
 #define HTTP_DEFAULT_MAX_REPLY (8u * 1024u * 1024u)
+/* Request limits (documented in docs/api.md): one header line "Name: value" up to 8 KiB (the
+ * usual server limit per line), up to 100 headers, a URL up to 8 KiB, a method up to 15
+ * bytes. Anything over is refused (invalid_argument), never cut. */
+#define HTTP_MAX_HEADER_LINE 8192
+#define HTTP_MAX_HEADERS 100
+#define HTTP_MAX_URL 8192
+#define HTTP_MAX_METHOD 15
+/* Reply limits: the header block of a reply up to 256 KiB (libcurl itself refuses one line
+ * over 100 KiB); more is a `protocol` error. */
+#define HTTP_MAX_REPLY_HEADERS (256 * 1024)
+/* Idle connections older than this are not reused: below the servers' keep-alive timeouts
+ * (nginx 75 s, the simulator 60 s), so a poll every 120 s always opens a fresh connection
+ * instead of racing the server's close. */
+#define HTTP_MAX_CONN_AGE 30
 
 typedef struct http_request {
   const char *method;            /* GET when NULL */
@@ -20,6 +35,15 @@ typedef struct http_request {
   size_t body_len;
   double timeout;                /* seconds, whole transfer; <= 0 means 10 */
   size_t max_reply;              /* bytes; 0 means the client's default */
+  /* A provider GET: the easy handle keeps its options between requests (no reset) and the
+   * header list is built once per distinct set of lines and kept. No body, no method. */
+  int reuse;
+  /* Called (from inside libcurl: no curl calls, no Lua) when the request is about to leave
+   * on its connection. resend is 1 when libcurl is about to send it a second time (a reused
+   * connection closed before any reply): the request is then aborted whatever this returns.
+   * Returning nonzero aborts the request; either way the done callback gets a `network`
+   * error. May be NULL. */
+  int (*on_leave)(void *ud, int resend);
 } http_request;
 
 typedef struct http_response {
@@ -41,7 +65,10 @@ typedef struct http_client_options {
   long max_host_connections;     /* default 64 */
 } http_client_options;
 
-/* curl's process-wide set-up: once in main() (and in tests) before any client. */
+/* libcurl (and OpenSSL under it) is initialised by the first request, so a script that
+ * makes none, `recwatch check` and `--version` never pay for it (about 2.3M instructions).
+ * http_global_init does nothing more than mark the process as a user of libcurl (the engine
+ * runs on one thread); http_global_cleanup releases libcurl if a request initialised it. */
 int http_global_init(void);
 void http_global_cleanup(void);
 http_client_t *http_client_new(uv_loop_t *loop, const http_client_options *opt);
@@ -53,14 +80,34 @@ void http_client_set_options(http_client_t *c, const http_client_options *opt);
 /* Cancels every request still in flight (no callbacks) and frees the client once its
  * handles are closed (run the loop afterwards). */
 void http_client_free(http_client_t *c);
-/* Starts a request; returns NULL with err set when it cannot even start (bad URL...). */
+/* Starts a request (or queues it behind the host's connection limit); returns NULL with err
+ * set when it cannot even start (bad URL, CR/LF in a header...). */
 http_req_t *http_send(http_client_t *c, const http_request *r, http_done_cb cb, void *ud,
                       rec_err *err);
-/* Aborts a request in flight; its callback is never called. */
+/* Aborts a request in flight or queued; its callback is never called. */
 void http_cancel(http_req_t *req);
-/* Number of requests in flight. */
+/* Number of requests in flight or queued. */
 int http_active(http_client_t *c);
 /* Copies url without its query string and userinfo into out (for logs and messages). */
 void http_url_for_log(const char *url, char *out, size_t outlen);
+
+/* Checks for text that would otherwise become protocol syntax. Each returns 0, or -1 with
+ * err set (invalid_argument, naming the problem, never quoting the value). Lengths are byte
+ * counts, so a NUL inside is seen and refused. */
+/* A method: 1..15 token characters (RFC 9110: letters, digits, !#$%&'*+-.^_`|~). */
+int http_check_method(const char *m, size_t len, rec_err *err);
+/* A header name (token characters) and value (no CR, LF, NUL or other control byte except
+ * tab), the line "name: value" at most HTTP_MAX_HEADER_LINE bytes. */
+int http_check_header(const char *name, size_t nlen, const char *value, size_t vlen,
+                      rec_err *err);
+/* A whole "Name: value" line. */
+int http_check_header_line(const char *line, size_t len, rec_err *err);
+/* An http:// or https:// URL with no control bytes, spaces or NUL, at most HTTP_MAX_URL. */
+int http_check_url(const char *url, size_t len, rec_err *err);
+/* Appends s percent-encoded as one path segment at *p (RFC 3986 unreserved bytes stay) and
+ * advances *p; "." and ".." are encoded too, so no dot segment is ever removed. Returns -1
+ * (err set, invalid_argument) when s is empty or it does not fit before end (room for the
+ * NUL is kept). */
+int http_put_segment(char **p, char *end, const char *s, const char *what, rec_err *err);
 
 #endif

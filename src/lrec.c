@@ -580,9 +580,8 @@ static int l_http(lua_State *L) {
   task_t *t = engine_check_wait(L, "rec.http");
   http_request r;
   rec_err err;
-  const char *hdrs[65];
-  char hbuf[64][512];
-  size_t nh = 0, blen = 0;
+  const char *hdrs[HTTP_MAX_HEADERS + 2];
+  size_t nh = 0, blen = 0, len;
   double v;
   http_op *op;
   luaL_checktype(L, 1, LUA_TTABLE);
@@ -593,20 +592,48 @@ static int l_http(lua_State *L) {
     rec_err_set(&err, REC_E_INVALID_ARGUMENT, 0, "rec.http: 'url' is required");
     return engine_return_err(L, &err);
   }
+  /* CR, LF, NUL and the like never become protocol syntax: checked with their Lua lengths */
+  lua_getfield(L, 1, "url");
+  lua_tolstring(L, -1, &len);
+  if (http_check_url(r.url, len, &err) != 0) goto bad_arg;
+  lua_getfield(L, 1, "method");
+  if (r.method && (lua_tolstring(L, -1, &len), http_check_method(r.method, len, &err) != 0))
+    goto bad_arg;
+  lua_pop(L, 2);
   if (opt_number_field(L, 1, "timeout", &v) > 0) r.timeout = v;
   if (opt_number_field(L, 1, "max_reply", &v) > 0 && v > 0) r.max_reply = (size_t)v;
   if (lua_getfield(L, 1, "headers") == LUA_TTABLE) {
+    /* each line is a Lua string in a table on the stack while the request is built */
+    int lines = lua_gettop(L) + 1;
+    lua_newtable(L);
     lua_pushnil(L);
-    while (lua_next(L, -2) && nh < 62) {
-      if (lua_type(L, -2) == LUA_TSTRING && lua_isstring(L, -1)) {
-        snprintf(hbuf[nh], sizeof hbuf[nh], "%s: %s", lua_tostring(L, -2), lua_tostring(L, -1));
-        hdrs[nh] = hbuf[nh];
-        nh++;
+    while (lua_next(L, -3)) {
+      const char *name, *val;
+      size_t nlen, vlen;
+      if (lua_type(L, -2) != LUA_TSTRING || !lua_isstring(L, -1)) {
+        rec_err_set(&err, REC_E_INVALID_ARGUMENT, 0,
+                    "rec.http: headers must map names (strings) to strings or numbers");
+        goto bad_arg;
       }
+      if (nh >= HTTP_MAX_HEADERS) {
+        rec_err_set(&err, REC_E_INVALID_ARGUMENT, 0, "rec.http: more than %d headers",
+                    HTTP_MAX_HEADERS);
+        goto bad_arg;
+      }
+      name = lua_tolstring(L, -2, &nlen);
+      val = lua_tolstring(L, -1, &vlen);  /* the value only: the key stays a string */
+      if (http_check_header(name, nlen, val, vlen, &err) != 0) {
+        char m[sizeof err.message];
+        snprintf(m, sizeof m, "rec.http: %.480s", err.message);
+        rec_err_set(&err, REC_E_INVALID_ARGUMENT, 0, "%s", m);
+        goto bad_arg;
+      }
+      hdrs[nh++] = lua_pushfstring(L, "%s: %s", name, val);
+      lua_rawseti(L, lines, (lua_Integer)nh);
       lua_pop(L, 1);
     }
+    lua_remove(L, -2);  /* the lines stay referenced from the stack, the headers table goes */
   }
-  lua_pop(L, 1);
   if (lua_getfield(L, 1, "json") != LUA_TNIL) {  /* body = json encoded; stays on the stack */
     lua_getfield(L, LUA_REGISTRYINDEX, "rec.json.encode");
     lua_pushvalue(L, -2);
@@ -630,7 +657,6 @@ static int l_http(lua_State *L) {
   op->base.cancel = http_op_cancel;
   op->t = t;
   op->req = http_send(engine_http(task_engine(t)), &r, on_http_done, op, &err);
-  memset(hbuf, 0, sizeof hbuf);
   if (!op->req) {
     free(op);
     err.attempts = 1;
@@ -638,6 +664,9 @@ static int l_http(lua_State *L) {
   }
   engine_wait(t, &op->base, "rec.http");
   return engine_suspend(t);
+bad_arg:
+  err.attempts = 0;
+  return engine_return_err(L, &err);
 }
 
 /* ---- rec.event: a flag tasks can wait on; set() wakes every waiter ---- */

@@ -136,13 +136,15 @@ class H(http.server.BaseHTTPRequestHandler):
         else:
             body, code, extra = json.dumps({"resourceId": "r", "sid": "s", "serverResponse":
                                             {"status": 5, "fileList": "s.m3u8"}}).encode(), 200, []
+        # logged before the reply: the client may exit, and the test kill this server, as
+        # soon as the reply arrives
+        with open(sys.argv[1], "a") as f: f.write(json.dumps([code, hits[-1] - hits[0]]) + "\n")
         self.send_response(code)
         self.send_header("Content-Type", "application/json")
         self.send_header("Content-Length", str(len(body)))
         for k, v in extra: self.send_header(k, v)
         self.end_headers()
         self.wfile.write(body)
-        with open(sys.argv[1], "a") as f: f.write(json.dumps([code, hits[-1] - hits[0]]) + "\n")
     def log_message(self, *a): pass
 s = http.server.HTTPServer(("127.0.0.1", 0), H)
 print("PORT", s.server_address[1], flush=True)

@@ -9,6 +9,7 @@
 #include <string.h>
 #include <cmocka.h>
 #include "http.h"
+#include "agora.h"
 
 enum { MODE_OK, MODE_SILENT, MODE_BIG_LENGTH, MODE_BIG_STREAM };
 
@@ -307,8 +308,176 @@ static void test_url_for_log_drops_secrets(void **state) {
   assert_string_equal(out, "http://h/a/");
 }
 
+/* Text that would become protocol syntax is refused by the checks (a fuzz harness calls
+ * them too): CR, LF, NUL in methods, header names and values, URLs. */
+static void test_checks_refuse_protocol_syntax(void **state) {
+  rec_err e;
+  char big[HTTP_MAX_HEADER_LINE + 1];
+  (void)state;
+  assert_int_equal(http_check_method("GET", 3, &e), 0);
+  assert_int_equal(http_check_method("M-SEARCH", 8, &e), 0);
+  assert_int_equal(http_check_method("GET\r\nX: y", 10, &e), -1);
+  assert_int_equal(e.kind, REC_E_INVALID_ARGUMENT);
+  assert_int_equal(http_check_method("GET /", 5, &e), -1);
+  assert_int_equal(http_check_method("GET\0", 4, &e), -1);
+  assert_int_equal(http_check_method("", 0, &e), -1);
+  assert_int_equal(http_check_method("ABCDEFGHIJKLMNOP", 16, &e), -1);
+  assert_int_equal(http_check_header("X-A", 3, "v\tw", 3, &e), 0);
+  assert_int_equal(http_check_header("X-A", 3, "1\r\nX-Injected: yes", 19, &e), -1);
+  assert_int_equal(http_check_header("X-A", 3, "1\nX", 3, &e), -1);
+  assert_int_equal(http_check_header("X-A", 3, "1\0X", 3, &e), -1);
+  assert_null(strstr(e.message, "X-Injected"));  /* the value is never quoted */
+  assert_int_equal(http_check_header("X\rA", 3, "1", 1, &e), -1);
+  assert_int_equal(http_check_header("X A", 3, "1", 1, &e), -1);
+  assert_int_equal(http_check_header("X:A", 3, "1", 1, &e), -1);
+  assert_int_equal(http_check_header("", 0, "1", 1, &e), -1);
+  memset(big, 'a', sizeof big);
+  assert_int_equal(http_check_header("X", 1, big, HTTP_MAX_HEADER_LINE - 3, &e), 0);
+  assert_int_equal(http_check_header("X", 1, big, HTTP_MAX_HEADER_LINE - 2, &e), -1);
+  assert_int_equal(http_check_header_line("Authorization: Basic abc", 24, &e), 0);
+  assert_int_equal(http_check_header_line("Authorization Basic", 19, &e), -1);
+  assert_int_equal(http_check_header_line("A: b\r\nC: d", 10, &e), -1);
+  assert_int_equal(http_check_url("https://h/x?a=1", 15, &e), 0);
+  assert_int_equal(http_check_url("HTTP://h/", 9, &e), 0);
+  assert_int_equal(http_check_url("https://h/\r\nX: y", 16, &e), -1);
+  assert_int_equal(http_check_url("https://h/a\0b", 13, &e), -1);
+  assert_int_equal(http_check_url("https://h/a b", 13, &e), -1);
+  assert_int_equal(http_check_url("ftp://h/", 8, &e), -1);
+  assert_int_equal(http_check_url("http://", 7, &e), -1);
+}
+
+static void test_put_segment(void **state) {
+  char buf[64], *p;
+  rec_err e;
+  (void)state;
+  p = buf;
+  assert_int_equal(http_put_segment(&p, buf + sizeof buf, "a-b_c.d~9", "x", &e), 0);
+  assert_string_equal(buf, "a-b_c.d~9");
+  p = buf;
+  assert_int_equal(http_put_segment(&p, buf + sizeof buf, "a/b?c#d %\r\n", "x", &e), 0);
+  assert_string_equal(buf, "a%2Fb%3Fc%23d%20%25%0D%0A");
+  p = buf;  /* dot segments are encoded, so libcurl never removes them */
+  assert_int_equal(http_put_segment(&p, buf + sizeof buf, "..", "x", &e), 0);
+  assert_string_equal(buf, "%2E%2E");
+  p = buf;
+  assert_int_equal(http_put_segment(&p, buf + sizeof buf, ".", "x", &e), 0);
+  assert_string_equal(buf, "%2E");
+  p = buf;
+  assert_int_equal(http_put_segment(&p, buf + sizeof buf, "...", "x", &e), 0);
+  assert_string_equal(buf, "...");
+  p = buf;
+  assert_int_equal(http_put_segment(&p, buf + sizeof buf, "", "sid", &e), -1);
+  p = buf;
+  assert_int_equal(http_put_segment(&p, buf + 4, "abcd", "sid", &e), -1);  /* no room */
+  assert_int_equal(e.kind, REC_E_INVALID_ARGUMENT);
+  p = buf;
+  assert_int_equal(http_put_segment(&p, buf + 4, "abc", "sid", &e), 0);
+  assert_string_equal(buf, "abc");
+}
+
+/* Agora path segments go into one buffer, percent-encoded; "." and ".." stay segments
+ * (libcurl would otherwise remove them and request another path). */
+static void test_agora_url_segments(void **state) {
+  agora_query_params q;
+  rec_err e;
+  char *url;
+  (void)state;
+  memset(&q, 0, sizeof q);
+  q.appid = "app 1";
+  q.resourceid = "..";
+  q.sid = ".";
+  q.mode = "mix";
+  url = agora_build_query_url("https://api.example/", &q, &e);
+  if (url) {  /* the validation may refuse dot segments outright: also fine */
+    assert_string_equal(url, "https://api.example/v1/apps/app%201/cloud_recording/resourceid/"
+                             "%2E%2E/sid/%2E/mode/mix/query");
+    free(url);
+  } else {
+    assert_int_equal(e.kind, REC_E_INVALID_ARGUMENT);
+  }
+  q.appid = "a";
+  q.resourceid = "r/x?y";
+  q.sid = "s";
+  url = agora_build_query_url("https://api.example", &q, &e);
+  if (url) {
+    assert_string_equal(url, "https://api.example/v1/apps/a/cloud_recording/resourceid/r%2Fx%3Fy/"
+                             "sid/s/mode/mix/query");
+    free(url);
+  }
+}
+
+/* recwatch's own queue: 300 requests with a limit of 8 connections never open more than 8
+ * and all complete, in the order they were sent. */
+static int order_log[300], norder;
+static void on_order(void *ud, const http_response *res, const rec_err *err) {
+  (void)res;
+  (void)err;
+  order_log[norder++] = (int)(intptr_t)ud;
+}
+
+static void test_queue_limits_connections(void **state) {
+  fixture fx;
+  http_client_options o;
+  http_request r;
+  rec_err e;
+  int i;
+  (void)state;
+  fx_start(&fx, MODE_OK);
+  memset(&o, 0, sizeof o);
+  o.max_host_connections = 8;
+  http_client_set_options(fx.c, &o);
+  memset(&r, 0, sizeof r);
+  r.url = fx.url;
+  r.reuse = 1;
+  norder = 0;
+  for (i = 0; i < 300; i++) assert_non_null(http_send(fx.c, &r, on_order, (void *)(intptr_t)i, &e));
+  assert_int_equal(http_active(fx.c), 300);
+  while (norder < 300) uv_run(&fx.loop, UV_RUN_ONCE);
+  assert_int_equal(fx.srv.requests, 300);
+  assert_true(fx.srv.accepted <= 8);
+  for (i = 0; i < 8; i++) assert_true(order_log[i] < 8);
+  for (i = 8; i < 300; i++) assert_true(order_log[i] >= i - 8 && order_log[i] <= i + 8);
+  assert_int_equal(http_active(fx.c), 0);
+  fx_finish(&fx);
+}
+
+/* A request waiting in the queue keeps its own timeout (counted from http_send), and a
+ * cancelled waiting request is simply dropped: with one connection held by a silent server,
+ * the queued request times out first, and the third one (cancelled) never calls back. */
+static void test_queued_request_times_out(void **state) {
+  fixture fx;
+  http_client_options o;
+  result first, second, third;
+  http_req_t *h3;
+  (void)state;
+  callbacks = 0;
+  fx_start(&fx, MODE_SILENT);
+  memset(&o, 0, sizeof o);
+  o.max_host_connections = 1;
+  http_client_set_options(fx.c, &o);
+  assert_non_null(fx_send(&fx, fx.url, 3, 0, &first));
+  assert_non_null(fx_send(&fx, fx.url, 0.3, 0, &second));
+  assert_non_null(h3 = fx_send(&fx, fx.url, 0.3, 0, &third));
+  http_cancel(h3);
+  assert_int_equal(http_active(fx.c), 2);
+  while (!second.done) uv_run(&fx.loop, UV_RUN_ONCE);
+  assert_int_equal(second.err.kind, REC_E_TIMEOUT);
+  assert_false(first.done);  /* the one on the connection is still waiting */
+  while (!first.done) uv_run(&fx.loop, UV_RUN_ONCE);
+  assert_int_equal(first.err.kind, REC_E_TIMEOUT);
+  assert_false(third.done);
+  assert_int_equal(callbacks, 2);
+  assert_int_equal(http_active(fx.c), 0);
+  fx_finish(&fx);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
+    cmocka_unit_test(test_queued_request_times_out),
+    cmocka_unit_test(test_checks_refuse_protocol_syntax),
+    cmocka_unit_test(test_put_segment),
+    cmocka_unit_test(test_agora_url_segments),
+    cmocka_unit_test(test_queue_limits_connections),
     cmocka_unit_test(test_reuse_under_1000_concurrent),
     cmocka_unit_test(test_silent_server_times_out),
     cmocka_unit_test(test_reply_over_cap_is_protocol),
