@@ -7,6 +7,7 @@
 #include "call.h"
 #include "config.h"
 #include "http.h"
+#include "jdec.h"
 #include "lnorm.h"
 #include "log.h"
 #include "metrics.h"
@@ -123,7 +124,7 @@ static void failed_attempt(pcall *pc, rec_err *err) {
 static int interpret(pcall *pc, lua_State *L, const http_response *res, rec_err *err) {
   reply_facts f;
   memset(&f, 0, sizeof f);
-  if (res->body_len > 0 && lnorm_decode(L, res->body, res->body_len)) lnorm_facts(L, -1, &f);
+  if (res->body_len > 0 && jdec_decode(L, res->body, res->body_len)) lnorm_facts(L, -1, &f);
   else lua_pushnil(L);
   if (pc->provider == CALL_AGORA) {
     if (agora_interpret(res->status, res->body, res->body_len, &f, err) != 0) return -1;

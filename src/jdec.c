@@ -1,0 +1,356 @@
+/* jdec: one-pass JSON decoding of provider replies into Lua values (see jdec.h).
+ *
+ * It reproduces what lua-cjson 2.1.0 (strict numbers, as lnorm configures it) followed by
+ * lnorm's whole-number pass yields, quirks included, so that replacing one by the other
+ * changes no result:
+ * - whitespace is space, tab, CR and LF only; a value may stand alone at the top level;
+ * - a number starts with '-' or a digit; after the optional '-', "0x", "0" + digit, "inf" and
+ *   "nan" are refused; anything else is what strtod takes ("1.", "-.5", "1e400" = inf);
+ * - strings keep raw bytes as they are (control characters, invalid UTF-8); escapes are
+ *   \" \\ \/ \b \f \n \r \t and \uXXXX with surrogate pairs (a lone surrogate is refused);
+ * - duplicate keys: the last one wins; nesting deeper than 1000 arrays/objects is refused;
+ * - a number that is whole and below 2^53 in magnitude becomes an integer (-0 -> 0).
+ * Tables are built after their elements are read, so each is created at its final size
+ * (elements wait on the Lua stack, flushed in chunks for very long arrays/objects). */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <lua.h>
+#include <lauxlib.h>
+#include "jdec.h"
+
+#define JDEC_MAX_DEPTH 1000 /* lua-cjson's decode_max_depth default */
+#define JDEC_CHUNK 64       /* elements (or key/value pairs) waiting on the stack at most */
+
+typedef struct jdec {
+  lua_State *L;
+  const unsigned char *p, *end;
+  int depth;
+} jdec;
+
+static int jdec_value(jdec *d);
+
+static void jdec_ws(jdec *d) {
+  while (d->p < d->end && (*d->p == ' ' || *d->p == '\n' || *d->p == '\r' || *d->p == '\t'))
+    d->p++;
+}
+
+/* lnorm_whole: finite, integral and |x| < 2^53. */
+static void jdec_push_number(lua_State *L, double v) {
+  if (isfinite(v) && v == floor(v) && fabs(v) < 9007199254740992.0)
+    lua_pushinteger(L, (lua_Integer)v);
+  else
+    lua_pushnumber(L, (lua_Number)v);
+}
+
+/* Characters strtod can consume once it started on '-' or a digit (digits, signs, '.',
+ * exponent, hex digits and 'x'/'p', "inf"/"infinity"/"nan" and nan's "(chars)"). */
+static int jdec_numchar(unsigned char c) {
+  return (c >= '0' && c <= '9') || ((c | 0x20) >= 'a' && (c | 0x20) <= 'z') || c == '+' ||
+         c == '-' || c == '.' || c == '_' || c == '(' || c == ')';
+}
+
+static int jdec_number(jdec *d) {
+  const unsigned char *s = d->p, *q = s;
+  size_t span;
+  char small[64], *buf, *endp;
+  double v;
+  int neg = 0;
+  if (*q == '-') neg = 1, q++;
+  /* lua-cjson's strict check (after the sign): no hex, no leading zero, no inf/nan */
+  if (q < d->end && *q == '0' && q + 1 < d->end &&
+      ((q[1] | 0x20) == 'x' || (q[1] >= '0' && q[1] <= '9')))
+    return -1;
+  if (d->end - q >= 3 && (strncasecmp((const char *)q, "inf", 3) == 0 ||
+                          strncasecmp((const char *)q, "nan", 3) == 0))
+    return -1;
+  /* fast path: up to 15 plain digits (exact below 2^53) ending where strtod would stop */
+  if (q < d->end && *q >= '0' && *q <= '9') {
+    const unsigned char *r = q;
+    lua_Integer n = 0;
+    while (r < d->end && *r >= '0' && *r <= '9' && r - q < 16) n = n * 10 + (*r++ - '0');
+    if (r - q <= 15 && (r == d->end || (*r != '.' && (*r | 0x20) != 'e' && (*r | 0x20) != 'x' &&
+                                        !(*r >= '0' && *r <= '9')))) {
+      lua_pushinteger(d->L, neg ? -n : n);
+      d->p = r;
+      return 0;
+    }
+  }
+  /* everything else goes through strtod, as in lua-cjson, on a NUL-terminated copy */
+  for (q = s; q < d->end && jdec_numchar(*q); q++) {
+  }
+  span = (size_t)(q - s);
+  if (span < sizeof small) {
+    memcpy(small, s, span);
+    small[span] = '\0';
+    buf = small;
+  } else {
+    buf = (char *)lua_pushlstring(d->L, (const char *)s, span);  /* popped below */
+  }
+  v = strtod(buf, &endp);
+  if (buf != small) lua_pop(d->L, 1);
+  if (endp == buf) return -1;
+  d->p = s + (endp - buf);
+  jdec_push_number(d->L, v);
+  return 0;
+}
+
+static int jdec_hex4(const unsigned char *p, const unsigned char *end) {
+  int v = 0, i;
+  if (end - p < 4) return -1;
+  for (i = 0; i < 4; i++) {
+    unsigned char c = p[i];
+    v <<= 4;
+    if (c >= '0' && c <= '9') v |= c - '0';
+    else if ((c | 0x20) >= 'a' && (c | 0x20) <= 'f') v |= (c | 0x20) - 'a' + 10;
+    else return -1;
+  }
+  return v;
+}
+
+static void jdec_utf8(luaL_Buffer *b, unsigned cp) {
+  if (cp < 0x80) {
+    luaL_addchar(b, (char)cp);
+  } else if (cp < 0x800) {
+    luaL_addchar(b, (char)(0xC0 | (cp >> 6)));
+    luaL_addchar(b, (char)(0x80 | (cp & 0x3F)));
+  } else if (cp < 0x10000) {
+    luaL_addchar(b, (char)(0xE0 | (cp >> 12)));
+    luaL_addchar(b, (char)(0x80 | ((cp >> 6) & 0x3F)));
+    luaL_addchar(b, (char)(0x80 | (cp & 0x3F)));
+  } else {
+    luaL_addchar(b, (char)(0xF0 | (cp >> 18)));
+    luaL_addchar(b, (char)(0x80 | ((cp >> 12) & 0x3F)));
+    luaL_addchar(b, (char)(0x80 | ((cp >> 6) & 0x3F)));
+    luaL_addchar(b, (char)(0x80 | (cp & 0x3F)));
+  }
+}
+
+/* d->p is just after the opening quote. The string with an escape is slow; the others are
+ * pushed straight from the reply (short ones interned by Lua once per distinct key). */
+static int jdec_string(jdec *d) {
+  const unsigned char *s = d->p, *q = s, *end = d->end;
+  luaL_Buffer b;
+  while (q < end && *q != '"' && *q != '\\') q++;
+  if (q >= end) return -1;
+  if (*q == '"') {
+    lua_pushlstring(d->L, (const char *)s, (size_t)(q - s));
+    d->p = q + 1;
+    return 0;
+  }
+  luaL_buffinit(d->L, &b);
+  luaL_addlstring(&b, (const char *)s, (size_t)(q - s));
+  while (q < end && *q != '"') {
+    if (*q != '\\') {
+      luaL_addchar(&b, (char)*q++);
+      continue;
+    }
+    if (q + 1 >= end) return -1;
+    switch (q[1]) {
+    case '"': luaL_addchar(&b, '"'); break;
+    case '\\': luaL_addchar(&b, '\\'); break;
+    case '/': luaL_addchar(&b, '/'); break;
+    case 'b': luaL_addchar(&b, '\b'); break;
+    case 'f': luaL_addchar(&b, '\f'); break;
+    case 'n': luaL_addchar(&b, '\n'); break;
+    case 'r': luaL_addchar(&b, '\r'); break;
+    case 't': luaL_addchar(&b, '\t'); break;
+    case 'u': {
+      int cp = jdec_hex4(q + 2, end), lo;
+      if (cp < 0) return -1;
+      if ((cp & 0xF800) == 0xD800) {
+        if (cp & 0x400) return -1;  /* a low surrogate first */
+        if (end - q < 12 || q[6] != '\\' || q[7] != 'u') return -1;
+        lo = jdec_hex4(q + 8, end);
+        if (lo < 0 || (lo & 0xFC00) != 0xDC00) return -1;
+        jdec_utf8(&b, (unsigned)((((cp & 0x3FF) << 10) | (lo & 0x3FF)) + 0x10000));
+        q += 12;
+      } else {
+        jdec_utf8(&b, (unsigned)cp);
+        q += 6;
+      }
+      continue;
+    }
+    default: return -1;
+    }
+    q += 2;
+  }
+  if (q >= end) return -1;
+  luaL_pushresult(&b);
+  d->p = q + 1;
+  return 0;
+}
+
+static int jdec_descend(jdec *d) {
+  if (++d->depth > JDEC_MAX_DEPTH || !lua_checkstack(d->L, 2 * JDEC_CHUNK + 8)) return -1;
+  return 0;
+}
+
+/* The array's slot (nil until created) is at s; k values wait above it; n already stored. */
+static void jdec_flush_array(lua_State *L, int s, int k, lua_Integer n) {
+  int j;
+  if (lua_isnil(L, s)) {
+    lua_createtable(L, k, 0);
+    lua_replace(L, s);
+  }
+  for (j = k; j >= 1; j--) lua_rawseti(L, s, n + j);
+}
+
+static int jdec_array(jdec *d) {
+  lua_State *L = d->L;
+  int s, k = 0;
+  lua_Integer n = 0;
+  if (jdec_descend(d) != 0) return -1;
+  lua_pushnil(L);
+  s = lua_gettop(L);
+  jdec_ws(d);
+  if (d->p < d->end && *d->p == ']') {
+    d->p++;
+  } else {
+    for (;;) {
+      if (jdec_value(d) != 0) return -1;
+      if (++k == JDEC_CHUNK) {
+        jdec_flush_array(L, s, k, n);
+        n += k;
+        k = 0;
+      }
+      jdec_ws(d);
+      if (d->p >= d->end) return -1;
+      if (*d->p == ']') {
+        d->p++;
+        break;
+      }
+      if (*d->p != ',') return -1;
+      d->p++;
+    }
+  }
+  jdec_flush_array(L, s, k, n);
+  d->depth--;
+  return 0;
+}
+
+/* The object's slot is at s; k key/value pairs wait above it, set in order (last key wins). */
+static void jdec_flush_object(lua_State *L, int s, int k) {
+  int j;
+  if (lua_isnil(L, s)) {
+    lua_createtable(L, 0, k);
+    lua_replace(L, s);
+  }
+  for (j = 0; j < k; j++) {
+    lua_pushvalue(L, s + 1 + 2 * j);
+    lua_pushvalue(L, s + 2 + 2 * j);
+    lua_rawset(L, s);
+  }
+  lua_settop(L, s);
+}
+
+static int jdec_object(jdec *d) {
+  lua_State *L = d->L;
+  int s, k = 0;
+  if (jdec_descend(d) != 0) return -1;
+  lua_pushnil(L);
+  s = lua_gettop(L);
+  jdec_ws(d);
+  if (d->p < d->end && *d->p == '}') {
+    d->p++;
+  } else {
+    for (;;) {
+      if (d->p >= d->end || *d->p != '"') return -1;
+      d->p++;
+      if (jdec_string(d) != 0) return -1;
+      jdec_ws(d);
+      if (d->p >= d->end || *d->p != ':') return -1;
+      d->p++;
+      jdec_ws(d);
+      if (jdec_value(d) != 0) return -1;
+      if (++k == JDEC_CHUNK) {
+        jdec_flush_object(L, s, k);
+        k = 0;
+      }
+      jdec_ws(d);
+      if (d->p >= d->end) return -1;
+      if (*d->p == '}') {
+        d->p++;
+        break;
+      }
+      if (*d->p != ',') return -1;
+      d->p++;
+      jdec_ws(d);
+    }
+  }
+  jdec_flush_object(L, s, k);
+  d->depth--;
+  return 0;
+}
+
+static int jdec_word(jdec *d, const char *w, size_t n) {
+  if ((size_t)(d->end - d->p) < n || memcmp(d->p, w, n) != 0) return -1;
+  d->p += n;
+  return 0;
+}
+
+/* One value at d->p (whitespace before it skipped); pushes it. */
+static int jdec_value(jdec *d) {
+  jdec_ws(d);
+  if (d->p >= d->end) return -1;
+  switch (*d->p) {
+  case '{': d->p++; return jdec_object(d);
+  case '[': d->p++; return jdec_array(d);
+  case '"': d->p++; return jdec_string(d);
+  case 't':
+    if (jdec_word(d, "true", 4) != 0) return -1;
+    lua_pushboolean(d->L, 1);
+    return 0;
+  case 'f':
+    if (jdec_word(d, "false", 5) != 0) return -1;
+    lua_pushboolean(d->L, 0);
+    return 0;
+  case 'n':
+    if (jdec_word(d, "null", 4) != 0) return -1;
+    lua_pushlightuserdata(d->L, NULL);  /* cjson.null */
+    return 0;
+  default:
+    if (*d->p == '-' || (*d->p >= '0' && *d->p <= '9')) return jdec_number(d);
+    return -1;
+  }
+}
+
+/* Protected: (body, len) -> value, true | nil, false. */
+static int jdec_decode_k(lua_State *L) {
+  jdec d;
+  d.L = L;
+  d.p = lua_touserdata(L, 1);
+  d.end = d.p + (size_t)lua_tointeger(L, 2);
+  d.depth = 0;
+  lua_settop(L, 0);
+  if (jdec_value(&d) == 0) {
+    jdec_ws(&d);
+    if (d.p == d.end) {
+      lua_settop(L, 1);
+      lua_pushboolean(L, 1);
+      return 2;
+    }
+  }
+  lua_settop(L, 0);
+  lua_pushnil(L);
+  lua_pushboolean(L, 0);
+  return 2;
+}
+
+int jdec_decode(lua_State *L, const char *body, size_t len) {
+  if (!body || len == 0 || memchr(body, '\0', len) || !lua_checkstack(L, 4)) return 0;
+  lua_pushcfunction(L, jdec_decode_k);
+  lua_pushlightuserdata(L, (void *)body);
+  lua_pushinteger(L, (lua_Integer)len);
+  if (lua_pcall(L, 2, 2, 0) != LUA_OK) {
+    lua_pop(L, 1);
+    return 0;
+  }
+  if (!lua_toboolean(L, -1)) {
+    lua_pop(L, 2);
+    return 0;
+  }
+  lua_pop(L, 1);
+  return 1;
+}

@@ -1,0 +1,484 @@
+/* Differential tests for jdec: the one-pass decoder must give what lnorm_decode (lua-cjson and
+ * the whole-number pass) gives, for every fixture and thousands of generated, truncated and
+ * mutated inputs: the same value (integer vs float subtype, NaN, -0, nesting) or the same
+ * refusal; and the same facts, normalisation result, error kind and array marks once the
+ * provider passes (lnorm_agora / lnorm_qingcloud) have run over it. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <math.h>
+#include <time.h>
+#include <cmocka.h>
+#include "fixture.h"
+#include <lua.h>
+#include <lauxlib.h>
+#include <lualib.h>
+#include "jdec.h"
+#include "lnorm.h"
+#include "provider.h"
+
+static const char *fixtures[] = {
+  "agora_200_empty_body.txt", "agora_200_individual_json.json", "agora_200_missing_fields.json",
+  "agora_200_mix_json.json", "agora_200_mix_string.json", "agora_200_mix_vod.json",
+  "agora_200_no_server_response.json", "agora_200_old_strings.json", "agora_200_truncated.json",
+  "agora_200_web.json", "agora_200_web_rtmp.json", "agora_206_code65.json",
+  "agora_400_code2.json", "agora_401_invalid_credentials.json", "agora_401_unauthorized.json",
+  "agora_404_no_route.json", "agora_404_other_reason.json", "agora_404_worker.json",
+  "agora_429_rate_limited.json", "agora_502_html.html", "agora_504_code62.json",
+  "qc_200_code_failed.json", "qc_200_empty.json", "qc_200_empty_body.txt",
+  "qc_200_missing_code.json", "qc_200_missing_recinfos.json", "qc_200_null_recinfos.json",
+  "qc_200_string_numbers.json", "qc_200_success.json", "qc_200_truncated.json",
+  "qc_400_invalid_params.json", "qc_401_signature.json", "qc_404_not_found.json",
+  "qc_429_rate_limited.json", "qc_500_code.json", "qc_502_html.html",
+};
+#define NFIX (sizeof fixtures / sizeof fixtures[0])
+
+static int setup(void **state) {
+  lua_State *L = luaL_newstate();
+  luaL_openlibs(L);
+  *state = L;
+  return 0;
+}
+
+static int teardown(void **state) {
+  lua_close(*state);
+  return 0;
+}
+
+/* ---- deep comparison ---- */
+
+static char why[512];
+
+static int same(lua_State *L, int a, int b, int depth);
+
+static long nkeys(lua_State *L, int t) {
+  long n = 0;
+  lua_pushnil(L);
+  while (lua_next(L, t) != 0) {
+    lua_pop(L, 1);
+    n++;
+  }
+  return n;
+}
+
+/* Every key of table a is in b with the same value. */
+static int same_keys(lua_State *L, int a, int b, int depth) {
+  lua_pushnil(L);
+  while (lua_next(L, a) != 0) {
+    int ok;
+    lua_pushvalue(L, -2);
+    lua_rawget(L, b);
+    ok = same(L, lua_gettop(L) - 1, lua_gettop(L), depth + 1);
+    lua_pop(L, 2);
+    if (!ok) {
+      lua_pop(L, 1);
+      return 0;
+    }
+  }
+  return 1;
+}
+
+static int same(lua_State *L, int a, int b, int depth) {
+  int t = lua_type(L, a);
+  a = lua_absindex(L, a);
+  b = lua_absindex(L, b);
+  luaL_checkstack(L, 8, NULL);
+  if (t != lua_type(L, b)) {
+    snprintf(why, sizeof why, "types %s vs %s at depth %d", lua_typename(L, t),
+             lua_typename(L, lua_type(L, b)), depth);
+    return 0;
+  }
+  switch (t) {
+  case LUA_TNIL: return 1;
+  case LUA_TBOOLEAN: return lua_toboolean(L, a) == lua_toboolean(L, b);
+  case LUA_TLIGHTUSERDATA: return lua_touserdata(L, a) == lua_touserdata(L, b);
+  case LUA_TSTRING: {
+    size_t la, lb;
+    const char *sa = lua_tolstring(L, a, &la), *sb = lua_tolstring(L, b, &lb);
+    if (la == lb && memcmp(sa, sb, la) == 0) return 1;
+    snprintf(why, sizeof why, "strings differ at depth %d", depth);
+    return 0;
+  }
+  case LUA_TNUMBER: {
+    double x, y;
+    if (lua_isinteger(L, a) != lua_isinteger(L, b)) {
+      snprintf(why, sizeof why, "integer vs float at depth %d (%.17g / %.17g)", depth,
+               (double)lua_tonumber(L, a), (double)lua_tonumber(L, b));
+      return 0;
+    }
+    if (lua_isinteger(L, a)) {
+      if (lua_tointeger(L, a) == lua_tointeger(L, b)) return 1;
+      snprintf(why, sizeof why, "integers %lld vs %lld", (long long)lua_tointeger(L, a),
+               (long long)lua_tointeger(L, b));
+      return 0;
+    }
+    x = (double)lua_tonumber(L, a);
+    y = (double)lua_tonumber(L, b);
+    if ((isnan(x) && isnan(y)) || (x == y && signbit(x) == signbit(y))) return 1;
+    snprintf(why, sizeof why, "floats %.17g vs %.17g", x, y);
+    return 0;
+  }
+  case LUA_TTABLE: {
+    int ma = lnorm_is_marked_array(L, a), mb = lnorm_is_marked_array(L, b);
+    if (ma != mb) {
+      snprintf(why, sizeof why, "array mark %d vs %d at depth %d", ma, mb, depth);
+      return 0;
+    }
+    if (lua_rawlen(L, a) != lua_rawlen(L, b)) {
+      snprintf(why, sizeof why, "lengths differ at depth %d", depth);
+      return 0;
+    }
+    if (nkeys(L, a) != nkeys(L, b)) {
+      snprintf(why, sizeof why, "key counts differ at depth %d", depth);
+      return 0;
+    }
+    return same_keys(L, a, b, depth);
+  }
+  default:
+    snprintf(why, sizeof why, "unexpected type %s", lua_typename(L, t));
+    return 0;
+  }
+}
+
+static int same_facts(const reply_facts *a, const reply_facts *b) {
+  if (a->is_json != b->is_json || a->is_object != b->is_object ||
+      a->has_code_num != b->has_code_num || a->code_num != b->code_num ||
+      a->has_server_response != b->has_server_response || a->has_recinfos != b->has_recinfos)
+    return 0;
+#define SAME_STR(x, y) ((!(x) && !(y)) || ((x) && (y) && strcmp((x), (y)) == 0))
+  return SAME_STR(a->code_str, b->code_str) && SAME_STR(a->message, b->message) &&
+         SAME_STR(a->reason, b->reason);
+}
+
+/* ---- one input through both paths ---- */
+
+static long ncases, nok;
+
+/* What call.c does: decode, facts, then the provider pass (0 agora, 1 qingcloud). Pushes the
+ * value (nil when it did not decode). */
+typedef int (*decode_fn)(lua_State *L, const char *body, size_t len);
+
+static int run_path(lua_State *L, decode_fn dec, const char *body, size_t len, int prov,
+                    reply_facts *f, rec_err *e) {
+  memset(f, 0, sizeof *f);
+  memset(e, 0, sizeof *e);
+  if (dec(L, body, len)) lnorm_facts(L, -1, f);
+  else lua_pushnil(L);
+  return prov == 0 ? lnorm_agora(L, -1, 200, e) : lnorm_qingcloud(L, -1, 200, e);
+}
+
+static void differ(lua_State *L, const char *body, size_t len) {
+  int top = lua_gettop(L), ra, rb, prov;
+  reply_facts fa, fb;
+  rec_err ea, eb;
+  ncases++;
+  /* the plain decode */
+  ra = lnorm_decode(L, body, len);
+  rb = jdec_decode(L, body, len);
+  if (ra != rb || lua_gettop(L) != top + ra + rb ||
+      (ra && !same(L, top + 1, top + 2, 0))) {
+    fprintf(stderr, "decode differs (cjson %d, jdec %d: %s) on %zu bytes: %.*s\n", ra, rb,
+            ra && rb ? why : "", len, (int)(len > 300 ? 300 : len), body);
+    fail();
+  }
+  nok += ra;
+  lua_settop(L, top);
+  /* facts, then the provider passes over each result (facts point into the values, so they
+   * are compared before the passes change them) */
+  for (prov = 0; prov < 2; prov++) {
+    memset(&ea, 0, sizeof ea);
+    memset(&eb, 0, sizeof eb);
+    memset(&fa, 0, sizeof fa);
+    memset(&fb, 0, sizeof fb);
+    if (lnorm_decode(L, body, len)) lnorm_facts(L, -1, &fa);
+    else lua_pushnil(L);
+    if (jdec_decode(L, body, len)) lnorm_facts(L, -1, &fb);
+    else lua_pushnil(L);
+    if (!same_facts(&fa, &fb)) {
+      fprintf(stderr, "facts differ on: %.*s\n", (int)(len > 300 ? 300 : len), body);
+      fail();
+    }
+    ra = prov == 0 ? lnorm_agora(L, top + 1, 200, &ea) : lnorm_qingcloud(L, top + 1, 200, &ea);
+    rb = prov == 0 ? lnorm_agora(L, top + 2, 200, &eb) : lnorm_qingcloud(L, top + 2, 200, &eb);
+    if (ra != rb || ea.kind != eb.kind || strcmp(ea.message, eb.message) != 0 ||
+        !same(L, top + 1, top + 2, 0)) {
+      fprintf(stderr, "provider %d differs (%d/%d, %s / %s; %s) on: %.*s\n", prov, ra, rb,
+              ea.message, eb.message, why, (int)(len > 300 ? 300 : len), body);
+      fail();
+    }
+    lua_settop(L, top);
+  }
+}
+
+static void differ_str(lua_State *L, const char *s) { differ(L, s, strlen(s)); }
+
+/* ---- inputs ---- */
+
+static uint64_t rng = 0x9E3779B97F4A7C15ull;
+static uint32_t rnd(void) {
+  rng ^= rng << 13;
+  rng ^= rng >> 7;
+  rng ^= rng << 17;
+  return (uint32_t)(rng >> 11);
+}
+
+typedef struct gbuf {
+  char *s;
+  size_t len, cap;
+} gbuf;
+
+static void gput(gbuf *g, const char *s, size_t n) {
+  if (g->len + n + 1 > g->cap) {
+    g->cap = (g->len + n + 1) * 2;
+    g->s = realloc(g->s, g->cap);
+    assert_non_null(g->s);
+  }
+  memcpy(g->s + g->len, s, n);
+  g->len += n;
+  g->s[g->len] = '\0';
+}
+static void gstr(gbuf *g, const char *s) { gput(g, s, strlen(s)); }
+
+static const char *numbers[] = {
+  "0", "-0", "1", "-1", "42", "0.5", "-0.0", "1.0", "1e3", "1E3", "1e+2", "1e-2", "2.5e1",
+  "1e400", "-1e400", "1e-400", "9007199254740991", "9007199254740992", "9007199254740993",
+  "-9007199254740992", "123456789012345", "1234567890123456", "99999999999999999999",
+  "1.7976931348623157e308", "4.9e-324", "0.1", "3.14159", "100000000000000000000000",
+  "-01", "-0x10", "-inf", "-Infinity", "-nan", "1.", "-.5", "0.0e0", "12345678901234567",
+  "1e15", "1e16", "-9223372036854775808", "9223372036854775807", "18446744073709551616",
+};
+static const char *keys[] = {
+  "code", "message", "reason", "serverResponse", "recinfos", "status", "fileList",
+  "fileListMode", "sliceStartTime", "uid", "mixedAllUser", "isPlayable", "id", "pid",
+  "total_count", "offset", "limit", "created", "updated", "extensionServiceState", "payload",
+  "fileName", "onhold", "outputs", "videoInfo", "subServiceStatus", "is_mix", "size", "k", "",
+  "a\\u00e9", "\\ud83d\\ude00", "status_name", "resourceId", "sid", "1",
+};
+static const char *strings[] = {
+  "\"\"", "\"abc\"", "\"52\"", "\"-7\"", "\"true\"", "\"false\"", "\"2024-01-02 03:04:05\"",
+  "\"a\\\"b\"", "\"\\\\\\/\\b\\f\\n\\r\\t\"", "\"\\u0000\"", "\"\\u00e9\\u20ac\"",
+  "\"\\ud83d\\ude00\"", "\"\xc3\xa9\"", "\"\xff\xfe\"", "\"\x01\x1f\"", "\"json\"", "\"string\"",
+  "\"9007199254740993\"", "\"0052\"", "\"1.5\"", "\" 5\"",
+};
+
+static void gen_value(gbuf *g, int depth);
+
+static void gen_object(gbuf *g, int depth) {
+  int n = (int)(rnd() % 6), i;
+  gstr(g, "{");
+  for (i = 0; i < n; i++) {
+    if (i) gstr(g, rnd() % 8 ? "," : " , ");
+    gstr(g, "\"");
+    gstr(g, keys[rnd() % (sizeof keys / sizeof keys[0])]);
+    gstr(g, rnd() % 8 ? "\":" : "\" :\n ");
+    gen_value(g, depth + 1);
+  }
+  gstr(g, "}");
+}
+
+static void gen_array(gbuf *g, int depth) {
+  int n = (int)(rnd() % 5), i;
+  if (rnd() % 20 == 0) n = 70 + (int)(rnd() % 80);  /* crosses the flush chunk */
+  gstr(g, "[");
+  for (i = 0; i < n; i++) {
+    if (i) gstr(g, ",");
+    gen_value(g, depth + 1);
+  }
+  gstr(g, "]");
+}
+
+static void gen_value(gbuf *g, int depth) {
+  unsigned r = rnd() % (depth > 5 ? 6 : 10);
+  switch (r) {
+  case 0: gstr(g, numbers[rnd() % (sizeof numbers / sizeof numbers[0])]); break;
+  case 1: gstr(g, strings[rnd() % (sizeof strings / sizeof strings[0])]); break;
+  case 2: gstr(g, rnd() % 2 ? "true" : "false"); break;
+  case 3: gstr(g, "null"); break;
+  case 4: {
+    char b[32];
+    snprintf(b, sizeof b, "%d", (int)(rnd() % 2000000) - 1000000);
+    gstr(g, b);
+    break;
+  }
+  case 5: {
+    char b[40];
+    snprintf(b, sizeof b, "%.17g", ((double)rnd() - 2147483648.0) / (double)(1 + rnd() % 1000));
+    gstr(g, b);
+    break;
+  }
+  case 6: case 7: gen_object(g, depth); break;
+  default: gen_array(g, depth); break;
+  }
+}
+
+/* Truncations and byte changes of an input; each goes through both paths. */
+static void mutate(lua_State *L, const char *s, size_t len, int n) {
+  static const char pokes[] = "{}[]\",:\\ 0-e.tnfu\x01\xff";
+  char *m = malloc(len + 2);
+  int i;
+  assert_non_null(m);
+  for (i = 0; i < n; i++) {
+    size_t at = len ? rnd() % len : 0;
+    memcpy(m, s, len);
+    switch (rnd() % 4) {
+    case 0: differ(L, m, at); break;                          /* truncated */
+    case 1: m[at] = (char)(m[at] ^ (1u << (rnd() % 8))); differ(L, m, len); break;
+    case 2: m[at] = pokes[rnd() % (sizeof pokes - 1)]; differ(L, m, len); break;
+    default:                                                  /* a byte dropped */
+      memmove(m + at, m + at + 1, len - at - (len ? 1 : 0));
+      differ(L, m, len ? len - 1 : 0);
+    }
+  }
+  free(m);
+}
+
+static void test_fixtures(void **state) {
+  lua_State *L = *state;
+  size_t i;
+  for (i = 0; i < NFIX; i++) {
+    size_t len;
+    char *body = read_fixture(fixtures[i], &len);
+    differ(L, body, len);
+    mutate(L, body, len, 300);
+    free(body);
+  }
+  assert_true(nok > 0);
+}
+
+static void test_edges(void **state) {
+  static const char *cases[] = {
+    "", " ", "{}", "[]", "{ }", "[ ]", "null", "true", "false", "nul", "tru", "truex", "0",
+    "-0", "-", "01", "0x10", "-0x10", "1e", "1e+", "1.", ".5", "+1", "1.5.3", "Infinity",
+    "-Infinity", "NaN", "-nan", "-nan(abc)", "-nan(", "-00", "-01", "-0x", "-+1", "- 1", "-x", "-.5", "-.", "-e5", "-INF", "1e400", "[1e400,-1e400]", "[-0,-0.0]",
+    "\"abc", "\"\\x\"", "\"\\u12\"", "\"\\u12g4\"", "\"\\ud800\"", "\"\\udc00\\ud800\"",
+    "\"\\ud800\\u0041\"", "\"\\ud800\\udc00\"", "\"\\", "\"\\u", "[1,]", "[,1]", "{,}",
+    "{\"a\"}", "{\"a\":}", "{\"a\":1,}", "{\"a\" 1}", "{1:2}", "{\"a\":1 \"b\":2}",
+    "{\"a\":1,\"a\":2}", "{\"a\":null,\"a\":3}", "[1 2]", "[1]]", "{}}", " [1] ", "\f[1]",
+    "[1]\f", "\v1", "[\"\x80\xbf\xc0\"]", "\xef\xbb\xbf{}", "{\"code\":\"success\"}",
+    "{\"serverResponse\":{}}", "{\"recinfos\":null,\"code\":\"success\",\"total_count\":\"3\"}",
+    "[9007199254740993, 123456789012345678901234567890, 1e-400, -1e-400]",
+    "{\"recinfos\":[{\"id\":\"1\",\"status\":\"5\",\"created\":\"2024-01-02 03:04:05\"}],"
+    "\"code\":\"success\",\"total_count\":1.0}",
+    "{\"serverResponse\":{\"status\":5.0,\"fileList\":[{\"uid\":123,\"isPlayable\":\"true\"}]}}",
+  };
+  lua_State *L = *state;
+  size_t i;
+  char nul[] = "{\"a\":1}\0 ";
+  for (i = 0; i < sizeof cases / sizeof cases[0]; i++) differ_str(L, cases[i]);
+  differ(L, nul, sizeof nul - 1);  /* a NUL byte is refused by both */
+  differ(L, "[1]\0", 4);
+}
+
+static void test_depth(void **state) {
+  lua_State *L = *state;
+  gbuf g = {0};
+  int depth, i;
+  for (depth = 998; depth <= 1002; depth++) {
+    g.len = 0;
+    for (i = 0; i < depth; i++) gstr(&g, i % 2 ? "[" : "{\"k\":");
+    gstr(&g, "1");
+    for (i = depth - 1; i >= 0; i--) gstr(&g, i % 2 ? "]" : "}");
+    differ(L, g.s, g.len);
+    g.len = 0;
+    for (i = 0; i < depth; i++) gstr(&g, "[");
+    for (i = 0; i < depth; i++) gstr(&g, "]");
+    differ(L, g.s, g.len);
+  }
+  /* a 1000-deep array is accepted, 1001 is refused, as in lua-cjson */
+  g.len = 0;
+  for (i = 0; i < 1000; i++) gstr(&g, "[");
+  for (i = 0; i < 1000; i++) gstr(&g, "]");
+  assert_int_equal(jdec_decode(L, g.s, g.len), 1);
+  lua_pop(L, 1);
+  gput(&g, "]", 1);
+  memmove(g.s + 1, g.s, g.len - 1);
+  g.s[0] = '[';
+  assert_int_equal(jdec_decode(L, g.s, g.len), 0);
+  /* long arrays and objects (many flushes), and a long number */
+  g.len = 0;
+  gstr(&g, "[");
+  for (i = 0; i < 5000; i++) gstr(&g, i ? ",1.5" : "1");
+  gstr(&g, "]");
+  differ(L, g.s, g.len);
+  g.len = 0;
+  gstr(&g, "{");
+  for (i = 0; i < 3000; i++) {
+    char b[40];
+    snprintf(b, sizeof b, "%s\"k%d\":%d", i ? "," : "", i % 2500, i);
+    gstr(&g, b);
+  }
+  gstr(&g, "}");
+  differ(L, g.s, g.len);
+  g.len = 0;
+  gstr(&g, "[-");
+  for (i = 0; i < 400; i++) gstr(&g, "7");
+  gstr(&g, ".5e-300]");
+  differ(L, g.s, g.len);
+  free(g.s);
+}
+
+static void test_generated(void **state) {
+  lua_State *L = *state;
+  gbuf g = {0};
+  int i;
+  for (i = 0; i < 16000; i++) {
+    g.len = 0;
+    gen_value(&g, rnd() % 3 ? 0 : 3);
+    differ(L, g.s, g.len);
+    if (i % 3 == 0) mutate(L, g.s, g.len, 4);
+  }
+  free(g.s);
+  fprintf(stderr, "jdec: %ld inputs compared, %ld decoded\n", ncases, nok);
+  assert_true(ncases > 10000);
+}
+
+/* Measurement mode (docs/performance.md): JDEC_BENCH=<fixture> JDEC_PATH=old|new JDEC_N=<n>
+ * runs what call.c does with a reply (decode, facts, provider pass) n times and prints the
+ * best of 5 wall times per reply. Not a test: run by hand, under callgrind for Ir counts. */
+static int bench(const char *name) {
+  lua_State *L = luaL_newstate();
+  const char *path = getenv("JDEC_PATH");
+  decode_fn dec = path && strcmp(path, "old") == 0 ? lnorm_decode : jdec_decode;
+  long n = getenv("JDEC_N") ? atol(getenv("JDEC_N")) : 10000, i;
+  int prov = strncmp(name, "qc_", 3) == 0, round;
+  double best = 1e9;
+  size_t len;
+  char *body = read_fixture(name, &len);
+  reply_facts f;
+  rec_err e;
+  luaL_openlibs(L);
+  run_path(L, dec, body, len, prov, &f, &e);  /* warm: module, marker, key strings */
+  lua_settop(L, 0);
+  for (round = 0; round < 5; round++) {
+    struct timespec t0, t1;
+    double us;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    for (i = 0; i < n; i++) {
+      run_path(L, dec, body, len, prov, &f, &e);
+      lua_settop(L, 0);
+    }
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    us = ((double)(t1.tv_sec - t0.tv_sec) * 1e6 + (double)(t1.tv_nsec - t0.tv_nsec) / 1e3) / (double)(n ? n : 1);
+    if (us < best) best = us;
+    if (n <= 1) break;
+  }
+  printf("%s %s: %.2f us per reply (best of 5, %ld each)\n", name, dec == jdec_decode ? "new" : "old", best, n);
+  free(body);
+  lua_close(L);
+  return 0;
+}
+
+int main(void) {
+  if (getenv("JDEC_BENCH")) return bench(getenv("JDEC_BENCH"));
+  const struct CMUnitTest tests[] = {
+    cmocka_unit_test_setup_teardown(test_fixtures, setup, teardown),
+    cmocka_unit_test_setup_teardown(test_edges, setup, teardown),
+    cmocka_unit_test_setup_teardown(test_depth, setup, teardown),
+    cmocka_unit_test_setup_teardown(test_generated, setup, teardown),
+  };
+  return cmocka_run_group_tests(tests, NULL, NULL);
+}
