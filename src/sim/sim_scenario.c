@@ -194,19 +194,21 @@ static void read_agora(lua_State *L, int root, sim_scenario *sc) {
   cs = opt_table(L, t, "customers", "agora");
   n = cs ? list_len(L, cs, "agora.customers") : 0;
   sc->ag = xcalloc(L, n + 1, sizeof *sc->ag);
+  /* an entry is counted before its strings are read, so a failing read (a raised error)
+   * leaves every string already copied where the scenario's cleanup frees it */
+  sc->nag = 1;
   sc->ag[0].id = opt_str(L, t, "customer_id", "agora", DEFAULT_AG_ID);
   sc->ag[0].secret = opt_str(L, t, "customer_secret", "agora", DEFAULT_AG_SECRET);
   sc->ag[0].rate_limit = sc->rate_limit;
-  sc->nag = 1;
   for (i = 0; i < n; i++) {
     snprintf(path, sizeof path, "agora.customers[%d]", (int)i + 1);
     lua_geti(L, cs, (lua_Integer)i + 1);
     if (!lua_istable(L, -1)) luaL_error(L, "%s: expected a table", path);
     check_keys(L, lua_gettop(L), path, ckeys);
-    sc->ag[sc->nag].id = opt_str(L, lua_gettop(L), "customer_id", path, NULL);
-    sc->ag[sc->nag].secret = opt_str(L, lua_gettop(L), "customer_secret", path, NULL);
-    sc->ag[sc->nag].rate_limit = (int)opt_int(L, lua_gettop(L), "rate_limit", path, sc->rate_limit);
     sc->nag++;
+    sc->ag[sc->nag - 1].id = opt_str(L, lua_gettop(L), "customer_id", path, NULL);
+    sc->ag[sc->nag - 1].secret = opt_str(L, lua_gettop(L), "customer_secret", path, NULL);
+    sc->ag[sc->nag - 1].rate_limit = (int)opt_int(L, lua_gettop(L), "rate_limit", path, sc->rate_limit);
     if (sc->ag[sc->nag - 1].rate_limit < 0 || sc->ag[sc->nag - 1].rate_limit > 100000)
       luaL_error(L, "%s.rate_limit: out of range", path);
     if (!sc->ag[sc->nag - 1].id || !sc->ag[sc->nag - 1].secret)
@@ -238,17 +240,17 @@ static void read_qingcloud(lua_State *L, int root, sim_scenario *sc) {
   ks = opt_table(L, t, "keys", "qingcloud");
   n = ks ? list_len(L, ks, "qingcloud.keys") : 0;
   sc->qc = xcalloc(L, n + 1, sizeof *sc->qc);
+  sc->nqc = 1;  /* counted first: see read_agora */
   sc->qc[0].id = opt_str(L, t, "access_key_id", "qingcloud", DEFAULT_QC_ID);
   sc->qc[0].secret = opt_str(L, t, "secret_access_key", "qingcloud", DEFAULT_QC_SECRET);
-  sc->nqc = 1;
   for (i = 0; i < n; i++) {
     snprintf(path, sizeof path, "qingcloud.keys[%d]", (int)i + 1);
     lua_geti(L, ks, (lua_Integer)i + 1);
     if (!lua_istable(L, -1)) luaL_error(L, "%s: expected a table", path);
     check_keys(L, lua_gettop(L), path, kkeys);
-    sc->qc[sc->nqc].id = opt_str(L, lua_gettop(L), "access_key_id", path, NULL);
-    sc->qc[sc->nqc].secret = opt_str(L, lua_gettop(L), "secret_access_key", path, NULL);
     sc->nqc++;
+    sc->qc[sc->nqc - 1].id = opt_str(L, lua_gettop(L), "access_key_id", path, NULL);
+    sc->qc[sc->nqc - 1].secret = opt_str(L, lua_gettop(L), "secret_access_key", path, NULL);
     if (!sc->qc[sc->nqc - 1].id || !sc->qc[sc->nqc - 1].secret)
       luaL_error(L, "%s: needs access_key_id and secret_access_key", path);
     lua_pop(L, 1);

@@ -1,6 +1,7 @@
 # A scenario file is refused with a message, never a hang, a crash or an overflowing cast:
 # an endless loop (instruction cap), a memory hog (allocation cap), io/require/load (the
-# sandbox), a precompiled chunk, a time of 1e80 seconds (found by the scenario fuzzer).
+# sandbox), a precompiled chunk, a time of 1e80 seconds and a leak on a bad field (both found
+# by the scenario fuzzer).
 set -u
 : "${RECWATCH:?}"
 T=$(mktemp -d); trap 'rm -rf "$T"' EXIT
@@ -26,6 +27,14 @@ echo 'return load("return {}")()' >"$T/load.lua"
 refused "$T/load.lua" "load"
 printf '\033Lua\124\000' >"$T/bytecode.lua"
 refused "$T/bytecode.lua" "binary"
+# a bad field after a good one: the good one's copy is freed (the scenario fuzzer found the
+# leak; the ASan configuration fails this test on the old code)
+echo 'return { agora = { customer_id = "c", customer_secret = {} } }' >"$T/leak1.lua"
+refused "$T/leak1.lua" "customer_secret: expected a string"
+echo 'return { agora = { customers = { { customer_id = "c", customer_secret = {} } } } }' >"$T/leak2.lua"
+refused "$T/leak2.lua" "customer_secret: expected a string"
+echo 'return { qingcloud = { keys = { { access_key_id = "k", secret_access_key = {} } } } }' >"$T/leak3.lua"
+refused "$T/leak3.lua" "secret_access_key: expected a string"
 cat >"$T/far.lua" <<'LUA'
 return { agora_recordings = { { appid = "a", resourceid = "r", sid = "s", channel = "c",
   timeline = { { 8.9e80, 5 } } } } }
