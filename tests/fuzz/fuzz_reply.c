@@ -1,6 +1,7 @@
-/* fuzz_reply: reply normalisation of both providers, the way call.c runs it: JSON decoding,
- * the facts, the provider's verdict (typed error or success) and the schema check with the
- * in-place normalisation.
+/* fuzz_reply: reply normalisation of both providers, the way call.c runs it: JSON decoding
+ * (jdec, the one-pass decoder; it must accept exactly what lua-cjson accepts: the deep
+ * comparison of the values is tests/unit/test_jdec.c), the facts, the provider's verdict
+ * (typed error or success) and the schema check with the in-place normalisation.
  * Input: byte 0 picks the provider (bit 0), the HTTP status (bits 1..4) and the Agora mode
  * of the query URL built alongside (bits 5..6); the rest is the reply body. */
 #include <lauxlib.h>
@@ -9,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "agora.h"
+#include "jdec.h"
 #include "lnorm.h"
 #include "qingcloud.h"
 #include "rerr.h"
@@ -25,7 +27,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   long status;
   reply_facts f;
   rec_err err;
-  int agora;
+  int agora, ok_new, ok_old;
   if (size < 1) return 0;
   if (!L) {
     L = luaL_newstate();
@@ -36,7 +38,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   len = size - 1;
   memset(&f, 0, sizeof f);
   memset(&err, 0, sizeof err);
-  if (len > 0 && lnorm_decode(L, body, len)) lnorm_facts(L, -1, &f);
+  ok_old = len > 0 && lnorm_decode(L, body, len);
+  if (ok_old) lua_pop(L, 1);
+  ok_new = len > 0 && jdec_decode(L, body, len);
+  if (ok_new != ok_old) abort();  /* jdec refuses or accepts what lua-cjson does not */
+  if (ok_new) lnorm_facts(L, -1, &f);
   else lua_pushnil(L);
   if (agora) {
     agora_query_params q = {"appid", "resource", "sid-1", modes[(data[0] >> 5) & 3]};
