@@ -534,16 +534,33 @@ static int add_path(const char *path, char ***files, size_t *n) {
     while ((de = readdir(d)) != NULL) {
       char *full;
       if (!ends_with(de->d_name, "_test.lua")) continue;
-      if (asprintf(&full, "%s/%s", path, de->d_name) < 0) continue;
-      *files = realloc(*files, (*n + 1) * sizeof **files);
+      char **grown;
+      size_t plen = strlen(path);
+      if (asprintf(&full, plen && path[plen - 1] == '/' ? "%s%s" : "%s/%s", path, de->d_name) < 0)
+        continue;
+      if (!(grown = realloc(*files, (*n + 1) * sizeof **files))) {
+        free(full);
+        closedir(d);
+        return -1;
+      }
+      *files = grown;
       (*files)[(*n)++] = full;
     }
     closedir(d);
     qsort(*files + first, *n - first, sizeof **files, cmp_str);
     return 0;
   }
-  *files = realloc(*files, (*n + 1) * sizeof **files);
-  (*files)[(*n)++] = strdup(path);
+  {
+    char **grown = realloc(*files, (*n + 1) * sizeof **files);
+    char *copy = strdup(path);
+    if (!grown || !copy) {
+      if (grown) *files = grown;
+      free(copy);
+      return -1;
+    }
+    *files = grown;
+    (*files)[(*n)++] = copy;
+  }
   return 0;
 }
 
