@@ -203,9 +203,20 @@ static const char webhook_path[] = "/_sim/webhook";
 /* The webhook sink: a POST here is an alert "arriving"; it is logged and answered the way
  * the chat-ops robots answer success ({"errcode":0,"code":0}), so demos under --sim show
  * the whole delivery path. */
-/* Webhook bodies are kept for sim_webhook (recwatch test's t:webhooks()). */
+/* Webhook bodies are kept for sim_webhook (recwatch test's t:webhooks()), up to a cap, so a
+ * simulator left running for days (or a fuzzer) does not grow without end; past it the
+ * sink still answers and logs each alert, and says once that it stopped keeping them. */
+#define SIM_KEEP_HOOKS 10000
+#define SIM_KEEP_HOOK_BYTES (16u << 20)
 static void keep_webhook(sim_t *s, const char *body, size_t len) {
   char *copy;
+  if (s->nhooks >= SIM_KEEP_HOOKS || s->hook_bytes + len > SIM_KEEP_HOOK_BYTES) {
+    if (!s->hooks_full) log_warn("sim: webhook sink keeps the first %zu bodies (%u MiB at most) "
+                                 "for t:webhooks(); later ones are logged only", s->nhooks,
+                                 SIM_KEEP_HOOK_BYTES >> 20);
+    s->hooks_full = 1;
+    return;
+  }
   if (s->nhooks == s->caphooks) {
     size_t ncap = s->caphooks ? 2 * s->caphooks : 16;
     sbuf *g = realloc(s->hooks, ncap * sizeof *g);
@@ -219,6 +230,7 @@ static void keep_webhook(sim_t *s, const char *body, size_t len) {
   s->hooks[s->nhooks].p = copy;
   s->hooks[s->nhooks].len = s->hooks[s->nhooks].cap = len;
   s->nhooks++;
+  s->hook_bytes += len;
 }
 
 const char *sim_webhook(sim_t *s, size_t i, size_t *len) {

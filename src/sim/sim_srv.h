@@ -32,7 +32,8 @@ struct sim {
   long reqno[4];     /* requests seen per provider scope (SIM_P_ANY counts both providers) */
   sbuf scratch, qbuf, logline;
   sbuf *hooks;       /* bodies the webhook sink received */
-  size_t nhooks, caphooks;
+  size_t nhooks, caphooks, hook_bytes;
+  int hooks_full;     /* the cap was reached (logged once) */
 };
 
 /* One routed request (lives on the stack of the handler). */
