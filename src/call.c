@@ -30,8 +30,6 @@ typedef struct pcall {
   int resent, refused;         /* set by on_leave for the attempt in flight */
   int failover_counted;        /* the attempt whose failover was counted */
   double timeout;
-  double started;              /* engine_now when the call began */
-  double paced;                /* seconds spent waiting for pacing slots, all attempts */
   retry_policy retry;          /* the provider's, or this call's delays */
   rtimer_t timer;              /* backoff and pacing waits, on the engine clock */
   http_req_t *req;
@@ -59,18 +57,7 @@ static void pcall_free(pcall *pc) {
   free(pc);
 }
 
-/* The one place where a call's outcome is known: REC_OK (a result), an error kind, or
- * REC_E_CANCELLED. The hook point for metrics: pc->attempt attempts (pc->free_resends more
- * requests sent again for free), engine_now(pc->e) - pc->started seconds in all, pc->paced
- * of them waiting for pacing, the Agora host of the last attempt from
- * agora_host_for_attempt(). Must not touch the task's stack. */
-static void outcome(pcall *pc, rec_errkind kind) {
-  (void)pc;
-  (void)kind;
-}
-
 static void pcall_cancel(pending_t *p) {
-  outcome((pcall *)p, REC_E_CANCELLED);
   pcall_free((pcall *)p);
 }
 
@@ -79,9 +66,8 @@ static const char *provider_label(const pcall *pc) {
 }
 
 /* Ends the call: the values are on the task's stack. */
-static void finish(pcall *pc, int nres, rec_errkind kind) {
+static void finish(pcall *pc, int nres) {
   task_t *t = pc->t;
-  outcome(pc, kind);
   engine_detach(t, &pc->base);
   pcall_free(pc);
   engine_complete(t, nres);
@@ -93,7 +79,7 @@ static void fail(pcall *pc, rec_err *err) {
   log_redact(err->message, sizeof err->message);
   lua_pushnil(co);
   engine_push_err(co, err);
-  finish(pc, 2, err->kind);
+  finish(pc, 2);
 }
 
 static void slot_reached(pcall *pc);
@@ -168,7 +154,7 @@ static void on_reply(void *ud, const http_response *res, const rec_err *terr) {
     metrics_inc2(mb->requests, provider_label(pc), "ok", 1);
     lua_xmove(L, task_thread(pc->t), 1);
     lua_settop(L, top);
-    finish(pc, 1, REC_OK);
+    finish(pc, 1);
     return;
   }
   lua_settop(L, top);
@@ -247,7 +233,6 @@ static void send_attempt(pcall *pc) {
  * ago (this timer, or an earlier one, fired late), then wait for the rest of it. */
 static void slot_reached(pcall *pc) {
   double wait = rl_commit(&pc->conf->bucket, engine_now(pc->e));
-  if (wait > 0) pc->paced += wait;
   if (wait > 0.0005) after(pc, wait, on_committed);
   else send_attempt(pc);
 }
@@ -258,7 +243,6 @@ static void begin_attempt(pcall *pc) {
   pc->attempt++;
   pc->asked_at = engine_now(pc->e);
   wait = rl_reserve(&pc->conf->bucket, pc->asked_at);
-  if (wait > 0) pc->paced += wait;
   if (wait > 0.0005) {
     pc->queued = 1;
     metrics_inc1(metrics_builtin()->pacing_queue, provider_label(pc), 1);
@@ -329,7 +313,6 @@ int call_start(lua_State *L, task_t *t, const call_args *a) {
     pc->retry.ndelays = a->ndelays;
   }
   pc->timeout = a->timeout > 0 ? a->timeout : pc->conf->timeout;
-  pc->started = engine_now(e);
   if (a->provider == CALL_AGORA) {
     pc->ap.appid = keep(&at, a->agora.appid);
     pc->ap.resourceid = keep(&at, a->agora.resourceid);
