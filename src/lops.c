@@ -9,7 +9,6 @@
 #include "ops.h"
 
 #define METRIC_MT "rec.metric"
-#define ENGINE_KEY "rec.engine"
 
 typedef struct lmetric {
   metric_t *m;
@@ -142,13 +141,7 @@ static int l_text(lua_State *L) {
 
 /* ---- rec.health ---- */
 
-static engine_t *get_engine(lua_State *L) {
-  engine_t *e;
-  lua_getfield(L, LUA_REGISTRYINDEX, ENGINE_KEY);
-  e = lua_touserdata(L, -1);
-  lua_pop(L, 1);
-  return e;
-}
+engine_t *lrec_engine(lua_State *L);  /* lrec.c */
 
 static const char *opt_str(lua_State *L, const char *k) {
   int t = lua_getfield(L, 2, k);
@@ -181,14 +174,14 @@ static int l_report(lua_State *L) {
   r.stale_after = opt_num(L, "stale_after");
   if (r.state && strcmp(r.state, "ok") && strcmp(r.state, "stale") && strcmp(r.state, "error"))
     return luaL_error(L, "rec.health.report: state is ok, stale or error");
-  ops_report_watcher(get_engine(L), key, &r);
+  ops_report_watcher(lrec_engine(L), key, &r);
   return 0;
 }
 
 /* rec.health.status(): the /status document (JSON text), built now, redacted */
 static int l_status(lua_State *L) {
   sbuf b = {0};
-  ops_status_json(get_engine(L), &b);
+  ops_status_json(lrec_engine(L), &b);
   lua_pushlstring(L, b.p ? b.p : "{}", b.p ? b.len : 2);
   sbuf_free(&b);
   return 1;

@@ -26,7 +26,8 @@
 struct embedded_lua { const char *name; const char *src; size_t len; };
 extern const struct embedded_lua embedded_lua[];
 
-static engine_t *get_engine(lua_State *L) {
+/* The engine this Lua state belongs to (also used by lops.c). */
+engine_t *lrec_engine(lua_State *L) {
   engine_t *e;
   lua_getfield(L, LUA_REGISTRYINDEX, ENGINE_KEY);
   e = lua_touserdata(L, -1);
@@ -70,7 +71,7 @@ static int opt_number_field(lua_State *L, int idx, const char *k, double *out) {
 /* Raises "rec.configure: ..." and marks the run as failing on its configuration (exit 2). */
 static int cfg_error(lua_State *L, const char *fmt, ...) {
   va_list ap;
-  engine_config_failed(get_engine(L));
+  engine_config_failed(lrec_engine(L));
   lua_pushstring(L, "rec.configure: ");
   va_start(ap, fmt);
   lua_pushvfstring(L, fmt, ap);
@@ -216,7 +217,7 @@ static int l_configure(lua_State *L) {
   static const char *const top[] = {"agora", "qingcloud", "http", "state", "log_level",
                                     "max_busy", "listen", "stuck_after", NULL};
   static const char *const httpk[] = {"max_reply", "ca_file", "max_connections", NULL};
-  engine_t *e = get_engine(L);
+  engine_t *e = lrec_engine(L);
   config_t *cfg = engine_config(e);
   const char *s;
   double busy = 0;
@@ -502,7 +503,7 @@ static int l_every_stop(lua_State *L) {
 }
 
 static int l_every(lua_State *L) {
-  engine_t *e = get_engine(L);
+  engine_t *e = lrec_engine(L);
   double s = luaL_checknumber(L, 1);
   every_timer *et;
   luaL_checktype(L, 2, LUA_TFUNCTION);
@@ -802,12 +803,12 @@ static int l_event(lua_State *L) {
 
 static int l_spawn(lua_State *L) {
   luaL_checktype(L, 1, LUA_TFUNCTION);
-  engine_spawn(get_engine(L), L, lua_gettop(L) - 1);
+  engine_spawn(lrec_engine(L), L, lua_gettop(L) - 1);
   return 1;
 }
 
 static int l_now(lua_State *L) {
-  lua_pushnumber(L, engine_now(get_engine(L)));
+  lua_pushnumber(L, engine_now(lrec_engine(L)));
   return 1;
 }
 
@@ -821,13 +822,13 @@ static int l_cancelled(lua_State *L) {
 }
 
 static int l_time(lua_State *L) {
-  lua_pushnumber(L, engine_time(get_engine(L)));
+  lua_pushnumber(L, engine_time(lrec_engine(L)));
   return 1;
 }
 
 static int l_exit(lua_State *L) {
   lua_Integer code = luaL_optinteger(L, 1, 0);
-  return engine_lua_exit(get_engine(L), L, (int)(code & 0xff));
+  return engine_lua_exit(lrec_engine(L), L, (int)(code & 0xff));
 }
 
 static int l_secret(lua_State *L) {
