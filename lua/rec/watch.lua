@@ -285,6 +285,17 @@ local function poll_done(w, good)
   publish(w, good)
 end
 
+-- One poll under supervision: nothing it raises ends the watcher. An error is counted and
+-- logged (the poll is not good: false); a cancellation gives "stop"; otherwise what poll
+-- returned (true/false for a good/bad poll, or a word: "stop", "ended").
+local function supervised(w, poll)
+  local ok, r = xpcall(poll, function(e) return type(e) == "table" and e or debug.traceback(tostring(e), 2) end)
+  if ok then return r end
+  if type(r) == "table" and r.kind == "cancelled" then return "stop" end
+  record_error(w, r)
+  return false
+end
+
 -- The delay before the next poll: the interval, or a backoff (1, 2, 4, ... s, at most the
 -- interval) after errors.
 local function next_delay(w, interval)
@@ -566,16 +577,9 @@ function watch.qingcloud(o)
         if not nap(h, l, every * (i - 1) / #channels) and h.stopped then w.stopped = true return end
       end
       while not h.stopped do
-        local ok, r = xpcall(poll, function(e) return type(e) == "table" and e or debug.traceback(tostring(e), 2) end)
-        if not ok then
-          if type(r) == "table" and r.kind == "cancelled" then break end
-          record_error(w, r)
-          poll_done(w, false)
-        elseif r == "stop" then
-          break
-        else
-          poll_done(w, r)
-        end
+        local r = supervised(w, poll)
+        if r == "stop" then break end
+        poll_done(w, r)
         if not nap(h, l, next_delay(w, every)) then break end
       end
       w.stopped = true
@@ -760,12 +764,8 @@ function watch.agora(o)
       if not nap(h, l, wait) then w.stopped = true return end
     end
     while not h.stopped do
-      local ok, r = xpcall(poll, function(e) return type(e) == "table" and e or debug.traceback(tostring(e), 2) end)
-      if not ok then
-        if type(r) == "table" and r.kind == "cancelled" then break end
-        record_error(w, r)
-        poll_done(w, false)
-      elseif r == "stop" then
+      local r = supervised(w, poll)
+      if r == "stop" then
         break
       elseif r == "ended" then
         poll_done(w, true)
