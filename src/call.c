@@ -107,19 +107,25 @@ static void failed_attempt(pcall *pc, rec_err *err) {
   after(pc, d, on_backoff_done);
 }
 
+/* Pushes the reply's value (nil when it is not JSON) and interprets it. A 2xx reply that keeps
+ * the contract is decoded, checked and normalised in one pass (lnorm_reply); anything else
+ * takes the general path (decode, facts, then the provider pass), which names what is wrong. */
 static int interpret(pcall *pc, lua_State *L, const http_response *res, rec_err *err) {
   reply_facts f;
-  memset(&f, 0, sizeof f);
-  if (res->body_len > 0 && jdec_decode(L, res->body, res->body_len)) lnorm_facts(L, -1, &f);
-  else lua_pushnil(L);
-  if (pc->provider == CALL_AGORA) {
-    if (agora_interpret(res->status, res->body, res->body_len, &f, err) != 0) return -1;
-    return lnorm_agora(L, -1, res->status, err);
-  } else {
-    if (qc_interpret(res->status, res->body, res->body_len, &f, err) != 0) return -1;
-    return lnorm_qingcloud(L, -1, res->status, err);
+  int agora = pc->provider == CALL_AGORA, done;
+  done = res->status >= 200 && res->status < 300 && res->body_len > 0 &&
+         lnorm_reply(L, res->body, res->body_len, agora ? LNORM_AGORA : LNORM_QINGCLOUD, &f);
+  if (!done) {
+    memset(&f, 0, sizeof f);
+    if (res->body_len > 0 && jdec_decode(L, res->body, res->body_len)) lnorm_facts(L, -1, &f);
+    else lua_pushnil(L);
   }
-  return 0;
+  if (agora) {
+    if (agora_interpret(res->status, res->body, res->body_len, &f, err) != 0) return -1;
+    return done ? 0 : lnorm_agora(L, -1, res->status, err);
+  }
+  if (qc_interpret(res->status, res->body, res->body_len, &f, err) != 0) return -1;
+  return done ? 0 : lnorm_qingcloud(L, -1, res->status, err);
 }
 
 static void on_reply(void *ud, const http_response *res, const rec_err *terr) {

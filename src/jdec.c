@@ -19,6 +19,7 @@
 #include <lua.h>
 #include <lauxlib.h>
 #include "jdec.h"
+#include "lnorm.h"
 
 #define JDEC_MAX_DEPTH 1000 /* lua-cjson's decode_max_depth default */
 #define JDEC_CHUNK 64       /* elements (or key/value pairs) waiting on the stack at most */
@@ -27,6 +28,10 @@ typedef struct jdec {
   lua_State *L;
   const unsigned char *p, *end;
   int depth;
+  /* schema mode only */
+  const jdec_schema *sch;
+  int keys, mark;          /* stack slots: the key cache, the array marker */
+  reply_facts *f;
 } jdec;
 
 static int jdec_value(jdec *d);
@@ -197,7 +202,10 @@ static void jdec_flush_array(lua_State *L, int s, int k, lua_Integer n) {
   for (j = k; j >= 1; j--) lua_rawseti(L, s, n + j);
 }
 
-static int jdec_array(jdec *d) {
+static int jdec_sobject(jdec *d, const sch_node *node);
+
+/* elem: in schema mode, the node every element (an object) follows; the array gets marked. */
+static int jdec_array(jdec *d, const sch_node *elem) {
   lua_State *L = d->L;
   int s, k = 0;
   lua_Integer n = 0;
@@ -209,7 +217,14 @@ static int jdec_array(jdec *d) {
     d->p++;
   } else {
     for (;;) {
-      if (jdec_value(d) != 0) return -1;
+      if (elem) {
+        jdec_ws(d);
+        if (d->p >= d->end || *d->p != '{') return -1;
+        d->p++;
+        if (jdec_sobject(d, elem) != 0) return -1;
+      } else if (jdec_value(d) != 0) {
+        return -1;
+      }
       if (++k == JDEC_CHUNK) {
         jdec_flush_array(L, s, k, n);
         n += k;
@@ -226,6 +241,10 @@ static int jdec_array(jdec *d) {
     }
   }
   jdec_flush_array(L, s, k, n);
+  if (elem) {
+    lua_pushvalue(L, d->mark);
+    lua_setmetatable(L, s);
+  }
   d->depth--;
   return 0;
 }
@@ -296,7 +315,7 @@ static int jdec_value(jdec *d) {
   if (d->p >= d->end) return -1;
   switch (*d->p) {
   case '{': d->p++; return jdec_object(d);
-  case '[': d->p++; return jdec_array(d);
+  case '[': d->p++; return jdec_array(d, NULL);
   case '"': d->p++; return jdec_string(d);
   case 't':
     if (jdec_word(d, "true", 4) != 0) return -1;
@@ -349,6 +368,253 @@ int jdec_decode(lua_State *L, const char *body, size_t len) {
   }
   if (!lua_toboolean(L, -1)) {
     lua_pop(L, 2);
+    return 0;
+  }
+  lua_pop(L, 1);
+  return 1;
+}
+
+/* ---- schema mode ---- */
+
+static const char jdec_keys_key = 'k';    /* registry key (by address) of the key cache */
+static const char jdec_anchor_key = 'a';  /* registry key of a coerced code fact's string */
+
+void jdec_push_key(lua_State *L, int keys, const sch_field *f) {
+  if (lua_rawgetp(L, keys, f) == LUA_TSTRING) return;
+  lua_pop(L, 1);
+  lua_pushstring(L, f->name);
+  lua_pushvalue(L, -1);
+  lua_rawsetp(L, keys, f);
+}
+
+/* The field of n whose name is the len bytes at s (no NUL among them), or NULL. */
+static const sch_field *jdec_field(const sch_node *n, const unsigned char *s, size_t len) {
+  size_t i;
+  for (i = 0; i < n->nfields; i++) {
+    const char *name = n->fields[i].name;
+    if (name[0] == (char)s[0] && strncmp(name, (const char *)s, len) == 0 && name[len] == '\0')
+      return &n->fields[i];
+  }
+  return NULL;
+}
+
+static int jdec_is_null(lua_State *L, int idx) {
+  return lua_type(L, idx) == LUA_TLIGHTUSERDATA && !lua_touserdata(L, idx);
+}
+
+/* lnorm_facts, for the top-level member named by the len bytes at k whose value (as decoded,
+ * before any coercion) is on top of the stack. A later duplicate overwrites, as the last one
+ * wins in the table. */
+static void jdec_fact(jdec *d, const unsigned char *k, size_t len) {
+  lua_State *L = d->L;
+  reply_facts *f = d->f;
+  int t = lua_type(L, -1);
+  if (len == 4 && memcmp(k, "code", 4) == 0) {
+    lua_Integer i;
+    f->code_str = NULL;
+    f->has_code_num = 0;
+    f->code_num = 0;
+    if (t == LUA_TSTRING) {
+      f->code_str = lua_tostring(L, -1);
+      if (lnorm_parse_int(f->code_str, &i)) f->has_code_num = 1, f->code_num = (long)i;
+    } else if (t == LUA_TNUMBER && lua_isinteger(L, -1)) {
+      f->has_code_num = 1, f->code_num = (long)lua_tointeger(L, -1);
+    }  /* a float code is never whole here: jdec made whole numbers integers */
+  } else if (len == 7 && memcmp(k, "message", 7) == 0) {
+    f->message = t == LUA_TSTRING ? lua_tostring(L, -1) : NULL;
+  } else if (len == 6 && memcmp(k, "reason", 6) == 0) {
+    f->reason = t == LUA_TSTRING ? lua_tostring(L, -1) : NULL;
+  } else if (len == 14 && memcmp(k, "serverResponse", 14) == 0) {
+    f->has_server_response = t == LUA_TTABLE && lua_rawgeti(L, -1, 1) == LUA_TNIL;
+    if (t == LUA_TTABLE) lua_pop(L, 1);
+  } else if (len == 8 && memcmp(k, "recinfos", 8) == 0) {
+    if (t == LUA_TTABLE) {
+      lua_pushnil(L);
+      if (lua_next(L, -2) == 0) {
+        f->has_recinfos = 1;  /* empty: both {} and [] */
+      } else {
+        lua_pop(L, 2);
+        f->has_recinfos = lua_rawgeti(L, -1, 1) != LUA_TNIL;
+        lua_pop(L, 1);
+      }
+    } else {
+      f->has_recinfos = jdec_is_null(L, -1);
+    }
+  }
+}
+
+/* The value on top (field fld) against the contract, as lnorm_check_field would do it:
+ * 0 kept (maybe coerced in place), 1 dropped (an optional null: key and value popped),
+ * -1 general path. Objects and arrays of the schema were decoded with their nodes already. */
+static int jdec_check(jdec *d, const sch_field *fld, int top_level) {
+  lua_State *L = d->L;
+  int t = lua_type(L, -1);
+  if (jdec_is_null(L, -1)) {
+    if (fld->type == SCH_ARRAY && (fld->flags & SCH_NULL_EMPTY)) {
+      lua_pop(L, 1);
+      lua_createtable(L, 0, 0);
+      lua_pushvalue(L, d->mark);
+      lua_setmetatable(L, -2);
+      return 0;
+    }
+    if (fld->flags & SCH_REQUIRED) return -1;
+    lua_pop(L, 2);
+    return 1;
+  }
+  switch (fld->type) {
+  case SCH_OBJECT:
+  case SCH_ARRAY:
+    return t == LUA_TTABLE ? 0 : -1;
+  case SCH_STRING_OR_ARRAY:
+    return t == LUA_TTABLE || t == LUA_TSTRING ? 0 : -1;
+  default:
+    switch (lnorm_coerce(L, fld)) {
+    case 1: return 0;
+    case 2:
+      /* a coerced top-level code ("0" -> 0): the fact still points at the string, which the
+       * registry keeps alive until the next reply */
+      if (top_level && t == LUA_TSTRING && lua_tostring(L, -2) == d->f->code_str) {
+        lua_pushvalue(L, -2);
+        lua_rawsetp(L, LUA_REGISTRYINDEX, &jdec_anchor_key);
+      }
+      lua_replace(L, -2);
+      return 0;
+    default: return -1;
+    }
+  }
+}
+
+/* An object that node describes, d->p just after '{'. Members wait on the stack (never more
+ * than one chunk: a documented object with 64 members goes down the general path). */
+static int jdec_sobject(jdec *d, const sch_node *node) {
+  lua_State *L = d->L;
+  int s, k = 0, pos[32], extra;
+  unsigned seen = 0;
+  size_t i;
+  int top_level = node == d->sch->root && d->depth == 0;
+  if (node->nfields > 32 || jdec_descend(d) != 0) return -1;
+  memset(pos, 0, sizeof pos);
+  lua_pushnil(L);
+  s = lua_gettop(L);
+  jdec_ws(d);
+  if (d->p < d->end && *d->p == '}') {
+    d->p++;
+  } else {
+    for (;;) {
+      const unsigned char *ks, *q;
+      const sch_field *fld;
+      int rc;
+      if (d->p >= d->end || *d->p != '"') return -1;
+      ks = q = ++d->p;
+      while (q < d->end && *q != '"' && *q != '\\') q++;
+      if (q >= d->end || *q == '\\') return -1;  /* an escaped key: general path */
+      fld = jdec_field(node, ks, (size_t)(q - ks));
+      if (fld) {
+        unsigned bit = 1u << (fld - node->fields);
+        if ((fld->flags & SCH_DERIVED) || (seen & bit)) return -1;
+        seen |= bit;
+        jdec_push_key(L, d->keys, fld);
+      } else {
+        lua_pushlstring(L, (const char *)ks, (size_t)(q - ks));
+      }
+      d->p = q + 1;
+      jdec_ws(d);
+      if (d->p >= d->end || *d->p != ':') return -1;
+      d->p++;
+      jdec_ws(d);
+      if (d->p >= d->end) return -1;
+      if (fld && (fld->type == SCH_OBJECT || fld->type == SCH_ARRAY ||
+                  fld->type == SCH_STRING_OR_ARRAY) && (*d->p == '{' || *d->p == '[')) {
+        if (fld->type == SCH_OBJECT && *d->p == '{') rc = (d->p++, jdec_sobject(d, fld->child));
+        else if (fld->type != SCH_OBJECT && *d->p == '[') rc = (d->p++, jdec_array(d, fld->child));
+        else return -1;  /* an array for an object or the reverse */
+      } else {
+        rc = jdec_value(d);
+      }
+      if (rc != 0) return -1;
+      if (top_level) jdec_fact(d, ks, (size_t)(q - ks));
+      rc = fld ? jdec_check(d, fld, top_level) : 0;
+      if (rc < 0) return -1;
+      if (rc == 0) {
+        if (fld) pos[fld - node->fields] = lua_gettop(L);
+        if (++k == JDEC_CHUNK) return -1;
+      }
+      jdec_ws(d);
+      if (d->p >= d->end) return -1;
+      if (*d->p == '}') {
+        d->p++;
+        break;
+      }
+      if (*d->p != ',') return -1;
+      d->p++;
+      jdec_ws(d);
+    }
+  }
+  for (i = 0; i < node->nfields; i++)
+    if ((node->fields[i].flags & SCH_REQUIRED) && !(seen & (1u << i))) return -1;
+  extra = d->sch->derive ? d->sch->derive(L, node, pos, d->keys, d->sch->ud) : 0;
+  if (extra < 0) return -1;
+  jdec_flush_object(L, s, k + extra);
+  d->depth--;
+  return 0;
+}
+
+/* Protected: (body, len, jdec with sch and f set) -> value, true | nil, false. */
+static int jdec_reply_k(lua_State *L) {
+  jdec *d = lua_touserdata(L, 3);
+  d->L = L;
+  d->p = lua_touserdata(L, 1);
+  d->end = d->p + (size_t)lua_tointeger(L, 2);
+  d->depth = 0;
+  lua_settop(L, 0);
+  if (lua_rawgetp(L, LUA_REGISTRYINDEX, &jdec_keys_key) != LUA_TTABLE) {
+    lua_pop(L, 1);
+    lua_createtable(L, 0, 64);
+    lua_pushvalue(L, -1);
+    lua_rawsetp(L, LUA_REGISTRYINDEX, &jdec_keys_key);
+  }
+  d->keys = 1;
+  lnorm_push_array_mt(L);
+  d->mark = 2;
+  jdec_ws(d);
+  if (d->p < d->end && *d->p == '{') {
+    d->p++;
+    if (jdec_sobject(d, d->sch->root) == 0) {
+      jdec_ws(d);
+      if (d->p == d->end) {
+        lua_settop(L, 3);
+        lua_pushboolean(L, 1);
+        return 2;
+      }
+    }
+  }
+  lua_settop(L, 0);
+  lua_pushnil(L);
+  lua_pushboolean(L, 0);
+  return 2;
+}
+
+int jdec_reply(lua_State *L, const char *body, size_t len, const jdec_schema *s,
+               reply_facts *f) {
+  jdec d;
+  memset(f, 0, sizeof *f);
+  if (!body || len == 0 || memchr(body, '\0', len) || !lua_checkstack(L, 4)) return 0;
+  memset(&d, 0, sizeof d);
+  d.sch = s;
+  d.f = f;
+  f->is_json = f->is_object = 1;
+  lua_pushcfunction(L, jdec_reply_k);
+  lua_pushlightuserdata(L, (void *)body);
+  lua_pushinteger(L, (lua_Integer)len);
+  lua_pushlightuserdata(L, &d);
+  if (lua_pcall(L, 3, 2, 0) != LUA_OK) {
+    lua_pop(L, 1);
+    memset(f, 0, sizeof *f);
+    return 0;
+  }
+  if (!lua_toboolean(L, -1)) {
+    lua_pop(L, 2);
+    memset(f, 0, sizeof *f);
     return 0;
   }
   lua_pop(L, 1);

@@ -10,6 +10,7 @@
 #include <lauxlib.h>
 #include "lua-cjson.h"
 #include "agora.h"
+#include "jdec.h"
 #include "lnorm.h"
 #include "qingcloud.h"
 #include "schema.h"
@@ -27,7 +28,7 @@ static int lnorm_whole(lua_Number d, lua_Integer *out) {
 }
 
 /* Strict decimal integer: optional '-', digits only, fits lua_Integer. */
-static int lnorm_parse_int(const char *s, lua_Integer *out) {
+int lnorm_parse_int(const char *s, lua_Integer *out) {
   const char *p = s;
   char *end = NULL;
   long long v;
@@ -421,40 +422,55 @@ static int lnorm_check_array(lua_State *L, int aidx, const sch_node *n, lnorm_ch
   return 0;
 }
 
-/* Checks and coerces the value on top of the stack (field f of the table at tidx). */
-static int lnorm_check_value(lua_State *L, int tidx, const sch_field *f, lnorm_chk *c) {
+int lnorm_coerce(lua_State *L, const sch_field *f) {
   lua_Integer i;
   int t = lua_type(L, -1);
   switch (f->type) {
   case SCH_INT:
-    if (t == LUA_TNUMBER && lua_isinteger(L, -1)) return 0;
+    if (t == LUA_TNUMBER && lua_isinteger(L, -1)) return 1;
     if ((t == LUA_TNUMBER && lnorm_whole(lua_tonumber(L, -1), &i)) ||
         (t == LUA_TSTRING && (f->flags & SCH_COERCE) && lnorm_parse_int(lua_tostring(L, -1), &i))) {
       lua_pushinteger(L, i);
-      lnorm_rawset(L, tidx, f->name);
-      return 0;
+      return 2;
     }
-    return lnorm_breach(L, -1, c, "an", "integer");
+    return 0;
   case SCH_BOOL:
-    if (t == LUA_TBOOLEAN) return 0;
+    if (t == LUA_TBOOLEAN) return 1;
     if (t == LUA_TSTRING && (f->flags & SCH_COERCE)) {
       const char *s = lua_tostring(L, -1);
       int b = strcmp(s, "true") == 0 ? 1 : strcmp(s, "false") == 0 ? 0 : -1;
       if (b >= 0) {
         lua_pushboolean(L, b);
-        lnorm_rawset(L, tidx, f->name);
-        return 0;
+        return 2;
       }
     }
-    return lnorm_breach(L, -1, c, "a", "boolean");
+    return 0;
   case SCH_STRING:
-    if (t == LUA_TSTRING) return 0;
+    if (t == LUA_TSTRING) return 1;
     if (t == LUA_TNUMBER && (f->flags & SCH_COERCE) && lua_isinteger(L, -1)) {
       lua_pushfstring(L, "%I", (LUAI_UACINT)lua_tointeger(L, -1));
+      return 2;
+    }
+    return 0;
+  default:
+    return 0;
+  }
+}
+
+/* Checks and coerces the value on top of the stack (field f of the table at tidx). */
+static int lnorm_check_value(lua_State *L, int tidx, const sch_field *f, lnorm_chk *c) {
+  int t = lua_type(L, -1);
+  switch (f->type) {
+  case SCH_INT:
+  case SCH_BOOL:
+  case SCH_STRING:
+    switch (lnorm_coerce(L, f)) {
+    case 1: return 0;
+    case 2:
       lnorm_rawset(L, tidx, f->name);
       return 0;
+    default: return lnorm_breach(L, -1, c, lnorm_article(f->type), sch_type_name(f->type));
     }
-    return lnorm_breach(L, -1, c, "a", "string");
   case SCH_OBJECT:
     if (t != LUA_TTABLE || !lnorm_is_object(L, -1)) return lnorm_breach(L, -1, c, "an", "object");
     return f->child ? lnorm_check_node(L, lua_gettop(L), f->child, c) : 0;
@@ -642,6 +658,89 @@ static int lnorm_agora_k(lua_State *L) {
 
 int lnorm_agora(lua_State *L, int idx, long status, rec_err *e) {
   return lnorm_run(L, idx, lnorm_agora_k, "agora", status, e);
+}
+
+/* ---- both at once: the one-pass path (jdec_reply) ---- */
+
+typedef struct lnorm_fast {
+  int prov;                   /* LNORM_AGORA | LNORM_QINGCLOUD */
+  const sch_node *recinfo;    /* QingCloud: the node of recinfos[] */
+  const sch_node *sr;         /* Agora: the node of serverResponse */
+  int has_status;             /* Agora: serverResponse.status, once read */
+  lua_Integer status;
+  int has_off;                /* QingCloud: the zone, once read */
+  long off;
+} lnorm_fast;
+
+/* The value of field name of n, as derive sees it (0 when absent). */
+static int lnorm_pos(const sch_node *n, const int *pos, const char *name) {
+  const sch_field *f = sch_find(n, name);
+  return f ? pos[f - n->fields] : 0;
+}
+
+static int lnorm_push_pair(lua_State *L, const sch_node *n, int keys, const char *name) {
+  const sch_field *f = sch_find(n, name);
+  if (!f) {
+    lua_pop(L, 1);
+    return 0;
+  }
+  jdec_push_key(L, keys, f);
+  lua_insert(L, -2);
+  return 1;
+}
+
+static int lnorm_fast_time(lua_State *L, const sch_node *n, const int *pos, int keys,
+                           lnorm_fast *u, const char *field, const char *ts) {
+  int at = lnorm_pos(n, pos, field);
+  long long t;
+  if (!at || lua_type(L, at) != LUA_TSTRING) return 0;
+  if (!u->has_off) u->off = lnorm_qc_utc_offset(L), u->has_off = 1;
+  if (!lnorm_parse_local_time(lua_tostring(L, at), u->off, &t)) return 0;
+  lua_pushinteger(L, (lua_Integer)t);
+  return lnorm_push_pair(L, n, keys, ts);
+}
+
+/* What lnorm_agora_k / lnorm_qingcloud_k add after the checks, as pairs for jdec. */
+static int lnorm_derive(lua_State *L, const sch_node *n, const int *pos, int keys, void *ud) {
+  lnorm_fast *u = ud;
+  int at, k = 0;
+  const char *name;
+  if (u->prov == LNORM_AGORA) {
+    if (n == u->sr) {
+      at = lnorm_pos(n, pos, "status");
+      if (at) u->has_status = 1, u->status = lua_tointeger(L, at);
+    } else if (n == &sch_agora_reply && u->has_status) {
+      lua_pushinteger(L, u->status);
+      k += lnorm_push_pair(L, n, keys, "status");
+      if ((name = agora_status_name((long)u->status)) != NULL) {
+        lua_pushstring(L, name);
+        k += lnorm_push_pair(L, n, keys, "status_name");
+      }
+    }
+  } else if (n == u->recinfo) {
+    at = lnorm_pos(n, pos, "status");
+    if (at && (name = qc_status_name((long)lua_tointeger(L, at))) != NULL) {
+      lua_pushstring(L, name);
+      k += lnorm_push_pair(L, n, keys, "status_name");
+    }
+    k += lnorm_fast_time(L, n, pos, keys, u, "created", "created_ts");
+    k += lnorm_fast_time(L, n, pos, keys, u, "updated", "updated_ts");
+  }
+  return k;
+}
+
+int lnorm_reply(lua_State *L, const char *body, size_t len, int prov, reply_facts *f) {
+  lnorm_fast u;
+  jdec_schema s;
+  const sch_field *fld;
+  memset(&u, 0, sizeof u);
+  u.prov = prov;
+  s.root = prov == LNORM_AGORA ? &sch_agora_reply : &sch_qingcloud_reply;
+  s.derive = lnorm_derive;
+  s.ud = &u;
+  if ((fld = sch_find(&sch_agora_reply, "serverResponse")) != NULL) u.sr = fld->child;
+  if ((fld = sch_find(&sch_qingcloud_reply, "recinfos")) != NULL) u.recinfo = fld->child;
+  return jdec_reply(L, body, len, &s, f);
 }
 
 /* ---- a reply against any schema node, for tests and fuzzers ---- */

@@ -20,6 +20,7 @@
 #include "jdec.h"
 #include "lnorm.h"
 #include "provider.h"
+#include "schema.h"
 
 static const char *fixtures[] = {
   "agora_200_empty_body.txt", "agora_200_individual_json.json", "agora_200_missing_fields.json",
@@ -156,7 +157,7 @@ static int same_facts(const reply_facts *a, const reply_facts *b) {
 
 /* ---- one input through both paths ---- */
 
-static long ncases, nok;
+static long ncases, nok, nfast;
 
 /* What call.c does: decode, facts, then the provider pass (0 agora, 1 qingcloud). Pushes the
  * value (nil when it did not decode). */
@@ -172,8 +173,8 @@ static int run_path(lua_State *L, decode_fn dec, const char *body, size_t len, i
 }
 
 static void differ(lua_State *L, const char *body, size_t len) {
-  int top = lua_gettop(L), ra, rb, prov;
-  reply_facts fa, fb;
+  int top = lua_gettop(L), ra, rb, prov, fast;
+  reply_facts fa, fb, fc;
   rec_err ea, eb;
   ncases++;
   /* the plain decode */
@@ -202,6 +203,18 @@ static void differ(lua_State *L, const char *body, size_t len) {
       fprintf(stderr, "facts differ on: %.*s\n", (int)(len > 300 ? 300 : len), body);
       fail();
     }
+    /* the one-pass path: when it takes a reply, it gives the facts and the value the general
+     * path gives (which must then succeed) */
+    fast = lnorm_reply(L, body, len, prov == 0 ? LNORM_AGORA : LNORM_QINGCLOUD, &fc);
+    if (lua_gettop(L) != top + 2 + fast) {
+      fprintf(stderr, "one-pass path left %d values\n", lua_gettop(L) - top - 2);
+      fail();
+    }
+    if (fast && !same_facts(&fa, &fc)) {
+      fprintf(stderr, "one-pass facts differ (provider %d) on: %.*s\n", prov,
+              (int)(len > 300 ? 300 : len), body);
+      fail();
+    }
     ra = prov == 0 ? lnorm_agora(L, top + 1, 200, &ea) : lnorm_qingcloud(L, top + 1, 200, &ea);
     rb = prov == 0 ? lnorm_agora(L, top + 2, 200, &eb) : lnorm_qingcloud(L, top + 2, 200, &eb);
     if (ra != rb || ea.kind != eb.kind || strcmp(ea.message, eb.message) != 0 ||
@@ -210,6 +223,12 @@ static void differ(lua_State *L, const char *body, size_t len) {
               ea.message, eb.message, why, (int)(len > 300 ? 300 : len), body);
       fail();
     }
+    if (fast && (ra != 0 || !same(L, top + 1, top + 3, 0))) {
+      fprintf(stderr, "one-pass path differs (provider %d, general path %d: %s; %s) on: %.*s\n",
+              prov, ra, ea.message, ra == 0 ? why : "", (int)(len > 300 ? 300 : len), body);
+      fail();
+    }
+    nfast += fast;
     lua_settop(L, top);
   }
 }
@@ -313,6 +332,108 @@ static void gen_value(gbuf *g, int depth) {
   case 6: case 7: gen_object(g, depth); break;
   default: gen_array(g, depth); break;
   }
+}
+
+/* ---- replies built from the schema: mostly keeping the contract, sometimes not ---- */
+
+static const char *sch_strings[] = {
+  "\"abc\"", "\"2024-01-02 03:04:05\"", "\"1999-12-31 23:59:60\"", "\"2024-13-01 00:00:00\"",
+  "\"json\"", "\"\"", "\"a\\u00e9\"", "\"52\"", "\"in_progress\"", "\"\\u0000x\"",
+};
+
+static void gen_sch_node(gbuf *g, const sch_node *n, int depth);
+
+/* A value for field f: mostly of its type (sometimes in a documented coercible form), else
+ * null or another type. */
+static void gen_sch_value(gbuf *g, const sch_field *f, int depth) {
+  unsigned r = rnd() % 100;
+  char b[48];
+  if (r >= 96) {
+    switch (rnd() % 8) {
+    case 0: case 1: gstr(g, "null"); return;
+    case 2: gstr(g, numbers[rnd() % (sizeof numbers / sizeof numbers[0])]); return;
+    case 3: gstr(g, strings[rnd() % (sizeof strings / sizeof strings[0])]); return;
+    case 4: gstr(g, rnd() % 2 ? "{}" : "[]"); return;
+    case 5: gstr(g, rnd() % 2 ? "true" : "[{}]"); return;
+    case 6: gstr(g, "{\"k\":1}"); return;
+    default: gstr(g, "[1,\"x\"]"); return;
+    }
+  }
+  switch (f->type) {
+  case SCH_INT:
+    if (r < 70) snprintf(b, sizeof b, "%d", (int)(rnd() % 70) - 3);
+    else if (r < 80) snprintf(b, sizeof b, "\"%d\"", (int)(rnd() % 70));
+    else snprintf(b, sizeof b, "%s", rnd() % 2 ? "1562724971626" : "5.0");
+    gstr(g, b);
+    return;
+  case SCH_BOOL:
+    gstr(g, r < 80 ? (rnd() % 2 ? "true" : "false") : (rnd() % 2 ? "\"true\"" : "\"false\""));
+    return;
+  case SCH_STRING:
+    if (r < 80) gstr(g, sch_strings[rnd() % (sizeof sch_strings / sizeof sch_strings[0])]);
+    else snprintf(b, sizeof b, "%d", (int)(rnd() % 1000)), gstr(g, b);
+    return;
+  case SCH_OBJECT:
+    gen_sch_node(g, f->child, depth + 1);
+    return;
+  case SCH_STRING_OR_ARRAY:
+    if (r < 30) {
+      gstr(g, "\"x.m3u8\"");
+      return;
+    }
+    /* fall through */
+  case SCH_ARRAY: {
+    int k = (int)(rnd() % 4), i;
+    if (rnd() % 50 == 0) k = 64 + (int)(rnd() % 20);  /* crosses the flush chunk */
+    gstr(g, "[");
+    for (i = 0; i < k; i++) {
+      if (i) gstr(g, ",");
+      gen_sch_node(g, f->child, depth + 1);
+    }
+    gstr(g, "]");
+    return;
+  }
+  }
+}
+
+static void gen_sch_member(gbuf *g, const char *key, int *first) {
+  if (!*first) gstr(g, rnd() % 8 ? "," : " ,\n ");
+  *first = 0;
+  gstr(g, "\"");
+  gstr(g, key);
+  gstr(g, "\":");
+}
+
+static void gen_sch_node(gbuf *g, const sch_node *n, int depth) {
+  int first = 1;
+  size_t i, start = n->nfields ? rnd() % n->nfields : 0;
+  gstr(g, "{");
+  for (i = 0; i < n->nfields; i++) {
+    const sch_field *f = &n->fields[(start + i) % n->nfields];  /* any order */
+    unsigned r = rnd() % 100;
+    if (f->flags & SCH_DERIVED) {
+      if (r < 2) gen_sch_member(g, f->name, &first), gstr(g, "1");  /* not the server's to send */
+      continue;
+    }
+    if (r < ((f->flags & SCH_REQUIRED) ? 2u : 25u) || (depth > 6 && f->child)) continue;
+    if (r > 98) {  /* the key written with an escape */
+      char k[64];
+      snprintf(k, sizeof k, "\\u00%02x%s", (unsigned char)f->name[0], f->name + 1);
+      gen_sch_member(g, k, &first);
+    } else {
+      gen_sch_member(g, f->name, &first);
+    }
+    gen_sch_value(g, f, depth);
+    if (r == 98) {  /* twice */
+      gen_sch_member(g, f->name, &first);
+      gen_sch_value(g, f, depth);
+    }
+  }
+  if (rnd() % 5 == 0) {  /* a field the schema does not know */
+    gen_sch_member(g, keys[rnd() % (sizeof keys / sizeof keys[0])], &first);
+    gen_value(g, depth + 3);
+  }
+  gstr(g, "}");
 }
 
 /* Truncations and byte changes of an input; each goes through both paths. */
@@ -436,6 +557,50 @@ static void test_generated(void **state) {
   assert_true(ncases > 10000);
 }
 
+/* Replies generated from the schema: most keep the contract and take the one-pass path,
+ * the others (a wrong type, a null where one is required, a missing field, a duplicate or
+ * escaped key, a derived field sent, 64 members) must give exactly what the general path
+ * gives. */
+static void test_schema_replies(void **state) {
+  lua_State *L = *state;
+  gbuf g = {0};
+  long before = nfast;
+  int i;
+  for (i = 0; i < 6000; i++) {
+    g.len = 0;
+    gen_sch_node(&g, i % 2 ? &sch_qingcloud_reply : &sch_agora_reply, 0);
+    differ(L, g.s, g.len);
+    if (i % 4 == 0) mutate(L, g.s, g.len, 2);
+  }
+  free(g.s);
+  fprintf(stderr, "jdec: %ld schema replies took the one-pass path\n", nfast - before);
+  assert_true(nfast - before > 1000);
+}
+
+/* The providers' documented replies (fixtures) keep the contract: they take the one-pass path. */
+static void test_fixtures_one_pass(void **state) {
+  static const struct { const char *name; int prov; } take[] = {
+    {"agora_200_individual_json.json", LNORM_AGORA}, {"agora_200_mix_json.json", LNORM_AGORA},
+    {"agora_200_mix_string.json", LNORM_AGORA}, {"agora_200_web.json", LNORM_AGORA},
+    {"agora_200_web_rtmp.json", LNORM_AGORA}, {"agora_200_mix_vod.json", LNORM_AGORA},
+    {"qc_200_success.json", LNORM_QINGCLOUD}, {"qc_200_string_numbers.json", LNORM_QINGCLOUD},
+    {"qc_200_null_recinfos.json", LNORM_QINGCLOUD}, {"qc_200_empty.json", LNORM_QINGCLOUD},
+  };
+  lua_State *L = *state;
+  size_t i;
+  for (i = 0; i < sizeof take / sizeof take[0]; i++) {
+    size_t len;
+    char *body = read_fixture(take[i].name, &len);
+    reply_facts f;
+    if (lnorm_reply(L, body, len, take[i].prov, &f) != 1) {
+      fprintf(stderr, "%s did not take the one-pass path\n", take[i].name);
+      fail();
+    }
+    lua_pop(L, 1);
+    free(body);
+  }
+}
+
 /* Measurement mode (docs/performance.md): JDEC_BENCH=<fixture> JDEC_PATH=old|new JDEC_N=<n>
  * runs what call.c does with a reply (decode, facts, provider pass) n times and prints the
  * best of 5 wall times per reply. Not a test: run by hand, under callgrind for Ir counts. */
@@ -479,6 +644,8 @@ int main(void) {
     cmocka_unit_test_setup_teardown(test_edges, setup, teardown),
     cmocka_unit_test_setup_teardown(test_depth, setup, teardown),
     cmocka_unit_test_setup_teardown(test_generated, setup, teardown),
+    cmocka_unit_test_setup_teardown(test_schema_replies, setup, teardown),
+    cmocka_unit_test_setup_teardown(test_fixtures_one_pass, setup, teardown),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
