@@ -188,7 +188,7 @@ static int jdec_string(jdec *d) {
 }
 
 static int jdec_descend(jdec *d) {
-  if (++d->depth > JDEC_MAX_DEPTH || !lua_checkstack(d->L, 2 * JDEC_CHUNK + 8)) return -1;
+  if (++d->depth > JDEC_MAX_DEPTH || !lua_checkstack(d->L, 2 * JDEC_CHUNK + 16)) return -1;
   return 0;
 }
 
@@ -376,15 +376,17 @@ int jdec_decode(lua_State *L, const char *body, size_t len) {
 
 /* ---- schema mode ---- */
 
-static const char jdec_keys_key = 'k';    /* registry key (by address) of the key cache */
+static const char jdec_keys_key = 'k';    /* registry key (by address) of the key cache:
+                                           * node (light userdata) -> its key strings */
 static const char jdec_anchor_key = 'a';  /* registry key of a coerced code fact's string */
 
-void jdec_push_key(lua_State *L, int keys, const sch_field *f) {
-  if (lua_rawgetp(L, keys, f) == LUA_TSTRING) return;
+void jdec_push_key(lua_State *L, int names, const sch_node *n, const sch_field *f) {
+  lua_Integer i = (lua_Integer)(f - n->fields) + 1;
+  if (lua_rawgeti(L, names, i) == LUA_TSTRING) return;
   lua_pop(L, 1);
   lua_pushstring(L, f->name);
   lua_pushvalue(L, -1);
-  lua_rawsetp(L, keys, f);
+  lua_rawseti(L, names, i);
 }
 
 /* The field of n whose name is the len bytes at s (no NUL among them), or NULL. */
@@ -488,12 +490,20 @@ static int jdec_check(jdec *d, const sch_field *fld, int top_level) {
  * than one chunk: a documented object with 64 members goes down the general path). */
 static int jdec_sobject(jdec *d, const sch_node *node) {
   lua_State *L = d->L;
-  int s, k = 0, pos[32], extra;
+  int s, k = 0, pos[32], extra, names;
   unsigned seen = 0;
   size_t i;
   int top_level = node == d->sch->root && d->depth == 0;
   if (node->nfields > 32 || jdec_descend(d) != 0) return -1;
   memset(pos, 0, sizeof pos);
+  /* the node's key strings, interned once per lua_State: an array by field index */
+  if (lua_rawgetp(L, d->keys, node) != LUA_TTABLE) {
+    lua_pop(L, 1);
+    lua_createtable(L, (int)node->nfields, 0);
+    lua_pushvalue(L, -1);
+    lua_rawsetp(L, d->keys, node);
+  }
+  names = lua_gettop(L);
   lua_pushnil(L);
   s = lua_gettop(L);
   jdec_ws(d);
@@ -513,7 +523,7 @@ static int jdec_sobject(jdec *d, const sch_node *node) {
         unsigned bit = 1u << (fld - node->fields);
         if ((fld->flags & SCH_DERIVED) || (seen & bit)) return -1;
         seen |= bit;
-        jdec_push_key(L, d->keys, fld);
+        jdec_push_key(L, names, node, fld);
       } else {
         lua_pushlstring(L, (const char *)ks, (size_t)(q - ks));
       }
@@ -552,9 +562,10 @@ static int jdec_sobject(jdec *d, const sch_node *node) {
   }
   for (i = 0; i < node->nfields; i++)
     if ((node->fields[i].flags & SCH_REQUIRED) && !(seen & (1u << i))) return -1;
-  extra = d->sch->derive ? d->sch->derive(L, node, pos, d->keys, d->sch->ud) : 0;
+  extra = d->sch->derive ? d->sch->derive(L, node, pos, names, d->sch->ud) : 0;
   if (extra < 0) return -1;
   jdec_flush_object(L, s, k + extra);
+  lua_replace(L, names);  /* the table takes the names' slot */
   d->depth--;
   return 0;
 }

@@ -25,9 +25,9 @@ typedef struct jdec_schema {
   const sch_node *root;
   /* Called when an object described by node n has been read, before its table is created:
    * pos[i] is the stack index of the (checked) value of n->fields[i], 0 when absent. It may
-   * push (key, value) pairs for derived fields (keys with jdec_push_key) and returns how many
-   * it pushed (at most 4), or -1 to send the reply down the general path. */
-  int (*derive)(lua_State *L, const sch_node *n, const int *pos, int keys, void *ud);
+   * push (key, value) pairs for derived fields (keys with jdec_push_key(L, names, n, f)) and
+   * returns how many it pushed (at most 4), or -1 to send the reply down the general path. */
+  int (*derive)(lua_State *L, const sch_node *n, const int *pos, int names, void *ud);
   void *ud;
 } jdec_schema;
 
@@ -41,8 +41,8 @@ typedef struct jdec_schema {
 int jdec_reply(lua_State *L, const char *body, size_t len, const jdec_schema *s,
                reply_facts *f);
 
-/* Pushes the field's name, interned once per lua_State and kept in the key cache at index
- * keys (for derive hooks). */
-void jdec_push_key(lua_State *L, int keys, const sch_field *f);
+/* Pushes the name of field f of node n, interned once per lua_State and kept in the node's
+ * array of names at stack index names (the one derive hooks are given). */
+void jdec_push_key(lua_State *L, int names, const sch_node *n, const sch_field *f);
 
 #endif

@@ -678,18 +678,18 @@ static int lnorm_pos(const sch_node *n, const int *pos, const char *name) {
   return f ? pos[f - n->fields] : 0;
 }
 
-static int lnorm_push_pair(lua_State *L, const sch_node *n, int keys, const char *name) {
+static int lnorm_push_pair(lua_State *L, const sch_node *n, int names, const char *name) {
   const sch_field *f = sch_find(n, name);
   if (!f) {
     lua_pop(L, 1);
     return 0;
   }
-  jdec_push_key(L, keys, f);
+  jdec_push_key(L, names, n, f);
   lua_insert(L, -2);
   return 1;
 }
 
-static int lnorm_fast_time(lua_State *L, const sch_node *n, const int *pos, int keys,
+static int lnorm_fast_time(lua_State *L, const sch_node *n, const int *pos, int names,
                            lnorm_fast *u, const char *field, const char *ts) {
   int at = lnorm_pos(n, pos, field);
   long long t;
@@ -697,11 +697,11 @@ static int lnorm_fast_time(lua_State *L, const sch_node *n, const int *pos, int 
   if (!u->has_off) u->off = lnorm_qc_utc_offset(L), u->has_off = 1;
   if (!lnorm_parse_local_time(lua_tostring(L, at), u->off, &t)) return 0;
   lua_pushinteger(L, (lua_Integer)t);
-  return lnorm_push_pair(L, n, keys, ts);
+  return lnorm_push_pair(L, n, names, ts);
 }
 
 /* What lnorm_agora_k / lnorm_qingcloud_k add after the checks, as pairs for jdec. */
-static int lnorm_derive(lua_State *L, const sch_node *n, const int *pos, int keys, void *ud) {
+static int lnorm_derive(lua_State *L, const sch_node *n, const int *pos, int names, void *ud) {
   lnorm_fast *u = ud;
   int at, k = 0;
   const char *name;
@@ -711,20 +711,20 @@ static int lnorm_derive(lua_State *L, const sch_node *n, const int *pos, int key
       if (at) u->has_status = 1, u->status = lua_tointeger(L, at);
     } else if (n == &sch_agora_reply && u->has_status) {
       lua_pushinteger(L, u->status);
-      k += lnorm_push_pair(L, n, keys, "status");
+      k += lnorm_push_pair(L, n, names, "status");
       if ((name = agora_status_name((long)u->status)) != NULL) {
         lua_pushstring(L, name);
-        k += lnorm_push_pair(L, n, keys, "status_name");
+        k += lnorm_push_pair(L, n, names, "status_name");
       }
     }
   } else if (n == u->recinfo) {
     at = lnorm_pos(n, pos, "status");
     if (at && (name = qc_status_name((long)lua_tointeger(L, at))) != NULL) {
       lua_pushstring(L, name);
-      k += lnorm_push_pair(L, n, keys, "status_name");
+      k += lnorm_push_pair(L, n, names, "status_name");
     }
-    k += lnorm_fast_time(L, n, pos, keys, u, "created", "created_ts");
-    k += lnorm_fast_time(L, n, pos, keys, u, "updated", "updated_ts");
+    k += lnorm_fast_time(L, n, pos, names, u, "created", "created_ts");
+    k += lnorm_fast_time(L, n, pos, names, u, "updated", "updated_ts");
   }
   return k;
 }

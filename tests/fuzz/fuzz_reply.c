@@ -1,7 +1,9 @@
 /* fuzz_reply: reply normalisation of both providers, the way call.c runs it: JSON decoding
- * (jdec, the one-pass decoder; it must accept exactly what lua-cjson accepts: the deep
- * comparison of the values is tests/unit/test_jdec.c), the facts, the provider's verdict
- * (typed error or success) and the schema check with the in-place normalisation.
+ * (jdec; it must accept exactly what lua-cjson accepts: the deep comparison of those values
+ * is tests/unit/test_jdec.c), the facts, the provider's verdict (typed error or success) and
+ * the schema check with the in-place normalisation. The one-pass path (lnorm_reply) is held
+ * to that general path: when it takes a reply, the general path must succeed with the same
+ * facts and a deep-equal value (array marks included).
  * Input: byte 0 picks the provider (bit 0), the HTTP status (bits 1..4) and the Agora mode
  * of the query URL built alongside (bits 5..6); the rest is the reply body. */
 #include <lauxlib.h>
@@ -14,6 +16,7 @@
 #include "lnorm.h"
 #include "qingcloud.h"
 #include "rerr.h"
+#include "luasame.h"
 
 static const long statuses[16] = {200, 200, 200, 200, 206, 400, 401, 403,
                                   404, 429, 500, 502, 503, 504, 302, 999};
@@ -44,6 +47,25 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   if (ok_new != ok_old) abort();  /* jdec refuses or accepts what lua-cjson does not */
   if (ok_new) lnorm_facts(L, -1, &f);
   else lua_pushnil(L);
+  /* the one-pass path on the same body, before the general path's pass changes its value */
+  {
+    reply_facts ff;
+    rec_err e2;
+    int fast = len > 0 && lnorm_reply(L, body, len, agora ? LNORM_AGORA : LNORM_QINGCLOUD, &ff);
+    if (fast) {
+      memset(&e2, 0, sizeof e2);
+      if (!ok_new || !same_facts(&f, &ff)) abort();  /* took what is not JSON, other facts */
+      lua_pushvalue(L, -2);  /* the general path's value, normalised in place */
+      if ((agora ? lnorm_agora(L, -1, 200, &e2) : lnorm_qingcloud(L, -1, 200, &e2)) != 0)
+        abort();  /* took a reply that breaks the contract */
+      if (!same(L, -1, -2, 0)) abort();  /* a different value */
+      lua_pop(L, 2);
+      /* the general path's value was normalised above: decode it again for the verdict */
+      lua_pop(L, 1);
+      if (!jdec_decode(L, body, len)) abort();
+      lnorm_facts(L, -1, &f);
+    }
+  }
   if (agora) {
     agora_query_params q = {"appid", "resource", "sid-1", modes[(data[0] >> 5) & 3]};
     char *url = agora_build_query_url("http://127.0.0.1:1", &q, &err);
