@@ -222,6 +222,7 @@ static void send_attempt(pcall *pc) {
   if (pc->provider == CALL_AGORA) {
     agora_headers[0] = pc->conf->auth_header ? pc->conf->auth_header : "Authorization:";
     r.headers = agora_headers;
+    r.cache_url = 1;  /* the same query URL every poll; QingCloud's is signed afresh */
   }
   r.method = "GET";
   r.url = url;

@@ -38,6 +38,9 @@ typedef struct http_request {
   /* A provider GET: the easy handle keeps its options between requests (no reset) and the
    * header list is built once per distinct set of lines and kept. No body, no method. */
   int reuse;
+  /* With reuse: the same URL is sent again and again (an Agora query, not a signed QingCloud
+   * one): it is parsed once and kept (up to 512 URLs, least recently used dropped first). */
+  int cache_url;
   /* Called (from inside libcurl: no curl calls, no Lua) when the request is about to leave
    * on its connection. resend is 1 when libcurl is about to send it a second time (a reused
    * connection closed before any reply): the request is then aborted whatever this returns.

@@ -112,6 +112,12 @@ static const sch_field ag_reply_fields[] = {
 };
 const sch_node sch_agora_reply = {"agora reply", ag_reply_fields, N(ag_reply_fields)};
 
+const sch_derived sch_derive = {
+  &ag_sr, &ag_sr_fields[2], &ag_reply_fields[4], &ag_reply_fields[5],
+  &qc_recinfo, &qc_recinfo_fields[6], &qc_recinfo_fields[15], &qc_recinfo_fields[16],
+  &qc_recinfo_fields[17], &qc_recinfo_fields[18], &qc_recinfo_fields[19],
+};
+
 /* ---- helpers ---- */
 
 const char *sch_type_name(sch_type t) {

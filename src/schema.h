@@ -47,6 +47,18 @@ struct sch_node {
 extern const sch_node sch_qingcloud_reply;
 extern const sch_node sch_agora_reply;
 
+/* The nodes and fields the normaliser reads derived values from or adds (lnorm.c), named
+ * here so that a reply needs no lookup by name (test_schema checks the names). */
+typedef struct sch_derived {
+  const sch_node *ag_sr;                          /* Agora serverResponse */
+  const sch_field *ag_sr_status;                  /* serverResponse.status */
+  const sch_field *ag_status, *ag_status_name;    /* lifted to the top level */
+  const sch_node *qc_recinfo;                     /* QingCloud recinfos[] */
+  const sch_field *qc_status, *qc_created, *qc_updated;
+  const sch_field *qc_status_name, *qc_created_ts, *qc_updated_ts;
+} sch_derived;
+extern const sch_derived sch_derive;
+
 /* "string", "integer", "boolean", "object", "array", "string or array". */
 const char *sch_type_name(sch_type t);
 /* The field called name in node, or NULL. */

@@ -267,6 +267,23 @@ static void test_every_field_is_checked(void **state) {
   lua_close(L);
 }
 
+/* sch_derive names its fields by position: each must be the field it says, in its node. */
+static void test_derived_fields_named(void **state) {
+  const sch_derived *d = &sch_derive;
+  (void)state;
+  assert_ptr_equal(d->ag_sr, sch_find(&sch_agora_reply, "serverResponse")->child);
+  assert_ptr_equal(d->ag_sr_status, sch_find(d->ag_sr, "status"));
+  assert_ptr_equal(d->ag_status, sch_find(&sch_agora_reply, "status"));
+  assert_ptr_equal(d->ag_status_name, sch_find(&sch_agora_reply, "status_name"));
+  assert_ptr_equal(d->qc_recinfo, sch_find(&sch_qingcloud_reply, "recinfos")->child);
+  assert_ptr_equal(d->qc_status, sch_find(d->qc_recinfo, "status"));
+  assert_ptr_equal(d->qc_created, sch_find(d->qc_recinfo, "created"));
+  assert_ptr_equal(d->qc_updated, sch_find(d->qc_recinfo, "updated"));
+  assert_ptr_equal(d->qc_status_name, sch_find(d->qc_recinfo, "status_name"));
+  assert_ptr_equal(d->qc_created_ts, sch_find(d->qc_recinfo, "created_ts"));
+  assert_ptr_equal(d->qc_updated_ts, sch_find(d->qc_recinfo, "updated_ts"));
+}
+
 static void test_scenario_refuses_individual_string(void **state) {
   char err[256];
   FILE *fp = fopen("individual_string.lua", "w");
@@ -289,6 +306,7 @@ int main(int argc, char **argv) {
     cmocka_unit_test(test_simulator_plays_the_contract),
     cmocka_unit_test(test_every_field_is_checked),
     cmocka_unit_test(test_scenario_refuses_individual_string),
+    cmocka_unit_test(test_derived_fields_named),
   };
   if (argc > 1 && strcmp(argv[1], "--markdown") == 0) {
     docs_ctx c = {NULL, 0, 1};
