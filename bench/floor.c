@@ -1,7 +1,10 @@
 /* floor: the libcurl-alone floor for the poll storm. C concurrent easy handles, each reused
  * (keep-alive), driven by curl_multi_perform + curl_multi_poll; N Agora queries in all with
  * Basic auth; no JSON tree: the status is read by finding "status": in the body (strstr).
- * usage: floor N C   (AGORA_API_BASE, AGORA_CUSTOMER_ID, AGORA_CUSTOMER_SECRET from env)
+ * usage: floor N C [curlu]   (AGORA_API_BASE, AGORA_CUSTOMER_ID, AGORA_CUSTOMER_SECRET from env)
+ * With "curlu" the 16 query URLs are parsed once (curl_url_set) and handed to libcurl as
+ * CURLOPT_CURLU, as recwatch does, instead of a URL string libcurl parses for every transfer:
+ * the floor for a libcurl program that knows that trick.
  * Prints: RESULT contender=floor n= ok= status5= errors= r429= wall=
  * Build: cc -O2 -o floor floor.c -lcurl */
 #include <stdio.h>
@@ -38,7 +41,8 @@ int main(int argc, char **argv) {
   const char *base = getenv("AGORA_API_BASE"), *id = getenv("AGORA_CUSTOMER_ID"),
              *secret = getenv("AGORA_CUSTOMER_SECRET");
   long issued = 0, ok = 0, st5 = 0, errs = 0, r429 = 0, i;
-  int running = 1;
+  int running = 1, use_curlu;
+  CURLU *uhs[16] = {NULL};
   char userpwd[256];
   struct curl_slist *hdrs = NULL;
   CURLM *m;
@@ -49,6 +53,7 @@ int main(int argc, char **argv) {
     return 2;
   }
   if (c > n) c = n;
+  use_curlu = argc > 3 && strcmp(argv[3], "curlu") == 0;
   curl_global_init(CURL_GLOBAL_DEFAULT);
   m = curl_multi_init();
   curl_multi_setopt(m, CURLMOPT_MAX_HOST_CONNECTIONS, c);
@@ -56,6 +61,13 @@ int main(int argc, char **argv) {
   snprintf(userpwd, sizeof userpwd, "%s:%s", id, secret);
   hdrs = curl_slist_append(hdrs, "Accept: application/json");
   slots = calloc((size_t)c, sizeof *slots);
+  for (i = 0; use_curlu && i < 16; i++) {
+    char u[512];
+    snprintf(u, sizeof u,
+             "%s/v1/apps/bench-app/cloud_recording/resourceid/res-%ld/sid/sid-%ld/mode/mix/query",
+             base, i, i);
+    if (!(uhs[i] = curl_url()) || curl_url_set(uhs[i], CURLUPART_URL, u, 0) != CURLUE_OK) return 2;
+  }
   t0 = now();
   for (i = 0; i < c; i++) {
     slot *s = &slots[i];
@@ -72,7 +84,8 @@ int main(int argc, char **argv) {
     snprintf(s->url, sizeof s->url,
              "%s/v1/apps/bench-app/cloud_recording/resourceid/res-%ld/sid/sid-%ld/mode/mix/query",
              base, q, q);
-    curl_easy_setopt(s->easy, CURLOPT_URL, s->url);
+    if (use_curlu) curl_easy_setopt(s->easy, CURLOPT_CURLU, uhs[q]);
+    else curl_easy_setopt(s->easy, CURLOPT_URL, s->url);
     curl_multi_add_handle(m, s->easy);
   }
   while (running) {
@@ -101,7 +114,8 @@ int main(int argc, char **argv) {
         snprintf(s->url, sizeof s->url,
                  "%s/v1/apps/bench-app/cloud_recording/resourceid/res-%ld/sid/sid-%ld/mode/mix/query",
                  base, q, q);
-        curl_easy_setopt(s->easy, CURLOPT_URL, s->url);
+        if (use_curlu) curl_easy_setopt(s->easy, CURLOPT_CURLU, uhs[q]);
+        else curl_easy_setopt(s->easy, CURLOPT_URL, s->url);
         curl_multi_add_handle(m, s->easy);
         running = 1;
       }
@@ -111,6 +125,7 @@ int main(int argc, char **argv) {
   printf("RESULT contender=floor n=%ld ok=%ld status5=%ld errors=%ld r429=%ld wall=%.3f\n", n, ok,
          st5, errs, r429, now() - t0);
   for (i = 0; i < c; i++) curl_easy_cleanup(slots[i].easy);
+  for (i = 0; i < 16; i++) curl_url_cleanup(uhs[i]);
   free(slots);
   curl_slist_free_all(hdrs);
   curl_multi_cleanup(m);
