@@ -9,6 +9,7 @@
  * - provider GETs reuse easy handles without curl_easy_reset, with their constant options set
  *   once and a header list built once per distinct set of lines.
  * curl is never called from inside its own callbacks. */
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -22,6 +23,7 @@
 typedef struct host_q host_q;
 typedef struct hdr_list hdr_list;
 typedef struct url_ent url_ent;
+typedef struct xfer xfer;
 
 struct http_client {
   uv_loop_t *loop;
@@ -32,12 +34,14 @@ struct http_client {
   unsigned ca_gen;               /* bumped when ca_file changes: kept handles set it again */
   int active;                    /* running + queued */
   http_req_t *reqs;              /* running or queued, for http_client_free */
-  http_req_t *pool_reset;        /* finished generic requests: reset before use */
-  http_req_t *pool_keep;         /* finished provider GETs: options kept */
+  http_req_t *spare;             /* finished requests, for reuse */
+  xfer *pool_reset;              /* idle transfers of generic requests: reset before use */
+  xfer *pool_keep;               /* idle transfers of provider GETs: options kept */
   http_req_t *failed;            /* ended before reaching curl: reported from qtimer */
   uv_timer_t *qtimer;            /* the earliest deadline of a waiting request */
   uint64_t qdeadline;            /* when qtimer fires (loop ms), valid while it is active */
-  int npool;
+  int npool, nspare;
+  int nxfers;                    /* easy handles held: bound to a request, or in a pool */
   rclock_t *clock;               /* virtual time: request timeouts are engine timers */
   host_q *hosts;
   hdr_list *hdrs;                /* cached header lists for provider GETs */
@@ -49,8 +53,8 @@ struct http_client {
   int nurls;
 };
 
-/* Finished requests kept for reuse: creating and destroying a curl easy handle per request
- * costs more than keeping it. */
+/* Idle transfers (easy handles with their buffers) and finished requests kept for reuse:
+ * creating and destroying a curl easy handle per request costs more than keeping it. */
 #define POOL_MAX 256
 /* Reply buffers larger than this are not kept in the pool. */
 #define POOL_KEEP_BUFFER (64 * 1024)
@@ -62,31 +66,47 @@ struct http_client {
 
 enum { LEAVE_OK = 0, LEAVE_REFUSED, LEAVE_RESEND };
 
+/* A request as its caller sees it, from http_send to its callback or http_cancel. */
 struct http_req {
   http_client_t *client;
-  http_req_t *prev, *next;       /* in client->reqs, or a pool */
-  http_req_t *qnext;             /* in its host's waiting queue */
+  http_req_t *prev, *next;       /* in client->reqs, or client->spare */
+  http_req_t *qnext;             /* in its host's waiting queue, or client->failed */
   host_q *host;
-  CURL *easy;
+  xfer *x;                       /* its transfer: a generic request's from http_send on, a
+                                  * provider GET's only once it is handed to curl */
   url_ent *url;                  /* the parsed URL it uses (CURLOPT_CURLU), or NULL */
-  struct curl_slist *own_headers;  /* built for this request (generic requests) */
+  char *url_copy;                /* a waiting provider GET's unparsed URL */
+  struct curl_slist *list;       /* a provider GET's header list (cached or own_headers) */
+  struct curl_slist *own_headers;  /* built for this request */
   http_done_cb cb;
   void *ud;
   int (*on_leave)(void *ud, int resend);
-  char *body;
-  size_t body_len, body_cap, max_reply;
-  char *hdrs;
-  size_t hdrs_len, hdrs_cap;
-  int too_big, hdr_too_big, queued, failed, keep, leaves, left_how, started;
+  size_t max_reply;
+  int queued, failed, keep, started;
   CURLcode fail_rc;              /* why a failed request ended */
   double timeout;
   uint64_t queued_at;            /* loop ms when it entered the waiting queue */
   rtimer_t vtimeout;             /* the request's timeout on a virtual clock */
+  char method[HTTP_MAX_METHOD + 1];
+};
+
+/* A curl easy handle with its reply buffers: bound to one request while that request is in
+ * curl (or, for a generic request, configured and waiting), else idle in a pool. A waiting
+ * provider GET holds none, so at the default connection limit only as many handles as
+ * connections are in use, and the one reused is the one that just finished (warm in cache). */
+struct xfer {
+  xfer *next;                    /* in a pool */
+  http_req_t *req;               /* the request it carries, NULL when idle */
+  CURL *easy;
+  char *body;
+  size_t body_len, body_cap;
+  char *hdrs;
+  size_t hdrs_len, hdrs_cap;
+  int too_big, hdr_too_big, leaves, left_how, keep;
   /* options last set on a kept handle, to skip setting them again */
   unsigned set_ca_gen;
   long set_timeout_ms, set_connect_ms;
   size_t set_max_reply;
-  char method[HTTP_MAX_METHOD + 1];
   char errbuf[CURL_ERROR_SIZE];
 };
 
@@ -346,22 +366,37 @@ static url_ent *url_add(http_client_t *c, const char *url) {
   return u;
 }
 
-/* The request no longer uses its parsed URL (the handle forgets it too). */
+/* The request no longer uses its parsed URL (its handle, if any, forgets it too). */
 static void url_release(http_req_t *req) {
   if (!req->url) return;
-  curl_easy_setopt(req->easy, CURLOPT_CURLU, NULL);
+  if (req->x) curl_easy_setopt(req->x->easy, CURLOPT_CURLU, NULL);
   req->url->users--;
   req->url = NULL;
 }
 
 /* ---- requests, pools, queues ---- */
 
-static void destroy_req(http_req_t *req) {
+static void destroy_xfer(http_client_t *c, xfer *x) {
+  c->nxfers--;
+  curl_easy_cleanup(x->easy);
+  free(x->body);
+  free(x->hdrs);
+  free(x);
+}
+
+/* Frees what a request holds besides its transfer. */
+static void clear_req(http_req_t *req) {
   url_release(req);
-  curl_easy_cleanup(req->easy);
   curl_slist_free_all(req->own_headers);
-  free(req->body);
-  free(req->hdrs);
+  req->own_headers = NULL;
+  req->list = NULL;
+  free(req->url_copy);
+  req->url_copy = NULL;
+}
+
+static void destroy_req(http_req_t *req) {
+  clear_req(req);
+  if (req->x) destroy_xfer(req->client, req->x);
   free(req);
 }
 
@@ -382,36 +417,46 @@ static void unlink_req(http_req_t *req) {
   c->active--;
 }
 
-/* Puts a finished (unlinked) request back in its pool, or destroys it. */
-static void free_req(http_req_t *req) {
-  http_client_t *c = req->client;
-  url_release(req);
+/* Puts an idle transfer (no longer in curl) back in its pool, or destroys it. */
+static void put_xfer(http_client_t *c, xfer *x) {
+  x->req = NULL;
   if (c->npool >= POOL_MAX) {
-    destroy_req(req);
+    destroy_xfer(c, x);
     return;
   }
-  if (req->own_headers) {
-    curl_slist_free_all(req->own_headers);
-    req->own_headers = NULL;
+  if (x->body_cap > POOL_KEEP_BUFFER) {
+    free(x->body);
+    x->body = NULL;
+    x->body_cap = 0;
   }
-  if (req->body_cap > POOL_KEEP_BUFFER) {
-    free(req->body);
-    req->body = NULL;
-    req->body_cap = 0;
+  if (x->hdrs_cap > POOL_KEEP_BUFFER) {
+    free(x->hdrs);
+    x->hdrs = NULL;
+    x->hdrs_cap = 0;
   }
-  if (req->hdrs_cap > POOL_KEEP_BUFFER) {
-    free(req->hdrs);
-    req->hdrs = NULL;
-    req->hdrs_cap = 0;
-  }
-  if (req->keep) {
-    req->next = c->pool_keep;
-    c->pool_keep = req;
+  if (x->keep) {
+    x->next = c->pool_keep;
+    c->pool_keep = x;
   } else {
-    req->next = c->pool_reset;
-    c->pool_reset = req;
+    x->next = c->pool_reset;
+    c->pool_reset = x;
   }
   c->npool++;
+}
+
+/* Recycles a finished (unlinked) request and its transfer. */
+static void free_req(http_req_t *req) {
+  http_client_t *c = req->client;
+  clear_req(req);  /* before the transfer goes: it forgets the parsed URL */
+  if (req->x) put_xfer(c, req->x);
+  req->x = NULL;
+  if (c->nspare >= POOL_MAX) {
+    free(req);
+    return;
+  }
+  req->next = c->spare;
+  c->spare = req;
+  c->nspare++;
 }
 
 static int on_prereq(void *ud, char *ip, char *lip, int port, int lport);
@@ -421,69 +466,84 @@ static size_t on_body(char *data, size_t size, size_t nmemb, void *ud);
 static size_t on_header(char *data, size_t size, size_t nmemb, void *ud);
 
 /* The options every request of this client has, whatever its kind. */
-static void set_common(http_client_t *c, http_req_t *req) {
-  CURL *e = req->easy;
-  curl_easy_setopt(e, CURLOPT_PRIVATE, req);
-  curl_easy_setopt(e, CURLOPT_ERRORBUFFER, req->errbuf);
+static void set_common(http_client_t *c, xfer *x) {
+  CURL *e = x->easy;
+  curl_easy_setopt(e, CURLOPT_PRIVATE, x);
+  curl_easy_setopt(e, CURLOPT_ERRORBUFFER, x->errbuf);
   curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
   curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
   curl_easy_setopt(e, CURLOPT_USERAGENT, "recwatch/" RECWATCH_VERSION);
   curl_easy_setopt(e, CURLOPT_SSL_VERIFYPEER, 1L);  /* never off */
   curl_easy_setopt(e, CURLOPT_SSL_VERIFYHOST, 2L);
   curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, on_body);
-  curl_easy_setopt(e, CURLOPT_WRITEDATA, req);
+  curl_easy_setopt(e, CURLOPT_WRITEDATA, x);
   curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, on_header);
-  curl_easy_setopt(e, CURLOPT_HEADERDATA, req);
+  curl_easy_setopt(e, CURLOPT_HEADERDATA, x);
   curl_easy_setopt(e, CURLOPT_PREREQFUNCTION, on_prereq);
-  curl_easy_setopt(e, CURLOPT_PREREQDATA, req);
+  curl_easy_setopt(e, CURLOPT_PREREQDATA, x);
   curl_easy_setopt(e, CURLOPT_OPENSOCKETFUNCTION, on_open_socket);
   curl_easy_setopt(e, CURLOPT_OPENSOCKETDATA, c);
   curl_easy_setopt(e, CURLOPT_CLOSESOCKETFUNCTION, on_close_socket);
   curl_easy_setopt(e, CURLOPT_CLOSESOCKETDATA, c);
   curl_easy_setopt(e, CURLOPT_MAXAGE_CONN, (long)HTTP_MAX_CONN_AGE);
   if (c->ca_file) curl_easy_setopt(e, CURLOPT_CAINFO, c->ca_file);
-  req->set_ca_gen = c->ca_gen;
-  req->set_timeout_ms = req->set_connect_ms = -1;
-  req->set_max_reply = 0;
+  x->set_ca_gen = c->ca_gen;
+  x->set_timeout_ms = x->set_connect_ms = -1;
+  x->set_max_reply = 0;
 }
 
-/* A request ready to configure: from the right pool (buffers kept, lengths reset) or new. */
-static http_req_t *take_req(http_client_t *c, int keep) {
-  http_req_t **pool = keep ? &c->pool_keep : &c->pool_reset;
-  http_req_t *req = *pool;
-  int fresh = 0;
-  if (!req && c->pool_reset && keep) {  /* a generic handle becomes a kept one */
+/* A transfer for req, ready to configure: from the right pool (buffers kept, lengths reset;
+ * the most recently used first) or new. NULL when out of memory. */
+static xfer *bind_xfer(http_client_t *c, http_req_t *req) {
+  int keep = req->keep, fresh = 0;
+  xfer **pool = keep ? &c->pool_keep : &c->pool_reset;
+  xfer *x = *pool;
+  if (!x && c->pool_reset && keep) {  /* a generic handle becomes a kept one */
     pool = &c->pool_reset;
-    req = *pool;
+    x = *pool;
     fresh = 1;
   }
-  if (req) {
-    *pool = req->next;
+  if (x) {
+    *pool = x->next;
     c->npool--;
-    if (!keep || fresh) curl_easy_reset(req->easy);  /* options back to their defaults */
+    if (!keep || fresh) curl_easy_reset(x->easy);  /* options back to their defaults */
   } else {
-    req = calloc(1, sizeof *req);
-    if (!req) return NULL;
-    if (!(req->easy = curl_easy_init())) {
-      free(req);
+    x = calloc(1, sizeof *x);
+    if (!x) return NULL;
+    if (!(x->easy = curl_easy_init())) {
+      free(x);
       return NULL;
     }
+    c->nxfers++;
     fresh = 1;
   }
+  x->keep = keep;
+  if (!keep || fresh) {
+    set_common(c, x);
+    if (keep) curl_easy_setopt(x->easy, CURLOPT_HTTPGET, 1L);
+  }
+  x->next = NULL;
+  x->req = req;
+  x->body_len = x->hdrs_len = 0;
+  x->too_big = x->hdr_too_big = x->leaves = 0;
+  x->left_how = LEAVE_OK;
+  x->errbuf[0] = '\0';
+  req->x = x;
+  return x;
+}
+
+/* A request to fill in: a spare one or new. */
+static http_req_t *take_req(http_client_t *c, int keep) {
+  http_req_t *req = c->spare;
+  if (req) {
+    c->spare = req->next;
+    c->nspare--;
+  } else if (!(req = malloc(sizeof *req))) {
+    return NULL;
+  }
+  memset(req, 0, offsetof(http_req_t, method));
   req->client = c;
   req->keep = keep;
-  if (!keep || fresh) {
-    set_common(c, req);
-    if (keep) curl_easy_setopt(req->easy, CURLOPT_HTTPGET, 1L);
-  }
-  req->prev = req->next = req->qnext = NULL;
-  req->host = NULL;
-  req->body_len = req->hdrs_len = 0;
-  req->too_big = req->hdr_too_big = req->queued = req->failed = req->leaves = 0;
-  req->vtimeout.clock = NULL;
-  req->started = 0;
-  req->left_how = LEAVE_OK;
-  req->errbuf[0] = '\0';
   return req;
 }
 
@@ -527,25 +587,25 @@ static int append(char **buf, size_t *len, size_t *cap, const char *data, size_t
 }
 
 static size_t on_body(char *data, size_t size, size_t nmemb, void *ud) {
-  http_req_t *req = ud;
+  xfer *x = ud;
   size_t n = size * nmemb;
-  if (req->body_len + n > req->max_reply) {
-    req->too_big = 1;
+  if (x->body_len + n > x->req->max_reply) {
+    x->too_big = 1;
     return 0;  /* aborts the transfer with CURLE_WRITE_ERROR */
   }
-  if (append(&req->body, &req->body_len, &req->body_cap, data, n) != 0) return 0;
+  if (append(&x->body, &x->body_len, &x->body_cap, data, n) != 0) return 0;
   return n;
 }
 
 static size_t on_header(char *data, size_t size, size_t nmemb, void *ud) {
-  http_req_t *req = ud;
+  xfer *x = ud;
   size_t n = size * nmemb;
-  if (n >= 5 && strncmp(data, "HTTP/", 5) == 0) req->hdrs_len = 0;  /* keep the final one */
-  if (req->hdrs_len + n > HTTP_MAX_REPLY_HEADERS) {
-    req->hdr_too_big = 1;
+  if (n >= 5 && strncmp(data, "HTTP/", 5) == 0) x->hdrs_len = 0;  /* keep the final one */
+  if (x->hdrs_len + n > HTTP_MAX_REPLY_HEADERS) {
+    x->hdr_too_big = 1;
     return 0;
   }
-  if (append(&req->hdrs, &req->hdrs_len, &req->hdrs_cap, data, n) != 0) return 0;
+  if (append(&x->hdrs, &x->hdrs_len, &x->hdrs_cap, data, n) != 0) return 0;
   return n;
 }
 
@@ -554,15 +614,16 @@ static size_t on_header(char *data, size_t size, size_t nmemb, void *ud) {
  * second send is refused: it would not have taken a pacing slot, and it would hide the
  * drop from the caller. */
 static int on_prereq(void *ud, char *ip, char *lip, int port, int lport) {
-  http_req_t *req = ud;
+  xfer *x = ud;
+  http_req_t *req = x->req;
   (void)ip, (void)lip, (void)port, (void)lport;
-  if (++req->leaves > 1) {
-    req->left_how = LEAVE_RESEND;
+  if (++x->leaves > 1) {
+    x->left_how = LEAVE_RESEND;
     if (req->on_leave) req->on_leave(req->ud, 1);
     return CURL_PREREQFUNC_ABORT;
   }
   if (req->on_leave && req->on_leave(req->ud, 0) != 0) {
-    req->left_how = LEAVE_REFUSED;
+    x->left_how = LEAVE_REFUSED;
     return CURL_PREREQFUNC_ABORT;
   }
   return CURL_PREREQFUNC_OK;
@@ -582,14 +643,19 @@ static double parse_retry_after(const char *hdrs) {
   return 0;
 }
 
+/* A request that never reached curl (timed out waiting, refused) has no transfer: its
+ * error has no detail from curl. */
 static void transport_error(http_req_t *req, CURLcode rc, rec_err *err) {
-  const char *detail = req->errbuf[0] ? req->errbuf : curl_easy_strerror(rc);
+  const xfer *x = req->x;
+  const char *detail = x && x->errbuf[0] ? x->errbuf : curl_easy_strerror(rc);
+  int too_big = x && x->too_big, hdr_too_big = x && x->hdr_too_big;
+  int left_how = x ? x->left_how : LEAVE_OK;
   char where[256];
   char *url = NULL;
-  if (req->started) curl_easy_getinfo(req->easy, CURLINFO_EFFECTIVE_URL, &url);
+  if (req->started) curl_easy_getinfo(x->easy, CURLINFO_EFFECTIVE_URL, &url);
   http_url_for_log(url ? url : req->host->key, where, sizeof where);  /* only for a message */
   /* libcurl 7.88 reports a reply header line over 100 KiB as CURLE_OUT_OF_MEMORY */
-  if (req->hdr_too_big || rc == CURLE_OUT_OF_MEMORY || strstr(detail, "esponse headers")) {
+  if (hdr_too_big || rc == CURLE_OUT_OF_MEMORY || strstr(detail, "esponse headers")) {
     rec_err_set(err, REC_E_PROTOCOL, 0, "%s %s: reply headers too large (over %d KiB in all, "
                 "or one line over 100 KiB)", req->method, where, HTTP_MAX_REPLY_HEADERS / 1024);
     err->retryable = 0;
@@ -602,7 +668,7 @@ static void transport_error(http_req_t *req, CURLcode rc, rec_err *err) {
                 req->timeout, req->started ? "" : " waiting for a free connection");
     break;
   case CURLE_ABORTED_BY_CALLBACK:
-    if (req->left_how == LEAVE_RESEND)
+    if (left_how == LEAVE_RESEND)
       rec_err_set(err, REC_E_NETWORK, 0,
                   "%s %s: the server closed the connection without a reply", req->method,
                   where);
@@ -611,7 +677,7 @@ static void transport_error(http_req_t *req, CURLcode rc, rec_err *err) {
     break;
   case CURLE_WRITE_ERROR:
   case CURLE_FILESIZE_EXCEEDED:
-    if (req->too_big || rc == CURLE_FILESIZE_EXCEEDED) {
+    if (too_big || rc == CURLE_FILESIZE_EXCEEDED) {
       rec_err_set(err, REC_E_PROTOCOL, 0, "%s %s: reply larger than %zu bytes (the cap)",
                   req->method, where, req->max_reply);
     } else {
@@ -653,10 +719,45 @@ static void transport_error(http_req_t *req, CURLcode rc, rec_err *err) {
 static void finish_req(http_req_t *req, CURLcode rc);
 static void on_qtimer(uv_timer_t *t);
 
-/* Hands the request to curl. Its timeout counts from when it was queued. */
+/* The options of a provider GET, set on its transfer when it is handed to curl; a kept
+ * handle skips those it already has. */
+static int configure_get(http_client_t *c, http_req_t *req) {
+  xfer *x = bind_xfer(c, req);
+  CURL *e;
+  long cms = (long)(req->timeout < 10 ? req->timeout * 1000 : 10000);
+  if (!x) return -1;
+  e = x->easy;
+  if (req->url) {
+    curl_easy_setopt(e, CURLOPT_CURLU, req->url->uh);
+  } else {
+    curl_easy_setopt(e, CURLOPT_URL, req->url_copy);  /* libcurl keeps its own copy */
+    free(req->url_copy);
+    req->url_copy = NULL;
+  }
+  if (cms != x->set_connect_ms) {
+    curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, cms);
+    x->set_connect_ms = cms;
+  }
+  if (req->max_reply != x->set_max_reply) {
+    curl_easy_setopt(e, CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)req->max_reply);
+    x->set_max_reply = req->max_reply;
+  }
+  if (x->set_ca_gen != c->ca_gen) {
+    curl_easy_setopt(e, CURLOPT_CAINFO, c->ca_file);
+    x->set_ca_gen = c->ca_gen;
+  }
+  curl_easy_setopt(e, CURLOPT_HTTPHEADER, req->list);
+  return 0;
+}
+
+/* Hands the request to curl (a provider GET gets its transfer now). Its timeout counts from
+ * when it was queued. */
 static int start_req(http_req_t *req) {
   http_client_t *c = req->client;
+  xfer *x;
   long ms = (long)(req->timeout * 1000);
+  if (!req->x && configure_get(c, req) != 0) return CURLE_FAILED_INIT;  /* no memory */
+  x = req->x;
   if (req->vtimeout.clock) {
     /* virtual time: the timeout is an engine timer; curl keeps a real-time safety net so a
      * stuck real peer cannot hold the run (virtual time stands still while it waits) */
@@ -665,11 +766,11 @@ static int start_req(http_req_t *req) {
     uint64_t waited = uv_now(c->loop) - req->queued_at;
     ms = (double)waited >= (double)ms ? 1 : ms - (long)waited;
   }
-  if (ms != req->set_timeout_ms) {
-    curl_easy_setopt(req->easy, CURLOPT_TIMEOUT_MS, ms);
-    req->set_timeout_ms = ms;
+  if (ms != x->set_timeout_ms) {
+    curl_easy_setopt(x->easy, CURLOPT_TIMEOUT_MS, ms);
+    x->set_timeout_ms = ms;
   }
-  if (curl_multi_add_handle(c->multi, req->easy) != CURLM_OK) return CURLE_FAILED_INIT;
+  if (curl_multi_add_handle(c->multi, x->easy) != CURLM_OK) return CURLE_FAILED_INIT;
   req->host->running++;
   req->started = 1;
   return CURLE_OK;
@@ -685,9 +786,10 @@ static void feed_host(http_client_t *c, host_q *h) {
     if (!h->head) h->tail = NULL;
     req->qnext = NULL;
     req->queued = 0;
-    if (start_req(req) != CURLE_OK) {  /* curl refused the handle: report it from a timer */
+    CURLcode rc = start_req(req);
+    if (rc != CURLE_OK) {  /* curl refused the handle, or no memory: report it from a timer */
       req->failed = 1;
-      req->fail_rc = CURLE_FAILED_INIT;
+      req->fail_rc = rc;
       req->qnext = c->failed;
       c->failed = req;
       uv_timer_start(c->qtimer, on_qtimer, 0, 0);
@@ -715,12 +817,13 @@ static void finish_req(http_req_t *req, CURLcode rc) {
   unlink_req(req);
   if (rc == CURLE_OK) {
     http_response res;
+    const xfer *x = req->x;
     memset(&res, 0, sizeof res);
-    curl_easy_getinfo(req->easy, CURLINFO_RESPONSE_CODE, &res.status);
-    res.body = req->body ? req->body : "";
-    res.body_len = req->body_len;
-    res.headers = req->hdrs ? req->hdrs : "";
-    res.headers_len = req->hdrs_len;
+    curl_easy_getinfo(x->easy, CURLINFO_RESPONSE_CODE, &res.status);
+    res.body = x->body ? x->body : "";
+    res.body_len = x->body_len;
+    res.headers = x->hdrs ? x->hdrs : "";
+    res.headers_len = x->hdrs_len;
     res.retry_after = parse_retry_after(res.headers);
     req->cb(req->ud, &res, NULL);
   } else {
@@ -735,13 +838,15 @@ static void check_multi_info(http_client_t *c) {
   CURLMsg *msg;
   int pending;
   while ((msg = curl_multi_info_read(c->multi, &pending)) != NULL) {
-    http_req_t *req = NULL;
+    xfer *x = NULL;
+    http_req_t *req;
     host_q *h;
     CURLcode rc;
     if (msg->msg != CURLMSG_DONE) continue;
-    curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, (char **)&req);
+    curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, (char **)&x);
+    req = x->req;
     rc = msg->data.result;
-    curl_multi_remove_handle(c->multi, req->easy);
+    curl_multi_remove_handle(c->multi, x->easy);
     h = req->host;
     h->running--;
     finish_req(req, rc);
@@ -1011,8 +1116,8 @@ int http_busy(http_client_t *c) {
       n++;
       continue;
     }
-    curl_easy_getinfo(req->easy, CURLINFO_LOCAL_PORT, &local);
-    curl_easy_getinfo(req->easy, CURLINFO_PRIMARY_PORT, &remote);
+    curl_easy_getinfo(req->x->easy, CURLINFO_LOCAL_PORT, &local);
+    curl_easy_getinfo(req->x->easy, CURLINFO_PRIMARY_PORT, &remote);
     if (!local || !rclock_is_parked(c->clock, (int)remote, (int)local)) n++;
   }
   return n;
@@ -1033,7 +1138,7 @@ static void on_vtimeout(rtimer_t *t) {
   } else if (req->queued) {
     dequeue(req);
   } else {
-    curl_multi_remove_handle(c->multi, req->easy);
+    curl_multi_remove_handle(c->multi, req->x->easy);
     h->running--;
     was_running = 1;
   }
@@ -1048,15 +1153,20 @@ void http_client_free(http_client_t *c) {
   if (!c) return;
   while (c->reqs) {
     http_req_t *req = c->reqs;
-    if (!req->queued) curl_multi_remove_handle(c->multi, req->easy);
+    if (req->started) curl_multi_remove_handle(c->multi, req->x->easy);
     unlink_req(req);
     destroy_req(req);
   }
+  while (c->spare) {
+    http_req_t *req = c->spare;
+    c->spare = req->next;
+    free(req);
+  }
   while (c->pool_reset || c->pool_keep) {
-    http_req_t **pool = c->pool_reset ? &c->pool_reset : &c->pool_keep;
-    http_req_t *req = *pool;
-    *pool = req->next;
-    destroy_req(req);
+    xfer **pool = c->pool_reset ? &c->pool_reset : &c->pool_keep;
+    xfer *x = *pool;
+    *pool = x->next;
+    destroy_xfer(c, x);
   }
   /* closes cached connections: their polls are closed by on_close_socket */
   if (c->multi) curl_multi_cleanup(c->multi);
@@ -1147,14 +1257,51 @@ static struct curl_slist *cached_headers(http_client_t *c, const char *const *li
   return list;
 }
 
+/* A generic request's options, set on its transfer at once (its body is copied by libcurl,
+ * so nothing of r is needed later). */
+static int configure_generic(http_client_t *c, http_req_t *req, const http_request *r) {
+  xfer *x = bind_xfer(c, req);
+  CURL *e;
+  size_t i;
+  long cms = (long)(req->timeout < 10 ? req->timeout * 1000 : 10000);
+  if (!x) return -1;
+  e = x->easy;
+  curl_easy_setopt(e, CURLOPT_URL, r->url);
+  curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, cms);
+  curl_easy_setopt(e, CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)req->max_reply);
+  for (i = 0; r->headers && r->headers[i]; i++) {
+    struct curl_slist *t = curl_slist_append(req->own_headers, r->headers[i]);
+    if (!t) return -1;
+    req->own_headers = t;
+  }
+  if (r->body) {  /* no "Expect: 100-continue" wait for a large body */
+    struct curl_slist *t = curl_slist_append(req->own_headers, "Expect:");
+    if (!t) return -1;
+    req->own_headers = t;
+  }
+  curl_easy_setopt(e, CURLOPT_HTTPHEADER, req->own_headers);
+  curl_easy_setopt(e, CURLOPT_ACCEPT_ENCODING, "");
+  if (r->body) {
+    curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)r->body_len);
+    if (curl_easy_setopt(e, CURLOPT_COPYPOSTFIELDS, r->body) != CURLE_OK) return -1;
+  }
+  if (strcmp(req->method, "GET") == 0 && !r->body) {
+    curl_easy_setopt(e, CURLOPT_HTTPGET, 1L);
+  } else if (strcmp(req->method, "HEAD") == 0) {
+    curl_easy_setopt(e, CURLOPT_NOBODY, 1L);
+  } else if (strcmp(req->method, "POST") != 0) {
+    curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST, req->method);
+  }
+  return 0;
+}
+
 http_req_t *http_send(http_client_t *c, const http_request *r, http_done_cb cb, void *ud,
                       rec_err *err) {
   const char *method = r->method ? r->method : "GET";
   size_t i, mlen = strlen(method);
   http_req_t *req;
   host_q *h;
-  CURL *e;
-  int keep = r->reuse && !r->body && strcmp(method, "GET") == 0;
+  int keep = r->reuse && !r->body && strcmp(method, "GET") == 0, now;
   url_ent *u = keep && r->cache_url ? url_find(c, r->url) : NULL;
   /* a URL found among the parsed ones was checked when it was parsed */
   if ((!u && http_check_url(r->url, strlen(r->url), err)) || http_check_method(method, mlen, err))
@@ -1180,62 +1327,26 @@ http_req_t *http_send(http_client_t *c, const http_request *r, http_done_cb cb, 
   req->max_reply = r->max_reply ? r->max_reply : c->opt.max_reply;
   for (i = 0; i <= mlen; i++)
     req->method[i] = (method[i] >= 'a' && method[i] <= 'z') ? (char)(method[i] - 32) : method[i];
-
-  e = req->easy;
-  if (keep && r->cache_url && (req->url = u ? u : url_add(c, r->url)) != NULL) {
-    req->url->users++;
-    curl_easy_setopt(e, CURLOPT_CURLU, req->url->uh);
-  } else {
-    curl_easy_setopt(e, CURLOPT_URL, r->url);
-  }
-  {
-    long cms = (long)(req->timeout < 10 ? req->timeout * 1000 : 10000);
-    if (cms != req->set_connect_ms) {
-      curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, cms);
-      req->set_connect_ms = cms;
-    }
-  }
-  if (req->max_reply != req->set_max_reply) {
-    curl_easy_setopt(e, CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)req->max_reply);
-    req->set_max_reply = req->max_reply;
-  }
-  if (req->set_ca_gen != c->ca_gen) {
-    curl_easy_setopt(e, CURLOPT_CAINFO, c->ca_file);
-    req->set_ca_gen = c->ca_gen;
-  }
+  now = h->running < c->opt.max_host_connections && !h->head;
   if (keep) {
     int uncached;
-    struct curl_slist *list = cached_headers(c, r->headers, &uncached, err);
+    req->list = cached_headers(c, r->headers, &uncached, err);
     if (uncached < 0) {
-      unlink_req(req);
       free_req(req);
       return NULL;
     }
-    if (uncached) req->own_headers = list;
-    curl_easy_setopt(e, CURLOPT_HTTPHEADER, list);
-  } else {
-    for (i = 0; r->headers && r->headers[i]; i++) {
-      struct curl_slist *t = curl_slist_append(req->own_headers, r->headers[i]);
-      if (!t) break;
-      req->own_headers = t;
+    if (uncached) req->own_headers = req->list;
+    if (r->cache_url && (req->url = u ? u : url_add(c, r->url)) != NULL) req->url->users++;
+    /* the URL is set when the request is handed to curl: kept until then if it waits */
+    if (!req->url && !(req->url_copy = strdup(r->url))) {
+      free_req(req);
+      rec_err_set(err, REC_E_NETWORK, 0, "out of memory starting a request");
+      return NULL;
     }
-    if (r->body) {  /* no "Expect: 100-continue" wait for a large body */
-      struct curl_slist *t = curl_slist_append(req->own_headers, "Expect:");
-      if (t) req->own_headers = t;
-    }
-    curl_easy_setopt(e, CURLOPT_HTTPHEADER, req->own_headers);
-    curl_easy_setopt(e, CURLOPT_ACCEPT_ENCODING, "");
-    if (r->body) {
-      curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)r->body_len);
-      curl_easy_setopt(e, CURLOPT_COPYPOSTFIELDS, r->body);
-    }
-    if (strcmp(req->method, "GET") == 0 && !r->body) {
-      curl_easy_setopt(e, CURLOPT_HTTPGET, 1L);
-    } else if (strcmp(req->method, "HEAD") == 0) {
-      curl_easy_setopt(e, CURLOPT_NOBODY, 1L);
-    } else if (strcmp(req->method, "POST") != 0) {
-      curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST, req->method);
-    }
+  } else if (configure_generic(c, req, r) != 0) {
+    free_req(req);
+    rec_err_set(err, REC_E_NETWORK, 0, "out of memory starting a request");
+    return NULL;
   }
   link_req(c, req);
   req->queued_at = 0;
@@ -1243,7 +1354,7 @@ http_req_t *http_send(http_client_t *c, const http_request *r, http_done_cb cb, 
     rtimer_init(c->clock, &req->vtimeout, on_vtimeout, req);
     rtimer_start(&req->vtimeout, req->timeout);
   }
-  if (h->running < c->opt.max_host_connections && !h->head) {
+  if (now) {
     if (start_req(req) != CURLE_OK) {
       char where[256];
       http_url_for_log(r->url, where, sizeof where);
@@ -1284,7 +1395,7 @@ void http_cancel(http_req_t *req) {
     free_req(req);
     return;
   }
-  curl_multi_remove_handle(c->multi, req->easy);
+  curl_multi_remove_handle(c->multi, req->x->easy);
   h->running--;
   unlink_req(req);
   free_req(req);
@@ -1292,3 +1403,5 @@ void http_cancel(http_req_t *req) {
 }
 
 int http_active(http_client_t *c) { return c->active; }
+
+int http_handles(http_client_t *c) { return c->nxfers; }

@@ -91,6 +91,9 @@ http_req_t *http_send(http_client_t *c, const http_request *r, http_done_cb cb, 
 void http_cancel(http_req_t *req);
 /* Number of requests in flight or queued. */
 int http_active(http_client_t *c);
+/* Number of curl easy handles the client holds, in use or idle. A provider GET (reuse)
+ * waiting for a connection holds none: it gets one when it is handed to curl. */
+int http_handles(http_client_t *c);
 /* Copies url without its query string and userinfo into out (for logs and messages). */
 void http_url_for_log(const char *url, char *out, size_t outlen);
 

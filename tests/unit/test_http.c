@@ -13,16 +13,27 @@
 
 enum { MODE_OK, MODE_SILENT, MODE_BIG_LENGTH, MODE_BIG_STREAM };
 
+#define MAX_SEEN 300
+
 typedef struct server {
   uv_tcp_t tcp;
   int mode, port, accepted, requests;
+  int seen[MAX_SEEN];            /* requests for /q/<n>, by n */
 } server;
 
 typedef struct conn {
   uv_tcp_t tcp;
   server *srv;
   int matched;  /* how much of "\r\n\r\n" we have seen */
+  char line[64];                 /* the start of the request line */
+  size_t nline;
 } conn;
+
+/* Counts a request line "GET /q/<n> HTTP/1.1". */
+static void note_target(conn *c) {
+  int n;
+  if (sscanf(c->line, "GET /q/%d ", &n) == 1 && n >= 0 && n < MAX_SEEN) c->srv->seen[n]++;
+}
 
 static const char ok_reply[] =
     "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 11\r\n"
@@ -74,8 +85,12 @@ static void on_read(uv_stream_t *s, ssize_t n, const uv_buf_t *b) {
   ssize_t i;
   static const char end[] = "\r\n\r\n";
   for (i = 0; i < n; i++) {
+    if (c->nline < sizeof c->line - 1) c->line[c->nline++] = b->base[i];
     c->matched = b->base[i] == end[c->matched] ? c->matched + 1 : (b->base[i] == '\r');
     if (c->matched == 4) {
+      c->line[c->nline] = '\0';
+      note_target(c);
+      c->nline = 0;
       c->matched = 0;
       c->srv->requests++;
       if (c->srv->mode == MODE_OK) send_bytes(c, ok_reply, sizeof ok_reply - 1);
@@ -441,6 +456,46 @@ static void test_queue_limits_connections(void **state) {
   fx_finish(&fx);
 }
 
+/* Only requests handed to curl hold an easy handle: 300 provider GETs on 8 connections use
+ * at most 8 handles (and the one of a finished request goes to the next in line). Half of
+ * them use parsed URLs (cache_url), half plain ones that wait as a copy: each URL reaches
+ * the server once, so a handle reused across both kinds carries no URL over. */
+static void test_waiting_requests_hold_no_handle(void **state) {
+  fixture fx;
+  http_client_options o;
+  http_request r;
+  rec_err e;
+  char url[128];
+  int i, most = 0;
+  (void)state;
+  fx_start(&fx, MODE_OK);
+  memset(&o, 0, sizeof o);
+  o.max_host_connections = 8;
+  http_client_set_options(fx.c, &o);
+  norder = 0;
+  for (i = 0; i < 300; i++) {
+    memset(&r, 0, sizeof r);
+    snprintf(url, sizeof url, "http://127.0.0.1:%d/q/%d", fx.srv.port, i);
+    r.url = url;  /* the caller's buffer is reused at once */
+    r.reuse = 1;
+    r.cache_url = i % 2 == 0;
+    assert_non_null(http_send(fx.c, &r, on_order, (void *)(intptr_t)i, &e));
+  }
+  memset(url, 'x', sizeof url - 1);
+  assert_int_equal(http_active(fx.c), 300);
+  assert_true(http_handles(fx.c) <= 8);  /* 300 when every waiting request held one */
+  while (norder < 300) {
+    uv_run(&fx.loop, UV_RUN_ONCE);
+    if (http_handles(fx.c) > most) most = http_handles(fx.c);
+  }
+  assert_true(most <= 8);  /* one per connection: the callbacks here send nothing */
+  for (i = 0; i < 300; i++) assert_int_equal(fx.srv.seen[i], 1);
+  assert_int_equal(fx.srv.requests, 300);
+  assert_true(fx.srv.accepted <= 8);
+  assert_int_equal(http_active(fx.c), 0);
+  fx_finish(&fx);
+}
+
 /* A request waiting in the queue keeps its own timeout (counted from http_send), and a
  * cancelled waiting request is simply dropped: with one connection held by a silent server,
  * the queued request times out first, and the third one (cancelled) never calls back. */
@@ -478,6 +533,7 @@ int main(void) {
     cmocka_unit_test(test_put_segment),
     cmocka_unit_test(test_agora_url_segments),
     cmocka_unit_test(test_queue_limits_connections),
+    cmocka_unit_test(test_waiting_requests_hold_no_handle),
     cmocka_unit_test(test_reuse_under_1000_concurrent),
     cmocka_unit_test(test_silent_server_times_out),
     cmocka_unit_test(test_reply_over_cap_is_protocol),
