@@ -604,7 +604,8 @@ static int l_http(lua_State *L) {
   rec_err err;
   const char *hdrs[HTTP_MAX_HEADERS + 2];
   size_t nh = 0, blen = 0, len;
-  double v;
+  double v = 0;
+  int rc;
   http_op *op;
   luaL_checktype(L, 1, LUA_TTABLE);
   memset(&r, 0, sizeof r);
@@ -622,9 +623,17 @@ static int l_http(lua_State *L) {
   if (r.method && (lua_tolstring(L, -1, &len), http_check_method(r.method, len, &err) != 0))
     goto bad_arg;
   lua_pop(L, 2);
-  if (opt_number_field(L, 1, "timeout", &v) > 0) r.timeout = v;
-  if (opt_number_field(L, 1, "max_reply", &v) != 0) {
-    if (!(v >= 1 && v <= REC_MAX_REPLY_LIMIT)) {  /* NaN, math.huge, 1e300: never cast */
+  /* a wrong type is refused like a wrong value: never silently the default */
+  if ((rc = opt_number_field(L, 1, "timeout", &v)) != 0) {
+    if (rc < 0 || !(v > 0)) {
+      rec_err_set(&err, REC_E_INVALID_ARGUMENT, 0,
+                  "rec.http: 'timeout' must be a number of seconds > 0");
+      return engine_return_err(L, &err);
+    }
+    r.timeout = v;
+  }
+  if ((rc = opt_number_field(L, 1, "max_reply", &v)) != 0) {
+    if (rc < 0 || !(v >= 1 && v <= REC_MAX_REPLY_LIMIT)) {  /* NaN, math.huge, 1e300: never cast */
       rec_err_set(&err, REC_E_INVALID_ARGUMENT, 0, "rec.http: 'max_reply' must be 1..%.0f bytes",
                   REC_MAX_REPLY_LIMIT);
       return engine_return_err(L, &err);

@@ -20,6 +20,18 @@ r, err = rec.http{ url = rec.sim.base_url .. "/", max_reply = math.huge }
 assert(not r and err.kind == "invalid_argument", tostring(err))
 r, err = rec.http{ url = rec.sim.base_url .. "/", max_reply = -1 }
 assert(not r and err.kind == "invalid_argument", tostring(err))
+-- a timeout or max_reply of the wrong type, or a timeout <= 0, used to be ignored (the
+-- default 10 s) or read as an uninitialised number: each is refused before anything is sent
+for _, bad in ipairs{ { timeout = "soon" }, { timeout = -1 }, { timeout = 0 }, { timeout = {} },
+                      { max_reply = "big" }, { max_reply = {} } } do
+  local key = next(bad)
+  bad.url = rec.sim.base_url .. "/"
+  r, err = rec.http(bad)
+  assert(not r and err.kind == "invalid_argument" and err.message:find("'" .. key .. "'", 1, true),
+         key .. ": " .. tostring(err))
+end
+r, err = rec.http{ url = rec.sim.base_url .. "/", timeout = "5" }  -- a numeric string is a number
+assert(r and r.status == 404, tostring(err))
 raises(function() rec.configure{ http = { max_reply = 1e300 } } end, "max_reply must be at least 1024")
 raises(function() rec.configure{ http = { max_reply = 0 / 0 } } end, "max_reply")
 
