@@ -42,6 +42,7 @@ struct http_client {
   uint64_t qdeadline;            /* when qtimer fires (loop ms), valid while it is active */
   int npool, nspare;
   int nxfers;                    /* easy handles held: bound to a request, or in a pool */
+  int no_proxy_env;              /* no proxy variable set when the first request started */
   rclock_t *clock;               /* virtual time: request timeouts are engine timers */
   host_q *hosts;
   hdr_list *hdrs;                /* cached header lists for provider GETs */
@@ -465,14 +466,19 @@ static int on_close_socket(void *ud, curl_socket_t fd);
 static size_t on_body(char *data, size_t size, size_t nmemb, void *ud);
 static size_t on_header(char *data, size_t size, size_t nmemb, void *ud);
 
-/* The options every request of this client has, whatever its kind. */
-static void set_common(http_client_t *c, xfer *x) {
+/* The options every request of this client has, whatever its kind. A provider GET sends no
+ * User-Agent: neither provider documents one (only the headers they ask for are sent). */
+static void set_common(http_client_t *c, xfer *x, int keep) {
   CURL *e = x->easy;
   curl_easy_setopt(e, CURLOPT_PRIVATE, x);
   curl_easy_setopt(e, CURLOPT_ERRORBUFFER, x->errbuf);
   curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
   curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
-  curl_easy_setopt(e, CURLOPT_USERAGENT, "recwatch/" RECWATCH_VERSION);
+  if (!keep) curl_easy_setopt(e, CURLOPT_USERAGENT, "recwatch/" RECWATCH_VERSION);
+  if (c->no_proxy_env) {  /* libcurl would look up five variables for every transfer */
+    curl_easy_setopt(e, CURLOPT_PROXY, "");
+    curl_easy_setopt(e, CURLOPT_NOPROXY, "");
+  }
   curl_easy_setopt(e, CURLOPT_SSL_VERIFYPEER, 1L);  /* never off */
   curl_easy_setopt(e, CURLOPT_SSL_VERIFYHOST, 2L);
   curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, on_body);
@@ -519,7 +525,7 @@ static xfer *bind_xfer(http_client_t *c, http_req_t *req) {
   }
   x->keep = keep;
   if (!keep || fresh) {
-    set_common(c, x);
+    set_common(c, x, keep);
     if (keep) curl_easy_setopt(x->easy, CURLOPT_HTTPGET, 1L);
   }
   x->next = NULL;
@@ -1052,8 +1058,25 @@ static void apply_options(http_client_t *c, const http_client_options *opt) {
 /* libcurl, and OpenSSL under it, initialised by the first request: curl_global_init reads
  * OpenSSL's configuration, a few million instructions that a script making no request
  * (and `recwatch check`) should not pay. */
+/* A proxy variable libcurl would honour for http or https (it reads http_proxy in lower
+ * case only, https_proxy and all_proxy in either case), set and not empty. */
+static int proxy_env_set(void) {
+  static const char *const vars[] = {"http_proxy", "https_proxy", "HTTPS_PROXY", "all_proxy",
+                                     "ALL_PROXY", NULL};
+  int i;
+  for (i = 0; vars[i]; i++) {
+    const char *v = getenv(vars[i]);
+    if (v && *v) return 1;
+  }
+  return 0;
+}
+
 static int ensure_multi(http_client_t *c, rec_err *err) {
   if (c->multi) return 0;
+  /* Proxies come from the usual variables; when none is set, libcurl is told so once
+   * instead of looking five of them up for every transfer (the environment of a running
+   * process does not change: a script cannot set variables) */
+  c->no_proxy_env = !proxy_env_set();
   if (!curl_ready) {
     if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
       rec_err_set(err, REC_E_NETWORK, 0, "libcurl could not be initialised");

@@ -93,8 +93,22 @@ for fmt in text json; do
   python3 - "$T/requests.jsonl" <<'PY' || fail "header injection ($fmt): $(cat "$T/requests.jsonl")"
 import json, sys
 ids = 0
+kinds = set()
 for line in open(sys.argv[1]):
     r = json.loads(line)
+    names = sorted(k.lower() for k, v in r["headers"])
+    # provider GETs send only what the provider documents (plus Host and curl's Accept):
+    # Agora its Authorization and Content-Type, QingCloud nothing (the query is signed);
+    # no User-Agent, no Expect, no Accept-Encoding. Webhooks say who sends them.
+    if r["path"].startswith("/v1/apps/"):
+        kinds.add("agora")
+        assert names == ["accept", "authorization", "content-type", "host"], names
+    elif r["path"].startswith("/v1/cloudRecord"):
+        kinds.add("qingcloud")
+        assert names == ["accept", "host"], names
+    else:
+        kinds.add("webhook")
+        assert "user-agent" in names, names
     for k, v in r["headers"]:
         assert k.lower() != "x-injected", "the reply's text became a header: %r" % r["raw"]
         assert "\r" not in v and "\n" not in v
@@ -102,6 +116,7 @@ for line in open(sys.argv[1]):
             ids += 1
             assert "%0D%0A" in v or "%0A" in v, "alert id not escaped: %r" % v
 assert ids > 0, "no alert was sent"
+assert kinds == {"agora", "qingcloud", "webhook"}, kinds
 PY
   if [ $fmt = text ]; then  # every line is a record of its own: no forged line
     bad=$(grep -v -E '^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9:.]+Z (debug|info|warn|error) ' "$T/err.text" | head -3)
