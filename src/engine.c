@@ -109,6 +109,22 @@ static int wd_started;
 static void guard_hook(lua_State *L, lua_Debug *ar);
 static engine_t *volatile sig_engine;     /* the engine that takes SIGINT/SIGTERM */
 
+/* ---- max_busy without a hook on every instruction ----
+ * A count hook makes Lua 5.4 call luaG_traceexec before every VM instruction, whatever the
+ * count: script code ran 2.1x slower with one on every task's thread. So task threads carry
+ * no hook. task_resume publishes when the outermost resume began (busy_since) and its limit;
+ * a monitor thread looks every tick and, once a resume has run past its limit, signals the
+ * loop's thread, whose handler sets a hook with a count of 1 on the running Lua thread (what
+ * lua.c does on ^C, and what on_os_signal does). guard_hook then decides as before, on the
+ * exact clock. Coroutines a script makes (rare: tasks replace them) keep a count hook of
+ * their own, since the monitor only knows the task's thread. */
+static volatile uint64_t busy_since;      /* uv_hrtime() the outermost resume began, 0 = none */
+static volatile uint64_t busy_limit;      /* its engine's max_busy_ns, 0 = no limit */
+static pthread_t busy_thread;             /* the loop's thread, where Lua runs */
+static int busy_started;
+static int busy_signal(void) { return SIGRTMIN + 1; }
+static void start_busy_monitor(void);
+
 /* The engine of a Lua state: it made the state with itself as the allocator's ud. */
 static engine_t *engine_of(lua_State *L) {
   void *ud = NULL;
@@ -405,8 +421,17 @@ static void wd_arm(int reason) {
   }
 }
 
-/* The one hook of every task thread (and of bounded calls): max_busy, the second after a
- * stop request, a signal the loop has not seen yet, the bound of a callback. */
+/* The hook a thread carries when nothing is due: a task's thread none (unless a stop was
+ * requested), a script's coroutine or a bounded call a count hook. */
+static void base_hook(lua_State *L, engine_t *e) {
+  task_t *t = engine_task_of(L);
+  if (t && t->co == L && !(e && e->stop_at)) lua_sethook(L, NULL, 0, 0);
+  else lua_sethook(L, guard_hook, LUA_MASKCOUNT, BUSY_CHECK_EVERY);
+}
+
+/* The hook of script coroutines and bounded calls, and of task threads when the busy
+ * monitor or a signal set it: max_busy, the second after a stop request, a signal the loop
+ * has not seen yet, the bound of a callback. */
 static void guard_hook(lua_State *L, lua_Debug *ar) {
   engine_t *e = engine_of(L);
   task_t *t;
@@ -429,10 +454,17 @@ static void guard_hook(lua_State *L, lua_Debug *ar) {
                (int)(CALLBACK_BOUND_NS / 1000000000ull));
     return;
   }
-  if (!e || !e->current) return;
+  if (!e || !e->current) {
+    if (lua_gethookcount(L) == 1) base_hook(L, e);
+    return;
+  }
   if (!(e->max_busy_ns && uv_hrtime() - e->resumed_at > e->max_busy_ns) &&
-      !(e->stop_at && uv_hrtime() - e->stop_at > 1000000000ull))
-    return;  /* neither max_busy nor the 1 s after a stop request is over */
+      !(e->stop_at && uv_hrtime() - e->stop_at > 1000000000ull)) {
+    /* neither max_busy nor the 1 s after a stop request is over (the monitor's signal came
+     * as another resume began): back to the usual hook, not one call per instruction */
+    if (lua_gethookcount(L) == 1) base_hook(L, e);
+    return;
+  }
   t = engine_task_of(L);
   if (t == e->current && lua_isyieldable(L)) {
     /* yield out of the loop: no pcall in the script can catch this; the engine ends it */
@@ -442,8 +474,54 @@ static void guard_hook(lua_State *L, lua_Debug *ar) {
     return;
   }
   e->busy_kills++;
-  push_busy_message(L, e);  /* a plain coroutine or a C boundary: an error is what is left */
+  /* a plain coroutine or a C boundary: an error is what is left; the task itself is ended
+   * at its next instruction (a resume or pcall that catches the error keeps it no longer) */
+  if (e->current->co && e->current->co != L)
+    lua_sethook(e->current->co, guard_hook, LUA_MASKCOUNT, 1);
+  push_busy_message(L, e);
   lua_error(L);
+}
+
+/* ---- coroutines a script makes ----
+ * Task threads carry no hook (the busy monitor watches them), so a coroutine made from one
+ * would inherit none: these give it guard_hook's count hook, as every thread had before.
+ * coroutine.create is small enough to be ours; coroutine.wrap is Lua's own, called while
+ * the calling thread carries the hook its new thread inherits. The original wrap is kept in
+ * the registry, not as an upvalue debug.getupvalue would hand out. */
+static const char wrap_key = 0;
+
+static int l_co_create(lua_State *L) {
+  lua_State *co;
+  luaL_checktype(L, 1, LUA_TFUNCTION);
+  co = lua_newthread(L);
+  lua_sethook(co, guard_hook, LUA_MASKCOUNT, BUSY_CHECK_EVERY);
+  lua_pushvalue(L, 1);
+  lua_xmove(L, co, 1);
+  return 1;
+}
+
+static int l_co_wrap(lua_State *L) {
+  lua_Hook h = lua_gethook(L);
+  int mask = lua_gethookmask(L), count = lua_gethookcount(L), st;
+  luaL_checktype(L, 1, LUA_TFUNCTION);
+  lua_settop(L, 1);
+  lua_rawgetp(L, LUA_REGISTRYINDEX, &wrap_key);
+  lua_insert(L, 1);
+  lua_sethook(L, guard_hook, LUA_MASKCOUNT, BUSY_CHECK_EVERY);
+  st = lua_pcall(L, 1, 1, 0);  /* only memory can fail */
+  lua_sethook(L, h, mask, count);
+  return st == LUA_OK ? 1 : lua_error(L);
+}
+
+static void hook_script_coroutines(lua_State *L) {
+  lua_getglobal(L, "coroutine");
+  lua_pushcfunction(L, l_co_create);
+  lua_setfield(L, -2, "create");
+  lua_getfield(L, -1, "wrap");
+  lua_rawsetp(L, LUA_REGISTRYINDEX, &wrap_key);
+  lua_pushcfunction(L, l_co_wrap);
+  lua_setfield(L, -2, "wrap");
+  lua_pop(L, 1);
 }
 
 /* ---- the script's finalizers ----
@@ -520,7 +598,7 @@ static int run_finalizers(lua_State *L) {
     for (i = 1; i + 1 <= n; i += 2) {
       lua_rawgeti(L, -1, i);
       lua_rawgeti(L, -2, i + 1);
-      if (e && e->current) e->resumed_at = uv_hrtime();  /* each its own max_busy */
+      if (e && e->current) busy_since = e->resumed_at = uv_hrtime();  /* each its own max_busy */
       if (lua_pcall(L, 1, 0, 0) != LUA_OK) {
         log_warn("a finalizer (__gc) failed: %s",
                  lua_type(L, -1) == LUA_TSTRING ? lua_tostring(L, -1) : "(not a string)");
@@ -534,6 +612,8 @@ static int run_finalizers(lua_State *L) {
 void engine_set_max_busy(engine_t *e, double seconds) {
   if (seconds > 1e9) seconds = 1e9;  /* math.huge: as good as no limit, and no overflow */
   e->max_busy_ns = seconds > 0 ? (uint64_t)(seconds * 1e9) : 0;
+  if (e->max_busy_ns) start_busy_monitor();
+  if (e->current) busy_limit = e->max_busy_ns;  /* set from inside a task: it counts now */
 }
 
 /* The collector starts a cycle when the heap reaches pause% of what survived the last one
@@ -571,12 +651,17 @@ static void task_resume(task_t *t, int nargs) {
   t->state = T_RUNNING;
   lua_State *prev_running = running_L;
   e->current = t;
-  if (!prev) e->resumed_at = uv_hrtime();
+  if (!prev) {
+    e->resumed_at = uv_hrtime();
+    busy_limit = e->max_busy_ns;
+    busy_since = e->resumed_at;  /* the monitor's view: see busy_main */
+  }
   running_L = t->co;
   if (sig_count > 0 && !e->signals)  /* a signal came before any Lua ran: look at once */
     lua_sethook(t->co, guard_hook, LUA_MASKCOUNT, 1);
   st = lua_resume(t->co, e->L, nargs, &nres);
   running_L = prev_running;
+  if (!prev) busy_since = 0;
   e->current = prev;
   failed = (st == LUA_YIELD && t->busy_killed) || (st != LUA_YIELD && st != LUA_OK);
   if (st == LUA_YIELD && t->busy_killed) {
@@ -824,8 +909,9 @@ task_t *engine_spawn(engine_t *e, lua_State *L, int nargs) {
   co = lua_newthread(L);
   lua_setiuservalue(L, -2, 1);
   *(task_t **)lua_getextraspace(co) = t;
-  if (e->max_busy_ns || e->stop_at) lua_sethook(co, guard_hook, LUA_MASKCOUNT, BUSY_CHECK_EVERY);
-  else lua_sethook(co, NULL, 0, 0);  /* a new thread inherits its creator's hook */
+  /* no hook: the busy monitor watches tasks (a new thread inherits its creator's hook) */
+  if (e->stop_at) lua_sethook(co, guard_hook, LUA_MASKCOUNT, BUSY_CHECK_EVERY);
+  else lua_sethook(co, NULL, 0, 0);
   t->co = co;
   lua_rotate(L, base, 1);            /* handle below the function and its arguments */
   lua_xmove(L, co, nargs + 1);
@@ -960,6 +1046,58 @@ static void on_os_signal(int signum) {
   if (e) uv_async_send(&e->wake);
   wd_arm(signum == SIGINT ? 1 : 2);
   errno = saved;
+}
+
+/* The loop's thread: a resume has run past its limit (the monitor checked); hook the Lua
+ * thread that is running so guard_hook looks at once. Async-signal-safe, as on_os_signal. */
+static void on_busy_signal(int signum) {
+  lua_State *run = running_L;
+  int saved = errno;
+  (void)signum;
+  if (run && busy_since) lua_sethook(run, guard_hook, LUA_MASKCOUNT, 1);
+  errno = saved;
+}
+
+/* Looks every tick (a quarter of the limit, 20 ms to 1 s) at the resume in progress and
+ * signals the loop's thread while it runs past its limit. */
+static void *busy_main(void *arg) {
+  (void)arg;
+  for (;;) {
+    uint64_t since = busy_since, limit = busy_limit, now = uv_hrtime(), tick;
+    struct timespec ts;
+    if (since && limit && now > since && now - since > limit) pthread_kill(busy_thread, busy_signal());
+    tick = limit ? limit / 4 : 1000000000ull;
+    if (tick < 20000000ull) tick = 20000000ull;
+    if (tick > 1000000000ull) tick = 1000000000ull;
+    ts.tv_sec = (time_t)(tick / 1000000000ull);
+    ts.tv_nsec = (long)(tick % 1000000000ull);
+    while (nanosleep(&ts, &ts) != 0 && errno == EINTR) {}
+  }
+  return NULL;
+}
+
+/* Once per process, from the loop's thread, when a limit is first set. */
+static void start_busy_monitor(void) {
+  pthread_t th;
+  pthread_attr_t a;
+  sigset_t all, old;
+  struct sigaction sa;
+  if (busy_started) return;
+  busy_started = 1;
+  busy_thread = pthread_self();
+  memset(&sa, 0, sizeof sa);
+  sa.sa_handler = on_busy_signal;
+  sigemptyset(&sa.sa_mask);
+  sa.sa_flags = SA_RESTART;
+  sigaction(busy_signal(), &sa, NULL);
+  sigfillset(&all);
+  pthread_sigmask(SIG_BLOCK, &all, &old);  /* its signals are for the loop's thread */
+  pthread_attr_init(&a);
+  pthread_attr_setdetachstate(&a, PTHREAD_CREATE_DETACHED);
+  if (pthread_create(&th, &a, busy_main, NULL) != 0)
+    log_warn("cannot start the max_busy monitor: a task that never waits is not stopped");
+  pthread_attr_destroy(&a);
+  pthread_sigmask(SIG_SETMASK, &old, NULL);
 }
 
 static void *watchdog_main(void *arg) {
@@ -1134,6 +1272,7 @@ static void setup_lua(engine_t *e) {
   lua_setwarnf(e->L, warnf, e);
   *(task_t **)lua_getextraspace(e->L) = NULL;
   luaL_openlibs(e->L);
+  hook_script_coroutines(e->L);
   /* The collector's pacing: see tune_gc. */
   e->gc_pause = GC_PAUSE_SMALL;
   e->gc_user = 0;
@@ -1193,6 +1332,7 @@ engine_t *engine_new_opts(const engine_options *o, char *err, size_t errlen) {
   e->rng = o->seed ? o->seed : (uv_hrtime() ^ ((uint64_t)uv_os_getpid() << 32) ^ (uintptr_t)e);
   if (!e->rng) e->rng = 1;
   e->max_busy_ns = 30ull * 1000000000u;
+  start_busy_monitor();
   e->http = http_client_new(e->loop, NULL);
   if (e->http) http_client_set_clock(e->http, e->clock);
   e->L = lua_newstate(l_alloc, e);

@@ -49,6 +49,43 @@ assert(oks == false and tostring(serr):find("without waiting %(an endless loop%?
        and tostring(serr):find("engine_hardening.lua:%d+"), tostring(serr))
 local nested = rec.spawn(function() coroutine.wrap(function() while true do end end)() end)
 assert(nested:wait() == false, "a plain coroutine inside a task is limited too")
+-- the coroutine gets an ordinary error, but the task that resumed it is still busy and is
+-- ended at its next instruction: catching the error does not keep it (whichever thread
+-- looked at the clock first)
+local after = false
+local created = rec.spawn(function()
+  local co = coroutine.create(function() while true do end end)
+  local ok = coroutine.resume(co)
+  after = true
+  return ok
+end)
+local okc, ec = created:wait()
+assert(okc == false and tostring(ec):find("without waiting") and not after, "the task: " .. tostring(ec))
+-- task threads carry no hook (a count hook makes Lua check before every instruction: 2x
+-- slower scripts); the busy monitor watches them. A script's coroutines carry their own.
+local hooks = rec.spawn(function()
+  local h = debug.gethook()
+  local co = coroutine.create(function() end)
+  local ch, _, count = debug.gethook(co)
+  local wrapped = coroutine.wrap(function() return debug.gethook() end)
+  return h, ch ~= nil and count, wrapped() ~= nil
+end)
+local okh, h, ccount, whook = hooks:wait()
+assert(okh and h == nil and ccount == 1000000 and whook == true,
+       ("hooks: task %s, coroutine %s, wrap %s"):format(tostring(h), tostring(ccount), tostring(whook)))
+-- many short resumes are not one long one: 40 x 20 ms of work with a 0.5 s limit
+rec.configure{ max_busy = 0.5 }
+local steady = rec.spawn(function()
+  for _ = 1, 40 do
+    local t0 = rec.now()
+    while rec.now() - t0 < 0.02 do end
+    rec.sleep(0)
+  end
+  return "done"
+end)
+local oks2, r2 = steady:wait()
+assert(oks2 and r2 == "done", "short resumes were taken for a busy task: " .. tostring(r2))
+rec.configure{ max_busy = 0.2 }
 -- a pcall around the loop cannot catch it: the task is ended from outside
 local caught = 0
 local stubborn = rec.spawn(function()
