@@ -74,12 +74,14 @@ kill -0 "$RW_PID" || fail "SIGUSR1 killed recwatch"
 kill "$RW_PID"; wait "$RW_PID"; st=$?; RW_PID=
 [ $st = 0 ] || fail "exit status $st after SIGTERM (the listener thread, sanitizers)"
 
-# a main loop busy for 6 s is reported stuck by the listener thread, then healthy again
+# a main loop busy for 8 s is reported stuck by the listener thread, then healthy again
 cat > "$T/busy.lua" <<'LUA'
 rec.configure{ stuck_after = 1 }
 rec.sleep(1.5)
+print("busy loop")
+io.stdout:flush()
 local t = rec.now()
-while rec.now() - t < 6 do end
+while rec.now() - t < 8 do end
 t = rec.now()
 while rec.now() - t < 3 do rec.sleep(0.2) end  -- (one rec.sleep(3) right after a busy loop ends early)
 LUA
@@ -87,6 +89,8 @@ rw_start run --listen 127.0.0.1:0 "$T/busy.lua"
 wait_for 3 healthy || fail "busy: not healthy at first"
 [ "$(code /status)" = 200 ] || fail "busy: /status at first"
 stuck() { [ "$(code /healthz)" = 503 ] && grep -q "main loop stuck" "$T/body"; }
+# only once the loop is busy: a slow start on a loaded machine can look stuck for a moment
+wait_for 10 grep -q "busy loop" "$T/rw.out" || fail "the busy loop did not start"
 wait_for 5 stuck || fail "busy loop not reported stuck: $(cat "$T/body")"
 # /status from a stuck loop: the last document, within its 1 s wait, saying how old it is
 [ "$(curl -s -o "$T/st" -w '%{http_code}' --max-time 3 "$URL/status")" = 200 ] || fail "/status while stuck"
