@@ -353,6 +353,33 @@ static int common_call_params(lua_State *L, call_args *a, rec_err *err) {
   return 0;
 }
 
+static const char *const agora_params[] = {"appid", "resourceid", "sid", "mode", "timeout",
+                                           "retries", "retry_delays", NULL};
+static const char *const qc_params[] = {"app_id", "channel", "from_hour", "to_hour", "offset",
+                                        "limit", "timeout", "retries", "retry_delays", NULL};
+
+/* A key of the parameter table at 1 that the query does not know (a typo such as 'timout'
+ * would otherwise be ignored and the default used): invalid_argument, naming it. */
+static int unknown_param(lua_State *L, const char *what, const char *const *allowed,
+                         rec_err *err) {
+  lua_pushnil(L);
+  while (lua_next(L, 1)) {
+    const char *k = lua_type(L, -2) == LUA_TSTRING ? lua_tostring(L, -2) : NULL;
+    int i, ok = 0;
+    for (i = 0; k && !ok && allowed[i]; i++) ok = k[0] == allowed[i][0] && strcmp(k, allowed[i]) == 0;
+    lua_pop(L, 1);
+    if (!ok) {
+      char hint[96] = "";
+      if (k) suggest_hint(hint, sizeof hint, k, allowed);
+      rec_err_set(err, REC_E_INVALID_ARGUMENT, 0, "%s: unknown parameter '%.64s'%s", what,
+                  k ? k : luaL_typename(L, -1), hint);
+      lua_pop(L, 1);
+      return -1;
+    }
+  }
+  return 0;
+}
+
 static int begin_query(lua_State *L, const call_args *a, const char *what) {
   task_t *t = engine_check_wait(L, what);
   if (task_cancelled(t)) return engine_yield_now(t, engine_push_cancelled(L, what));
@@ -373,7 +400,8 @@ static int l_query_qingcloud(lua_State *L) {
       opt_int_param(L, "to_hour", &a.qc.to_hour, QC_HAS_TO, &a.qc.given, &err) ||
       opt_int_param(L, "offset", &a.qc.offset, QC_HAS_OFFSET, &a.qc.given, &err) ||
       opt_int_param(L, "limit", &a.qc.limit, QC_HAS_LIMIT, &a.qc.given, &err) ||
-      common_call_params(L, &a, &err))
+      common_call_params(L, &a, &err) ||
+      unknown_param(L, "rec.query_qingcloud", qc_params, &err))
     return engine_return_err(L, &err);
   return begin_query(L, &a, "rec.query_qingcloud");
 }
@@ -390,7 +418,7 @@ static int l_query_agora(lua_State *L) {
   if (str_param(L, "appid", &a.agora.appid, &err) ||
       str_param(L, "resourceid", &a.agora.resourceid, &err) ||
       str_param(L, "sid", &a.agora.sid, &err) || str_param(L, "mode", &a.agora.mode, &err) ||
-      common_call_params(L, &a, &err))
+      common_call_params(L, &a, &err) || unknown_param(L, "rec.query_agora", agora_params, &err))
     return engine_return_err(L, &err);
   return begin_query(L, &a, "rec.query_agora");
 }

@@ -79,6 +79,11 @@ assert(not ok and msg:find("timeout", 1, true), tostring(msg))
 ok, msg = pcall(rec.configure, { qingcloud = { secret = "x" } })
 assert(not ok and msg:find("unknown setting 'secret'", 1, true), tostring(msg))
 
+-- a key that is no parameter (a typo) used to be ignored: the default was used instead
+bad(qc, with(QC, { form_hour = 3 }), "qc typo form_hour", "unknown parameter 'form_hour' (did you mean 'from_hour'?)")
+bad(qc, with(QC, { [1] = "x" }), "qc array item", "unknown parameter")
+bad(ag, with(AG, { timout = 5 }), "agora typo timout", "unknown parameter 'timout' (did you mean 'timeout'?)")
+bad(ag, with(AG, { resourceId = "r" }), "agora resourceId", "did you mean 'resourceid'?")
 -- a valid query still works afterwards (the sim is there, nothing was broken)
 local res, err = qc(with(QC, { limit = 100, offset = 0, from_hour = 24, to_hour = 0 }))
 assert(res, tostring(err))
