@@ -726,8 +726,9 @@ static void finish_req(http_req_t *req, CURLcode rc);
 static void on_qtimer(uv_timer_t *t);
 
 /* The options of a provider GET, set on its transfer when it is handed to curl; a kept
- * handle skips those it already has. */
-static int configure_get(http_client_t *c, http_req_t *req) {
+ * handle skips those it already has. url: the caller's, when it is sent at once; else the
+ * request's parsed URL or its copy. */
+static int configure_get(http_client_t *c, http_req_t *req, const char *url) {
   xfer *x = bind_xfer(c, req);
   CURL *e;
   long cms = (long)(req->timeout < 10 ? req->timeout * 1000 : 10000);
@@ -736,7 +737,7 @@ static int configure_get(http_client_t *c, http_req_t *req) {
   if (req->url) {
     curl_easy_setopt(e, CURLOPT_CURLU, req->url->uh);
   } else {
-    curl_easy_setopt(e, CURLOPT_URL, req->url_copy);  /* libcurl keeps its own copy */
+    curl_easy_setopt(e, CURLOPT_URL, url ? url : req->url_copy);  /* libcurl copies it */
     free(req->url_copy);
     req->url_copy = NULL;
   }
@@ -762,7 +763,7 @@ static int start_req(http_req_t *req) {
   http_client_t *c = req->client;
   xfer *x;
   long ms = (long)(req->timeout * 1000);
-  if (!req->x && configure_get(c, req) != 0) return CURLE_FAILED_INIT;  /* no memory */
+  if (!req->x && configure_get(c, req, NULL) != 0) return CURLE_FAILED_INIT;  /* no memory */
   x = req->x;
   if (req->vtimeout.clock) {
     /* virtual time: the timeout is an engine timer; curl keeps a real-time safety net so a
@@ -1360,8 +1361,10 @@ http_req_t *http_send(http_client_t *c, const http_request *r, http_done_cb cb, 
     }
     if (uncached) req->own_headers = req->list;
     if (r->cache_url && (req->url = u ? u : url_add(c, r->url)) != NULL) req->url->users++;
-    /* the URL is set when the request is handed to curl: kept until then if it waits */
-    if (!req->url && !(req->url_copy = strdup(r->url))) {
+    /* the URL is set when the request is handed to curl: at once, or from a copy kept
+     * while it waits */
+    if (now ? configure_get(c, req, r->url) != 0
+            : !req->url && !(req->url_copy = strdup(r->url))) {
       free_req(req);
       rec_err_set(err, REC_E_NETWORK, 0, "out of memory starting a request");
       return NULL;
