@@ -192,7 +192,7 @@ if st:
                            m <= 1.2 * f, "%.2fx (%.1f ms vs %.1f ms)" % (m / f, m, f)))
 
 if instr:
-    out += ["### Instructions (callgrind, the noise-free figure)", "",
+    out += ["### Instructions (callgrind)", "",
             "Per query: (Ir(12,000 queries) - Ir(2,000)) / 10,000; start-up: the whole run.", "",
             "| what | runs | median | spread | vs floor |", "|---|---|---|---|---|"]
     def spread(v):
