@@ -103,6 +103,7 @@ struct engine {
 #define FINQ_KEY "rec.finq"
 
 static volatile sig_atomic_t sig_count, sig_first, wd_reason, wd_gen, wd_armed_gen, wd_posted;
+static volatile sig_atomic_t wd_arms;    /* armings so far: the guard thread arms on a change */
 static lua_State *volatile running_L;   /* the Lua thread executing now, NULL in C */
 static volatile uint64_t bound_deadline;  /* of the bounded call running, 0 = none */
 static sem_t wd_sem;
@@ -345,6 +346,32 @@ static void wake_waiters(task_t *t, lua_State *L, int results_idx) {
   }
 }
 
+/* Runs a failed task's pending __close handlers (lua_resetthread) as a resume of its own:
+ * published to the busy monitor and the signal handler, so an endless handler is ended by
+ * max_busy or by SIGTERM like any task code (the thread cannot yield there: an error). */
+static void close_guarded(task_t *t) {
+  engine_t *e = t->e;
+  task_t *prev = e->current;
+  lua_State *prev_running = running_L;
+  uint64_t prev_since = busy_since, prev_at = e->resumed_at;
+  int kills;
+  e->current = t;
+  running_L = t->co;
+  e->resumed_at = uv_hrtime();
+  busy_limit = e->max_busy_ns;
+  busy_since = e->resumed_at;
+  kills = e->busy_kills;
+  if (sig_count > 0 && !e->signals) lua_sethook(t->co, guard_hook, LUA_MASKCOUNT, 1);
+  lua_resetthread(t->co);
+  if (e->busy_kills != kills)  /* the task's own error is logged by the caller: this one too */
+    log_write(LOG_ERROR, t->id, "a __close handler ran for more than %g s without waiting "
+              "(an endless loop?): ended", (double)e->max_busy_ns / 1e9);
+  running_L = prev_running;
+  busy_since = prev_since;
+  e->resumed_at = prev_at;
+  e->current = prev;
+}
+
 /* The task ended: its results (ok) or error, the top nres values of from, are packed for
  * t:wait() and handed to the tasks waiting on it. */
 static void task_finish(task_t *t, int ok, lua_State *from, int nres) {
@@ -365,7 +392,7 @@ static void task_finish(task_t *t, int ok, lua_State *from, int nres) {
   lua_setfield(L, -2, "n");
   wake_waiters(t, L, lua_gettop(L));
   lua_setiuservalue(L, -2, 2);
-  if (!ok) lua_resetthread(t->co);  /* closes pending to-be-closed variables */
+  if (!ok) close_guarded(t);  /* closes pending to-be-closed variables */
   lua_pushnil(L);
   lua_setiuservalue(L, -2, 1);      /* the thread is garbage now */
   t->co = NULL;
@@ -417,7 +444,8 @@ static void wd_arm(int reason) {
   if (wd_started && !wd_posted) {
     wd_posted = 1;
     wd_armed_gen = wd_gen;
-    sem_post(&wd_sem);
+    wd_arms++;
+    sem_post(&wd_sem);  /* the semaphore only wakes the guard thread (see guard_main) */
   }
 }
 
@@ -425,8 +453,10 @@ static void wd_arm(int reason) {
  * requested), a script's coroutine or a bounded call a count hook. */
 static void base_hook(lua_State *L, engine_t *e) {
   task_t *t = engine_task_of(L);
-  if (t && t->co == L && !(e && e->stop_at)) lua_sethook(L, NULL, 0, 0);
+  if (t && t->co == L && !(e && e->stop_at) && wd_started) lua_sethook(L, NULL, 0, 0);
   else lua_sethook(L, guard_hook, LUA_MASKCOUNT, BUSY_CHECK_EVERY);
+  /* a signal that came while we looked: its count-1 hook must not be lost to ours */
+  if (sig_count > 0 && e && !e->signals) lua_sethook(L, guard_hook, LUA_MASKCOUNT, 1);
 }
 
 /* The hook of script coroutines and bounded calls, and of task threads when the busy
@@ -474,8 +504,11 @@ static void guard_hook(lua_State *L, lua_Debug *ar) {
     return;
   }
   e->busy_kills++;
-  /* a plain coroutine or a C boundary: an error is what is left; the task itself is ended
-   * at its next instruction (a resume or pcall that catches the error keeps it no longer) */
+  /* a plain coroutine or a C boundary: an error is what is left, and again at every
+   * instruction of this thread (a pcall loop around it cannot keep it going); the task
+   * itself is ended at its next instruction (a resume or pcall that catches the error
+   * keeps it no longer) */
+  lua_sethook(L, guard_hook, LUA_MASKCOUNT, 1);
   if (e->current->co && e->current->co != L)
     lua_sethook(e->current->co, guard_hook, LUA_MASKCOUNT, 1);
   push_busy_message(L, e);
@@ -510,6 +543,7 @@ static int l_co_wrap(lua_State *L) {
   lua_sethook(L, guard_hook, LUA_MASKCOUNT, BUSY_CHECK_EVERY);
   st = lua_pcall(L, 1, 1, 0);  /* only memory can fail */
   lua_sethook(L, h, mask, count);
+  if (sig_count > 0) lua_sethook(L, guard_hook, LUA_MASKCOUNT, 1);  /* one that came meanwhile */
   return st == LUA_OK ? 1 : lua_error(L);
 }
 
@@ -610,10 +644,14 @@ static int run_finalizers(lua_State *L) {
 }
 
 void engine_set_max_busy(engine_t *e, double seconds) {
+  uint64_t old = e->max_busy_ns;
   if (seconds > 1e9) seconds = 1e9;  /* math.huge: as good as no limit, and no overflow */
   e->max_busy_ns = seconds > 0 ? (uint64_t)(seconds * 1e9) : 0;
   if (e->max_busy_ns) start_guard_thread();
   if (e->current) busy_limit = e->max_busy_ns;  /* set from inside a task: it counts now */
+  /* a shorter limit: the guard thread's tick follows at once, not after its current sleep
+   * (rec.configure runs in a task, so busy_limit already holds it) */
+  if (wd_started && e->max_busy_ns && (!old || e->max_busy_ns < old)) sem_post(&wd_sem);
 }
 
 /* The collector starts a cycle when the heap reaches pause% of what survived the last one
@@ -909,8 +947,9 @@ task_t *engine_spawn(engine_t *e, lua_State *L, int nargs) {
   co = lua_newthread(L);
   lua_setiuservalue(L, -2, 1);
   *(task_t **)lua_getextraspace(co) = t;
-  /* no hook: the busy monitor watches tasks (a new thread inherits its creator's hook) */
-  if (e->stop_at) lua_sethook(co, guard_hook, LUA_MASKCOUNT, BUSY_CHECK_EVERY);
+  /* no hook: the busy monitor watches tasks (a new thread inherits its creator's hook);
+   * without the guard thread (it could not start), the count hook as before */
+  if (e->stop_at || !wd_started) lua_sethook(co, guard_hook, LUA_MASKCOUNT, BUSY_CHECK_EVERY);
   else lua_sethook(co, NULL, 0, 0);
   t->co = co;
   lua_rotate(L, base, 1);            /* handle below the function and its arguments */
@@ -1070,6 +1109,7 @@ static void *guard_main(void *arg) {
   char msg[200];
   uint64_t fire_at = 0;          /* when the armed watchdog ends the process, 0 = unarmed */
   int gen = 0;                   /* the engine generation that armed it */
+  sig_atomic_t arms = 0;         /* armings seen */
   (void)arg;
   for (;;) {
     uint64_t since = busy_since, limit = busy_limit, now = uv_hrtime(), tick, wake;
@@ -1092,7 +1132,9 @@ static void *guard_main(void *arg) {
     if (fire_at && fire_at < wake) wake = fire_at;
     ts.tv_sec = (time_t)(wake / 1000000000ull);  /* uv_hrtime is CLOCK_MONOTONIC */
     ts.tv_nsec = (long)(wake % 1000000000ull);
-    if (sem_clockwait(&wd_sem, CLOCK_MONOTONIC, &ts) == 0) {  /* armed (a newer arming wins) */
+    /* woken early: an arming (a newer one wins), or a shorter limit (the next tick) */
+    if (sem_clockwait(&wd_sem, CLOCK_MONOTONIC, &ts) == 0 && wd_arms != arms) {
+      arms = wd_arms;
       gen = wd_armed_gen;
       fire_at = uv_hrtime() + (uint64_t)SHUTDOWN_HARD_S * 1000000000ull;
     }
@@ -1106,9 +1148,11 @@ static void start_guard_thread(void) {
   pthread_attr_t a;
   sigset_t all, old;
   struct sigaction sa;
-  if (wd_started) return;
+  static int tried;
+  if (wd_started || tried) return;
+  tried = 1;  /* once: a failure is said once, and tasks keep a count hook instead */
   if (sem_init(&wd_sem, 0, 0) != 0) {
-    log_warn("cannot start the guard thread: max_busy and the shutdown watchdog are off");
+    log_warn("cannot start the guard thread: no shutdown watchdog; max_busy by a count hook");
     return;
   }
   busy_thread = pthread_self();
@@ -1122,7 +1166,7 @@ static void start_guard_thread(void) {
   pthread_attr_init(&a);
   pthread_attr_setdetachstate(&a, PTHREAD_CREATE_DETACHED);
   if (pthread_create(&th, &a, guard_main, NULL) == 0) wd_started = 1;
-  else log_warn("cannot start the guard thread: max_busy and the shutdown watchdog are off");
+  else log_warn("cannot start the guard thread: no shutdown watchdog; max_busy by a count hook");
   pthread_attr_destroy(&a);
   pthread_sigmask(SIG_SETMASK, &old, NULL);
 }

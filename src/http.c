@@ -728,10 +728,17 @@ static void on_qtimer(uv_timer_t *t);
 /* The options of a provider GET, set on its transfer when it is handed to curl; a kept
  * handle skips those it already has. url: the caller's, when it is sent at once; else the
  * request's parsed URL or its copy. */
+/* Milliseconds for libcurl, at least 1: it reads 0 as "no timeout" (a timeout of 0.4 ms
+ * would otherwise wait for ever). */
+static long curl_ms(double seconds) {
+  long ms = (long)(seconds * 1000);
+  return ms < 1 ? 1 : ms;
+}
+
 static int configure_get(http_client_t *c, http_req_t *req, const char *url) {
   xfer *x = bind_xfer(c, req);
   CURL *e;
-  long cms = (long)(req->timeout < 10 ? req->timeout * 1000 : 10000);
+  long cms = curl_ms(req->timeout < 10 ? req->timeout : 10);
   if (!x) return -1;
   e = x->easy;
   if (req->url) {
@@ -762,7 +769,7 @@ static int configure_get(http_client_t *c, http_req_t *req, const char *url) {
 static int start_req(http_req_t *req) {
   http_client_t *c = req->client;
   xfer *x;
-  long ms = (long)(req->timeout * 1000);
+  long ms = curl_ms(req->timeout);
   if (!req->x && configure_get(c, req, NULL) != 0) return CURLE_FAILED_INIT;  /* no memory */
   x = req->x;
   if (req->vtimeout.clock) {
@@ -1287,7 +1294,7 @@ static int configure_generic(http_client_t *c, http_req_t *req, const http_reque
   xfer *x = bind_xfer(c, req);
   CURL *e;
   size_t i;
-  long cms = (long)(req->timeout < 10 ? req->timeout * 1000 : 10000);
+  long cms = curl_ms(req->timeout < 10 ? req->timeout : 10);
   if (!x) return -1;
   e = x->easy;
   curl_easy_setopt(e, CURLOPT_URL, r->url);

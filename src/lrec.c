@@ -364,15 +364,23 @@ static int unknown_param(lua_State *L, const char *what, const char *const *allo
                          rec_err *err) {
   lua_pushnil(L);
   while (lua_next(L, 1)) {
-    const char *k = lua_type(L, -2) == LUA_TSTRING ? lua_tostring(L, -2) : NULL;
+    size_t n = 0;
+    const char *k = lua_type(L, -2) == LUA_TSTRING ? lua_tolstring(L, -2, &n) : NULL;
     int i, ok = 0;
-    for (i = 0; k && !ok && allowed[i]; i++) ok = k[0] == allowed[i][0] && strcmp(k, allowed[i]) == 0;
+    /* with its length: "timeout\0x" is not 'timeout' (lua_getfield would not find it) */
+    for (i = 0; k && !ok && allowed[i]; i++)
+      ok = k[0] == allowed[i][0] && n == strlen(allowed[i]) && memcmp(k, allowed[i], n) == 0;
     lua_pop(L, 1);
     if (!ok) {
       char hint[96] = "";
-      if (k) suggest_hint(hint, sizeof hint, k, allowed);
-      rec_err_set(err, REC_E_INVALID_ARGUMENT, 0, "%s: unknown parameter '%.64s'%s", what,
-                  k ? k : luaL_typename(L, -1), hint);
+      if (k && strlen(k) == n) suggest_hint(hint, sizeof hint, k, allowed);
+      if (k)
+        rec_err_set(err, REC_E_INVALID_ARGUMENT, 0, "%s: unknown parameter '%.64s'%s%s", what, k,
+                    strlen(k) == n ? "" : " (with a NUL byte)", hint);
+      else
+        rec_err_set(err, REC_E_INVALID_ARGUMENT, 0,
+                    "%s: a key that is not a parameter name (a %s); parameters are named", what,
+                    luaL_typename(L, -1));
       lua_pop(L, 1);
       return -1;
     }

@@ -61,6 +61,19 @@ local created = rec.spawn(function()
 end)
 local okc, ec = created:wait()
 assert(okc == false and tostring(ec):find("without waiting") and not after, "the task: " .. tostring(ec))
+-- a pcall loop inside a plain coroutine cannot keep it going either: once ended, every
+-- instruction of that coroutine raises again
+local dodger = rec.spawn(function()
+  coroutine.wrap(function() while true do pcall(function() while true do end end) end end)()
+end)
+assert(dodger:wait() == false, "a pcall loop inside a coroutine kept it alive")
+-- a failed task's pending __close handlers run under max_busy too: an endless one is ended
+local closer = rec.spawn(function()
+  local c <close> = setmetatable({}, { __close = function() while true do end end })
+  error("boom")
+end)
+local okcl, ecl = closer:wait()
+assert(okcl == false and tostring(ecl):find("boom"), tostring(ecl))
 -- task threads carry no hook (a count hook makes Lua check before every instruction: 2x
 -- slower scripts); the busy monitor watches them. A script's coroutines carry their own.
 local hooks = rec.spawn(function()

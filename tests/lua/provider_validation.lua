@@ -81,7 +81,8 @@ assert(not ok and msg:find("unknown setting 'secret'", 1, true), tostring(msg))
 
 -- a key that is no parameter (a typo) used to be ignored: the default was used instead
 bad(qc, with(QC, { form_hour = 3 }), "qc typo form_hour", "unknown parameter 'form_hour' (did you mean 'from_hour'?)")
-bad(qc, with(QC, { [1] = "x" }), "qc array item", "unknown parameter")
+bad(qc, with(QC, { [1] = "x" }), "qc array item", "a key that is not a parameter name (a number)")
+bad(ag, with(AG, { ["timeout\0x"] = 5 }), "agora key with a NUL", "unknown parameter 'timeout' (with a NUL byte)")
 bad(ag, with(AG, { timout = 5 }), "agora typo timout", "unknown parameter 'timout' (did you mean 'timeout'?)")
 bad(ag, with(AG, { resourceId = "r" }), "agora resourceId", "did you mean 'resourceid'?")
 -- a valid query still works afterwards (the sim is there, nothing was broken)

@@ -1,6 +1,7 @@
 # Script callbacks that never return, where no task's max_busy reaches: an error object's
 # __tostring, a __gc, a loop that runs while SIGTERM arrives (with max_busy off), a loop
-# inside a C boundary, a finalizer that hangs the teardown. Each one ends, with a message:
+# inside a C boundary or a failed task's __close handler, a finalizer that hangs the
+# teardown. Each one ends, with a message:
 # the callback is bounded, the first signal interrupts, the watchdog ends the teardown, and
 # a second signal always exits at once.
 set -u
@@ -85,6 +86,23 @@ wait_ready "sort"
 kill -TERM $pid
 wait_end $pid 80 "SIGTERM in a comparator"
 grep -q "interrupted by SIGTERM" "$T/e" || fail "sort: no message"
+
+# 4b. a failed task's __close handler that never returns, max_busy off: SIGTERM interrupts
+#     it like any task code (its thread was unguarded while the task was torn down)
+cat >"$T/close.lua" <<'LUA'
+rec.configure{ max_busy = 0 }
+print("ready")
+io.stdout:flush()
+local c <close> = setmetatable({}, { __close = function() while true do end end })
+error("boom")
+LUA
+start "$T/close.lua"
+wait_ready "close"
+sleep 0.2
+kill -TERM $pid
+wait_end $pid 60 "SIGTERM in a __close handler"
+grep -q "stopping (SIGTERM)" "$T/e" || fail "close: the signal was not seen"
+grep -q "still running 8 s" "$T/e" && fail "close: only the watchdog ended it"
 
 # 5. a finalizer that hangs the teardown (Lua runs it with hooks off): a second SIGTERM
 #    exits at once; without signals the watchdog ends it

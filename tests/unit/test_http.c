@@ -256,6 +256,16 @@ static void test_silent_server_times_out(void **state) {
   assert_null(strstr(r.err.message, "hidden"));  /* no query string in messages */
 }
 
+/* A timeout under a millisecond is still a timeout: libcurl reads 0 ms as "none", so 0.4 ms
+ * used to wait for ever on a silent server. */
+static void test_submillisecond_timeout_times_out(void **state) {
+  result r;
+  (void)state;
+  one_request(MODE_SILENT, 0.0004, 0, &r);
+  assert_false(r.ok);
+  assert_int_equal(r.err.kind, REC_E_TIMEOUT);
+}
+
 static void test_reply_over_cap_is_protocol(void **state) {
   result r;
   (void)state;
@@ -536,6 +546,7 @@ int main(void) {
     cmocka_unit_test(test_waiting_requests_hold_no_handle),
     cmocka_unit_test(test_reuse_under_1000_concurrent),
     cmocka_unit_test(test_silent_server_times_out),
+    cmocka_unit_test(test_submillisecond_timeout_times_out),
     cmocka_unit_test(test_reply_over_cap_is_protocol),
     cmocka_unit_test(test_refused_port_is_network),
     cmocka_unit_test(test_cancel_calls_nothing),
