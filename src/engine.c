@@ -547,7 +547,29 @@ static int l_co_wrap(lua_State *L) {
   return st == LUA_OK ? 1 : lua_error(L);
 }
 
+/* os.exit(code, true) closes the state from inside a task, then exits: nothing may point at
+ * its threads any more (the guard thread's signal would set a hook on freed memory). */
+static const char exit_key = 0;
+
+static int call_named(lua_State *L, const char *name);
+
+static int l_os_exit(lua_State *L) {
+  lua_rawgetp(L, LUA_REGISTRYINDEX, &exit_key);
+  lua_insert(L, 1);
+  if (lua_toboolean(L, 3)) {  /* it will close the state */
+    running_L = NULL;
+    busy_since = 0;
+  }
+  return call_named(L, "exit");
+}
+
 static void hook_script_coroutines(lua_State *L) {
+  lua_getglobal(L, "os");
+  lua_getfield(L, -1, "exit");
+  lua_rawsetp(L, LUA_REGISTRYINDEX, &exit_key);
+  lua_pushcfunction(L, l_os_exit);
+  lua_setfield(L, -2, "exit");
+  lua_pop(L, 1);
   lua_getglobal(L, "coroutine");
   lua_pushcfunction(L, l_co_create);
   lua_setfield(L, -2, "create");
@@ -1231,6 +1253,21 @@ void engine_set_until(engine_t *e, double seconds) {
   rtimer_start_at(&e->until, e->t0 + seconds);
 }
 
+/* Calls the original library function at 1 with the arguments above it. Called from here
+ * it has no name of its own ("bad argument #1 to '?'"): its error gets the script's name
+ * for it back. */
+static int call_named(lua_State *L, const char *name) {
+  if (lua_pcall(L, lua_gettop(L) - 1, LUA_MULTRET, 0) != LUA_OK) {
+    if (lua_type(L, -1) == LUA_TSTRING) {
+      char to[48];
+      snprintf(to, sizeof to, "to '%s'", name);
+      luaL_gsub(L, lua_tostring(L, -1), "to '?'", to);
+    }
+    return lua_error(L);
+  }
+  return lua_gettop(L);
+}
+
 /* In virtual time os.time() and os.date() without a time follow the engine clock too. */
 static int l_os_time(lua_State *L) {
   engine_t *e = lua_touserdata(L, lua_upvalueindex(2));
@@ -1240,13 +1277,7 @@ static int l_os_time(lua_State *L) {
   }
   lua_pushvalue(L, lua_upvalueindex(1));
   lua_insert(L, 1);
-  if (lua_pcall(L, lua_gettop(L) - 1, LUA_MULTRET, 0) != LUA_OK) {
-    /* called from here it has no name of its own: "bad argument #1 to '?'" */
-    if (lua_type(L, -1) == LUA_TSTRING)
-      luaL_gsub(L, lua_tostring(L, -1), "to '?'", "to 'collectgarbage'");
-    return lua_error(L);
-  }
-  return lua_gettop(L);
+  return call_named(L, "time");
 }
 
 static int l_os_date(lua_State *L) {
@@ -1259,13 +1290,7 @@ static int l_os_date(lua_State *L) {
   }
   lua_pushvalue(L, lua_upvalueindex(1));
   lua_insert(L, 1);
-  if (lua_pcall(L, lua_gettop(L) - 1, LUA_MULTRET, 0) != LUA_OK) {
-    /* called from here it has no name of its own: "bad argument #1 to '?'" */
-    if (lua_type(L, -1) == LUA_TSTRING)
-      luaL_gsub(L, lua_tostring(L, -1), "to '?'", "to 'collectgarbage'");
-    return lua_error(L);
-  }
-  return lua_gettop(L);
+  return call_named(L, "date");
 }
 
 static void virtual_os(lua_State *L, engine_t *e) {
@@ -1291,13 +1316,7 @@ static int l_collectgarbage(lua_State *L) {
     if (strcmp(opt, sets[i]) == 0) ((engine_t *)lua_touserdata(L, lua_upvalueindex(2)))->gc_user = 1;
   lua_pushvalue(L, lua_upvalueindex(1));
   lua_insert(L, 1);
-  if (lua_pcall(L, lua_gettop(L) - 1, LUA_MULTRET, 0) != LUA_OK) {
-    /* called from here it has no name of its own: "bad argument #1 to '?'" */
-    if (lua_type(L, -1) == LUA_TSTRING)
-      luaL_gsub(L, lua_tostring(L, -1), "to '?'", "to 'collectgarbage'");
-    return lua_error(L);
-  }
-  return lua_gettop(L);
+  return call_named(L, "collectgarbage");
 }
 
 /* What every Lua state of the engine gets before rec is opened in it (engine_new and a

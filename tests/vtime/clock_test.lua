@@ -124,3 +124,13 @@ T.case("an event timeout is a virtual timer; a deadlocked script never moves tim
   t:eq(p:exited(), nil, "waits for ever")
   t:eq(t:now(), 100)
 end)
+
+T.case("os.time and os.date on the virtual clock name themselves in their errors", function(t)
+  -- they used to say "bad argument #1 to 'collectgarbage'"
+  local ok, err = pcall(os.time, "x")
+  t:eq(ok, false)
+  t:ok(tostring(err):find("to 'time'", 1, true), tostring(err))
+  ok, err = pcall(os.date, {})
+  t:eq(ok, false)
+  t:ok(tostring(err):find("to 'date'", 1, true), tostring(err))
+end)
