@@ -124,7 +124,6 @@ static volatile uint64_t busy_since;      /* uv_hrtime() the outermost resume be
 static volatile uint64_t busy_limit;      /* its engine's max_busy_ns, 0 = no limit */
 static pthread_t busy_thread;             /* the loop's thread, where Lua runs */
 static int busy_signal(void) { return SIGRTMIN + 1; }
-static void start_guard_thread(void);
 
 /* The engine of a Lua state: it made the state with itself as the allocator's ud. */
 static engine_t *engine_of(lua_State *L) {
@@ -669,7 +668,6 @@ void engine_set_max_busy(engine_t *e, double seconds) {
   uint64_t old = e->max_busy_ns;
   if (seconds > 1e9) seconds = 1e9;  /* math.huge: as good as no limit, and no overflow */
   e->max_busy_ns = seconds > 0 ? (uint64_t)(seconds * 1e9) : 0;
-  if (e->max_busy_ns) start_guard_thread();
   if (e->current) busy_limit = e->max_busy_ns;  /* set from inside a task: it counts now */
   /* a shorter limit: the guard thread's tick follows at once, not after its current sleep
    * (rec.configure runs in a task, so busy_limit already holds it) */
@@ -1171,10 +1169,12 @@ static void start_guard_thread(void) {
   sigset_t all, old;
   struct sigaction sa;
   static int tried;
+  static const char no_guard[] =
+      "cannot start the guard thread: no shutdown watchdog; max_busy by a count hook";
   if (wd_started || tried) return;
   tried = 1;  /* once: a failure is said once, and tasks keep a count hook instead */
   if (sem_init(&wd_sem, 0, 0) != 0) {
-    log_warn("cannot start the guard thread: no shutdown watchdog; max_busy by a count hook");
+    log_warn("%s", no_guard);
     return;
   }
   busy_thread = pthread_self();
@@ -1188,7 +1188,7 @@ static void start_guard_thread(void) {
   pthread_attr_init(&a);
   pthread_attr_setdetachstate(&a, PTHREAD_CREATE_DETACHED);
   if (pthread_create(&th, &a, guard_main, NULL) == 0) wd_started = 1;
-  else log_warn("cannot start the guard thread: no shutdown watchdog; max_busy by a count hook");
+  else log_warn("%s", no_guard);
   pthread_attr_destroy(&a);
   pthread_sigmask(SIG_SETMASK, &old, NULL);
 }

@@ -725,9 +725,6 @@ static void transport_error(http_req_t *req, CURLcode rc, rec_err *err) {
 static void finish_req(http_req_t *req, CURLcode rc);
 static void on_qtimer(uv_timer_t *t);
 
-/* The options of a provider GET, set on its transfer when it is handed to curl; a kept
- * handle skips those it already has. url: the caller's, when it is sent at once; else the
- * request's parsed URL or its copy. */
 /* Milliseconds for libcurl, at least 1: it reads 0 as "no timeout" (a timeout of 0.4 ms
  * would otherwise wait for ever). */
 static long curl_ms(double seconds) {
@@ -735,10 +732,18 @@ static long curl_ms(double seconds) {
   return ms < 1 ? 1 : ms;
 }
 
+/* The connect timeout: the request's, up to 10 s. */
+static long connect_ms(const http_req_t *req) {
+  return curl_ms(req->timeout < 10 ? req->timeout : 10);
+}
+
+/* The options of a provider GET, set on its transfer when it is handed to curl; a kept
+ * handle skips those it already has. url: the caller's, when it is sent at once; else the
+ * request's parsed URL or its copy. */
 static int configure_get(http_client_t *c, http_req_t *req, const char *url) {
   xfer *x = bind_xfer(c, req);
   CURL *e;
-  long cms = curl_ms(req->timeout < 10 ? req->timeout : 10);
+  long cms = connect_ms(req);
   if (!x) return -1;
   e = x->easy;
   if (req->url) {
@@ -1063,9 +1068,6 @@ static void apply_options(http_client_t *c, const http_client_options *opt) {
   }
 }
 
-/* libcurl, and OpenSSL under it, initialised by the first request: curl_global_init reads
- * OpenSSL's configuration, a few million instructions that a script making no request
- * (and `recwatch check`) should not pay. */
 /* A proxy variable libcurl would honour for http or https (it reads http_proxy in lower
  * case only, https_proxy and all_proxy in either case), set and not empty. */
 static int proxy_env_set(void) {
@@ -1079,6 +1081,9 @@ static int proxy_env_set(void) {
   return 0;
 }
 
+/* libcurl, and OpenSSL under it, initialised by the first request: curl_global_init reads
+ * OpenSSL's configuration, a few million instructions that a script making no request
+ * (and `recwatch check`) should not pay. */
 static int ensure_multi(http_client_t *c, rec_err *err) {
   if (c->multi) return 0;
   /* Proxies come from the usual variables; when none is set, libcurl is told so once
@@ -1294,7 +1299,7 @@ static int configure_generic(http_client_t *c, http_req_t *req, const http_reque
   xfer *x = bind_xfer(c, req);
   CURL *e;
   size_t i;
-  long cms = curl_ms(req->timeout < 10 ? req->timeout : 10);
+  long cms = connect_ms(req);
   if (!x) return -1;
   e = x->easy;
   curl_easy_setopt(e, CURLOPT_URL, r->url);
