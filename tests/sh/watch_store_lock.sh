@@ -1,8 +1,16 @@
 # Another process holds the state file locked (BEGIN EXCLUSIVE) for 11 s while an Agora
 # recording goes 5 -> 20 (tests/scenarios/watch_lock.lua). The watcher must survive, keep the
 # transition, and the 5 -> 20 alert must arrive once the lock is gone; meanwhile the loop
-# never stalls more than 100 ms (a ticker task measures it). A second recwatch on the same
-# state file is refused with exit status 2.
+# never stalls for as long as SQLite's busy wait (a ticker task measures it). A second
+# recwatch on the same state file is refused with exit status 2.
+#
+# The stall bound is 1 s. A loop thread that waited on the locked file would stall for the
+# whole busy timeout (BUSY_MS in src/lstore.c: 5 s), and so would a loop that waited for the
+# store thread. The bound used to be 100 ms, and that depended on the machine being idle:
+# with both cores busy, this VM's kernel wakes a thread from a 10 ms epoll_wait up to ~140 ms
+# late. That was measured in recwatch, where the loop's poll took 110 ms against a timeout of
+# 10 with the thread neither on the CPU nor on the run queue, and in a C program that only
+# calls epoll_wait (93 ms late).
 set -eu
 T=$(mktemp -d)
 LPID= EPID=
@@ -46,7 +54,7 @@ local st = h:state(key)
 rec.log.info("RESULT status=%s maxgap=%.3f (at %.1fs) startgap=%.3f errors=%d", tostring(st and st.status),
              maxgap, at, startgap, h:info()[1].errors)
 assert(st and st.status == 20, "the 5 -> 20 transition was committed")
-assert(maxgap < 0.1, ("the loop stalled for %.3f s"):format(maxgap))
+assert(maxgap < 1, ("the loop stalled for %.3f s"):format(maxgap))
 LUA
 printf 'require("rec.store").open()\nrec.sleep(5)\n' >"$T/second.lua"
 
