@@ -6,7 +6,7 @@
 --                    on_error=function(err, channel) end,
 --                    on_missing=function(key, last_state) end, db=store, + common }  -> handle
 --   watch.agora{ appid=, resourceid=, sid=, mode="mix", every=120, first_after=5,
---                start_every=5, start_timeout=90, confirm_delays={5,10,15},
+--                start_every=5, start_timeout=90, ha_window=90, confirm_delays={10},
 --                on_change=function(res, old_status) end, on_started=function(res) end,
 --                on_start_failed=function(res, err) end, on_ended=function(last_res, err) end,
 --                on_error=function(err) end, db=store, + common }              -> handle
@@ -595,8 +595,17 @@ end
 local function is_started(s) return s == 4 or s == 5 end
 
 local AG_KEYS = allowed{ "appid", "resourceid", "sid", "mode", "every", "first_after",
-                         "start_every", "start_timeout", "confirm_delays", "started_at",
+                         "start_every", "start_timeout", "confirm_delays", "ha_window", "started_at",
                          "on_change", "on_started", "on_start_failed", "on_ended" }
+
+-- Agora documents 404s for a recording that is still alive (high availability): up to 30 s
+-- after a process failure, up to 1 min of reconnects before a server is switched, up to 90 s
+-- for a migration, at most 3 failovers per recording. So a 404 opens an *episode*: the
+-- recording is re-queried (confirm_delays, the last delay repeating) and is ended only when it
+-- still answers 404 ha_window seconds after the first 404 of the episode. A 200 closes the
+-- episode; the next 404 opens a new one with a window of its own.
+local HA_WINDOW = 90
+local HA_FAILOVERS = 3   -- Agora's documented maximum per recording
 
 function watch.agora(o)
   if type(o) ~= "table" then error("watch.agora takes a table", 2) end
@@ -606,9 +615,17 @@ function watch.agora(o)
   end
   check_fn(o, "watch.agora", { "on_change", "on_started", "on_start_failed", "on_ended",
                                "on_error", "on_stale", "on_recovered" })
-  check_num(o, "watch.agora", { "every", "first_after", "start_every", "start_timeout", "stale_after", "fail_polls" }, 0)
-  if o.confirm_delays ~= nil and type(o.confirm_delays) ~= "table" then
-    error("watch.agora: 'confirm_delays' must be a list of seconds", 2)
+  check_num(o, "watch.agora", { "every", "first_after", "start_every", "start_timeout", "stale_after",
+                                "fail_polls", "ha_window" }, 0)
+  if o.confirm_delays ~= nil then
+    if type(o.confirm_delays) ~= "table" then
+      error("watch.agora: 'confirm_delays' must be a list of seconds", 2)
+    end
+    for i, d in ipairs(o.confirm_delays) do
+      if type(d) ~= "number" or d ~= d or d < 0 or d == math.huge then
+        error(("watch.agora: confirm_delays[%d] must be a number of seconds >= 0, got %s"):format(i, tostring(d)), 2)
+      end
+    end
   end
   local db = o.db or store.open()
   local h = new_handle(db)
@@ -616,7 +633,8 @@ function watch.agora(o)
   local first_after = o.first_after or 5
   local start_every = o.start_every or first_after
   local start_timeout = o.start_timeout or 90
-  local confirm = o.confirm_delays or { 5, 10, 15 }
+  local ha_window = o.ha_window or HA_WINDOW
+  local confirm = o.confirm_delays or { 10 }
   if start_every <= 0 then start_every = 1 end
   if every <= 0 then every = 1 end
   local key = ("agora/%s/%s/%s"):format(rec.safe_id(o.appid), rec.safe_id(o.resourceid),
@@ -631,6 +649,16 @@ function watch.agora(o)
   local st          -- the committed state
   local pending     -- a transition whose commit failed: retried before anything else
   local last        -- the last successful result
+  local ep          -- the open 404 episode: { first = now(), n = re-queries since, err = }
+  local episodes = 0
+
+  -- The last result for on_ended / on_start_failed: the last 200 of this process, or, after
+  -- a restart before any 200, what the state file knows (its status).
+  local function last_known()
+    if last or st.status == nil then return last end
+    return { status = st.status, status_name = rec.agora.status[st.status], restored = true,
+             resourceId = o.resourceid, sid = o.sid }
+  end
 
   -- One event: new = a copy of st with its changes; fn runs the callbacks. Returns true when
   -- committed; false when kept in `pending` (the caller stops handling this poll).
@@ -665,11 +693,20 @@ function watch.agora(o)
       rec.log.warn("watch.agora %s: not recording %gs after start", key, start_timeout, fields(w))
       local new = copy(st)
       new.start_failed = true
-      return event(new, function() call(w, "on_start_failed", o.on_start_failed, last, err) end)
+      return event(new, function() call(w, "on_start_failed", o.on_start_failed, last_known(), err) end)
     end
     return true
   end
   local function interval()
+    if ep then  -- confirming a 404: the next re-query, and none past the window's end
+      local d = confirm[math.min(ep.n + 1, #confirm)] or 10
+      local left = ep.first + ha_window - now()
+      if ep.n + 1 >= #confirm and left > 0 then d = math.min(d, math.max(left, 0.05)) end
+      if not st.started and not st.start_failed then  -- the start deadline does not wait
+        d = math.min(d, st.since + start_timeout - rec.time())
+      end
+      return math.max(0.05, d)
+    end
     if not st.started and not st.start_failed then
       return math.max(0.05, math.min(start_every, st.since + start_timeout - rec.time()))
     end
@@ -682,6 +719,33 @@ function watch.agora(o)
     if not s then return nil, protocol("status is a " .. type(res.status)) end
     res.status = s
     return res
+  end
+
+  -- The 404 episode outlasted its window: the recording is gone. One cause, one alert: a
+  -- recording never seen recording (a wrong sid, one gone before the first query, a start
+  -- that failed) gets on_start_failed (unless it already had it) and no on_ended; one that
+  -- recorded gets on_ended.
+  local function gone(err)
+    local new = copy(st)
+    new.ended = true
+    local fn
+    if st.started then
+      rec.log.info("watch.agora %s: the recording has ended (404 for %.0fs, %d re-queries)", key,
+                   now() - ep.first, ep.n, fields(w))
+      fn = function() call(w, "on_ended", o.on_ended, last_known(), err) end
+    else
+      rec.log.warn("watch.agora %s: never seen recording and gone (404 for %.0fs): %s", key,
+                   now() - ep.first, st.start_failed and "already reported as not started"
+                   or "reported as not started (wrong sid, or ended before it was seen)", fields(w))
+      if not st.start_failed then
+        new.start_failed = true
+        fn = function() call(w, "on_start_failed", o.on_start_failed, last_known(), err) end
+      else
+        fn = function() end
+      end
+    end
+    if not event(new, fn) then return false end
+    return "ended"
   end
 
   -- one poll: true (good), false (an error, counted), "stop", or "ended"
@@ -698,46 +762,27 @@ function watch.agora(o)
     local res, err = rec.query_agora(q)
     if res then res, err = valid(res) end
     if res then
+      if ep then
+        rec.log.info("kind=agora_404_cleared watch.agora %s: answers again (status %s) %.0fs after the first 404 of episode %d: the recording lives on",
+                     key, tostring(res.status), now() - ep.first, episodes, fields(w))
+        ep = nil
+      end
       if not saw(res) then return false end
     elseif err.kind == "cancelled" then
       return "stop"
     elseif err.kind == "not_found" then
-      -- 404 failed to find worker: ended, failed to start, or a failover window. Confirm.
-      local gone, lerr = true, err
-      for _, d in ipairs(confirm) do
-        if not nap(h, l, d) then return "stop" end
-        if not start_check(err) then return false end  -- the start deadline does not wait
-        if h.stopped then return "stop" end
-        local r2, e2 = rec.query_agora(q)
-        if r2 then r2, e2 = valid(r2) end
-        if r2 then
-          if not saw(r2) then return false end
-          gone = false
-          break
-        end
-        lerr = e2
-        if e2.kind == "cancelled" then return "stop" end
-        if e2.kind ~= "not_found" then
-          record_error(w, e2)
-          call(w, "on_error", o.on_error, e2)
-          return false
-        end
+      -- 404 failed to find worker: ended, failed to start, or a failover window
+      if not ep then
+        episodes = episodes + 1
+        ep = { first = now(), n = 0 }
+        rec.log.warn("kind=agora_404 watch.agora %s: 404 (%s); episode %d%s: ended only if still 404 after %gs",
+                     key, tostring(err), episodes,
+                     episodes > HA_FAILOVERS and (" (Agora documents at most " .. HA_FAILOVERS .. " failovers)") or "",
+                     ha_window, fields(w))
+      else
+        ep.n = ep.n + 1
       end
-      if gone then
-        if not start_check(lerr) then return false end
-        if not st.started and not st.start_failed then
-          local new = copy(st)
-          new.start_failed = true
-          if not event(new, function() call(w, "on_start_failed", o.on_start_failed, last, lerr) end) then
-            return false
-          end
-        end
-        rec.log.info("watch.agora %s: the recording has ended (404 confirmed)", key, fields(w))
-        local new = copy(st)
-        new.ended = true
-        if not event(new, function() call(w, "on_ended", o.on_ended, last, lerr) end) then return false end
-        return "ended"
-      end
+      if ep.n >= #confirm and now() - ep.first >= ha_window then return gone(err) end
     else
       record_error(w, err)
       call(w, "on_error", o.on_error, err)

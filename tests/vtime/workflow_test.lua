@@ -96,11 +96,11 @@ T.case("the Agora examples on a fast story: stuck start, abnormal exit, ended su
   t:scenario("../scenarios/agora_fast.lua")
   local guard = t:start("../../examples/agora_start_guard.lua",
     { "--recordings", "sim-resource-healthy:sid-healthy:mix,sim-resource-stuck:sid-stuck:mix",
-      "--first-after", "0.5", "--start-every", "0.5", "--start-timeout", "3", "--confirm", "0.5,0.5,0.5",
+      "--first-after", "0.5", "--start-every", "0.5", "--start-timeout", "3", "--confirm", "0.5", "--ha-window", "1.5",
       "--for", "20" })
   local summary = t:start("../../examples/agora_ended_summary.lua",
     { "--recordings", "sim-resource-abnormal:sid-abnormal:mix,sim-resource-vanish:sid-vanish:individual,sim-resource-healthy:sid-healthy:mix",
-      "--first-after", "0.3", "--every", "0.5", "--confirm", "0.5,0.5,0.5", "--for", "8" })
+      "--first-after", "0.3", "--every", "0.5", "--confirm", "0.5", "--ha-window", "1.5", "--for", "8" })
   t:advance(30)
   t:eq(guard:exited(), 0)
   t:eq(summary:exited(), 0)
