@@ -3,6 +3,7 @@
 --   watch.qingcloud{ app_id=, channel= | channels={...}, every=30, from_hour=, to_hour=,
 --                    on_change=function(task, old_status) end,
 --                    on_status={ [52]=function(task, old_status) end },
+--                    on_failed=function(task, old_status) end, repair_timeout=600,
 --                    on_error=function(err, channel) end,
 --                    on_missing=function(key, last_state) end, db=store, + common }  -> handle
 --   watch.agora{ appid=, resourceid=, sid=, mode="mix", every=120, first_after=5,
@@ -420,7 +421,9 @@ end
 ------------------------------------------------------------------------------ QingCloud
 
 local PAGE = 100
-local QC_FINAL = { [9] = true, [10] = true, [31] = true, [30] = true, [32] = true, [50] = true,
+-- 30 RecordProcessCored is not final: the document lists 31 (repaired) and 32 (repair
+-- failed) after it.
+local QC_FINAL = { [9] = true, [10] = true, [31] = true, [32] = true, [50] = true,
                    [51] = true, [52] = true, [53] = true }
 
 local function valid_id(id)
@@ -470,7 +473,13 @@ local function list_channel(o, channel)
 end
 
 local QC_KEYS = allowed{ "app_id", "channel", "channels", "every", "from_hour", "to_hour",
-                         "on_change", "on_status", "on_missing", "stagger" }
+                         "on_change", "on_status", "on_missing", "on_failed", "repair_timeout",
+                         "stagger" }
+
+-- 30 RecordProcessCored is a crash whose repair is under way, not a failure yet: 31 repaired
+-- it, 32 failed it. With no outcome for this long, the task counts as failed (the document
+-- gives no time; this is the project's choice).
+local REPAIR_TIMEOUT = 600
 
 function watch.qingcloud(o)
   if type(o) ~= "table" then error("watch.qingcloud takes a table", 2) end
@@ -480,8 +489,8 @@ function watch.qingcloud(o)
   if type(channels) ~= "table" or #channels == 0 then
     error("watch.qingcloud: channel or channels is required", 2)
   end
-  check_fn(o, "watch.qingcloud", { "on_change", "on_error", "on_missing", "on_stale", "on_recovered" })
-  check_num(o, "watch.qingcloud", { "every", "stale_after", "fail_polls" }, 0)
+  check_fn(o, "watch.qingcloud", { "on_change", "on_error", "on_missing", "on_failed", "on_stale", "on_recovered" })
+  check_num(o, "watch.qingcloud", { "every", "stale_after", "fail_polls", "repair_timeout" }, 0)
   if o.on_status ~= nil and type(o.on_status) ~= "table" then
     error("watch.qingcloud: 'on_status' must be a table {[code] = function}", 2)
   end
@@ -495,6 +504,7 @@ function watch.qingcloud(o)
   local every = o.every or 30
   if every <= 0 then every = 1 end
   local on_status = o.on_status or {}
+  local repair_timeout = o.repair_timeout or REPAIR_TIMEOUT
 
   for i, channel in ipairs(channels) do
     -- keys (and the alert ids made from them) hold only safe bytes: see rec.safe_id
@@ -529,26 +539,57 @@ function watch.qingcloud(o)
         return false
       end
       local seen = {}
+      -- one transition of a task: its callbacks (fn) once, its new state committed, or kept
+      -- in `pending` and retried
+      local function transition(key, st, fn)
+        local c = prepare(db, key, st, fn)
+        local ok, e = pcall(commit, c)
+        if ok then known[key] = st
+        else
+          pending[key] = c
+          failed[key] = true
+          record_error(w, e, "cannot record the transition of " .. key .. " yet (kept, retried)")
+        end
+      end
       for _, t in ipairs(tasks) do
         local key = prefix .. rec.safe_id(tostring(t.id))  -- the reply chose t.id
         seen[key] = true
         local prev = known[key] or {}
+        local f = fields(w, { task_id = t.id })
         if not failed[key] and not pending[key] and prev.status ~= t.status then
           local old = prev.status
           local st = { status = t.status, seq = (prev.seq or 0) + 1 }
-          local c = prepare(db, key, st, function()
-            rec.log.debug("qingcloud task %s: %s -> %s", key, tostring(old), tostring(t.status),
-                          fields(w, { task_id = t.id }))
+          if t.status == 30 then st.crashed_at = rec.time() end
+          transition(key, st, function()
+            rec.log.debug("qingcloud task %s: %s -> %s", key, tostring(old), tostring(t.status), f)
+            if t.status == 30 then
+              rec.log.warn("kind=task_crashed watcher=%s: task %s: 30 RecordProcessCored; a failure only if 32 follows or no repair outcome comes within %gs",
+                           w.name, tostring(t.id), repair_timeout, f)
+            elseif old == 30 and t.status == 31 then
+              rec.log.info("kind=task_repaired watcher=%s: task %s: 30 -> 31 RecordProcessCoredRepairSuccess, not a failure",
+                           w.name, tostring(t.id), f)
+            end
             call(w, "on_change", o.on_change, t, old)
             call(w, "on_status[" .. tostring(t.status) .. "]", on_status[t.status], t, old)
+            if rec.qingcloud.failed[t.status] then
+              if prev.repair_timed_out then  -- the crash was already reported as the failure
+                rec.log.info("watcher %s: task %s: %s after its crash was reported failed; no second on_failed",
+                             w.name, tostring(t.id), tostring(t.status), f)
+              else
+                call(w, "on_failed", o.on_failed, t, old)
+              end
+            end
           end)
-          local ok, e = pcall(commit, c)
-          if ok then known[key] = st
-          else
-            pending[key] = c
-            failed[key] = true
-            record_error(w, e, "cannot record the transition of " .. key .. " yet (kept, retried)")
-          end
+        elseif not failed[key] and not pending[key] and t.status == 30 and not prev.repair_timed_out
+               and rec.time() - (prev.crashed_at or prev.at or rec.time()) >= repair_timeout then
+          local st = copy(prev)
+          st.seq, st.repair_timed_out = (prev.seq or 0) + 1, true
+          t.repair_timed_out = true
+          transition(key, st, function()
+            rec.log.warn("kind=task_repair_timeout watcher=%s: task %s: still 30 RecordProcessCored %gs after the crash, no repair outcome: failed",
+                         w.name, tostring(t.id), repair_timeout, f)
+            call(w, "on_failed", o.on_failed, t, 30)
+          end)
         end
         w.last_status = t.status
       end
