@@ -88,3 +88,19 @@ T.case("30 with no repair outcome is a failure after --repair-timeout, alerted o
   t:eq(#t:webhooks(), 3, "no second alert for 64")
   p:stop()
 end)
+
+T.case("the repair timeout counts from the crash, also across a restart", function(t)
+  t:scenario(crash_story())
+  local db = t:tmpfile()
+  local args = { "--channels", "crash-channel", "--for", "0" }
+  local p = t:start("qingcloud_failed_alert.lua", args, { state = db })
+  t:advance(300)
+  p:kill()
+  p = t:start("qingcloud_failed_alert.lua", args, { state = db })
+  t:advance(330)   -- t = 630 s: 625 s after the crashes at 5 s
+  local got = {}
+  for _, h in ipairs(t:webhooks()) do got[#got + 1] = ("%d/%d"):format(h.task_id, h.status) end
+  table.sort(got)
+  t:eq(got, { "62/32", "63/30", "64/30" }, "timed out 600 s after the crash, not after the restart")
+  p:stop()
+end)
