@@ -2,22 +2,24 @@
 -- status, how long it was watched, its files); alert at once if it exits abnormally (20).
 --
 -- Shows: watch.agora's on_change (status 20) and on_ended (a 404 "failed to find worker"
--- confirmed by retries after 5, 10 and 15 s), a watcher that stops by itself, and the last
+-- that lasts Agora's failover window, 90 s from the first 404, re-queried every 10 s; a 200
+-- in between means the recording lives on), a watcher that stops by itself, and the last
 -- successful query result (serverResponse.fileList) used for the summary.
 --
 -- Run it on the simulator (sid-abnormal exits abnormally at t=12 s and is gone at 17 s;
--- sid-vanish's worker disappears at 8 s), about 25 s:
---   recwatch run --sim examples/agora_ended_summary.lua
+-- sid-vanish's worker disappears at 8 s), about 110 s of story, instant on the virtual clock:
+--   recwatch run --sim --virtual-time examples/agora_ended_summary.lua
 --   RECWATCH_WEBHOOK_URL=http://127.0.0.1:8080/hook recwatch run --sim examples/agora_ended_summary.lua
 -- Options: --appid sim-agora-app --recordings RID:SID:MODE,... --every 2 --first-after 1
---          --confirm 1,2,3 (production: --every 120 --first-after 5 --confirm 5,10,15)
---          --for 120 (give up after; 0 = never) --webhook URL --kind ... --secret S
+--          --ha-window 90 --confirm 10 (production: --every 120 --first-after 5; keep the
+--          window at 90 s or more, docs/api.md)
+--          --for 300 (give up after; 0 = never) --webhook URL --kind ... --secret S
 local watch = require "rec.watch"
 local notify = require "rec.notify"
 local opt = require("rec.args").parse(arg, {
   appid = os.getenv("AGORA_APP_ID") or "sim-agora-app",
   recordings = "sim-resource-abnormal:sid-abnormal:mix,sim-resource-vanish:sid-vanish:individual",
-  every = 2, first_after = 1, confirm = "1,2,3", ["for"] = 120, retry_base = 1,
+  every = 2, first_after = 1, confirm = "10", ha_window = 90, ["for"] = 300, retry_base = 1,
   webhook = false, kind = false, secret = false,  -- flags without a default
 })
 
@@ -53,6 +55,7 @@ for spec in opt.recordings:gmatch("[^,%s]+") do
   handles[#handles + 1] = watch.agora{
     appid = opt.appid, resourceid = rid, sid = sid, mode = mode ~= "" and mode or "mix",
     every = opt.every, first_after = opt.first_after, confirm_delays = delays,
+    ha_window = opt.ha_window,
     on_change = function(res, old)
       rec.log.info("%s: %s -> %d %s", sid, old and rec.agora.status[old] or "new", res.status,
                    res.status_name)

@@ -32,13 +32,15 @@ local out = notify.outbox{
 local current = {}          -- "channel/id" -> status
 local w = watch.qingcloud{
   app_id = opt.app_id, channels = channels, every = opt.every,
-  on_change = function(task, old)
+  on_change = function(task)
     current[task.channel .. "/" .. task.id] = task.status
-    if rec.qingcloud.failed[task.status] then
-      out:alert{ text = ("QingCloud task %d in channel %s failed: %d %s"):format(
-                   task.id, task.channel, task.status, task.status_name or "?"),
-                 task_id = task.id, channel = task.channel, status = task.status }
-    end
+  end,
+  -- 32, 50..53; or 30 (crashed) with no repair outcome within repair_timeout (600 s)
+  on_failed = function(task)
+    out:alert{ text = ("QingCloud task %d in channel %s failed: %d %s%s"):format(
+                 task.id, task.channel, task.status, task.status_name or "?",
+                 task.repair_timed_out and " (no repair outcome)" or ""),
+               task_id = task.id, channel = task.channel, status = task.status }
   end,
   on_error = function(err, channel) rec.log.warn("channel %s: %s", channel, tostring(err)) end,
 }

@@ -3,10 +3,11 @@
 --   watch.qingcloud{ app_id=, channel= | channels={...}, every=30, from_hour=, to_hour=,
 --                    on_change=function(task, old_status) end,
 --                    on_status={ [52]=function(task, old_status) end },
+--                    on_failed=function(task, old_status) end, repair_timeout=600,
 --                    on_error=function(err, channel) end,
 --                    on_missing=function(key, last_state) end, db=store, + common }  -> handle
 --   watch.agora{ appid=, resourceid=, sid=, mode="mix", every=120, first_after=5,
---                start_every=5, start_timeout=90, confirm_delays={5,10,15},
+--                start_every=5, start_timeout=90, ha_window=90, confirm_delays={10},
 --                on_change=function(res, old_status) end, on_started=function(res) end,
 --                on_start_failed=function(res, err) end, on_ended=function(last_res, err) end,
 --                on_error=function(err) end, db=store, + common }              -> handle
@@ -420,7 +421,9 @@ end
 ------------------------------------------------------------------------------ QingCloud
 
 local PAGE = 100
-local QC_FINAL = { [9] = true, [10] = true, [31] = true, [30] = true, [32] = true, [50] = true,
+-- 30 RecordProcessCored is not final: the document lists 31 (repaired) and 32 (repair
+-- failed) after it.
+local QC_FINAL = { [9] = true, [10] = true, [31] = true, [32] = true, [50] = true,
                    [51] = true, [52] = true, [53] = true }
 
 local function valid_id(id)
@@ -470,7 +473,13 @@ local function list_channel(o, channel)
 end
 
 local QC_KEYS = allowed{ "app_id", "channel", "channels", "every", "from_hour", "to_hour",
-                         "on_change", "on_status", "on_missing", "stagger" }
+                         "on_change", "on_status", "on_missing", "on_failed", "repair_timeout",
+                         "stagger" }
+
+-- 30 RecordProcessCored is a crash whose repair is under way, not a failure yet: 31 repaired
+-- it, 32 failed it. With no outcome for this long, the task counts as failed (the document
+-- gives no time; this is the project's choice).
+local REPAIR_TIMEOUT = 600
 
 function watch.qingcloud(o)
   if type(o) ~= "table" then error("watch.qingcloud takes a table", 2) end
@@ -480,8 +489,8 @@ function watch.qingcloud(o)
   if type(channels) ~= "table" or #channels == 0 then
     error("watch.qingcloud: channel or channels is required", 2)
   end
-  check_fn(o, "watch.qingcloud", { "on_change", "on_error", "on_missing", "on_stale", "on_recovered" })
-  check_num(o, "watch.qingcloud", { "every", "stale_after", "fail_polls" }, 0)
+  check_fn(o, "watch.qingcloud", { "on_change", "on_error", "on_missing", "on_failed", "on_stale", "on_recovered" })
+  check_num(o, "watch.qingcloud", { "every", "stale_after", "fail_polls", "repair_timeout" }, 0)
   if o.on_status ~= nil and type(o.on_status) ~= "table" then
     error("watch.qingcloud: 'on_status' must be a table {[code] = function}", 2)
   end
@@ -495,6 +504,7 @@ function watch.qingcloud(o)
   local every = o.every or 30
   if every <= 0 then every = 1 end
   local on_status = o.on_status or {}
+  local repair_timeout = o.repair_timeout or REPAIR_TIMEOUT
 
   for i, channel in ipairs(channels) do
     -- keys (and the alert ids made from them) hold only safe bytes: see rec.safe_id
@@ -529,26 +539,57 @@ function watch.qingcloud(o)
         return false
       end
       local seen = {}
+      -- one transition of a task: its callbacks (fn) once, its new state committed, or kept
+      -- in `pending` and retried
+      local function transition(key, st, fn)
+        local c = prepare(db, key, st, fn)
+        local ok, e = pcall(commit, c)
+        if ok then known[key] = st
+        else
+          pending[key] = c
+          failed[key] = true
+          record_error(w, e, "cannot record the transition of " .. key .. " yet (kept, retried)")
+        end
+      end
       for _, t in ipairs(tasks) do
         local key = prefix .. rec.safe_id(tostring(t.id))  -- the reply chose t.id
         seen[key] = true
         local prev = known[key] or {}
+        local f = fields(w, { task_id = t.id })
         if not failed[key] and not pending[key] and prev.status ~= t.status then
           local old = prev.status
           local st = { status = t.status, seq = (prev.seq or 0) + 1 }
-          local c = prepare(db, key, st, function()
-            rec.log.debug("qingcloud task %s: %s -> %s", key, tostring(old), tostring(t.status),
-                          fields(w, { task_id = t.id }))
+          if t.status == 30 then st.crashed_at = rec.time() end
+          transition(key, st, function()
+            rec.log.debug("qingcloud task %s: %s -> %s", key, tostring(old), tostring(t.status), f)
+            if t.status == 30 then
+              rec.log.warn("kind=task_crashed watcher=%s: task %s: 30 RecordProcessCored; a failure only if 32 follows or no repair outcome comes within %gs",
+                           w.name, tostring(t.id), repair_timeout, f)
+            elseif old == 30 and t.status == 31 then
+              rec.log.info("kind=task_repaired watcher=%s: task %s: 30 -> 31 RecordProcessCoredRepairSuccess, not a failure",
+                           w.name, tostring(t.id), f)
+            end
             call(w, "on_change", o.on_change, t, old)
             call(w, "on_status[" .. tostring(t.status) .. "]", on_status[t.status], t, old)
+            if rec.qingcloud.failed[t.status] then
+              if prev.repair_timed_out then  -- the crash was already reported as the failure
+                rec.log.info("watcher %s: task %s: %s after its crash was reported failed; no second on_failed",
+                             w.name, tostring(t.id), tostring(t.status), f)
+              else
+                call(w, "on_failed", o.on_failed, t, old)
+              end
+            end
           end)
-          local ok, e = pcall(commit, c)
-          if ok then known[key] = st
-          else
-            pending[key] = c
-            failed[key] = true
-            record_error(w, e, "cannot record the transition of " .. key .. " yet (kept, retried)")
-          end
+        elseif not failed[key] and not pending[key] and t.status == 30 and not prev.repair_timed_out
+               and rec.time() - (prev.crashed_at or prev.at or rec.time()) >= repair_timeout then
+          local st = copy(prev)
+          st.seq, st.repair_timed_out = (prev.seq or 0) + 1, true
+          t.repair_timed_out = true
+          transition(key, st, function()
+            rec.log.warn("kind=task_repair_timeout watcher=%s: task %s: still 30 RecordProcessCored %gs after the crash, no repair outcome: failed",
+                         w.name, tostring(t.id), repair_timeout, f)
+            call(w, "on_failed", o.on_failed, t, 30)
+          end)
         end
         w.last_status = t.status
       end
@@ -595,8 +636,17 @@ end
 local function is_started(s) return s == 4 or s == 5 end
 
 local AG_KEYS = allowed{ "appid", "resourceid", "sid", "mode", "every", "first_after",
-                         "start_every", "start_timeout", "confirm_delays", "started_at",
+                         "start_every", "start_timeout", "confirm_delays", "ha_window", "started_at",
                          "on_change", "on_started", "on_start_failed", "on_ended" }
+
+-- Agora documents 404s for a recording that is still alive (high availability): up to 30 s
+-- after a process failure, up to 1 min of reconnects before a server is switched, up to 90 s
+-- for a migration, at most 3 failovers per recording. So a 404 opens an *episode*: the
+-- recording is re-queried (confirm_delays, the last delay repeating) and is ended only when it
+-- still answers 404 ha_window seconds after the first 404 of the episode. A 200 closes the
+-- episode; the next 404 opens a new one with a window of its own.
+local HA_WINDOW = 90
+local HA_FAILOVERS = 3   -- Agora's documented maximum per recording
 
 function watch.agora(o)
   if type(o) ~= "table" then error("watch.agora takes a table", 2) end
@@ -606,9 +656,17 @@ function watch.agora(o)
   end
   check_fn(o, "watch.agora", { "on_change", "on_started", "on_start_failed", "on_ended",
                                "on_error", "on_stale", "on_recovered" })
-  check_num(o, "watch.agora", { "every", "first_after", "start_every", "start_timeout", "stale_after", "fail_polls" }, 0)
-  if o.confirm_delays ~= nil and type(o.confirm_delays) ~= "table" then
-    error("watch.agora: 'confirm_delays' must be a list of seconds", 2)
+  check_num(o, "watch.agora", { "every", "first_after", "start_every", "start_timeout", "stale_after",
+                                "fail_polls", "ha_window" }, 0)
+  if o.confirm_delays ~= nil then
+    if type(o.confirm_delays) ~= "table" then
+      error("watch.agora: 'confirm_delays' must be a list of seconds", 2)
+    end
+    for i, d in ipairs(o.confirm_delays) do
+      if type(d) ~= "number" or d ~= d or d < 0 or d == math.huge then
+        error(("watch.agora: confirm_delays[%d] must be a number of seconds >= 0, got %s"):format(i, tostring(d)), 2)
+      end
+    end
   end
   local db = o.db or store.open()
   local h = new_handle(db)
@@ -616,7 +674,8 @@ function watch.agora(o)
   local first_after = o.first_after or 5
   local start_every = o.start_every or first_after
   local start_timeout = o.start_timeout or 90
-  local confirm = o.confirm_delays or { 5, 10, 15 }
+  local ha_window = o.ha_window or HA_WINDOW
+  local confirm = o.confirm_delays or { 10 }
   if start_every <= 0 then start_every = 1 end
   if every <= 0 then every = 1 end
   local key = ("agora/%s/%s/%s"):format(rec.safe_id(o.appid), rec.safe_id(o.resourceid),
@@ -631,6 +690,16 @@ function watch.agora(o)
   local st          -- the committed state
   local pending     -- a transition whose commit failed: retried before anything else
   local last        -- the last successful result
+  local ep          -- the open 404 episode: { first = now(), n = re-queries since, err = }
+  local episodes = 0
+
+  -- The last result for on_ended / on_start_failed: the last 200 of this process, or, after
+  -- a restart before any 200, what the state file knows (its status).
+  local function last_known()
+    if last or st.status == nil then return last end
+    return { status = st.status, status_name = rec.agora.status[st.status], restored = true,
+             resourceId = o.resourceid, sid = o.sid }
+  end
 
   -- One event: new = a copy of st with its changes; fn runs the callbacks. Returns true when
   -- committed; false when kept in `pending` (the caller stops handling this poll).
@@ -665,11 +734,20 @@ function watch.agora(o)
       rec.log.warn("watch.agora %s: not recording %gs after start", key, start_timeout, fields(w))
       local new = copy(st)
       new.start_failed = true
-      return event(new, function() call(w, "on_start_failed", o.on_start_failed, last, err) end)
+      return event(new, function() call(w, "on_start_failed", o.on_start_failed, last_known(), err) end)
     end
     return true
   end
   local function interval()
+    if ep then  -- confirming a 404: the next re-query, and none past the window's end
+      local d = confirm[math.min(ep.n + 1, #confirm)] or 10
+      local left = ep.first + ha_window - now()
+      if ep.n + 1 >= #confirm and left > 0 then d = math.min(d, math.max(left, 0.05)) end
+      if not st.started and not st.start_failed then  -- the start deadline does not wait
+        d = math.min(d, st.since + start_timeout - rec.time())
+      end
+      return math.max(0.05, d)
+    end
     if not st.started and not st.start_failed then
       return math.max(0.05, math.min(start_every, st.since + start_timeout - rec.time()))
     end
@@ -682,6 +760,33 @@ function watch.agora(o)
     if not s then return nil, protocol("status is a " .. type(res.status)) end
     res.status = s
     return res
+  end
+
+  -- The 404 episode outlasted its window: the recording is gone. One cause, one alert: a
+  -- recording never seen recording (a wrong sid, one gone before the first query, a start
+  -- that failed) gets on_start_failed (unless it already had it) and no on_ended; one that
+  -- recorded gets on_ended.
+  local function gone(err)
+    local new = copy(st)
+    new.ended = true
+    local fn
+    if st.started then
+      rec.log.info("watch.agora %s: the recording has ended (404 for %.0fs, %d re-queries)", key,
+                   now() - ep.first, ep.n, fields(w))
+      fn = function() call(w, "on_ended", o.on_ended, last_known(), err) end
+    else
+      rec.log.warn("watch.agora %s: never seen recording and gone (404 for %.0fs): %s", key,
+                   now() - ep.first, st.start_failed and "already reported as not started"
+                   or "reported as not started (wrong sid, or ended before it was seen)", fields(w))
+      if not st.start_failed then
+        new.start_failed = true
+        fn = function() call(w, "on_start_failed", o.on_start_failed, last_known(), err) end
+      else
+        fn = function() end
+      end
+    end
+    if not event(new, fn) then return false end
+    return "ended"
   end
 
   -- one poll: true (good), false (an error, counted), "stop", or "ended"
@@ -698,46 +803,27 @@ function watch.agora(o)
     local res, err = rec.query_agora(q)
     if res then res, err = valid(res) end
     if res then
+      if ep then
+        rec.log.info("kind=agora_404_cleared watch.agora %s: answers again (status %s) %.0fs after the first 404 of episode %d: the recording lives on",
+                     key, tostring(res.status), now() - ep.first, episodes, fields(w))
+        ep = nil
+      end
       if not saw(res) then return false end
     elseif err.kind == "cancelled" then
       return "stop"
     elseif err.kind == "not_found" then
-      -- 404 failed to find worker: ended, failed to start, or a failover window. Confirm.
-      local gone, lerr = true, err
-      for _, d in ipairs(confirm) do
-        if not nap(h, l, d) then return "stop" end
-        if not start_check(err) then return false end  -- the start deadline does not wait
-        if h.stopped then return "stop" end
-        local r2, e2 = rec.query_agora(q)
-        if r2 then r2, e2 = valid(r2) end
-        if r2 then
-          if not saw(r2) then return false end
-          gone = false
-          break
-        end
-        lerr = e2
-        if e2.kind == "cancelled" then return "stop" end
-        if e2.kind ~= "not_found" then
-          record_error(w, e2)
-          call(w, "on_error", o.on_error, e2)
-          return false
-        end
+      -- 404 failed to find worker: ended, failed to start, or a failover window
+      if not ep then
+        episodes = episodes + 1
+        ep = { first = now(), n = 0 }
+        rec.log.warn("kind=agora_404 watch.agora %s: 404 (%s); episode %d%s: ended only if still 404 after %gs",
+                     key, tostring(err), episodes,
+                     episodes > HA_FAILOVERS and (" (Agora documents at most " .. HA_FAILOVERS .. " failovers)") or "",
+                     ha_window, fields(w))
+      else
+        ep.n = ep.n + 1
       end
-      if gone then
-        if not start_check(lerr) then return false end
-        if not st.started and not st.start_failed then
-          local new = copy(st)
-          new.start_failed = true
-          if not event(new, function() call(w, "on_start_failed", o.on_start_failed, last, lerr) end) then
-            return false
-          end
-        end
-        rec.log.info("watch.agora %s: the recording has ended (404 confirmed)", key, fields(w))
-        local new = copy(st)
-        new.ended = true
-        if not event(new, function() call(w, "on_ended", o.on_ended, last, lerr) end) then return false end
-        return "ended"
-      end
+      if ep.n >= #confirm and now() - ep.first >= ha_window then return gone(err) end
     else
       record_error(w, err)
       call(w, "on_error", o.on_error, err)

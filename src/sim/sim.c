@@ -189,6 +189,9 @@ static int apply_fault(sim_conn *c, sim_fault *f, int provider) {
                                    "\"API rate limit exceeded\"}"
                                  : "{\"message\":\"API rate limit exceeded\"}");
       break;
+    case SIM_F_AGORA_404:
+      sim_reply_json(c, 404, "{\"code\":404,\"reason\":\"failed to find worker\"}");
+      break;
     default:
       break;
   }
@@ -297,6 +300,12 @@ static void handle(sim_conn *c, int resumed, void *ud) {
     f = pick_fault(c, provider);
   }
   auth = sim_api_auth(&req);
+  /* agora_404 plays a live recording's failover window: a server answers it, so only to an
+   * authenticated Agora request (anything else gets its normal answer) */
+  if (f && f->kind == SIM_F_AGORA_404 && (provider != SIM_P_AGORA || !auth)) {
+    f->fired--;
+    f = NULL;
+  }
   if (f) {
     if (apply_fault(c, f, provider)) return; /* delay: answered when handle is called again */
     sim_log_request(c, pname, auth, sim_fault_names[f->kind]);

@@ -76,6 +76,7 @@ typedef enum {
   SIM_F_TRUNCATED,
   SIM_F_HUGE,
   SIM_F_429,
+  SIM_F_AGORA_404,              /* 404 failed to find worker: a live recording in failover */
   SIM_F_COUNT
 } sim_fault_kind;
 

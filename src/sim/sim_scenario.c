@@ -19,7 +19,7 @@
 
 const char *const sim_fault_names[SIM_F_COUNT] = {
     "delay", "500_html", "agora_206", "agora_504", "drop",
-    "malformed_json", "truncated", "huge", "429"};
+    "malformed_json", "truncated", "huge", "429", "agora_404"};
 
 int sim_step_at(const sim_step *steps, size_t n, double t) {
   int i, found = -1;
@@ -441,7 +441,8 @@ static void read_recordings(lua_State *L, int root, sim_scenario *sc) {
 
 static void read_faults(lua_State *L, int root, sim_scenario *sc) {
   static const char *const keys[] = {"provider", "kind", "nth", "every", "probability", "ms",
-                                     "bytes", "times", "after", "before", "match", NULL};
+                                     "bytes", "times", "after", "before", "seconds", "match",
+                                     NULL};
   int t = opt_table(L, root, "faults", "scenario");
   size_t i, n;
   char path[64];
@@ -472,7 +473,7 @@ static void read_faults(lua_State *L, int root, sim_scenario *sc) {
     free(s);
     if (f->kind == SIM_F_COUNT)
       luaL_error(L, "%s.kind: expected one of delay, 500_html, agora_206, agora_504, drop, "
-                 "malformed_json, truncated, huge, 429", path);
+                 "malformed_json, truncated, huge, 429, agora_404", path);
     if (get_field(L, e, "nth")) {
       if (lua_isinteger(L, -1)) {
         f->nth = xcalloc(L, 1, sizeof *f->nth);
@@ -512,6 +513,14 @@ static void read_faults(lua_State *L, int root, sim_scenario *sc) {
     f->times = (long)opt_int(L, e, "times", path, 0);
     f->after = opt_num(L, e, "after", path, 0);
     f->before = opt_num(L, e, "before", path, -1);
+    if (get_field(L, e, "seconds")) {  /* a window of so many seconds from `after` */
+      double secs;
+      lua_pop(L, 1);
+      if (get_field(L, e, "before")) luaL_error(L, "%s: give before or seconds, not both", path);
+      secs = opt_num(L, e, "seconds", path, 0);
+      if (secs < 0) luaL_error(L, "%s.seconds: must be >= 0", path);
+      f->before = f->after + secs;
+    }
     f->match = opt_str(L, e, "match", path, NULL);
     lua_pop(L, 1);
   }

@@ -1,7 +1,7 @@
 # kill -9 mid-delivery, then restart on the same state file: no alert lost, none repeated.
 # The simulator runs standalone (its timeline goes on while the engine is dead); the receiver
 # holds each reply for 1.5 s so the kill lands while the first alert is in flight.
-# Story (tests/scenarios/qc_staggered.lua): 39 -> 52 at 2 s (before the kill), 41 -> 30 at 7 s
+# Story (tests/scenarios/qc_staggered.lua): 39 -> 52 at 2 s (before the kill), 41 -> 32 at 7 s
 # (while the engine is down), 42 -> 53 at 11 s (after the restart).
 # Expected: each failure alerted under exactly one alert id; 39's alert arrives twice (sent,
 # killed before the reply, resent after the restart: at-least-once), the others once; the
@@ -50,9 +50,9 @@ for r in rows:
     assert r["alert_id"] == b["alert_id"], r
     ids[(b["task_id"], b["status"])].add(b["alert_id"])
     raw[(b["task_id"], b["status"])] += 1
-assert sorted(ids) == [(39, 52), (41, 30), (42, 53)], sorted(ids)       # none lost, no extra
+assert sorted(ids) == [(39, 52), (41, 32), (42, 53)], sorted(ids)       # none lost, no extra
 assert all(len(v) == 1 for v in ids.values()), ids                      # never re-raised
-assert raw[(39, 52)] == 2 and raw[(41, 30)] == 1 and raw[(42, 53)] == 1, raw
+assert raw[(39, 52)] == 2 and raw[(41, 32)] == 1 and raw[(42, 53)] == 1, raw
 t41 = [r for r in rows if r["body"]["task_id"] == 41][0]["body"]["text"]
 assert "was Recording" in t41, t41
 db = sqlite3.connect(sys.argv[2])

@@ -203,9 +203,12 @@ static void test_status_table(void **state) {
     failures += qc_status_is_failure(c);
   }
   assert_int_equal(known, 19);
-  assert_int_equal(failures, 6);
-  assert_true(qc_status_is_failure(30) && qc_status_is_failure(32) && qc_status_is_failure(50) &&
-              qc_status_is_failure(51) && qc_status_is_failure(52) && qc_status_is_failure(53));
+  assert_int_equal(failures, 5);
+  assert_true(qc_status_is_failure(32) && qc_status_is_failure(50) && qc_status_is_failure(51) &&
+              qc_status_is_failure(52) && qc_status_is_failure(53));
+  /* 30 RecordProcessCored: a crash whose repair outcome (31 or 32) is still to come; watch.lua
+   * counts it failed only on 32 or when no outcome comes within repair_timeout */
+  assert_false(qc_status_is_failure(30));
   assert_false(qc_status_is_failure(10));
   assert_false(qc_status_is_failure(31));
   assert_null(qc_status_name(12));

@@ -10,7 +10,7 @@ local function staggered(faults)  -- tests/scenarios/qc_staggered.lua, plus webh
   return {
     qingcloud_tasks = {
       { app_id = "demo-app", channel = "demo-channel", id = 39, timeline = { {0, 1}, {1, 2}, {2, 52} } },
-      { app_id = "demo-app", channel = "demo-channel", id = 41, timeline = { {0, 1}, {1, 2}, {7, 30} } },
+      { app_id = "demo-app", channel = "demo-channel", id = 41, timeline = { {0, 1}, {1, 2}, {7, 32} } },
       { app_id = "demo-app", channel = "demo-channel", id = 42, timeline = { {0, 1}, {1, 2}, {11, 53} } },
       { app_id = "demo-app", channel = "healthy-channel", id = 40, timeline = { {0, 2} } },
     },
@@ -44,7 +44,7 @@ T.case("kill -9 mid-delivery, restart on the same state: none lost, none re-rais
   t:advance(10)                                  -- 42 fails at 11 s, after the restart
   local got = by_key(t:webhooks())
   t:eq(got["39/52"] and got["39/52"].n, 2, "39 sent, killed before the reply, resent (at least once)")
-  t:eq(got["41/30"] and got["41/30"].n, 1)
+  t:eq(got["41/32"] and got["41/32"].n, 1)
   t:eq(got["42/53"] and got["42/53"].n, 1)
   local keys = 0
   for k, v in pairs(got) do
@@ -71,7 +71,7 @@ T.case("the webhook is down, then back: every alert arrives once, after retries 
   end
   t:eq(ok, { 500, 500, 500, 500, 200, 200, 200 }, "four failures, then one delivery per alert")
   local got = by_key(t:webhooks())
-  t:eq(got["39/52"].n + got["41/30"].n + got["42/53"].n, 3)
+  t:eq(got["39/52"].n + got["41/32"].n + got["42/53"].n, 3)
   t:eq(#t:logs("ALERT delivered"), 3)
 end)
 
@@ -96,11 +96,11 @@ T.case("the Agora examples on a fast story: stuck start, abnormal exit, ended su
   t:scenario("../scenarios/agora_fast.lua")
   local guard = t:start("../../examples/agora_start_guard.lua",
     { "--recordings", "sim-resource-healthy:sid-healthy:mix,sim-resource-stuck:sid-stuck:mix",
-      "--first-after", "0.5", "--start-every", "0.5", "--start-timeout", "3", "--confirm", "0.5,0.5,0.5",
+      "--first-after", "0.5", "--start-every", "0.5", "--start-timeout", "3", "--confirm", "0.5", "--ha-window", "1.5",
       "--for", "20" })
   local summary = t:start("../../examples/agora_ended_summary.lua",
     { "--recordings", "sim-resource-abnormal:sid-abnormal:mix,sim-resource-vanish:sid-vanish:individual,sim-resource-healthy:sid-healthy:mix",
-      "--first-after", "0.3", "--every", "0.5", "--confirm", "0.5,0.5,0.5", "--for", "8" })
+      "--first-after", "0.3", "--every", "0.5", "--confirm", "0.5", "--ha-window", "1.5", "--for", "8" })
   t:advance(30)
   t:eq(guard:exited(), 0)
   t:eq(summary:exited(), 0)
