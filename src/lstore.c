@@ -112,6 +112,7 @@ typedef struct job {
   int ok, changes;
   int alerts[3];              /* rows queued, delivered, failed: recwatch_alerts_total{state} */
   sqlite3_int64 pending;      /* outbox rows pending after the commit, or -1 when not read */
+  unsigned long counted;      /* when pending was read: the store thread's count sequence */
   char err[512];
   cell_t *cells;   /* J_PENDING: nrows * 7 */
   int nrows;
@@ -132,6 +133,9 @@ struct shared {
   lua_State *L;                /* the engine's main state, for the cache */
   engine_t *e;                 /* held (no virtual-clock jump) while a job is in flight */
   int cache_ref;               /* registry ref of the kv cache table */
+  sqlite3_int64 outbox_seen;   /* its pending rows in recwatch_outbox_pending, -1: none yet */
+  unsigned long count_seq;     /* store thread: outbox counts taken so far */
+  unsigned long seen_seq;      /* loop: the newest count applied (a sync job can overtake) */
 };
 
 typedef struct store_db {
@@ -170,6 +174,7 @@ static job_t *job_new(lua_State *L, shared_t *s, int kind, int ret) {
   j->kind = kind;
   j->ret = ret;
   j->results_ref = LUA_NOREF;
+  j->pending = -1;   /* only a job that counts the outbox says how many are pending */
   return j;
 }
 
@@ -265,7 +270,10 @@ static void run_write(shared_t *s, job_t *j) {
   j->pending = -1;
   if (j->alerts[0] + j->alerts[1] + j->alerts[2] > 0) {
     sqlite3_stmt *st = stmt(s, S_COUNT_PENDING);
-    if (sqlite3_step(st) == SQLITE_ROW) j->pending = sqlite3_column_int64(st, 0);
+    if (sqlite3_step(st) == SQLITE_ROW) {
+      j->pending = sqlite3_column_int64(st, 0);
+      j->counted = ++s->count_seq;
+    }
     sqlite3_reset(st);
   }
   return;
@@ -287,6 +295,8 @@ static void run_read(shared_t *s, job_t *j) {
       j->counts[i] = sqlite3_column_int64(st, 0);
       sqlite3_reset(st);
     }
+    j->pending = j->counts[0];
+    j->counted = ++s->count_seq;
     j->ok = 1;
     return;
   }
@@ -439,15 +449,38 @@ static void release_results(lua_State *L, job_t *j) {
   j->results_ref = LUA_NOREF;
 }
 
-/* recwatch_alerts_total{state} counts committed outbox changes; recwatch_outbox_pending
- * follows the outbox that changed last (one state file per script is the rule). */
-static void count_alerts(const job_t *j) {
+/* recwatch_outbox_pending is the sum of the undelivered rows of every open database of the
+ * process: each connection adds the count it saw last (at open, after a commit that changed
+ * the outbox, at db:counts()), and takes it back when it closes. Only a job that counted
+ * changes it (a read job says nothing about the outbox: it once set the gauge to 0 on every
+ * delivery pass). */
+static uv_mutex_t gauge_mu;
+static uv_once_t gauge_once = UV_ONCE_INIT;
+static double pending_total;
+static void gauge_init(void) { uv_mutex_init(&gauge_mu); }
+
+static void outbox_seen(shared_t *s, sqlite3_int64 n) {
+  uv_once(&gauge_once, gauge_init);
+  uv_mutex_lock(&gauge_mu);
+  if (s->outbox_seen >= 0) pending_total -= (double)s->outbox_seen;
+  if (n >= 0) pending_total += (double)n;
+  if (pending_total < 0) pending_total = 0;
+  s->outbox_seen = n;
+  metrics_set1(metrics_builtin()->outbox_pending, NULL, pending_total);
+  uv_mutex_unlock(&gauge_mu);
+}
+
+/* recwatch_alerts_total{state} counts committed outbox changes */
+static void count_alerts(shared_t *s, const job_t *j) {
   static const char *const states[3] = {"queued", "delivered", "failed"};
   int i;
   if (!j->ok) return;
   for (i = 0; i < 3; i++)
     if (j->alerts[i] > 0) metrics_inc1(metrics_builtin()->alerts, states[i], j->alerts[i]);
-  if (j->pending >= 0) metrics_set1(metrics_builtin()->outbox_pending, NULL, (double)j->pending);
+  if (j->pending >= 0 && j->counted > s->seen_seq) {
+    s->seen_seq = j->counted;
+    outbox_seen(s, j->pending);
+  }
 }
 
 /* Hands finished jobs back. Taken as one list first: a resumed task may close the database
@@ -461,7 +494,7 @@ static void on_async(uv_async_t *h) {
   uv_mutex_unlock(&s->mu);
   for (j = list; j; j = j->next) {
     apply_cache(s, s->L, j);  /* in commit order, before any resume */
-    count_alerts(j);
+    count_alerts(s, j);
   }
   while ((j = list) != NULL) {
     list = j->next;
@@ -540,6 +573,7 @@ static int submit(lua_State *L, job_t *j, const char *what) {
   }
   uv_mutex_unlock(&s->mu);
   apply_cache(s, L, j);
+  count_alerts(s, j);   /* the metrics as on_async would (it does not see a sync job) */
   push_result(L, j);
   release_results(L, j);
   ctx = j->ret == R_TX ? -(lua_KContext)base - 1 : (lua_KContext)base;
@@ -570,6 +604,7 @@ static void shared_close(shared_t *s, lua_State *L) {
     while ((j = s->dhead) != NULL) {
       s->dhead = j->next;
       if (L) apply_cache(s, L, j);
+      count_alerts(s, j);
       if (j->t && L) {
         engine_detach(j->t, &j->base);
         engine_complete(j->t, push_result(task_thread(j->t), j));
@@ -586,6 +621,7 @@ static void shared_close(shared_t *s, lua_State *L) {
     uv_cond_destroy(&s->cv);
     uv_cond_destroy(&s->done_cv);
   }
+  outbox_seen(s, -1);   /* a closed database's backlog is no longer this process's */
   for (i = 0; i < S_NSTMT; i++) sqlite3_finalize(s->st[i]);
   if (s->db) sqlite3_close(s->db);
   s->db = NULL;
@@ -998,6 +1034,7 @@ static int l_open(lua_State *L) {
   engine_t *e;
   int i, rc;
   sqlite3_stmt *st;
+  sqlite3_int64 pending = 0;
   lua_getfield(L, LUA_REGISTRYINDEX, "rec.engine");
   e = lua_touserdata(L, -1);
   lua_pop(L, 1);
@@ -1021,6 +1058,7 @@ static int l_open(lua_State *L) {
   luaL_setmetatable(L, DB_MT);
   if (!(s = calloc(1, sizeof *s))) return luaL_error(L, "out of memory");
   s->cache_ref = LUA_NOREF;
+  s->outbox_seen = -1;
   d->s = s;
   if (path && !(s->path = strdup(path))) return luaL_error(L, "out of memory");
   if (sqlite3_open_v2(path ? path : ":memory:", &s->db,
@@ -1060,6 +1098,15 @@ static int l_open(lua_State *L) {
     lua_pushfstring(L, "rec.store: cannot read %s: %s", key, sqlite3_errmsg(s->db));
     goto fail;
   }
+  /* the backlog a previous run left: recwatch_outbox_pending says so from the start */
+  st = stmt(s, S_COUNT_PENDING);
+  if ((rc = sqlite3_step(st)) == SQLITE_ROW) pending = sqlite3_column_int64(st, 0);
+  sqlite3_reset(st);
+  if (rc != SQLITE_ROW) {
+    lua_pop(L, 1);
+    lua_pushfstring(L, "rec.store: cannot read %s: %s", key, sqlite3_errmsg(s->db));
+    goto fail;
+  }
   s->cache_ref = luaL_ref(L, LUA_REGISTRYINDEX);
   s->e = e;
   s->L = e ? engine_lua(e) : L;
@@ -1083,6 +1130,7 @@ static int l_open(lua_State *L) {
     goto fail;
   }
   s->started = 1;
+  outbox_seen(s, pending);
   lua_pushvalue(L, -1);
   lua_setfield(L, -3, key);
   return 1;
