@@ -975,8 +975,9 @@ static int take_lock(lua_State *L, const void *e, const char *path, dev_t *dev, 
                      char *msg, size_t n) {
   struct stat st;
   lockent *l = NULL;
-  int fd = -1, ok;
+  int fd = -1, ok, exists = 0;
   if (stat(path, &st) == 0) {
+    exists = 1;
     if (!S_ISREG(st.st_mode)) {
       snprintf(msg, n, "the state path %s is %s: --state names a database file (created when "
                "missing)", path, file_kind(st.st_mode));
@@ -985,14 +986,12 @@ static int take_lock(lua_State *L, const void *e, const char *path, dev_t *dev, 
   } else if (errno != ENOENT) {
     snprintf(msg, n, "cannot use the state file %s: %s", path, strerror(errno));
     return -1;
-  } else {
-    st.st_nlink = 0;   /* not there yet: created below */
   }
   uv_once(&locks_once, locks_init);
   uv_mutex_lock(&locks_mu);
   /* A file this process has locked is never opened again here: closing a second descriptor
    * of it would drop SQLite's POSIX locks on it. */
-  if (st.st_nlink > 0) l = find_lock(st.st_dev, st.st_ino);
+  if (exists) l = find_lock(st.st_dev, st.st_ino);
   if (!l) {
     /* O_NONBLOCK: a FIFO put there after the stat must not block the open */
     fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOCTTY | O_NONBLOCK, 0600);
@@ -1243,7 +1242,7 @@ static int l_open(lua_State *L) {
   if ((rc = sqlite3_open_v2(path ? path : ":memory:", &s->db,
                             SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
                             NULL)) != SQLITE_OK) {
-    explain(msg, sizeof msg, key, s->db, rc, "open");
+    explain(msg, sizeof msg, path ? path : key, s->db, rc, "open");
     goto fail;
   }
   sqlite3_busy_timeout(s->db, BUSY_MS);
