@@ -126,6 +126,7 @@ typedef struct job {
   int alerts[3];              /* rows queued, delivered, failed: recwatch_alerts_total{state} */
   sqlite3_int64 pending;      /* outbox rows pending after the commit, or -1 when not read */
   unsigned long counted;      /* when pending was read: the store thread's count sequence */
+  int replaced;               /* after the commit, the path named another file, or none */
   char err[512];
   cell_t *cells;   /* J_PENDING: nrows * 7 */
   int nrows;
@@ -150,6 +151,9 @@ struct shared {
   unsigned long count_seq;     /* store thread: outbox counts taken so far */
   unsigned long seen_seq;      /* loop: the newest count applied (a sync job can overtake) */
   char key[64];                /* its key in DBS_KEY: "dev:ino", or ":memory:" */
+  dev_t dev;                   /* the file's identity when it was opened (a file only) */
+  ino_t ino;
+  int replaced_said;           /* loop: the "replaced" line was logged */
 };
 
 typedef struct store_db {
@@ -369,8 +373,17 @@ static void store_main(void *arg) {
     if (!s->head) s->tail = NULL;
     j->next = NULL;
     uv_mutex_unlock(&s->mu);
-    if (j->kind == J_WRITE) run_write(s, j);
-    else run_read(s, j);
+    if (j->kind == J_WRITE) {
+      struct stat st;
+      run_write(s, j);
+      /* a file replaced by a rename (or removed) while open: the commits go to a file that
+       * no longer has this name, which the next start will not see; said once, loudly */
+      if (j->ok && s->path &&
+          (stat(s->path, &st) != 0 || st.st_dev != s->dev || st.st_ino != s->ino))
+        j->replaced = 1;
+    } else {
+      run_read(s, j);
+    }
     uv_mutex_lock(&s->mu);
     j->finished = 1;
     if (j->sync) {
@@ -489,6 +502,12 @@ static void count_alerts(shared_t *s, const job_t *j) {
   static const char *const states[3] = {"queued", "delivered", "failed"};
   int i;
   if (!j->ok) return;
+  if (j->replaced && !s->replaced_said) {
+    s->replaced_said = 1;
+    log_error("kind=state_file the state file %s is no longer the file this process opened "
+              "(replaced by a rename, or removed): its writes go to the old file, which the next "
+              "start will not see; restart recwatch to use the file now at that path", s->path);
+  }
   for (i = 0; i < 3; i++)
     if (j->alerts[i] > 0) metrics_inc1(metrics_builtin()->alerts, states[i], j->alerts[i]);
   if (j->pending >= 0 && j->counted > s->seen_seq) {
@@ -1213,6 +1232,8 @@ static int l_open(lua_State *L) {
   int i, rc;
   sqlite3_stmt *st;
   sqlite3_int64 pending = 0;
+  dev_t ldev = 0;
+  ino_t lino = 0;
   lua_getfield(L, LUA_REGISTRYINDEX, "rec.engine");
   e = lua_touserdata(L, -1);
   lua_pop(L, 1);
@@ -1221,10 +1242,8 @@ static int l_open(lua_State *L) {
   if (path && strcmp(path, ":memory:") == 0) path = NULL;
   snprintf(key, sizeof key, ":memory:");
   if (path) {
-    dev_t dev;
-    ino_t ino;
-    if (take_lock(L, e, path, &dev, &ino, msg, sizeof msg)) return state_file_error(L, e, msg);
-    snprintf(key, sizeof key, "%llu:%llu", (unsigned long long)dev, (unsigned long long)ino);
+    if (take_lock(L, e, path, &ldev, &lino, msg, sizeof msg)) return state_file_error(L, e, msg);
+    snprintf(key, sizeof key, "%llu:%llu", (unsigned long long)ldev, (unsigned long long)lino);
   }
   luaL_getsubtable(L, LUA_REGISTRYINDEX, DBS_KEY);
   if (lua_getfield(L, -1, key) == LUA_TUSERDATA) return 1;
@@ -1236,6 +1255,8 @@ static int l_open(lua_State *L) {
   s->cache_ref = LUA_NOREF;
   s->outbox_seen = -1;
   snprintf(s->key, sizeof s->key, "%s", key);
+  s->dev = ldev;
+  s->ino = lino;
   d->s = s;
   msg[0] = 0;
   if (path && !(s->path = strdup(path))) return luaL_error(L, "out of memory");

@@ -3,7 +3,8 @@
 # runs) through the same path, a symbolic link, a hard link in another directory, and a
 # "../" path; also after the holder reloads (SIGHUP). The writer lock does not get in
 # SQLite's way: another program reads and writes the file meanwhile. A file replaced by a
-# rename is a new file with a lock of its own (docs/workflows.md says so). Once the holder is
+# rename is a new file with a lock of its own (docs/workflows.md says so), and the holder says
+# (kind=state_file) that its writes no longer reach the file at that path. Once the holder is
 # gone, the file is free again.
 set -u
 : "${RECWATCH:?}"
@@ -12,7 +13,11 @@ HPID=
 trap 'kill $HPID 2>/dev/null; rm -rf "$T"' EXIT
 fail() { echo "FAIL: $*"; cat "$T/log" "$T/second.log" 2>/dev/null; exit 1; }
 mkdir -p "$T/a" "$T/b"
-printf 'require("rec.store").open()\nrec.log.info("HOLDING")\nrec.sleep(60)\n' >"$T/hold.lua"
+cat >"$T/hold.lua" <<'LUA'
+local db = require("rec.store").open()
+rec.log.info("HOLDING")
+for i = 1, 600 do db:set("tick", tostring(i)) rec.sleep(0.1) end
+LUA
 printf 'require("rec.store").open():set("second", "ran")\nrec.log.info("SECOND RAN")\n' >"$T/second.lua"
 
 "$RECWATCH" run --state "$T/a/state.db" "$T/hold.lua" 2>"$T/log" &
@@ -51,7 +56,8 @@ assert c.execute("SELECT value FROM kv WHERE key = 'other'").fetchone()[0] == "x
 assert c.execute("SELECT count(*) FROM kv WHERE key = 'second'").fetchone()[0] == 0
 PY
 
-# replaced by a rename: a new inode, so a new file as far as the lock goes
+# replaced by a rename: a new inode, so a new file as far as the lock goes; the holder, whose
+# writes now go to a file without that name, says so (once)
 python3 - "$T/a/state.db" "$T/a/copy.db" <<'PY'
 import sqlite3, sys
 src = sqlite3.connect(sys.argv[1]); dst = sqlite3.connect(sys.argv[2]); src.backup(dst)
@@ -61,6 +67,11 @@ timeout 20 "$RECWATCH" run --state "$T/a/state.db" "$T/second.lua" 2>"$T/second.
   || fail "the renamed-in file (a new inode) was refused"
 grep -q "SECOND RAN" "$T/second.log" || fail "the second script did not run on the new file"
 echo "ok: a file replaced by a rename is a new file"
+said() { grep -q "kind=state_file the state file $T/a/state.db is no longer the file this process opened" "$T/log"; }
+for _ in $(seq 100); do said && break; sleep 0.1; done
+said || fail "the holder did not say that its state file was replaced"
+[ "$(grep -c 'is no longer the file' "$T/log")" = 1 ] || fail "the replacement was logged more than once"
+grep -q "is no longer the file" "$T/second.log" && fail "the process on the new file complained"
 refused "the old inode's hard link, still held" "$T/b/hard.db"
 
 kill "$HPID"; wait "$HPID"; HPID=
