@@ -13,12 +13,25 @@
  * other task's writes land inside it. The kv table is cached in memory (loaded at open,
  * updated when a job commits), so db:get and db:keys never touch SQLite.
  *
- * One writer per state file: the first open of a file takes an exclusive flock on
- * "<path>.lock" and keeps it until the process ends (a reload reopens without losing it); a
- * second process, or a second engine in this process, is refused.
+ * One writer per state file, whatever path names it: the lock belongs to the file (its device
+ * and inode), not to a path. The first open of a file takes an open-file-description lock
+ * (F_OFD_SETLK) on one byte of the database file far past SQLite's own lock bytes, through a
+ * descriptor kept open until the process ends (a reload reopens without losing it); a second
+ * process is refused whether it comes through the same path, a symbolic link, a hard link or
+ * "../". The in-process table of writers is keyed by (st_dev, st_ino) too, so a second engine
+ * of this process is refused the same way, and one engine opening the file under two names
+ * gets one connection. Not flock: on NFS flock is emulated with whole-file POSIX locks, which
+ * would collide with SQLite's; and not a POSIX lock either, since closing any descriptor of
+ * the file would drop it (and SQLite's). The descriptor is never closed while SQLite may hold
+ * the file in this process. A file replaced by a rename is a new inode: a new lock.
+ *
+ * A bad state file (a directory, not writable, not an SQLite database, another program's
+ * database, a newer schema, damaged, locked) stops the run with exit status 2 and a one-line
+ * `kind=state_file` error that says what to do; the Lua error is typed (invalid_argument).
  *
  * Durability: WAL journal with synchronous=FULL, so a committed transaction survives kill -9
  * (NORMAL would already) and a power loss too; writes are tiny and rare (a status change). */
+#define _GNU_SOURCE  /* F_OFD_SETLK */
 #include <errno.h>
 #include <fcntl.h>
 #include <lauxlib.h>
@@ -26,7 +39,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 #include <uv.h>
@@ -34,6 +46,7 @@
 #include "engine.h"
 #include "log.h"
 #include "metrics.h"
+#include "rerr.h"
 
 #define DB_MT "rec.store.db"
 #define DBS_KEY "rec.store.dbs"
@@ -112,6 +125,8 @@ typedef struct job {
   int ok, changes;
   int alerts[3];              /* rows queued, delivered, failed: recwatch_alerts_total{state} */
   sqlite3_int64 pending;      /* outbox rows pending after the commit, or -1 when not read */
+  unsigned long counted;      /* when pending was read: the store thread's count sequence */
+  int replaced;               /* after the commit, the path named another file, or none */
   char err[512];
   cell_t *cells;   /* J_PENDING: nrows * 7 */
   int nrows;
@@ -132,6 +147,13 @@ struct shared {
   lua_State *L;                /* the engine's main state, for the cache */
   engine_t *e;                 /* held (no virtual-clock jump) while a job is in flight */
   int cache_ref;               /* registry ref of the kv cache table */
+  sqlite3_int64 outbox_seen;   /* its pending rows in recwatch_outbox_pending, -1: none yet */
+  unsigned long count_seq;     /* store thread: outbox counts taken so far */
+  unsigned long seen_seq;      /* loop: the newest count applied (a sync job can overtake) */
+  char key[64];                /* its key in DBS_KEY: "dev:ino", or ":memory:" */
+  dev_t dev;                   /* the file's identity when it was opened (a file only) */
+  ino_t ino;
+  int replaced_said;           /* loop: the "replaced" line was logged */
 };
 
 typedef struct store_db {
@@ -170,6 +192,7 @@ static job_t *job_new(lua_State *L, shared_t *s, int kind, int ret) {
   j->kind = kind;
   j->ret = ret;
   j->results_ref = LUA_NOREF;
+  j->pending = -1;   /* only a job that counts the outbox says how many are pending */
   return j;
 }
 
@@ -265,7 +288,10 @@ static void run_write(shared_t *s, job_t *j) {
   j->pending = -1;
   if (j->alerts[0] + j->alerts[1] + j->alerts[2] > 0) {
     sqlite3_stmt *st = stmt(s, S_COUNT_PENDING);
-    if (sqlite3_step(st) == SQLITE_ROW) j->pending = sqlite3_column_int64(st, 0);
+    if (sqlite3_step(st) == SQLITE_ROW) {
+      j->pending = sqlite3_column_int64(st, 0);
+      j->counted = ++s->count_seq;
+    }
     sqlite3_reset(st);
   }
   return;
@@ -287,6 +313,8 @@ static void run_read(shared_t *s, job_t *j) {
       j->counts[i] = sqlite3_column_int64(st, 0);
       sqlite3_reset(st);
     }
+    j->pending = j->counts[0];
+    j->counted = ++s->count_seq;
     j->ok = 1;
     return;
   }
@@ -345,8 +373,17 @@ static void store_main(void *arg) {
     if (!s->head) s->tail = NULL;
     j->next = NULL;
     uv_mutex_unlock(&s->mu);
-    if (j->kind == J_WRITE) run_write(s, j);
-    else run_read(s, j);
+    if (j->kind == J_WRITE) {
+      struct stat st;
+      run_write(s, j);
+      /* a file replaced by a rename (or removed) while open: the commits go to a file that
+       * no longer has this name, which the next start will not see; said once, loudly */
+      if (j->ok && s->path &&
+          (stat(s->path, &st) != 0 || st.st_dev != s->dev || st.st_ino != s->ino))
+        j->replaced = 1;
+    } else {
+      run_read(s, j);
+    }
     uv_mutex_lock(&s->mu);
     j->finished = 1;
     if (j->sync) {
@@ -439,15 +476,44 @@ static void release_results(lua_State *L, job_t *j) {
   j->results_ref = LUA_NOREF;
 }
 
-/* recwatch_alerts_total{state} counts committed outbox changes; recwatch_outbox_pending
- * follows the outbox that changed last (one state file per script is the rule). */
-static void count_alerts(const job_t *j) {
+/* recwatch_outbox_pending is the sum of the undelivered rows of every open database of the
+ * process: each connection adds the count it saw last (at open, after a commit that changed
+ * the outbox, at db:counts()), and takes it back when it closes. Only a job that counted
+ * changes it (a read job says nothing about the outbox: it once set the gauge to 0 on every
+ * delivery pass). */
+static uv_mutex_t gauge_mu;
+static uv_once_t gauge_once = UV_ONCE_INIT;
+static double pending_total;
+static void gauge_init(void) { uv_mutex_init(&gauge_mu); }
+
+static void outbox_seen(shared_t *s, sqlite3_int64 n) {
+  uv_once(&gauge_once, gauge_init);
+  uv_mutex_lock(&gauge_mu);
+  if (s->outbox_seen >= 0) pending_total -= (double)s->outbox_seen;
+  if (n >= 0) pending_total += (double)n;
+  if (pending_total < 0) pending_total = 0;
+  s->outbox_seen = n;
+  metrics_set1(metrics_builtin()->outbox_pending, NULL, pending_total);
+  uv_mutex_unlock(&gauge_mu);
+}
+
+/* recwatch_alerts_total{state} counts committed outbox changes */
+static void count_alerts(shared_t *s, const job_t *j) {
   static const char *const states[3] = {"queued", "delivered", "failed"};
   int i;
   if (!j->ok) return;
+  if (j->replaced && !s->replaced_said) {
+    s->replaced_said = 1;
+    log_error("kind=state_file the state file %s is no longer the file this process opened "
+              "(replaced by a rename, or removed): its writes go to the old file, which the next "
+              "start will not see; restart recwatch to use the file now at that path", s->path);
+  }
   for (i = 0; i < 3; i++)
     if (j->alerts[i] > 0) metrics_inc1(metrics_builtin()->alerts, states[i], j->alerts[i]);
-  if (j->pending >= 0) metrics_set1(metrics_builtin()->outbox_pending, NULL, (double)j->pending);
+  if (j->pending >= 0 && j->counted > s->seen_seq) {
+    s->seen_seq = j->counted;
+    outbox_seen(s, j->pending);
+  }
 }
 
 /* Hands finished jobs back. Taken as one list first: a resumed task may close the database
@@ -461,7 +527,7 @@ static void on_async(uv_async_t *h) {
   uv_mutex_unlock(&s->mu);
   for (j = list; j; j = j->next) {
     apply_cache(s, s->L, j);  /* in commit order, before any resume */
-    count_alerts(j);
+    count_alerts(s, j);
   }
   while ((j = list) != NULL) {
     list = j->next;
@@ -540,6 +606,7 @@ static int submit(lua_State *L, job_t *j, const char *what) {
   }
   uv_mutex_unlock(&s->mu);
   apply_cache(s, L, j);
+  count_alerts(s, j);   /* the metrics as on_async would (it does not see a sync job) */
   push_result(L, j);
   release_results(L, j);
   ctx = j->ret == R_TX ? -(lua_KContext)base - 1 : (lua_KContext)base;
@@ -570,6 +637,7 @@ static void shared_close(shared_t *s, lua_State *L) {
     while ((j = s->dhead) != NULL) {
       s->dhead = j->next;
       if (L) apply_cache(s, L, j);
+      count_alerts(s, j);
       if (j->t && L) {
         engine_detach(j->t, &j->base);
         engine_complete(j->t, push_result(task_thread(j->t), j));
@@ -586,6 +654,7 @@ static void shared_close(shared_t *s, lua_State *L) {
     uv_cond_destroy(&s->cv);
     uv_cond_destroy(&s->done_cv);
   }
+  outbox_seen(s, -1);   /* a closed database's backlog is no longer this process's */
   for (i = 0; i < S_NSTMT; i++) sqlite3_finalize(s->st[i]);
   if (s->db) sqlite3_close(s->db);
   s->db = NULL;
@@ -847,13 +916,11 @@ static int l_path(lua_State *L) {
 
 static int l_close(lua_State *L) {
   store_db *d = luaL_checkudata(L, 1, DB_MT);
-  const char *key;
   shared_t *s = d->s;
   if (!s) return 0;
-  key = s->path ? s->path : ":memory:";
   if (lua_getfield(L, LUA_REGISTRYINDEX, DBS_KEY) == LUA_TTABLE) {
     lua_pushnil(L);
-    lua_setfield(L, -2, key);
+    lua_setfield(L, -2, s->key);
   }
   lua_pop(L, 1);
   d->s = NULL;
@@ -878,10 +945,15 @@ static int l_tostring(lua_State *L) {
 
 /* ---- one writer per state file ---- */
 
+/* The byte of the database file the writer lock covers: past SQLite's own lock bytes
+ * (PENDING_BYTE at 1 GiB, RESERVED_BYTE, then 510 SHARED bytes), which it never touches, so
+ * SQLite's locks of this process and of others (a reader, `sqlite3 .backup`) never meet it. */
+#define WRITER_LOCK_BYTE ((off_t)0x40000000 + 0x10000)
+
 typedef struct lockent {
   dev_t dev;
   ino_t ino;
-  int fd;
+  int fd;              /* holds the OFD lock; never closed (SQLite may have the file open) */
   const void *owner;   /* the engine holding it; NULL between a reload's two engines */
   struct lockent *next;
 } lockent;
@@ -892,7 +964,7 @@ static uv_once_t locks_once = UV_ONCE_INIT;
 static void locks_init(void) { uv_mutex_init(&locks_mu); }
 
 /* Releases every lock owned by engine e (it keeps the file descriptor, so the process keeps
- * the flock: a reload's next engine takes it over; the kernel drops it with the process). */
+ * the lock: a reload's next engine takes it over; the kernel drops it with the process). */
 static int l_release_locks(lua_State *L) {
   const void *e = lua_touserdata(L, lua_upvalueindex(1));
   lockent *l;
@@ -904,73 +976,106 @@ static int l_release_locks(lua_State *L) {
   return 0;
 }
 
-/* Takes "<path>.lock" for engine e. 0, or -1 with a message in msg. */
-static int take_lock(lua_State *L, const void *e, const char *path, char *msg, size_t n) {
-  char lp[1024];
-  struct stat st;
+static lockent *find_lock(dev_t dev, ino_t ino) {
   lockent *l;
-  int fd;
-  if (snprintf(lp, sizeof lp, "%s.lock", path) >= (int)sizeof lp) {
-    snprintf(msg, n, "rec.store: the state path is too long");
-    return -1;
-  }
-  fd = open(lp, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
-  if (fd < 0 || fstat(fd, &st) != 0) {
-    snprintf(msg, n, "rec.store: cannot open the lock file %s: %s", lp, strerror(errno));
-    if (fd >= 0) close(fd);
+  for (l = locks; l; l = l->next)
+    if (l->dev == dev && l->ino == ino) return l;
+  return NULL;
+}
+
+static const char *file_kind(mode_t m) {
+  return S_ISDIR(m) ? "a directory" : S_ISFIFO(m) ? "a FIFO" : S_ISSOCK(m) ? "a socket"
+       : S_ISCHR(m) || S_ISBLK(m) ? "a device" : "not a regular file";
+}
+
+/* Takes the writer lock of the database file at path (created when missing) for engine e, and
+ * gives its identity. 0, or -1 with a message in msg. */
+static int take_lock(lua_State *L, const void *e, const char *path, dev_t *dev, ino_t *ino,
+                     char *msg, size_t n) {
+  struct stat st;
+  lockent *l = NULL;
+  int fd = -1, ok, exists = 0;
+  if (stat(path, &st) == 0) {
+    exists = 1;
+    if (!S_ISREG(st.st_mode)) {
+      snprintf(msg, n, "the state path %s is %s: --state names a database file (created when "
+               "missing)", path, file_kind(st.st_mode));
+      return -1;
+    }
+  } else if (errno != ENOENT) {
+    snprintf(msg, n, "cannot use the state file %s: %s", path, strerror(errno));
     return -1;
   }
   uv_once(&locks_once, locks_init);
   uv_mutex_lock(&locks_mu);
-  for (l = locks; l; l = l->next)
-    if (l->dev == st.st_dev && l->ino == st.st_ino) break;
-  if (l) {
-    int ok = l->owner == NULL || l->owner == e;
-    if (ok) l->owner = e;
-    uv_mutex_unlock(&locks_mu);
-    close(fd);
-    if (!ok) {
-      snprintf(msg, n, "the state file %s is already in use by another engine in this process "
-               "(lock %s); one writer per state file", path, lp);
+  /* A file this process has locked is never opened again here: closing a second descriptor
+   * of it would drop SQLite's POSIX locks on it. */
+  if (exists) l = find_lock(st.st_dev, st.st_ino);
+  if (!l) {
+    /* O_NONBLOCK: a FIFO put there after the stat must not block the open */
+    fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOCTTY | O_NONBLOCK, 0600);
+    if (fd < 0 || fstat(fd, &st) != 0) {
+      int err = errno;
+      uv_mutex_unlock(&locks_mu);
+      if (fd >= 0) close(fd);
+      snprintf(msg, n, "cannot open the state file %s for writing: %s%s", path, strerror(err),
+               err == EROFS || err == EACCES || err == EPERM
+                 ? " (the state file and its directory must be writable: the directory holds "
+                   "SQLite's -wal and -shm files)" : "");
       return -1;
     }
-    return 0;
+    if (!S_ISREG(st.st_mode)) {
+      uv_mutex_unlock(&locks_mu);
+      close(fd);
+      snprintf(msg, n, "the state path %s is %s: --state names a database file", path,
+               file_kind(st.st_mode));
+      return -1;
+    }
+    /* the path was renamed onto a file this process holds between the stat and the open:
+     * keep that descriptor open rather than drop SQLite's locks by closing it */
+    if ((l = find_lock(st.st_dev, st.st_ino)) != NULL) fd = -1;
   }
-  if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
-    int err = errno;
-    char pid[32] = "";
-    ssize_t got = pread(fd, pid, sizeof pid - 1, 0);
-    uv_mutex_unlock(&locks_mu);
-    close(fd);
-    pid[got > 0 ? got : 0] = 0;
-    pid[strcspn(pid, "\r\n")] = 0;
-    if (err == EWOULDBLOCK)
-      snprintf(msg, n, "the state file %s is in use by another recwatch process%s%s (lock %s); "
-               "one writer per state file: stop it or use another --state", path,
-               pid[0] ? " pid " : "", pid, lp);
-    else
-      snprintf(msg, n, "rec.store: cannot lock %s: %s", lp, strerror(err));
-    return -1;
-  }
-  if (ftruncate(fd, 0) == 0) {
-    char pid[32];
-    int len = snprintf(pid, sizeof pid, "%ld\n", (long)getpid());
-    if (pwrite(fd, pid, (size_t)len, 0) < 0) { /* the pid is informative only */ }
-  }
-  l = calloc(1, sizeof *l);
   if (!l) {
-    uv_mutex_unlock(&locks_mu);
-    close(fd);
-    snprintf(msg, n, "out of memory");
+    struct flock fl;
+    memset(&fl, 0, sizeof fl);
+    fl.l_type = F_WRLCK;
+    fl.l_whence = SEEK_SET;
+    fl.l_start = WRITER_LOCK_BYTE;
+    fl.l_len = 1;
+    if (fcntl(fd, F_OFD_SETLK, &fl) != 0) {
+      int err = errno;
+      uv_mutex_unlock(&locks_mu);
+      close(fd);   /* no SQLite connection of this process has this file: it is not in locks */
+      if (err == EAGAIN || err == EACCES)
+        snprintf(msg, n, "the state file %s is in use by another recwatch process (it holds the "
+                 "writer lock of this file, whatever path names it); one writer per state "
+                 "file: stop it or use another --state", path);
+      else
+        snprintf(msg, n, "cannot lock the state file %s: %s", path, strerror(err));
+      return -1;
+    }
+    if (!(l = calloc(1, sizeof *l))) {
+      uv_mutex_unlock(&locks_mu);
+      close(fd);
+      snprintf(msg, n, "out of memory");
+      return -1;
+    }
+    l->dev = st.st_dev;
+    l->ino = st.st_ino;
+    l->fd = fd;
+    l->next = locks;
+    locks = l;
+  }
+  ok = l->owner == NULL || l->owner == e;
+  if (ok) l->owner = e;
+  *dev = l->dev;
+  *ino = l->ino;
+  uv_mutex_unlock(&locks_mu);
+  if (!ok) {
+    snprintf(msg, n, "the state file %s is already in use by another engine in this process; "
+             "one writer per state file", path);
     return -1;
   }
-  l->dev = st.st_dev;
-  l->ino = st.st_ino;
-  l->fd = fd;
-  l->owner = e;
-  l->next = locks;
-  locks = l;
-  uv_mutex_unlock(&locks_mu);
   /* the engine's Lua state ends with the engine: its __gc hands the lock back */
   if (lua_getfield(L, LUA_REGISTRYINDEX, "rec.store.lockguard") == LUA_TNIL) {
     lua_pop(L, 1);
@@ -987,63 +1092,215 @@ static int take_lock(lua_State *L, const void *e, const char *path, char *msg, s
   return 0;
 }
 
+/* ---- what is in the file ---- */
+
+#define APP_ID 0x52435754       /* "RCWT": PRAGMA application_id of a recwatch state file */
+#define SCHEMA_VERSION 1        /* PRAGMA user_version: the schema above */
+
+/* Reads one integer (a PRAGMA). SQLITE_OK or the error code. */
+static int read_int(sqlite3 *db, const char *sql, sqlite3_int64 *out) {
+  sqlite3_stmt *st;
+  int rc = sqlite3_prepare_v2(db, sql, -1, &st, NULL);
+  if (rc != SQLITE_OK) return rc;
+  rc = sqlite3_step(st);
+  if (rc == SQLITE_ROW) {
+    *out = sqlite3_column_int64(st, 0);
+    rc = SQLITE_OK;
+  }
+  sqlite3_finalize(st);
+  return rc;
+}
+
+/* Checks, before anything is written to it, that the file is a recwatch state file or an
+ * empty one. SQLITE_OK, SQLITE_MISMATCH with the reason in msg, or an SQLite error code. */
+static int check_identity(sqlite3 *db, const char *path, char *msg, size_t n) {
+  static const char *const kv_cols[] = {"key", "value", "updated_at", NULL};
+  static const char *const ob_cols[] = {"id", "dest", "payload", "created_at", "attempts",
+                                        "next_at", "last_error", "delivered_at", NULL};
+  static const char *const tables[2] = {"kv", "outbox"};
+  const char *const *cols[2] = {kv_cols, ob_cols};
+  sqlite3_int64 app = 0, ver = 0;
+  sqlite3_stmt *st;
+  char others[300] = "";
+  int rc, i, ours = 0, theirs = 0;
+  if ((rc = read_int(db, "PRAGMA application_id", &app)) != SQLITE_OK) return rc;
+  if ((rc = read_int(db, "PRAGMA user_version", &ver)) != SQLITE_OK) return rc;
+  if (app != 0 && app != APP_ID) {
+    snprintf(msg, n, "%s is another program's SQLite database (application_id 0x%llx), not a "
+             "recwatch state file: point --state at another path, or move it away", path,
+             (unsigned long long)app);
+    return SQLITE_MISMATCH;
+  }
+  if (ver > SCHEMA_VERSION) {
+    snprintf(msg, n, "%s was written by a newer recwatch (state schema %lld; this one knows "
+             "%d): run that version, or restore the backup taken before the upgrade", path,
+             (long long)ver, SCHEMA_VERSION);
+    return SQLITE_MISMATCH;
+  }
+  rc = sqlite3_prepare_v2(db, "SELECT name FROM sqlite_master WHERE type = 'table' AND "
+                          "name NOT LIKE 'sqlite\\_%' ESCAPE '\\' ORDER BY name", -1, &st, NULL);
+  if (rc != SQLITE_OK) return rc;
+  while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+    const char *name = (const char *)sqlite3_column_text(st, 0);
+    if (name && (strcmp(name, "kv") == 0 || strcmp(name, "outbox") == 0)) {
+      ours++;
+    } else if (name) {
+      size_t k = strlen(others);
+      if (theirs++ < 8 && k + 4 < sizeof others)
+        snprintf(others + k, sizeof others - k, "%s%.60s", k ? ", " : "", name);
+    }
+  }
+  sqlite3_finalize(st);
+  if (rc != SQLITE_DONE) return rc;
+  if (!ours && theirs) {
+    snprintf(msg, n, "%s is an SQLite database of another schema (tables: %s%s), not a "
+             "recwatch state file: point --state at another path, or move it away", path, others,
+             theirs > 8 ? ", ..." : "");
+    return SQLITE_MISMATCH;
+  }
+  for (i = 0; i < 2; i++) {   /* a table of ours must have every column the statements use */
+    const char *const *c;
+    char sql[96];
+    int seen = 0;
+    snprintf(sql, sizeof sql, "SELECT name FROM pragma_table_info('%s')", tables[i]);
+    for (c = cols[i]; *c; c++) {
+      int found = 0;
+      if ((rc = sqlite3_prepare_v2(db, sql, -1, &st, NULL)) != SQLITE_OK) return rc;
+      while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        const char *name = (const char *)sqlite3_column_text(st, 0);
+        seen = 1;
+        if (name && strcmp(name, *c) == 0) found = 1;
+      }
+      sqlite3_finalize(st);
+      if (rc != SQLITE_DONE) return rc;
+      if (!seen) break;   /* the table is not there: created with the schema */
+      if (!found) {
+        snprintf(msg, n, "%s has a table %s without the column %s: another schema, not a "
+                 "recwatch state file: point --state at another path, or move it away", path,
+                 tables[i], *c);
+        return SQLITE_MISMATCH;
+      }
+    }
+  }
+  return SQLITE_OK;
+}
+
+/* What a failed SQLite step at open means for the person running recwatch. */
+static void explain(char *msg, size_t n, const char *path, sqlite3 *db, int rc, const char *what) {
+  const char *sm = db ? sqlite3_errmsg(db) : "out of memory";
+  switch (rc & 0xff) {
+  case SQLITE_NOTADB:
+    snprintf(msg, n, "%s is not a recwatch state file: not an SQLite database (%s); point --state "
+             "at another path, or move it away", path, sm);
+    break;
+  case SQLITE_CORRUPT:
+    snprintf(msg, n, "the state file %s is damaged (%s): restore it from a backup, or move it "
+             "away to start afresh", path, sm);
+    break;
+  case SQLITE_BUSY:
+  case SQLITE_LOCKED:
+    snprintf(msg, n, "the state file %s stayed locked by another program for %d s (%s)", path,
+             BUSY_MS / 1000, sm);
+    break;
+  default:
+    snprintf(msg, n, "cannot %s the state file %s: %s", what, path, sm);
+  }
+}
+
+/* A bad state file: the log says why (kind=state_file), the run ends with status 2, and the
+ * caller gets a typed error (kind invalid_argument). */
+static int state_file_error(lua_State *L, engine_t *e, const char *msg) {
+  rec_err err;
+  log_error("kind=state_file %s; recwatch stops (exit status 2)", msg);
+  if (e) engine_exit(e, 2);
+  rec_err_set(&err, REC_E_INVALID_ARGUMENT, 0, "rec.store: %s", msg);
+  err.retryable = 0;
+  engine_push_err(L, &err);
+  return lua_error(L);
+}
+
 /* store.open([path]) -> db. path defaults to the engine's state file (--state or
  * rec.configure{state=}); without one the state lives in memory for this run only. The same
- * path gives the same connection, so watchers and the outbox share transactions. */
+ * file gives the same connection, whatever path names it, so watchers and the outbox share
+ * transactions. */
 static int l_open(lua_State *L) {
-  const char *path = luaL_optstring(L, 1, NULL), *key;
+  const char *path = luaL_optstring(L, 1, NULL);
   store_db *d;
   shared_t *s;
-  char *errmsg = NULL;
+  char *errmsg = NULL, key[64], msg[2600];
   engine_t *e;
   int i, rc;
   sqlite3_stmt *st;
+  sqlite3_int64 pending = 0;
+  dev_t ldev = 0;
+  ino_t lino = 0;
   lua_getfield(L, LUA_REGISTRYINDEX, "rec.engine");
   e = lua_touserdata(L, -1);
   lua_pop(L, 1);
   if (!path && e && engine_config(e)->state_path && engine_config(e)->state_path[0])
     path = engine_config(e)->state_path;
   if (path && strcmp(path, ":memory:") == 0) path = NULL;
-  key = path ? path : ":memory:";
+  snprintf(key, sizeof key, ":memory:");
+  if (path) {
+    if (take_lock(L, e, path, &ldev, &lino, msg, sizeof msg)) return state_file_error(L, e, msg);
+    snprintf(key, sizeof key, "%llu:%llu", (unsigned long long)ldev, (unsigned long long)lino);
+  }
   luaL_getsubtable(L, LUA_REGISTRYINDEX, DBS_KEY);
   if (lua_getfield(L, -1, key) == LUA_TUSERDATA) return 1;
   lua_pop(L, 1);
-  if (path) {
-    char msg[2600];
-    if (take_lock(L, e, path, msg, sizeof msg)) {
-      log_error("%s", msg);
-      if (e) engine_exit(e, 2);
-      return luaL_error(L, "%s", msg);
-    }
-  }
   d = lua_newuserdatauv(L, sizeof *d, 0);
   memset(d, 0, sizeof *d);
   luaL_setmetatable(L, DB_MT);
   if (!(s = calloc(1, sizeof *s))) return luaL_error(L, "out of memory");
   s->cache_ref = LUA_NOREF;
+  s->outbox_seen = -1;
+  snprintf(s->key, sizeof s->key, "%s", key);
+  s->dev = ldev;
+  s->ino = lino;
   d->s = s;
+  msg[0] = 0;
   if (path && !(s->path = strdup(path))) return luaL_error(L, "out of memory");
-  if (sqlite3_open_v2(path ? path : ":memory:", &s->db,
-                      SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, NULL) != SQLITE_OK) {
-    lua_pushfstring(L, "rec.store: cannot open %s: %s", key,
-                    s->db ? sqlite3_errmsg(s->db) : "out of memory");
+  if ((rc = sqlite3_open_v2(path ? path : ":memory:", &s->db,
+                            SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
+                            NULL)) != SQLITE_OK) {
+    explain(msg, sizeof msg, path ? path : key, s->db, rc, "open");
     goto fail;
   }
   sqlite3_busy_timeout(s->db, BUSY_MS);
-  if (sqlite3_exec(s->db,
-                   "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON; "
-                   /* replaced values (an old last_error) do not linger in free pages */
-                   "PRAGMA secure_delete=ON;",
-                   NULL, NULL, &errmsg) != SQLITE_OK ||
-      sqlite3_exec(s->db, schema, NULL, NULL, &errmsg) != SQLITE_OK) {
-    lua_pushfstring(L, "rec.store: cannot set up %s: %s", key, errmsg ? errmsg : "?");
+  /* what is in the file is checked before anything is written to it */
+  if ((rc = check_identity(s->db, path ? path : key, msg, sizeof msg)) != SQLITE_OK) {
+    if (rc != SQLITE_MISMATCH) explain(msg, sizeof msg, path ? path : key, s->db, rc, "read");
+    goto fail;
+  }
+  if ((rc = sqlite3_exec(s->db,
+                         "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON; "
+                         /* replaced values (an old last_error) do not linger in free pages */
+                         "PRAGMA secure_delete=ON;",
+                         NULL, NULL, &errmsg)) != SQLITE_OK ||
+      (rc = sqlite3_exec(s->db, schema, NULL, NULL, &errmsg)) != SQLITE_OK) {
+    explain(msg, sizeof msg, path ? path : key, s->db, rc, "set up");
     sqlite3_free(errmsg);
     goto fail;
   }
+  {  /* stamp it as ours (once: a header write only when a value differs) */
+    sqlite3_int64 app = 0, ver = 0;
+    char sql[96];
+    if ((rc = read_int(s->db, "PRAGMA application_id", &app)) == SQLITE_OK &&
+        (rc = read_int(s->db, "PRAGMA user_version", &ver)) == SQLITE_OK &&
+        (app != APP_ID || ver != SCHEMA_VERSION)) {
+      snprintf(sql, sizeof sql, "PRAGMA application_id=%d; PRAGMA user_version=%d;", APP_ID,
+               SCHEMA_VERSION);
+      rc = sqlite3_exec(s->db, sql, NULL, NULL, NULL);
+    }
+    if (rc != SQLITE_OK) {
+      explain(msg, sizeof msg, path ? path : key, s->db, rc, "set up");
+      goto fail;
+    }
+  }
   for (i = 0; i < S_NSTMT; i++)
-    if (sqlite3_prepare_v3(s->db, stmt_sql[i], -1, SQLITE_PREPARE_PERSISTENT, &s->st[i], NULL) !=
-        SQLITE_OK) {
-      lua_pushfstring(L, "rec.store: cannot prepare a statement on %s: %s", key, sqlite3_errmsg(s->db));
+    if ((rc = sqlite3_prepare_v3(s->db, stmt_sql[i], -1, SQLITE_PREPARE_PERSISTENT, &s->st[i],
+                                 NULL)) != SQLITE_OK) {
+      explain(msg, sizeof msg, path ? path : key, s->db, rc, "prepare a statement on");
       goto fail;
     }
   /* the kv cache: read once here, then kept by the commits */
@@ -1057,7 +1314,16 @@ static int l_open(lua_State *L) {
   sqlite3_reset(st);
   if (rc != SQLITE_DONE) {
     lua_pop(L, 1);
-    lua_pushfstring(L, "rec.store: cannot read %s: %s", key, sqlite3_errmsg(s->db));
+    explain(msg, sizeof msg, path ? path : key, s->db, rc, "read");
+    goto fail;
+  }
+  /* the backlog a previous run left: recwatch_outbox_pending says so from the start */
+  st = stmt(s, S_COUNT_PENDING);
+  if ((rc = sqlite3_step(st)) == SQLITE_ROW) pending = sqlite3_column_int64(st, 0);
+  sqlite3_reset(st);
+  if (rc != SQLITE_ROW) {
+    lua_pop(L, 1);
+    explain(msg, sizeof msg, path ? path : key, s->db, rc, "read");
     goto fail;
   }
   s->cache_ref = luaL_ref(L, LUA_REGISTRYINDEX);
@@ -1065,7 +1331,7 @@ static int l_open(lua_State *L) {
   s->L = e ? engine_lua(e) : L;
   if (!s->L) s->L = L;
   if (!e) {
-    lua_pushstring(L, "rec.store: no engine");
+    snprintf(msg, sizeof msg, "no engine");
     goto fail;
   }
   uv_mutex_init(&s->mu);
@@ -1079,17 +1345,19 @@ static int l_open(lua_State *L) {
     uv_mutex_destroy(&s->mu);
     uv_cond_destroy(&s->cv);
     uv_cond_destroy(&s->done_cv);
-    lua_pushfstring(L, "rec.store: cannot start the store thread for %s", key);
+    snprintf(msg, sizeof msg, "cannot start the store thread for %s", path ? path : key);
     goto fail;
   }
   s->started = 1;
+  outbox_seen(s, pending);
   lua_pushvalue(L, -1);
   lua_setfield(L, -3, key);
   return 1;
 fail:
   d->s = NULL;
   shared_close(s, L);
-  return lua_error(L);
+  if (!path) return luaL_error(L, "rec.store: %s", msg);
+  return state_file_error(L, e, msg);
 }
 
 int luaopen_rec_store(lua_State *L);

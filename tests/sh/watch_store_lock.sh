@@ -65,7 +65,8 @@ LPID=$!
 EPID=$!
 
 # the second process on the same file: refused, exit 2, a message that says why
-for _ in $(seq 100); do test -e "$T/state.db.lock" && break; sleep 0.1; done
+# the -wal file appears once the first process holds the file (the lock comes first)
+for _ in $(seq 100); do test -e "$T/state.db-wal" && break; sleep 0.1; done
 set +e
 "$RECWATCH" run --state "$T/state.db" "$T/second.lua" 2>"$T/second.log"
 rc=$?

@@ -15,7 +15,7 @@
 
 static int open_store(engine_t *e, const char *path, char *msg, size_t n) {
   lua_State *L = engine_lua(e);
-  int rc;
+  int rc, top = lua_gettop(L);
   lua_getglobal(L, "require");
   lua_pushstring(L, "rec.store");
   if (lua_pcall(L, 1, 1, 0) != LUA_OK) {
@@ -26,8 +26,8 @@ static int open_store(engine_t *e, const char *path, char *msg, size_t n) {
   lua_getfield(L, -1, "open");
   lua_pushstring(L, path);
   rc = lua_pcall(L, 1, 1, 0);
-  snprintf(msg, n, "%s", rc == LUA_OK ? "" : lua_tostring(L, -1));
-  lua_pop(L, 2);
+  snprintf(msg, n, "%s", rc == LUA_OK ? "" : luaL_tolstring(L, -1, NULL));  /* a typed error */
+  lua_settop(L, top);
   return rc == LUA_OK ? 0 : -1;
 }
 
