@@ -188,6 +188,7 @@ static int t_start(lua_State *L) {
   eo.seed = c->seed * 1000003u + c->nprocs + 1;
   if (!(e = engine_new_opts(&eo, err, sizeof err))) return luaL_error(L, "%s", err);
   engine_set_max_busy(e, MAX_BUSY);
+  engine_cap_max_busy(e, c->timeout);  /* rec.configure{max_busy = 0} cannot hang the runner */
   if (state) engine_config(e)->state_path = strdup(state);
   rtest_attach_sim(e, c->sim);
   PL = engine_lua(e);
@@ -380,13 +381,32 @@ static void on_watchdog(uv_timer_t *h) {
   finish(c, 0, msg);
 }
 
-/* The case's task was ended from outside (max_busy) and so never reported. */
+/* Why the case's engine ended without reporting: os.exit in the case, max_busy, or else. */
+static void finish_unreported(tcase *c) {
+  char msg[200];
+  if (engine_exit_called(c->runner))
+    snprintf(msg, sizeof msg, "the case called os.exit(%d): a case ends by returning (a script "
+             "started with t:start may exit: p:exited())", engine_status(c->runner));
+  else if (engine_busy_kills(c->runner))
+    snprintf(msg, sizeof msg, "the case ran for more than 2 s without waiting (an endless loop?)");
+  else
+    snprintf(msg, sizeof msg, "the case ended without reporting (see the log)");
+  finish(c, 0, msg);
+}
+
+/* The case's task was ended from outside (os.exit, max_busy) and so never reported. */
 static void on_check(uv_check_t *h) {
   tcase *c = h->data;
   if (c->reported || !c->runner || engine_status(c->runner) < 0) return;
-  finish(c, 0, engine_busy_kills(c->runner)
-                   ? "the case ran for more than 2 s without waiting (an endless loop?)"
-                   : "the case ended without reporting (see the log)");
+  finish_unreported(c);
+}
+
+/* A case that passed, but something of it ran without waiting past its bound. */
+static void fail_after(tcase *c, const char *msg) {
+  if (c->load_failed || !c->ok) return;
+  c->ok = 0;
+  free(c->message);
+  c->message = strdup(msg);
 }
 
 static int rm_entry(const char *path, const struct stat *sb, int flag, struct FTW *ftw) {
@@ -410,6 +430,7 @@ static void run_case(tcase *c, const char *file, int index) {
   log_state *prev;
   const char *slash = strrchr(file, '/');
   size_t i;
+  unsigned cut0 = engine_finalizers_cut();
   c->file = file;
   if (slash) snprintf(c->test_dir, sizeof c->test_dir, "%.*s", (int)(slash - file), file);
   else snprintf(c->test_dir, sizeof c->test_dir, ".");
@@ -443,6 +464,7 @@ static void run_case(tcase *c, const char *file, int index) {
   } else {
     lua_State *L = engine_lua(c->runner);
     engine_set_max_busy(c->runner, MAX_BUSY);
+    engine_cap_max_busy(c->runner, c->timeout);
     lua_pushlightuserdata(L, c);
     lua_setfield(L, LUA_REGISTRYINDEX, CASE_KEY);
     luaL_getsubtable(L, LUA_REGISTRYINDEX, LUA_PRELOAD_TABLE);
@@ -468,17 +490,19 @@ static void run_case(tcase *c, const char *file, int index) {
       uv_run(&c->loop, UV_RUN_DEFAULT);
       uv_timer_stop(&c->watchdog);
       uv_check_stop(&c->ended);
-      if (!c->reported)
+      if (!c->reported && engine_status(c->runner) >= 0)
+        finish_unreported(c);
+      else if (!c->reported)
         finish(c, 0, "the case waits on something nothing can wake (an event never set?)");
+      if (engine_busy_kills(c->runner))  /* e.g. a finalizer (__gc) the case left behind */
+        fail_after(c, "something in the case ran without waiting for longer than max_busy "
+                      "(an endless loop, or an endless __gc?): see the log");
     }
   }
   for (i = 0; i < c->nprocs; i++) {
-    if (c->procs[i]->e && !c->load_failed && c->ok && engine_busy_kills(c->procs[i]->e)) {
-      c->ok = 0;
-      free(c->message);
-      c->message = strdup("a script under test ran without waiting for longer than max_busy "
-                          "(an endless loop?): see its log");
-    }
+    if (c->procs[i]->e && engine_busy_kills(c->procs[i]->e))
+      fail_after(c, "a script under test ran without waiting for longer than max_busy "
+                    "(an endless loop?): see its log");
     if (c->procs[i]->e) engine_free(c->procs[i]->e);
     free(c->procs[i]);
   }
@@ -487,6 +511,9 @@ static void run_case(tcase *c, const char *file, int index) {
   c->nprocs = 0;
   if (c->sim) sim_free(c->sim);
   if (c->runner) engine_free(c->runner);
+  if (engine_finalizers_cut() != cut0)  /* counted by the teardowns above */
+    fail_after(c, "a finalizer (__gc) was still running when the case's teardown ran out of "
+                  "time (max_busy): an endless __gc? see the log");
   rclock_free(c->clock);
   uv_walk(&c->loop, close_any, NULL);
   uv_run(&c->loop, UV_RUN_DEFAULT);
