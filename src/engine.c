@@ -77,6 +77,7 @@ struct engine {
   unsigned next_id;
   int exit_code, main_failed, config_failed, stopping, exiting, halted, signals;
   int busy_kills;                /* tasks ended by max_busy */
+  unsigned script_errors;        /* failed tasks, and errors a library caught (note_error) */
   uint64_t resumed_at;           /* uv_hrtime() when the running task was resumed */
   uint64_t max_busy_ns;          /* how long a task may run without waiting; 0 = no limit */
   double max_busy_cap;           /* engine_cap_max_busy; 0 = none */
@@ -421,6 +422,7 @@ static void task_failed(task_t *t) {
   luaL_traceback(L, t->co, msg, 0);
   log_write(LOG_ERROR, t->id, "task failed: %s", lua_tostring(L, -1));
   lua_pop(L, 2);
+  e->script_errors++;
   if (t->is_main) e->main_failed = 1;
   task_finish(t, 0, L, 1);
 }
@@ -1386,6 +1388,14 @@ static int l_collectgarbage(lua_State *L) {
 
 /* What every Lua state of the engine gets before rec is opened in it (engine_new and a
  * reload's fresh state). */
+/* registry["rec.note_error"](): a library that catches a script's error and only logs it
+ * (watch.lua's callbacks) counts it here, as a failed task counts (see expect_errors). */
+static int l_note_error(lua_State *L) {
+  engine_t *e = engine_of(L);
+  if (e) e->script_errors++;
+  return 0;
+}
+
 static void setup_lua(engine_t *e) {
   lua_atpanic(e->L, l_panic);
   lua_setwarnf(e->L, warnf, e);
@@ -1409,6 +1419,8 @@ static void setup_lua(engine_t *e) {
   register_task_mt(e->L);
   remember_cfnames(e->L);
   install_gc_queue(e->L);
+  lua_pushcfunction(e->L, l_note_error);
+  lua_setfield(e->L, LUA_REGISTRYINDEX, "rec.note_error");
 }
 
 engine_t *engine_new(char *err, size_t errlen) { return engine_new_opts(NULL, err, errlen); }
@@ -1552,6 +1564,25 @@ static int exit_check(engine_t *e) {
   return code;
 }
 
+/* RECWATCH_EXPECT_TASK_ERRORS=N (the project's tests/lua/ set it; docs/testing.md): a run
+ * that would end 0 ends 1 unless exactly N tasks failed or callbacks raised (a failed assert
+ * in a task, a rec.every tick or a watcher callback is otherwise only a log line). */
+static int expect_errors(engine_t *e, int code) {
+  const char *v = getenv("RECWATCH_EXPECT_TASK_ERRORS");
+  char *end = NULL;
+  unsigned long want;
+  if (code != 0 || !v || !*v) return code;
+  want = strtoul(v, &end, 10);
+  if (*end || want > 1000000) {
+    log_error("RECWATCH_EXPECT_TASK_ERRORS=%s: not a count of errors", v);
+    return 1;
+  }
+  if (e->script_errors == want) return 0;
+  log_error("kind=task_errors %u task(s) or callback(s) failed, %lu expected "
+            "(RECWATCH_EXPECT_TASK_ERRORS): exit status 1", e->script_errors, want);
+  return 1;
+}
+
 static int swap_state(engine_t *e);
 
 int engine_run(engine_t *e) {
@@ -1564,7 +1595,7 @@ int engine_run(engine_t *e) {
     if (swap_state(e) != 0) return 2;
     uv_run(e->loop, UV_RUN_DEFAULT);
   }
-  if (e->exiting) return e->exit_code;
+  if (e->exiting) return expect_errors(e, e->exit_code);  /* rec.exit(0) too */
   if (e->main_failed) return e->config_failed ? 2 : 1;
   for (t = e->live; t; t = t->next_live) n++;
   if (n > 0 && !e->stopping) {
@@ -1574,7 +1605,7 @@ int engine_run(engine_t *e) {
     return 1;
   }
   if (e->stopping) log_info("stopped");
-  return exit_check(e);
+  return expect_errors(e, exit_check(e));
 }
 
 int engine_busy_kills(engine_t *e) { return e->busy_kills; }
