@@ -1610,6 +1610,7 @@ int engine_run(engine_t *e) {
 
 int engine_busy_kills(engine_t *e) { return e->busy_kills; }
 int engine_exit_called(engine_t *e) { return e->exiting && !e->halted; }
+unsigned engine_script_errors(engine_t *e) { return e->script_errors; }
 
 int engine_status(engine_t *e) {
   if (e->halted) return e->main_failed ? 1 : 0;  /* like a process the deadline stopped */

@@ -89,6 +89,9 @@ void engine_cap_max_busy(engine_t *e, double seconds);
 unsigned engine_finalizers_cut(void);
 /* The script called rec.exit or (on a shared loop, where it ends the engine only) os.exit. */
 int engine_exit_called(engine_t *e);
+/* Tasks that failed, and errors a library caught in the script's callbacks (watch.lua):
+ * what RECWATCH_EXPECT_TASK_ERRORS and `recwatch test` check. */
+unsigned engine_script_errors(engine_t *e);
 /* rec.configure found a bad setting: a failing main task then exits 2, not 1. */
 void engine_config_failed(engine_t *e);
 

@@ -1,7 +1,8 @@
 # `recwatch test` never passes a failing suite, and never hangs (issue 20, item 7): a case
 # that calls os.exit is a failed result and the runner goes on; os.exit in a started script
 # is that script's exit status (p:exited()); a runaway case (an endless __gc, a script that
-# lifted max_busy) fails on its bound and the runner goes on. Every run sits under an outer
+# lifted max_busy) fails on its bound and the runner goes on; a failed task or callback
+# fails its case unless declared (item 21). Every run sits under an outer
 # `timeout`, so a hang fails this test instead of hanging ctest.
 set -eu
 D="$SRC/tests/vtime/runner"
@@ -48,4 +49,17 @@ expect runaway '1..6' \
   'not ok 4 - an endless __gc in a started script' \
   'not ok 5 - a started script with max_busy = 0 that never waits' \
   'ok 6 - the last case runs'
+
+# 4. a failed task or watcher callback fails its case, unless declared (as tests/lua/ do)
+run errors "$D/task_errors_test.lua"
+test "$(cat "$T/errors.rc")" = 1 || { echo "FAIL: exit status $(cat "$T/errors.rc"), want 1"; exit 1; }
+expect errors '1..7' \
+  'not ok 1 - a task of a started script fails' \
+  'ok 2 - declared: one task error on purpose' \
+  'not ok 3 - declared one, but there are two' \
+  'ok 4 - a script whose main task fails shows it in p:exited()' \
+  'not ok 5 - a task of the case itself fails' \
+  'ok 6 - declared in the case' \
+  'ok 7 - killed after its error: still counted, and declared'
+grep -q '^#   task_error.lua: 1 task(s) or callback(s) failed, 0 expected' "$T/errors.tap"
 echo ok
