@@ -559,15 +559,19 @@ static int l_co_wrap(lua_State *L) {
 static const char exit_key = 0;
 
 static int call_named(lua_State *L, const char *name);
+static int expect_errors(engine_t *e, int code);
 
 static int l_os_exit(lua_State *L) {
   engine_t *e = engine_of(L);
+  int code = lua_isboolean(L, 1) ? !lua_toboolean(L, 1) : (int)(luaL_optinteger(L, 1, 0) & 0xff);
   if (e && !e->owns_loop) {
     /* an engine on a shared loop (`recwatch test`) does not own the process: os.exit ends
      * this engine only, as rec.exit does, and its status is the result (p:exited()) */
-    int code = lua_isboolean(L, 1) ? !lua_toboolean(L, 1)
-               : (int)(luaL_optinteger(L, 1, 0) & 0xff);
     return engine_lua_exit(e, L, code);
+  }
+  if (e && code == 0 && (code = expect_errors(e, 0)) != 0) {  /* os.exit(0) after a task error */
+    lua_pushinteger(L, code);
+    lua_replace(L, 1);
   }
   lua_rawgetp(L, LUA_REGISTRYINDEX, &exit_key);
   lua_insert(L, 1);

@@ -27,7 +27,7 @@ want() {  # want STATUS EXPECT SCRIPT
     exit 1
   fi
 }
-for s in in_task.lua in_tick.lua in_callback.lua then_exit.lua; do
+for s in in_task.lua in_tick.lua in_callback.lua then_exit.lua then_os_exit.lua; do
   want 1 0 $s
   grep -q 'kind=task_errors 1 task(s) or callback(s) failed, 0 expected' "$T/err" ||
     { echo "FAIL: $s: no kind=task_errors line"; cat "$T/err"; exit 1; }
