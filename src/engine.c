@@ -189,6 +189,7 @@ static int tostring_k(lua_State *L) {
 static const char *safe_tostring(lua_State *L, int idx) {
   lua_State *th, *prev = running_L;
   uint64_t prev_deadline = bound_deadline;
+  const char *prev_msg = bound_msg;
   int ok;
   idx = lua_absindex(L, idx);
   th = lua_newthread(L);
@@ -196,7 +197,6 @@ static const char *safe_tostring(lua_State *L, int idx) {
   lua_pushcfunction(th, tostring_k);
   lua_pushvalue(L, idx);
   lua_xmove(L, th, 1);
-  const char *prev_msg = bound_msg;
   bound_deadline = uv_hrtime() + CALLBACK_BOUND_NS;
   bound_msg = "a callback outside any task ran for more than 1 s";
   running_L = th;
@@ -603,8 +603,8 @@ static void hook_script_coroutines(lua_State *L) {
  * Lua runs __gc with hooks off, inside whatever allocation triggered the collection: an
  * endless loop there would freeze everything, and nothing could stop it. So setmetatable
  * wraps a Lua __gc in gc_proxy, which only queues (function, object); a task then runs the
- * queue under max_busy like any code. During teardown they run at once (the watchdog
- * bounds that). */
+ * queue under max_busy like any code. During teardown they run at once (call_finalizer
+ * says what bounds that). */
 static void call_finalizer(lua_State *L, engine_t *e);
 
 static int gc_proxy(lua_State *L) {
