@@ -77,11 +77,14 @@ struct engine {
   unsigned next_id;
   int exit_code, main_failed, config_failed, stopping, exiting, halted, signals;
   int busy_kills;                /* tasks ended by max_busy */
+  unsigned script_errors;        /* failed tasks, and errors a library caught (note_error) */
   uint64_t resumed_at;           /* uv_hrtime() when the running task was resumed */
   uint64_t max_busy_ns;          /* how long a task may run without waiting; 0 = no limit */
+  double max_busy_cap;           /* engine_cap_max_busy; 0 = none */
   uint64_t stop_at;              /* uv_hrtime() of the stop request, 0 before */
   int fin_pending;               /* script finalizers queued (FINQ_KEY), no task runs them yet */
   int tearing_down;              /* lua_close is running: finalizers run at once */
+  uint64_t fin_deadline;         /* uv_hrtime() the teardown's finalizers must end by */
   /* reload: the script to run again, and who to tell about the new state */
   const char *script;
   int script_argc, reload_pending;
@@ -106,6 +109,8 @@ static volatile sig_atomic_t sig_count, sig_first, wd_reason, wd_gen, wd_armed_g
 static volatile sig_atomic_t wd_arms;    /* armings so far: the guard thread arms on a change */
 static lua_State *volatile running_L;   /* the Lua thread executing now, NULL in C */
 static volatile uint64_t bound_deadline;  /* of the bounded call running, 0 = none */
+static const char *volatile bound_msg;    /* the error that ends it */
+static unsigned fin_cut_total;            /* finalizers ended by their bound at teardown */
 static sem_t wd_sem;
 static int wd_started;
 static void guard_hook(lua_State *L, lua_Debug *ar);
@@ -184,6 +189,7 @@ static int tostring_k(lua_State *L) {
 static const char *safe_tostring(lua_State *L, int idx) {
   lua_State *th, *prev = running_L;
   uint64_t prev_deadline = bound_deadline;
+  const char *prev_msg = bound_msg;
   int ok;
   idx = lua_absindex(L, idx);
   th = lua_newthread(L);
@@ -192,10 +198,12 @@ static const char *safe_tostring(lua_State *L, int idx) {
   lua_pushvalue(L, idx);
   lua_xmove(L, th, 1);
   bound_deadline = uv_hrtime() + CALLBACK_BOUND_NS;
+  bound_msg = "a callback outside any task ran for more than 1 s";
   running_L = th;
   ok = lua_pcall(th, 1, 1, 0) == LUA_OK && lua_isstring(th, -1);
   running_L = prev;
   bound_deadline = prev_deadline;
+  bound_msg = prev_msg;
   if (ok) {
     lua_xmove(th, L, 1);
   } else {
@@ -414,6 +422,7 @@ static void task_failed(task_t *t) {
   luaL_traceback(L, t->co, msg, 0);
   log_write(LOG_ERROR, t->id, "task failed: %s", lua_tostring(L, -1));
   lua_pop(L, 2);
+  e->script_errors++;
   if (t->is_main) e->main_failed = 1;
   task_finish(t, 0, L, 1);
 }
@@ -479,8 +488,7 @@ static void guard_hook(lua_State *L, lua_Debug *ar) {
     return;
   }
   if (bound_deadline && !engine_task_of(L) && uv_hrtime() > bound_deadline) {
-    luaL_error(L, "a callback outside any task ran for more than %d s",
-               (int)(CALLBACK_BOUND_NS / 1000000000ull));
+    luaL_error(L, "%s", bound_msg ? bound_msg : "a bounded call ran out of time");
     return;
   }
   if (!e || !e->current) {
@@ -551,8 +559,20 @@ static int l_co_wrap(lua_State *L) {
 static const char exit_key = 0;
 
 static int call_named(lua_State *L, const char *name);
+static int expect_errors(engine_t *e, int code);
 
 static int l_os_exit(lua_State *L) {
+  engine_t *e = engine_of(L);
+  int code = lua_isboolean(L, 1) ? !lua_toboolean(L, 1) : (int)(luaL_optinteger(L, 1, 0) & 0xff);
+  if (e && !e->owns_loop) {
+    /* an engine on a shared loop (`recwatch test`) does not own the process: os.exit ends
+     * this engine only, as rec.exit does, and its status is the result (p:exited()) */
+    return engine_lua_exit(e, L, code);
+  }
+  if (e && code == 0 && (code = expect_errors(e, 0)) != 0) {  /* os.exit(0) after a task error */
+    lua_pushinteger(L, code);
+    lua_replace(L, 1);
+  }
   lua_rawgetp(L, LUA_REGISTRYINDEX, &exit_key);
   lua_insert(L, 1);
   if (lua_toboolean(L, 3)) {  /* it will close the state */
@@ -583,15 +603,17 @@ static void hook_script_coroutines(lua_State *L) {
  * Lua runs __gc with hooks off, inside whatever allocation triggered the collection: an
  * endless loop there would freeze everything, and nothing could stop it. So setmetatable
  * wraps a Lua __gc in gc_proxy, which only queues (function, object); a task then runs the
- * queue under max_busy like any code. During teardown they run at once (the watchdog
- * bounds that). */
+ * queue under max_busy like any code. During teardown they run at once (call_finalizer
+ * says what bounds that). */
+static void call_finalizer(lua_State *L, engine_t *e);
+
 static int gc_proxy(lua_State *L) {
   engine_t *e = engine_of(L);
   int n;
   if (!e || e->tearing_down) {
     lua_pushvalue(L, lua_upvalueindex(1));
     lua_pushvalue(L, 1);
-    if (lua_pcall(L, 1, 0, 0) != LUA_OK) lua_pop(L, 1);
+    call_finalizer(L, e);
     return 0;
   }
   if (lua_getfield(L, LUA_REGISTRYINDEX, FINQ_KEY) != LUA_TTABLE) {
@@ -639,8 +661,53 @@ static void install_gc_queue(lua_State *L) {
   lua_setglobal(L, "setmetatable");
 }
 
+/* At teardown (engine_free, a reload's swap) no task runs the finalizers, and Lua runs those
+ * of lua_close with hooks off on the thread that closes. In a process of its own the
+ * shutdown watchdog (8 s) and a second signal bound that. An engine on a shared loop (`recwatch
+ * test`) must not end the process: there each finalizer runs on a fresh thread of its own
+ * (Lua 5.4 keeps allowhook per thread), with guard_hook's count hook and a deadline shared by
+ * the whole teardown: max_busy (2 s under `recwatch test`), else 1 s. One that runs past it
+ * is ended, logged and counted (engine_finalizers_cut). Pops the function and the object on
+ * top of L. */
+static void call_finalizer(lua_State *L, engine_t *e) {
+  lua_State *th, *prev = running_L;
+  uint64_t prev_deadline = bound_deadline;
+  const char *prev_msg = bound_msg;
+  int st;
+  if (!e || !e->tearing_down || e->owns_loop) {  /* in a task, max_busy covers it */
+    if (lua_pcall(L, 1, 0, 0) != LUA_OK) {
+      log_warn("a finalizer (__gc) failed: %s",
+               lua_type(L, -1) == LUA_TSTRING ? lua_tostring(L, -1) : "(not a string)");
+      lua_pop(L, 1);
+    }
+    return;
+  }
+  if (!e->fin_deadline)
+    e->fin_deadline = uv_hrtime() + (e->max_busy_ns ? e->max_busy_ns : CALLBACK_BOUND_NS);
+  th = lua_newthread(L);
+  lua_insert(L, -3);
+  lua_xmove(L, th, 2);
+  lua_sethook(th, guard_hook, LUA_MASKCOUNT, 1000);
+  bound_deadline = e->fin_deadline;
+  bound_msg = "a finalizer (__gc) still ran when the script's teardown ran out of time "
+              "(max_busy)";
+  running_L = th;
+  st = lua_pcall(th, 1, 0, 0);
+  running_L = prev;
+  bound_deadline = prev_deadline;
+  bound_msg = prev_msg;
+  if (st != LUA_OK) {
+    const char *why = lua_type(th, -1) == LUA_TSTRING ? lua_tostring(th, -1) : "(not a string)";
+    if (strstr(why, "teardown ran out of time")) fin_cut_total++;
+    log_warn("a finalizer (__gc) failed: %s", why);
+  }
+  lua_pop(L, 1);  /* the thread */
+}
+
+unsigned engine_finalizers_cut(void) { return fin_cut_total; }
+
 /* Runs every queued finalizer (a task's body, or directly at teardown); a failing or
- * endless one (max_busy) is logged and the next one runs. */
+ * endless one (max_busy, or the teardown's bound) is logged and the next one runs. */
 static int run_finalizers(lua_State *L) {
   engine_t *e = engine_of(L);
   int i, n;
@@ -654,18 +721,21 @@ static int run_finalizers(lua_State *L) {
       lua_rawgeti(L, -1, i);
       lua_rawgeti(L, -2, i + 1);
       if (e && e->current) busy_since = e->resumed_at = uv_hrtime();  /* each its own max_busy */
-      if (lua_pcall(L, 1, 0, 0) != LUA_OK) {
-        log_warn("a finalizer (__gc) failed: %s",
-                 lua_type(L, -1) == LUA_TSTRING ? lua_tostring(L, -1) : "(not a string)");
-        lua_pop(L, 1);
-      }
+      call_finalizer(L, e);
     }
     lua_pop(L, 1);
   }
 }
 
+void engine_cap_max_busy(engine_t *e, double seconds) {
+  e->max_busy_cap = seconds > 0 ? seconds : 0;
+  if (e->max_busy_cap > 0) engine_set_max_busy(e, e->max_busy_ns ? (double)e->max_busy_ns / 1e9 : 0);
+}
+
 void engine_set_max_busy(engine_t *e, double seconds) {
   uint64_t old = e->max_busy_ns;
+  /* a test runner's bound (its --timeout): no script lifts it, not even with 0 */
+  if (e->max_busy_cap > 0 && (!(seconds > 0) || seconds > e->max_busy_cap)) seconds = e->max_busy_cap;
   if (seconds > 1e9) seconds = 1e9;  /* math.huge: as good as no limit, and no overflow */
   e->max_busy_ns = seconds > 0 ? (uint64_t)(seconds * 1e9) : 0;
   if (e->current) busy_limit = e->max_busy_ns;  /* set from inside a task: it counts now */
@@ -1239,7 +1309,8 @@ static int l_panic(lua_State *L) {
 static int engine_busy(void *ud) {
   engine_t *e = ud;
   if (e->exiting) return e->http && http_busy(e->http) > 0;  /* its ready tasks never run */
-  return e->nready > 0 || e->holds > 0 || (e->http && http_busy(e->http) > 0);
+  /* queued finalizers are work too: the task that runs them is spawned on the next turn */
+  return e->nready > 0 || e->fin_pending || e->holds > 0 || (e->http && http_busy(e->http) > 0);
 }
 
 static void on_until(rtimer_t *t) {
@@ -1321,6 +1392,14 @@ static int l_collectgarbage(lua_State *L) {
 
 /* What every Lua state of the engine gets before rec is opened in it (engine_new and a
  * reload's fresh state). */
+/* registry["rec.note_error"](): a library that catches a script's error and only logs it
+ * (watch.lua's callbacks) counts it here, as a failed task counts (see expect_errors). */
+static int l_note_error(lua_State *L) {
+  engine_t *e = engine_of(L);
+  if (e) e->script_errors++;
+  return 0;
+}
+
 static void setup_lua(engine_t *e) {
   lua_atpanic(e->L, l_panic);
   lua_setwarnf(e->L, warnf, e);
@@ -1344,6 +1423,8 @@ static void setup_lua(engine_t *e) {
   register_task_mt(e->L);
   remember_cfnames(e->L);
   install_gc_queue(e->L);
+  lua_pushcfunction(e->L, l_note_error);
+  lua_setfield(e->L, LUA_REGISTRYINDEX, "rec.note_error");
 }
 
 engine_t *engine_new(char *err, size_t errlen) { return engine_new_opts(NULL, err, errlen); }
@@ -1487,6 +1568,25 @@ static int exit_check(engine_t *e) {
   return code;
 }
 
+/* RECWATCH_EXPECT_TASK_ERRORS=N (the project's tests/lua/ set it; docs/testing.md): a run
+ * that would end 0 ends 1 unless exactly N tasks failed or callbacks raised (a failed assert
+ * in a task, a rec.every tick or a watcher callback is otherwise only a log line). */
+static int expect_errors(engine_t *e, int code) {
+  const char *v = getenv("RECWATCH_EXPECT_TASK_ERRORS");
+  char *end = NULL;
+  unsigned long want;
+  if (code != 0 || !v || !*v) return code;
+  want = strtoul(v, &end, 10);
+  if (*end || want > 1000000) {
+    log_error("RECWATCH_EXPECT_TASK_ERRORS=%s: not a count of errors", v);
+    return 1;
+  }
+  if (e->script_errors == want) return 0;
+  log_error("kind=task_errors %u task(s) or callback(s) failed, %lu expected "
+            "(RECWATCH_EXPECT_TASK_ERRORS): exit status 1", e->script_errors, want);
+  return 1;
+}
+
 static int swap_state(engine_t *e);
 
 int engine_run(engine_t *e) {
@@ -1499,7 +1599,7 @@ int engine_run(engine_t *e) {
     if (swap_state(e) != 0) return 2;
     uv_run(e->loop, UV_RUN_DEFAULT);
   }
-  if (e->exiting) return e->exit_code;
+  if (e->exiting) return expect_errors(e, e->exit_code);  /* rec.exit(0) too */
   if (e->main_failed) return e->config_failed ? 2 : 1;
   for (t = e->live; t; t = t->next_live) n++;
   if (n > 0 && !e->stopping) {
@@ -1509,10 +1609,12 @@ int engine_run(engine_t *e) {
     return 1;
   }
   if (e->stopping) log_info("stopped");
-  return exit_check(e);
+  return expect_errors(e, exit_check(e));
 }
 
 int engine_busy_kills(engine_t *e) { return e->busy_kills; }
+int engine_exit_called(engine_t *e) { return e->exiting && !e->halted; }
+unsigned engine_script_errors(engine_t *e) { return e->script_errors; }
 
 int engine_status(engine_t *e) {
   if (e->halted) return e->main_failed ? 1 : 0;  /* like a process the deadline stopped */
@@ -1581,6 +1683,7 @@ static int swap_state(engine_t *e) {
   e->current = NULL;
   uv_idle_stop(&e->idle);
   e->tearing_down = 1;  /* the old state's finalizers run now, not queued into it */
+  e->fin_deadline = 0;
   lua_pushcfunction(e->L, run_finalizers);
   if (lua_pcall(e->L, 0, 0, 0) != LUA_OK) lua_pop(e->L, 1);
   lua_close(e->L);
@@ -1627,6 +1730,7 @@ void engine_free(engine_t *e) {
   /* the script's finalizers still queued, and those lua_close runs, run here at once; the
    * watchdog ends a teardown that hangs in one of them */
   e->tearing_down = 1;
+  e->fin_deadline = 0;
   if (e->with_signals) wd_arm(4);
   if (e->L) {
     lua_pushcfunction(e->L, run_finalizers);

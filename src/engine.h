@@ -83,6 +83,15 @@ int engine_stopping(engine_t *e);
  * limit, and no hook, for tasks started afterwards). Checked every million VM instructions
  * by a count hook (no measurable cost on a pure-Lua loop). */
 void engine_set_max_busy(engine_t *e, double seconds);
+/* The most max_busy may be, whatever the script sets (0 included): a test runner's bound. */
+void engine_cap_max_busy(engine_t *e, double seconds);
+/* Finalizers (__gc) ended by their bound at a teardown so far, in this process. */
+unsigned engine_finalizers_cut(void);
+/* The script called rec.exit or (on a shared loop, where it ends the engine only) os.exit. */
+int engine_exit_called(engine_t *e);
+/* Tasks that failed, and errors a library caught in the script's callbacks (watch.lua):
+ * what RECWATCH_EXPECT_TASK_ERRORS and `recwatch test` check. */
+unsigned engine_script_errors(engine_t *e);
 /* rec.configure found a bad setting: a failing main task then exits 2, not 1. */
 void engine_config_failed(engine_t *e);
 

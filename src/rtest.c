@@ -39,6 +39,9 @@ void rtest_attach_sim(engine_t *e, sim_t *s) {
 typedef struct proc {
   engine_t *e;     /* NULL once killed */
   int killed;
+  char name[64];   /* the script's file name, for messages */
+  unsigned errors, expected;  /* task errors (kept at p:kill()), and opts.task_errors */
+  int status;      /* at p:kill(): what it was before (-1 running) */
 } proc;
 
 typedef struct tcase {
@@ -53,6 +56,7 @@ typedef struct tcase {
   char dir[1024];          /* scratch directory */
   char reqlog[1100];
   uint64_t seed;
+  unsigned case_errors;    /* t:task_errors(n): the case's own tasks that fail on purpose */
   int verbose, timed_out;
   double timeout;
   proc **procs;
@@ -170,8 +174,10 @@ static int t_start(lua_State *L) {
   proc *p, **grown;
   char **argv;
   int argc, i, rc;
+  lua_Integer expected = luaL_optinteger(L, 5, 0);
   luaL_checktype(L, 2, LUA_TTABLE);
   luaL_checktype(L, 4, LUA_TTABLE);
+  luaL_argcheck(L, expected >= 0 && expected <= 1000000, 5, "task_errors is a count >= 0");
   argc = (int)lua_rawlen(L, 2);
   for (i = 0; i < argc; i++) {  /* before anything is allocated: a bad one raises */
     if (lua_rawgeti(L, 2, i + 1) != LUA_TSTRING) luaL_error(L, "t:start: argument %d is not a string", i + 1);
@@ -188,6 +194,7 @@ static int t_start(lua_State *L) {
   eo.seed = c->seed * 1000003u + c->nprocs + 1;
   if (!(e = engine_new_opts(&eo, err, sizeof err))) return luaL_error(L, "%s", err);
   engine_set_max_busy(e, MAX_BUSY);
+  engine_cap_max_busy(e, c->timeout);  /* rec.configure{max_busy = 0} cannot hang the runner */
   if (state) engine_config(e)->state_path = strdup(state);
   rtest_attach_sim(e, c->sim);
   PL = engine_lua(e);
@@ -231,6 +238,11 @@ static int t_start(lua_State *L) {
     return 2;
   }
   p->e = e;
+  p->expected = (unsigned)expected;
+  {
+    const char *base = strrchr(script, '/');
+    snprintf(p->name, sizeof p->name, "%s", base ? base + 1 : script);
+  }
   c->procs[c->nprocs++] = p;
   lua_pushlightuserdata(L, p);
   return 1;
@@ -249,6 +261,8 @@ static proc *check_proc(lua_State *L) {
 static int t_kill(lua_State *L) {
   proc *p = check_proc(L);
   if (p->e) {
+    p->errors = engine_script_errors(p->e);
+    p->status = engine_status(p->e);
     engine_free(p->e);  /* tasks gone, nothing flushed; SQLite keeps what was committed */
     p->e = NULL;
     p->killed = 1;
@@ -302,6 +316,13 @@ static int t_settle(lua_State *L) {
   rtimer_start(&op->timer, 0);
   engine_wait(t, &op->base, "t:advance");
   return engine_suspend(t);
+}
+
+static int t_task_errors(lua_State *L) {
+  lua_Integer n = luaL_checkinteger(L, 1);
+  luaL_argcheck(L, n >= 0 && n <= 1000000, 1, "a count >= 0");
+  get_case(L)->case_errors = (unsigned)n;
+  return 0;
 }
 
 static int t_webhooks(lua_State *L) {
@@ -366,7 +387,7 @@ static int open_native(lua_State *L) {
     {"scenario", t_scenario}, {"resolve", t_resolve}, {"tmpdir", t_tmpdir},
     {"request_log", t_request_log}, {"start", t_start}, {"kill", t_kill}, {"stop", t_stop},
     {"exited", t_exited}, {"settle", t_settle}, {"webhooks", t_webhooks}, {"logs", t_logs},
-    {"report", t_report}, {"load_error", t_load_error}, {"list", t_list}, {NULL, NULL}};
+    {"task_errors", t_task_errors}, {"report", t_report}, {"load_error", t_load_error}, {"list", t_list}, {NULL, NULL}};
   luaL_newlib(L, f);
   return 1;
 }
@@ -380,13 +401,46 @@ static void on_watchdog(uv_timer_t *h) {
   finish(c, 0, msg);
 }
 
-/* The case's task was ended from outside (max_busy) and so never reported. */
+/* Why the case's engine ended without reporting: os.exit in the case, max_busy, or else. */
+static void finish_unreported(tcase *c) {
+  char msg[200];
+  if (engine_exit_called(c->runner))
+    snprintf(msg, sizeof msg, "the case called os.exit(%d): a case ends by returning (a script "
+             "started with t:start may exit: p:exited())", engine_status(c->runner));
+  else if (engine_busy_kills(c->runner))
+    snprintf(msg, sizeof msg, "the case ran for more than 2 s without waiting (an endless loop?)");
+  else
+    snprintf(msg, sizeof msg, "the case ended without reporting (see the log)");
+  finish(c, 0, msg);
+}
+
+/* The case's task was ended from outside (os.exit, max_busy) and so never reported. */
 static void on_check(uv_check_t *h) {
   tcase *c = h->data;
   if (c->reported || !c->runner || engine_status(c->runner) < 0) return;
-  finish(c, 0, engine_busy_kills(c->runner)
-                   ? "the case ran for more than 2 s without waiting (an endless loop?)"
-                   : "the case ended without reporting (see the log)");
+  finish_unreported(c);
+}
+
+/* A case that passed, but something of it ran without waiting past its bound. */
+static void fail_after(tcase *c, const char *msg) {
+  if (c->load_failed || !c->ok) return;
+  c->ok = 0;
+  free(c->message);
+  c->message = strdup(msg);
+}
+
+/* A failed task or callback is only a log line in a service; in a test it fails the case,
+ * unless the case declared that many (t:task_errors, opts.task_errors). A script that
+ * exited non-zero shows its failure in p:exited() already, as RECWATCH_EXPECT_TASK_ERRORS
+ * leaves a non-zero status alone. */
+static void check_errors(tcase *c, const char *who, unsigned got, unsigned want, int status) {
+  char msg[300];
+  if (got == want || status > 0) return;
+  snprintf(msg, sizeof msg, "%s: %u task(s) or callback(s) failed, %u expected (an assert in a "
+           "task, a rec.every tick or a watcher callback; see the log). If on purpose: %s",
+           who, got, want, strcmp(who, "the case") == 0 ? "t:task_errors(n)"
+                                                       : "t:start(script, args, { task_errors = n })");
+  fail_after(c, msg);
 }
 
 static int rm_entry(const char *path, const struct stat *sb, int flag, struct FTW *ftw) {
@@ -410,6 +464,7 @@ static void run_case(tcase *c, const char *file, int index) {
   log_state *prev;
   const char *slash = strrchr(file, '/');
   size_t i;
+  unsigned cut0 = engine_finalizers_cut();
   c->file = file;
   if (slash) snprintf(c->test_dir, sizeof c->test_dir, "%.*s", (int)(slash - file), file);
   else snprintf(c->test_dir, sizeof c->test_dir, ".");
@@ -443,6 +498,7 @@ static void run_case(tcase *c, const char *file, int index) {
   } else {
     lua_State *L = engine_lua(c->runner);
     engine_set_max_busy(c->runner, MAX_BUSY);
+    engine_cap_max_busy(c->runner, c->timeout);
     lua_pushlightuserdata(L, c);
     lua_setfield(L, LUA_REGISTRYINDEX, CASE_KEY);
     luaL_getsubtable(L, LUA_REGISTRYINDEX, LUA_PRELOAD_TABLE);
@@ -468,17 +524,27 @@ static void run_case(tcase *c, const char *file, int index) {
       uv_run(&c->loop, UV_RUN_DEFAULT);
       uv_timer_stop(&c->watchdog);
       uv_check_stop(&c->ended);
-      if (!c->reported)
+      if (!c->reported && engine_status(c->runner) >= 0)
+        finish_unreported(c);
+      else if (!c->reported)
         finish(c, 0, "the case waits on something nothing can wake (an event never set?)");
+      if (engine_busy_kills(c->runner))  /* e.g. a finalizer (__gc) the case left behind */
+        fail_after(c, "something in the case ran without waiting for longer than max_busy "
+                      "(an endless loop, or an endless __gc?): see the log");
     }
   }
+  if (c->runner && !c->load_failed && c->names == NULL)
+    check_errors(c, "the case", engine_script_errors(c->runner), c->case_errors, 0);
   for (i = 0; i < c->nprocs; i++) {
-    if (c->procs[i]->e && !c->load_failed && c->ok && engine_busy_kills(c->procs[i]->e)) {
-      c->ok = 0;
-      free(c->message);
-      c->message = strdup("a script under test ran without waiting for longer than max_busy "
-                          "(an endless loop?): see its log");
+    proc *p = c->procs[i];
+    if (p->e && engine_busy_kills(p->e))
+      fail_after(c, "a script under test ran without waiting for longer than max_busy "
+                    "(an endless loop?): see its log");
+    if (p->e) {
+      p->errors = engine_script_errors(p->e);
+      p->status = engine_status(p->e);
     }
+    check_errors(c, p->name, p->errors, p->expected, p->status);
     if (c->procs[i]->e) engine_free(c->procs[i]->e);
     free(c->procs[i]);
   }
@@ -487,6 +553,9 @@ static void run_case(tcase *c, const char *file, int index) {
   c->nprocs = 0;
   if (c->sim) sim_free(c->sim);
   if (c->runner) engine_free(c->runner);
+  if (engine_finalizers_cut() != cut0)  /* counted by the teardowns above */
+    fail_after(c, "a finalizer (__gc) was still running when the case's teardown ran out of "
+                  "time (max_busy): an endless __gc? see the log");
   rclock_free(c->clock);
   uv_walk(&c->loop, close_any, NULL);
   uv_run(&c->loop, UV_RUN_DEFAULT);

@@ -112,13 +112,18 @@ end
 
 -- Starts a script (relative to the test file) as under `recwatch run --sim`: its own engine,
 -- the case's simulator and clock. opts: state = DB (like --state), env = { NAME = value }
--- (what os.getenv sees; nothing else from the real environment leaks in).
+-- (what os.getenv sees; nothing else from the real environment leaks in), task_errors = N
+-- (its tasks and watcher callbacks that fail on purpose; any other count fails the case).
 function Case:start(script, args, opts)
   if type(script) ~= "string" then fail("t:start takes the script's file name", 2) end
   local argv = {}
   for i, a in ipairs(args or {}) do argv[i] = tostring(a) end
   opts = opts or {}
-  local h, err = native.start(native.resolve(script), argv, opts.state, opts.env or {})
+  local ne = opts.task_errors
+  if ne ~= nil and (math.type(ne) ~= "integer" or ne < 0) then
+    fail("t:start: opts.task_errors is a count >= 0", 2)
+  end
+  local h, err = native.start(native.resolve(script), argv, opts.state, opts.env or {}, ne)
   if not h then fail("t:start: " .. tostring(err), 2) end
   return setmetatable({ h = h, script = script }, Proc)
 end
@@ -129,6 +134,13 @@ function Case:advance(seconds)
   if type(seconds) ~= "number" or seconds < 0 then fail("t:advance takes seconds >= 0", 2) end
   if seconds > 0 then rec.sleep(seconds) end
   native.settle()
+end
+
+-- How many tasks of the case function itself (rec.spawn in the case) fail on purpose; any
+-- other count fails the case (0 by default).
+function Case:task_errors(n)
+  if math.type(n) ~= "integer" or n < 0 then fail("t:task_errors takes a count >= 0", 2) end
+  native.task_errors(n)
 end
 
 -- Virtual seconds since the case started.

@@ -1,0 +1,25 @@
+-- Run by tests/vtime/runner.sh with --timeout 3 under an outer `timeout`: each runaway case
+-- fails on its bound (max_busy, 2 s; or --timeout), and the runner goes on to the next case
+-- (issue 20, item 7). Expected: not ok 1, 3, 4, 5; ok 2, 6; exit status 1.
+local T = require "rec.test"
+T.case("an endless __gc the collector finds during the case", function(t)
+  setmetatable({}, { __gc = function() while true do end end })
+  collectgarbage()
+  collectgarbage()
+  t:advance(1)
+end)
+T.case("a case after the endless __gc runs", function(t) t:ok(true) end)
+T.case("an endless __gc still reachable when the case ends", function(t)
+  KEEP = setmetatable({}, { __gc = function() while true do end end })
+  t:advance(1)
+end)
+T.case("an endless __gc in a started script", function(t)
+  local p = t:start("endless_gc.lua", {})
+  t:advance(1)
+  p:kill()
+end)
+T.case("a started script with max_busy = 0 that never waits", function(t)
+  t:start("busy_unbounded.lua", {})
+  t:advance(1)
+end)
+T.case("the last case runs", function(t) t:ok(true) end)

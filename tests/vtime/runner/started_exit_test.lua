@@ -1,0 +1,26 @@
+-- Run by tests/vtime/runner.sh, which expects 3 results, all ok, and exit status 0: a script
+-- started with t:start that calls os.exit ends that script only, and its status is
+-- p:exited() (issue 20, item 7).
+local T = require "rec.test"
+T.case("os.exit in a started script is its exit status", function(t)
+  local a = t:start("exits.lua", { "main", "3" })
+  local b = t:start("exits.lua", { "task", "7" })
+  local c = t:start("exits.lua", { "main", "false" })
+  local d = t:start("exits.lua", { "task", "true" })
+  t:advance(0.5)
+  t:eq(a:exited(), nil, "still running before its os.exit")
+  t:advance(5)
+  t:eq(a:exited(), 3, "os.exit(3)")
+  t:eq(b:exited(), 7, "os.exit(7) from a spawned task")
+  t:eq(c:exited(), 1, "os.exit(false)")
+  t:eq(d:exited(), 0, "os.exit(true)")
+  t:eq(#t:logs("still running after os.exit"), 0, "nothing runs after os.exit")
+end)
+T.case("the case goes on after the scripts exit", function(t)
+  local p = t:start("exits.lua", { "main", "0" })
+  t:advance(2)
+  t:eq(p:exited(), 0)
+  t:advance(10)
+  t:ok(t:now() >= 12, "time still moves")
+end)
+T.case("a third case runs", function(t) t:ok(true) end)
