@@ -5,6 +5,8 @@
 # 215 MB and 100 to over 1 GB. The bound below (RSS growth under 48 MB with 60 connections)
 # does not depend on the machine's speed: a slower server reads less, and grows less.
 . "${HELPERS:?}/ops_lib.sh"
+# a sanitizer build keeps freed memory in quarantine (256 MB): RSS would measure that
+export ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}quarantine_size_mb=4"
 command -v curl >/dev/null || fail "curl is needed"
 
 cat > "$T/watch.lua" <<'LUA'
