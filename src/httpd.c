@@ -30,7 +30,9 @@ struct httpd {
   long shed;                     /* idle connections closed to make room */
   size_t out_bytes;              /* reply bytes handed to uv_write and not sent yet, each
                                     shared blob counted once */
-  char rbuf[65536];  /* shared read buffer: every read is consumed before returning */
+  /* shared read buffer: every read is consumed before returning, or kept (c->in) while the
+   * requests in it wait for the reply before them; its size bounds that per connection */
+  char rbuf[65536];
 };
 
 typedef struct wreq {
@@ -402,7 +404,7 @@ static void conn_process(httpd_conn *c, const char *data, size_t len) {
     size_t n;
     enum http_errno e;
     /* keep the rest (pipelined requests) for after the delay, or until the reply before
-     * them is sent (at most one read buffer: reading stops meanwhile) */
+     * them is sent (at most one read buffer, 64 KiB: reading stops meanwhile) */
     if (c->out.len > 0 && flush_out(c) != 0) break;  /* e.g. a resumed handler's reply */
     if (c->delaying || c->writes > 0) {
       c->in = malloc(len);
