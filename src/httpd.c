@@ -11,8 +11,7 @@
 
 #define MAX_HEAD (64 * 1024)  /* request line + headers */
 #define MAX_BODY (64 * 1024)
-#define BP_HIGH (4u * 1024 * 1024)
-#define BP_LOW (1u * 1024 * 1024)
+#define KEEP_OUT (64 * 1024)   /* a reply buffer larger than this is freed once sent */
 
 struct httpd {
   uv_loop_t *loop;
@@ -29,14 +28,27 @@ struct httpd {
   long nconns, max_conns;        /* max_conns: descriptors we may use, with headroom */
   uint64_t idle_ms, header_ms;   /* transport timeouts (real time, not the engine clock) */
   long shed;                     /* idle connections closed to make room */
-  char rbuf[65536];  /* shared read buffer: every read is consumed before returning */
+  size_t out_bytes;              /* reply bytes handed to uv_write and not sent yet, each
+                                    shared blob counted once */
+  /* shared read buffer: every read is consumed before returning, or kept (c->in) while the
+   * requests in it wait for the reply before them; its size bounds that per connection */
+  char rbuf[65536];
 };
 
 typedef struct wreq {
   uv_write_t req;
   httpd_conn *c;
   char *owned;
+  size_t acct;         /* bytes of owned counted in out_bytes */
+  httpd_blob *blob;    /* a shared body this write holds a reference to */
 } wreq;
+
+struct httpd_blob {
+  httpd_t *srv;
+  int refs;
+  size_t len;
+  char *data;
+};
 
 static void conn_close(httpd_conn *c);
 static void conn_process(httpd_conn *c, const char *data, size_t len);
@@ -47,6 +59,7 @@ static void on_guard(uv_timer_t *t);
 
 long httpd_nconns(const httpd_t *s) { return s->nconns; }
 long httpd_shed(const httpd_t *s) { return s->shed; }
+size_t httpd_out_bytes(const httpd_t *s) { return s->out_bytes; }
 
 int httpd_port(const httpd_t *s) { return s->port; }
 const char *httpd_base_url(const httpd_t *s) { return s->base_url; }
@@ -99,7 +112,10 @@ void httpd_close_after(httpd_conn *c) { c->stop_parsing = c->close_after = 1; }
 /* ---------------------------------------------------------------- writing */
 
 static void update_reading(httpd_conn *c) {
-  int want = !c->closing && !c->stop_parsing && !c->delaying && !c->peer_eof && !c->bp_paused;
+  /* back-pressure: nothing more is read while a reply is unsent or requests already read
+   * wait (c->in): a client that pipelines without reading costs one reply, not thousands */
+  int want = !c->closing && !c->stop_parsing && !c->delaying && !c->peer_eof &&
+             c->writes == 0 && c->out.len == 0 && !c->in;
   if (want && !c->reading) {
     if (uv_read_start((uv_stream_t *)&c->tcp, on_alloc, on_read) == 0) c->reading = 1;
     else conn_close(c);
@@ -117,7 +133,9 @@ static void check_done(httpd_conn *c) {
 static void on_write(uv_write_t *req, int status) {
   wreq *w = (wreq *)req;
   httpd_conn *c = w->c;
+  c->srv->out_bytes -= w->acct;
   free(w->owned);
+  if (w->blob) httpd_blob_unref(w->blob);
   free(w);
   c->writes--;
   if (c->closing) return;
@@ -125,16 +143,24 @@ static void on_write(uv_write_t *req, int status) {
     conn_close(c);
     return;
   }
-  if (c->bp_paused && uv_stream_get_write_queue_size((uv_stream_t *)&c->tcp) < BP_LOW) {
-    c->bp_paused = 0;
-    update_reading(c);
+  if (c->writes == 0 && c->out.len == 0 && c->in && !c->delaying) {
+    /* the reply went out: on to the requests that waited for it */
+    char *rest = c->in;
+    size_t len = c->in_len;
+    c->in = NULL;
+    c->in_len = 0;
+    conn_process(c, rest, len);
+    free(rest);
+    return;
   }
+  update_reading(c);
   check_done(c);
   arm_guard(c);
 }
 
-/* Queues buf (owned: freed after the write; else borrowed). */
-static int queue_write(httpd_conn *c, char *base, size_t len, char *owned) {
+/* Queues buf (owned: freed after the write; else borrowed, from blob when not NULL: a
+ * reference is held until the write is done). */
+static int queue_write(httpd_conn *c, char *base, size_t len, char *owned, httpd_blob *blob) {
   wreq *w = malloc(sizeof *w);
   uv_buf_t b = uv_buf_init(base, (unsigned)len);
   if (!w) {
@@ -143,10 +169,16 @@ static int queue_write(httpd_conn *c, char *base, size_t len, char *owned) {
   }
   w->c = c;
   w->owned = owned;
+  w->acct = owned ? len : 0;
+  w->blob = blob;
+  if (blob) blob->refs++;
   c->writes++;
+  c->srv->out_bytes += w->acct;
   if (uv_write(&w->req, (uv_stream_t *)&c->tcp, &b, 1, on_write) != 0) {
     c->writes--;
+    c->srv->out_bytes -= w->acct;
     free(owned);
+    if (blob) blob->refs--;  /* the caller still holds its own reference */
     free(w);
     return -1;
   }
@@ -170,18 +202,15 @@ static int flush_out(httpd_conn *c) {
   }
   if (off == c->out.len) {
     c->out.len = 0;
+    if (c->out.cap > KEEP_OUT) sbuf_free(&c->out);  /* one big /status must not stay */
   } else {
     char *p = c->out.p;
     size_t len = c->out.len;
     c->out.p = NULL;
     c->out.len = c->out.cap = 0;
-    if (queue_write(c, p + off, len - off, p) != 0) {
+    if (queue_write(c, p + off, len - off, p, NULL) != 0) {
       conn_close(c);
       return -1;
-    }
-    if (uv_stream_get_write_queue_size((uv_stream_t *)&c->tcp) > BP_HIGH) {
-      c->bp_paused = 1;
-      update_reading(c);
     }
   }
   return 0;
@@ -196,12 +225,40 @@ void httpd_reply_borrowed(httpd_conn *c, int status, const char *ctype, const ch
   httpd_head(c, status, ctype, len);
   if (c->is_head) return;
   if (flush_out(c) != 0) return;  /* no check_done here: the body is still to come */
-  if (queue_write(c, (char *)body, len, NULL) != 0) {
-    conn_close(c);
-    return;
+  if (queue_write(c, (char *)body, len, NULL, NULL) != 0) conn_close(c);
+}
+
+/* ---------------------------------------------------------------- shared bodies */
+
+httpd_blob *httpd_blob_new(httpd_t *s, char *data, size_t len) {
+  httpd_blob *b = malloc(sizeof *b);
+  if (!b) {
+    free(data);
+    return NULL;
   }
-  c->bp_paused = 1;
-  update_reading(c);
+  b->srv = s;
+  b->refs = 1;
+  b->len = len;
+  b->data = data;
+  s->out_bytes += len;
+  return b;
+}
+
+void httpd_blob_unref(httpd_blob *b) {
+  if (!b || --b->refs > 0) return;
+  b->srv->out_bytes -= b->len;
+  free(b->data);
+  free(b);
+}
+
+size_t httpd_blob_len(const httpd_blob *b) { return b->len; }
+const char *httpd_blob_data(const httpd_blob *b) { return b->data; }
+
+void httpd_reply_blob(httpd_conn *c, int status, const char *ctype, httpd_blob *b) {
+  httpd_head(c, status, ctype, b->len);
+  if (c->is_head || b->len == 0) return;
+  if (flush_out(c) != 0) return;
+  if (queue_write(c, b->data, b->len, NULL, b) != 0) conn_close(c);
 }
 
 /* ---------------------------------------------------------------- requests */
@@ -346,7 +403,10 @@ static void conn_process(httpd_conn *c, const char *data, size_t len) {
   while (len > 0 && !c->closing && !c->stop_parsing) {
     size_t n;
     enum http_errno e;
-    if (c->delaying) {  /* keep the rest (pipelined requests) for after the delay */
+    /* keep the rest (pipelined requests) for after the delay, or until the reply before
+     * them is sent (at most one read buffer, 64 KiB: reading stops meanwhile) */
+    if (c->out.len > 0 && flush_out(c) != 0) break;  /* e.g. a resumed handler's reply */
+    if (c->delaying || c->writes > 0) {
       c->in = malloc(len);
       if (!c->in) {
         conn_close(c);
@@ -362,7 +422,7 @@ static void conn_process(httpd_conn *c, const char *data, size_t len) {
       data += n;
       len -= n;
       http_parser_pause(&c->parser, 0);
-      dispatch(c);
+      dispatch(c);  /* its reply is sent at the top of the loop, now in the common case */
       continue;
     }
     if (e != HPE_OK || n < len) {
@@ -405,7 +465,8 @@ static void on_guard(uv_timer_t *t) {
 }
 
 static int conn_idle(const httpd_conn *c) {
-  return !c->closing && !c->in_message && !c->delaying && c->writes == 0 && c->out.len == 0;
+  return !c->closing && !c->in_message && !c->delaying && c->writes == 0 && c->out.len == 0 &&
+         !c->in;
 }
 
 /* Closes the connection idle the longest (not except); returns 0 when none is idle. */

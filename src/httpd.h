@@ -41,7 +41,7 @@ struct httpd_conn {
   http_parser parser;
   int open_handles;
   unsigned closing : 1, close_after : 1, stop_parsing : 1, delaying : 1, reading : 1,
-      bp_paused : 1, peer_eof : 1, is_head : 1, http10 : 1, has_auth : 1, in_auth : 1,
+      peer_eof : 1, is_head : 1, http10 : 1, has_auth : 1, in_auth : 1,
       last_value : 1, in_message : 1;
   int writes;          /* uv_write requests in flight */
   int err_status;      /* 431/413 decided inside a parser callback */
@@ -73,6 +73,19 @@ int httpd_adopt_fd(httpd_t *s, int fd);
 /* Open connections, and how many idle ones were closed to make room for new clients. */
 long httpd_nconns(const httpd_t *s);
 long httpd_shed(const httpd_t *s);
+/* Reply bytes queued and not yet taken by the kernel, over every connection (a shared
+ * blob counted once, from its creation to its last reference). A connection has at most
+ * one reply queued: the requests it pipelines behind it are not read until it is sent. */
+size_t httpd_out_bytes(const httpd_t *s);
+
+/* A reply body shared by several connections (the /metrics page of one scrape instant):
+ * reference counted, freed with its last reference; used on the server's loop only.
+ * httpd_blob_new takes data (malloc'd; freed at once when NULL is returned). */
+typedef struct httpd_blob httpd_blob;
+httpd_blob *httpd_blob_new(httpd_t *s, char *data, size_t len);
+void httpd_blob_unref(httpd_blob *b);
+size_t httpd_blob_len(const httpd_blob *b);
+const char *httpd_blob_data(const httpd_blob *b);
 
 /* Replies. content_length of httpd_head may differ from what follows (a truncation fault). */
 void httpd_head(httpd_conn *c, int status, const char *ctype, size_t content_length);
@@ -80,6 +93,8 @@ void httpd_reply(httpd_conn *c, int status, const char *ctype, const void *body,
 /* The body is borrowed (must outlive the write): head now, body by reference, in order. */
 void httpd_reply_borrowed(httpd_conn *c, int status, const char *ctype, const char *body,
                           size_t len);
+/* The body is the blob's (a reference is held until the write is done). */
+void httpd_reply_blob(httpd_conn *c, int status, const char *ctype, httpd_blob *b);
 /* After the current reply the connection closes (no further request is parsed). */
 void httpd_close_after(httpd_conn *c);
 /* Answers later: reading stops, and the handler is called again (resumed = 1) after ms

@@ -26,6 +26,7 @@ struct metric {
   double bounds[METRICS_MAX_BUCKETS];
   int nbounds;
   int nseries;
+  int builtin;              /* the runtime's own: exempt from the script caps, first on the page */
   series *head, **tail;
   struct metric *next;
 };
@@ -35,6 +36,14 @@ static uv_mutex_t mu;
 static metric_t *families, **families_tail = &families;
 static metrics_builtin_t builtin;
 static int builtin_done;
+static int script_families;        /* families not builtin */
+static long script_series;         /* their series */
+static int page_dropped;           /* families the last page left off (METRICS_MAX_PAGE) */
+
+/* A script-side cap was hit: the caller's error says which; this says it to the scrape. */
+static void rejected(const char *reason) {
+  if (builtin.rejected) metrics_inc1(builtin.rejected, reason, 1);
+}
 
 static void init_mutex(void) { uv_mutex_init(&mu); }
 static void lock(void) {
@@ -85,9 +94,9 @@ static int same_definition(const metric_t *m, metric_type type, int nlabels,
   return 1;
 }
 
-metric_t *metrics_register(metric_type type, const char *name, const char *help, int nlabels,
-                           const char *const *labels, const double *buckets, int nbuckets,
-                           char *err, size_t errlen) {
+static metric_t *register_family(metric_type type, const char *name, const char *help,
+                                 int nlabels, const char *const *labels, const double *buckets,
+                                 int nbuckets, char *err, size_t errlen, int registering_builtin) {
   metric_t *m;
   int i, j;
   if (!metrics_valid_name(name)) {
@@ -114,6 +123,11 @@ metric_t *metrics_register(metric_type type, const char *name, const char *help,
         snprintf(err, errlen, "%s: label '%s' given twice", name, labels[i]);
         return NULL;
       }
+  }
+  if (help && strlen(help) > METRICS_MAX_HELP) {
+    snprintf(err, errlen, "%s: the help text is longer than %d bytes", name, METRICS_MAX_HELP);
+    rejected("help");
+    return NULL;
   }
   if (type == METRIC_HISTOGRAM) {
     if (!buckets) {
@@ -143,6 +157,13 @@ metric_t *metrics_register(metric_type type, const char *name, const char *help,
     }
     return m;
   }
+  if (!registering_builtin && script_families >= METRICS_MAX_FAMILIES) {
+    unlock();
+    snprintf(err, errlen, "%s: more than %d script metric families (the registry cap)", name,
+             METRICS_MAX_FAMILIES);
+    rejected("families");
+    return NULL;
+  }
   m = calloc(1, sizeof *m);
   if (!m || !(m->name = strdup(name)) || !(m->help = strdup(help ? help : ""))) {
     if (m) free(m->name);
@@ -157,18 +178,29 @@ metric_t *metrics_register(metric_type type, const char *name, const char *help,
   for (i = 0; i < nbuckets; i++) m->bounds[i] = buckets[i];
   m->nbounds = nbuckets;
   m->tail = &m->head;
+  m->builtin = registering_builtin;
+  if (!m->builtin) script_families++;
   *families_tail = m;
   families_tail = &m->next;
   unlock();
   return m;
 }
 
+metric_t *metrics_register(metric_type type, const char *name, const char *help, int nlabels,
+                           const char *const *labels, const double *buckets, int nbuckets,
+                           char *err, size_t errlen) {
+  return register_family(type, name, help, nlabels, labels, buckets, nbuckets, err, errlen, 0);
+}
+
 int metrics_nlabels(const metric_t *m) { return m->nlabels; }
 const char *metrics_label(const metric_t *m, int i) { return m->labels[i]; }
 metric_type metrics_type(const metric_t *m) { return m->type; }
 
-/* The series for these label values, created when new; NULL past the cap. Under lock. */
-static series *get_series(metric_t *m, const char *const *values, char *err, size_t errlen) {
+/* The series for these label values, created when new; NULL past a cap (*why says
+ * which, for the rejected counter, counted by the caller once the lock is released).
+ * Under lock. */
+static series *get_series(metric_t *m, const char *const *values, char *err, size_t errlen,
+                          const char **why) {
   series *s;
   int i;
   for (s = m->head; s; s = s->next) {
@@ -176,9 +208,24 @@ static series *get_series(metric_t *m, const char *const *values, char *err, siz
       if (strcmp(s->values[i], values[i] ? values[i] : "") != 0) break;
     if (i == m->nlabels) return s;
   }
+  if (!m->builtin)
+    for (i = 0; i < m->nlabels; i++)
+      if (values[i] && strlen(values[i]) > METRICS_MAX_VALUE_LEN) {
+        snprintf(err, errlen, "%s: the value of label '%s' is longer than %d bytes", m->name,
+                 m->labels[i], METRICS_MAX_VALUE_LEN);
+        *why = "label_value";
+        return NULL;
+      }
   if (m->nseries >= METRICS_MAX_SERIES) {
     snprintf(err, errlen, "%s: more than %d label combinations (the cardinality cap): use "
              "labels with a few known values, not ids", m->name, METRICS_MAX_SERIES);
+    *why = "series";
+    return NULL;
+  }
+  if (!m->builtin && script_series >= METRICS_MAX_TOTAL_SERIES) {
+    snprintf(err, errlen, "%s: more than %d series in all script metrics (the registry cap)",
+             m->name, METRICS_MAX_TOTAL_SERIES);
+    *why = "total_series";
     return NULL;
   }
   s = calloc(1, sizeof *s);
@@ -193,6 +240,7 @@ static series *get_series(metric_t *m, const char *const *values, char *err, siz
   *m->tail = s;
   m->tail = &s->next;
   m->nseries++;
+  if (!m->builtin) script_series++;
   return s;
 oom:
   if (s) {
@@ -208,6 +256,7 @@ oom:
 static int update(metric_t *m, const char *const *values, double v, int op, char *err,
                   size_t errlen) {
   series *s;
+  const char *why = NULL;
   int i;
   if (isnan(v)) {
     snprintf(err, errlen, "%s: the value is NaN", m->name);
@@ -218,8 +267,9 @@ static int update(metric_t *m, const char *const *values, double v, int op, char
     return -1;
   }
   lock();
-  if (!(s = get_series(m, values, err, errlen))) {
+  if (!(s = get_series(m, values, err, errlen, &why))) {
     unlock();
+    if (why && m != builtin.rejected) rejected(why);
     return -1;
   }
   if (op == 0) s->value += v;
@@ -324,13 +374,15 @@ static void add_labels(sbuf *b, const metric_t *m, const series *s, const char *
   sbuf_adds(b, "}");
 }
 
-static void render_family(sbuf *b, const metric_t *m) {
+/* Appends one family; past limit bytes it stops and returns -1 (the caller drops it). */
+static int render_family(sbuf *b, const metric_t *m, size_t limit) {
   const series *s;
   int i;
   sbuf_addf(b, "# HELP %s ", m->name);
   add_escaped(b, m->help, 0);
   sbuf_addf(b, "\n# TYPE %s %s\n", m->name, type_names[m->type]);
   for (s = m->head; s; s = s->next) {
+    if (b->len > limit) return -1;
     if (m->type != METRIC_HISTOGRAM) {
       sbuf_adds(b, m->name);
       add_labels(b, m, s, NULL);
@@ -361,6 +413,7 @@ static void render_family(sbuf *b, const metric_t *m) {
     add_labels(b, m, s, NULL);
     sbuf_addf(b, " %llu\n", s->count);
   }
+  return b->len > limit ? -1 : 0;
 }
 
 /* process_* as the Prometheus client libraries define them, from /proc (Linux). */
@@ -416,11 +469,41 @@ static void render_process(sbuf *b) {
 
 void metrics_render(sbuf *out) {
   const metric_t *m;
+  size_t start = out->len, limit = start + METRICS_MAX_PAGE;
+  int pass, dropped = 0;
   metrics_builtin();
   lock();
-  for (m = families; m; m = m->next) render_family(out, m);
+  for (pass = 0; pass < 2; pass++)  /* the runtime's families first: they always fit */
+    for (m = families; m; m = m->next) {
+      size_t before = out->len;
+      if (m->builtin != (pass == 0)) continue;
+      if (dropped || render_family(out, m, pass == 0 ? (size_t)-1 : limit) != 0) {
+        out->len = before;  /* whole families or none: the page stays valid */
+        dropped++;
+      }
+    }
+  page_dropped = dropped;
   unlock();
+  if (out->cap > out->len + 65536 && out->len > 0) {  /* a dropped family's room */
+    char *p = realloc(out->p, out->len + 1);
+    if (p) {
+      out->p = p;
+      out->cap = out->len + 1;
+    }
+  }
+  sbuf_addf(out, "# HELP recwatch_metrics_page_families_dropped Script metric families left off "
+            "this page: it reached its size cap (%d bytes).\n"
+            "# TYPE recwatch_metrics_page_families_dropped gauge\n"
+            "recwatch_metrics_page_families_dropped %d\n", METRICS_MAX_PAGE, dropped);
   render_process(out);
+}
+
+int metrics_page_dropped(void) {
+  int n;
+  lock();
+  n = page_dropped;
+  unlock();
+  return n;
 }
 
 void metrics_reset(void) {
@@ -443,6 +526,9 @@ void metrics_reset(void) {
     free(m);
   }
   families_tail = &families;
+  script_families = 0;
+  script_series = 0;
+  page_dropped = 0;
   memset(&builtin, 0, sizeof builtin);
   builtin_done = 0;
   unlock();
@@ -454,8 +540,8 @@ static metric_t *reg(metric_type t, const char *name, const char *help, const ch
                      const char *l2, const double *b, int nb) {
   const char *labels[2] = {l1, l2};
   char err[200];
-  metric_t *m = metrics_register(t, name, help, l2 ? 2 : l1 ? 1 : 0, labels, b, nb, err,
-                                 sizeof err);
+  metric_t *m;
+  m = register_family(t, name, help, l2 ? 2 : l1 ? 1 : 0, labels, b, nb, err, sizeof err, 1);
   if (!m) fprintf(stderr, "recwatch: metrics: %s\n", err);
   return m;
 }
@@ -503,6 +589,19 @@ const metrics_builtin_t *metrics_builtin(void) {
   builtin.reloads = reg(METRIC_COUNTER, "recwatch_reloads_total",
                         "Script reloads (SIGHUP) by result: ok, or failed (the old script "
                         "kept running).", "result", NULL, NULL, 0);
+  builtin.rejected = reg(METRIC_COUNTER, "recwatch_metrics_rejected_total",
+                         "Script metric updates or registrations refused by a registry cap, by "
+                         "cap: families, series, total_series, label_value, help.", "reason",
+                         NULL, NULL, 0);
+  builtin.listener_renders = reg(METRIC_COUNTER, "recwatch_listener_metrics_renders_total",
+                                 "Pages /metrics rendered (one per scrape instant, shared by "
+                                 "the requests of that instant).", NULL, NULL, NULL, 0);
+  builtin.listener_refused = reg(METRIC_COUNTER, "recwatch_listener_refused_total",
+                                 "Listener requests answered 503 because the replies queued "
+                                 "unsent reached the output cap.", "path", NULL, NULL, 0);
+  builtin.listener_queued = reg(METRIC_GAUGE, "recwatch_listener_queued_bytes",
+                                "Reply bytes the listener holds unsent (shared pages once).",
+                                NULL, NULL, NULL, 0);
 #ifdef RECWATCH_VERSION
   metrics_set1(builtin.build_info, RECWATCH_VERSION, 1);
 #endif
@@ -516,6 +615,12 @@ const metrics_builtin_t *metrics_builtin(void) {
     metrics_inc1(builtin.reloads, "failed", 0);
     metrics_set1(builtin.outbox_pending, NULL, 0);
     metrics_set1(builtin.tasks, NULL, 0);
+    static const char *const rj[] = {"families", "series", "total_series", "label_value", "help"};
+    for (i = 0; i < 5; i++) metrics_inc1(builtin.rejected, rj[i], 0);
+    metrics_inc1(builtin.listener_renders, NULL, 0);
+    metrics_inc1(builtin.listener_refused, "/metrics", 0);
+    metrics_inc1(builtin.listener_refused, "/status", 0);
+    metrics_set1(builtin.listener_queued, NULL, 0);
   }
   return &builtin;
 }

@@ -15,6 +15,15 @@ typedef struct metric metric_t;
  * error for scripts, so a label fed with ids cannot grow the page without bound. */
 #define METRICS_MAX_SERIES 1000
 #define METRICS_MAX_BUCKETS 32
+/* Caps over all script families together (the runtime's own are exempt), each an error to
+ * the script and a count in recwatch_metrics_rejected_total{reason}: */
+#define METRICS_MAX_FAMILIES 1000       /* families registered by scripts */
+#define METRICS_MAX_TOTAL_SERIES 20000  /* series in all script families */
+#define METRICS_MAX_VALUE_LEN 256       /* bytes of one label value */
+#define METRICS_MAX_HELP 1024           /* bytes of a help text */
+/* The page: script families that would take it past this many bytes are left off whole
+ * (recwatch_metrics_page_families_dropped on the page says how many). */
+#define METRICS_MAX_PAGE (8 * 1024 * 1024)
 
 /* Registers a family, or returns the one already registered under name when type, labels
  * and buckets match (a reloaded script gets its counters back); NULL with a reason in err
@@ -35,8 +44,11 @@ int metrics_observe(metric_t *m, const char *const *values, double v, char *err,
 double metrics_get(metric_t *m, const char *const *values);
 /* Sets every series of a gauge family to 0 (before republishing a set of states). */
 void metrics_zero(metric_t *m);
-/* Appends the whole page (every family, then the process_* metrics). */
+/* Appends the whole page (the runtime's families, the scripts' up to METRICS_MAX_PAGE,
+ * then recwatch_metrics_page_families_dropped and the process_* metrics). */
 void metrics_render(sbuf *out);
+/* Script families the last render left off (0 when the page was whole). */
+int metrics_page_dropped(void);
 /* Name rules: [a-zA-Z_:][a-zA-Z0-9_:]* for metrics, [a-zA-Z_][a-zA-Z0-9_]* without a
  * leading "__" for labels. */
 int metrics_valid_name(const char *s);
@@ -47,7 +59,8 @@ void metrics_reset(void);
 /* The built-in families (registered on first use of metrics_builtin()). */
 typedef struct metrics_builtin_t {
   metric_t *requests, *request_duration, *pacing_wait, *pacing_queue, *retries, *failovers,
-      *alerts, *outbox_pending, *watchers, *tasks, *lua_memory, *build_info, *reloads;
+      *alerts, *outbox_pending, *watchers, *tasks, *lua_memory, *build_info, *reloads,
+      *rejected, *listener_renders, *listener_refused, *listener_queued;
 } metrics_builtin_t;
 const metrics_builtin_t *metrics_builtin(void);
 /* Shorthands for the built-ins: one label value, errors ignored (the values are ours). */

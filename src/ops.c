@@ -20,6 +20,13 @@
 #include "metrics.h"
 #include "ops.h"
 
+/* The listener's bounds (issue 20 item 6): a /metrics page serves every request of its
+ * scrape instant (OPS_SHARE_MS), and while the replies queued unsent over all connections
+ * exceed OPS_MAX_OUTPUT a request that would add a page or a /status document is answered
+ * 503 (small, and counted) instead. Small pages (/healthz, 404s) are always answered. */
+#define OPS_SHARE_MS 100
+#define OPS_MAX_OUTPUT ((size_t)32 * 1024 * 1024)
+
 typedef struct watcher {
   char *key, *provider, *last_status, *last_error, *state;
   double registered_at, last_good, last_poll, next_poll, stale_after;
@@ -45,6 +52,8 @@ static struct {
   uv_async_t stop;
   httpd_t *srv;
   char url[96];
+  httpd_blob *page;             /* the last /metrics page (listener thread only) */
+  uint64_t page_ms;             /* its uv_now on the listener's loop */
   /* main-loop side */
   engine_t *e;
   int attached;
@@ -100,6 +109,43 @@ static void reply_text(httpd_conn *c, int status, const char *ctype, const char 
   httpd_reply(c, status, ctype, s, n);
 }
 
+/* Too much queued unsent (clients that do not read): 503 rather than one more copy. */
+static int refuse_busy(httpd_conn *c, const char *path) {
+  char body[160];
+  size_t queued = httpd_out_bytes(c->srv);
+  if (queued <= OPS_MAX_OUTPUT) return 0;
+  metrics_inc1(metrics_builtin()->listener_refused, path, 1);
+  snprintf(body, sizeof body, "busy: %zu MiB of replies queued unsent to clients that do not "
+           "read (cap %zu MiB); try again\n", queued >> 20, OPS_MAX_OUTPUT >> 20);
+  reply_text(c, 503, "text/plain; charset=utf-8", body, strlen(body));
+  return 1;
+}
+
+/* /metrics: the page of this scrape instant, rendered by its first request and shared (by
+ * reference) with the others until it is OPS_SHARE_MS old. */
+static void serve_metrics(httpd_conn *c) {
+  uint64_t now = uv_now(&ops.loop);
+  static const char ctype[] = "text/plain; version=0.0.4; charset=utf-8";
+  if (!ops.page || now - ops.page_ms >= OPS_SHARE_MS) {
+    const metrics_builtin_t *mb = metrics_builtin();
+    sbuf b = {0};
+    httpd_blob *page;
+    if (refuse_busy(c, "/metrics")) return;
+    metrics_inc1(mb->listener_renders, NULL, 1);
+    metrics_set1(mb->listener_queued, NULL, (double)httpd_out_bytes(c->srv));
+    metrics_render(&b);
+    if (!b.p || !(page = httpd_blob_new(c->srv, b.p, b.len))) {
+      static const char oom[] = "out of memory\n";
+      reply_text(c, 503, "text/plain; charset=utf-8", oom, sizeof oom - 1);
+      return;
+    }
+    httpd_blob_unref(ops.page);  /* connections still sending it keep their reference */
+    ops.page = page;
+    ops.page_ms = now;
+  }
+  httpd_reply_blob(c, 200, ctype, ops.page);
+}
+
 /* /status: asks the main loop for a fresh document (uv_async) and polls for it without
  * blocking the listener (a deferred reply, every 5 ms); after 1 s (a stuck loop) the last
  * one goes out, its age saying how old it is. c->t: when the request came (seconds). */
@@ -146,10 +192,7 @@ static void handle(httpd_conn *c, int resumed, void *ud) {
     return;
   }
   if (httpd_path_is(c, "/metrics")) {
-    sbuf b = {0};
-    metrics_render(&b);
-    reply_text(c, 200, "text/plain; version=0.0.4; charset=utf-8", b.p ? b.p : "", b.len);
-    sbuf_free(&b);
+    serve_metrics(c);
   } else if (httpd_path_is(c, "/healthz")) {
     char body[640];
     uint64_t now = uv_hrtime();
@@ -167,7 +210,7 @@ static void handle(httpd_conn *c, int resumed, void *ud) {
     unlock();
     reply_text(c, ok ? 200 : 503, "text/plain; charset=utf-8", body, strlen(body));
   } else if (httpd_path_is(c, "/status")) {
-    serve_status(c, resumed);
+    if (!refuse_busy(c, "/status")) serve_status(c, resumed);
   } else if (httpd_path_is(c, "/")) {
     static const char idx[] = "recwatch: /metrics /healthz /status\n";
     reply_text(c, 200, "text/plain; charset=utf-8", idx, sizeof idx - 1);
@@ -178,6 +221,8 @@ static void handle(httpd_conn *c, int resumed, void *ud) {
 }
 
 static void on_stop(uv_async_t *a) {
+  httpd_blob_unref(ops.page);  /* before the server: the blob counts into it */
+  ops.page = NULL;
   httpd_free(ops.srv, NULL, NULL);
   ops.srv = NULL;
   uv_close((uv_handle_t *)a, NULL);
