@@ -12,6 +12,8 @@
 #include "agora.h"
 #include "jdec.h"
 #include "lnorm.h"
+#include "log.h"
+#include "metrics.h"
 #include "qingcloud.h"
 #include "schema.h"
 
@@ -305,15 +307,19 @@ typedef struct lnorm_chk {
   const char *seg_name[LNORM_MAX_SEGS];
   lua_Integer seg_idx[LNORM_MAX_SEGS];
   int depth;
+  int item;               /* > 0: checking an element of a SCH_PER_ITEM array, whose
+                           * segments start at index item: a breach is that element's, and
+                           * its message names the field from there */
+  int nunreadable;        /* elements found unreadable in this reply */
 } lnorm_chk;
 
 /* "recinfos[3].status" from the segments. */
 static void lnorm_path(const lnorm_chk *c, char *out, size_t cap) {
   size_t len = 0;
-  int i;
+  int i, from = c->item > 0 ? c->item : 0;
   out[0] = '\0';
-  for (i = 0; i < c->depth && len < cap; i++) {
-    int n = c->seg_name[i] ? snprintf(out + len, cap - len, "%s%s", i ? "." : "", c->seg_name[i])
+  for (i = from; i < c->depth && len < cap; i++) {
+    int n = c->seg_name[i] ? snprintf(out + len, cap - len, "%s%s", i > from ? "." : "", c->seg_name[i])
                            : snprintf(out + len, cap - len, "[%lld]", (long long)c->seg_idx[i]);
     if (n < 0) break;
     len += (size_t)n;
@@ -379,6 +385,11 @@ static int lnorm_breach(lua_State *L, int idx, lnorm_chk *c, const char *want_ar
   lnorm_path(c, path, sizeof path);
   if (lua_type(L, idx) == LUA_TNIL) snprintf(had, sizeof had, "missing");
   else lnorm_describe(L, idx, had, sizeof had);
+  if (c->item > 0) {  /* one element's field: the element is unreadable, not the reply */
+    rec_err_set(c->e, REC_E_PROTOCOL, c->status, "%s is %s, the documented type is %s %s",
+                path[0] ? path : "the entry", had, want_article, want);
+    return -1;
+  }
   rec_err_set(c->e, REC_E_PROTOCOL, c->status,
               "%s: reply field %s is %s, the documented type is %s %s: the reply breaks the "
               "documented contract (a changed API, or a wrong base_url)",
@@ -400,8 +411,98 @@ static void lnorm_seg_index(lnorm_chk *c, lua_Integer i) {
   c->depth++;
 }
 
-/* The table at aidx must be an array of objects of node n; marks it. */
-static int lnorm_check_array(lua_State *L, int aidx, const sch_node *n, lnorm_chk *c) {
+static int lnorm_check_field(lua_State *L, int tidx, const sch_field *f, lnorm_chk *c);
+
+/* An unreadable element is logged with its id, field and reason; the first few per reply. */
+#define LNORM_LOG_UNREADABLE 5
+
+/* Joins the breach just recorded in c->e to the reasons on top of the stack (a string, or nil
+ * before the first), leaving the joined string there. */
+static void lnorm_add_reason(lua_State *L, lnorm_chk *c) {
+  if (lua_isnil(L, -1)) {
+    lua_pop(L, 1);
+    lua_pushstring(L, c->e->message);
+  } else {
+    lua_pushfstring(L, "%s; %s", lua_tostring(L, -1), c->e->message);
+    lua_remove(L, -2);
+  }
+}
+
+/* The log line and the metric for an unreadable element (each reply logs at most a few). */
+static void lnorm_report_item(lua_State *L, int eidx, const sch_node *n, lnorm_chk *c,
+                              lua_Integer index, const char *field, const char *why) {
+  char id[64];
+  const sch_field *idf = sch_find(n, "id");
+  metric_t *m;
+  const char *labels[2] = {"provider", "field"}, *values[2];
+  char err[160];
+  c->nunreadable++;
+  m = metrics_register(METRIC_COUNTER, "recwatch_unreadable_tasks_total",
+                       "Tasks in provider replies that could not be read, by the first field "
+                       "in the way (the rest of the reply was used).",
+                       2, labels, NULL, 0, err, sizeof err);
+  values[0] = c->prov;
+  values[1] = field;
+  if (m) metrics_add(m, values, 1, err, sizeof err);
+  if (c->nunreadable > LNORM_LOG_UNREADABLE) return;
+  id[0] = '\0';
+  if (idf && lua_type(L, eidx) == LUA_TTABLE && lnorm_rawget(L, eidx, idf->name) == LUA_TNUMBER)
+    snprintf(id, sizeof id, "%lld", (long long)lua_tointeger(L, -1));
+  if (idf && lua_type(L, eidx) == LUA_TTABLE) lua_pop(L, 1);
+  log_write(LOG_WARN, 0,
+            "kind=task_unreadable provider=%s task=%s field=%s: task %s (entry %lld of the "
+            "page) cannot be read (%s); the rest of the page is read%s",
+            c->prov, id[0] ? id : "?", field, id[0] ? id : "?", (long long)index, why,
+            c->nunreadable == LNORM_LOG_UNREADABLE ? "; more such tasks on this page are not logged" : "");
+}
+
+/* Element index of the array at aidx, a SCH_PER_ITEM array, is on top of the stack (its
+ * segment pushed). Every field is checked: one in the way is left out, and the element gets
+ * the derived field "unreadable" with the reasons; an element that is not an object is
+ * replaced by a table holding only that field. Never fails the reply. */
+static void lnorm_check_item(lua_State *L, int aidx, lua_Integer index, const sch_node *n,
+                             lnorm_chk *c) {
+  int eidx = lua_gettop(L), depth = c->depth, saved = c->item;
+  const char *first = NULL;
+  size_t i;
+  c->item = depth;          /* the segments from here name the field */
+  lua_pushnil(L);           /* the reasons so far */
+  if (lua_type(L, eidx) != LUA_TTABLE || !lnorm_is_object(L, eidx)) {
+    lnorm_breach(L, eidx, c, "an", "object");
+    lnorm_add_reason(L, c);
+    lua_createtable(L, 0, 1);
+    lua_pushvalue(L, -2);
+    lnorm_rawset(L, -2, "unreadable");
+    lua_pushvalue(L, -1);
+    lua_rawseti(L, aidx, index);
+    lua_replace(L, eidx);
+    first = "entry";
+  } else {
+    for (i = 0; i < n->nfields; i++) {
+      const sch_field *f = &n->fields[i];
+      int top = lua_gettop(L);
+      if (lnorm_check_field(L, eidx, f, c) == 0) continue;
+      lua_settop(L, top);
+      c->depth = depth;
+      lnorm_add_reason(L, c);
+      lua_pushnil(L);
+      lnorm_rawset(L, eidx, f->name);
+      if (!first) first = f->name;
+    }
+    if (first) {
+      lua_pushvalue(L, -1);
+      lnorm_rawset(L, eidx, "unreadable");
+    }
+  }
+  if (first) lnorm_report_item(L, eidx, n, c, index, first, lua_tostring(L, -1));
+  lua_pop(L, 1);
+  c->item = saved;
+}
+
+/* The table at aidx must be an array of objects of node n; marks it. per_item: the array
+ * is SCH_PER_ITEM (an element that breaks the contract is unreadable on its own). */
+static int lnorm_check_array(lua_State *L, int aidx, const sch_node *n, int per_item,
+                             lnorm_chk *c) {
   lua_Integer len, i;
   aidx = lua_absindex(L, aidx);
   if (lua_type(L, aidx) != LUA_TTABLE || !lnorm_is_sequence(L, aidx, &len))
@@ -411,6 +512,12 @@ static int lnorm_check_array(lua_State *L, int aidx, const sch_node *n, lnorm_ch
     int rc;
     lnorm_seg_index(c, i);
     lua_rawgeti(L, aidx, i);
+    if (per_item) {
+      lnorm_check_item(L, aidx, i, n, c);
+      lua_pop(L, 1);
+      c->depth--;
+      continue;
+    }
     if (lua_type(L, -1) != LUA_TTABLE || !lnorm_is_object(L, -1))
       rc = lnorm_breach(L, -1, c, "an", "object");
     else
@@ -433,6 +540,8 @@ int lnorm_coerce(lua_State *L, const sch_field *f) {
       lua_pushinteger(L, i);
       return 2;
     }
+    /* a field the document types as String: a string that is not decimal is kept as it is */
+    if (t == LUA_TSTRING && (f->flags & SCH_KEEP_STRING)) return 1;
     return 0;
   case SCH_BOOL:
     if (t == LUA_TBOOLEAN) return 1;
@@ -479,7 +588,7 @@ static int lnorm_check_value(lua_State *L, int tidx, const sch_field *f, lnorm_c
     if (t != LUA_TTABLE) return lnorm_breach(L, -1, c, "a", "string or an array");
     /* fall through */
   case SCH_ARRAY:
-    return lnorm_check_array(L, lua_gettop(L), f->child, c);
+    return lnorm_check_array(L, lua_gettop(L), f->child, (f->flags & SCH_PER_ITEM) != 0, c);
   }
   return 0;
 }
@@ -582,8 +691,9 @@ static int lnorm_qingcloud_k(lua_State *L) {
     int r;
     lua_rawgeti(L, -1, i);
     r = lua_gettop(L);
-    lnorm_rawget(L, r, "status");
-    name = qc_status_name((long)lua_tointeger(L, -1));
+    /* an unreadable task may have no status (nor be the table it was) */
+    name = lnorm_rawget(L, r, "status") == LUA_TNUMBER ? qc_status_name((long)lua_tointeger(L, -1))
+                                                       : NULL;
     lua_pop(L, 1);
     if (name) {
       lua_pushstring(L, name);

@@ -270,42 +270,69 @@ static int name_char(unsigned char c) { return isalnum(c) || c == '_' || c == '-
 
 /* Values of credential-carrying names, in headers (Authorization: x), queries and forms
  * (access_token=x, sign=x) and JSON ("secret":"x"), lose everything up to the end of the
- * value. The names are matched case-insensitively as whole words. */
-static const char *const cred_names[] = {
-  "authorization", "proxy-authorization", "access_token", "token", "key", "sign",
-  "signature", "secret", "password", "passwd", "api_key", "apikey", "x-api-key",
-  "client_secret", "refresh_token", "id_token", "auth_token", "cookie", "set-cookie", NULL};
+ * value. The names are matched case-insensitively as whole words. forms: where each is
+ * recognised (LOG_FORM_*, log.h); tests/unit/test_log.c tries every name in every form. */
+static const struct {
+  const char *name;
+  unsigned forms;
+} cred_names[] = {
+#define Q LOG_FORM_QUERY
+#define J LOG_FORM_JSON
+#define H LOG_FORM_HEADER
+  {"authorization", Q | J | H}, {"proxy-authorization", Q | J | H},
+  {"access_token", Q | J}, {"token", Q | J},
+  /* "key" is also an ordinary JSON field name (the /status document's): only key=value */
+  {"key", Q}, {"sign", Q | J}, {"signature", Q | J}, {"secret", Q | J},
+  {"password", Q | J}, {"passwd", Q | J}, {"api_key", Q | J}, {"apikey", Q | J},
+  {"x-api-key", Q | J | H}, {"client_secret", Q | J}, {"refresh_token", Q | J},
+  {"id_token", Q | J}, {"auth_token", Q | J}, {"cookie", Q | J | H}, {"set-cookie", Q | J | H},
+  /* QingCloud's credential pair in a signed query string a server echoes, and the two
+   * rec.configure keys of the provider secrets */
+  {"access_key_id", Q | J}, {"secret_access_key", Q | J}, {"customer_secret", Q | J},
+#undef Q
+#undef J
+#undef H
+};
+#define NCRED (sizeof cred_names / sizeof cred_names[0])
 
-/* Authorization, Proxy-Authorization, X-Api-Key, Cookie, Set-Cookie: "Name: value" headers. */
-static int header_name(int k) { return k <= 1 || k == 12 || k >= 17; }
+const char *log_cred_name(size_t i, unsigned *forms) {
+  if (i >= NCRED) return NULL;
+  if (forms) *forms = cred_names[i].forms;
+  return cred_names[i].name;
+}
 
 static void redact_named(char *s, size_t len) {
   size_t i = 0;
   while (i < len) {
     size_t j, v, end;
-    int k, hit = -1, quoted;
+    size_t k;
+    int hit = -1, quoted;
+    unsigned forms;
     if (!name_char((unsigned char)s[i]) || (i > 0 && name_char((unsigned char)s[i - 1]))) {
       i++;
       continue;
     }
     for (j = i; j < len && name_char((unsigned char)s[j]); j++) {}
-    for (k = 0; cred_names[k]; k++)
-      if (strlen(cred_names[k]) == j - i && strncasecmp(s + i, cred_names[k], j - i) == 0) {
-        hit = k;
+    for (k = 0; k < NCRED; k++)
+      if (strlen(cred_names[k].name) == j - i &&
+          strncasecmp(s + i, cred_names[k].name, j - i) == 0) {
+        hit = (int)k;
         break;
       }
     if (hit < 0) {
       i = j;
       continue;
     }
+    forms = cred_names[hit].forms;
     v = j;
     quoted = 0;
     if (v < len && (s[v] == '"' || s[v] == '\'')) v++, quoted = 1;        /* "secret": */
     if (v < len && s[v] == '\\' && v + 1 < len && s[v + 1] == '"') v += 2, quoted = 1;
     while (v < len && s[v] == ' ') v++;
     /* name=value anywhere; name: value only for headers and quoted (JSON) names, not prose */
-    /* "key" is also an ordinary JSON field name (the /status document's): only key=value */
-    if (v >= len || !(s[v] == '=' || (s[v] == ':' && ((quoted && hit != 4) || header_name(hit))))) {
+    if (v >= len || !((s[v] == '=' && (forms & LOG_FORM_QUERY)) ||
+                      (s[v] == ':' && ((quoted && (forms & LOG_FORM_JSON)) ||
+                                       (forms & LOG_FORM_HEADER))))) {
       i = j;
       continue;
     }
@@ -316,7 +343,7 @@ static void redact_named(char *s, size_t len) {
       continue;
     }
     /* headers run to the end of the line; other values to a separator */
-    if (header_name(hit)) {
+    if (forms & LOG_FORM_HEADER) {
       for (end = v; end < len && s[end] != '\n' && s[end] != '\r' && s[end] != '"' &&
                     s[end] != ',' && s[end] != '\\'; end++) {}
     } else {

@@ -37,6 +37,14 @@ void log_clear_secrets(void);
  * "secret":...) in s (in place, NUL-ended, capacity cap). Used for error messages. When s
  * fills its buffer (it was cut by whoever wrote it), a tail that begins a secret goes too. */
 void log_redact(char *s, size_t cap);
+/* The credential names whose values log_redact hides, and the forms it recognises each in:
+ * LOG_FORM_QUERY name=value (queries, forms, prose), LOG_FORM_JSON "name":"value" (also
+ * single-quoted and backslash-escaped JSON), LOG_FORM_HEADER Name: value (to the end of the
+ * line). Returns the i-th name (and its forms in *forms), NULL past the last one. */
+#define LOG_FORM_QUERY 1u
+#define LOG_FORM_JSON 2u
+#define LOG_FORM_HEADER 4u
+const char *log_cred_name(size_t i, unsigned *forms);
 /* The redacted copy of msg[0..n) (malloc'd, NUL-ended, never cut; its length in *outn
  * when outn is not NULL), or NULL when out of memory. */
 char *log_redact_dup(const char *msg, size_t n, size_t *outn);

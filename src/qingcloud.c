@@ -179,8 +179,8 @@ char *qc_build_query_url(const char *base_url, const qc_query_params *p,
   if (qc_empty(access_key_id) || qc_empty(secret)) {
     rec_err_set(e, REC_E_AUTH, 0,
                 "qingcloud: no credentials: set QINGCLOUD_ACCESS_KEY_ID and "
-                "QINGCLOUD_SECRET_ACCESS_KEY, or rec.configure{qingcloud={access_key_id=..., "
-                "secret_access_key=...}}");
+                "QINGCLOUD_SECRET_ACCESS_KEY, or access_key_id and secret_access_key in "
+                "rec.configure{qingcloud={...}}");
     return NULL;
   }
   qc_format_timestamp(now, nb.ts);

@@ -14,11 +14,11 @@ static const sch_field qc_recinfo_fields[] = {
   {"project_id", SCH_STRING, 0, NULL, NULL, "doc", "project id"},
   {"app_id", SCH_STRING, 0, NULL, NULL, "doc", "application id"},
   {"channel", SCH_STRING, 0, NULL, NULL, "doc", "channel name"},
-  {"pid", SCH_INT, SCH_COERCE, NULL, NULL, "doc", "recorder process id (String in the document's table, a number in its example)"},
+  {"pid", SCH_INT, SCH_COERCE | SCH_KEEP_STRING, NULL, NULL, "doc", "recorder process id (String in the document's table, a number in its example; a string that is not decimal, e.g. \"\", stays that string)"},
   {"host", SCH_STRING, 0, NULL, NULL, "doc", "recording server"},
-  {"status", SCH_INT, SCH_REQUIRED | SCH_COERCE, NULL, NULL, "doc", "task status code, see rec.qingcloud.status (String in the document's table)"},
-  {"size", SCH_INT, SCH_COERCE, NULL, "bytes", "doc", "size of the recorded files (String in the document's table)"},
-  {"is_mix", SCH_INT, SCH_COERCE, NULL, NULL, "doc", "1 mixed, 0 single streams (String in the document's table)"},
+  {"status", SCH_INT, SCH_REQUIRED | SCH_COERCE, NULL, NULL, "doc", "task status code, see rec.qingcloud.status (String in the document's table; anything but an integer or a decimal string makes the task unreadable)"},
+  {"size", SCH_INT, SCH_COERCE | SCH_KEEP_STRING, NULL, "bytes", "doc", "size of the recorded files (String in the document's table; a string that is not decimal, e.g. \"1.5M\", stays that string)"},
+  {"is_mix", SCH_INT, SCH_COERCE | SCH_KEEP_STRING, NULL, NULL, "doc", "1 mixed, 0 single streams (String in the document's table; a string that is not decimal stays that string)"},
   {"url_prefix", SCH_STRING, 0, NULL, NULL, "doc", "not used yet"},
   {"files", SCH_STRING, 0, NULL, NULL, "doc", "not used yet"},
   {"acc_key_id", SCH_STRING, 0, NULL, NULL, "doc", "access key id of the storage"},
@@ -30,6 +30,7 @@ static const sch_field qc_recinfo_fields[] = {
   {"status_name", SCH_STRING, SCH_DERIVED, NULL, NULL, "recwatch", "name of a documented status (absent for an unknown code)"},
   {"created_ts", SCH_INT, SCH_DERIVED, NULL, "s since the Unix epoch", "recwatch", "created read in qingcloud.utc_offset (default +8 h); absent when created does not parse"},
   {"updated_ts", SCH_INT, SCH_DERIVED, NULL, "s since the Unix epoch", "recwatch", "updated, the same way"},
+  {"unreadable", SCH_STRING, SCH_DERIVED, NULL, NULL, "recwatch", "only on a task that could not be read: the fields in the way and what they held (those fields are left out; the rest of the page is read)"},
 };
 static const sch_node qc_recinfo = {"recinfo", qc_recinfo_fields, N(qc_recinfo_fields)};
 
@@ -37,7 +38,7 @@ static const sch_field qc_reply_fields[] = {
   {"code", SCH_STRING, SCH_REQUIRED, NULL, NULL, "doc", "\"success\"; anything else is an error reply"},
   {"offset", SCH_INT, SCH_COERCE, NULL, NULL, "doc", "paging offset (echo)"},
   {"limit", SCH_INT, SCH_COERCE, NULL, NULL, "doc", "page size (echo)"},
-  {"recinfos", SCH_ARRAY, SCH_REQUIRED | SCH_NULL_EMPTY, &qc_recinfo, NULL, "doc", "the tasks of this page"},
+  {"recinfos", SCH_ARRAY, SCH_REQUIRED | SCH_NULL_EMPTY | SCH_PER_ITEM, &qc_recinfo, NULL, "doc", "the tasks of this page"},
   {"total_count", SCH_INT, SCH_REQUIRED | SCH_COERCE, NULL, NULL, "doc", "tasks in the window, all pages"},
 };
 const sch_node sch_qingcloud_reply = {"qingcloud reply", qc_reply_fields, N(qc_reply_fields)};
@@ -116,6 +117,7 @@ const sch_derived sch_derive = {
   &ag_sr, &ag_sr_fields[2], &ag_reply_fields[4], &ag_reply_fields[5],
   &qc_recinfo, &qc_recinfo_fields[6], &qc_recinfo_fields[15], &qc_recinfo_fields[16],
   &qc_recinfo_fields[17], &qc_recinfo_fields[18], &qc_recinfo_fields[19],
+  &qc_recinfo_fields[20],
 };
 
 /* ---- helpers ---- */

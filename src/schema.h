@@ -21,7 +21,12 @@ enum {
   SCH_COERCE = 2u,     /* SCH_INT: a decimal string is accepted ("52" -> 52); SCH_BOOL:
                         * "true"/"false"; SCH_STRING: an integer number becomes its digits */
   SCH_NULL_EMPTY = 4u, /* SCH_ARRAY: null reads as an empty array */
-  SCH_DERIVED = 8u     /* added by recwatch while normalising, never read from the reply */
+  SCH_DERIVED = 8u,    /* added by recwatch while normalising, never read from the reply */
+  SCH_KEEP_STRING = 16u, /* SCH_INT (with SCH_COERCE): a string that is not decimal passes
+                        * through as that string (a field the document types as String) */
+  SCH_PER_ITEM = 32u   /* SCH_ARRAY: an element that breaks the contract is unreadable on
+                        * its own (the field in the way is dropped, the element gets the
+                        * derived "unreadable" field), and the rest of the reply is read */
 };
 
 typedef struct sch_node sch_node;
@@ -56,6 +61,7 @@ typedef struct sch_derived {
   const sch_node *qc_recinfo;                     /* QingCloud recinfos[] */
   const sch_field *qc_status, *qc_created, *qc_updated;
   const sch_field *qc_status_name, *qc_created_ts, *qc_updated_ts;
+  const sch_field *qc_unreadable;                 /* why a task could not be read */
 } sch_derived;
 extern const sch_derived sch_derive;
 

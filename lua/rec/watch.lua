@@ -464,12 +464,17 @@ local function list_channel(o, channel)
     for _, t in ipairs(got) do
       n = n + 1
       local st = type(t) == "table" and (math.tointeger(t.status) or tonumber(t.status)) or nil
+      -- a task the decoder could not read whole: the watcher's error, naming the task and the
+      -- field; its status, when that did read, is still followed below
+      local unreadable = type(t) == "table" and type(t.unreadable) == "string" and
+        protocol(("task %s cannot be read: %s"):format(t.id ~= nil and tostring(t.id) or "?", t.unreadable))
+      bad = unreadable or bad
       if type(t) ~= "table" then
         bad = protocol("a recinfos entry is a " .. type(t))
       elseif not valid_id(t.id) then
-        bad = protocol("a task id is " .. (type(t.id) == "string" and "not a plain id" or ("a " .. type(t.id))))
+        bad = unreadable or protocol("a task id is " .. (type(t.id) == "string" and "not a plain id" or ("a " .. type(t.id))))
       elseif not st then
-        bad = protocol(("task %s: status is a %s"):format(tostring(t.id), type(t.status)))
+        bad = unreadable or protocol(("task %s: status is a %s"):format(tostring(t.id), type(t.status)))
       elseif not seen[t.id] then
         seen[t.id] = true
         t.status = st

@@ -6,6 +6,8 @@
 # Expected: each failure alerted under exactly one alert id; 39's alert arrives twice (sent,
 # killed before the reply, resent after the restart: at-least-once), the others once; the
 # 41 alert knows the old status (2, from the state file), so it was not a "first sight".
+# Then a third run on the same state file re-offers every delivered id (the outbox's duplicate
+# check, issue 20 item 21): none is sent again, while a control alert with a new id is.
 set -eu
 T=$(mktemp -d)
 RPID= SPID= EPID=
@@ -59,4 +61,37 @@ db = sqlite3.connect(sys.argv[2])
 pending = db.execute("select count(*) from outbox where delivered_at is null").fetchone()[0]
 assert pending == 0, pending
 print("ok:", dict(raw))
+PY
+
+# Re-offer every delivered id (and one new control id) through a fresh outbox on the same
+# state file and the same sender name: the delivered ones must not go out a second time.
+IDS=$(python3 -c "import sqlite3, sys; print(','.join(r[0] for r in sqlite3.connect(sys.argv[1]).execute(
+  'select distinct id from outbox where delivered_at is not null order by id')))" "$T/state.db")
+[ "$(echo "$IDS" | tr ',' '\n' | grep -c .)" = 3 ] || { echo "expected 3 delivered ids, got: $IDS"; exit 1; }
+BEFORE=$(grep -c . "$T/got.jsonl")
+cat >"$T/reoffer.lua" <<'LUA'
+local notify = require "rec.notify"
+local out = notify.outbox{ to = notify.sender_from{ url = os.getenv("URL") }, every = 0.1 }
+for id in os.getenv("IDS"):gmatch("[^,]+") do
+  local got = out:alert{ id = id, text = "re-offered " .. id, task_id = 0, status = 0 }
+  assert(got == id, "the outbox changed the id: " .. tostring(got))
+end
+out:alert{ id = "control-after-restart", text = "control", task_id = -1, status = 0 }
+assert(out:flush(30), "the control alert was not delivered")
+assert(out:pending() == 0, "still pending: " .. out:pending())
+out:stop()
+print("reoffer done")
+LUA
+URL="$URL" IDS="$IDS" "$RECWATCH" run --state "$T/state.db" "$T/reoffer.lua" >"$T/out3" 2>"$T/log3" ||
+  { cat "$T/log3"; echo "the re-offer run failed"; exit 1; }
+grep -q "reoffer done" "$T/out3"
+python3 - "$T/got.jsonl" "$BEFORE" "$IDS" <<'PY'
+import json, sys
+rows = [json.loads(l) for l in open(sys.argv[1])]
+new = rows[int(sys.argv[2]):]
+ids = [r["alert_id"] for r in new]
+assert ids == ["control-after-restart"], "after the re-offer the receiver got %r" % ids
+again = [r for r in new if r["alert_id"] in sys.argv[3].split(",")]
+assert not again, again
+print("re-offer ok: %d delivered ids offered again, none re-sent; control delivered" % len(sys.argv[3].split(",")))
 PY

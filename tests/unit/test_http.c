@@ -400,8 +400,9 @@ static void test_put_segment(void **state) {
   assert_string_equal(buf, "abc");
 }
 
-/* Agora path segments go into one buffer, percent-encoded; "." and ".." stay segments
- * (libcurl would otherwise remove them and request another path). */
+/* Agora path segments go into one buffer, percent-encoded, and the builder must return that
+ * URL (a NULL is a failure here, not a pass). Dot segments and '/' are refused before any URL
+ * is built: libcurl would remove "." and "..", and '/' would request another path. */
 static void test_agora_url_segments(void **state) {
   agora_query_params q;
   rec_err e;
@@ -409,25 +410,41 @@ static void test_agora_url_segments(void **state) {
   (void)state;
   memset(&q, 0, sizeof q);
   q.appid = "app 1";
-  q.resourceid = "..";
-  q.sid = ".";
+  q.resourceid = "r?x#y%z";
+  q.sid = "s&t=1...";
   q.mode = "mix";
+  memset(&e, 0, sizeof e);
   url = agora_build_query_url("https://api.example/", &q, &e);
-  if (url) {  /* the validation may refuse dot segments outright: also fine */
-    assert_string_equal(url, "https://api.example/v1/apps/app%201/cloud_recording/resourceid/"
-                             "%2E%2E/sid/%2E/mode/mix/query");
-    free(url);
-  } else {
-    assert_int_equal(e.kind, REC_E_INVALID_ARGUMENT);
-  }
+  if (!url) fail_msg("no URL for segments that only need encoding: %s", e.message);
+  assert_string_equal(url, "https://api.example/v1/apps/app%201/cloud_recording/resourceid/"
+                           "r%3Fx%23y%25z/sid/s%26t%3D1.../mode/mix/query");
+  free(url);
   q.appid = "a";
-  q.resourceid = "r/x?y";
-  q.sid = "s";
+  q.resourceid = "...";  /* three dots are a name, not a dot segment */
+  q.sid = ".s";
   url = agora_build_query_url("https://api.example", &q, &e);
-  if (url) {
-    assert_string_equal(url, "https://api.example/v1/apps/a/cloud_recording/resourceid/r%2Fx%3Fy/"
-                             "sid/s/mode/mix/query");
-    free(url);
+  if (!url) fail_msg("no URL for \"...\" and \".s\": %s", e.message);
+  assert_string_equal(url, "https://api.example/v1/apps/a/cloud_recording/resourceid/.../sid/.s/"
+                           "mode/mix/query");
+  free(url);
+  /* refused, with the field named: never a URL for another path */
+  {
+    static const struct { const char *rid, *sid, *quote; } bad[] = {
+      {"..", "s", "resourceid must not be \".\" or \"..\""},
+      {"r", ".", "sid must not be \".\" or \"..\""},
+      {"r/x?y", "s", "resourceid must not contain '/'"},
+      {"r", "s/../../other", "sid must not contain '/'"},
+    };
+    size_t i;
+    for (i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+      q.resourceid = bad[i].rid;
+      q.sid = bad[i].sid;
+      memset(&e, 0, sizeof e);
+      url = agora_build_query_url("https://api.example", &q, &e);
+      if (url) fail_msg("built %s for resourceid \"%s\", sid \"%s\"", url, bad[i].rid, bad[i].sid);
+      assert_int_equal(e.kind, REC_E_INVALID_ARGUMENT);
+      if (!strstr(e.message, bad[i].quote)) fail_msg("\"%s\" lacks \"%s\"", e.message, bad[i].quote);
+    }
   }
 }
 

@@ -13,6 +13,7 @@
 #include <lauxlib.h>
 #include <lualib.h>
 #include "lnorm.h"
+#include "metrics.h"
 
 static int setup(void **state) {
   lua_State *L = luaL_newstate();
@@ -207,6 +208,29 @@ static void rejected(lua_State *L, int agora, const char *json, const char *quot
   if (!strstr(e.message, quote)) fail_msg("message \"%s\" lacks \"%s\"", e.message, quote);
 }
 
+/* The QingCloud page (JSON) is read, but its task at index (from 1) is unreadable: its
+ * `unreadable` quotes `quote` (the field and the type it had), and that field is left out. */
+static void unreadable(lua_State *L, const char *json, int index, const char *quote) {
+  rec_err e;
+  int top = lua_gettop(L), rc;
+  const char *why;
+  assert_int_equal(lnorm_decode(L, json, strlen(json)), 1);
+  rc = lnorm_qingcloud(L, -1, 200, &e);
+  if (rc != 0) fail_msg("rejected: %s: %s", json, e.message);
+  lua_getfield(L, -1, "recinfos");
+  lua_rawgeti(L, -1, index);
+  lua_getfield(L, -1, "unreadable");
+  why = lua_tostring(L, -1);
+  if (!why || !strstr(why, quote)) fail_msg("task %d of %s: unreadable \"%s\" lacks \"%s\"", index, json, why ? why : "(none)", quote);
+  if (strncmp(quote, "status ", 7) == 0) {  /* no status, so no status name either */
+    lua_getfield(L, -2, "status");
+    assert_true(lua_isnil(L, -1));
+    lua_getfield(L, -3, "status_name");
+    assert_true(lua_isnil(L, -1));
+  }
+  lua_settop(L, top);
+}
+
 static void test_qingcloud_success(void **state) {
   lua_State *L = *state;
   push_fixture(L, "qc_200_success.json");
@@ -254,27 +278,31 @@ static void test_qingcloud_times(void **state) {
 /* Issue 9's examples: each used to reach the script with the wrong type. */
 static void test_contract_breaches(void **state) {
   lua_State *L = *state;
-  rejected(L, 0, "{\"code\":\"success\",\"total_count\":4,\"recinfos\":[1,2,null,true]}",
-           "recinfos[1] is a number (1), the documented type is an object");
+  unreadable(L, "{\"code\":\"success\",\"total_count\":4,\"recinfos\":[1,2,null,true]}", 1,
+             "the entry is a number (1), the documented type is an object");
+  unreadable(L, "{\"code\":\"success\",\"total_count\":4,\"recinfos\":[1,2,null,true]}", 3,
+             "the entry is null, the documented type is an object");
   rejected(L, 0, "{\"code\":\"success\",\"total_count\":\"abc\",\"recinfos\":[]}",
            "total_count is a string (\"abc\")");
-  rejected(L, 0, "{\"code\":\"success\",\"total_count\":1,\"recinfos\":[{\"id\":{},\"status\":2}]}",
-           "recinfos[1].id is an object");
-  rejected(L, 0, "{\"code\":\"success\",\"total_count\":1,\"recinfos\":[{\"id\":\"1\\r\\nX: y\","
-           "\"status\":2}]}", "recinfos[1].id is a string (\"1  X: y\")");
-  rejected(L, 0, "{\"code\":\"success\",\"total_count\":1,\"recinfos\":[{\"id\":1,\"status\":{}}]}",
-           "recinfos[1].status is an object, the documented type is an integer");
-  rejected(L, 0, "{\"code\":\"success\",\"total_count\":1,\"recinfos\":[{\"id\":1,\"status\":\"Recording\"}]}",
-           "recinfos[1].status is a string (\"Recording\")");
-  rejected(L, 0, "{\"code\":\"success\",\"total_count\":1,\"recinfos\":[{\"id\":1,\"status\":2.5}]}",
-           "recinfos[1].status is a number (2.5)");
-  rejected(L, 0, "{\"code\":\"success\",\"total_count\":1,\"recinfos\":[{\"id\":1}]}",
-           "recinfos[1].status is missing");
+  unreadable(L, "{\"code\":\"success\",\"total_count\":1,\"recinfos\":[{\"id\":{},\"status\":2}]}", 1,
+             "id is an object");
+  unreadable(L, "{\"code\":\"success\",\"total_count\":1,\"recinfos\":[{\"id\":\"1\\r\\nX: y\","
+             "\"status\":2}]}", 1, "id is a string (\"1  X: y\")");
+  unreadable(L, "{\"code\":\"success\",\"total_count\":1,\"recinfos\":[{\"id\":1,\"status\":{}}]}", 1,
+             "status is an object, the documented type is an integer");
+  unreadable(L, "{\"code\":\"success\",\"total_count\":1,\"recinfos\":[{\"id\":1,\"status\":\"Recording\"}]}", 1,
+             "status is a string (\"Recording\")");
+  unreadable(L, "{\"code\":\"success\",\"total_count\":1,\"recinfos\":[{\"id\":1,\"status\":2.5}]}", 1,
+             "status is a number (2.5)");
+  unreadable(L, "{\"code\":\"success\",\"total_count\":1,\"recinfos\":[{\"id\":1}]}", 1,
+             "status is missing");
+  unreadable(L, "{\"code\":\"success\",\"total_count\":2,\"recinfos\":[{\"id\":1,\"status\":2},"
+             "{\"id\":2,\"status\":\"5x\"}]}", 2, "status is a string (\"5x\")");
   rejected(L, 0, "{\"code\":\"success\",\"recinfos\":[]}", "total_count is missing");
   rejected(L, 0, "{\"code\":\"success\",\"total_count\":1,\"recinfos\":{\"a\":1}}",
            "recinfos is an object, the documented type is an array");
-  rejected(L, 0, "{\"code\":\"success\",\"total_count\":1,\"recinfos\":[{\"id\":1,\"status\":2,"
-           "\"pid\":\"not-a-pid\"}]}", "recinfos[1].pid is a string (\"not-a-pid\")");
+  unreadable(L, "{\"code\":\"success\",\"total_count\":1,\"recinfos\":[{\"id\":1,\"status\":2,"
+             "\"pid\":true}]}", 1, "pid is a boolean (true)");
   rejected(L, 1, "{\"serverResponse\":{\"status\":\"five\"}}",
            "serverResponse.status is a string (\"five\"), the documented type is an integer");
   rejected(L, 1, "{\"serverResponse\":{\"status\":{}}}", "serverResponse.status is an object");
@@ -317,6 +345,73 @@ static void test_qingcloud_strings_and_null(void **state) {
   qc_ok(L);
   lua_pop(L, 1);
   check(L, "type(r.recinfos) == 'table' and #r.recinfos == 0 and r.total_count == 0");
+}
+
+/* Issue 20 item 4: the document types pid, size and is_mix as String. A string that is not
+ * decimal ("", "1.5M") passes through as that string and fails nothing; a decimal one is
+ * still an integer. */
+static void test_qingcloud_odd_strings(void **state) {
+  lua_State *L = *state;
+  push_fixture(L, "qc_200_odd_strings.json");
+  qc_ok(L);
+  lua_pop(L, 1);
+  check(L, "#r.recinfos == 2 and r.recinfos[1].status == 52");
+  check(L, "r.recinfos[1].status_name == 'PushToQingstorFailed' and r.recinfos[1].unreadable == nil");
+  check(L, "r.recinfos[1].pid == '' and r.recinfos[1].size == '1.5M' and r.recinfos[1].is_mix == 'mixed'");
+  check(L, "r.recinfos[2].id == 61 and math.type(r.recinfos[2].pid) == 'integer' and r.recinfos[2].pid == 15047");
+  check(L, "r.recinfos[2].status == 2 and r.recinfos[2].size == 0 and math.type(r.recinfos[2].size) == 'integer'");
+}
+
+/* Issue 20 item 4: a task that cannot be read (status not an integer or a decimal string, a
+ * field of a type no coercion allows, no id, an entry that is not an object) is unreadable on
+ * its own: it keeps what could be read, loses the fields in the way, and says why in
+ * `unreadable`; the page is read, so the status-52 task beside it is seen. */
+static double unreadable_count(const char *field) {
+  static const char *const labels[2] = {"provider", "field"};
+  const char *values[2] = {"qingcloud", field};
+  char err[160];
+  metric_t *m = metrics_register(METRIC_COUNTER, "recwatch_unreadable_tasks_total",
+                                 "Tasks in provider replies that could not be read, by the first "
+                                 "field in the way (the rest of the reply was used).",
+                                 2, labels, NULL, 0, err, sizeof err);
+  if (!m) fail_msg("%s", err);
+  return metrics_get(m, values);
+}
+
+static void test_qingcloud_unreadable_task(void **state) {
+  lua_State *L = *state;
+  double st = unreadable_count("status"), pid = unreadable_count("pid");
+  double entry = unreadable_count("entry"), id = unreadable_count("id");
+  push_fixture(L, "qc_200_unreadable_task.json");
+  qc_ok(L);
+  lua_pop(L, 1);
+  /* the metric: one per unreadable task, by its first field in the way */
+  assert_true(unreadable_count("status") == st + 1 && unreadable_count("pid") == pid + 1);
+  assert_true(unreadable_count("entry") == entry + 1 && unreadable_count("id") == id + 1);
+  assert_true(unreadable_count("size") == 0);
+  check(L, "#r.recinfos == 5 and getmetatable(r.recinfos) ~= nil and r.total_count == 5");
+  /* 1: status is a word: unreadable, status left out, the rest kept */
+  check(L, "r.recinfos[1].id == 70 and r.recinfos[1].status == nil and r.recinfos[1].status_name == nil");
+  check(L, "r.recinfos[1].pid == '' and r.recinfos[1].size == '1.5M' and r.recinfos[1].channel == 'crIUxmwHA2'");
+  check(L, "r.recinfos[1].unreadable == 'status is a string (\"Recording\"), the documented type is an integer'");
+  /* 2: its status reads (52); pid and size are in the way and left out */
+  check(L, "r.recinfos[2].id == 71 and r.recinfos[2].status == 52 and r.recinfos[2].status_name == 'PushToQingstorFailed'");
+  check(L, "r.recinfos[2].pid == nil and r.recinfos[2].size == nil");
+  check(L, "r.recinfos[2].unreadable == 'pid is an object, the documented type is an integer; "
+           "size is a number (2.5), the documented type is an integer'");
+  /* 3: a readable task beside them */
+  check(L, "r.recinfos[3].id == 72 and r.recinfos[3].status == 52 and r.recinfos[3].unreadable == nil");
+  /* 4: not an object: a table that only says why */
+  check(L, "type(r.recinfos[4]) == 'table' and r.recinfos[4].id == nil and r.recinfos[4].status == nil");
+  check(L, "r.recinfos[4].unreadable == 'the entry is a number (7), the documented type is an object'");
+  /* 5: no id */
+  check(L, "r.recinfos[5].id == nil and r.recinfos[5].status == 2 and r.recinfos[5].unreadable == 'id is missing, the documented type is an integer'");
+  /* a server cannot send the marker itself */
+  assert_int_equal(luaL_dostring(L, "return {code='success', total_count=1, recinfos={"
+                                    "{id=1, status=2, unreadable='forged'}}}"), LUA_OK);
+  qc_ok(L);
+  lua_setglobal(L, "r");
+  check(L, "r.recinfos[1].unreadable == nil and r.recinfos[1].status == 2");
 }
 
 static void test_agora_json_filelists(void **state) {
@@ -530,6 +625,8 @@ int main(void) {
     cmocka_unit_test_setup_teardown(test_qingcloud_success, setup, teardown),
     cmocka_unit_test_setup_teardown(test_qingcloud_strings_and_null, setup, teardown),
     cmocka_unit_test_setup_teardown(test_qingcloud_times, setup, teardown),
+    cmocka_unit_test_setup_teardown(test_qingcloud_odd_strings, setup, teardown),
+    cmocka_unit_test_setup_teardown(test_qingcloud_unreadable_task, setup, teardown),
     cmocka_unit_test_setup_teardown(test_contract_breaches, setup, teardown),
     cmocka_unit_test_setup_teardown(test_agora_json_filelists, setup, teardown),
     cmocka_unit_test_setup_teardown(test_agora_string_filelist, setup, teardown),

@@ -1,10 +1,12 @@
 /* Unit tests for log redaction: secrets and Authorization values replaced, never a write
  * past the buffer, even when a secret sits at its very end. */
+#include <ctype.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <cmocka.h>
 #include <unistd.h>
@@ -212,6 +214,148 @@ static void test_excerpt_redacts_what_it_shows(void **state) {
   log_clear_secrets();
 }
 
+/* ---- every credential name, in every form the redactor handles (issue 20 items 18, 21) ----
+ * The list below is what the redactor must know; the test also walks the redactor's own list
+ * (log_cred_name), so a name dropped or misspelt there, a form lost, or a name added without
+ * a test here, fails. */
+static const struct {
+  const char *name;
+  unsigned forms;
+} must_hide[] = {
+  {"authorization", LOG_FORM_QUERY | LOG_FORM_JSON | LOG_FORM_HEADER},
+  {"proxy-authorization", LOG_FORM_QUERY | LOG_FORM_JSON | LOG_FORM_HEADER},
+  {"access_token", LOG_FORM_QUERY | LOG_FORM_JSON}, {"token", LOG_FORM_QUERY | LOG_FORM_JSON},
+  {"key", LOG_FORM_QUERY}, {"sign", LOG_FORM_QUERY | LOG_FORM_JSON},
+  {"signature", LOG_FORM_QUERY | LOG_FORM_JSON}, {"secret", LOG_FORM_QUERY | LOG_FORM_JSON},
+  {"password", LOG_FORM_QUERY | LOG_FORM_JSON}, {"passwd", LOG_FORM_QUERY | LOG_FORM_JSON},
+  {"api_key", LOG_FORM_QUERY | LOG_FORM_JSON}, {"apikey", LOG_FORM_QUERY | LOG_FORM_JSON},
+  {"x-api-key", LOG_FORM_QUERY | LOG_FORM_JSON | LOG_FORM_HEADER},
+  {"client_secret", LOG_FORM_QUERY | LOG_FORM_JSON},
+  {"refresh_token", LOG_FORM_QUERY | LOG_FORM_JSON}, {"id_token", LOG_FORM_QUERY | LOG_FORM_JSON},
+  {"auth_token", LOG_FORM_QUERY | LOG_FORM_JSON},
+  {"cookie", LOG_FORM_QUERY | LOG_FORM_JSON | LOG_FORM_HEADER},
+  {"set-cookie", LOG_FORM_QUERY | LOG_FORM_JSON | LOG_FORM_HEADER},
+  {"access_key_id", LOG_FORM_QUERY | LOG_FORM_JSON},
+  {"secret_access_key", LOG_FORM_QUERY | LOG_FORM_JSON},
+  {"customer_secret", LOG_FORM_QUERY | LOG_FORM_JSON},
+};
+#define NMUST (sizeof must_hide / sizeof must_hide[0])
+#define CRED_VALUE "Zq9CredVal77"
+
+/* The name as written: lower case, UPPER CASE or Title-Case (headers). */
+static void spell(char *out, size_t cap, const char *name, int how) {
+  size_t i;
+  int up = 1;
+  snprintf(out, cap, "%s", name);
+  for (i = 0; out[i]; i++) {
+    if (how == 1) out[i] = (char)toupper((unsigned char)out[i]);
+    if (how == 2) out[i] = (char)(up ? toupper((unsigned char)out[i]) : out[i]);
+    up = out[i] == '-' || out[i] == '_';
+  }
+}
+
+/* text redacted by log_redact and log_redact_dup: the value is gone from both, keep stays. */
+static void hidden(const char *text, const char *keep) {
+  char buf[512];
+  size_t n;
+  char *dup = log_redact_dup(text, strlen(text), &n);
+  assert_non_null(dup);
+  snprintf(buf, sizeof buf, "%s", text);
+  log_redact(buf, sizeof buf);
+  if (strstr(buf, CRED_VALUE) || strstr(dup, CRED_VALUE))
+    fail_msg("credential visible: \"%s\" -> \"%s\"", text, strstr(buf, CRED_VALUE) ? buf : dup);
+  if (keep && (!strstr(buf, keep) || !strstr(dup, keep)))
+    fail_msg("\"%s\" -> \"%s\": lost \"%s\"", text, buf, keep);
+  free(dup);
+}
+
+static void shown(const char *text) {
+  char buf[512];
+  snprintf(buf, sizeof buf, "%s", text);
+  log_redact(buf, sizeof buf);
+  if (!strstr(buf, CRED_VALUE)) fail_msg("over-redacted (prose): \"%s\" -> \"%s\"", text, buf);
+}
+
+static void test_every_credential_name_every_form(void **state) {
+  size_t i, m;
+  int how;
+  unsigned forms;
+  const char *name;
+  (void)state;
+  log_clear_secrets();
+  /* the redactor's list is exactly this test's list, form for form */
+  for (i = 0; (name = log_cred_name(i, &forms)) != NULL; i++) {
+    for (m = 0; m < NMUST && strcmp(must_hide[m].name, name) != 0; m++) {}
+    if (m == NMUST) fail_msg("the redactor knows \"%s\", which this test does not try", name);
+    if (forms != must_hide[m].forms) fail_msg("\"%s\": forms %u, expected %u", name, forms, must_hide[m].forms);
+  }
+  assert_int_equal(i, NMUST);
+  for (m = 0; m < NMUST; m++) {
+    unsigned f = must_hide[m].forms;
+    for (i = 0; (name = log_cred_name(i, NULL)) != NULL && strcmp(name, must_hide[m].name) != 0; i++) {}
+    if (!name) fail_msg("the redactor lost the credential name \"%s\"", must_hide[m].name);
+    for (how = 0; how < 3; how++) {
+      char n[64], t[400];
+      spell(n, sizeof n, must_hide[m].name, how);
+      if (f & LOG_FORM_QUERY) {
+        /* a header name's value runs to the end of the line in every form ("Basic x") */
+        int line = (f & LOG_FORM_HEADER) != 0;
+        snprintf(t, sizeof t, "GET /v1/x?app=a1&%s=" CRED_VALUE "&page=2 HTTP/1.1\nnext", n);
+        hidden(t, line ? "app=a1&" : "&page=2 HTTP/1.1");
+        snprintf(t, sizeof t, "%s=" CRED_VALUE, n);              /* alone, at the end */
+        hidden(t, NULL);
+        snprintf(t, sizeof t, "bad request (%s = " CRED_VALUE "; retry)\nnext", n);
+        hidden(t, line ? "\nnext" : "; retry)");
+        snprintf(t, sizeof t, "https://h/p?%s=" CRED_VALUE "#frag", n);
+        hidden(t, line ? "https://h/p?" : "#frag");
+      }
+      if (f & LOG_FORM_JSON) {
+        snprintf(t, sizeof t, "{\"%s\":\"" CRED_VALUE "\",\"next\":1}", n);
+        hidden(t, ",\"next\":1}");
+        snprintf(t, sizeof t, "{\"%s\" : \"" CRED_VALUE "\"}", n);
+        hidden(t, NULL);
+        snprintf(t, sizeof t, "{\"%s\":" CRED_VALUE ",\"next\":1}", n);  /* a bare value */
+        hidden(t, ",\"next\":1}");
+        snprintf(t, sizeof t, "{'%s': '" CRED_VALUE "', 'next': 1}", n);
+        hidden(t, "'next': 1}");
+        snprintf(t, sizeof t, "body: {\\\"%s\\\":\\\"" CRED_VALUE "\\\",\\\"next\\\":1}", n);
+        hidden(t, "next");
+      }
+      if (f & LOG_FORM_HEADER) {
+        /* unquoted: the whole value, spaces included, to the end of the line */
+        snprintf(t, sizeof t, "GET / HTTP/1.1\r\n%s: Basic " CRED_VALUE " x\r\nAccept: */*\r\n", n);
+        hidden(t, "\r\nAccept: */*");
+        snprintf(t, sizeof t, "%s:" CRED_VALUE, n);
+        hidden(t, NULL);
+        snprintf(t, sizeof t, "sent %s: " CRED_VALUE "\nnext line", n);
+        hidden(t, "\nnext line");
+      } else {
+        /* "name: value" in prose is left alone for the names that are not headers */
+        snprintf(t, sizeof t, "the %s: " CRED_VALUE " is documented", n);
+        shown(t);
+      }
+    }
+  }
+}
+
+/* Issue 20 item 18: a QingCloud server that echoes the signed URL leaves no access key id
+ * (nor signature) in the message, as /status's last_error and the log lines carry it. */
+static void test_qingcloud_access_key_id_hidden(void **state) {
+  char msg[512];
+  (void)state;
+  log_clear_secrets();
+  snprintf(msg, sizeof msg, "qingcloud: HTTP 400: InvalidParameter: bad time_stamp in "
+           "/v1/cloudRecord?access_key_id=QYACCESSKEYIDEXAMPLE&app_id=a&channel=c&"
+           "signature=abc%%2Bdef%%3D&signature_method=HmacSHA256");
+  log_redact(msg, sizeof msg);
+  assert_null(strstr(msg, "QYACCESSKEYIDEXAMPLE"));
+  assert_null(strstr(msg, "abc%2Bdef"));
+  assert_non_null(strstr(msg, "&app_id=a&channel=c&"));
+  snprintf(msg, sizeof msg, "{\"message\":\"bad\",\"request\":{\"access_key_id\":\"QYACCESSKEYIDEXAMPLE\"}}");
+  log_redact(msg, sizeof msg);
+  assert_null(strstr(msg, "QYACCESSKEYIDEXAMPLE"));
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
     cmocka_unit_test(test_secret_replaced_everywhere),
@@ -226,6 +370,8 @@ int main(void) {
     cmocka_unit_test(test_url_parts_and_encoded_forms),
     cmocka_unit_test(test_echoed_request_excerpt),
     cmocka_unit_test(test_excerpt_redacts_what_it_shows),
+    cmocka_unit_test(test_every_credential_name_every_form),
+    cmocka_unit_test(test_qingcloud_access_key_id_hidden),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

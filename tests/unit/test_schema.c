@@ -23,11 +23,13 @@
 /* One docs row: | `path` | type | required | unit | origin | meaning | */
 static void row(char *out, size_t cap, const char *path, const sch_field *f) {
   const char *req = (f->flags & SCH_DERIVED) ? "added" : (f->flags & SCH_REQUIRED) ? "yes" : "no";
-  char type[64];
+  char type[160];
   snprintf(type, sizeof type, "%s%s", sch_type_name(f->type),
-           (f->flags & SCH_COERCE) && f->type == SCH_INT    ? " (or a decimal string)"
+           (f->flags & SCH_KEEP_STRING) && f->type == SCH_INT ? " (a decimal string reads as one), or any other string"
+           : (f->flags & SCH_COERCE) && f->type == SCH_INT  ? " (or a decimal string)"
            : (f->flags & SCH_COERCE) && f->type == SCH_BOOL ? " (or \"true\"/\"false\")"
            : (f->flags & SCH_COERCE) && f->type == SCH_STRING ? " (or an integer)"
+           : (f->flags & SCH_PER_ITEM)                      ? " (null reads as []; an entry that breaks this table is unreadable on its own)"
            : (f->flags & SCH_NULL_EMPTY)                    ? " (null reads as [])"
                                                             : "");
   snprintf(out, cap, "| `%s` | %s | %s | %s | %s | %s |", path, type, req,
@@ -83,7 +85,7 @@ static void test_walk(void **state) {
   int n = 0;
   (void)state;
   sch_walk(&sch_qingcloud_reply, count_visit, &n);
-  assert_int_equal(n, 5 + 20);
+  assert_int_equal(n, 5 + 21);
   assert_null(sch_find(&sch_qingcloud_reply, "nope"));
   assert_string_equal(sch_type_name(SCH_STRING_OR_ARRAY), "string or array");
 }
@@ -198,7 +200,9 @@ typedef struct mut_ctx {
 } mut_ctx;
 
 /* Every field of a valid reply, replaced by a value of a wrong type, is rejected with a
- * protocol error that names the field. */
+ * protocol error that names the field; in a QingCloud task (recinfos[], SCH_PER_ITEM) it makes
+ * that task unreadable instead, naming the field; a string in a field the document types as
+ * String (SCH_KEEP_STRING) passes through. */
 static int mut_visit(const char *path, const sch_field *f, void *ud) {
   static const char *const wrong[] = {"{a = 1}", "true", "'x'", "2.5"};
   mut_ctx *m = ud;
@@ -225,6 +229,28 @@ static int mut_visit(const char *path, const sch_field *f, void *ud) {
     rc = lnorm_check(m->L, -1, m->root, "mut", &e);
     lua_settop(m->L, top);
     m->tried++;
+    if (f->type == SCH_INT && (f->flags & SCH_KEEP_STRING) && i == 2) {
+      /* a field the document types as String: any string passes through as it is */
+      if (rc != 0) fail_msg("%s = %s refused: %s", path, wrong[i], e.message);
+      snprintf(chunk, sizeof chunk, "return r.recinfos[1].%s == 'x'", f->name);
+      assert_int_equal(luaL_dostring(m->L, chunk), LUA_OK);
+      if (!lua_toboolean(m->L, -1)) fail_msg("%s = 'x' did not stay 'x'", path);
+      lua_settop(m->L, top);
+      m->rejected++;
+      continue;
+    }
+    if (strncmp(path, "recinfos[].", 11) == 0) {
+      /* a SCH_PER_ITEM array: that task alone is unreadable, the field is left out and named */
+      if (rc != 0) fail_msg("%s = %s failed the whole reply: %s", path, wrong[i], e.message);
+      snprintf(chunk, sizeof chunk, "local t = r.recinfos[1] return t.%s == nil and "
+               "type(t.unreadable) == 'string' and t.unreadable:find('%s is ', 1, true) == 1",
+               f->name, f->name);
+      assert_int_equal(luaL_dostring(m->L, chunk), LUA_OK);
+      if (!lua_toboolean(m->L, -1)) fail_msg("%s = %s: the task is not marked unreadable", path, wrong[i]);
+      lua_settop(m->L, top);
+      m->rejected++;
+      continue;
+    }
     if (rc == 0) fail_msg("%s = %s accepted", path, wrong[i]);
     assert_int_equal(e.kind, REC_E_PROTOCOL);
     if (!strstr(e.message, want)) fail_msg("\"%s\" lacks \"%s\"", e.message, want);
@@ -282,6 +308,7 @@ static void test_derived_fields_named(void **state) {
   assert_ptr_equal(d->qc_status_name, sch_find(d->qc_recinfo, "status_name"));
   assert_ptr_equal(d->qc_created_ts, sch_find(d->qc_recinfo, "created_ts"));
   assert_ptr_equal(d->qc_updated_ts, sch_find(d->qc_recinfo, "updated_ts"));
+  assert_ptr_equal(d->qc_unreadable, sch_find(d->qc_recinfo, "unreadable"));
 }
 
 static void test_scenario_refuses_individual_string(void **state) {
