@@ -217,6 +217,22 @@ static int parse_addr(const char *addr, char *host, size_t hostlen, int *port) {
   return 0;
 }
 
+int ops_listen_check(const char *addr, char *err, size_t errlen) {
+  char host[96], want[128];
+  int port, same;
+  if (parse_addr(addr, host, sizeof host, &port) != 0) {
+    snprintf(err, errlen, "listen: '%.100s' is not HOST:PORT, [IPV6]:PORT or PORT",
+             addr ? addr : "");
+    return -1;
+  }
+  snprintf(want, sizeof want, "%s:%d", host, port);
+  lock();
+  same = !ops.listening || strcmp(ops.addr, want) == 0;
+  if (!same) snprintf(err, errlen, "listen: already listening on %s (one listener per process)", ops.url);
+  unlock();
+  return same ? 0 : -1;
+}
+
 int ops_listen(const char *addr, char *err, size_t errlen) {
   httpd_options o;
   char host[96], want[128];
