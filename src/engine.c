@@ -1847,6 +1847,12 @@ int engine_reload(engine_t *e, char *err, size_t errlen) {
     return -1;
   }
   if (!(src = read_script(e->script, &len, err, errlen))) return -1;
+  if (len == 0) {  /* valid Lua that would end the service: a file caught while being written */
+    snprintf(err, errlen, "%s is empty (still being written? write the new version to another "
+             "file and rename it into place)", e->script);
+    free(src);
+    return -1;
+  }
   if (validate_source(e, e->script, src, len, e->script_argc, e->script_argv, err, errlen)) {
     free(src);
     return -1;
