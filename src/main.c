@@ -10,6 +10,7 @@
 #include "ops.h"
 #include "rtest.h"
 #include "sim/sim.h"
+#include "suggest.h"
 
 
 static const char usage[] =
@@ -90,6 +91,22 @@ static int usage_error(const char *fmt, const char *arg) {
     fprintf(stderr, "\n\n%s\nTry 'recwatch --help'.\n", usage);
   }
   return 2;
+}
+
+/* What a misspelt command or option may have meant: "unknown command 'querry' (did you mean
+ * 'query'?)". */
+static const char *const commands[] = {"run", "check", "query", "sim", "test", "help",
+                                       "version", "--version", "--help", "--log-level",
+                                       "--log-format", NULL};
+static const char *const run_options[] = {"--sim", "--scenario", "--state", "--listen",
+                                          "--virtual-time", "--until", "--seed", "--log-level",
+                                          "--log-format", "--help", NULL};
+
+static int unknown_error(const char *fmt, const char *got, const char *const *allowed) {
+  char hint[96], msg[160];
+  suggest_hint(hint, sizeof hint, got, allowed);
+  snprintf(msg, sizeof msg, "%s%s", fmt, hint);
+  return usage_error(msg, got);
 }
 
 static int is_help(const char *a) {
@@ -245,7 +262,7 @@ static int cmd_run(int argc, char **argv) {
       if (used < 0) return 2;
       i += used;
     } else {
-      return usage_error("unknown option '%s' for run", argv[i]);
+      return unknown_error("unknown option '%s' for run", argv[i], run_options);
     }
   }
   if (i >= argc) return usage_error("%s", "run needs a script: recwatch run SCRIPT [ARGS...]");
@@ -349,7 +366,7 @@ static int dispatch(int argc, char **argv) {
       char *h[2] = {"query", "--help"};
       return cmd_query(2, h);
     }
-    if (!u) return usage_error("no help for unknown command '%s'", argv[i + 1]);
+    if (!u) return unknown_error("no help for unknown command '%s'", argv[i + 1], commands);
     fputs(u, stdout);
     return 0;
   }
@@ -363,7 +380,7 @@ static int dispatch(int argc, char **argv) {
   if (strcmp(argv[i], "query") == 0) return cmd_query(argc - i, argv + i);
   if (strcmp(argv[i], "sim") == 0) return sim_command(argc - i, argv + i);
   if (strcmp(argv[i], "test") == 0) return rtest_command(argc - i, argv + i);
-  return usage_error("unknown command '%s'", argv[i]);
+  return unknown_error("unknown command '%s'", argv[i], commands);
 }
 
 int main(int argc, char **argv) {
