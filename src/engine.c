@@ -1680,20 +1680,30 @@ static const char v_sandbox[] =
   "  return smt(t, mt)\n"
   "end\n";
 
-/* The first Lua frame's "file:line: ", prefixed to an error raised from C (rec.configure's)
- * so a validation error reads like a syntax error. */
+/* 1 when msg starts with a position, "file:line: " (as error() and the compiler write it). */
+static int has_position(const char *msg) {
+  const char *c = strchr(msg, ':');
+  size_t d;
+  if (!c || c == msg || memchr(msg, '\n', (size_t)(c - msg))) return 0;
+  d = strspn(c + 1, "0123456789");
+  return d > 0 && c[1 + d] == ':';
+}
+
+/* An error raised from C (rec.configure's) gets the "file:line: " of the script's own frame
+ * (the first Lua frame outside recwatch's embedded modules), so a validation error reads like
+ * a syntax error. */
 static int v_msgh(lua_State *L) {
   lua_Debug ar;
   int level;
   const char *msg = lua_tostring(L, 1);
   if (!msg) msg = luaL_typename(L, 1);  /* the script raised a non-string */
-  for (level = 1; lua_getstack(L, level, &ar); level++) {
-    if (!lua_getinfo(L, "Sl", &ar) || ar.currentline <= 0) continue;
-    if (strncmp(msg, ar.short_src, strlen(ar.short_src)) != 0)
+  if (!has_position(msg)) {
+    for (level = 1; lua_getstack(L, level, &ar); level++) {
+      if (!lua_getinfo(L, "Sl", &ar) || ar.currentline <= 0) continue;
+      if (strncmp(ar.short_src, "[recwatch]", 10) == 0) continue;
       lua_pushfstring(L, "%s:%d: %s", ar.short_src, ar.currentline, msg);
-    else
-      lua_pushstring(L, msg);
-    return 1;
+      return 1;
+    }
   }
   lua_pushstring(L, msg);
   return 1;

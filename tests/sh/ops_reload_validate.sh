@@ -53,12 +53,15 @@ refused "already listening on" "listen" nocheck
 # 5. a script flag the script does not take (rec.args)
 printf 'local opt = require("rec.args").parse({ "--evry", "3" }, { every = 5 })\nrec.sleep(60)\n' >"$T/w.lua"
 refused "unknown flag '--evry' (did you mean '--every'?)" "rec.args"
-: >"$T/w.lua"  # 6. an empty file (one caught while being written): valid Lua that would end the run
+# 6. a watcher's misspelt option (checked before its task starts)
+printf 'local watch = require "rec.watch"\nwatch.qingcloud{ app_id = "a", channel = "c", evry = 5 }\n' >"$T/w.lua"
+refused "w.lua:2: watch.qingcloud: unknown option 'evry' (did you mean 'every'?)" "watch option"
+: >"$T/w.lua"  # 7. an empty file (one caught while being written): valid Lua that would end the run
 refused "w.lua is empty" "empty file" nocheck
 grep -q "v2 up" "$T/rw.out" && fail "the validation's print reached stdout"
 
 code /metrics >/dev/null
-grep -q '^recwatch_reloads_total{result="failed"} 6$' "$T/body" || fail "refused reloads not counted as failed: $(grep reloads_total "$T/body")"
+grep -q '^recwatch_reloads_total{result="failed"} 7$' "$T/body" || fail "refused reloads not counted as failed: $(grep reloads_total "$T/body")"
 
 # a good script: validated, then run once (what its top level prints comes once)
 cat > "$T/w.lua" <<'LUA'
