@@ -65,6 +65,17 @@ int engine_load_main(engine_t *e, const char *path, const char *module, int argc
                      char **argv, char *err, size_t errlen);
 /* Compiles the file without running it: 0, or -1 with "file:line: message" in err. */
 int engine_check_file(engine_t *e, const char *path, char *err, size_t errlen);
+/* Validates a script without side effects (`recwatch check`, and a reload before the old
+ * script stops): it compiles, and its top level runs in a scratch Lua state until it ends
+ * or reaches its first side effect (starting a task, waiting, a query, the state file, a
+ * metric, writing a file, exiting), with rec.configure checking its table without applying
+ * it. 0, or -1 with "file:line: message" in err (a syntax error, a bad rec.configure, an
+ * error raised before the first side effect, 100 million instructions or 64 MiB without
+ * reaching either end). The engine_on_new_state hook sees the scratch state too. */
+int engine_check_script(engine_t *e, const char *path, int argc, char **argv, char *err,
+                        size_t errlen);
+/* The registry key that puts rec.configure in validate-only mode (set in the scratch state). */
+#define ENGINE_VALIDATE_KEY "rec.validate_only"
 /* Runs the loop until every task has finished and no timer is pending, rec.exit, or a
  * signal. Returns the exit status: 0 done, 1 the main task failed, or rec.exit's code. */
 int engine_run(engine_t *e);
@@ -96,11 +107,14 @@ unsigned engine_script_errors(engine_t *e);
 void engine_config_failed(engine_t *e);
 
 /* ---- reload (SIGHUP, see ops.c) ---- */
-/* Compiles the script file again in a scratch state; when it compiles, stops the tasks
+/* Validates the script file (engine_check_script); when it passes, stops the tasks
  * (their pending calls are cancelled, as for SIGTERM) and, once they have ended (at most
  * 1 s), runs it as the main task in a fresh Lua state: same loop, HTTP client, settings,
- * state file and secret list. 0, or -1 with the compile error in err (nothing changed). */
+ * state file and secret list, running the source it validated. 0, or -1 with the validation
+ * error in err (nothing changed). */
 int engine_reload(engine_t *e, char *err, size_t errlen);
+/* 1 from a reload's start until its verdict (engine_on_reloaded): a SIGHUP then waits. */
+int engine_reloading(engine_t *e);
 /* Called with every Lua state made by a reload, before its script runs. */
 void engine_on_new_state(engine_t *e, void (*fn)(engine_t *e, lua_State *L, void *ud),
                          void *ud);

@@ -502,10 +502,42 @@ static int valid_key(const char *k) {
   return 1;
 }
 
+/* Text logs print a Lua traceback ("stack traceback:" at the start of a line of the message,
+ * as luaL_traceback writes it) as lines of its own after the record's line, each indented
+ * by two spaces (a record's line starts with its timestamp, so none of them can pass for a
+ * record) and escaped like the message. JSON keeps one object per line, with \n in "msg". */
+static const char *find_traceback(const char *s, size_t n) {
+  static const char tb[] = "stack traceback:\n";
+  size_t i;
+  for (i = 0; i + sizeof tb - 1 <= n; i++)
+    if ((i == 0 || s[i - 1] == '\n') && memcmp(s + i, tb, sizeof tb - 1) == 0)
+      return i > 0 ? s + i : NULL;  /* a message that is only a traceback stays one line */
+  return NULL;
+}
+
+static void write_traceback(const char *t, size_t n) {
+  char out[LOG_LINE_MAX];
+  size_t used = 0, i = 0;
+  while (i < n) {
+    size_t end = i, tabs = 0;
+    while (end < n && t[end] != '\n') end++;
+    while (i + tabs < end && t[i + tabs] == '\t') tabs++;
+    if (used + (end - i) > LOG_LINE_MAX) {  /* the whole record stays within the usual bound */
+      fputs("  [cut]\n", stderr);
+      return;
+    }
+    used += end - i;
+    log_escape(out, sizeof out, t + i + tabs, end - i - tabs, 0);
+    fprintf(stderr, "  %s%s\n", tabs ? "  " : "", out);
+    i = end + 1;
+  }
+}
+
 void log_write_fields(log_level level, unsigned task, const char *msg, const log_field *fields,
                       int nfields) {
   char line[LOG_LINE_MAX], stamp[40], val[1024];
   char *clean;
+  const char *trace = NULL;
   size_t n = 0;
   struct timeval tv;
   struct tm tm;
@@ -514,6 +546,7 @@ void log_write_fields(log_level level, unsigned task, const char *msg, const log
   if (!msg) msg = "(null)";
   clean = log_redact_dup(msg, strlen(msg), &n);
   log_escape(line, sizeof line, clean ? clean : mark, clean ? n : sizeof mark - 1, json_format);
+  if (!json_format && clean) trace = find_traceback(clean, n);
   if (cur->tee) {  /* a test runner keeps the lines: as text, one line each */
     const char *tl = line;
     char tline[LOG_LINE_MAX];
@@ -526,7 +559,8 @@ void log_write_fields(log_level level, unsigned task, const char *msg, const log
       return;
     }
   }
-  free(clean);
+  if (trace)  /* the record's line ends before the traceback, which follows as its own lines */
+    log_escape(line, sizeof line, clean, (size_t)(trace - clean) - 1, 0);  /* without the newline before it */
   if (cur->clock) {
     double w = cur->clock(cur->clock_ud);
     tv.tv_sec = (time_t)w;
@@ -571,6 +605,8 @@ void log_write_fields(log_level level, unsigned task, const char *msg, const log
     }
   }
   fputs(json_format ? "}\n" : "\n", stderr);
+  if (trace) write_traceback(trace, n - (size_t)(trace - clean));
+  free(clean);
 }
 
 void log_write_str(log_level level, unsigned task, const char *msg) {

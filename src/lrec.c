@@ -68,10 +68,18 @@ static int opt_number_field(lua_State *L, int idx, const char *k, double *out) {
 
 /* ---- rec.configure ---- */
 
+/* rec.configure in a validation's scratch state (engine_check_script): every setting is
+ * checked as usual, none is applied. */
+static int cfg_validating(lua_State *L) {
+  int v = lua_getfield(L, LUA_REGISTRYINDEX, ENGINE_VALIDATE_KEY) != LUA_TNIL;
+  lua_pop(L, 1);
+  return v;
+}
+
 /* Raises "rec.configure: ..." and marks the run as failing on its configuration (exit 2). */
 static int cfg_error(lua_State *L, const char *fmt, ...) {
   va_list ap;
-  engine_config_failed(lrec_engine(L));
+  if (!cfg_validating(L)) engine_config_failed(lrec_engine(L));
   lua_pushstring(L, "rec.configure: ");
   va_start(ap, fmt);
   lua_pushvfstring(L, fmt, ap);
@@ -148,8 +156,9 @@ static size_t cfg_fallbacks(lua_State *L, int idx, const char *section, const ch
   return len;
 }
 
-static void cfg_retry_delays(lua_State *L, int idx, provider_conf *p) {
+static void cfg_retry_delays(lua_State *L, int idx, provider_conf *p, int apply) {
   size_t i, len;
+  retry_policy scratch = p->retry, *rp = apply ? &p->retry : &scratch;
   if (lua_getfield(L, idx, "retry_delays") != LUA_TNIL) {
     if (!lua_istable(L, -1)) cfg_error(L, "%s.retry_delays must be a list of seconds", p->name);
     len = lua_rawlen(L, -1);
@@ -162,16 +171,16 @@ static void cfg_retry_delays(lua_State *L, int idx, provider_conf *p) {
       d = lua_tonumberx(L, -1, &isnum);
       if (!isnum || isnan(d) || d < 0)
         cfg_error(L, "%s.retry_delays[%d] must be a number of seconds >= 0", p->name, (int)i);
-      p->retry.delays[i - 1] = d;
+      rp->delays[i - 1] = d;
       lua_pop(L, 1);
     }
-    p->retry.ndelays = (int)len;
+    rp->ndelays = (int)len;
   }
   lua_pop(L, 1);
 }
 
 static void configure_provider(lua_State *L, int idx, provider_conf *p, const char *idk,
-                               const char *secretk, int has_failover) {
+                               const char *secretk, int has_failover, int apply) {
   const char *allowed[] = {"base_url", "rate", "timeout", "retries", "retry_delays", idk,
                            secretk, has_failover ? "fallback_urls" : "utc_offset", NULL};
   const char *base, *id, *secret, *fb[16];
@@ -186,24 +195,24 @@ static void configure_provider(lua_State *L, int idx, provider_conf *p, const ch
     cfg_error(L, "%s.base_url must start with http:// or https:// (got '%s')", p->name, base);
   nfb = has_failover ? cfg_fallbacks(L, idx, p->name, fb, 16) : 0;
   if (nfb > 0 && !base) cfg_error(L, "%s.fallback_urls needs a base_url to fail over from", p->name);
-  if (!p->locked) {
+  if (!p->locked && apply) {
     config_set_credential(p, id, secret);
     if (base) config_set_hosts(p, base, fb, nfb);
   }
   if (has_failover) lua_pop(L, 1);  /* the fallback_urls table (or nil) */
   if (cfg_number(L, idx, p->name, "rate", &v)) {
     if (v < 0) cfg_error(L, "%s.rate must be >= 0 (requests per second, 0 = unlimited)", p->name);
-    config_set_rate(p, v);
+    if (apply) config_set_rate(p, v);
   }
   if (cfg_number(L, idx, p->name, "timeout", &v)) {
     if (v <= 0) cfg_error(L, "%s.timeout must be a number of seconds > 0", p->name);
-    p->timeout = v;
+    if (apply) p->timeout = v;
   }
   if (cfg_number(L, idx, p->name, "retries", &v)) {
     if (v < 0 || v > 20 || v != (int)v) cfg_error(L, "%s.retries must be a whole number 0..20", p->name);
-    p->retry.retries = (int)v;
+    if (apply) p->retry.retries = (int)v;
   }
-  cfg_retry_delays(L, idx, p);
+  cfg_retry_delays(L, idx, p, apply);
   if (!has_failover && cfg_number(L, idx, p->name, "utc_offset", &v)) {
     /* QingCloud's created/updated carry no zone: read them as UTC+utc_offset hours */
     if (v < -14 || v > 14 || v * 4 != (double)(long)(v * 4))
@@ -221,15 +230,15 @@ static int l_configure(lua_State *L) {
   config_t *cfg = engine_config(e);
   const char *s;
   double busy = 0;
-  int base;
+  int base, apply = !cfg_validating(L);  /* validating: the same checks, nothing applied */
   luaL_checktype(L, 1, LUA_TTABLE);
   lua_settop(L, 1);
   check_keys(L, 1, "rec.configure{}", top);
   if (cfg_section(L, "agora"))
-    configure_provider(L, 2, &cfg->agora, "customer_id", "customer_secret", 1);
+    configure_provider(L, 2, &cfg->agora, "customer_id", "customer_secret", 1, apply);
   lua_settop(L, 1);  /* sections leave their string values pushed */
   if (cfg_section(L, "qingcloud"))
-    configure_provider(L, 2, &cfg->qc, "access_key_id", "secret_access_key", 0);
+    configure_provider(L, 2, &cfg->qc, "access_key_id", "secret_access_key", 0, apply);
   lua_settop(L, 1);
   if (cfg_section(L, "http")) {
     http_client_options o;
@@ -247,29 +256,30 @@ static int l_configure(lua_State *L) {
       o.max_host_connections = (long)v;
     }
     o.ca_file = cfg_string(L, base, "http", "ca_file");
-    http_client_set_options(engine_http(e), &o);
+    if (apply) http_client_set_options(engine_http(e), &o);
   }
   lua_settop(L, 1);
-  if ((s = cfg_string(L, 1, "rec.configure{}", "state")) != NULL) {
+  if ((s = cfg_string(L, 1, "rec.configure{}", "state")) != NULL && apply) {
     free(cfg->state_path);
     cfg->state_path = strdup(s);
   }
   if (cfg_number(L, 1, "rec.configure{}", "max_busy", &busy)) {
     if (busy < 0) cfg_error(L, "max_busy must be a number of seconds >= 0 (0 = no limit)");
-    engine_set_max_busy(e, busy);
+    if (apply) engine_set_max_busy(e, busy);
   }
   if ((s = cfg_string(L, 1, "rec.configure{}", "log_level")) != NULL) {
     int lv = log_parse_level(s);
     if (lv < 0) return cfg_error(L, "log_level must be debug, info, warn or error");
-    log_set_level((log_level)lv);
+    if (apply) log_set_level((log_level)lv);
   }
   if (cfg_number(L, 1, "rec.configure{}", "stuck_after", &busy)) {
     if (!(busy >= 1)) cfg_error(L, "stuck_after must be a number of seconds >= 1");
-    ops_set_stuck_after(busy);
+    if (apply) ops_set_stuck_after(busy);
   }
   if ((s = cfg_string(L, 1, "rec.configure{}", "listen")) != NULL) {
     char err[256];
-    if (ops_listen(s, err, sizeof err) != 0) return cfg_error(L, "%s", err);
+    if ((apply ? ops_listen(s, err, sizeof err) : ops_listen_check(s, err, sizeof err)) != 0)
+      return cfg_error(L, "%s", err);
   }
   lua_pushboolean(L, 1);
   return 1;

@@ -10,6 +10,7 @@
 #include "ops.h"
 #include "rtest.h"
 #include "sim/sim.h"
+#include "suggest.h"
 
 
 static const char usage[] =
@@ -26,7 +27,10 @@ static const char usage[] =
   "  test [--junit FILE] [--seed N] [FILE|DIR]...\n"
   "                      run rec.test files (*_test.lua in a DIR), each case on a fresh\n"
   "                      engine, simulator and virtual clock; TAP on stdout (docs/testing.md)\n"
-  "  check SCRIPT        compile SCRIPT only; prints file:line: message on a syntax error\n"
+  "  check [--sim] SCRIPT [ARGS...]\n"
+  "                      validate SCRIPT as a reload does: compile it, run its top level\n"
+  "                      up to its first side effect (rec.configure checked, not applied);\n"
+  "                      prints file:line: message on an error\n"
   "  query qingcloud --app-id ID --channel NAME [--from-hour N] [--to-hour N]\n"
   "                  [--offset N] [--limit N | --all] [SIM]\n"
   "  query agora --appid ID --resourceid RID --sid SID [--mode individual|mix|web] [SIM]\n"
@@ -60,10 +64,13 @@ static const char run_usage[] =
   "exit status: 0 done, 1 the main task failed, 2 usage or configuration error\n";
 
 static const char check_usage[] =
-  "usage: recwatch check SCRIPT\n"
+  "usage: recwatch check [--sim] SCRIPT [ARGS...]\n"
   "\n"
-  "Compiles SCRIPT without running it: prints 'SCRIPT: ok', or file:line: message and\n"
-  "exits 1 on a syntax error.\n";
+  "Validates SCRIPT the way a reload (SIGHUP) does before the running script stops: it\n"
+  "compiles, and its top level runs in a scratch state up to its first side effect (a task,\n"
+  "a wait, a query, the state file, a metric, a file written, an exit), with rec.configure\n"
+  "checking its settings without applying them. Prints 'SCRIPT: ok', or file:line: message\n"
+  "and exits 1. ARGS are the script's arguments; --sim gives it rec.sim as `run --sim` does.\n";
 
 /* The usage of a command (NULL = the general one). */
 static const char *usage_of(const char *cmd) {
@@ -84,6 +91,22 @@ static int usage_error(const char *fmt, const char *arg) {
     fprintf(stderr, "\n\n%s\nTry 'recwatch --help'.\n", usage);
   }
   return 2;
+}
+
+/* What a misspelt command or option may have meant: "unknown command 'querry' (did you mean
+ * 'query'?)". */
+static const char *const commands[] = {"run", "check", "query", "sim", "test", "help",
+                                       "version", "--version", "--help", "--log-level",
+                                       "--log-format", NULL};
+static const char *const run_options[] = {"--sim", "--scenario", "--state", "--listen",
+                                          "--virtual-time", "--until", "--seed", "--log-level",
+                                          "--log-format", "--help", NULL};
+
+static int unknown_error(const char *fmt, const char *got, const char *const *allowed) {
+  char hint[96], msg[160];
+  suggest_hint(hint, sizeof hint, got, allowed);
+  snprintf(msg, sizeof msg, "%s%s", fmt, hint);
+  return usage_error(msg, got);
 }
 
 static int is_help(const char *a) {
@@ -147,6 +170,7 @@ static sim_t *attach_sim(engine_t *e, const run_opts *o) {
   return s;
 }
 
+/* Every Lua state a reload makes, and the scratch state a validation (check, reload) uses. */
 static void on_new_state(engine_t *e, lua_State *L, void *ud) {
   (void)ud;
   (void)e;
@@ -238,7 +262,7 @@ static int cmd_run(int argc, char **argv) {
       if (used < 0) return 2;
       i += used;
     } else {
-      return usage_error("unknown option '%s' for run", argv[i]);
+      return unknown_error("unknown option '%s' for run", argv[i], run_options);
     }
   }
   if (i >= argc) return usage_error("%s", "run needs a script: recwatch run SCRIPT [ARGS...]");
@@ -254,24 +278,29 @@ static int cmd_run(int argc, char **argv) {
 static int cmd_check(int argc, char **argv) {
   char err[1024];
   engine_t *e;
-  int rc;
-  if (argc == 2 && is_help(argv[1])) {
+  int rc, i = 1;
+  if (argc >= 2 && is_help(argv[1])) {
     fputs(check_usage, stdout);
     return 0;
   }
-  if (argc != 2) return usage_error("%s", "check needs exactly one script: recwatch check SCRIPT");
+  if (i < argc && strcmp(argv[i], "--sim") == 0) {  /* rec.sim as `run --sim` has it */
+    sim_url = "http://127.0.0.1:1";
+    i++;
+  }
+  if (i >= argc) return usage_error("%s", "check needs a script: recwatch check [--sim] SCRIPT [ARGS...]");
   e = engine_new(err, sizeof err);
   if (!e) {
     fprintf(stderr, "recwatch: %s\n", err);
     return 2;
   }
-  rc = engine_check_file(e, argv[1], err, sizeof err);
+  engine_on_new_state(e, on_new_state, NULL);
+  rc = engine_check_script(e, argv[i], argc - i - 1, argv + i + 1, err, sizeof err);
   engine_free(e);
   if (rc != 0) {
     fprintf(stderr, "%s\n", err);
     return 1;
   }
-  printf("%s: ok\n", argv[1]);
+  printf("%s: ok\n", argv[i]);
   return 0;
 }
 
@@ -337,7 +366,7 @@ static int dispatch(int argc, char **argv) {
       char *h[2] = {"query", "--help"};
       return cmd_query(2, h);
     }
-    if (!u) return usage_error("no help for unknown command '%s'", argv[i + 1]);
+    if (!u) return unknown_error("no help for unknown command '%s'", argv[i + 1], commands);
     fputs(u, stdout);
     return 0;
   }
@@ -351,7 +380,7 @@ static int dispatch(int argc, char **argv) {
   if (strcmp(argv[i], "query") == 0) return cmd_query(argc - i, argv + i);
   if (strcmp(argv[i], "sim") == 0) return sim_command(argc - i, argv + i);
   if (strcmp(argv[i], "test") == 0) return rtest_command(argc - i, argv + i);
-  return usage_error("unknown command '%s'", argv[i]);
+  return unknown_error("unknown command '%s'", argv[i], commands);
 }
 
 int main(int argc, char **argv) {

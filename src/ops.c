@@ -262,6 +262,22 @@ static int parse_addr(const char *addr, char *host, size_t hostlen, int *port) {
   return 0;
 }
 
+int ops_listen_check(const char *addr, char *err, size_t errlen) {
+  char host[96], want[128];
+  int port, same;
+  if (parse_addr(addr, host, sizeof host, &port) != 0) {
+    snprintf(err, errlen, "listen: '%.100s' is not HOST:PORT, [IPV6]:PORT or PORT",
+             addr ? addr : "");
+    return -1;
+  }
+  snprintf(want, sizeof want, "%s:%d", host, port);
+  lock();
+  same = !ops.listening || strcmp(ops.addr, want) == 0;
+  if (!same) snprintf(err, errlen, "listen: already listening on %s (one listener per process)", ops.url);
+  unlock();
+  return same ? 0 : -1;
+}
+
 int ops_listen(const char *addr, char *err, size_t errlen) {
   httpd_options o;
   char host[96], want[128];
@@ -538,6 +554,52 @@ static void on_beat(uv_timer_t *t) {
   if (ops.watchdog) ops_notify("WATCHDOG=1");  /* only a loop that runs gets here */
 }
 
+/* A SIGHUP that comes while a reload is under way (from the SIGHUP until the new script's
+ * first run, ops_reloaded/ops_reload_failed) is no failed reload: it is queued, and any
+ * number of them make one more reload once the current one has its verdict, so the script
+ * that runs in the end is the file as it was at (or after) the last SIGHUP. */
+static struct {
+  int queued, timer_init;
+  uv_timer_t timer;
+} hup;
+
+static void reload_now(engine_t *e) {
+  char err[1024];
+  const char *state = engine_config(e)->state_path;
+  log_info("SIGHUP: reloading the script");
+  if (!state || !*state || strcmp(state, ":memory:") == 0)
+    log_warn("reload without a state file (--state or rec.configure{state=}): the statuses "
+             "and alerts the old script kept in memory are not carried over");
+  ops_notify("RELOADING=1");
+  if (engine_reload(e, err, sizeof err) != 0) {
+    log_error("reload failed, the running script goes on: %s", err);
+    metrics_inc1(metrics_builtin()->reloads, "failed", 1);
+    ops_notify("READY=1");
+    return;
+  }
+}
+
+static void on_queued_reload(uv_timer_t *t) {
+  engine_t *e = t->data;
+  if (!hup.queued) return;
+  hup.queued = 0;
+  if (engine_stopping(e) || engine_reloading(e)) return;  /* a stop came meanwhile */
+  reload_now(e);
+}
+
+/* After a reload's verdict: the queued SIGHUP's reload, from the loop (not from inside the
+ * task_resume that gave the verdict). */
+static void run_queued_reload(engine_t *e) {
+  if (!hup.queued) return;
+  if (!hup.timer_init) {
+    uv_timer_init(engine_loop(e), &hup.timer);  /* closed with the loop's other handles */
+    uv_unref((uv_handle_t *)&hup.timer);
+    hup.timer_init = 1;
+  }
+  hup.timer.data = e;
+  uv_timer_start(&hup.timer, on_queued_reload, 0, 0);
+}
+
 /* SIGHUP: reload the script; SIGUSR1: the /status document to the log. Kept apart from the
  * engine's SIGINT/SIGTERM handling. */
 static void on_ops_signal(uv_signal_t *h, int signum) {
@@ -549,20 +611,18 @@ static void on_ops_signal(uv_signal_t *h, int signum) {
     sbuf_free(&b);
     return;
   }
-  {
-    char err[1024];
-    const char *state = engine_config(e)->state_path;
-    log_info("SIGHUP: reloading the script");
-    if (!state || !*state || strcmp(state, ":memory:") == 0)
-      log_warn("reload without a state file (--state or rec.configure{state=}): the statuses "
-               "and alerts the old script kept in memory are not carried over");
-    ops_notify("RELOADING=1");
-    if (engine_reload(e, err, sizeof err) != 0) {
-      log_error("reload failed, the running script goes on: %s", err);
-      metrics_inc1(metrics_builtin()->reloads, "failed", 1);
-      ops_notify("READY=1");
-    }
+  if (engine_reloading(e)) {
+    if (!hup.queued)
+      log_info("SIGHUP during a reload: queued; one more reload follows this one (SIGHUPs "
+               "until then are folded into it)");
+    hup.queued = 1;
+    return;
   }
+  if (engine_stopping(e)) {  /* SIGTERM/SIGINT or rec.exit: stopping wins, nothing failed */
+    log_info("SIGHUP while stopping: no reload");
+    return;
+  }
+  reload_now(e);
 }
 
 void ops_reloaded(engine_t *e) {
@@ -571,6 +631,7 @@ void ops_reloaded(engine_t *e) {
   publish(e);
   ops_notify("READY=1");
   log_info("reload done");
+  run_queued_reload(e);
 }
 
 void ops_reload_failed(engine_t *e) {
@@ -581,6 +642,7 @@ void ops_reload_failed(engine_t *e) {
   log_error("reload failed: the new script raised an error at start-up (see 'task failed' "
             "above); the old script was already stopped, so only what the new one started "
             "before the error runs");
+  run_queued_reload(e);
 }
 
 void ops_attach(engine_t *e) {

@@ -11,6 +11,8 @@
 /* Starts the listener on "HOST:PORT", "[V6]:PORT" or "PORT" (loopback). Listening again on
  * the same address is a no-op; on another one, an error. 0, or -1 with err. */
 int ops_listen(const char *addr, char *err, size_t errlen);
+/* What ops_listen(addr) would answer, without listening: a validation (engine_check_script). */
+int ops_listen_check(const char *addr, char *err, size_t errlen);
 /* The listener's base URL ("http://127.0.0.1:9464"), or NULL when not listening. */
 const char *ops_listen_url(void);
 /* How long the main loop may go without a heartbeat before /healthz says it is stuck. */

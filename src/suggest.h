@@ -1,4 +1,4 @@
-/* suggest: "did you mean" for unknown option names (rec.configure, scenario files). */
+/* suggest: "did you mean" for unknown names (rec.configure, scenario files, the command line). */
 #ifndef REC_SUGGEST_H
 #define REC_SUGGEST_H
 #include <stddef.h>

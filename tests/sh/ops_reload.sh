@@ -3,8 +3,9 @@
 # since its callback may not have queued its alert yet; the new script sees that transition
 # again and runs its callbacks with the same alert ids, and misses nothing after it; each
 # alert reaches the webhook once. A new script that does not compile leaves the old one
-# running; one that compiles but fails at start-up is reported as a failed reload and ends
-# the run with status 1. SIGTERM while a reload waits for the old tasks stops the process.
+# running; one that fails at start-up after its first side effect (which the validation
+# before a reload cannot see past, see ops_reload_validate.sh) is reported as a failed
+# reload and ends the run with status 1. SIGTERM while a reload waits for the old tasks stops the process.
 . "${HELPERS:?}/ops_lib.sh"
 
 cat > "$T/scenario.lua" <<'LUA'
@@ -70,7 +71,7 @@ kill -TERM "$RW_PID"; wait "$RW_PID"; st=$?; RW_PID=
 printf 'print("up") io.stdout:flush() rec.sleep(60)\n' >"$T/ok.lua"
 rw_start run --listen 127.0.0.1:0 "$T/ok.lua"
 wait_for 5 grep -q "^up" "$T/rw.out" || fail "ok.lua did not start"
-printf 'error("broken configuration in the new version")\n' >"$T/ok.lua"
+printf 'rec.spawn(function() end)\nerror("broken configuration in the new version")\n' >"$T/ok.lua"
 kill -HUP "$RW_PID"
 wait "$RW_PID"; st=$?; RW_PID=
 [ $st = 1 ] || fail "a reload whose script fails at start-up: exit status $st"

@@ -4,12 +4,14 @@
 local EXIT = { invalid_argument = 2, auth = 3, not_found = 4, rate_limited = 5,
                timeout = 6, network = 7, server = 8, protocol = 9, cancelled = 10 }
 
+-- Each provider's own spelling, and the other's for the app id: QingCloud says --app-id,
+-- Agora --appid; both are accepted for both.
 local FLAGS = {
-  qingcloud = { ["--app-id"] = "app_id", ["--channel"] = "channel",
+  qingcloud = { ["--app-id"] = "app_id", ["--appid"] = "app_id", ["--channel"] = "channel",
                 ["--from-hour"] = "from_hour", ["--to-hour"] = "to_hour",
                 ["--offset"] = "offset", ["--limit"] = "limit",
                 ["--timeout"] = "timeout", ["--retries"] = "retries" },
-  agora = { ["--appid"] = "appid", ["--resourceid"] = "resourceid", ["--sid"] = "sid",
+  agora = { ["--appid"] = "appid", ["--app-id"] = "appid", ["--resourceid"] = "resourceid", ["--sid"] = "sid",
             ["--mode"] = "mode", ["--timeout"] = "timeout", ["--retries"] = "retries" },
 }
 local SWITCHES = { qingcloud = { ["--all"] = "all" }, agora = {} }
@@ -23,12 +25,26 @@ usage: recwatch query qingcloud --app-id ID --channel NAME [--from-hour N] [--to
                             [--mode individual|mix|web] [--timeout S] [--retries N] [SIM]
   SIM: --sim [--scenario FILE] [--at SECONDS] asks the in-process simulator, at that point
        of its story
+  --app-id and --appid are one flag (QingCloud spells it --app-id, Agora --appid).
 
 One query (--all: every QingCloud page): the normalised result as JSON on stdout, or the
 typed error on stderr with an exit status per kind: 2 invalid_argument (or a usage error),
 3 auth, 4 not_found, 5 rate_limited, 6 timeout, 7 network, 8 server, 9 protocol,
 10 cancelled (docs/api.md).
 ]]
+
+local opts = require "rec._opts"
+
+-- " (did you mean '--channel'?)" for a misspelt flag, the SIM flags (read in C) included.
+local function hint(got, provider)
+  local names = { "--sim", "--scenario", "--at", "--help" }
+  for k in pairs(FLAGS[provider] or {}) do names[#names + 1] = k end
+  for k in pairs(SWITCHES[provider] or {}) do names[#names + 1] = k end
+  if not provider then names = { "qingcloud", "agora" } end
+  table.sort(names)
+  local s = opts.suggest(got, names)
+  return s and (" (did you mean '" .. s .. "'?)") or ""
+end
 
 local function usage(msg)
   io.stderr:write("recwatch query: ", msg, "\n\n", USAGE, "\nTry 'recwatch query --help'.\n")
@@ -76,7 +92,11 @@ return function(provider, ...)
     end
   end
   local flags = FLAGS[provider]
-  if not flags then return usage("the provider must be qingcloud or agora") end
+  if not flags then
+    if provider == nil then return usage("the provider must be qingcloud or agora") end
+    return usage("unknown provider '" .. tostring(provider) .. "': it must be qingcloud or agora"
+                 .. hint(tostring(provider)))
+  end
   local params, opts, argv = {}, {}, { ... }
   local i = 1
   while i <= #argv do
@@ -86,7 +106,9 @@ return function(provider, ...)
       i = i + 1
     else
       local key = flags[argv[i]]
-      if not key then return usage("unknown option '" .. tostring(argv[i]) .. "' for " .. provider) end
+      if not key then
+        return usage("unknown option '" .. tostring(argv[i]) .. "' for " .. provider .. hint(argv[i], provider))
+      end
       local v = argv[i + 1]
       if v == nil then return usage(argv[i] .. " needs a value") end
       if NUMERIC[key] then
