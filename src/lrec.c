@@ -165,7 +165,7 @@ static void cfg_retry_delays(lua_State *L, int idx, provider_conf *p) {
       p->retry.delays[i - 1] = d;
       lua_pop(L, 1);
     }
-    p->retry.ndelays = (int)len;
+    retry_policy_set_all(&p->retry, p->retry.delays, (int)len);  /* every class */
   }
   lua_pop(L, 1);
 }
