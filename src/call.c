@@ -194,6 +194,7 @@ static void on_reply(void *ud, const http_response *res, const rec_err *terr) {
                 "(%.1f%% of the configured %g/s); the request goes again",
                 provider_label(pc), b->window_n > 0 ? b->window_n : 1, b->w,
                 100.0 * b->span / b->w, b->rate);
+    metrics_inc1(mb->retries, provider_label(pc), 1);
     pc->free_429++;
     pc->attempt--;
     if (res->retry_after > 0) after(pc, res->retry_after, on_backoff_done);

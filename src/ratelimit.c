@@ -61,26 +61,46 @@ double rl_reserve(rl_bucket *b, double now) {
   return slot - now;
 }
 
+/* The j-th most recent departure (1-based) counting the pending ones as the most recent:
+ * NAN when it is not known (pending, or older than the stamps kept), else its stamp.
+ * srt holds the stamps in ascending order. */
+static double recent(const rl_bucket *b, const rl_stamp *srt, int j, int *pending) {
+  j -= b->pending;
+  *pending = j <= 0;
+  if (j <= 0 || j > b->nsent) return NAN;
+  return srt[b->nsent - j].t;
+}
+
 double rl_commit(rl_bucket *b, double now) {
   double at;
-  int n = b->window_n, need;
+  int n = b->window_n;
   if (b->rate <= 0) return 0;
   /* smoothing only: after a stall, the late ones go half an interval apart */
   at = b->last + b->interval / 2;
   if (n > 0) {
+    rl_stamp srt[RL_RING];
+    double t;
+    int m, wait_pending;
+    memcpy(srt, b->sent, (size_t)b->nsent * sizeof srt[0]);
+    qsort(srt, (size_t)b->nsent, sizeof srt[0], by_time);
     /* this one, the pending ones and the departures still in the window: at most n */
-    need = b->nsent + b->pending + 1 - n;  /* departures that must have left the window */
-    if (need > b->nsent) {
-      /* n requests are committed and not yet out: wait for them */
-      if (at < now + b->interval) at = now + b->interval;
-    } else if (need > 0) {
-      /* the need-th oldest stamp must be a window old */
-      rl_stamp tmp[RL_RING];
-      double t;
-      memcpy(tmp, b->sent, (size_t)b->nsent * sizeof tmp[0]);
-      qsort(tmp, (size_t)b->nsent, sizeof tmp[0], by_time);
-      t = tmp[need - 1].t + b->w;
-      if (t > at) at = t;
+    t = recent(b, srt, n, &wait_pending);
+    if (wait_pending) {
+      if (at < now + b->interval) at = now + b->interval;  /* n still on their way */
+    } else if (!isnan(t) && t + b->w > at) {
+      at = t + b->w;
+    }
+    /* widened past the guard (the server is stricter than configured): its own window,
+     * w0 for about n w0 / w requests, must hold too, or a catch-up could put more than
+     * that within one second while n per w still holds */
+    m = (int)ceil(n * b->w0 / b->w - 1e-9);
+    if (m < n) {
+      t = recent(b, srt, m < 1 ? 1 : m, &wait_pending);
+      if (wait_pending) {
+        if (at < now + b->interval) at = now + b->interval;
+      } else if (!isnan(t) && t + b->w0 > at) {
+        at = t + b->w0;
+      }
     }
   } else if (b->last + b->interval > at) {
     at = b->last + b->interval;  /* no ring: plain spacing */
@@ -131,19 +151,30 @@ void rl_abandon(rl_bucket *b) {
 }
 
 int rl_throttled(rl_bucket *b, double now, double departed) {
-  double more;
+  double f, w;
+  if (b->rate <= 0) return 0;
+  b->refused++;
   /* one widening per window: until the departures paced by the last one fill a window,
    * a 429 still tells of the old pace (or of one burst of arrivals, a server stall) */
-  if (b->rate <= 0 || departed < b->widened_at + b->w) return 0;
-  more = (b->w - b->w0) / 2;
-  if (more < RL_STEP * b->span) more = RL_STEP * b->span;
-  set_window(b, b->w + more);
+  if (departed < b->widened_at + b->w) return 0;
+  /* the share refused since the last widening: the server took (1 - f) of our pace, so
+   * its limit is about that (a server stricter than configured is matched at once); a
+   * lone 429 among many (jitter) widens by the step */
+  f = (double)b->refused / (double)(b->refused + b->accepted);
+  if (b->refused + b->accepted < (b->window_n > 1 ? b->window_n : 2)) f = 0;  /* too few */
+  if (f > 0.9) f = 0.9;
+  w = b->w * (1 + RL_GUARD) / (1 - f);
+  if (w < b->w + RL_STEP * b->span) w = b->w + RL_STEP * b->span;
+  set_window(b, w);
   b->widened_at = now;
+  b->refused = b->accepted = 0;
   b->throttled++;
   return 1;
 }
 
 void rl_accepted(rl_bucket *b) {
-  if (b->rate <= 0 || b->w <= b->w0) return;
+  if (b->rate <= 0) return;
+  b->accepted++;
+  if (b->w <= b->w0) return;
   set_window(b, b->w - RL_STEP * b->span / RL_NARROW_N);
 }

@@ -17,12 +17,13 @@
  * ~140 ms under load) is not spent here: a late timer only delays a departure, and the
  * window is counted on actual departures, so a late one never pushes others closer. */
 #define RL_GUARD 0.02
-/* A 429 widens the window by max(RL_STEP of the server's window, half the widening so
- * far), at most once per window (429s to requests that left less than a window after the
- * last widening tell of the old pace, or of one burst of stamps from a stalled server);
- * every other reply narrows it by RL_STEP / RL_NARROW_N. A widening is thus spent over
- * ~1,000 requests: a jitter that needs it costs about one 429 per 1,000, and a server 2x
- * stricter than configured is matched after ~12 widenings. */
+/* A 429 widens the window at most once per window (429s to requests that left less than a
+ * window after the last widening tell of the old pace, or of one burst of stamps from a
+ * stalled server): by RL_STEP of the server's window, or, when the server refused a share
+ * f of the replies since the last widening, to w (1 + RL_GUARD) / (1 - f), which matches a
+ * server stricter than configured at once. Every other reply narrows the window by
+ * RL_STEP / RL_NARROW_N: a widening is spent over ~1,000 requests, so a jitter that needs
+ * it costs about one 429 per 1,000. */
 #define RL_STEP 0.02
 #define RL_NARROW_N 1000
 /* The guard never grows past this many windows (a server 16 times stricter than told). */
@@ -47,6 +48,7 @@ typedef struct rl_bucket {
   unsigned next_id; /* the next departure's id */
   double rtt_floor; /* the round trip of an unhurried request (a slow-rising minimum); <0: none */
   long throttled;   /* widenings so far */
+  long refused, accepted;  /* replies since the last widening: 429s, others */
   rl_stamp sent[RL_RING];
 } rl_bucket;
 

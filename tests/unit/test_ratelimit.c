@@ -145,7 +145,8 @@ static void test_429_widens_once_per_round_and_narrows_slowly(void **state) {
   rl_init(&b, 10);
   assert_int_equal(rl_throttled(&b, 5.0, 4.9), 1);
   w1 = b.w;
-  assert_true(fabs(w1 - (1 + RL_GUARD + RL_STEP)) < 1e-9);
+  /* a lone 429: by the guard again, at least RL_STEP of the window */
+  assert_true(fabs(w1 - fmax((1 + RL_GUARD) * (1 + RL_GUARD), 1 + RL_GUARD + RL_STEP)) < 1e-9);
   assert_true(fabs(b.interval - w1 / 10) < 1e-9);
   /* requests that left before the widening, or less than a window after it, answer 429
    * too: no second widening */
@@ -155,17 +156,37 @@ static void test_429_widens_once_per_round_and_narrows_slowly(void **state) {
   /* one sent a window after it: widens again, by at least half of what was added so far */
   assert_int_equal(rl_throttled(&b, 6.5, 6.1), 1);
   assert_true(b.w >= w1 + RL_STEP - 1e-9);
-  /* repeated 429s find a server twice as strict within a dozen rounds, and stop at the cap */
+  /* lone 429s, one per round: each adds the guard (2%) */
+  w1 = b.w;
   for (i = 0; i < 12; i++) rl_throttled(&b, 10.0 + 3 * i, 10.0 + 3 * i);
-  assert_true(b.w > 2.0);
-  for (i = 0; i < 100; i++) rl_throttled(&b, 100.0 + 20 * i, 100.0 + 20 * i);
+  assert_true(fabs(b.w - w1 * pow(1 + RL_GUARD, 12)) < 1e-6);
+  /* half the replies since the last widening were 429s: the server takes half our pace,
+   * so the window doubles at once (with the guard) */
+  rl_init(&b, 10);
+  rl_throttled(&b, 1, 1);
+  for (i = 0; i < 9; i++) {
+    rl_accepted(&b);
+    assert_int_equal(rl_throttled(&b, 1.5, 1.5), 0);  /* counted, within the window */
+  }
+  w1 = b.w;
+  assert_int_equal(rl_throttled(&b, 3, 3), 1);
+  assert_true(fabs(b.w - w1 * (1 + RL_GUARD) / (1 - 10.0 / 19)) < 1e-6);  /* 10 of 19 */
+  /* only 429s: at most 10 times per round, and never past RL_MAX_WIDEN windows */
+  rl_init(&b, 10);
+  for (i = 0; i < 20; i++) rl_throttled(&b, 0.5, 0.5);  /* the first widens by the step */
+  w1 = b.w;
+  assert_int_equal(rl_throttled(&b, 3, 3), 1);
+  assert_true(fabs(b.w - w1 * (1 + RL_GUARD) * 10) < 1e-6);
+  for (i = 0; i < 20; i++) rl_throttled(&b, 3.5, 3.5);
+  assert_int_equal(rl_throttled(&b, 100, 100), 1);
   assert_true(fabs(b.w - RL_MAX_WIDEN) < 1e-9);
   /* narrowing: one step of the window takes RL_NARROW_N accepted replies */
   rl_init(&b, 10);
   rl_throttled(&b, 1, 1);
+  w1 = b.w;
   for (i = 0; i < RL_NARROW_N / 2; i++) rl_accepted(&b);
-  assert_true(fabs(b.w - (1 + RL_GUARD + RL_STEP / 2)) < 1e-6);
-  for (i = 0; i < RL_NARROW_N; i++) rl_accepted(&b);
+  assert_true(fabs(b.w - (w1 - RL_STEP / 2)) < 1e-6);
+  for (i = 0; i < 2 * RL_NARROW_N; i++) rl_accepted(&b);
   assert_true(fabs(b.w - (1 + RL_GUARD)) < 1e-12);  /* never below the floor */
 }
 
