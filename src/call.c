@@ -197,8 +197,13 @@ static void on_reply(void *ud, const http_response *res, const rec_err *terr) {
     metrics_inc1(mb->retries, provider_label(pc), 1);
     pc->free_429++;
     pc->attempt--;
-    if (res->retry_after > 0) after(pc, res->retry_after, on_backoff_done);
-    else begin_attempt(pc);
+    if (res->retry_after > 0) {
+      double d = res->retry_after;  /* capped like any retry wait */
+      if (pc->retry.max_delay > 0 && d > pc->retry.max_delay) d = pc->retry.max_delay;
+      after(pc, d, on_backoff_done);
+    } else {
+      begin_attempt(pc);
+    }
     return;
   }
   rl_accepted(&pc->conf->bucket);

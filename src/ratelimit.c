@@ -135,7 +135,10 @@ void rl_arrived(rl_bucket *b, long id, double left, double now) {
   int i;
   if (b->rate <= 0 || b->window_n <= 0 || id < 0 || rtt < 0) return;
   if (b->rtt_floor < 0 || rtt < b->rtt_floor) b->rtt_floor = rtt;
-  late = now - b->rtt_floor;
+  /* it arrived at most (rtt - rtt_floor) after an unhurried one would have; the guard
+   * (w0 - span) already allows that much for the request a window before any other, so
+   * only the excess moves the stamp: a reply a few ms slow (a busy client) costs nothing */
+  late = now - b->rtt_floor - (b->w0 - b->span);
   /* the floor rises slowly (a route that got longer), at most 1 ms per reply, so a stall
    * hardly moves it */
   b->rtt_floor += (rtt - b->rtt_floor) / 64 < 0.001 ? (rtt - b->rtt_floor) / 64 : 0.001;

@@ -70,8 +70,9 @@ double rl_commit(rl_bucket *b, double now);
  * longer pending. */
 long rl_leave(rl_bucket *b, double now);
 /* The reply to departure id came at now, after leaving at left: a reply that took longer
- * than an unhurried one (rtt_floor) tells that the server saw the request late (it was
- * stalled, or the request waited on the way), so the stamp moves to now - rtt_floor. A
+ * than an unhurried one (rtt_floor) tells that the server may have seen the request late (it
+ * was stalled, or the request waited on the way), by up to rtt - rtt_floor; the guard covers
+ * that much, so the stamp moves to now - rtt_floor - guard when that is later. A
  * stalled server stamps a burst of arrivals at once, and a window later every request
  * paced by departures alone would meet that burst and get a 429 (an echo). */
 void rl_arrived(rl_bucket *b, long id, double left, double now);
