@@ -183,17 +183,21 @@ static void on_reply(void *ud, const http_response *res, const rec_err *terr) {
             provider_label(pc), pc->attempt, res->status, res->body_len);
   /* a slow reply moves the request's stamp to when the server may have seen it */
   rl_arrived(&pc->conf->bucket, pc->left_id, pc->left_at, engine_now(pc->e));
-  if (res->status == 429 && pc->free_429 < FREE_429 && !engine_stopping(pc->e)) {
-    /* the server's window was fuller than ours: widen ours and send it again, after the
-     * server's Retry-After if it gave one */
+  if (res->status != 429) {
+    rl_accepted(&pc->conf->bucket);
+  } else {
+    /* the server's window was fuller than ours: widen ours */
     rl_bucket *b = &pc->conf->bucket;
-    metrics_inc2(mb->requests, provider_label(pc), rec_errkind_name(REC_E_RATE_LIMITED), 1);
     if (rl_throttled(b, engine_now(pc->e), pc->left_at))
       log_write(LOG_WARN, task_id(pc->t),
                 "%s answered 429 (rate limit): pacing widened to %d requests per %.3f s "
-                "(%.1f%% of the configured %g/s); the request goes again",
+                "(%.1f%% of the configured %g/s)",
                 provider_label(pc), b->window_n > 0 ? b->window_n : 1, b->w,
                 100.0 * b->span / b->w, b->rate);
+  }
+  if (res->status == 429 && pc->free_429 < FREE_429 && !engine_stopping(pc->e)) {
+    /* sent again with a new slot, after the server's Retry-After if it gave one */
+    metrics_inc2(mb->requests, provider_label(pc), rec_errkind_name(REC_E_RATE_LIMITED), 1);
     metrics_inc1(mb->retries, provider_label(pc), 1);
     pc->free_429++;
     pc->attempt--;
@@ -206,7 +210,6 @@ static void on_reply(void *ud, const http_response *res, const rec_err *terr) {
     }
     return;
   }
-  rl_accepted(&pc->conf->bucket);
   if (interpret(pc, L, res, &err) == 0) {
     metrics_inc2(mb->requests, provider_label(pc), "ok", 1);
     lua_xmove(L, task_thread(pc->t), 1);
