@@ -168,10 +168,11 @@ if rl:
         if c == "recwatch":
             worst = max(x["r429"] for x in r)
             checks.append(("rate limit: 0 429s", worst == 0, "%d in the worst run" % worst))
-            # pacing runs at 1/1.15 of the rate: 150 ms of each window for jitter
-            checks.append(("rate limit: achieved >= 85% of the limit", rate >= 0.85 * a.rate,
+            # pacing: n departures per 1.02 s (issue 20: >= 97% idle, >= 92% loaded)
+            checks.append(("rate limit: achieved >= 92% of the limit", rate >= 0.92 * a.rate,
                            "%.1f%%" % (100 * rate / a.rate)))
-    out += ["", "(recwatch: `rate = N`, `retries = 0`, so a 429 would be counted, not retried. "
+    out += ["", "(recwatch: `rate = N`, `retries = 0`; a 429 is resent inside C, never shown to "
+            "the script, and counted from recwatch_provider_requests_total{outcome=\"rate_limited\"}. "
             "The -naive rows are the hand-written pollers with no pacing at all; they have no "
             "429 handling, so their \"achieved rate\" counts only accepted replies.)", ""]
 

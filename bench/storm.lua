@@ -28,5 +28,9 @@ local tasks = {}
 for k = 1, C do tasks[k] = rec.spawn(poller) end
 for k = 1, C do tasks[k]:wait() end
 local wall = rec.now() - t0
+-- a 429 is resent inside C and never reaches the script: count the server's answers
+local n429 = rec.metrics.text():match(
+  'recwatch_provider_requests_total{provider="agora",outcome="rate_limited"} (%d+)')
+rl = rl + (tonumber(n429) or 0)
 print(string.format("RESULT contender=recwatch n=%d ok=%d status5=%d errors=%d r429=%d wall=%.3f",
                     N, ok, st5, errs, rl, wall))

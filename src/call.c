@@ -17,6 +17,10 @@
  * wanted (a reused connection closed before any reply) goes again with a new pacing slot,
  * without spending the script's retries, at most this many times per call. */
 #define FREE_RESENDS 5
+/* A 429 is the pacing's business, never the script's: the request goes again with a new
+ * slot (the window widened) without spending the script's retries, up to this many times
+ * per call; only a server that keeps refusing past that shows the script rate_limited. */
+#define FREE_429 20
 
 typedef struct pcall {
   pending_t base;
@@ -26,15 +30,19 @@ typedef struct pcall {
   call_provider provider;
   agora_query_params ap;
   qc_query_params qp;
-  int attempt, retries, free_resends;
+  int attempt, retries, free_resends, free_429;
   int resent, refused;         /* set by on_leave for the attempt in flight */
-  int failover_counted;        /* the attempt whose failover was counted */
+  int committed;               /* pending in the bucket: committed, not yet departed */
+  int tries[RETRY_NCLASS];     /* retries so far, per class of failure */
+  const char *host;            /* the host of the last send (a change counts a failover) */
   double timeout;
   retry_policy retry;          /* the provider's, or this call's delays */
   rtimer_t timer;              /* backoff and pacing waits, on the engine clock */
   http_req_t *req;
   int queued;                  /* counted in recwatch_pacing_queue */
   double asked_at, sent_at;    /* engine_now: slot asked for, request sent */
+  double left_at;              /* engine_now: the request's departure (on_leave) */
+  long left_id;                /* its id in the bucket (rl_leave); -1: it has not left */
   char strs[];                 /* the call's strings, copied: one allocation per call */
 } pcall;
 
@@ -50,8 +58,16 @@ static void unqueue(pcall *pc) {
   metrics_inc1(metrics_builtin()->pacing_queue, provider_label(pc), -1);
 }
 
+/* The attempt was committed in the pacing bucket and will not leave. */
+static void uncommit(pcall *pc) {
+  if (!pc->committed) return;
+  pc->committed = 0;
+  rl_abandon(&pc->conf->bucket);
+}
+
 static void pcall_free(pcall *pc) {
   unqueue(pc);
+  uncommit(pc);
   rtimer_stop(&pc->timer);
   if (pc->req) http_cancel(pc->req);
   free(pc);
@@ -85,7 +101,6 @@ static void fail(pcall *pc, rec_err *err) {
 static void slot_reached(pcall *pc);
 static void on_backoff_done(rtimer_t *t) { begin_attempt(t->data); }
 static void on_slot(rtimer_t *t) { slot_reached(t->data); }
-static void on_committed(rtimer_t *t) { send_attempt(t->data); }
 
 /* Runs then(pc) after seconds on the call's engine timer (never early: the engine clock
  * fires a timer only once its deadline has passed, in real and virtual time alike). */
@@ -94,13 +109,22 @@ static void after(pcall *pc, double seconds, rtimer_cb then) {
   rtimer_start(&pc->timer, seconds);
 }
 
+/* Which retry table a failure takes: a 206 (Agora's "request not completed", code 65) is
+ * the same request again on the same host; anything else on a query (no reply, a 5xx) is
+ * the failover table, and moves to the next host as it goes. */
+static retry_class failure_class(const rec_err *err) {
+  return err->status == 206 ? RETRY_AGAIN : RETRY_FAILOVER;
+}
+
 static void failed_attempt(pcall *pc, rec_err *err) {
   double d;
+  retry_class cls = failure_class(err);
   if (!err->retryable || pc->attempt > pc->retries || engine_stopping(pc->e)) {
     fail(pc, err);
     return;
   }
-  d = retry_delay(&pc->retry, pc->attempt, err->retry_after, engine_random(pc->e));
+  pc->tries[cls]++;
+  d = retry_delay(&pc->retry, cls, pc->tries[cls], err->retry_after, engine_random(pc->e));
   metrics_inc1(metrics_builtin()->retries, provider_label(pc), 1);
   log_write(LOG_INFO, task_id(pc->t), "%s query attempt %d failed (%s: %s); retrying in %.2f s",
             provider_label(pc), pc->attempt, rec_errkind_name(err->kind), err->message, d);
@@ -135,6 +159,7 @@ static void on_reply(void *ud, const http_response *res, const rec_err *terr) {
   rec_err err;
   const metrics_builtin_t *mb = metrics_builtin();
   pc->req = NULL;
+  uncommit(pc);  /* it never left (no connection, a refusal, a resend) */
   metrics_observe1(mb->request_duration, provider_label(pc), engine_now(pc->e) - pc->sent_at);
   if (terr && (pc->resent || pc->refused) && pc->free_resends < FREE_RESENDS &&
       !engine_stopping(pc->e)) {
@@ -156,6 +181,35 @@ static void on_reply(void *ud, const http_response *res, const rec_err *terr) {
   }
   log_write(LOG_DEBUG, task_id(pc->t), "%s query attempt %d: HTTP %ld, %zu bytes",
             provider_label(pc), pc->attempt, res->status, res->body_len);
+  /* a slow reply moves the request's stamp to when the server may have seen it */
+  rl_arrived(&pc->conf->bucket, pc->left_id, pc->left_at, engine_now(pc->e));
+  if (res->status != 429) {
+    rl_accepted(&pc->conf->bucket);
+  } else {
+    /* the server's window was fuller than ours: widen ours */
+    rl_bucket *b = &pc->conf->bucket;
+    if (rl_throttled(b, engine_now(pc->e), pc->left_at))
+      log_write(LOG_WARN, task_id(pc->t),
+                "%s answered 429 (rate limit): pacing widened to %d requests per %.3f s "
+                "(%.1f%% of the configured %g/s)",
+                provider_label(pc), b->window_n > 0 ? b->window_n : 1, b->w,
+                100.0 * b->span / b->w, b->rate);
+  }
+  if (res->status == 429 && pc->free_429 < FREE_429 && !engine_stopping(pc->e)) {
+    /* sent again with a new slot, after the server's Retry-After if it gave one */
+    metrics_inc2(mb->requests, provider_label(pc), rec_errkind_name(REC_E_RATE_LIMITED), 1);
+    metrics_inc1(mb->retries, provider_label(pc), 1);
+    pc->free_429++;
+    pc->attempt--;
+    if (res->retry_after > 0) {
+      double d = res->retry_after;  /* capped like any retry wait */
+      if (pc->retry.max_delay > 0 && d > pc->retry.max_delay) d = pc->retry.max_delay;
+      after(pc, d, on_backoff_done);
+    } else {
+      begin_attempt(pc);
+    }
+    return;
+  }
   if (interpret(pc, L, res, &err) == 0) {
     metrics_inc2(mb->requests, provider_label(pc), "ok", 1);
     lua_xmove(L, task_thread(pc->t), 1);
@@ -169,13 +223,18 @@ static void on_reply(void *ud, const http_response *res, const rec_err *terr) {
   failed_attempt(pc, &err);
 }
 
+/* Agora's host for this attempt: the same host for the first failover retry, then the
+ * next ones (agora_host_for_attempt), counting failover retries only: a 206 retry or a
+ * free re-send stays where it is. */
+static const char *agora_host(const pcall *pc) {
+  const provider_conf *c = pc->conf;
+  return agora_host_for_attempt((const char *const *)c->hosts, c->nhosts,
+                                1 + pc->tries[RETRY_FAILOVER]);
+}
+
 static char *build_url(pcall *pc, rec_err *err) {
   provider_conf *c = pc->conf;
-  if (pc->provider == CALL_AGORA) {
-    const char *host = agora_host_for_attempt((const char *const *)c->hosts, c->nhosts,
-                                              pc->attempt);
-    return agora_build_query_url(host, &pc->ap, err);
-  }
+  if (pc->provider == CALL_AGORA) return agora_build_query_url(agora_host(pc), &pc->ap, err);
   return qc_build_query_url(c->hosts[0], &pc->qp, c->id, c->secret,
                             (time_t)engine_time(pc->e), err);
 }
@@ -188,7 +247,10 @@ static int on_leave(void *ud, int resend) {
     pc->resent = 1;
     return 1;
   }
-  if (rl_leave(&pc->conf->bucket, engine_now(pc->e)) != 0) {
+  pc->committed = 0;  /* rl_leave takes it off the pending ones either way */
+  pc->left_at = engine_now(pc->e);
+  pc->left_id = rl_leave(&pc->conf->bucket, pc->left_at);
+  if (pc->left_id < 0) {
     pc->refused = 1;
     return 1;
   }
@@ -205,16 +267,13 @@ static void send_attempt(pcall *pc) {
   const metrics_builtin_t *mb = metrics_builtin();
   unqueue(pc);
   metrics_observe1(mb->pacing_wait, provider_label(pc), engine_now(pc->e) - pc->asked_at);
-  if (pc->provider == CALL_AGORA && pc->attempt > 1 && pc->conf->nhosts > 1 &&
-      pc->attempt != pc->failover_counted &&  /* a free re-send is not another failover */
-      agora_host_for_attempt((const char *const *)pc->conf->hosts, pc->conf->nhosts,
-                             pc->attempt) !=
-          agora_host_for_attempt((const char *const *)pc->conf->hosts, pc->conf->nhosts,
-                                 pc->attempt - 1)) {
-    metrics_inc1(mb->failovers, provider_label(pc), 1);
-    pc->failover_counted = pc->attempt;
+  if (pc->provider == CALL_AGORA) {
+    const char *host = agora_host(pc);
+    if (pc->host && host != pc->host) metrics_inc1(mb->failovers, provider_label(pc), 1);
+    pc->host = host;
   }
   if (!url) {
+    uncommit(pc);
     fail(pc, &err);
     return;
   }
@@ -230,18 +289,26 @@ static void send_attempt(pcall *pc) {
   r.reuse = 1;
   r.on_leave = on_leave;
   pc->resent = pc->refused = 0;
+  pc->left_id = -1;
   pc->sent_at = engine_now(pc->e);
   pc->req = http_send(engine_http(pc->e), &r, on_reply, pc, &err);
   free(url);
-  if (!pc->req) failed_attempt(pc, &err);
+  if (!pc->req) {
+    uncommit(pc);
+    failed_attempt(pc, &err);
+  }
 }
 
-/* The booked slot has come: send, unless the previous send was less than one interval
- * ago (this timer, or an earlier one, fired late), then wait for the rest of it. */
+/* The booked slot has come: send when the window of departures allows it, else wait
+ * until it does and ask again. */
 static void slot_reached(pcall *pc) {
   double wait = rl_commit(&pc->conf->bucket, engine_now(pc->e));
-  if (wait > 0.0005) after(pc, wait, on_committed);
-  else send_attempt(pc);
+  if (wait > 0) {
+    after(pc, wait, on_slot);
+    return;
+  }
+  pc->committed = 1;
+  send_attempt(pc);
 }
 
 /* Takes the next pacing slot (FIFO across all tasks), then sends. */
@@ -315,10 +382,7 @@ int call_start(lua_State *L, task_t *t, const call_args *a) {
   pc->conf = a->provider == CALL_AGORA ? &cfg->agora : &cfg->qc;
   pc->retries = a->retries >= 0 ? a->retries : pc->conf->retry.retries;
   pc->retry = pc->conf->retry;
-  if (a->ndelays > 0) {
-    memcpy(pc->retry.delays, a->delays, sizeof a->delays);
-    pc->retry.ndelays = a->ndelays;
-  }
+  if (a->ndelays > 0) retry_policy_set_all(&pc->retry, a->delays, a->ndelays);
   pc->timeout = a->timeout > 0 ? a->timeout : pc->conf->timeout;
   if (a->provider == CALL_AGORA) {
     pc->ap.appid = keep(&at, a->agora.appid);

@@ -67,14 +67,9 @@ void config_set_credential(provider_conf *p, const char *id, const char *secret)
 /* A new rate keeps the bucket's history (the booked slots and the last send), so
  * reconfiguring in the middle of a run never lets a burst through. */
 void config_set_rate(provider_conf *p, double rate) {
-  rl_bucket old = p->bucket;
-  int had = p->rate_set;
   p->rate = rate;
-  rl_init(&p->bucket, rate);
-  if (had) {
-    p->bucket.tat = old.tat;
-    p->bucket.last = old.last;
-  }
+  if (p->rate_set) rl_set_rate(&p->bucket, rate);
+  else rl_init(&p->bucket, rate);
   p->rate_set = 1;
 }
 

@@ -174,7 +174,7 @@ static void cfg_retry_delays(lua_State *L, int idx, provider_conf *p, int apply)
       rp->delays[i - 1] = d;
       lua_pop(L, 1);
     }
-    rp->ndelays = (int)len;
+    retry_policy_set_all(rp, rp->delays, (int)len);  /* every class */
   }
   lua_pop(L, 1);
 }

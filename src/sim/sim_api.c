@@ -81,17 +81,18 @@ static int agora_auth(sim_api_req *r) {
   return 0;
 }
 
-/* Sliding window over the last rate_limit request times of this customer. */
-static int rate_ok(sim_t *s, sim_ag_cred *cr) {
+/* A strict limit: a sliding one-second window over the arrival times (c->t, seconds on the
+ * engine clock, not rounded) of the customer's accepted requests, no burst: a request is
+ * refused when rate_limit accepted ones arrived less than one second before it. */
+static int rate_ok(double now, sim_ag_cred *cr) {
   int n = cr->rate_limit;
-  uint64_t now = (uint64_t)(sim_now(s) * 1000);  /* engine clock, ms */
   if (n <= 0) return 1;
   if (cr->count < (size_t)n) {
     cr->ring[(cr->head + cr->count) % (size_t)n] = now;
     cr->count++;
     return 1;
   }
-  if (now - cr->ring[cr->head] < 1000) return 0;
+  if (now - cr->ring[cr->head] < 1.0) return 0;
   cr->ring[cr->head] = now;
   cr->head = (cr->head + 1) % (size_t)n;
   return 1;
@@ -117,7 +118,7 @@ static void agora_answer(sim_api_req *r) {
     sim_reply_json(c, 401, "{\"message\":\"Invalid authentication credentials\"}");
     return;
   }
-  if (!rate_ok(s, &sc->ag[r->cred])) {
+  if (!rate_ok(now, &sc->ag[r->cred])) {
     sim_reply_json(c, 429, "{\"message\":\"API rate limit exceeded\"}");
     return;
   }

@@ -102,7 +102,7 @@ typedef struct sim_fault {
 typedef struct sim_ag_cred {
   char *id, *secret, *b64;      /* b64 = base64("id:secret") */
   int rate_limit;               /* requests per second; 0 = unlimited */
-  uint64_t *ring;               /* last rate_limit request times (ms) */
+  double *ring;                 /* arrival times of the last rate_limit accepted (s) */
   size_t head, count;
 } sim_ag_cred;
 
