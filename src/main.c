@@ -150,6 +150,7 @@ static sim_t *attach_sim(engine_t *e, const run_opts *o) {
 static void on_new_state(engine_t *e, lua_State *L, void *ud) {
   (void)ud;
   (void)e;
+  ops_new_state();  /* the old script's watchers: their times go on in the new one */
   if (sim_url) lrec_set_sim(L, sim_url);
 }
 

@@ -40,6 +40,7 @@ local watch = {}
 -- channel or Agora recording; its fields are what watch.status() copies out.
 local registry = {}
 local FAIL_POLLS = 3        -- callbacks failing on every call in this many polls: "failing"
+local AUTH_RETRY = 60       -- seconds between polls while the credentials are rejected
 local exit_policy           -- nil: the default; false: never change the exit status
 local monitor               -- the stale-checking task, while any watcher runs
 
@@ -67,9 +68,9 @@ local function info_of(w)
   local t = now()
   return {
     name = w.name, kind = w.kind, key = w.key,
-    state = w.stopped and "stopped" or w.ended and "ended" or w.stale and "stale"
-            or (w.consecutive > 0 and "error") or (w.last_good and "ok" or "starting"),
-    stale = w.stale, failing = w.cb_failing,
+    state = w.stopped and "stopped" or w.ended and "ended" or w.auth_failed and "auth_failed"
+            or w.stale and "stale" or (w.consecutive > 0 and "error") or (w.last_good and "ok" or "starting"),
+    stale = w.stale, failing = w.cb_failing, auth_failed = w.auth_failed,
     last_good = w.last_good_time, last_good_age = w.last_good and (t - w.last_good) or nil,
     started = w.started_time, polls = w.polls, good_polls = w.good_polls,
     last_status = w.last_status, last_error = w.last_error, last_error_kind = w.last_error_kind,
@@ -79,7 +80,7 @@ local function info_of(w)
 end
 
 -- Every watcher's health: list of { name, kind, key, state = "starting"|"ok"|"error"|
--- "stale"|"stopped"|"ended", last_good (wall time of the last good poll), last_status,
+-- "auth_failed"|"stale"|"stopped"|"ended", last_good (wall time of the last good poll), last_status,
 -- last_error, last_error_kind, errors, consecutive_errors, next_poll (wall time), ... }.
 function watch.status()
   local out = {}
@@ -87,25 +88,28 @@ function watch.status()
   return out
 end
 
--- True when every running watcher is neither stale nor failing (none running: true).
+-- True when every running watcher is neither stale, nor failing, nor refused by the provider
+-- for its credentials (none running: true).
 function watch.healthy()
   for _, w in ipairs(registry) do
-    if not w.stopped and not w.ended and (w.stale or w.cb_failing) then return false end
+    if not w.stopped and not w.ended and (w.stale or w.cb_failing or w.auth_failed) then return false end
   end
   return true
 end
 
 local function bad_entries()
-  local stale, failing = {}, {}
+  local stale, failing, auth = {}, {}, {}
   for _, w in ipairs(registry) do
     if w.stale then stale[#stale + 1] = w.name end
     if w.cb_failing then failing[#failing + 1] = w.name end
+    if w.auth_failed and not w.stopped and not w.ended then auth[#auth + 1] = w.name end
   end
-  return stale, failing
+  return stale, failing, auth
 end
 
 -- The exit status when the script would end with 0: 3 when a watcher was stale at the end,
--- or its callbacks failed on every call in its last polls. fn(report) may decide otherwise
+-- its credentials were rejected (auth) at its last poll, or its callbacks failed on every
+-- call in its last polls. fn(report) may decide otherwise
 -- (return a number); false keeps 0 always.
 function watch.exit_policy(fn)
   if fn ~= nil and fn ~= false and type(fn) ~= "function" then
@@ -116,17 +120,18 @@ end
 
 local function exit_check(stopping)
   if exit_policy == false or #registry == 0 then return nil end
-  local stale, failing = bad_entries()
-  local report = { stale = stale, failing = failing, stopping = stopping, watchers = watch.status() }
-  local code = (#stale > 0 or #failing > 0) and 3 or nil
+  local stale, failing, auth = bad_entries()
+  local report = { stale = stale, failing = failing, auth_failed = auth, stopping = stopping,
+                   watchers = watch.status() }
+  local code = (#stale > 0 or #failing > 0 or #auth > 0) and 3 or nil
   if exit_policy then
     local ok, r = pcall(exit_policy, report)
     if ok then return r end
     rec.log.error("watch.exit_policy failed: %s", tostring(r))
   end
   if code then
-    rec.log.error("kind=watcher_exit exit status 3: stale watchers {%s}, callbacks failing in {%s}",
-                  table.concat(stale, ", "), table.concat(failing, ", "))
+    rec.log.error("kind=watcher_exit exit status 3: stale watchers {%s}, callbacks failing in {%s}, credentials rejected in {%s}",
+                  table.concat(stale, ", "), table.concat(failing, ", "), table.concat(auth, ", "))
   end
   return code
 end
@@ -149,7 +154,7 @@ local function publish(w, ok)
     provider = w.kind, ok = ok, next_poll = w.next_poll, stale_after = w.stale_after,
     status = w.last_status ~= nil and tostring(w.last_status) or nil,
     error = ok == false and w.last_error or nil,
-    state = (st == "ok" or st == "stale" or st == "error") and st or nil,
+    state = (st == "ok" or st == "stale" or st == "error" or st == "auth_failed") and st or nil,
   })
 end
 
@@ -163,6 +168,20 @@ local function new_entry(kind, name, key, o, every)
   registry[#registry + 1] = w
   w.hkey = key:gsub("/$", "")
   publish(w)
+  -- A reload starts a fresh Lua state, but the registry (ops.c) kept this watcher's times:
+  -- it goes on from them, so reloading does not make a silent watcher look fresh, and one
+  -- already reported stale is not reported (nor alerted) again.
+  local since, last_good, last_good_wall, was_stale = rec.health.times(w.hkey)
+  if since then
+    w.since = math.min(w.since, since)
+    if last_good then w.last_good, w.last_good_time = last_good, last_good_wall end
+    if was_stale and now() - (w.last_good or w.since) > w.stale_after then
+      w.stale = true
+      rec.log.warn("kind=watcher_still_stale watcher=%s: still no good poll for %.1fs (reported before the reload)",
+                   name, now() - (w.last_good or w.since))
+      publish(w)
+    end
+  end
   return w
 end
 
@@ -173,6 +192,16 @@ local function record_error(w, e, what)
   w.consecutive = w.consecutive + 1
   w.by_kind[kind] = (w.by_kind[kind] or 0) + 1
   w.last_error, w.last_error_kind, w.last_error_time = err_text(e), kind, rec.time()
+  if kind == "auth" and not w.auth_failed then
+    -- not transient: retrying will not fix a wrong credential, so it is said at once (and
+    -- /healthz fails at once), and the watcher retries slowly (next_delay) until a good poll
+    -- (the credential fixed, e.g. by a reload) clears it
+    w.auth_failed = true
+    rec.log.error("kind=auth_failed watcher=%s: the provider rejects the credentials; retrying every %gs until a poll succeeds: %s",
+                  w.name, math.max(w.every, AUTH_RETRY), w.last_error, fields(w))
+    publish(w)
+    return
+  end
   local lvl = (kind == "store" or kind == "internal" or kind == "protocol") and rec.log.error or rec.log.warn
   lvl("kind=watcher_error watcher=%s error=%s count=%d: %s%s", w.name, kind, w.by_kind[kind],
       what and (what .. ": ") or "", w.last_error, fields(w))
@@ -228,9 +257,11 @@ end
 local function check_all()
   local live = 0
   for _, w in ipairs(registry) do
-    if (w.stopped or w.ended) and not w.forgotten then
+    if (w.unwatched or w.ended) and not w.forgotten then
+      -- gone from /status and /healthz. Not a watcher stopped by a reload (or SIGTERM): the
+      -- registry keeps its times for the new script (see new_entry)
       w.forgotten = true
-      rec.health.forget(w.hkey)  -- gone from /status and /healthz
+      rec.health.forget(w.hkey)
     elseif not w.stopped and not w.ended then
       live = live + 1
       local age = now() - (w.last_good or w.since)
@@ -266,6 +297,10 @@ local function poll_done(w, good)
     w.good_polls = w.good_polls + 1
     w.consecutive = 0
     w.last_good, w.last_good_time = now(), rec.time()
+    if w.auth_failed then
+      w.auth_failed = false
+      rec.log.info("kind=auth_recovered watcher=%s: the provider accepts the credentials again", w.name, fields(w))
+    end
     if w.stale then recovered(w) end
   end
   -- callbacks: a poll that called some and saw every one fail counts against the watcher
@@ -300,7 +335,8 @@ end
 -- interval) after errors.
 local function next_delay(w, interval)
   local d = interval
-  if w.consecutive > 0 then d = math.min(interval, 2 ^ (w.consecutive - 1)) end
+  if w.auth_failed then d = math.max(interval, AUTH_RETRY)  -- a wrong credential: slowly
+  elseif w.consecutive > 0 then d = math.min(interval, 2 ^ (w.consecutive - 1)) end
   w.next_poll = rec.time() + d
   publish(w)
   return d
@@ -357,7 +393,7 @@ Handle.__index = Handle
 function Handle:stop()
   self.stopped = true
   for _, l in ipairs(self.loops) do
-    if l.w then l.w.stopped = true end
+    if l.w then l.w.stopped, l.w.unwatched = true, true end
     if l.sleeping then l.task:cancel() end
   end
 end
@@ -741,7 +777,8 @@ function watch.agora(o)
     else
       record_error(w, err)
       call(w, "on_error", o.on_error, err)
-      if not start_check(err) then return false end
+      -- rejected credentials say nothing about the recording: no "did not start" for that
+      if err.kind ~= "auth" and not start_check(err) then return false end
       return false
     end
     if not start_check(err) then return false end
