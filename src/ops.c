@@ -289,6 +289,9 @@ static void health(double now, char *reason, size_t reasonlen, double counts[4])
 static uint32_t key_hash(const char *s) {
   uint32_t h = 2166136261u;
   for (; *s; s++) h = (h ^ (unsigned char)*s) * 16777619u;
+  h ^= h >> 16;  /* FNV's low bits alone cluster keys that differ near their end */
+  h *= 0x85ebca6bu;
+  h ^= h >> 13;
   return h;
 }
 
