@@ -11,7 +11,8 @@
 --                on_start_failed=function(res, err) end, on_ended=function(last_res, err) end,
 --                on_error=function(err) end, db=store, + common }              -> handle
 --   common: name=, stale_after=, on_stale=function(info) end, on_recovered=function(info) end,
---           outbox= (a notify outbox: "watcher silent" alerts), fail_polls=3, stagger= (qingcloud)
+--           outbox= (a notify outbox: "watcher silent" alerts), fail_polls=3, stagger= (qingcloud),
+--           auth_retry=60 (seconds between polls while the provider rejects the credentials)
 --   handle:stop()   handle:wait()   handle:state(key)   handle:info()
 --   watch.status() -> list of every watcher's health   watch.healthy() -> bool
 --   watch.exit_policy(fn | false)
@@ -161,7 +162,8 @@ end
 local function new_entry(kind, name, key, o, every)
   local w = {
     kind = kind, name = name, key = key, o = o, every = every,
-    stale_after = o.stale_after or (3 * every + 60), fail_polls = math.max(1, math.floor(o.fail_polls or FAIL_POLLS)),
+    stale_after = o.stale_after or (3 * every + 60), auth_retry = o.auth_retry or AUTH_RETRY,
+    fail_polls = math.max(1, math.floor(o.fail_polls or FAIL_POLLS)),
     polls = 0, good_polls = 0, errors = 0, consecutive = 0, by_kind = {},
     cb_failures = 0, cb_window = {}, started_time = rec.time(), since = now(),
   }
@@ -198,7 +200,7 @@ local function record_error(w, e, what)
     -- (the credential fixed, e.g. by a reload) clears it
     w.auth_failed = true
     rec.log.error("kind=auth_failed watcher=%s: the provider rejects the credentials; retrying every %gs until a poll succeeds: %s",
-                  w.name, math.max(w.every, AUTH_RETRY), w.last_error, fields(w))
+                  w.name, math.max(w.every, w.auth_retry), w.last_error, fields(w))
     publish(w)
     return
   end
@@ -335,7 +337,7 @@ end
 -- interval) after errors.
 local function next_delay(w, interval)
   local d = interval
-  if w.auth_failed then d = math.max(interval, AUTH_RETRY)  -- a wrong credential: slowly
+  if w.auth_failed then d = math.max(interval, w.auth_retry)  -- a wrong credential: slowly
   elseif w.consecutive > 0 then d = math.min(interval, 2 ^ (w.consecutive - 1)) end
   w.next_poll = rec.time() + d
   publish(w)
@@ -429,7 +431,7 @@ local function protocol(msg)
 end
 
 local COMMON = { "db", "name", "stale_after", "on_stale", "on_recovered", "outbox", "on_error",
-                 "fail_polls" }
+                 "fail_polls", "auth_retry" }
 local function allowed(list)
   local all = {}
   for _, k in ipairs(COMMON) do all[#all + 1] = k end
@@ -517,7 +519,7 @@ function watch.qingcloud(o)
     error("watch.qingcloud: channel or channels is required", 2)
   end
   check_fn(o, "watch.qingcloud", { "on_change", "on_error", "on_missing", "on_stale", "on_recovered" })
-  check_num(o, "watch.qingcloud", { "every", "stale_after", "fail_polls" }, 0)
+  check_num(o, "watch.qingcloud", { "every", "stale_after", "fail_polls", "auth_retry" }, 0)
   if o.on_status ~= nil and type(o.on_status) ~= "table" then
     error("watch.qingcloud: 'on_status' must be a table {[code] = function}", 2)
   end
@@ -642,7 +644,8 @@ function watch.agora(o)
   end
   check_fn(o, "watch.agora", { "on_change", "on_started", "on_start_failed", "on_ended",
                                "on_error", "on_stale", "on_recovered" })
-  check_num(o, "watch.agora", { "every", "first_after", "start_every", "start_timeout", "stale_after", "fail_polls" }, 0)
+  check_num(o, "watch.agora", { "every", "first_after", "start_every", "start_timeout", "stale_after", "fail_polls",
+                              "auth_retry" }, 0)
   if o.confirm_delays ~= nil and type(o.confirm_delays) ~= "table" then
     error("watch.agora: 'confirm_delays' must be a list of seconds", 2)
   end
