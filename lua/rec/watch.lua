@@ -44,6 +44,8 @@ local FAIL_POLLS = 3        -- callbacks failing on every call in this many poll
 local AUTH_RETRY = 60       -- seconds between polls while the credentials are rejected
 local exit_policy           -- nil: the default; false: never change the exit status
 local monitor               -- the stale-checking task, while any watcher runs
+local look_at               -- look_at(w, due): the monitor looks at w then (below)
+local heap, live = {}, 0    -- the monitor's looks (a min-heap), watchers not retired
 
 local function now() return rec.now() end
 
@@ -184,6 +186,8 @@ local function new_entry(kind, name, key, o, every)
       publish(w)
     end
   end
+  live = live + 1
+  look_at(w, now())  -- the first look sets the watcher's own due (its stale_after is final then)
   return w
 end
 
@@ -237,6 +241,7 @@ local function recovered(w)
   publish(w)
   spawn_cb("on_recovered", w.o.on_recovered, info_of(w))
   if w.o.outbox then w.recovered_alert_due = true end
+  look_at(w, now())
 end
 
 -- Queues the built-in alerts (outside any watcher batch, so a store fault only delays them).
@@ -256,37 +261,92 @@ local function built_in_alerts(w)
   end
 end
 
-local function check_all()
-  local live = 0
-  for _, w in ipairs(registry) do
+-- The monitor looks at a watcher only when something may change: when it would go stale
+-- (its last good poll + stale_after), when an alert of its own is due, when it stops or
+-- ends. A min-heap of {due, w} orders those looks, so a virtual second costs the watchers due
+-- in it, not a scan of all of them (a scan every second was most of the cost of a poll with
+-- 10,000 watchers polling every 120 s). w.due is the look the watcher waits for; a heap entry
+-- with another due was superseded by an earlier one and is skipped.
+local function heap_push(e)
+  local i = #heap + 1
+  heap[i] = e
+  while i > 1 do
+    local p = i // 2
+    if heap[p][1] <= e[1] then break end
+    heap[i], i = heap[p], p
+  end
+  heap[i] = e
+end
+
+local function heap_pop()
+  local top, n = heap[1], #heap
+  local last = heap[n]
+  heap[n] = nil
+  n = n - 1
+  if n > 0 then
+    local i = 1
+    while true do
+      local c = 2 * i
+      if c > n then break end
+      if c < n and heap[c + 1][1] < heap[c][1] then c = c + 1 end
+      if heap[c][1] >= last[1] then break end
+      heap[i], i = heap[c], c
+    end
+    heap[i] = last
+  end
+  return top
+end
+
+-- The monitor looks at w at `due` (engine seconds) at the latest.
+function look_at(w, due)
+  if w.due and w.due <= due then return end
+  w.due = due
+  heap_push({ due, w })
+end
+
+local function look(w)
+  w.due = nil
+  if w.retired then return end
+  if w.unwatched or w.ended or w.stopped then
+    -- gone from /status and /healthz. Not a watcher stopped by a reload (or SIGTERM): the
+    -- registry keeps its times for the new script (see new_entry)
+    w.retired = true
+    live = live - 1
     if (w.unwatched or w.ended) and not w.forgotten then
-      -- gone from /status and /healthz. Not a watcher stopped by a reload (or SIGTERM): the
-      -- registry keeps its times for the new script (see new_entry)
       w.forgotten = true
       rec.health.forget(w.hkey)
-    elseif not w.stopped and not w.ended then
-      live = live + 1
-      local age = now() - (w.last_good or w.since)
-      if not w.stale and age > w.stale_after then went_stale(w) end
-      built_in_alerts(w)
     end
+    return
   end
-  return live
+  local last = w.last_good or w.since
+  if not w.stale and now() - last > w.stale_after then went_stale(w) end
+  built_in_alerts(w)
+  if w.silent_alert_due or w.recovered_alert_due then
+    -- the outbox refused (a locked store): again soon, as often as staleness is looked at
+    look_at(w, now() + math.max(0.05, math.min(1, w.stale_after / 4)))
+  elseif not w.stale then
+    look_at(w, last + w.stale_after + 0.01)         -- recovered() calls look_at itself
+  end
+end
+
+local function check_due()
+  local t = now()
+  while heap[1] and heap[1][1] <= t do
+    local e = heap_pop()
+    if e[2].due == e[1] then look(e[2]) end
+  end
 end
 
 local function start_monitor()
   if monitor then return end
   monitor = rec.spawn(function()
     while true do
-      local ok, live = pcall(check_all)
-      if not ok then rec.log.error("kind=watcher_error watcher=monitor error=internal: %s", tostring(live)) end
-      if ok and live == 0 then break end
-      -- look often enough for the shortest stale_after (at most every second)
-      local step = 1
-      for _, w in ipairs(registry) do
-        if not w.stopped and not w.ended then step = math.min(step, w.stale_after / 4) end
-      end
-      if not rec.sleep(math.max(0.05, step)) then break end
+      local ok, err = pcall(check_due)
+      if not ok then rec.log.error("kind=watcher_error watcher=monitor error=internal: %s", tostring(err)) end
+      if live == 0 then break end
+      -- until the next look, at most a second (a new watcher may need one sooner)
+      local step = heap[1] and heap[1][1] - now() or 1
+      if not rec.sleep(math.min(1, math.max(0.05, step))) then break end
     end
     monitor = nil
   end)
@@ -395,7 +455,10 @@ Handle.__index = Handle
 function Handle:stop()
   self.stopped = true
   for _, l in ipairs(self.loops) do
-    if l.w then l.w.stopped, l.w.unwatched = true, true end
+    if l.w then
+      l.w.stopped, l.w.unwatched = true, true
+      look_at(l.w, now())
+    end
     if l.sleeping then l.task:cancel() end
   end
 end
@@ -795,6 +858,7 @@ function watch.agora(o)
     if st.ended then
       rec.log.info("watch.agora %s: already ended (state file); nothing to watch", key, fields(w))
       w.ended = true
+      look_at(w, now())
       return
     end
     local fresh = st.since == nil
@@ -810,6 +874,7 @@ function watch.agora(o)
       elseif r == "ended" then
         poll_done(w, true)
         w.ended = true
+        look_at(w, now())
         break
       else
         poll_done(w, r)
