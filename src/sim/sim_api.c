@@ -146,8 +146,59 @@ sim_ag_rec *sim_rec_find(sim_scenario *sc, const char *appid, size_t appid_len,
   }
 }
 
+static size_t ch_hash(const char *app, const char *ch) {
+  return rec_hash(app, strlen(app), ch, strlen(ch), "", 0, "", 0);
+}
+
+long sim_channel_first(sim_scenario *sc, const char *app_id, const char *channel) {
+  size_t mask, i;
+  if (!sc->ch_nslots) return -1;
+  mask = sc->ch_nslots - 1;
+  for (i = ch_hash(app_id, channel) & mask; sc->ch_slots[i]; i = (i + 1) & mask) {
+    sim_qc_task *k = &sc->tasks[sc->ch_slots[i] - 1];
+    if (strcmp(k->app_id, app_id) == 0 && strcmp(k->channel, channel) == 0)
+      return (long)sc->ch_slots[i] - 1;
+  }
+  return -1;
+}
+
+/* Chains each channel's tasks in scenario order: first in ch_slots, then task_next. */
+static int channel_index(sim_scenario *sc) {
+  size_t n = 16, i, *last;
+  free(sc->ch_slots);
+  free(sc->task_next);
+  sc->ch_slots = sc->task_next = NULL;
+  sc->ch_nslots = 0;
+  if (!sc->ntasks) return 0;
+  while (n < 2 * sc->ntasks) n *= 2;
+  sc->ch_slots = calloc(n, sizeof *sc->ch_slots);
+  sc->task_next = calloc(sc->ntasks, sizeof *sc->task_next);
+  last = calloc(sc->ntasks, sizeof *last);  /* per channel head: its last task so far (+1) */
+  if (!sc->ch_slots || !sc->task_next || !last) {
+    free(last);
+    return -1;
+  }
+  sc->ch_nslots = n;
+  for (i = 0; i < sc->ntasks; i++) {
+    sim_qc_task *k = &sc->tasks[i];
+    long first = sim_channel_first(sc, k->app_id, k->channel);
+    if (first < 0) {
+      size_t j = ch_hash(k->app_id, k->channel) & (n - 1);
+      while (sc->ch_slots[j]) j = (j + 1) & (n - 1);
+      sc->ch_slots[j] = i + 1;
+      last[i] = i + 1;
+    } else {
+      sc->task_next[last[first] - 1] = i + 1;
+      last[first] = i + 1;
+    }
+  }
+  free(last);
+  return 0;
+}
+
 int sim_rec_index(sim_scenario *sc) {
   size_t n = 16, i;
+  if (channel_index(sc) != 0) return -1;
   free(sc->rec_slots);
   sc->rec_slots = NULL;
   sc->rec_nslots = 0;
@@ -361,7 +412,7 @@ static void qc_answer(sim_api_req *r) {
   long from = 0, to = 0, offset = 0, limit = 20;
   int has_from, has_to, has_off, has_lim;
   double now = c->t, lo, hi;
-  long total = 0;
+  long total = 0, first;
   size_t i, shown = 0;
   sbuf *b = &s->scratch;
   char msg[128];
@@ -411,10 +462,11 @@ static void qc_answer(sim_api_req *r) {
 
   b->len = 0;
   sbuf_addf(b, "{\"code\":\"success\",\"offset\":%ld,\"limit\":%ld,\"recinfos\":[", offset, limit);
-  for (i = 0; i < sc->ntasks; i++) {
-    sim_qc_task *k = &sc->tasks[i];
+  /* the channel's tasks only (an index), in scenario order */
+  for (first = sim_channel_first(sc, app, ch), i = first < 0 ? 0 : (size_t)first + 1; i;
+       i = sc->task_next[i - 1]) {
+    sim_qc_task *k = &sc->tasks[i - 1];
     int st;
-    if (strcmp(k->app_id, app) != 0 || strcmp(k->channel, ch) != 0) continue;
     st = sim_step_at(k->steps, k->nsteps, now);
     if (st < 0) continue;  /* not created yet */
     /* the hour window: created between from_hour and to_hour hours ago (at most 24 h) */

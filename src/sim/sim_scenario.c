@@ -955,6 +955,8 @@ void sim_scenario_free(sim_scenario *sc) {
   }
   free(sc->recs);
   free(sc->rec_slots);
+  free(sc->ch_slots);
+  free(sc->task_next);
   for (i = 0; i < sc->nfaults; i++) {
     free(sc->faults[i].nth);
     free(sc->faults[i].match);

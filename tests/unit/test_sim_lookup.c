@@ -1,7 +1,8 @@
 /* test_sim_lookup: the simulator finds the Agora recording a query names with one hash
  * lookup: about one slot looked at per query with 1,000 recordings and with 50,000 (a scan
  * compares half of them), the first of duplicates as before, nothing for a key that differs
- * in any of appid, resourceid, sid or mode. */
+ * in any of appid, resourceid, sid or mode. A QingCloud channel's tasks are chained in
+ * scenario order behind one lookup, so a listing walks that channel's tasks only. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -64,7 +65,40 @@ static void test_flat(void **state) {
   assert_true(per[1] < per[0] + 1);
 }
 
+static void test_channels(void **state) {
+  static const char text[] =
+      "local t = {}\n"
+      "for i = 1, 3000 do t[i] = { app_id = 'app', channel = 'ch-' .. (i % 1000), id = i,\n"
+      "  timeline = { {0, 2} } } end\n"
+      "t[#t + 1] = { app_id = 'other', channel = 'ch-1', id = 9999, timeline = { {0, 2} } }\n"
+      "return { qingcloud_tasks = t }\n";
+  char err[256];
+  sim_scenario *sc = sim_scenario_load_buffer(text, strlen(text), 1637218603, err, sizeof err);
+  long first;
+  size_t i, n = 0;
+  long long ids[8];
+  (void)state;
+  if (!sc) fail_msg("scenario: %s", err);
+  first = sim_channel_first(sc, "app", "ch-1");
+  assert_true(first >= 0);
+  for (i = (size_t)first + 1; i; i = sc->task_next[i - 1]) {
+    assert_true(n < 8);
+    assert_string_equal(sc->tasks[i - 1].channel, "ch-1");
+    assert_string_equal(sc->tasks[i - 1].app_id, "app");
+    ids[n++] = sc->tasks[i - 1].id;
+  }
+  assert_int_equal(n, 3);  /* ids 1, 1001, 2001, in scenario order */
+  assert_int_equal(ids[0], 1);
+  assert_int_equal(ids[1], 1001);
+  assert_int_equal(ids[2], 2001);
+  first = sim_channel_first(sc, "other", "ch-1");
+  assert_true(first >= 0 && sc->tasks[first].id == 9999 && sc->task_next[first] == 0);
+  assert_int_equal(sim_channel_first(sc, "app", "ch-1000"), -1);
+  assert_int_equal(sim_channel_first(sc, "ap", "pch-1"), -1);
+  sim_scenario_free(sc);
+}
+
 int main(void) {
-  const struct CMUnitTest tests[] = {cmocka_unit_test(test_flat)};
+  const struct CMUnitTest tests[] = {cmocka_unit_test(test_flat), cmocka_unit_test(test_channels)};
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
