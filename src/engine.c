@@ -1883,9 +1883,9 @@ static int validate_source(engine_t *e, const char *path, const char *src, size_
   *(task_t **)lua_getextraspace(S) = NULL;
   luaL_openlibs(S);
   lrec_open(S, e);
-  if (e->on_state) e->on_state(e, S, e->on_state_ud);  /* rec.sim */
-  lua_pushboolean(S, 1);
+  lua_pushboolean(S, 1);  /* before the hook: it can tell a scratch state from a real one */
   lua_setfield(S, LUA_REGISTRYINDEX, ENGINE_VALIDATE_KEY);
+  if (e->on_state) e->on_state(e, S, e->on_state_ud);  /* rec.sim */
   if (luaL_loadbufferx(S, v_sandbox, sizeof v_sandbox - 1, "=[validation]", "t") != LUA_OK) {
     snprintf(err, errlen, "validation: %s", lua_tostring(S, -1));
     lua_close(S);

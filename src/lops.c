@@ -172,8 +172,9 @@ static int l_report(lua_State *L) {
   r.state = opt_str(L, "state");
   r.next_poll = opt_num(L, "next_poll");
   r.stale_after = opt_num(L, "stale_after");
-  if (r.state && strcmp(r.state, "ok") && strcmp(r.state, "stale") && strcmp(r.state, "error"))
-    return luaL_error(L, "rec.health.report: state is ok, stale or error");
+  if (r.state && strcmp(r.state, "ok") && strcmp(r.state, "stale") && strcmp(r.state, "error") &&
+      strcmp(r.state, "auth_failed"))
+    return luaL_error(L, "rec.health.report: state is ok, stale, error or auth_failed");
   ops_report_watcher(lrec_engine(L), key, &r);
   return 0;
 }
@@ -185,6 +186,24 @@ static int l_status(lua_State *L) {
   lua_pushlstring(L, b.p ? b.p : "{}", b.p ? b.len : 2);
   sbuf_free(&b);
   return 1;
+}
+
+/* rec.health.times(key) -> since, last_good|nil, last_good_wall|nil, was_stale: what the
+ * registry kept of a watcher, across reloads (engine_now seconds; see ops_watcher_times),
+ * or nothing when it does not know the key. */
+static int l_times(lua_State *L) {
+  ops_times t;
+  if (!ops_watcher_times(luaL_checkstring(L, 1), &t)) return 0;
+  lua_pushnumber(L, t.since);
+  if (t.last_good >= 0) {
+    lua_pushnumber(L, t.last_good);
+    lua_pushnumber(L, t.last_good_wall);
+  } else {
+    lua_pushnil(L);
+    lua_pushnil(L);
+  }
+  lua_pushboolean(L, t.was_stale);
+  return 4;
 }
 
 static int l_forget(lua_State *L) {
@@ -201,7 +220,8 @@ void lops_open(lua_State *L) {
   static const luaL_Reg mm[] = {
     {"inc", l_inc}, {"dec", l_dec}, {"set", l_set}, {"observe", l_observe}, {NULL, NULL}};
   static const luaL_Reg hf[] = {
-    {"report", l_report}, {"forget", l_forget}, {"status", l_status}, {NULL, NULL}};
+    {"report", l_report}, {"forget", l_forget}, {"status", l_status}, {"times", l_times},
+    {NULL, NULL}};
   if (luaL_newmetatable(L, METRIC_MT)) {
     luaL_newlib(L, mm);
     lua_setfield(L, -2, "__index");

@@ -172,8 +172,14 @@ static sim_t *attach_sim(engine_t *e, const run_opts *o) {
 
 /* Every Lua state a reload makes, and the scratch state a validation (check, reload) uses. */
 static void on_new_state(engine_t *e, lua_State *L, void *ud) {
+  int scratch;
   (void)ud;
   (void)e;
+  scratch = lua_getfield(L, LUA_REGISTRYINDEX, ENGINE_VALIDATE_KEY) != LUA_TNIL;
+  lua_pop(L, 1);
+  /* the old script's watchers: their times go on in the new one. Not for the scratch state
+   * a validation runs in before the reload: a second carry would drop them all. */
+  if (!scratch) ops_new_state();
   if (sim_url) lrec_set_sim(L, sim_url);
 }
 

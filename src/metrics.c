@@ -577,7 +577,8 @@ const metrics_builtin_t *metrics_builtin(void) {
   builtin.outbox_pending = reg(METRIC_GAUGE, "recwatch_outbox_pending",
                                "Alerts in the outbox not delivered yet.", NULL, NULL, NULL, 0);
   builtin.watchers = reg(METRIC_GAUGE, "recwatch_watchers",
-                         "Watchers by state: ok, stale (no good poll for too long), error.",
+                         "Watchers by state: ok, stale (no good poll for too long), error, "
+                         "auth_failed (the provider rejects the credentials).",
                          "state", NULL, NULL, 0);
   builtin.tasks = reg(METRIC_GAUGE, "recwatch_tasks", "Live tasks of the script.", NULL, NULL,
                       NULL, 0);
@@ -607,10 +608,10 @@ const metrics_builtin_t *metrics_builtin(void) {
 #endif
   {
     static const char *const states[] = {"queued", "delivered", "failed"};
-    static const char *const wstates[] = {"ok", "stale", "error"};
+    static const char *const wstates[] = {"ok", "stale", "error", "auth_failed"};
     int i;
     for (i = 0; i < 3; i++) metrics_inc1(builtin.alerts, states[i], 0);
-    for (i = 0; i < 3; i++) metrics_set1(builtin.watchers, wstates[i], 0);
+    for (i = 0; i < 4; i++) metrics_set1(builtin.watchers, wstates[i], 0);
     metrics_inc1(builtin.reloads, "ok", 0);
     metrics_inc1(builtin.reloads, "failed", 0);
     metrics_set1(builtin.outbox_pending, NULL, 0);

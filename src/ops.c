@@ -29,9 +29,16 @@
 
 typedef struct watcher {
   char *key, *provider, *last_status, *last_error, *state;
-  double registered_at, last_good, last_poll, next_poll, stale_after;
+  double registered_at;         /* engine_now of the first report (kept over reloads) */
+  double last_good, last_poll;  /* engine_now; -1 = none yet */
+  double last_good_wall;        /* engine_time of last_good, for /status */
+  double next_poll, stale_after;
   int last_ok;
-  struct watcher *next;
+  int carried;                  /* from before the last reload, not registered again yet */
+  int carried_stale;            /* the old script had reported it stale */
+  uint32_t hash;
+  struct watcher *hnext;        /* its hash bucket's chain */
+  struct watcher *prev, *next;  /* every watcher, newest first */
 } watcher;
 
 static struct {
@@ -62,7 +69,10 @@ static struct {
   uv_async_t status_req;        /* the listener asks the main loop for a /status document */
   double beat_every;            /* seconds */
   int watchdog;                 /* systemd asked for WATCHDOG=1 */
-  watcher *watchers;
+  watcher *watchers;            /* the registry: a list ... */
+  watcher **buckets;            /* ... and a hash table over it */
+  size_t nbuckets, nwatchers;
+  unsigned long long probes;    /* keys compared by lookups, for tests */
 } ops = {UV_ONCE_INIT};
 
 static void init_mutex(void) { uv_mutex_init(&ops.mu); }
@@ -331,11 +341,77 @@ const char *ops_listen_url(void) { return ops.listening ? ops.url : NULL; }
 
 /* ---------------------------------------------------------------- watchers */
 
+/* The registry is a hash table (chained, FNV-1a of the key, grown at load 1) plus a list in
+ * registration order (newest first) for /status and the beat: a report, a forget and a
+ * lookup cost the same with 10 watchers or 100,000. Times are engine_now (monotonic:
+ * a wall-clock step changes no verdict) except last_good_wall, shown in /status. */
+static void health(double now, char *reason, size_t reasonlen, double counts[4]);
+
+static uint32_t key_hash(const char *s) {
+  uint32_t h = 2166136261u;
+  for (; *s; s++) h = (h ^ (unsigned char)*s) * 16777619u;
+  h ^= h >> 16;  /* FNV's low bits alone cluster keys that differ near their end */
+  h *= 0x85ebca6bu;
+  h ^= h >> 13;
+  return h;
+}
+
+static watcher **bucket_of(uint32_t h) { return &ops.buckets[h & (ops.nbuckets - 1)]; }
+
 static watcher *find_watcher(const char *key) {
+  uint32_t h;
   watcher *w;
-  for (w = ops.watchers; w; w = w->next)
-    if (strcmp(w->key, key) == 0) return w;
+  if (!ops.nbuckets) return NULL;
+  h = key_hash(key);
+  for (w = *bucket_of(h); w; w = w->hnext) {
+    ops.probes++;
+    if (w->hash == h && strcmp(w->key, key) == 0) return w;
+  }
   return NULL;
+}
+
+/* Doubles the table when it holds as many watchers as buckets; on no memory it stays as it
+ * is (longer chains, still correct). */
+static void grow_table(void) {
+  size_t n = ops.nbuckets ? ops.nbuckets * 2 : 64, i;
+  watcher **nb, **old = ops.buckets;
+  size_t oldn = ops.nbuckets;
+  if (ops.nwatchers < ops.nbuckets) return;
+  if (!(nb = calloc(n, sizeof *nb))) return;
+  ops.buckets = nb;
+  ops.nbuckets = n;
+  for (i = 0; i < oldn; i++) {
+    watcher *w = old[i], *next;
+    for (; w; w = next) {
+      watcher **b = bucket_of(w->hash);
+      next = w->hnext;
+      w->hnext = *b;
+      *b = w;
+    }
+  }
+  free(old);
+}
+
+/* Copies s into dst (cap bytes with the NUL) whole when it fits, otherwise cut at the last
+ * space that leaves room for " [...]": never inside a word (nor a UTF-8 sequence); a text
+ * with no space early enough keeps none of its first word. */
+static void cut_at_word(char *dst, size_t cap, const char *s) {
+  static const char more[] = " [...]";
+  size_t n = strlen(s), i;
+  if (cap == 0) return;
+  if (n < cap) {
+    memcpy(dst, s, n + 1);
+    return;
+  }
+  if (cap < sizeof more) {
+    dst[0] = '\0';
+    return;
+  }
+  i = cap - sizeof more;  /* room for s[0..i) + more + NUL */
+  while (i > 0 && s[i] != ' ') i--;
+  while (i > 0 && s[i - 1] == ' ') i--;
+  memcpy(dst, s, i);
+  memcpy(dst + i, i ? more : more + 1, sizeof more - (i ? 0 : 1));
 }
 
 static void set_str(char **dst, const char *s) {
@@ -345,18 +421,33 @@ static void set_str(char **dst, const char *s) {
   *dst = copy;
 }
 
-void ops_report_watcher(engine_t *e, const char *key, const ops_report *r) {
+static watcher *add_watcher(const char *key, double now) {
+  watcher *w;
+  grow_table();
+  if (!ops.nbuckets) return NULL;
+  if (!(w = calloc(1, sizeof *w)) || !(w->key = strdup(key))) {
+    free(w);
+    return NULL;
+  }
+  w->hash = key_hash(key);
+  w->registered_at = now;
+  w->last_good = w->last_poll = -1;
+  w->stale_after = 300;
+  w->hnext = *bucket_of(w->hash);
+  *bucket_of(w->hash) = w;
+  w->next = ops.watchers;
+  if (ops.watchers) ops.watchers->prev = w;
+  ops.watchers = w;
+  ops.nwatchers++;
+  return w;
+}
+
+static void report_at(const char *key, const ops_report *r, double now, double wall) {
   watcher *w = find_watcher(key);
-  double now = engine_time(e);
-  if (!w) {
-    if (!(w = calloc(1, sizeof *w)) || !(w->key = strdup(key))) {
-      free(w);
-      return;
-    }
-    w->registered_at = now;
-    w->stale_after = 300;
-    w->next = ops.watchers;
-    ops.watchers = w;
+  if (!w && !(w = add_watcher(key, now))) return;
+  if (w->carried) {  /* the reloaded script watches it again: its times go on */
+    w->carried = 0;
+    w->carried_stale = w->state && strcmp(w->state, "stale") == 0;
   }
   if (r->provider) set_str(&w->provider, r->provider);
   if (r->status) set_str(&w->last_status, r->status);
@@ -368,15 +459,43 @@ void ops_report_watcher(engine_t *e, const char *key, const ops_report *r) {
   w->last_ok = r->ok;
   if (r->ok) {
     w->last_good = now;
+    w->last_good_wall = wall;
     set_str(&w->last_error, NULL);
   } else if (r->error) {
-    char msg[512];
     char *clean = log_redact_dup(r->error, strlen(r->error), NULL);  /* redact, then cut */
-    snprintf(msg, sizeof msg, "%s", clean ? clean : "[REDACTED]");
+    char msg[512];
+    msg[0] = '\0';
+    if (clean) cut_at_word(msg, sizeof msg, clean);
     free(clean);
-    set_str(&w->last_error, msg);
+    set_str(&w->last_error, clean ? msg : "[REDACTED]");
   }
 }
+
+void ops_report_watcher(engine_t *e, const char *key, const ops_report *r) {
+  report_at(key, r, engine_now(e), engine_time(e));
+}
+
+void ops_report_watcher_at(const char *key, const ops_report *r, double now, double wall) {
+  report_at(key, r, now, wall);
+}
+
+int ops_watcher_times(const char *key, ops_times *t) {
+  watcher *w = find_watcher(key);
+  if (!w) return 0;
+  t->since = w->registered_at;
+  t->last_good = w->last_good;
+  t->last_good_wall = w->last_good_wall;
+  t->was_stale = w->carried_stale;
+  return 1;
+}
+
+int ops_health_at(double now, char *reason, size_t reasonlen) {
+  double counts[4];
+  health(now, reason, reasonlen, counts);
+  return (int)(counts[1] + counts[3]);
+}
+
+unsigned long long ops_watcher_probes(void) { return ops.probes; }
 
 static void free_watcher(watcher *w) {
   free(w->key);
@@ -387,32 +506,53 @@ static void free_watcher(watcher *w) {
   free(w);
 }
 
+static void unlink_watcher(watcher *w) {
+  watcher **pp = bucket_of(w->hash);
+  while (*pp != w) pp = &(*pp)->hnext;
+  *pp = w->hnext;
+  if (w->prev) w->prev->next = w->next;
+  else ops.watchers = w->next;
+  if (w->next) w->next->prev = w->prev;
+  ops.nwatchers--;
+  free_watcher(w);
+}
+
 void ops_forget_watcher(const char *key) {
-  watcher **pp;
-  for (pp = &ops.watchers; *pp; pp = &(*pp)->next)
-    if (strcmp((*pp)->key, key) == 0) {
-      watcher *w = *pp;
-      *pp = w->next;
-      free_watcher(w);
-      return;
-    }
+  watcher *w = find_watcher(key);
+  if (w) unlink_watcher(w);
 }
 
 static void forget_all_watchers(void) {
-  while (ops.watchers) {
-    watcher *w = ops.watchers;
-    ops.watchers = w->next;
-    free_watcher(w);
+  while (ops.watchers) unlink_watcher(ops.watchers);
+  free(ops.buckets);
+  ops.buckets = NULL;
+  ops.nbuckets = 0;
+}
+
+/* A reload: the old script's watchers leave /status and /healthz, but each keeps its times
+ * until the new script registers the same key (it then goes on from them, so a reload does
+ * not make a silent watcher look fresh) or the next reload (not watched any more). */
+static void carry_watchers(void) {
+  watcher *w = ops.watchers, *next;
+  for (; w; w = next) {
+    next = w->next;
+    if (w->carried) unlink_watcher(w);
+    else w->carried = 1;
   }
 }
 
-/* ok, stale (no good poll for stale_after seconds) or error (the last poll failed). */
+void ops_new_state(void) { carry_watchers(); }
+
+/* ok, stale (no good poll for stale_after seconds), error (the last poll failed) or
+ * auth_failed (the provider rejected the credentials: not transient, reported at once).
+ * now: engine_now. */
 static const char *watcher_state(const watcher *w, double now) {
-  double since = w->last_good > 0 ? w->last_good : w->registered_at;
+  double since = w->last_good >= 0 ? w->last_good : w->registered_at;
+  if (w->state && strcmp(w->state, "auth_failed") == 0) return "auth_failed";
   if (w->state && strcmp(w->state, "stale") == 0) return "stale";
   if (now - since > w->stale_after) return "stale";
   if (w->state && strcmp(w->state, "error") == 0) return "error";
-  if (w->last_poll > 0 && !w->last_ok) return "error";
+  if (w->last_poll >= 0 && !w->last_ok) return "error";
   return "ok";
 }
 
@@ -429,38 +569,64 @@ static void add_str(sbuf *b, const char *k, const char *v) {
   else sbuf_adds(b, "null");
 }
 
-/* Why the process is unhealthy ("" when it is not: no watcher is stale), and how many
- * watchers are ok, stale, error (counts[0..2]). */
-static void health(double now, char *reason, size_t reasonlen, double counts[3]) {
-  watcher *w;
-  int nstale = 0;
-  reason[0] = '\0';
-  counts[0] = counts[1] = counts[2] = 0;
+/* Why the process is unhealthy ("" when it is not), cut at a word to fit reason; counts of
+ * watchers ok, stale, error, auth_failed (counts[0..3]). A watcher whose credentials the
+ * provider rejects makes it unhealthy at once; any other failure once it has lasted the
+ * watcher's stale_after. Watchers carried over a reload and not registered again are left
+ * out. now: engine_now. */
+static void health(double now, char *reason, size_t reasonlen, double counts[4]) {
+  watcher *w, *stale = NULL, *auth = NULL;
+  int nstale = 0, nauth = 0;
+  sbuf b = {0};
+  char err[160];
+  counts[0] = counts[1] = counts[2] = counts[3] = 0;
   for (w = ops.watchers; w; w = w->next) {
-    const char *st = watcher_state(w, now);
-    counts[st[0] == 'o' ? 0 : st[0] == 's' ? 1 : 2]++;
-    if (st[0] == 's' && nstale++ == 0) {
-      double since = w->last_good > 0 ? w->last_good : w->registered_at;
-      snprintf(reason, reasonlen, "watcher %.300s is stale: no good poll for %.0f s%s%.120s",
-               w->key, now - since, w->last_error ? "; last error: " : "",
-               w->last_error ? w->last_error : "");
+    const char *st;
+    if (w->carried) continue;
+    st = watcher_state(w, now);
+    if (st[0] == 'a') {
+      counts[3]++;
+      if (nauth++ == 0) auth = w;
+    } else if (st[0] == 's') {
+      counts[1]++;
+      if (nstale++ == 0) stale = w;
+    } else {
+      counts[st[0] == 'o' ? 0 : 2]++;
     }
   }
-  if (nstale > 1) {
-    size_t n = strlen(reason);
-    snprintf(reason + n, reasonlen - n, " (and %d more stale watchers)", nstale - 1);
+  if (auth) {
+    sbuf_addf(&b, "watcher %s: the provider rejects the credentials (auth)", auth->key);
+    if (nauth > 1) sbuf_addf(&b, " (and %d more watchers)", nauth - 1);
+    if (auth->last_error) {
+      cut_at_word(err, sizeof err, auth->last_error);
+      sbuf_addf(&b, "; last error: %s", err);
+    }
   }
+  if (stale) {
+    double since = stale->last_good >= 0 ? stale->last_good : stale->registered_at;
+    sbuf_addf(&b, "%swatcher %s is stale: no good poll for %.0f s", auth ? " | " : "",
+              stale->key, now - since);
+    if (nstale > 1) sbuf_addf(&b, " (and %d more stale watchers)", nstale - 1);
+    if (stale->last_error) {
+      cut_at_word(err, sizeof err, stale->last_error);
+      sbuf_addf(&b, "; last error: %s", err);
+    }
+  }
+  reason[0] = '\0';
+  if (b.p) cut_at_word(reason, reasonlen, b.p);
+  else if (auth || stale) snprintf(reason, reasonlen, "watchers unhealthy (out of memory)");
+  sbuf_free(&b);
 }
 
 /* Builds the document and, in reason, why the process is unhealthy ("" when it is not). */
 static void build_status(engine_t *e, sbuf *b, char *reason, size_t reasonlen) {
   const metrics_builtin_t *mb = metrics_builtin();
   config_t *cfg = engine_config(e);
-  double now = engine_time(e);
+  double now = engine_now(e);
   const char *ag[1] = {"agora"}, *qc[1] = {"qingcloud"}, *none[1] = {NULL};
   watcher *w;
   int first = 1;
-  double counts[3];
+  double counts[4];
   sbuf_addf(b, "{\"version\":\"%s\",\"pid\":%ld,\"time\":%.3f,\"uptime_seconds\":%.3f,"
             "\"tasks\":%u,\"lua_memory_bytes\":%.0f,\"outbox\":{\"pending\":%.0f},"
             "\"pacing\":{\"agora\":{\"queue\":%.0f,\"rate\":%g},"
@@ -470,21 +636,23 @@ static void build_status(engine_t *e, sbuf *b, char *reason, size_t reasonlen) {
 #else
             "dev",
 #endif
-            (long)getpid(), now, engine_now(e), engine_task_count(e),
+            (long)getpid(), engine_time(e), now, engine_task_count(e),
             metrics_get(mb->lua_memory, none), metrics_get(mb->outbox_pending, none),
             metrics_get(mb->pacing_queue, ag), cfg->agora.rate,
             metrics_get(mb->pacing_queue, qc), cfg->qc.rate);
   add_str(b, "listen", ops_listen_url());
   sbuf_adds(b, ",\"watchers\":[");
   for (w = ops.watchers; w; w = w->next) {
-    const char *st = watcher_state(w, now);
+    const char *st;
+    if (w->carried) continue;
+    st = watcher_state(w, now);
     sbuf_adds(b, first ? "{" : ",{");
     first = 0;
     sbuf_adds(b, "\"key\":");
     sbuf_add_json_str(b, w->key, strlen(w->key));
     add_str(b, "provider", w->provider);
     add_str(b, "state", st);
-    add_time(b, "last_good_poll", w->last_good);
+    add_time(b, "last_good_poll", w->last_good >= 0 ? w->last_good_wall : 0);
     add_str(b, "last_status", w->last_status);
     add_str(b, "last_error", w->last_error);
     add_time(b, "next_poll", w->next_poll);
@@ -521,15 +689,16 @@ void ops_status_json(engine_t *e, sbuf *out) {
  * watchers it is the one costly part. */
 static void publish(engine_t *e) {
   const metrics_builtin_t *mb = metrics_builtin();
-  double counts[3];
+  double counts[4];
   char reason[512];
   lua_State *L = engine_lua(e);
   metrics_set1(mb->tasks, NULL, engine_task_count(e));
   if (L) metrics_set1(mb->lua_memory, NULL, lua_gc(L, LUA_GCCOUNT, 0) * 1024.0 + lua_gc(L, LUA_GCCOUNTB, 0));
-  health(engine_time(e), reason, sizeof reason, counts);
+  health(engine_now(e), reason, sizeof reason, counts);
   metrics_set1(mb->watchers, "ok", counts[0]);
   metrics_set1(mb->watchers, "stale", counts[1]);
   metrics_set1(mb->watchers, "error", counts[2]);
+  metrics_set1(mb->watchers, "auth_failed", counts[3]);
   lock();
   snprintf(ops.reason, sizeof ops.reason, "%s", reason);
   ops.beat_ns = uv_hrtime();
@@ -627,7 +796,6 @@ static void on_ops_signal(uv_signal_t *h, int signum) {
 
 void ops_reloaded(engine_t *e) {
   metrics_inc1(metrics_builtin()->reloads, "ok", 1);
-  forget_all_watchers();
   publish(e);
   ops_notify("READY=1");
   log_info("reload done");

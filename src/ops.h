@@ -21,7 +21,11 @@ void ops_set_stuck_after(double seconds);
 /* Main-loop side for `recwatch run`: heartbeat + snapshot timer (sends WATCHDOG=1),
  * SIGHUP/SIGUSR1 handlers, READY=1. */
 void ops_attach(engine_t *e);
-/* A new Lua state replaced the old one (reload): forget the old script's watchers; READY=1. */
+/* A reload's new Lua state is made, before its script runs: the old script's watchers leave
+ * /status and /healthz, but keep their times for the new script to take over when it
+ * registers the same keys (until the next reload). */
+void ops_new_state(void);
+/* The reloaded script's main chunk ran to its first wait: counted, published; READY=1. */
 void ops_reloaded(engine_t *e);
 /* The new script raised at start-up, after the old one was stopped: counted as a failed
  * reload and logged; the run then ends like any script whose main task failed. */
@@ -43,9 +47,30 @@ typedef struct ops_report {
   const char *error;     /* the error of a failed poll */
   double next_poll;      /* engine_time of the next poll, 0 = unknown */
   double stale_after;    /* seconds without a good poll before the watcher is stale; 0 = keep */
-  const char *state;     /* "ok" | "stale" | "error" from the watcher itself, or NULL */
+  const char *state;     /* "ok" | "stale" | "error" | "auth_failed" from the watcher
+                            itself, or NULL */
 } ops_report;
+/* Registers or updates the watcher `key`: O(1) whatever the number of watchers (a hash
+ * table). Times are the engine's monotonic clock (engine_now), so a wall-clock step makes
+ * no watcher stale. */
 void ops_report_watcher(engine_t *e, const char *key, const ops_report *r);
 void ops_forget_watcher(const char *key);
+
+/* What the registry knows of `key`, for a script that registers it again after a reload:
+ * since (engine_now of its first registration before any reload), last_good (engine_now of
+ * the last good poll, -1 = none), its wall time, and whether the old script had reported it
+ * stale. 0 when unknown. */
+typedef struct ops_times {
+  double since, last_good, last_good_wall;
+  int was_stale;
+} ops_times;
+int ops_watcher_times(const char *key, ops_times *t);
+
+/* For tests: the same without an engine (now = engine_now, wall = engine_time); the health
+ * verdict at `now` (returns how many watchers make the process unhealthy, reason "" when
+ * none); how many keys lookups have compared so far (one per lookup, whatever the size). */
+void ops_report_watcher_at(const char *key, const ops_report *r, double now, double wall);
+int ops_health_at(double now, char *reason, size_t reasonlen);
+unsigned long long ops_watcher_probes(void);
 
 #endif

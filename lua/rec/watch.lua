@@ -12,7 +12,8 @@
 --                on_start_failed=function(res, err) end, on_ended=function(last_res, err) end,
 --                on_error=function(err) end, db=store, + common }              -> handle
 --   common: name=, stale_after=, on_stale=function(info) end, on_recovered=function(info) end,
---           outbox= (a notify outbox: "watcher silent" alerts), fail_polls=3, stagger= (qingcloud)
+--           outbox= (a notify outbox: "watcher silent" alerts), fail_polls=3, stagger= (qingcloud),
+--           auth_retry=60 (seconds between polls while the provider rejects the credentials)
 --   handle:stop()   handle:wait()   handle:state(key)   handle:info()
 --   watch.status() -> list of every watcher's health   watch.healthy() -> bool
 --   watch.exit_policy(fn | false)
@@ -41,8 +42,11 @@ local watch = {}
 -- channel or Agora recording; its fields are what watch.status() copies out.
 local registry = {}
 local FAIL_POLLS = 3        -- callbacks failing on every call in this many polls: "failing"
+local AUTH_RETRY = 60       -- seconds between polls while the credentials are rejected
 local exit_policy           -- nil: the default; false: never change the exit status
 local monitor               -- the stale-checking task, while any watcher runs
+local look_at               -- look_at(w, due): the monitor looks at w then (below)
+local heap, live = {}, 0    -- the monitor's looks (a min-heap), watchers not retired
 
 local function now() return rec.now() end
 
@@ -68,9 +72,9 @@ local function info_of(w)
   local t = now()
   return {
     name = w.name, kind = w.kind, key = w.key,
-    state = w.stopped and "stopped" or w.ended and "ended" or w.stale and "stale"
-            or (w.consecutive > 0 and "error") or (w.last_good and "ok" or "starting"),
-    stale = w.stale, failing = w.cb_failing,
+    state = w.stopped and "stopped" or w.ended and "ended" or w.auth_failed and "auth_failed"
+            or w.stale and "stale" or (w.consecutive > 0 and "error") or (w.last_good and "ok" or "starting"),
+    stale = w.stale, failing = w.cb_failing, auth_failed = w.auth_failed,
     last_good = w.last_good_time, last_good_age = w.last_good and (t - w.last_good) or nil,
     started = w.started_time, polls = w.polls, good_polls = w.good_polls,
     last_status = w.last_status, last_error = w.last_error, last_error_kind = w.last_error_kind,
@@ -80,7 +84,7 @@ local function info_of(w)
 end
 
 -- Every watcher's health: list of { name, kind, key, state = "starting"|"ok"|"error"|
--- "stale"|"stopped"|"ended", last_good (wall time of the last good poll), last_status,
+-- "auth_failed"|"stale"|"stopped"|"ended", last_good (wall time of the last good poll), last_status,
 -- last_error, last_error_kind, errors, consecutive_errors, next_poll (wall time), ... }.
 function watch.status()
   local out = {}
@@ -88,25 +92,28 @@ function watch.status()
   return out
 end
 
--- True when every running watcher is neither stale nor failing (none running: true).
+-- True when every running watcher is neither stale, nor failing, nor refused by the provider
+-- for its credentials (none running: true).
 function watch.healthy()
   for _, w in ipairs(registry) do
-    if not w.stopped and not w.ended and (w.stale or w.cb_failing) then return false end
+    if not w.stopped and not w.ended and (w.stale or w.cb_failing or w.auth_failed) then return false end
   end
   return true
 end
 
 local function bad_entries()
-  local stale, failing = {}, {}
+  local stale, failing, auth = {}, {}, {}
   for _, w in ipairs(registry) do
     if w.stale then stale[#stale + 1] = w.name end
     if w.cb_failing then failing[#failing + 1] = w.name end
+    if w.auth_failed and not w.stopped and not w.ended then auth[#auth + 1] = w.name end
   end
-  return stale, failing
+  return stale, failing, auth
 end
 
 -- The exit status when the script would end with 0: 3 when a watcher was stale at the end,
--- or its callbacks failed on every call in its last polls. fn(report) may decide otherwise
+-- its credentials were rejected (auth) at its last poll, or its callbacks failed on every
+-- call in its last polls. fn(report) may decide otherwise
 -- (return a number); false keeps 0 always.
 function watch.exit_policy(fn)
   if fn ~= nil and fn ~= false and type(fn) ~= "function" then
@@ -117,17 +124,18 @@ end
 
 local function exit_check(stopping)
   if exit_policy == false or #registry == 0 then return nil end
-  local stale, failing = bad_entries()
-  local report = { stale = stale, failing = failing, stopping = stopping, watchers = watch.status() }
-  local code = (#stale > 0 or #failing > 0) and 3 or nil
+  local stale, failing, auth = bad_entries()
+  local report = { stale = stale, failing = failing, auth_failed = auth, stopping = stopping,
+                   watchers = watch.status() }
+  local code = (#stale > 0 or #failing > 0 or #auth > 0) and 3 or nil
   if exit_policy then
     local ok, r = pcall(exit_policy, report)
     if ok then return r end
     rec.log.error("watch.exit_policy failed: %s", tostring(r))
   end
   if code then
-    rec.log.error("kind=watcher_exit exit status 3: stale watchers {%s}, callbacks failing in {%s}",
-                  table.concat(stale, ", "), table.concat(failing, ", "))
+    rec.log.error("kind=watcher_exit exit status 3: stale watchers {%s}, callbacks failing in {%s}, credentials rejected in {%s}",
+                  table.concat(stale, ", "), table.concat(failing, ", "), table.concat(auth, ", "))
   end
   return code
 end
@@ -150,20 +158,37 @@ local function publish(w, ok)
     provider = w.kind, ok = ok, next_poll = w.next_poll, stale_after = w.stale_after,
     status = w.last_status ~= nil and tostring(w.last_status) or nil,
     error = ok == false and w.last_error or nil,
-    state = (st == "ok" or st == "stale" or st == "error") and st or nil,
+    state = (st == "ok" or st == "stale" or st == "error" or st == "auth_failed") and st or nil,
   })
 end
 
 local function new_entry(kind, name, key, o, every)
   local w = {
     kind = kind, name = name, key = key, o = o, every = every,
-    stale_after = o.stale_after or (3 * every + 60), fail_polls = math.max(1, math.floor(o.fail_polls or FAIL_POLLS)),
+    stale_after = o.stale_after or (3 * every + 60), auth_retry = o.auth_retry or AUTH_RETRY,
+    fail_polls = math.max(1, math.floor(o.fail_polls or FAIL_POLLS)),
     polls = 0, good_polls = 0, errors = 0, consecutive = 0, by_kind = {},
     cb_failures = 0, cb_window = {}, started_time = rec.time(), since = now(),
   }
   registry[#registry + 1] = w
   w.hkey = key:gsub("/$", "")
   publish(w)
+  -- A reload starts a fresh Lua state, but the registry (ops.c) kept this watcher's times:
+  -- it goes on from them, so reloading does not make a silent watcher look fresh, and one
+  -- already reported stale is not reported (nor alerted) again.
+  local since, last_good, last_good_wall, was_stale = rec.health.times(w.hkey)
+  if since then
+    w.since = math.min(w.since, since)
+    if last_good then w.last_good, w.last_good_time = last_good, last_good_wall end
+    if was_stale and now() - (w.last_good or w.since) > w.stale_after then
+      w.stale = true
+      rec.log.warn("kind=watcher_still_stale watcher=%s: still no good poll for %.1fs (reported before the reload)",
+                   name, now() - (w.last_good or w.since))
+      publish(w)
+    end
+  end
+  live = live + 1
+  look_at(w, now())  -- the first look sets the watcher's own due (its stale_after is final then)
   return w
 end
 
@@ -174,6 +199,16 @@ local function record_error(w, e, what)
   w.consecutive = w.consecutive + 1
   w.by_kind[kind] = (w.by_kind[kind] or 0) + 1
   w.last_error, w.last_error_kind, w.last_error_time = err_text(e), kind, rec.time()
+  if kind == "auth" and not w.auth_failed then
+    -- not transient: retrying will not fix a wrong credential, so it is said at once (and
+    -- /healthz fails at once), and the watcher retries slowly (next_delay) until a good poll
+    -- (the credential fixed, e.g. by a reload) clears it
+    w.auth_failed = true
+    rec.log.error("kind=auth_failed watcher=%s: the provider rejects the credentials; retrying every %gs until a poll succeeds: %s",
+                  w.name, math.max(w.every, w.auth_retry), w.last_error, fields(w))
+    publish(w)
+    return
+  end
   local lvl = (kind == "store" or kind == "internal" or kind == "protocol") and rec.log.error or rec.log.warn
   lvl("kind=watcher_error watcher=%s error=%s count=%d: %s%s", w.name, kind, w.by_kind[kind],
       what and (what .. ": ") or "", w.last_error, fields(w))
@@ -217,6 +252,7 @@ local function recovered(w)
   publish(w)
   spawn_cb("on_recovered", w.o.on_recovered, info_of(w))
   if w.o.outbox then w.recovered_alert_due = true end
+  look_at(w, now())
 end
 
 -- Queues the built-in alerts (outside any watcher batch, so a store fault only delays them).
@@ -236,35 +272,92 @@ local function built_in_alerts(w)
   end
 end
 
-local function check_all()
-  local live = 0
-  for _, w in ipairs(registry) do
-    if (w.stopped or w.ended) and not w.forgotten then
-      w.forgotten = true
-      rec.health.forget(w.hkey)  -- gone from /status and /healthz
-    elseif not w.stopped and not w.ended then
-      live = live + 1
-      local age = now() - (w.last_good or w.since)
-      if not w.stale and age > w.stale_after then went_stale(w) end
-      built_in_alerts(w)
-    end
+-- The monitor looks at a watcher only when something may change: when it would go stale
+-- (its last good poll + stale_after), when an alert of its own is due, when it stops or
+-- ends. A min-heap of {due, w} orders those looks, so a virtual second costs the watchers due
+-- in it, not a scan of all of them (a scan every second was most of the cost of a poll with
+-- 10,000 watchers polling every 120 s). w.due is the look the watcher waits for; a heap entry
+-- with another due was superseded by an earlier one and is skipped.
+local function heap_push(e)
+  local i = #heap + 1
+  heap[i] = e
+  while i > 1 do
+    local p = i // 2
+    if heap[p][1] <= e[1] then break end
+    heap[i], i = heap[p], p
   end
-  return live
+  heap[i] = e
+end
+
+local function heap_pop()
+  local top, n = heap[1], #heap
+  local last = heap[n]
+  heap[n] = nil
+  n = n - 1
+  if n > 0 then
+    local i = 1
+    while true do
+      local c = 2 * i
+      if c > n then break end
+      if c < n and heap[c + 1][1] < heap[c][1] then c = c + 1 end
+      if heap[c][1] >= last[1] then break end
+      heap[i], i = heap[c], c
+    end
+    heap[i] = last
+  end
+  return top
+end
+
+-- The monitor looks at w at `due` (engine seconds) at the latest.
+function look_at(w, due)
+  if w.due and w.due <= due then return end
+  w.due = due
+  heap_push({ due, w })
+end
+
+local function look(w)
+  w.due = nil
+  if w.retired then return end
+  if w.unwatched or w.ended or w.stopped then
+    -- gone from /status and /healthz. Not a watcher stopped by a reload (or SIGTERM): the
+    -- registry keeps its times for the new script (see new_entry)
+    w.retired = true
+    live = live - 1
+    if (w.unwatched or w.ended) and not w.forgotten then
+      w.forgotten = true
+      rec.health.forget(w.hkey)
+    end
+    return
+  end
+  local last = w.last_good or w.since
+  if not w.stale and now() - last > w.stale_after then went_stale(w) end
+  built_in_alerts(w)
+  if w.silent_alert_due or w.recovered_alert_due then
+    -- the outbox refused (a locked store): again soon, as often as staleness is looked at
+    look_at(w, now() + math.max(0.05, math.min(1, w.stale_after / 4)))
+  elseif not w.stale then
+    look_at(w, last + w.stale_after + 0.01)         -- recovered() calls look_at itself
+  end
+end
+
+local function check_due()
+  local t = now()
+  while heap[1] and heap[1][1] <= t do
+    local e = heap_pop()
+    if e[2].due == e[1] then look(e[2]) end
+  end
 end
 
 local function start_monitor()
   if monitor then return end
   monitor = rec.spawn(function()
     while true do
-      local ok, live = pcall(check_all)
-      if not ok then rec.log.error("kind=watcher_error watcher=monitor error=internal: %s", tostring(live)) end
-      if ok and live == 0 then break end
-      -- look often enough for the shortest stale_after (at most every second)
-      local step = 1
-      for _, w in ipairs(registry) do
-        if not w.stopped and not w.ended then step = math.min(step, w.stale_after / 4) end
-      end
-      if not rec.sleep(math.max(0.05, step)) then break end
+      local ok, err = pcall(check_due)
+      if not ok then rec.log.error("kind=watcher_error watcher=monitor error=internal: %s", tostring(err)) end
+      if live == 0 then break end
+      -- until the next look, at most a second (a new watcher may need one sooner)
+      local step = heap[1] and heap[1][1] - now() or 1
+      if not rec.sleep(math.min(1, math.max(0.05, step))) then break end
     end
     monitor = nil
   end)
@@ -277,6 +370,10 @@ local function poll_done(w, good)
     w.good_polls = w.good_polls + 1
     w.consecutive = 0
     w.last_good, w.last_good_time = now(), rec.time()
+    if w.auth_failed then
+      w.auth_failed = false
+      rec.log.info("kind=auth_recovered watcher=%s: the provider accepts the credentials again", w.name, fields(w))
+    end
     if w.stale then recovered(w) end
   end
   -- callbacks: a poll that called some and saw every one fail counts against the watcher
@@ -311,7 +408,8 @@ end
 -- interval) after errors.
 local function next_delay(w, interval)
   local d = interval
-  if w.consecutive > 0 then d = math.min(interval, 2 ^ (w.consecutive - 1)) end
+  if w.auth_failed then d = math.max(interval, w.auth_retry)  -- a wrong credential: slowly
+  elseif w.consecutive > 0 then d = math.min(interval, 2 ^ (w.consecutive - 1)) end
   w.next_poll = rec.time() + d
   publish(w)
   return d
@@ -369,7 +467,10 @@ Handle.__index = Handle
 function Handle:stop()
   self.stopped = true
   for _, l in ipairs(self.loops) do
-    if l.w then l.w.stopped = true end
+    if l.w then
+      l.w.stopped, l.w.unwatched = true, true
+      look_at(l.w, now())
+    end
     if l.sleeping then l.task:cancel() end
   end
 end
@@ -405,7 +506,7 @@ local function protocol(msg)
 end
 
 local COMMON = { "db", "name", "stale_after", "on_stale", "on_recovered", "outbox", "on_error",
-                 "fail_polls" }
+                 "fail_polls", "auth_retry" }
 local function allowed(list)
   local all = {}
   for _, k in ipairs(COMMON) do all[#all + 1] = k end
@@ -506,7 +607,7 @@ function watch.qingcloud(o)
     error("watch.qingcloud: channel or channels is required", 2)
   end
   check_fn(o, "watch.qingcloud", { "on_change", "on_error", "on_missing", "on_failed", "on_stale", "on_recovered" })
-  check_num(o, "watch.qingcloud", { "every", "stale_after", "fail_polls", "repair_timeout" }, 0)
+  check_num(o, "watch.qingcloud", { "every", "stale_after", "fail_polls", "repair_timeout", "auth_retry" }, 0)
   if o.on_status ~= nil and type(o.on_status) ~= "table" then
     error("watch.qingcloud: 'on_status' must be a table {[code] = function}", 2)
   end
@@ -673,7 +774,7 @@ function watch.agora(o)
   check_fn(o, "watch.agora", { "on_change", "on_started", "on_start_failed", "on_ended",
                                "on_error", "on_stale", "on_recovered" })
   check_num(o, "watch.agora", { "every", "first_after", "start_every", "start_timeout", "stale_after",
-                                "fail_polls", "ha_window" }, 0)
+                                "fail_polls", "ha_window", "auth_retry" }, 0)
   if o.confirm_delays ~= nil then
     if type(o.confirm_delays) ~= "table" then
       error("watch.agora: 'confirm_delays' must be a list of seconds", 2)
@@ -843,7 +944,8 @@ function watch.agora(o)
     else
       record_error(w, err)
       call(w, "on_error", o.on_error, err)
-      if not start_check(err) then return false end
+      -- rejected credentials say nothing about the recording: no "did not start" for that
+      if err.kind ~= "auth" and not start_check(err) then return false end
       return false
     end
     if not start_check(err) then return false end
@@ -857,6 +959,7 @@ function watch.agora(o)
     if st.ended then
       rec.log.info("watch.agora %s: already ended (state file); nothing to watch", key, fields(w))
       w.ended = true
+      look_at(w, now())
       return
     end
     local fresh = st.since == nil
@@ -872,6 +975,7 @@ function watch.agora(o)
       elseif r == "ended" then
         poll_done(w, true)
         w.ended = true
+        look_at(w, now())
         break
       else
         poll_done(w, r)

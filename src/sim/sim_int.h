@@ -127,6 +127,12 @@ typedef struct sim_scenario {
   sim_fault *faults;
   size_t nfaults;
   uint64_t seed;
+  size_t *rec_slots;            /* hash index of recs by (appid, resourceid, sid, mode): */
+  size_t rec_nslots;            /* open addressing, slot = index + 1, 0 = empty */
+  unsigned long long rec_probes; /* slots looked at by sim_rec_find, for tests */
+  size_t *ch_slots;             /* hash index of a channel's first task by (app_id, channel) */
+  size_t ch_nslots;             /* (slot = index + 1, 0 = empty) ... */
+  size_t *task_next;            /* ... and each task's next one on its channel (+1, 0 = last) */
 } sim_scenario;
 
 /* Loads a scenario from a Lua file (path) or the built-in default (path NULL); wall0 is the
@@ -137,6 +143,18 @@ sim_scenario *sim_scenario_load_buffer(const char *buf, size_t len, time_t wall0
                                        size_t errlen);
 void sim_scenario_free(sim_scenario *sc);
 extern const char sim_default_scenario_lua[];
+
+/* The recording an Agora query names: one hash lookup whatever the number of recordings
+ * (the first of duplicates, as a scan would find). sim_rec_index builds this index and the
+ * channel index below, once the tasks and recordings are read; -1 when out of memory. */
+int sim_rec_index(sim_scenario *sc);
+sim_ag_rec *sim_rec_find(sim_scenario *sc, const char *appid, size_t appid_len,
+                         const char *rid, size_t rid_len, const char *sid, size_t sid_len,
+                         const char *mode, size_t mode_len);
+
+/* The first QingCloud task of a channel (then sc->task_next), in scenario order: one hash
+ * lookup, so a listing costs the channel's tasks, not every task. -1 when there is none. */
+long sim_channel_first(sim_scenario *sc, const char *app_id, const char *channel);
 
 /* Current step index of a timeline at time t, or -1 when t is before the first step. */
 int sim_step_at(const sim_step *steps, size_t n, double t);

@@ -783,6 +783,7 @@ static int precompute(sim_scenario *sc, time_t wall0) {
     if (build_task(&sc->tasks[i], wall0) != 0) return -1;
   for (i = 0; i < sc->nrecs; i++)
     if (build_rec(&sc->recs[i], wall0) != 0) return -1;
+  if (sim_rec_index(sc) != 0) return -1;
   for (i = 0; i < sc->nfaults; i++) {
     sim_fault *f = &sc->faults[i];
     f->rng = (sc->seed + 1) * 0x9E3779B97F4A7C15ULL ^ ((uint64_t)(i + 1) * 0xBF58476D1CE4E5B9ULL);
@@ -962,6 +963,9 @@ void sim_scenario_free(sim_scenario *sc) {
     free(r->steps);
   }
   free(sc->recs);
+  free(sc->rec_slots);
+  free(sc->ch_slots);
+  free(sc->task_next);
   for (i = 0; i < sc->nfaults; i++) {
     free(sc->faults[i].nth);
     free(sc->faults[i].match);

@@ -40,7 +40,7 @@ for i = 1, M.max_series do ids:set(i, { id = tostring(i) }) end
 fails("cardinality cap", ids.set, ids, 1, { id = "one-more" })
 ids:set(7, { id = "7" })  -- existing series still work
 
-fails("state is ok, stale or error", rec.health.report, "w", { state = "bogus" })
+fails("state is ok, stale, error or auth_failed", rec.health.report, "w", { state = "bogus" })
 rec.health.report("w", { provider = "agora", ok = true, status = "5", stale_after = 60 })
 -- /status: the watcher, and redacted like logs
 rec.secret("topsecret-token-123")
