@@ -16,6 +16,7 @@
 #include "engine.h"
 #include "http.h"
 #include "log.h"
+#include "lrec.h"
 #include "rclock.h"
 
 #define TASK_MT "rec.task"
@@ -1276,8 +1277,6 @@ static void install_signals(int on) {
 }
 
 /* ---- life of the engine ---- */
-
-extern int lrec_open(lua_State *L, engine_t *e);
 
 static void warnf(void *ud, const char *msg, int tocont) {
   engine_t *e = ud;

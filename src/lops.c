@@ -5,6 +5,8 @@
 #include <math.h>
 #include <string.h>
 #include "engine.h"
+#include "lops.h"
+#include "lrec.h"
 #include "metrics.h"
 #include "ops.h"
 
@@ -141,8 +143,6 @@ static int l_text(lua_State *L) {
 
 /* ---- rec.health ---- */
 
-engine_t *lrec_engine(lua_State *L);  /* lrec.c */
-
 static const char *opt_str(lua_State *L, const char *k) {
   int t = lua_getfield(L, 2, k);
   if (t == LUA_TNIL) return NULL;
@@ -211,8 +211,6 @@ static int l_forget(lua_State *L) {
   return 0;
 }
 
-/* pushes the rec.metrics and rec.health tables into the table at the top (rec) */
-void lops_open(lua_State *L);
 void lops_open(lua_State *L) {
   static const luaL_Reg mf[] = {
     {"counter", l_counter}, {"gauge", l_gauge}, {"histogram", l_histogram},

@@ -10,11 +10,15 @@
 #include "call.h"
 #include "config.h"
 #include "crypto.h"
+#include "embedded_lua.h"
 #include "engine.h"
 #include "http.h"
 #include "ljson.h"
 #include "lnorm.h"
 #include "log.h"
+#include "lops.h"
+#include "lrec.h"
+#include "lstore.h"
 #include "ops.h"
 
 #define EVERY_MT "rec.timer"
@@ -22,9 +26,6 @@
 /* Limits of numbers from scripts, checked before any cast (docs/api.md lists them). */
 #define REC_MAX_INTERVAL 31536000.0          /* rec.every: a year */
 #define REC_MAX_REPLY_LIMIT 1073741824.0     /* max_reply: 1 GiB */
-
-struct embedded_lua { const char *name; const char *src; size_t len; };
-extern const struct embedded_lua embedded_lua[];
 
 /* The engine this Lua state belongs to (also used by lops.c). */
 engine_t *lrec_engine(lua_State *L) {
@@ -1158,9 +1159,6 @@ static void add_searcher(lua_State *L) {
   lua_rawseti(L, -2, 2);
   lua_pop(L, 2);
 }
-
-int luaopen_rec_store(lua_State *L);  /* lstore.c */
-void lops_open(lua_State *L);         /* lops.c: rec.metrics, rec.health */
 
 /* A metatable named mt whose __index holds methods. */
 static void new_class(lua_State *L, const char *mt, const luaL_Reg *methods) {

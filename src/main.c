@@ -7,6 +7,7 @@
 #include "engine.h"
 #include "http.h"
 #include "log.h"
+#include "lrec.h"
 #include "ops.h"
 #include "rtest.h"
 #include "sim/sim.h"
@@ -141,7 +142,6 @@ typedef struct run_opts {
   double at;                     /* query --at: simulator seconds already elapsed */
 } run_opts;
 
-void lrec_set_sim(lua_State *L, const char *base_url);  /* lrec.c */
 static const char *sim_url;  /* for the Lua states a reload makes */
 
 /* Starts the in-process simulator (on the engine's loop and clock) and points both providers

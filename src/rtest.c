@@ -13,9 +13,8 @@
 #include <unistd.h>
 #include "config.h"
 #include "log.h"
+#include "lrec.h"
 #include "rtest.h"
-
-void lrec_set_sim(lua_State *L, const char *base_url);  /* lrec.c */
 
 #define CASE_KEY "rec.test.case"
 #define PROC_MT "rec.test.process"
