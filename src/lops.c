@@ -6,7 +6,6 @@
 #include <string.h>
 #include "engine.h"
 #include "lops.h"
-#include "lrec.h"
 #include "metrics.h"
 #include "ops.h"
 
@@ -175,14 +174,14 @@ static int l_report(lua_State *L) {
   if (r.state && strcmp(r.state, "ok") && strcmp(r.state, "stale") && strcmp(r.state, "error") &&
       strcmp(r.state, "auth_failed"))
     return luaL_error(L, "rec.health.report: state is ok, stale, error or auth_failed");
-  ops_report_watcher(lrec_engine(L), key, &r);
+  ops_report_watcher(engine_from_lua(L), key, &r);
   return 0;
 }
 
 /* rec.health.status(): the /status document (JSON text), built now, redacted */
 static int l_status(lua_State *L) {
   sbuf b = {0};
-  ops_status_json(lrec_engine(L), &b);
+  ops_status_json(engine_from_lua(L), &b);
   lua_pushlstring(L, b.p ? b.p : "{}", b.p ? b.len : 2);
   sbuf_free(&b);
   return 1;

@@ -5,10 +5,8 @@
 #include "engine.h"
 
 /* Opens `rec` (with rec.metrics, rec.health, the `rec.store` preload and the embedded
- * modules' searcher) into a Lua state of engine e. */
+ * modules' searcher) into a Lua state of engine e: an engine_hooks.open_api (setup.c). */
 int lrec_open(lua_State *L, engine_t *e);
-/* The engine a Lua state of it belongs to (set by lrec_open). */
-engine_t *lrec_engine(lua_State *L);
 /* `run --sim`: rec.sim = { base_url = ..., webhook_url = ... } in the state's `rec`. */
 void lrec_set_sim(lua_State *L, const char *base_url);
 #endif

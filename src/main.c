@@ -10,6 +10,7 @@
 #include "lrec.h"
 #include "ops.h"
 #include "rtest.h"
+#include "setup.h"
 #include "sim/sim.h"
 #include "suggest.h"
 
@@ -201,6 +202,7 @@ static int run_script(const run_opts *o, const char *script, int argc, char **ar
   eo.signals = 1;
   eo.virtual_time = o->virtual_time;
   eo.seed = o->seed ? o->seed : (o->virtual_time ? 1 : 0);  /* virtual: the same run each time */
+  eo.hooks = &setup_hooks;
   e = engine_new_opts(&eo, err, sizeof err);
   if (!e) {
     fprintf(stderr, "recwatch: %s\n", err);
