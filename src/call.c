@@ -9,6 +9,7 @@
 #include "http.h"
 #include "jdec.h"
 #include "lnorm.h"
+#include "lnorm_reply.h"
 #include "log.h"
 #include "metrics.h"
 #include <lauxlib.h>

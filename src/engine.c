@@ -96,6 +96,7 @@ struct engine {
   size_t reload_len;
   void (*on_reloaded)(engine_t *e, int ok, void *ud);
   void *on_reloaded_ud;
+  const engine_hooks *hooks;     /* what setup installed (engine_options.hooks) */
 };
 
 /* ---- what runs outside the loop's control: signals, the watchdog, bounded calls ----
@@ -1277,8 +1278,6 @@ static void install_signals(int on) {
 
 /* ---- life of the engine ---- */
 
-extern int lrec_open(lua_State *L, engine_t *e);
-
 static void warnf(void *ud, const char *msg, int tocont) {
   engine_t *e = ud;
   if (e->warnlen == 0 && !tocont && msg[0] == '@') return;  /* control message */
@@ -1429,7 +1428,26 @@ static void setup_lua(engine_t *e) {
   lua_setfield(e->L, LUA_REGISTRYINDEX, "rec.note_error");
 }
 
-engine_t *engine_new(char *err, size_t errlen) { return engine_new_opts(NULL, err, errlen); }
+/* The key engine_from_lua reads (lstore.c reads it too). */
+#define ENGINE_LUA_KEY "rec.engine"
+static const engine_hooks no_hooks;
+
+/* Opens the script API into L, a new Lua state of e, through the hook setup installed. */
+static void open_api(engine_t *e, lua_State *L) {
+  lua_pushlightuserdata(L, e);
+  lua_setfield(L, LUA_REGISTRYINDEX, ENGINE_LUA_KEY);
+  if (e->hooks->open_api) e->hooks->open_api(L, e);
+}
+
+engine_t *engine_from_lua(lua_State *L) {
+  engine_t *e;
+  lua_getfield(L, LUA_REGISTRYINDEX, ENGINE_LUA_KEY);
+  e = lua_touserdata(L, -1);
+  lua_pop(L, 1);
+  return e;
+}
+
+const engine_hooks *engine_get_hooks(engine_t *e) { return e->hooks; }
 
 engine_t *engine_new_opts(const engine_options *o, char *err, size_t errlen) {
   engine_t *e = calloc(1, sizeof *e);
@@ -1443,6 +1461,7 @@ engine_t *engine_new_opts(const engine_options *o, char *err, size_t errlen) {
     snprintf(err, errlen, "out of memory");
     return NULL;
   }
+  e->hooks = o->hooks ? o->hooks : &no_hooks;
   e->owns_loop = o->loop == NULL;
   e->loop = o->loop ? o->loop : &e->own_loop;
   if (e->owns_loop && uv_loop_init(e->loop) != 0) {
@@ -1495,7 +1514,7 @@ engine_t *engine_new_opts(const engine_options *o, char *err, size_t errlen) {
     wd_gen++;
     install_signals(1);
   }
-  lrec_open(e->L, e);
+  open_api(e, e->L);
   return e;
 }
 
@@ -1882,7 +1901,7 @@ static int validate_source(engine_t *e, const char *path, const char *src, size_
   lua_atpanic(S, l_panic);
   *(task_t **)lua_getextraspace(S) = NULL;
   luaL_openlibs(S);
-  lrec_open(S, e);
+  open_api(e, S);
   lua_pushboolean(S, 1);  /* before the hook: it can tell a scratch state from a real one */
   lua_setfield(S, LUA_REGISTRYINDEX, ENGINE_VALIDATE_KEY);
   if (e->on_state) e->on_state(e, S, e->on_state_ud);  /* rec.sim */
@@ -2009,7 +2028,7 @@ static int swap_state(engine_t *e) {
     return -1;
   }
   setup_lua(e);
-  lrec_open(e->L, e);
+  open_api(e, e->L);
   if (e->on_state) e->on_state(e, e->L, e->on_state_ud);
   if (load_main(e, e->script, NULL, e->reload_src, e->reload_len, e->script_argc,
                 e->script_argv, err, sizeof err)) {

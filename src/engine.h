@@ -18,16 +18,38 @@ typedef struct pending {
   void (*cancel)(struct pending *p);
 } pending_t;
 
-/* A standalone engine: its own loop, a real clock, SIGINT/SIGTERM handled. */
-engine_t *engine_new(char *err, size_t errlen);
+/* What the engine calls back into the layers above it. Setup installs them (setup.c, used
+ * by main.c and the test runner); the engine knows nothing of the `rec` API or of the
+ * listener, and calls no name of a higher file. Each runs once per Lua state or per
+ * rec.configure, never per request. A NULL member is not called. */
+typedef struct engine_hooks {
+  /* Opens the script API into a new Lua state of e: at engine_new_opts, in the scratch state
+   * of a validation (check, reload), in a reload's new state. engine_from_lua(L) already
+   * answers e. */
+  int (*open_api)(lua_State *L, engine_t *e);
+  /* rec.configure{ listen = addr }: starts the listener (apply 1), or only checks that it
+   * could (apply 0: a validation). 0, or -1 with the reason in err. */
+  int (*listen)(const char *addr, int apply, char *err, size_t errlen);
+  /* rec.configure{ stuck_after = seconds } */
+  void (*stuck_after)(double seconds);
+} engine_hooks;
+
 typedef struct engine_options {
   uv_loop_t *loop;      /* NULL: the engine's own; else shared (engine_run is not used then) */
   rclock_t *clock;      /* NULL: the engine's own (real, or virtual with virtual_time) */
   int virtual_time;     /* for the engine's own clock */
   uint64_t seed;        /* the engine's random generator (retry jitter, math.random); 0: random */
   int signals;          /* 1: SIGINT/SIGTERM stop the engine */
+  const engine_hooks *hooks;  /* NULL: none (a bare engine, without the `rec` module) */
 } engine_options;
+/* NULL options: its own loop, a real clock, SIGINT/SIGTERM handled, no hooks. (A standalone
+ * engine with the `rec` module is setup.h's engine_new.) */
 engine_t *engine_new_opts(const engine_options *o, char *err, size_t errlen);
+/* The hooks the engine was made with (never NULL; members may be). */
+const engine_hooks *engine_get_hooks(engine_t *e);
+/* The engine a Lua state belongs to: its main state, a reload's, a validation's scratch
+ * state (registry["rec.engine"], set before engine_hooks.open_api runs). */
+engine_t *engine_from_lua(lua_State *L);
 /* Tears everything down (pending operations, HTTP, handles, the Lua state). */
 void engine_free(engine_t *e);
 lua_State *engine_lua(engine_t *e);

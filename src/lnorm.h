@@ -27,14 +27,9 @@ int lnorm_qingcloud(lua_State *L, int idx, long status, rec_err *e);
 /* The same for an Agora query reply: every array under serverResponse marked, coercions,
  * and status/status_name lifted to the top level. */
 int lnorm_agora(lua_State *L, int idx, long status, rec_err *e);
-/* The one-pass path for a 2xx reply: decodes body with jdec in schema mode and, when the
- * reply keeps the contract, pushes exactly what lnorm_decode + lnorm_facts + lnorm_agora
- * (prov LNORM_AGORA) or lnorm_qingcloud (LNORM_QINGCLOUD) leave, fills f and returns 1. Returns
- * 0 with nothing pushed otherwise: the caller takes that general path, which gives the
- * exact error. Never raises. */
+/* Which provider's reply (lnorm_reply.h) */
 #define LNORM_AGORA 0
 #define LNORM_QINGCLOUD 1
-int lnorm_reply(lua_State *L, const char *body, size_t len, int prov, reply_facts *f);
 /* The value on top of the stack against the scalar field f (string, integer, boolean): 1 when
  * it has the documented type, 2 when a documented coercion applies (the coerced value is
  * pushed above it), 0 when it breaks the contract. May raise (memory). */

@@ -5,6 +5,7 @@
 #include <math.h>
 #include <string.h>
 #include "engine.h"
+#include "lops.h"
 #include "metrics.h"
 #include "ops.h"
 
@@ -141,8 +142,6 @@ static int l_text(lua_State *L) {
 
 /* ---- rec.health ---- */
 
-engine_t *lrec_engine(lua_State *L);  /* lrec.c */
-
 static const char *opt_str(lua_State *L, const char *k) {
   int t = lua_getfield(L, 2, k);
   if (t == LUA_TNIL) return NULL;
@@ -175,14 +174,14 @@ static int l_report(lua_State *L) {
   if (r.state && strcmp(r.state, "ok") && strcmp(r.state, "stale") && strcmp(r.state, "error") &&
       strcmp(r.state, "auth_failed"))
     return luaL_error(L, "rec.health.report: state is ok, stale, error or auth_failed");
-  ops_report_watcher(lrec_engine(L), key, &r);
+  ops_report_watcher(engine_from_lua(L), key, &r);
   return 0;
 }
 
 /* rec.health.status(): the /status document (JSON text), built now, redacted */
 static int l_status(lua_State *L) {
   sbuf b = {0};
-  ops_status_json(lrec_engine(L), &b);
+  ops_status_json(engine_from_lua(L), &b);
   lua_pushlstring(L, b.p ? b.p : "{}", b.p ? b.len : 2);
   sbuf_free(&b);
   return 1;
@@ -211,8 +210,6 @@ static int l_forget(lua_State *L) {
   return 0;
 }
 
-/* pushes the rec.metrics and rec.health tables into the table at the top (rec) */
-void lops_open(lua_State *L);
 void lops_open(lua_State *L) {
   static const luaL_Reg mf[] = {
     {"counter", l_counter}, {"gauge", l_gauge}, {"histogram", l_histogram},

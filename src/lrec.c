@@ -10,30 +10,20 @@
 #include "call.h"
 #include "config.h"
 #include "crypto.h"
+#include "embedded_lua.h"
 #include "engine.h"
 #include "http.h"
 #include "ljson.h"
 #include "lnorm.h"
 #include "log.h"
-#include "ops.h"
+#include "lops.h"
+#include "lrec.h"
+#include "lstore.h"
 
 #define EVERY_MT "rec.timer"
-#define ENGINE_KEY "rec.engine"
 /* Limits of numbers from scripts, checked before any cast (docs/api.md lists them). */
 #define REC_MAX_INTERVAL 31536000.0          /* rec.every: a year */
 #define REC_MAX_REPLY_LIMIT 1073741824.0     /* max_reply: 1 GiB */
-
-struct embedded_lua { const char *name; const char *src; size_t len; };
-extern const struct embedded_lua embedded_lua[];
-
-/* The engine this Lua state belongs to (also used by lops.c). */
-engine_t *lrec_engine(lua_State *L) {
-  engine_t *e;
-  lua_getfield(L, LUA_REGISTRYINDEX, ENGINE_KEY);
-  e = lua_touserdata(L, -1);
-  lua_pop(L, 1);
-  return e;
-}
 
 static unsigned current_task_id(lua_State *L) {
   task_t *t = engine_task_of(L);
@@ -79,7 +69,7 @@ static int cfg_validating(lua_State *L) {
 /* Raises "rec.configure: ..." and marks the run as failing on its configuration (exit 2). */
 static int cfg_error(lua_State *L, const char *fmt, ...) {
   va_list ap;
-  if (!cfg_validating(L)) engine_config_failed(lrec_engine(L));
+  if (!cfg_validating(L)) engine_config_failed(engine_from_lua(L));
   lua_pushstring(L, "rec.configure: ");
   va_start(ap, fmt);
   lua_pushvfstring(L, fmt, ap);
@@ -226,7 +216,7 @@ static int l_configure(lua_State *L) {
   static const char *const top[] = {"agora", "qingcloud", "http", "state", "log_level",
                                     "max_busy", "listen", "stuck_after", NULL};
   static const char *const httpk[] = {"max_reply", "ca_file", "max_connections", NULL};
-  engine_t *e = lrec_engine(L);
+  engine_t *e = engine_from_lua(L);
   config_t *cfg = engine_config(e);
   const char *s;
   double busy = 0;
@@ -274,12 +264,13 @@ static int l_configure(lua_State *L) {
   }
   if (cfg_number(L, 1, "rec.configure{}", "stuck_after", &busy)) {
     if (!(busy >= 1)) cfg_error(L, "stuck_after must be a number of seconds >= 1");
-    if (apply) ops_set_stuck_after(busy);
+    if (apply && engine_get_hooks(e)->stuck_after) engine_get_hooks(e)->stuck_after(busy);
   }
   if ((s = cfg_string(L, 1, "rec.configure{}", "listen")) != NULL) {
     char err[256];
-    if ((apply ? ops_listen(s, err, sizeof err) : ops_listen_check(s, err, sizeof err)) != 0)
-      return cfg_error(L, "%s", err);
+    int (*listen)(const char *, int, char *, size_t) = engine_get_hooks(e)->listen;
+    if (!listen) return cfg_error(L, "listen: this engine has no listener");
+    if (listen(s, apply, err, sizeof err) != 0) return cfg_error(L, "%s", err);
   }
   lua_pushboolean(L, 1);
   return 1;
@@ -549,7 +540,7 @@ static int l_every_stop(lua_State *L) {
 }
 
 static int l_every(lua_State *L) {
-  engine_t *e = lrec_engine(L);
+  engine_t *e = engine_from_lua(L);
   double s = luaL_checknumber(L, 1);
   every_timer *et;
   luaL_checktype(L, 2, LUA_TFUNCTION);
@@ -858,12 +849,12 @@ static int l_event(lua_State *L) {
 
 static int l_spawn(lua_State *L) {
   luaL_checktype(L, 1, LUA_TFUNCTION);
-  engine_spawn(lrec_engine(L), L, lua_gettop(L) - 1);
+  engine_spawn(engine_from_lua(L), L, lua_gettop(L) - 1);
   return 1;
 }
 
 static int l_now(lua_State *L) {
-  lua_pushnumber(L, engine_now(lrec_engine(L)));
+  lua_pushnumber(L, engine_now(engine_from_lua(L)));
   return 1;
 }
 
@@ -877,13 +868,13 @@ static int l_cancelled(lua_State *L) {
 }
 
 static int l_time(lua_State *L) {
-  lua_pushnumber(L, engine_time(lrec_engine(L)));
+  lua_pushnumber(L, engine_time(engine_from_lua(L)));
   return 1;
 }
 
 static int l_exit(lua_State *L) {
   lua_Integer code = luaL_optinteger(L, 1, 0);
-  return engine_lua_exit(lrec_engine(L), L, (int)(code & 0xff));
+  return engine_lua_exit(engine_from_lua(L), L, (int)(code & 0xff));
 }
 
 static int l_secret(lua_State *L) {
@@ -1159,9 +1150,6 @@ static void add_searcher(lua_State *L) {
   lua_pop(L, 2);
 }
 
-int luaopen_rec_store(lua_State *L);  /* lstore.c */
-void lops_open(lua_State *L);         /* lops.c: rec.metrics, rec.health */
-
 /* A metatable named mt whose __index holds methods. */
 static void new_class(lua_State *L, const char *mt, const luaL_Reg *methods) {
   luaL_newmetatable(L, mt);
@@ -1204,8 +1192,6 @@ int lrec_open(lua_State *L, engine_t *e) {
     {"set", l_event_set}, {"clear", l_event_clear}, {"is_set", l_event_is_set},
     {"wait", l_event_wait}, {NULL, NULL}};
 
-  lua_pushlightuserdata(L, e);
-  lua_setfield(L, LUA_REGISTRYINDEX, ENGINE_KEY);
   new_class(L, EVERY_MT, everym);
   new_class(L, EVENT_MT, eventm);
   lua_getglobal(L, "string");

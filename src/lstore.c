@@ -45,6 +45,7 @@
 #include "config.h"
 #include "engine.h"
 #include "log.h"
+#include "lstore.h"
 #include "metrics.h"
 #include "rerr.h"
 
@@ -1360,7 +1361,6 @@ fail:
   return state_file_error(L, e, msg);
 }
 
-int luaopen_rec_store(lua_State *L);
 int luaopen_rec_store(lua_State *L) {
   static const luaL_Reg methods[] = {
     {"get", l_get}, {"set", l_set}, {"keys", l_keys}, {"enqueue", l_enqueue},

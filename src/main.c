@@ -7,8 +7,10 @@
 #include "engine.h"
 #include "http.h"
 #include "log.h"
+#include "lrec.h"
 #include "ops.h"
 #include "rtest.h"
+#include "setup.h"
 #include "sim/sim.h"
 #include "suggest.h"
 
@@ -141,7 +143,6 @@ typedef struct run_opts {
   double at;                     /* query --at: simulator seconds already elapsed */
 } run_opts;
 
-void lrec_set_sim(lua_State *L, const char *base_url);  /* lrec.c */
 static const char *sim_url;  /* for the Lua states a reload makes */
 
 /* Starts the in-process simulator (on the engine's loop and clock) and points both providers
@@ -201,6 +202,7 @@ static int run_script(const run_opts *o, const char *script, int argc, char **ar
   eo.signals = 1;
   eo.virtual_time = o->virtual_time;
   eo.seed = o->seed ? o->seed : (o->virtual_time ? 1 : 0);  /* virtual: the same run each time */
+  eo.hooks = &setup_hooks;
   e = engine_new_opts(&eo, err, sizeof err);
   if (!e) {
     fprintf(stderr, "recwatch: %s\n", err);

@@ -13,9 +13,9 @@
 #include <unistd.h>
 #include "config.h"
 #include "log.h"
+#include "lrec.h"
 #include "rtest.h"
-
-void lrec_set_sim(lua_State *L, const char *base_url);  /* lrec.c */
+#include "setup.h"
 
 #define CASE_KEY "rec.test.case"
 #define PROC_MT "rec.test.process"
@@ -192,6 +192,7 @@ static int t_start(lua_State *L) {
   eo.loop = &c->loop;
   eo.clock = c->clock;
   eo.seed = c->seed * 1000003u + c->nprocs + 1;
+  eo.hooks = &setup_hooks;
   if (!(e = engine_new_opts(&eo, err, sizeof err))) return luaL_error(L, "%s", err);
   engine_set_max_busy(e, MAX_BUSY);
   engine_cap_max_busy(e, c->timeout);  /* rec.configure{max_busy = 0} cannot hang the runner */
@@ -491,6 +492,7 @@ static void run_case(tcase *c, const char *file, int index) {
   eo.loop = &c->loop;
   eo.clock = c->clock;
   eo.seed = c->seed;
+  eo.hooks = &setup_hooks;
   c->runner = engine_new_opts(&eo, err, sizeof err);
   if (!c->runner) {
     finish(c, 0, err);

@@ -12,14 +12,6 @@
 
 double sim_now(sim_t *s) { return rclock_now(s->clock) - s->t0 + s->t_offset; }
 
-void sim_reply(sim_conn *c, int status, const char *ctype, const char *body, size_t len) {
-  httpd_reply(c, status, ctype, body, len);
-}
-
-void sim_reply_json(sim_conn *c, int status, const char *body) {
-  sim_reply(c, status, "application/json", body, strlen(body));
-}
-
 /* ---------------------------------------------------------------- request log */
 
 void sim_log_request(sim_conn *c, const char *provider, int auth, const char *fault) {

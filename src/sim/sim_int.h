@@ -4,6 +4,7 @@
 #define REC_SIM_INT_H
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 #include <time.h>
 
 #include "sbuf.h"
@@ -144,7 +145,12 @@ sim_scenario *sim_scenario_load_buffer(const char *buf, size_t len, time_t wall0
 void sim_scenario_free(sim_scenario *sc);
 extern const char sim_default_scenario_lua[];
 
-/* The recording an Agora query names: one hash lookup whatever the number of recordings
+/* n bytes at a are exactly the string b. */
+static inline int sim_field_eq(const char *a, size_t n, const char *b) {
+  return strlen(b) == n && memcmp(a, b, n) == 0;
+}
+
+/* sim_index.c. The recording an Agora query names: one hash lookup whatever the number of recordings
  * (the first of duplicates, as a scan would find). sim_rec_index builds this index and the
  * channel index below, once the tasks and recordings are read; -1 when out of memory. */
 int sim_rec_index(sim_scenario *sc);

@@ -54,8 +54,14 @@ typedef struct sim_api_req {
 } sim_api_req;
 
 double sim_now(sim_t *s);
-void sim_reply(sim_conn *c, int status, const char *ctype, const char *body, size_t len);
-void sim_reply_json(sim_conn *c, int status, const char *body);
+/* Replies on c: used by sim.c (faults, sink, no route) and sim_api.c (the services). */
+static inline void sim_reply(sim_conn *c, int status, const char *ctype, const char *body,
+                             size_t len) {
+  httpd_reply(c, status, ctype, body, len);
+}
+static inline void sim_reply_json(sim_conn *c, int status, const char *body) {
+  sim_reply(c, status, "application/json", body, strlen(body));
+}
 void sim_log_request(sim_conn *c, const char *provider, int auth, const char *fault);
 
 /* sim_api.c */

@@ -16,6 +16,7 @@
 #include "agora.h"
 #include "jdec.h"
 #include "lnorm.h"
+#include "lnorm_reply.h"
 #include "log.h"
 #include "qingcloud.h"
 #include "rerr.h"

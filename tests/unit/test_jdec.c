@@ -18,6 +18,7 @@
 #include <lauxlib.h>
 #include <lualib.h>
 #include "jdec.h"
+#include "lnorm_reply.h"
 #include "lnorm.h"
 #include "log.h"
 #include "provider.h"

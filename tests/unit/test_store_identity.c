@@ -15,6 +15,7 @@
 #include <cmocka.h>
 #include <lauxlib.h>
 #include "engine.h"
+#include "setup.h"
 
 /* store.open(path) in e's main state: 0 with the db left on the stack, or -1 with the
  * error's text in msg (nothing left on the stack). */

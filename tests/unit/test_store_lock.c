@@ -12,6 +12,7 @@
 #include <cmocka.h>
 #include <lauxlib.h>
 #include "engine.h"
+#include "setup.h"
 
 static int open_store(engine_t *e, const char *path, char *msg, size_t n) {
   lua_State *L = engine_lua(e);
