@@ -807,7 +807,14 @@ function watch.agora(o)
   local st          -- the committed state
   local pending     -- a transition whose commit failed: retried before anything else
   local last        -- the last successful result
-  local ep          -- the open 404 episode: { first = now(), n = re-queries since, err = }
+  local ep          -- the open 404 episode: { first = now(), last = now() of its latest 404, n = re-queries since }
+  -- Other answers (5xx, timeouts, auth) between two 404s say nothing of the recording, but a
+  -- gap longer than this between two 404s means the 404s were not one stretch: the window
+  -- starts again at the next 404, so two failovers with an outage between them are never
+  -- added up into one 404 "lasting" past the window.
+  local max_gap = 0
+  for _, d in ipairs(confirm) do max_gap = math.max(max_gap, d) end
+  max_gap = 2 * math.max(max_gap, 1)
   local episodes = 0
 
   -- The last result for on_ended / on_start_failed: the last 200 of this process, or, after
@@ -930,7 +937,11 @@ function watch.agora(o)
       return "stop"
     elseif err.kind == "not_found" then
       -- 404 failed to find worker: ended, failed to start, or a failover window
-      if not ep then
+      if ep and now() - ep.last > max_gap then
+        rec.log.warn("kind=agora_404 watch.agora %s: 404 again after %.0fs of other answers: the window of episode %d starts again (ended only if still 404 after %gs)",
+                     key, now() - ep.last, episodes, ha_window, fields(w))
+        ep.first, ep.n = now(), 0
+      elseif not ep then
         episodes = episodes + 1
         ep = { first = now(), n = 0 }
         rec.log.warn("kind=agora_404 watch.agora %s: 404 (%s); episode %d%s: ended only if still 404 after %gs",
@@ -940,6 +951,7 @@ function watch.agora(o)
       else
         ep.n = ep.n + 1
       end
+      ep.last = now()
       if ep.n >= #confirm and now() - ep.first >= ha_window then return gone(err) end
     else
       record_error(w, err)

@@ -5,7 +5,9 @@
 --  * sid-gone is gone for good from t=8 s: ended once the window (90 s from the first 404)
 --    has passed, with the last status;
 --  * sid-multi has three failovers of 60, 80 and 85 s, each its own window, then is gone for
---    good at t=500 s: ended once, 90 s or more after its last first 404.
+--    good at t=500 s: ended once, 90 s or more after its last first 404;
+--  * sid-gap answers 404 from 8 to 18 s, 500 from 18 to 198 s and 404 again from 198 to
+--    228 s while it records: the two 404s are not one of 190 s, so it is never ended.
 local watch = require "rec.watch"
 
 local t0 = rec.now()
@@ -23,6 +25,7 @@ end
 local ha = watcher("r-ha", "sid-ha")
 local gone = watcher("r-gone", "sid-gone")
 local multi = watcher("r-multi", "sid-multi")
+local gap = watcher("r-gap", "sid-gap")
 
 gone:wait()
 -- the repro of issue 20: the old confirmation (5, 10, 15 s) called sid-ha ended at t=40 s
@@ -49,4 +52,11 @@ assert(st and not st.ended and st.status == 5, "sid-ha is not ended in the state
 assert(ha:info()[1].state == "ok", ha:info()[1].state)
 ha:stop()
 ha:wait()
+-- two failovers with an outage between them are two windows, not one 404 of 190 s
+assert(#ev["sid-gap"] == 0, ("sid-gap was called %s at %.1f s"):format(
+  tostring(ev["sid-gap"][1] and ev["sid-gap"][1].what), ev["sid-gap"][1] and ev["sid-gap"][1].at or -1))
+st = gap:state(gap.key)
+assert(st and not st.ended and st.status == 5, "sid-gap is not ended in the state file")
+gap:stop()
+gap:wait()
 print("watch_agora_ha ok")
