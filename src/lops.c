@@ -156,7 +156,8 @@ static double opt_num(lua_State *L, const char *k) {
 }
 
 /* rec.health.report(key, { provider=, ok=true|false (nil: just registered), status=,
- *   error=, next_poll= (rec.time() of the next poll), stale_after= (seconds), state= }) */
+ *   error=, next_poll= (rec.time() of the next poll), stale_after= (seconds), state=,
+ *   stale=true|false (reported stale, whatever state says; nil: keep) }) */
 static int l_report(lua_State *L) {
   const char *key = luaL_checkstring(L, 1);
   ops_report r;
@@ -171,6 +172,9 @@ static int l_report(lua_State *L) {
   r.state = opt_str(L, "state");
   r.next_poll = opt_num(L, "next_poll");
   r.stale_after = opt_num(L, "stale_after");
+  lua_getfield(L, 2, "stale");  /* stale apart from state: auth_failed hides it there */
+  r.stale = lua_isnil(L, -1) ? -1 : lua_toboolean(L, -1);
+  lua_pop(L, 1);
   if (r.state && strcmp(r.state, "ok") && strcmp(r.state, "stale") && strcmp(r.state, "error") &&
       strcmp(r.state, "auth_failed"))
     return luaL_error(L, "rec.health.report: state is ok, stale, error or auth_failed");

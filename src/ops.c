@@ -36,6 +36,7 @@ typedef struct watcher {
   int last_ok;
   int carried;                  /* from before the last reload, not registered again yet */
   int carried_stale;            /* the old script had reported it stale */
+  int said_stale;               /* the script's last word: it has reported itself stale */
   uint32_t hash;
   struct watcher *hnext;        /* its hash bucket's chain */
   struct watcher *prev, *next;  /* every watcher, newest first */
@@ -447,8 +448,9 @@ static void report_at(const char *key, const ops_report *r, double now, double w
   if (!w && !(w = add_watcher(key, now))) return;
   if (w->carried) {  /* the reloaded script watches it again: its times go on */
     w->carried = 0;
-    w->carried_stale = w->state && strcmp(w->state, "stale") == 0;
+    w->carried_stale = w->said_stale || (w->state && strcmp(w->state, "stale") == 0);
   }
+  if (r->stale >= 0) w->said_stale = r->stale;
   if (r->provider) set_str(&w->provider, r->provider);
   if (r->status) set_str(&w->last_status, r->status);
   set_str(&w->state, r->state);

@@ -49,6 +49,8 @@ typedef struct ops_report {
   double stale_after;    /* seconds without a good poll before the watcher is stale; 0 = keep */
   const char *state;     /* "ok" | "stale" | "error" | "auth_failed" from the watcher
                             itself, or NULL */
+  int stale;             /* 1: the watcher has reported itself stale (also while its state
+                            says auth_failed), 0: not, -1: not said (keep) */
 } ops_report;
 /* Registers or updates the watcher `key`: O(1) whatever the number of watchers (a hash
  * table). Times are the engine's monotonic clock (engine_now), so a wall-clock step makes

@@ -159,6 +159,7 @@ local function publish(w, ok)
     status = w.last_status ~= nil and tostring(w.last_status) or nil,
     error = ok == false and w.last_error or nil,
     state = (st == "ok" or st == "stale" or st == "error" or st == "auth_failed") and st or nil,
+    stale = w.stale and true or false,  -- apart from state, which auth_failed outranks
   })
 end
 

@@ -20,6 +20,7 @@ static ops_report rep(int ok, double stale_after) {
   r.provider = "qingcloud";
   r.ok = ok;
   r.stale_after = stale_after;
+  r.stale = -1;  /* not said */
   return r;
 }
 
@@ -145,6 +146,25 @@ static void test_reload_carries(void **state) {
   assert_int_equal(ops_watcher_times("qingcloud/app/ch", &t), 1);
 }
 
+/* A watcher that went stale while its credentials were rejected publishes auth_failed as its
+ * state, which outranks stale: its stale flag still carries over a reload, so the new
+ * script does not report (and alert) it stale a second time. */
+static void test_reload_carries_stale_under_auth(void **state) {
+  ops_report r = rep(0, 4);
+  ops_times t;
+  (void)state;
+  r.error = "auth: 401";
+  r.state = "auth_failed";
+  ops_report_watcher_at("agora/app/rid/sid", &r, 0, WALL0);
+  r.stale = 1;                                           /* stale at t=4.5, state unchanged */
+  ops_report_watcher_at("agora/app/rid/sid", &r, 4.5, WALL0 + 4.5);
+  ops_new_state();                                       /* SIGHUP */
+  r = rep(-1, 4);
+  ops_report_watcher_at("agora/app/rid/sid", &r, 5.1, WALL0 + 5.1);
+  assert_int_equal(ops_watcher_times("agora/app/rid/sid", &t), 1);
+  assert_true(t.was_stale);
+}
+
 /* Rejected credentials: unhealthy at the first such poll, the reason says so. */
 static void test_auth_at_once(void **state) {
   char reason[512];
@@ -167,6 +187,7 @@ int main(void) {
     cmocka_unit_test_teardown(test_lookup_flat, teardown),
     cmocka_unit_test_teardown(test_reason_cut, teardown),
     cmocka_unit_test_teardown(test_reload_carries, teardown),
+    cmocka_unit_test_teardown(test_reload_carries_stale_under_auth, teardown),
     cmocka_unit_test_teardown(test_auth_at_once, teardown),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
