@@ -553,7 +553,7 @@ end
 local OVERLAP = 10
 
 local function list_channel(o, channel)
-  local all, seen, offset, bad = {}, {}, 0, nil
+  local all, seen, offset, bad, unread = {}, {}, 0, nil, {}
   for _ = 1, 100000 do
     local res, err = rec.query_qingcloud{ app_id = o.app_id, channel = channel,
                                           from_hour = o.from_hour, to_hour = o.to_hour,
@@ -566,17 +566,18 @@ local function list_channel(o, channel)
     for _, t in ipairs(got) do
       n = n + 1
       local st = type(t) == "table" and (math.tointeger(t.status) or tonumber(t.status)) or nil
-      -- a task the decoder could not read whole: the watcher's error, naming the task and the
-      -- field; its status, when that did read, is still followed below
+      -- a task the decoder could not read whole: reported (the watcher's error, naming the
+      -- task and the field) but not a failed poll, since the rest of the page was read; its
+      -- status, when that did read, is still followed below
       local unreadable = type(t) == "table" and type(t.unreadable) == "string" and
         protocol(("task %s cannot be read: %s"):format(t.id ~= nil and tostring(t.id) or "?", t.unreadable))
-      bad = unreadable or bad
+      if unreadable then unread[#unread + 1] = { id = tostring(t.id), why = t.unreadable, err = unreadable } end
       if type(t) ~= "table" then
         bad = protocol("a recinfos entry is a " .. type(t))
       elseif not valid_id(t.id) then
-        bad = unreadable or protocol("a task id is " .. (type(t.id) == "string" and "not a plain id" or ("a " .. type(t.id))))
+        if not unreadable then bad = protocol("a task id is " .. (type(t.id) == "string" and "not a plain id" or ("a " .. type(t.id)))) end
       elseif not st then
-        bad = unreadable or protocol(("task %s: status is a %s"):format(tostring(t.id), type(t.status)))
+        if not unreadable then bad = protocol(("task %s: status is a %s"):format(tostring(t.id), type(t.status))) end
       elseif not seen[t.id] then
         seen[t.id] = true
         t.status = st
@@ -584,10 +585,10 @@ local function list_channel(o, channel)
       end
     end
     local total = math.tointeger(res.total_count) or tonumber(res.total_count) or 0
-    if n < PAGE or offset + n >= total then return all, nil, bad end
+    if n < PAGE or offset + n >= total then return all, nil, bad, unread end
     offset = offset + n - OVERLAP
   end
-  return all, nil, protocol("more than 100000 pages")
+  return all, nil, protocol("more than 100000 pages"), unread
 end
 
 local QC_KEYS = allowed{ "app_id", "channel", "channels", "every", "from_hour", "to_hour",
@@ -633,6 +634,7 @@ function watch.qingcloud(o)
     w.fields = { provider = "qingcloud", app = o.app_id, channel = channel }
     local l = { w = w }
     local known, pending, missing = nil, {}, {}   -- pending: key -> commit not yet done
+    local unread_seen = {}                         -- unreadable tasks already reported: "id\0why" -> true
 
     local function poll()
       if not known then
@@ -649,7 +651,7 @@ function watch.qingcloud(o)
         if ok then known[key], pending[key] = c.st, nil
         else failed[key] = true record_error(w, e, "cannot record the transition of " .. key .. " yet") end
       end
-      local tasks, err, bad = list_channel(o, channel)
+      local tasks, err, bad, unread = list_channel(o, channel)
       if not tasks then
         if err.kind == "cancelled" then return "stop" end
         record_error(w, err)
@@ -722,6 +724,18 @@ function watch.qingcloud(o)
           missing[key] = nil
         end
       end
+      -- unreadable tasks: the watcher's error and on_error once per task and reason (the C
+      -- side logs and counts each one on every page: kind=task_unreadable); the poll is good
+      local now_unread = {}
+      for _, u in ipairs(unread or {}) do
+        local k = u.id .. "\0" .. u.why
+        now_unread[k] = true
+        if not unread_seen[k] then
+          record_error(w, u.err)
+          call(w, "on_error", o.on_error, u.err, channel)
+        end
+      end
+      unread_seen = now_unread
       if bad then
         record_error(w, bad)
         call(w, "on_error", o.on_error, bad, channel)

@@ -53,4 +53,27 @@ grep -q 'kind=task_unreadable provider=qingcloud task=81 field=status' "$T/err" 
   fail "no task_unreadable log line for task 81"
 grep -q 'kind=watcher_error .*task 81 cannot be read' "$T/err" || fail "no watcher_error line"
 if grep -q 'task_unreadable.*task=8[02]' "$T/err"; then fail "a readable task was reported unreadable"; fi
+
+# The same page, polled every 0.5 s for 5 s with stale_after 2: the rest of the page is read,
+# so every poll is good and the watcher never goes stale (the old code failed every poll and
+# went stale after 2 s); on_error hears of task 81 once, not on every poll. Only a machine
+# too slow to poll 3 times in 5 s could fail this, and it would say so (polls=).
+cat >"$T/steady.lua" <<LUA
+local watch = require "rec.watch"
+rec.configure{ qingcloud = { base_url = "http://127.0.0.1:$PORT", access_key_id = "QCODDKEY01",
+                             secret_access_key = "qc-odd-secret-0123", retries = 0 } }
+local errs, stale = 0, 0
+local h = watch.qingcloud{ app_id = "app", channel = "room", every = 0.5, stale_after = 2,
+  on_error = function() errs = errs + 1 end, on_stale = function() stale = stale + 1 end }
+rec.sleep(5)
+local i = h:info()[1]
+h:stop()
+print("steady", errs, stale, i.state, i.polls >= 3 and "polled" or ("polls=" .. tostring(i.polls)),
+      i.good_polls == i.polls and "all-good" or ("good=" .. tostring(i.good_polls)))
+LUA
+"$RECWATCH" run "$T/steady.lua" >"$T/out2" 2>"$T/err" || fail "steady script failed"
+cat "$T/out2"
+grep -qx 'steady	1	0	ok	polled	all-good' "$T/out2" ||
+  fail "one unreadable task made the watcher fail its polls, go stale or call on_error more than once"
+if grep -q 'kind=watcher_stale' "$T/err"; then fail "watcher_stale for a channel that is read"; fi
 echo ok
