@@ -8,7 +8,7 @@
 --
 -- Run it on the simulator (sid-abnormal exits abnormally at t=12 s and is gone at 17 s;
 -- sid-vanish's worker disappears at 8 s), about 110 s of story, instant on the virtual clock:
---   recwatch run --sim --virtual-time examples/agora_ended_summary.lua
+--   recwatch run --sim --virtual-time --until 200 examples/agora_ended_summary.lua
 --   RECWATCH_WEBHOOK_URL=http://127.0.0.1:8080/hook recwatch run --sim examples/agora_ended_summary.lua
 -- Options: --appid sim-agora-app --recordings RID:SID:MODE,... --every 2 --first-after 1
 --          --ha-window 90 --confirm 10 (production: --every 120 --first-after 5; keep the
