@@ -810,9 +810,9 @@ void ops_reload_failed(engine_t *e) {
   publish(e);
   ops_notify("READY=1");
   log_error("reload failed: the new script raised an error at start-up (see 'task failed' "
-            "above); the old script was already stopped, so only what the new one started "
-            "before the error runs");
-  run_queued_reload(e);
+            "above); the old script was already stopped, so recwatch stops with exit status 1 "
+            "rather than run on half a script (its watchers would be gone and /healthz say ok)");
+  engine_exit(e, 1);  /* what the new script started before its error must not run on alone */
 }
 
 void ops_attach(engine_t *e) {

@@ -78,6 +78,18 @@ wait "$RW_PID"; st=$?; RW_PID=
 grep -q 'reload failed: the new script raised an error at start-up' "$T/rw.err" || fail "failed start-up not reported as a failed reload: $(cat "$T/rw.err")"
 grep -q 'reload done' "$T/rw.err" && fail "a failed start-up was reported as 'reload done'"
 
+# the same with a task the new script started before its error that would live on (as the
+# outbox of every example does): the run still ends with 1, it does not go on watching
+# nothing while /healthz says ok
+printf 'print("up") io.stdout:flush() rec.sleep(60)\n' >"$T/ok.lua"
+rw_start run --listen 127.0.0.1:0 "$T/ok.lua"
+wait_for 5 grep -q "^up" "$T/rw.out" || fail "ok.lua did not start (2)"
+printf 'rec.spawn(function() rec.sleep(3600) end)\nerror("broken after its first side effect")\n' >"$T/ok.lua"
+kill -HUP "$RW_PID"
+wait_for 10 sh -c "! kill -0 $RW_PID 2>/dev/null" || fail "a failed start-up with a live task left the process running"
+wait "$RW_PID"; st=$?; RW_PID=
+[ $st = 1 ] || fail "a failed start-up with a live task: exit status $st"
+
 # SIGTERM while a reload waits for the old tasks: the stop wins, no new script starts
 cat > "$T/slow.lua" <<'LUA'
 rec.spawn(function()
