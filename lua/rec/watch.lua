@@ -571,7 +571,10 @@ local function list_channel(o, channel)
       -- status, when that did read, is still followed below
       local unreadable = type(t) == "table" and type(t.unreadable) == "string" and
         protocol(("task %s cannot be read: %s"):format(t.id ~= nil and tostring(t.id) or "?", t.unreadable))
-      if unreadable then unread[#unread + 1] = { id = tostring(t.id), why = t.unreadable, err = unreadable } end
+      if unreadable then
+        unread[#unread + 1] = { id = tostring(t.id), why = t.unreadable, err = unreadable,
+                                valid = valid_id(t.id) }
+      end
       if type(t) ~= "table" then
         bad = protocol("a recinfos entry is a " .. type(t))
       elseif not valid_id(t.id) then
@@ -659,6 +662,10 @@ function watch.qingcloud(o)
         return false
       end
       local seen = {}
+      -- an unreadable task is still on the page: not missing (its known state is kept)
+      for _, u in ipairs(unread or {}) do
+        if u.valid then seen[prefix .. rec.safe_id(u.id)] = true end
+      end
       -- one transition of a task: its callbacks (fn) once, its new state committed, or kept
       -- in `pending` and retried
       local function transition(key, st, fn)

@@ -76,4 +76,28 @@ cat "$T/out2"
 grep -qx 'steady	1	0	ok	polled	all-good' "$T/out2" ||
   fail "one unreadable task made the watcher fail its polls, go stale or call on_error more than once"
 if grep -q 'kind=watcher_stale' "$T/err"; then fail "watcher_stale for a channel that is read"; fi
+
+# A task known as status 5 (state file), then unreadable on the next run's page: it is still
+# on the page, so it is not missing (no on_missing, no kind=task_missing).
+cp "$T/page.json" "$T/page_unread.json"
+sed 's/"status":"Recording"/"status":5/' "$T/page_unread.json" >"$T/page.json"
+cat >"$T/known.lua" <<LUA
+local watch = require "rec.watch"
+local store = require "rec.store"
+rec.configure{ qingcloud = { base_url = "http://127.0.0.1:$PORT", access_key_id = "QCODDKEY01",
+                             secret_access_key = "qc-odd-secret-0123", retries = 0 } }
+local missing = 0
+local h = watch.qingcloud{ app_id = "app", channel = "room", every = 0.5,
+  db = store.open(os.getenv("STATE2")), on_missing = function() missing = missing + 1 end }
+rec.sleep(tonumber(arg[1]))
+local i = h:info()[1]
+h:stop()
+print("known", missing, i.good_polls >= 1 and "polled" or "no-poll")
+LUA
+STATE2="$T/state2.db" "$RECWATCH" run "$T/known.lua" 1 >"$T/out3" 2>"$T/err" || fail "known script (1) failed"
+grep -qx 'known	0	polled' "$T/out3" || fail "task 81 at status 5 was not polled: $(cat "$T/out3")"
+cp "$T/page_unread.json" "$T/page.json"
+STATE2="$T/state2.db" "$RECWATCH" run "$T/known.lua" 2 >"$T/out3" 2>"$T/err" || fail "known script (2) failed"
+grep -qx 'known	0	polled' "$T/out3" || fail "an unreadable task still on the page was called missing: $(cat "$T/out3")"
+if grep -q 'kind=task_missing' "$T/err"; then fail "kind=task_missing for a task still on the page"; fi
 echo ok
