@@ -45,6 +45,9 @@ void config_set_credential(provider_conf *p, const char *id, const char *secret)
   if (id) {
     free(p->id);
     p->id = dup_or_null(id);
+    /* QingCloud's access key id is a credential (docs/operations.md): hidden also where a
+     * server quotes it in prose ("access key QY... does not exist"), not only as name=value */
+    if (strcmp(p->name, "qingcloud") == 0) log_add_secret(p->id);
   }
   if (secret) {
     wipe(&p->secret);

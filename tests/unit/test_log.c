@@ -10,6 +10,7 @@
 #include <string.h>
 #include <cmocka.h>
 #include <unistd.h>
+#include "config.h"
 #include "http.h"
 #include "log.h"
 #include "rerr.h"
@@ -356,8 +357,26 @@ static void test_qingcloud_access_key_id_hidden(void **state) {
   assert_null(strstr(msg, "QYACCESSKEYIDEXAMPLE"));
 }
 
+/* The access key id set as a credential is hidden in prose too, where no name stands before
+ * it (a server's "access key ... does not exist"). */
+static void test_qingcloud_access_key_id_in_prose(void **state) {
+  char msg[256];
+  config_t c;
+  (void)state;
+  log_clear_secrets();
+  config_init(&c);
+  config_set_credential(&c.qc, "QCPROSEKEY01", "qc-prose-secret-0123");
+  snprintf(msg, sizeof msg, "auth: qingcloud: HTTP 401: AuthFailure: access key QCPROSEKEY01 does not exist");
+  log_redact(msg, sizeof msg);
+  assert_null(strstr(msg, "QCPROSEKEY01"));
+  assert_non_null(strstr(msg, "does not exist"));
+  config_free(&c);
+  log_clear_secrets();
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
+    cmocka_unit_test(test_qingcloud_access_key_id_in_prose),
     cmocka_unit_test(test_secret_replaced_everywhere),
     cmocka_unit_test(test_authorization_value_hidden),
     cmocka_unit_test(test_secret_at_the_end_never_overflows),
