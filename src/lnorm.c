@@ -432,14 +432,10 @@ static void lnorm_report_item(lua_State *L, int eidx, const sch_node *n, lnorm_c
                               lua_Integer index, const char *field, const char *why) {
   char id[64];
   const sch_field *idf = sch_find(n, "id");
-  metric_t *m;
-  const char *labels[2] = {"provider", "field"}, *values[2];
+  metric_t *m = metrics_builtin()->unreadable_tasks;  /* the runtime's: no script cap */
+  const char *values[2];
   char err[160];
   c->nunreadable++;
-  m = metrics_register(METRIC_COUNTER, "recwatch_unreadable_tasks_total",
-                       "Tasks in provider replies that could not be read, by the first field "
-                       "in the way (the rest of the reply was used).",
-                       2, labels, NULL, 0, err, sizeof err);
   values[0] = c->prov;
   values[1] = field;
   if (m) metrics_add(m, values, 1, err, sizeof err);

@@ -2,6 +2,7 @@
  * Prometheus text format 0.0.4; the process_* metrics are read from /proc at render time. */
 #include <dirent.h>
 #include <math.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -35,7 +36,11 @@ static uv_once_t once = UV_ONCE_INIT;
 static uv_mutex_t mu;
 static metric_t *families, **families_tail = &families;
 static metrics_builtin_t builtin;
-static int builtin_done;
+/* Set once every built-in family is registered (release), read without a lock (acquire); the
+ * registration itself runs under builtin_mu, so a second thread asking meanwhile waits for
+ * it instead of seeing the families still NULL. */
+static _Atomic int builtin_done;
+static uv_mutex_t builtin_mu;
 static int script_families;        /* families not builtin */
 static long script_series;         /* their series */
 static int page_dropped;           /* families the last page left off (METRICS_MAX_PAGE) */
@@ -45,7 +50,10 @@ static void rejected(const char *reason) {
   if (builtin.rejected) metrics_inc1(builtin.rejected, reason, 1);
 }
 
-static void init_mutex(void) { uv_mutex_init(&mu); }
+static void init_mutex(void) {
+  uv_mutex_init(&mu);
+  uv_mutex_init(&builtin_mu);
+}
 static void lock(void) {
   uv_once(&once, init_mutex);
   uv_mutex_lock(&mu);
@@ -530,7 +538,7 @@ void metrics_reset(void) {
   script_series = 0;
   page_dropped = 0;
   memset(&builtin, 0, sizeof builtin);
-  builtin_done = 0;
+  atomic_store(&builtin_done, 0);
   unlock();
 }
 
@@ -548,12 +556,14 @@ static metric_t *reg(metric_type t, const char *name, const char *help, const ch
 
 const metrics_builtin_t *metrics_builtin(void) {
   static const double pacing[] = {0.001, 0.01, 0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60};
-  int first;
-  lock();
-  first = !builtin_done;
-  builtin_done = 1;
+  if (atomic_load_explicit(&builtin_done, memory_order_acquire)) return &builtin;
+  lock();    /* initialises mu and builtin_mu once */
   unlock();
-  if (!first) return &builtin;
+  uv_mutex_lock(&builtin_mu);
+  if (atomic_load_explicit(&builtin_done, memory_order_acquire)) {
+    uv_mutex_unlock(&builtin_mu);
+    return &builtin;
+  }
   builtin.requests = reg(METRIC_COUNTER, "recwatch_provider_requests_total",
                          "Provider API requests by outcome: ok, or the error kind of the attempt.",
                          "provider", "outcome", NULL, 0);
@@ -603,6 +613,10 @@ const metrics_builtin_t *metrics_builtin(void) {
   builtin.listener_queued = reg(METRIC_GAUGE, "recwatch_listener_queued_bytes",
                                 "Reply bytes the listener holds unsent (shared pages once).",
                                 NULL, NULL, NULL, 0);
+  builtin.unreadable_tasks = reg(METRIC_COUNTER, "recwatch_unreadable_tasks_total",
+                                 "Tasks in provider replies that could not be read, by the "
+                                 "first field in the way (the rest of the reply was used).",
+                                 "provider", "field", NULL, 0);
 #ifdef RECWATCH_VERSION
   metrics_set1(builtin.build_info, RECWATCH_VERSION, 1);
 #endif
@@ -623,6 +637,8 @@ const metrics_builtin_t *metrics_builtin(void) {
     metrics_inc1(builtin.listener_refused, "/status", 0);
     metrics_set1(builtin.listener_queued, NULL, 0);
   }
+  atomic_store_explicit(&builtin_done, 1, memory_order_release);
+  uv_mutex_unlock(&builtin_mu);
   return &builtin;
 }
 

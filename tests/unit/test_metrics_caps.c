@@ -45,6 +45,19 @@ static void test_family_cap(void **state) {
     const char *v[1] = {"ok"};
     assert_true(metrics_get(metrics_builtin()->reloads, v) == 1);
   }
+  /* and so does the unreadable-task counter, which is the runtime's, not a script family: a
+   * script that used every family cannot keep it off the page */
+  {
+    const char *v[2] = {"qingcloud", "status"};
+    sbuf page = {0};
+    assert_int_equal(metrics_add(metrics_builtin()->unreadable_tasks, v, 1, err, sizeof err), 0);
+    assert_true(metrics_get(metrics_builtin()->unreadable_tasks, v) == 1);
+    metrics_render(&page);
+    sbuf_add(&page, "", 1);  /* a C string for strstr */
+    assert_non_null(page.p);
+    assert_non_null(strstr(page.p, "recwatch_unreadable_tasks_total{provider=\"qingcloud\",field=\"status\"} 1"));
+    sbuf_free(&page);
+  }
 }
 
 static void test_total_series_and_value_caps(void **state) {
