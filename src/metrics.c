@@ -598,8 +598,9 @@ const metrics_builtin_t *metrics_builtin(void) {
                            "Always 1; the version of the running binary is a label.", "version",
                            NULL, NULL, 0);
   builtin.reloads = reg(METRIC_COUNTER, "recwatch_reloads_total",
-                        "Script reloads (SIGHUP) by result: ok, or failed (the old script "
-                        "kept running).", "result", NULL, NULL, 0);
+                        "Script reloads (SIGHUP) by result: ok, or failed (the new script "
+                        "was refused and the old one runs on, or it failed at start-up and "
+                        "the run ended with 1).", "result", NULL, NULL, 0);
   builtin.rejected = reg(METRIC_COUNTER, "recwatch_metrics_rejected_total",
                          "Script metric updates or registrations refused by a registry cap, by "
                          "cap: families, series, total_series, label_value, help.", "reason",
