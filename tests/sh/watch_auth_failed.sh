@@ -126,4 +126,32 @@ healthy() { [ "$(code /healthz)" = 200 ] && grep -qx ok "$SIM_TMP/body"; }
 wait_for 15 healthy || fail "not healthy after the reload with the right secret: $(cat "$SIM_TMP/body")"
 kill $RW; wait $RW; st=$?; EXTRA=
 [ $st = 0 ] || fail "exit status $st after SIGTERM (healthy)"
+
+# 3. stale while the credentials are rejected, then reloads with the secret still wrong: the
+#    watcher was reported stale once and is not reported (nor alerted) stale again after each
+#    reload (its state says auth_failed, which outranks stale; the registry carries stale
+#    apart from it)
+cat >"$SIM_TMP/stale.lua" <<'LUA'
+local watch = require "rec.watch"
+rec.configure{ qingcloud = { secret_access_key = "wrong-qc-secret-ZX81", retries = 0 } }
+watch.qingcloud{ app_id = "demo-app", channel = "demo-channel", every = 0.5, stale_after = 1.5,
+                 auth_retry = 0.5, on_stale = function() print("ON_STALE") io.stdout:flush() end }
+rec.sleep(600)
+LUA
+: >"$SIM_TMP/svc.err"
+"$RECWATCH" run --listen 127.0.0.1:0 "$SIM_TMP/stale.lua" >"$SIM_TMP/stale.out" 2>"$SIM_TMP/svc.err" &
+RW=$!
+EXTRA=$RW
+wait_for 20 grep -q 'kind=watcher_stale' "$SIM_TMP/svc.err" || fail "never stale: $(tail -5 "$SIM_TMP/svc.err")"
+for r in 1 2; do
+  kill -HUP $RW
+  wait_for 20 sh -c "[ \$(grep -c 'reload done' '$SIM_TMP/svc.err') -ge $r ]" || fail "reload $r not done"
+  wait_for 20 sh -c "[ \$(grep -c 'kind=watcher_still_stale' '$SIM_TMP/svc.err') -ge $r ]" ||
+    fail "reload $r: no watcher_still_stale line: $(grep -c 'kind=watcher_stale' "$SIM_TMP/svc.err") stale lines"
+done
+sleep 2   # a second report would come at the new script's first look (stale_after 1.5 s)
+kill $RW; wait $RW; EXTRA=
+[ "$(grep -c 'kind=watcher_stale' "$SIM_TMP/svc.err")" = 1 ] ||
+  fail "stale reported $(grep -c 'kind=watcher_stale' "$SIM_TMP/svc.err") times over 2 reloads under rejected credentials (want 1)"
+[ "$(grep -c ON_STALE "$SIM_TMP/stale.out")" = 1 ] || fail "on_stale called $(grep -c ON_STALE "$SIM_TMP/stale.out") times (want 1)"
 echo "watch_auth_failed ok"
