@@ -273,37 +273,39 @@ static int parse_addr(const char *addr, char *host, size_t hostlen, int *port) {
   return 0;
 }
 
-int ops_listen_check(const char *addr, char *err, size_t errlen) {
-  char host[96], want[128];
-  int port, same;
-  if (parse_addr(addr, host, sizeof host, &port) != 0) {
+/* Parses addr into host and port, and want ("host:port", so that "9464" and
+ * "127.0.0.1:9464" are one); -1 with err when it does not parse, or when another address is
+ * listened on already (one listener per process); *already when this one is. */
+static int listen_target(const char *addr, char *host, size_t hostlen, int *port, char *want,
+                         size_t wantlen, int *already, char *err, size_t errlen) {
+  int other;
+  if (parse_addr(addr, host, hostlen, port) != 0) {
     snprintf(err, errlen, "listen: '%.100s' is not HOST:PORT, [IPV6]:PORT or PORT",
              addr ? addr : "");
     return -1;
   }
-  snprintf(want, sizeof want, "%s:%d", host, port);
+  snprintf(want, wantlen, "%s:%d", host, *port);
   lock();
-  same = !ops.listening || strcmp(ops.addr, want) == 0;
-  if (!same) snprintf(err, errlen, "listen: already listening on %s (one listener per process)", ops.url);
+  *already = ops.listening && strcmp(ops.addr, want) == 0;
+  other = ops.listening && !*already;
+  if (other) snprintf(err, errlen, "listen: already listening on %s (one listener per process)", ops.url);
   unlock();
-  return same ? 0 : -1;
+  return other ? -1 : 0;
+}
+
+int ops_listen_check(const char *addr, char *err, size_t errlen) {
+  char host[96], want[128];
+  int port, already;
+  return listen_target(addr, host, sizeof host, &port, want, sizeof want, &already, err, errlen);
 }
 
 int ops_listen(const char *addr, char *err, size_t errlen) {
   httpd_options o;
   char host[96], want[128];
-  int port;
-  if (parse_addr(addr, host, sizeof host, &port) != 0) {
-    snprintf(err, errlen, "listen: '%.100s' is not HOST:PORT, [IPV6]:PORT or PORT",
-             addr ? addr : "");
+  int port, already;
+  if (listen_target(addr, host, sizeof host, &port, want, sizeof want, &already, err, errlen) != 0)
     return -1;
-  }
-  snprintf(want, sizeof want, "%s:%d", host, port);
-  if (ops.listening) {
-    if (strcmp(ops.addr, want) == 0) return 0;  /* "9464" and "127.0.0.1:9464" are one */
-    snprintf(err, errlen, "listen: already listening on %s (one listener per process)", ops.url);
-    return -1;
-  }
+  if (already) return 0;
   metrics_builtin();  /* registered before another thread reads them */
   lock();
   if (ops.stuck_after <= 0) ops.stuck_after = 10;
@@ -746,7 +748,6 @@ static void reload_now(engine_t *e) {
     log_error("reload failed, the running script goes on: %s", err);
     metrics_inc1(metrics_builtin()->reloads, "failed", 1);
     ops_notify("READY=1");
-    return;
   }
 }
 
