@@ -1537,13 +1537,10 @@ int engine_check_file(engine_t *e, const char *path, char *err, size_t errlen) {
 
 static int load_source(lua_State *L, const char *path, const char *src, size_t len);
 
-/* engine_load_main; with src != NULL the script's source is src (a reload runs what it
- * validated), not the file. */
-static int load_main(engine_t *e, const char *path, const char *module, const char *src,
-                     size_t srclen, int argc, char **argv, char *err, size_t errlen) {
-  lua_State *L = e->L;
+/* The global `arg`: the script's path at 0, its arguments from 1 (the main state and the
+ * validation's scratch state alike). */
+static void set_arg(lua_State *L, const char *path, int argc, char **argv) {
   int i;
-  task_t *t;
   lua_createtable(L, argc, 1);
   lua_pushstring(L, path);
   lua_rawseti(L, -2, 0);
@@ -1552,6 +1549,16 @@ static int load_main(engine_t *e, const char *path, const char *module, const ch
     lua_rawseti(L, -2, i + 1);
   }
   lua_setglobal(L, "arg");
+}
+
+/* engine_load_main; with src != NULL the script's source is src (a reload runs what it
+ * validated), not the file. */
+static int load_main(engine_t *e, const char *path, const char *module, const char *src,
+                     size_t srclen, int argc, char **argv, char *err, size_t errlen) {
+  lua_State *L = e->L;
+  int i;
+  task_t *t;
+  set_arg(L, path, argc, argv);
   if (module) {
     lua_pushcfunction(L, load_module_main);
     lua_pushstring(L, module);
@@ -1916,14 +1923,7 @@ static int validate_source(engine_t *e, const char *path, const char *src, size_
     lua_close(S);
     return -1;
   }
-  lua_createtable(S, argc, 1);
-  lua_pushstring(S, path);
-  lua_rawseti(S, -2, 0);
-  for (i = 0; i < argc; i++) {
-    lua_pushstring(S, argv[i]);
-    lua_rawseti(S, -2, i + 1);
-  }
-  lua_setglobal(S, "arg");
+  set_arg(S, path, argc, argv);
   lua_pushcfunction(S, v_msgh);
   if (load_source(S, path, src, len) != LUA_OK) {
     snprintf(err, errlen, "%s", lua_tostring(S, -1));
