@@ -663,7 +663,7 @@ function watch.qingcloud(o)
       end
       local seen = {}
       -- an unreadable task is still on the page: not missing (its known state is kept)
-      for _, u in ipairs(unread or {}) do
+      for _, u in ipairs(unread) do
         if u.valid then seen[prefix .. rec.safe_id(u.id)] = true end
       end
       -- one transition of a task: its callbacks (fn) once, its new state committed, or kept
@@ -734,7 +734,7 @@ function watch.qingcloud(o)
       -- unreadable tasks: the watcher's error and on_error once per task and reason (the C
       -- side logs and counts each one on every page: kind=task_unreadable); the poll is good
       local now_unread = {}
-      for _, u in ipairs(unread or {}) do
+      for _, u in ipairs(unread) do
         local k = u.id .. "\0" .. u.why
         now_unread[k] = true
         if not unread_seen[k] then
@@ -979,7 +979,7 @@ function watch.agora(o)
       record_error(w, err)
       call(w, "on_error", o.on_error, err)
       -- rejected credentials say nothing about the recording: no "did not start" for that
-      if err.kind ~= "auth" and not start_check(err) then return false end
+      if err.kind ~= "auth" then start_check(err) end
       return false
     end
     if not start_check(err) then return false end
