@@ -23,6 +23,27 @@ fail() {
   exit 1
 }
 
+# need_prometheus_tool NAME: NAME (prometheus, promtool: Debian's package prometheus) is
+# installed; else the test fails in CI (a skip would pass and prove nothing) and is skipped
+# (exit 77) elsewhere.
+need_prometheus_tool() {
+  command -v "$1" >/dev/null && return 0
+  [ "${CI:-}" = true ] && fail "$1 missing (Debian package prometheus, .ci/deps)"
+  echo "SKIP: $1 is not installed (bash .ci/deps installs it)"
+  exit 77
+}
+
+# doc_rules: the alert rules docs/operations.md gives (its yaml block that starts with
+# "groups:") into $T/rules.yml.
+doc_rules() {
+  : "${SRC:?}"
+  python3 - "$SRC/docs/operations.md" >"$T/rules.yml" <<'PY' || fail "no rules block in docs/operations.md"
+import re, sys
+blocks = [b for b in re.findall(r"```yaml\n(.*?)```", open(sys.argv[1]).read(), re.S) if b.startswith("groups:")]
+sys.stdout.write(blocks[0])
+PY
+}
+
 # rw_start ARGS...: runs `recwatch ARGS` in the background (stderr in $T/rw.err, stdout in
 # $T/rw.out); when the args include --listen, waits for the URL and sets URL.
 rw_start() {

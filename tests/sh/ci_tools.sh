@@ -47,7 +47,10 @@ for p in prometheus systemd clang libclang-rt-14-dev jq curl openssl python3; do
   grep -Eq "(\(|[[:space:]])$p([[:space:]]|\)|$)" "$SRC/.ci/deps" || fail ".ci/deps does not install $p"
 done
 # the shell tests that need a tool fail in CI rather than skip
-for f in ops_prometheus ops_health ops_systemd; do
-  grep -q 'CI:-}" = true' "$SRC/tests/sh/$f.sh" || fail "$f.sh does not fail on a missing tool in CI"
+# (in the test itself, or through ops_lib.sh's need_prometheus_tool, which must then do so)
+grep -A3 '^need_prometheus_tool()' "$SRC/tests/helpers/ops_lib.sh" | grep -q 'CI:-}" = true' ||
+  fail "ops_lib.sh's need_prometheus_tool does not fail on a missing tool in CI"
+for f in ops_prometheus ops_outbox_backlog ops_health ops_systemd; do
+  grep -q 'CI:-}" = true\|^need_prometheus_tool ' "$SRC/tests/sh/$f.sh" || fail "$f.sh does not fail on a missing tool in CI"
 done
 echo ok

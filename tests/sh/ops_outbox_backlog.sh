@@ -6,19 +6,9 @@
 # same state file with no outbox at all still reports the backlog it finds there. Once the
 # webhook is back, the alerts go out, the gauge falls to 0, and the rule stays quiet.
 . "${HELPERS:?}/ops_lib.sh"
-if ! command -v promtool >/dev/null; then
-  [ "${CI:-}" = true ] && fail "promtool missing (Debian package prometheus, .ci/deps)"
-  echo "SKIP: promtool is not installed (bash .ci/deps installs it)"
-  exit 77
-fi
+need_prometheus_tool promtool
 command -v curl >/dev/null || fail "curl is needed"
-: "${SRC:?}"
-
-python3 - "$SRC/docs/operations.md" >"$T/rules.yml" <<'PY' || fail "no rules block in docs/operations.md"
-import re, sys
-blocks = [b for b in re.findall(r"```yaml\n(.*?)```", open(sys.argv[1]).read(), re.S) if b.startswith("groups:")]
-sys.stdout.write(blocks[0])
-PY
+doc_rules
 
 touch "$T/down"
 python3 "$HELPERS/webhook_receiver.py" --out "$T/got.jsonl" --down-file "$T/down" >"$T/port" &

@@ -2,18 +2,9 @@
 # HTTP API, up{job="recwatch"} is 1 and the query counter moves between two scrapes. The
 # alert rules docs/operations.md gives pass `promtool check rules`.
 . "${HELPERS:?}/ops_lib.sh"
-if ! command -v prometheus >/dev/null; then
-  [ "${CI:-}" = true ] && fail "prometheus missing (Debian package prometheus, .ci/deps)"
-  echo "SKIP: prometheus is not installed (bash .ci/deps installs it)"
-  exit 77
-fi
+need_prometheus_tool prometheus
 command -v curl >/dev/null || fail "curl is needed"
-: "${SRC:?}"
-python3 - "$SRC/docs/operations.md" >"$T/rules.yml" <<'PY' || fail "no rules block in docs/operations.md"
-import re, sys
-blocks = [b for b in re.findall(r"```yaml\n(.*?)```", open(sys.argv[1]).read(), re.S) if b.startswith("groups:")]
-sys.stdout.write(blocks[0])
-PY
+doc_rules
 promtool check rules "$T/rules.yml" >"$T/rules.out" 2>&1 || fail "promtool check rules: $(cat "$T/rules.out")"
 
 cat > "$T/watch.lua" <<'LUA'
