@@ -13,91 +13,12 @@
 #include <lauxlib.h>
 #include <lualib.h>
 #include "config.h"
-#include "engine.h"
+#include "engine_int.h"
 #include "http.h"
 #include "log.h"
 #include "rclock.h"
 
-#define TASK_MT "rec.task"
 #define ERR_MT "rec.error"
-
-enum { T_NEW, T_READY, T_RUNNING, T_WAITING, T_DONE };
-
-typedef struct waitnode {
-  pending_t base;
-  task_t *waiter, *target;
-  struct waitnode *next;
-} waitnode;
-
-struct task {
-  engine_t *e;
-  lua_State *co;
-  unsigned id;
-  int state, cancelled, is_main, ok;
-  int busy_killed;              /* max_busy tripped: the hook yielded it to be ended */
-  int ready_nargs;
-  int self_ref;                 /* pins the handle (and so the thread) while alive */
-  pending_t *pending;
-  task_t *next_ready;
-  task_t *prev_live, *next_live;
-  waitnode *waiters;
-};
-
-typedef struct tracked_timer {
-  void *timer;
-  void (*stop)(void *timer);
-  struct tracked_timer *next;
-} tracked_timer;
-
-struct engine {
-  uv_loop_t own_loop;
-  uv_loop_t *loop;               /* &own_loop, or a test runner's shared loop */
-  rclock_t *clock;               /* own, or shared with the simulator and other engines */
-  int owns_loop, owns_clock, with_signals, closing_handles;
-  double t0;                     /* rclock_now when the engine started: engine_now's zero */
-  uint64_t rng;                  /* the engine's seeded generator (jitter, math.random) */
-  int holds;                     /* work outside the loop in progress (store jobs) */
-  rtimer_t until;                /* engine_set_until */
-  char warnbuf[1024];            /* a Lua warning being assembled */
-  size_t warnlen;
-  lua_State *L;
-  int gc_pause;                  /* the collector's current pause (tune_gc) */
-  int gc_user;                   /* the script chose the collector's mode or pacing */
-  unsigned gc_ticks;             /* resumes, to look at the heap now and then */
-  http_client_t *http;
-  config_t cfg;
-  uv_idle_t idle;
-  uv_async_t wake;               /* from the signal handler and __gc: see on_wake */
-  uv_timer_t deadline;
-  task_t *ready_head, *ready_tail;
-  int nready;
-  task_t *live;
-  task_t *current;
-  tracked_timer *timers;
-  unsigned next_id;
-  int exit_code, main_failed, config_failed, stopping, exiting, halted, signals;
-  int busy_kills;                /* tasks ended by max_busy */
-  unsigned script_errors;        /* failed tasks, and errors a library caught (note_error) */
-  uint64_t resumed_at;           /* uv_hrtime() when the running task was resumed */
-  uint64_t max_busy_ns;          /* how long a task may run without waiting; 0 = no limit */
-  double max_busy_cap;           /* engine_cap_max_busy; 0 = none */
-  uint64_t stop_at;              /* uv_hrtime() of the stop request, 0 before */
-  int fin_pending;               /* script finalizers queued (FINQ_KEY), no task runs them yet */
-  int tearing_down;              /* lua_close is running: finalizers run at once */
-  uint64_t fin_deadline;         /* uv_hrtime() the teardown's finalizers must end by */
-  /* reload: the script to run again, and who to tell about the new state */
-  const char *script;
-  int script_argc, reload_pending;
-  char **script_argv;
-  void (*on_state)(engine_t *e, lua_State *L, void *ud);
-  void *on_state_ud;
-  int reload_verdict;            /* the reloaded script's main task has not run yet */
-  char *reload_src;              /* the validated source the reload runs (not the file again) */
-  size_t reload_len;
-  void (*on_reloaded)(engine_t *e, int ok, void *ud);
-  void *on_reloaded_ud;
-  const engine_hooks *hooks;     /* what setup installed (engine_options.hooks) */
-};
 
 /* ---- what runs outside the loop's control: signals, the watchdog, bounded calls ----
  * A task stuck in a loop never returns to the loop, so a uv_signal would never be read.
@@ -105,42 +26,34 @@ struct engine {
  * lua.c stops a script on ^C), wakes the loop, and arms a watchdog thread that ends the
  * process SHUTDOWN_HARD_S seconds later whatever happens; a second signal exits at once. */
 #define SHUTDOWN_HARD_S 8          /* the watchdog: seconds after the stop request */
-#define CALLBACK_BOUND_NS 1000000000ull /* __tostring of an error object: one second */
 #define FINQ_KEY "rec.finq"
 
-static volatile sig_atomic_t sig_count, sig_first, wd_reason, wd_gen, wd_armed_gen, wd_posted;
+volatile sig_atomic_t engine__sig_count, engine__sig_first;
+static volatile sig_atomic_t wd_reason, wd_gen, wd_armed_gen, wd_posted;
 static volatile sig_atomic_t wd_arms;    /* armings so far: the guard thread arms on a change */
-static lua_State *volatile running_L;   /* the Lua thread executing now, NULL in C */
-static volatile uint64_t bound_deadline;  /* of the bounded call running, 0 = none */
-static const char *volatile bound_msg;    /* the error that ends it */
+lua_State *volatile engine__running_L;   /* the Lua thread executing now, NULL in C */
+volatile uint64_t engine__bound_deadline;  /* of the bounded call running, 0 = none */
+const char *volatile engine__bound_msg;    /* the error that ends it */
 static unsigned fin_cut_total;            /* finalizers ended by their bound at teardown */
 static sem_t wd_sem;
-static int wd_started;
-static void guard_hook(lua_State *L, lua_Debug *ar);
+int engine__wd_started;
 static engine_t *volatile sig_engine;     /* the engine that takes SIGINT/SIGTERM */
 
 /* ---- max_busy without a hook on every instruction ----
  * A count hook makes Lua 5.4 call luaG_traceexec before every VM instruction, whatever the
  * count: script code ran 2.1x slower with one on every task's thread. So task threads carry
- * no hook. task_resume publishes when the outermost resume began (busy_since) and its limit;
+ * no hook. task_resume publishes when the outermost resume began (engine__busy_since) and its limit;
  * a monitor thread looks every tick and, once a resume has run past its limit, signals the
  * loop's thread, whose handler sets a hook with a count of 1 on the running Lua thread (what
- * lua.c does on ^C, and what on_os_signal does). guard_hook then decides as before, on the
+ * lua.c does on ^C, and what on_os_signal does). engine__guard_hook then decides as before, on the
  * exact clock. Coroutines a script makes (rare: tasks replace them) keep a count hook of
  * their own, since the monitor only knows the task's thread. */
-static volatile uint64_t busy_since;      /* uv_hrtime() the outermost resume began, 0 = none */
-static volatile uint64_t busy_limit;      /* its engine's max_busy_ns, 0 = no limit */
+volatile uint64_t engine__busy_since;      /* uv_hrtime() the outermost resume began, 0 = none */
+volatile uint64_t engine__busy_limit;      /* its engine's max_busy_ns, 0 = no limit */
 static pthread_t busy_thread;             /* the loop's thread, where Lua runs */
 static int busy_signal(void) { return SIGRTMIN + 1; }
 
-/* The engine of a Lua state: it made the state with itself as the allocator's ud. */
-static engine_t *engine_of(lua_State *L) {
-  void *ud = NULL;
-  lua_getallocf(L, &ud);
-  return ud;
-}
-
-static pending_t frozen = {NULL};  /* what a task waits on after rec.exit: nothing */
+pending_t engine__frozen = {NULL};
 
 /* ---- small helpers ---- */
 
@@ -163,14 +76,7 @@ double engine_time(engine_t *e) { return rclock_time(e->clock); }
 
 int engine_is_virtual(engine_t *e) { return rclock_is_virtual(e->clock); }
 
-static uint64_t rng_next(uint64_t *x) {  /* xorshift64* */
-  *x ^= *x >> 12;
-  *x ^= *x << 25;
-  *x ^= *x >> 27;
-  return *x * 0x2545F4914F6CDD1DULL;
-}
-
-double engine_random(engine_t *e) { return (double)(rng_next(&e->rng) >> 11) / 9007199254740992.0; }
+double engine_random(engine_t *e) { return (double)(engine__rng_next(&e->rng) >> 11) / 9007199254740992.0; }
 
 void engine_timer_init(engine_t *e, rtimer_t *t, rtimer_cb cb, void *data) {
   rtimer_init(e->clock, t, cb, data);
@@ -179,7 +85,7 @@ void engine_timer_init(engine_t *e, rtimer_t *t, rtimer_cb cb, void *data) {
 void engine_hold(engine_t *e) { e->holds++; }
 void engine_release(engine_t *e) { if (e->holds > 0) e->holds--; }
 
-task_t *engine_task_of(lua_State *L) { return *(task_t **)lua_getextraspace(L); }
+task_t *engine_task_of(lua_State *L) { return engine__task_of(L); }
 
 static int tostring_k(lua_State *L) {
   luaL_tolstring(L, 1, NULL);
@@ -189,24 +95,24 @@ static int tostring_k(lua_State *L) {
 /* Pushes a printable form of the value at idx, never raising (a bad __tostring too) and
  * never hanging: a script's __tostring runs on a thread of its own whose hook ends it after
  * CALLBACK_BOUND_NS (the main state has no hook, and no task's max_busy covers it). */
-static const char *safe_tostring(lua_State *L, int idx) {
-  lua_State *th, *prev = running_L;
-  uint64_t prev_deadline = bound_deadline;
-  const char *prev_msg = bound_msg;
+const char *engine__safe_tostring(lua_State *L, int idx) {
+  lua_State *th, *prev = engine__running_L;
+  uint64_t prev_deadline = engine__bound_deadline;
+  const char *prev_msg = engine__bound_msg;
   int ok;
   idx = lua_absindex(L, idx);
   th = lua_newthread(L);
-  lua_sethook(th, guard_hook, LUA_MASKCOUNT, 1000);
+  lua_sethook(th, engine__guard_hook, LUA_MASKCOUNT, 1000);
   lua_pushcfunction(th, tostring_k);
   lua_pushvalue(L, idx);
   lua_xmove(L, th, 1);
-  bound_deadline = uv_hrtime() + CALLBACK_BOUND_NS;
-  bound_msg = "a callback outside any task ran for more than 1 s";
-  running_L = th;
+  engine__bound_deadline = uv_hrtime() + CALLBACK_BOUND_NS;
+  engine__bound_msg = "a callback outside any task ran for more than 1 s";
+  engine__running_L = th;
   ok = lua_pcall(th, 1, 1, 0) == LUA_OK && lua_isstring(th, -1);
-  running_L = prev;
-  bound_deadline = prev_deadline;
-  bound_msg = prev_msg;
+  engine__running_L = prev;
+  engine__bound_deadline = prev_deadline;
+  engine__bound_msg = prev_msg;
   if (ok) {
     lua_xmove(th, L, 1);
   } else {
@@ -362,22 +268,22 @@ static void wake_waiters(task_t *t, lua_State *L, int results_idx) {
 static void close_guarded(task_t *t) {
   engine_t *e = t->e;
   task_t *prev = e->current;
-  lua_State *prev_running = running_L;
-  uint64_t prev_since = busy_since, prev_at = e->resumed_at;
+  lua_State *prev_running = engine__running_L;
+  uint64_t prev_since = engine__busy_since, prev_at = e->resumed_at;
   int kills;
   e->current = t;
-  running_L = t->co;
+  engine__running_L = t->co;
   e->resumed_at = uv_hrtime();
-  busy_limit = e->max_busy_ns;
-  busy_since = e->resumed_at;
+  engine__busy_limit = e->max_busy_ns;
+  engine__busy_since = e->resumed_at;
   kills = e->busy_kills;
-  if (sig_count > 0 && !e->signals) lua_sethook(t->co, guard_hook, LUA_MASKCOUNT, 1);
+  if (engine__sig_count > 0 && !e->signals) lua_sethook(t->co, engine__guard_hook, LUA_MASKCOUNT, 1);
   lua_resetthread(t->co);
   if (e->busy_kills != kills)  /* the task's own error is logged by the caller: this one too */
     log_write(LOG_ERROR, t->id, "a __close handler ran for more than %g s without waiting "
               "(an endless loop?): ended", (double)e->max_busy_ns / 1e9);
-  running_L = prev_running;
-  busy_since = prev_since;
+  engine__running_L = prev_running;
+  engine__busy_since = prev_since;
   e->resumed_at = prev_at;
   e->current = prev;
 }
@@ -388,7 +294,7 @@ static void task_finish(task_t *t, int ok, lua_State *from, int nres) {
   engine_t *e = t->e;
   lua_State *L = e->L;
   int i, top = lua_gettop(L) - (from == L ? nres : 0);
-  if (t->pending && t->pending != &frozen) t->pending->cancel(t->pending);  /* never left armed */
+  if (t->pending && t->pending != &engine__frozen) t->pending->cancel(t->pending);  /* never left armed */
   t->state = T_DONE;
   t->ok = ok;
   t->pending = NULL;
@@ -421,7 +327,7 @@ static void task_failed(task_t *t) {
     task_finish(t, 0, L, 1);
     return;
   }
-  msg = safe_tostring(L, -1);
+  msg = engine__safe_tostring(L, -1);
   luaL_traceback(L, t->co, msg, 0);
   log_write(LOG_ERROR, t->id, "task failed: %s", lua_tostring(L, -1));
   lua_pop(L, 2);
@@ -430,11 +336,10 @@ static void task_failed(task_t *t) {
   task_finish(t, 0, L, 1);
 }
 
-#define BUSY_CHECK_EVERY 1000000  /* VM instructions between two looks at the clock */
 
 /* A task that runs too long without waiting (an endless loop) blocks every other task and
  * even SIGTERM, which is handled on the loop: it gets an error instead. */
-static void push_busy_message(lua_State *L, engine_t *e) {
+void engine__push_busy_message(lua_State *L, engine_t *e) {
   char msg[160];
   if (e->stop_at && !(e->max_busy_ns && uv_hrtime() - e->resumed_at > e->max_busy_ns))
     snprintf(msg, sizeof msg, "task %u was still running 1 s after the stop request, without "
@@ -450,9 +355,9 @@ static void push_busy_message(lua_State *L, engine_t *e) {
 
 /* Arms the watchdog once (async-signal-safe): the process ends SHUTDOWN_HARD_S from now
  * unless the engine is freed first. */
-static void wd_arm(int reason) {
+void engine__wd_arm(int reason) {
   if (!wd_reason) wd_reason = reason;
-  if (wd_started && !wd_posted) {
+  if (engine__wd_started && !wd_posted) {
     wd_posted = 1;
     wd_armed_gen = wd_gen;
     wd_arms++;
@@ -463,35 +368,35 @@ static void wd_arm(int reason) {
 /* The hook a thread carries when nothing is due: a task's thread none (unless a stop was
  * requested), a script's coroutine or a bounded call a count hook. */
 static void base_hook(lua_State *L, engine_t *e) {
-  task_t *t = engine_task_of(L);
-  if (t && t->co == L && !(e && e->stop_at) && wd_started) lua_sethook(L, NULL, 0, 0);
-  else lua_sethook(L, guard_hook, LUA_MASKCOUNT, BUSY_CHECK_EVERY);
+  task_t *t = engine__task_of(L);
+  if (t && t->co == L && !(e && e->stop_at) && engine__wd_started) lua_sethook(L, NULL, 0, 0);
+  else lua_sethook(L, engine__guard_hook, LUA_MASKCOUNT, BUSY_CHECK_EVERY);
   /* a signal that came while we looked: its count-1 hook must not be lost to ours */
-  if (sig_count > 0 && e && !e->signals) lua_sethook(L, guard_hook, LUA_MASKCOUNT, 1);
+  if (engine__sig_count > 0 && e && !e->signals) lua_sethook(L, engine__guard_hook, LUA_MASKCOUNT, 1);
 }
 
 /* The hook of script coroutines and bounded calls, and of task threads when the busy
  * monitor or a signal set it: max_busy, the second after a stop request, a signal the loop
  * has not seen yet, the bound of a callback. */
-static void guard_hook(lua_State *L, lua_Debug *ar) {
+void engine__guard_hook(lua_State *L, lua_Debug *ar) {
   engine_t *e = engine_of(L);
   task_t *t;
   (void)ar;
-  if (sig_count > 0 && e && !e->signals) {
+  if (engine__sig_count > 0 && e && !e->signals) {
     /* set by the signal handler with a count of 1: give the loop a turn to see it */
-    lua_sethook(L, guard_hook, LUA_MASKCOUNT, BUSY_CHECK_EVERY);
-    t = engine_task_of(L);
+    lua_sethook(L, engine__guard_hook, LUA_MASKCOUNT, BUSY_CHECK_EVERY);
+    t = engine__task_of(L);
     if (t && t == e->current && t->co == L && lua_isyieldable(L)) {
       lua_yield(L, 0);  /* requeued as a bare yield; it goes on after the loop's turn */
       return;
     }
     /* cannot yield here (a callback outside any task, a C boundary, a plain coroutine):
      * an error is the only way back to the loop */
-    luaL_error(L, "interrupted by %s", sig_first == SIGINT ? "SIGINT" : "SIGTERM");
+    luaL_error(L, "interrupted by %s", engine__sig_first == SIGINT ? "SIGINT" : "SIGTERM");
     return;
   }
-  if (bound_deadline && !engine_task_of(L) && uv_hrtime() > bound_deadline) {
-    luaL_error(L, "%s", bound_msg ? bound_msg : "a bounded call ran out of time");
+  if (engine__bound_deadline && !engine__task_of(L) && uv_hrtime() > engine__bound_deadline) {
+    luaL_error(L, "%s", engine__bound_msg ? engine__bound_msg : "a bounded call ran out of time");
     return;
   }
   if (!e || !e->current) {
@@ -505,7 +410,7 @@ static void guard_hook(lua_State *L, lua_Debug *ar) {
     if (lua_gethookcount(L) == 1) base_hook(L, e);
     return;
   }
-  t = engine_task_of(L);
+  t = engine__task_of(L);
   if (t == e->current && lua_isyieldable(L)) {
     /* yield out of the loop: no pcall in the script can catch this; the engine ends it */
     t->busy_killed = 1;
@@ -518,16 +423,16 @@ static void guard_hook(lua_State *L, lua_Debug *ar) {
    * instruction of this thread (a pcall loop around it cannot keep it going); the task
    * itself is ended at its next instruction (a resume or pcall that catches the error
    * keeps it no longer) */
-  lua_sethook(L, guard_hook, LUA_MASKCOUNT, 1);
+  lua_sethook(L, engine__guard_hook, LUA_MASKCOUNT, 1);
   if (e->current->co && e->current->co != L)
-    lua_sethook(e->current->co, guard_hook, LUA_MASKCOUNT, 1);
-  push_busy_message(L, e);
+    lua_sethook(e->current->co, engine__guard_hook, LUA_MASKCOUNT, 1);
+  engine__push_busy_message(L, e);
   lua_error(L);
 }
 
 /* ---- coroutines a script makes ----
  * Task threads carry no hook (the busy monitor watches them), so a coroutine made from one
- * would inherit none: these give it guard_hook's count hook, as every thread had before.
+ * would inherit none: these give it engine__guard_hook's count hook, as every thread had before.
  * coroutine.create is small enough to be ours; coroutine.wrap is Lua's own, called while
  * the calling thread carries the hook its new thread inherits. The original wrap is kept in
  * the registry, not as an upvalue debug.getupvalue would hand out. */
@@ -537,7 +442,7 @@ static int l_co_create(lua_State *L) {
   lua_State *co;
   luaL_checktype(L, 1, LUA_TFUNCTION);
   co = lua_newthread(L);
-  lua_sethook(co, guard_hook, LUA_MASKCOUNT, BUSY_CHECK_EVERY);
+  lua_sethook(co, engine__guard_hook, LUA_MASKCOUNT, BUSY_CHECK_EVERY);
   lua_pushvalue(L, 1);
   lua_xmove(L, co, 1);
   return 1;
@@ -550,10 +455,10 @@ static int l_co_wrap(lua_State *L) {
   lua_settop(L, 1);
   lua_rawgetp(L, LUA_REGISTRYINDEX, &wrap_key);
   lua_insert(L, 1);
-  lua_sethook(L, guard_hook, LUA_MASKCOUNT, BUSY_CHECK_EVERY);
+  lua_sethook(L, engine__guard_hook, LUA_MASKCOUNT, BUSY_CHECK_EVERY);
   st = lua_pcall(L, 1, 1, 0);  /* only memory can fail */
   lua_sethook(L, h, mask, count);
-  if (sig_count > 0) lua_sethook(L, guard_hook, LUA_MASKCOUNT, 1);  /* one that came meanwhile */
+  if (engine__sig_count > 0) lua_sethook(L, engine__guard_hook, LUA_MASKCOUNT, 1);  /* one that came meanwhile */
   return st == LUA_OK ? 1 : lua_error(L);
 }
 
@@ -562,7 +467,6 @@ static int l_co_wrap(lua_State *L) {
 static const char exit_key = 0;
 
 static int call_named(lua_State *L, const char *name);
-static int expect_errors(engine_t *e, int code);
 
 static int l_os_exit(lua_State *L) {
   engine_t *e = engine_of(L);
@@ -572,15 +476,15 @@ static int l_os_exit(lua_State *L) {
      * this engine only, as rec.exit does, and its status is the result (p:exited()) */
     return engine_lua_exit(e, L, code);
   }
-  if (e && code == 0 && (code = expect_errors(e, 0)) != 0) {  /* os.exit(0) after a task error */
+  if (e && code == 0 && (code = engine__expect_errors(e, 0)) != 0) {  /* os.exit(0) after a task error */
     lua_pushinteger(L, code);
     lua_replace(L, 1);
   }
   lua_rawgetp(L, LUA_REGISTRYINDEX, &exit_key);
   lua_insert(L, 1);
   if (lua_toboolean(L, 3)) {  /* it will close the state */
-    running_L = NULL;
-    busy_since = 0;
+    engine__running_L = NULL;
+    engine__busy_since = 0;
   }
   return call_named(L, "exit");
 }
@@ -668,14 +572,14 @@ static void install_gc_queue(lua_State *L) {
  * of lua_close with hooks off on the thread that closes. In a process of its own the
  * shutdown watchdog (8 s) and a second signal bound that. An engine on a shared loop (`recwatch
  * test`) must not end the process: there each finalizer runs on a fresh thread of its own
- * (Lua 5.4 keeps allowhook per thread), with guard_hook's count hook and a deadline shared by
+ * (Lua 5.4 keeps allowhook per thread), with engine__guard_hook's count hook and a deadline shared by
  * the whole teardown: max_busy (2 s under `recwatch test`), else 1 s. One that runs past it
  * is ended, logged and counted (engine_finalizers_cut). Pops the function and the object on
  * top of L. */
 static void call_finalizer(lua_State *L, engine_t *e) {
-  lua_State *th, *prev = running_L;
-  uint64_t prev_deadline = bound_deadline;
-  const char *prev_msg = bound_msg;
+  lua_State *th, *prev = engine__running_L;
+  uint64_t prev_deadline = engine__bound_deadline;
+  const char *prev_msg = engine__bound_msg;
   int st;
   if (!e || !e->tearing_down || e->owns_loop) {  /* in a task, max_busy covers it */
     if (lua_pcall(L, 1, 0, 0) != LUA_OK) {
@@ -690,15 +594,15 @@ static void call_finalizer(lua_State *L, engine_t *e) {
   th = lua_newthread(L);
   lua_insert(L, -3);
   lua_xmove(L, th, 2);
-  lua_sethook(th, guard_hook, LUA_MASKCOUNT, 1000);
-  bound_deadline = e->fin_deadline;
-  bound_msg = "a finalizer (__gc) still ran when the script's teardown ran out of time "
+  lua_sethook(th, engine__guard_hook, LUA_MASKCOUNT, 1000);
+  engine__bound_deadline = e->fin_deadline;
+  engine__bound_msg = "a finalizer (__gc) still ran when the script's teardown ran out of time "
               "(max_busy)";
-  running_L = th;
+  engine__running_L = th;
   st = lua_pcall(th, 1, 0, 0);
-  running_L = prev;
-  bound_deadline = prev_deadline;
-  bound_msg = prev_msg;
+  engine__running_L = prev;
+  engine__bound_deadline = prev_deadline;
+  engine__bound_msg = prev_msg;
   if (st != LUA_OK) {
     const char *why = lua_type(th, -1) == LUA_TSTRING ? lua_tostring(th, -1) : "(not a string)";
     if (strstr(why, "teardown ran out of time")) fin_cut_total++;
@@ -711,7 +615,7 @@ unsigned engine_finalizers_cut(void) { return fin_cut_total; }
 
 /* Runs every queued finalizer (a task's body, or directly at teardown); a failing or
  * endless one (max_busy, or the teardown's bound) is logged and the next one runs. */
-static int run_finalizers(lua_State *L) {
+int engine__run_finalizers(lua_State *L) {
   engine_t *e = engine_of(L);
   int i, n;
   for (;;) {
@@ -723,7 +627,7 @@ static int run_finalizers(lua_State *L) {
     for (i = 1; i + 1 <= n; i += 2) {
       lua_rawgeti(L, -1, i);
       lua_rawgeti(L, -2, i + 1);
-      if (e && e->current) busy_since = e->resumed_at = uv_hrtime();  /* each its own max_busy */
+      if (e && e->current) engine__busy_since = e->resumed_at = uv_hrtime();  /* each its own max_busy */
       call_finalizer(L, e);
     }
     lua_pop(L, 1);
@@ -741,10 +645,10 @@ void engine_set_max_busy(engine_t *e, double seconds) {
   if (e->max_busy_cap > 0 && (!(seconds > 0) || seconds > e->max_busy_cap)) seconds = e->max_busy_cap;
   if (seconds > 1e9) seconds = 1e9;  /* math.huge: as good as no limit, and no overflow */
   e->max_busy_ns = seconds > 0 ? (uint64_t)(seconds * 1e9) : 0;
-  if (e->current) busy_limit = e->max_busy_ns;  /* set from inside a task: it counts now */
+  if (e->current) engine__busy_limit = e->max_busy_ns;  /* set from inside a task: it counts now */
   /* a shorter limit: the guard thread's tick follows at once, not after its current sleep
-   * (rec.configure runs in a task, so busy_limit already holds it) */
-  if (wd_started && e->max_busy_ns && (!old || e->max_busy_ns < old)) sem_post(&wd_sem);
+   * (rec.configure runs in a task, so engine__busy_limit already holds it) */
+  if (engine__wd_started && e->max_busy_ns && (!old || e->max_busy_ns < old)) sem_post(&wd_sem);
 }
 
 /* The collector starts a cycle when the heap reaches pause% of what survived the last one
@@ -754,12 +658,6 @@ void engine_set_max_busy(engine_t *e, double seconds) {
  * peak at ~31 MB instead of ~36 MB for +2.3% instructions, and a poll storm with a small heap
  * keeps 150% (120% would cost it +1.2%). The heap is looked at every 1,024 resumes, with a
  * gap between the two thresholds so it does not flap. Figures: docs/performance.md. */
-#define GC_PAUSE_SMALL 150
-#define GC_STEPMUL_SMALL 100  /* Lua's default */
-#define GC_PAUSE_LARGE 120
-#define GC_STEPMUL_LARGE 400
-#define GC_LARGE_KB (12 * 1024)
-#define GC_SMALL_KB (6 * 1024)
 
 static void tune_gc(engine_t *e) {
   int kb;
@@ -780,25 +678,25 @@ static void task_resume(task_t *t, int nargs) {
   int nres = 0, st, failed;
   if ((++e->gc_ticks & 1023) == 0) tune_gc(e);
   t->state = T_RUNNING;
-  lua_State *prev_running = running_L;
+  lua_State *prev_running = engine__running_L;
   e->current = t;
   if (!prev) {
     e->resumed_at = uv_hrtime();
-    busy_limit = e->max_busy_ns;
-    busy_since = e->resumed_at;  /* the monitor's view: see guard_main */
+    engine__busy_limit = e->max_busy_ns;
+    engine__busy_since = e->resumed_at;  /* the monitor's view: see guard_main */
   }
-  running_L = t->co;
-  if (sig_count > 0 && !e->signals)  /* a signal came before any Lua ran: look at once */
-    lua_sethook(t->co, guard_hook, LUA_MASKCOUNT, 1);
+  engine__running_L = t->co;
+  if (engine__sig_count > 0 && !e->signals)  /* a signal came before any Lua ran: look at once */
+    lua_sethook(t->co, engine__guard_hook, LUA_MASKCOUNT, 1);
   st = lua_resume(t->co, e->L, nargs, &nres);
-  running_L = prev_running;
-  if (!prev) busy_since = 0;
+  engine__running_L = prev_running;
+  if (!prev) engine__busy_since = 0;
   e->current = prev;
   failed = (st == LUA_YIELD && t->busy_killed) || (st != LUA_YIELD && st != LUA_OK);
   if (st == LUA_YIELD && t->busy_killed) {
     lua_pop(t->co, nres);
     e->current = t;  /* for the message's task id */
-    push_busy_message(t->co, e);
+    engine__push_busy_message(t->co, e);
     e->current = prev;
     t->pending = NULL;
     task_failed(t);
@@ -848,7 +746,7 @@ int engine_yield_now(task_t *t, int nres) {
 
 /* Known C functions that cannot be yielded across, by value, for naming them even when
  * they were called through pcall (where Lua has no name for them). */
-static void remember_cfnames(lua_State *L) {
+void engine__remember_cfnames(lua_State *L) {
   static const char *const names[][2] = {
     {"table", "sort"}, {"string", "gsub"}, {"_G", "require"}, {"_G", "load"},
     {"_G", "dofile"}, {"string", "format"}, {"table", "concat"}, {"_G", "tostring"}};
@@ -887,7 +785,7 @@ static void name_blocker(lua_State *L, char *out, size_t n) {
 }
 
 task_t *engine_check_wait(lua_State *L, const char *what) {
-  task_t *t = engine_task_of(L);
+  task_t *t = engine__task_of(L);
   char blocker[64];
   if (t && t->e->exiting)  /* after rec.exit nothing waits: unwind (again) */
     luaL_error(L, "rec.exit(%d): the script is stopping", t->e->exit_code);
@@ -908,7 +806,7 @@ void engine_wait(task_t *t, pending_t *p, const char *what) {
   (void)what;
   /* normally NULL here; only a task resumed behind the engine's back could still hold an
    * operation, and that one must not complete later into a task that moved on */
-  if (t->pending && t->pending != p && t->pending != &frozen) t->pending->cancel(t->pending);
+  if (t->pending && t->pending != p && t->pending != &engine__frozen) t->pending->cancel(t->pending);
   t->pending = p;
   t->state = T_WAITING;
 }
@@ -920,7 +818,7 @@ static void cancel_task(task_t *t, const char *why) {
   pending_t *p = t->pending;
   rec_err err;
   t->cancelled = 1;
-  if (t->state != T_WAITING || !p || p == &frozen) return;
+  if (t->state != T_WAITING || !p || p == &engine__frozen) return;
   t->pending = NULL;
   p->cancel(p);
   rec_err_set(&err, REC_E_CANCELLED, 0, "the pending call was cancelled (%s)", why);
@@ -1016,7 +914,7 @@ static int l_task_tostring(lua_State *L) {
   return 1;
 }
 
-static void register_task_mt(lua_State *L) {
+void engine__register_task_mt(lua_State *L) {
   static const luaL_Reg methods[] = {
     {"wait", l_task_wait}, {"cancel", l_task_cancel}, {"status", l_task_status},
     {"id", l_task_id}, {NULL, NULL}};
@@ -1042,7 +940,7 @@ task_t *engine_spawn(engine_t *e, lua_State *L, int nargs) {
   *(task_t **)lua_getextraspace(co) = t;
   /* no hook: the busy monitor watches tasks (a new thread inherits its creator's hook);
    * without the guard thread (it could not start), the count hook as before */
-  if (e->stop_at || !wd_started) lua_sethook(co, guard_hook, LUA_MASKCOUNT, BUSY_CHECK_EVERY);
+  if (e->stop_at || !engine__wd_started) lua_sethook(co, engine__guard_hook, LUA_MASKCOUNT, BUSY_CHECK_EVERY);
   else lua_sethook(co, NULL, 0, 0);
   t->co = co;
   lua_rotate(L, base, 1);            /* handle below the function and its arguments */
@@ -1079,7 +977,7 @@ void engine_untrack_timer(engine_t *e, void *timer) {
     }
 }
 
-static void stop_timers(engine_t *e) {
+void engine__stop_timers(engine_t *e) {
   while (e->timers) {
     tracked_timer *tt = e->timers;
     e->timers = tt->next;
@@ -1111,30 +1009,30 @@ void engine_stop(engine_t *e, const char *why) {
   e->stopping = 1;
   e->stop_at = uv_hrtime();
   log_info("stopping (%s): cancelling pending calls", why);
-  stop_timers(e);
+  engine__stop_timers(e);
   for (t = e->live; t; t = t->next_live) {
     cancel_task(t, why);  /* e.g. "SIGTERM" */
     /* a task that never waits again is ended 1 s from now even without max_busy */
-    if (t->co) lua_sethook(t->co, guard_hook, LUA_MASKCOUNT, BUSY_CHECK_EVERY);
+    if (t->co) lua_sethook(t->co, engine__guard_hook, LUA_MASKCOUNT, BUSY_CHECK_EVERY);
   }
   uv_timer_start(&e->deadline, on_deadline, 1000, 0);
   /* "the stop request", unless a signal said which; a reload goes on in a fresh state */
-  if (e->with_signals && !e->reload_pending) wd_arm(3);
+  if (e->with_signals && !e->reload_pending) engine__wd_arm(3);
 }
 
 void engine_exit(engine_t *e, int code) {
   if (e->exiting) return;  /* the first rec.exit decides the status */
   e->exit_code = code;
   e->exiting = 1;
-  stop_timers(e);
+  engine__stop_timers(e);
   if (e->owns_loop) uv_stop(e->loop);
 }
 
 int engine_lua_exit(engine_t *e, lua_State *L, int code) {
-  task_t *t = engine_task_of(L);
+  task_t *t = engine__task_of(L);
   engine_exit(e, code);
   if (t && lua_isyieldable(L)) {  /* suspend the task for good */
-    engine_wait(t, &frozen, "rec.exit");
+    engine_wait(t, &engine__frozen, "rec.exit");
     return lua_yield(L, 0);
   }
   /* inside a C function Lua cannot yield across (or a plain coroutine): unwind instead, so
@@ -1150,13 +1048,13 @@ void engine_detach(task_t *t, pending_t *p) {
 /* The loop side of a signal, and of finalizers queued by __gc. */
 static void on_wake(uv_async_t *h) {
   engine_t *e = h->data;
-  if (sig_count > 0 && !e->signals) {
+  if (engine__sig_count > 0 && !e->signals) {
     e->signals = 1;
-    engine_stop(e, sig_first == SIGINT ? "SIGINT" : "SIGTERM");
+    engine_stop(e, engine__sig_first == SIGINT ? "SIGINT" : "SIGTERM");
   }
   if (e->fin_pending && !e->exiting) {
     e->fin_pending = 0;
-    lua_pushcfunction(e->L, run_finalizers);
+    lua_pushcfunction(e->L, engine__run_finalizers);
     engine_spawn(e, e->L, 0);
     lua_pop(e->L, 1);
   }
@@ -1164,36 +1062,36 @@ static void on_wake(uv_async_t *h) {
 
 static void on_os_signal(int signum) {
   engine_t *e = sig_engine;
-  lua_State *run = running_L;
+  lua_State *run = engine__running_L;
   int saved = errno;
-  if (++sig_count > 1) {
+  if (++engine__sig_count > 1) {
     static const char msg[] = "recwatch: second signal: exiting now\n";
     ssize_t w = write(2, msg, sizeof msg - 1);
     (void)w;
     _exit(128 + signum);
   }
-  sig_first = signum;
+  engine__sig_first = signum;
   /* a running task gives the loop a turn (the hook yields it) so the stop is handled */
-  if (run) lua_sethook(run, guard_hook, LUA_MASKCOUNT, 1);
+  if (run) lua_sethook(run, engine__guard_hook, LUA_MASKCOUNT, 1);
   if (e) uv_async_send(&e->wake);
-  wd_arm(signum == SIGINT ? 1 : 2);
+  engine__wd_arm(signum == SIGINT ? 1 : 2);
   errno = saved;
 }
 
 /* The loop's thread: a resume has run past its limit (the monitor checked); hook the Lua
- * thread that is running so guard_hook looks at once. Async-signal-safe, as on_os_signal. */
+ * thread that is running so engine__guard_hook looks at once. Async-signal-safe, as on_os_signal. */
 static void on_busy_signal(int signum) {
-  lua_State *run = running_L;
+  lua_State *run = engine__running_L;
   int saved = errno;
   (void)signum;
-  if (run && busy_since) lua_sethook(run, guard_hook, LUA_MASKCOUNT, 1);
+  if (run && engine__busy_since) lua_sethook(run, engine__guard_hook, LUA_MASKCOUNT, 1);
   errno = saved;
 }
 
 /* The guard thread, one per process: the busy monitor and the shutdown watchdog.
  * - Every tick (a quarter of the limit, 20 ms to 1 s) it looks at the resume in progress
- *   and signals the loop's thread while one runs past its limit (see busy_since).
- * - Armed (wd_arm: sem_post, async-signal-safe), it ends the process SHUTDOWN_HARD_S
+ *   and signals the loop's thread while one runs past its limit (see engine__busy_since).
+ * - Armed (engine__wd_arm: sem_post, async-signal-safe), it ends the process SHUTDOWN_HARD_S
  *   later, unless the engine that armed it was freed first (wd_gen moved on).
  * One thread for both: starting a thread costs ~0.6 ms of a 15 ms start-up on a VM. */
 static void *guard_main(void *arg) {
@@ -1205,7 +1103,7 @@ static void *guard_main(void *arg) {
   sig_atomic_t arms = 0;         /* armings seen */
   (void)arg;
   for (;;) {
-    uint64_t since = busy_since, limit = busy_limit, now = uv_hrtime(), tick, wake;
+    uint64_t since = engine__busy_since, limit = engine__busy_limit, now = uv_hrtime(), tick, wake;
     struct timespec ts;
     if (since && limit && now > since && now - since > limit) pthread_kill(busy_thread, busy_signal());
     if (fire_at && now >= fire_at) {
@@ -1236,7 +1134,7 @@ static void *guard_main(void *arg) {
 }
 
 /* Once per process, from the loop's thread (the first engine). */
-static void start_guard_thread(void) {
+void engine__start_guard_thread(void) {
   pthread_t th;
   pthread_attr_t a;
   sigset_t all, old;
@@ -1244,7 +1142,7 @@ static void start_guard_thread(void) {
   static int tried;
   static const char no_guard[] =
       "cannot start the guard thread: no shutdown watchdog; max_busy by a count hook";
-  if (wd_started || tried) return;
+  if (engine__wd_started || tried) return;
   tried = 1;  /* once: a failure is said once, and tasks keep a count hook instead */
   if (sem_init(&wd_sem, 0, 0) != 0) {
     log_warn("%s", no_guard);
@@ -1260,7 +1158,7 @@ static void start_guard_thread(void) {
   pthread_sigmask(SIG_BLOCK, &all, &old);  /* signals go to the loop's thread, not this one */
   pthread_attr_init(&a);
   pthread_attr_setdetachstate(&a, PTHREAD_CREATE_DETACHED);
-  if (pthread_create(&th, &a, guard_main, NULL) == 0) wd_started = 1;
+  if (pthread_create(&th, &a, guard_main, NULL) == 0) engine__wd_started = 1;
   else log_warn("%s", no_guard);
   pthread_attr_destroy(&a);
   pthread_sigmask(SIG_SETMASK, &old, NULL);
@@ -1276,6 +1174,23 @@ static void install_signals(int on) {
   sigaction(SIGTERM, &sa, NULL);
 }
 
+/* e is the process's engine: SIGINT/SIGTERM stop it (see on_os_signal). */
+void engine__signals_take(engine_t *e) {
+  sig_engine = e;
+  engine__sig_count = 0;
+  wd_reason = 0;
+  wd_posted = 0;
+  wd_gen++;
+  install_signals(1);
+}
+
+/* e's teardown finished: the watchdog is disarmed, and the signals are the default again. */
+void engine__signals_release(engine_t *e) {
+  wd_gen++;
+  install_signals(0);
+  if (sig_engine == e) sig_engine = NULL;
+}
+
 /* ---- life of the engine ---- */
 
 static void warnf(void *ud, const char *msg, int tocont) {
@@ -1289,7 +1204,7 @@ static void warnf(void *ud, const char *msg, int tocont) {
   }
 }
 
-static void *l_alloc(void *ud, void *ptr, size_t osize, size_t nsize) {
+void *engine__alloc(void *ud, void *ptr, size_t osize, size_t nsize) {
   (void)ud;
   (void)osize;
   if (nsize == 0) {
@@ -1299,7 +1214,7 @@ static void *l_alloc(void *ud, void *ptr, size_t osize, size_t nsize) {
   return realloc(ptr, nsize);
 }
 
-static int l_panic(lua_State *L) {
+int engine__panic(lua_State *L) {
   const char *msg = lua_tostring(L, -1);
   log_error("unprotected error in Lua: %s", msg ? msg : "(not a string)");
   return 0;  /* then abort() */
@@ -1344,7 +1259,7 @@ static int call_named(lua_State *L, const char *name) {
 static int l_os_time(lua_State *L) {
   engine_t *e = lua_touserdata(L, lua_upvalueindex(2));
   if (lua_isnoneornil(L, 1)) {
-    lua_pushinteger(L, (lua_Integer)engine_time(e));
+    lua_pushinteger(L, (lua_Integer)engine__time(e));
     return 1;
   }
   lua_pushvalue(L, lua_upvalueindex(1));
@@ -1358,7 +1273,7 @@ static int l_os_date(lua_State *L) {
   if (n < 2 || lua_isnil(L, 2)) {
     if (n == 0) lua_pushstring(L, "%c");
     lua_settop(L, 1);
-    lua_pushinteger(L, (lua_Integer)engine_time(e));
+    lua_pushinteger(L, (lua_Integer)engine__time(e));
   }
   lua_pushvalue(L, lua_upvalueindex(1));
   lua_insert(L, 1);
@@ -1394,15 +1309,15 @@ static int l_collectgarbage(lua_State *L) {
 /* What every Lua state of the engine gets before rec is opened in it (engine_new and a
  * reload's fresh state). */
 /* registry["rec.note_error"](): a library that catches a script's error and only logs it
- * (watch.lua's callbacks) counts it here, as a failed task counts (see expect_errors). */
+ * (watch.lua's callbacks) counts it here, as a failed task counts (see engine__expect_errors). */
 static int l_note_error(lua_State *L) {
   engine_t *e = engine_of(L);
   if (e) e->script_errors++;
   return 0;
 }
 
-static void setup_lua(engine_t *e) {
-  lua_atpanic(e->L, l_panic);
+void engine__setup_lua(engine_t *e) {
+  lua_atpanic(e->L, engine__panic);
   lua_setwarnf(e->L, warnf, e);
   *(task_t **)lua_getextraspace(e->L) = NULL;
   luaL_openlibs(e->L);
@@ -1417,12 +1332,12 @@ static void setup_lua(engine_t *e) {
   lua_setglobal(e->L, "collectgarbage");
   lua_getglobal(e->L, "math");  /* math.random draws from the engine's seed */
   lua_getfield(e->L, -1, "randomseed");
-  lua_pushinteger(e->L, (lua_Integer)(rng_next(&e->rng) >> 1));
+  lua_pushinteger(e->L, (lua_Integer)(engine__rng_next(&e->rng) >> 1));
   lua_call(e->L, 1, 0);
   lua_pop(e->L, 1);
   if (rclock_is_virtual(e->clock)) virtual_os(e->L, e);
-  register_task_mt(e->L);
-  remember_cfnames(e->L);
+  engine__register_task_mt(e->L);
+  engine__remember_cfnames(e->L);
   install_gc_queue(e->L);
   lua_pushcfunction(e->L, l_note_error);
   lua_setfield(e->L, LUA_REGISTRYINDEX, "rec.note_error");
@@ -1433,7 +1348,7 @@ static void setup_lua(engine_t *e) {
 static const engine_hooks no_hooks;
 
 /* Opens the script API into L, a new Lua state of e, through the hook setup installed. */
-static void open_api(engine_t *e, lua_State *L) {
+void engine__open_api(engine_t *e, lua_State *L) {
   lua_pushlightuserdata(L, e);
   lua_setfield(L, LUA_REGISTRYINDEX, ENGINE_LUA_KEY);
   if (e->hooks->open_api) e->hooks->open_api(L, e);
@@ -1488,10 +1403,10 @@ engine_t *engine_new_opts(const engine_options *o, char *err, size_t errlen) {
   e->rng = o->seed ? o->seed : (uv_hrtime() ^ ((uint64_t)uv_os_getpid() << 32) ^ (uintptr_t)e);
   if (!e->rng) e->rng = 1;
   e->max_busy_ns = 30ull * 1000000000u;
-  start_guard_thread();
+  engine__start_guard_thread();
   e->http = http_client_new(e->loop, NULL);
   if (e->http) http_client_set_clock(e->http, e->clock);
-  e->L = lua_newstate(l_alloc, e);
+  e->L = lua_newstate(engine__alloc, e);
   if (!e->http || !e->L) {
     snprintf(err, errlen, "cannot start HTTP or Lua");
     engine_free(e);
@@ -1500,21 +1415,14 @@ engine_t *engine_new_opts(const engine_options *o, char *err, size_t errlen) {
   rclock_add_source(e->clock, engine_busy, e);
   if (e->owns_clock) log_set_clock(rclock_time_cb, e->clock);
   config_init(&e->cfg);
-  setup_lua(e);
+  engine__setup_lua(e);
   uv_async_init(e->loop, &e->wake, on_wake);  /* finalizers queued by __gc; signals */
   e->wake.data = e;
   uv_unref((uv_handle_t *)&e->wake);
   e->closing_handles += 1;
   e->with_signals = o->signals;
-  if (e->with_signals) {  /* the process's engine (not a test case's): see on_os_signal */
-    sig_engine = e;
-    sig_count = 0;
-    wd_reason = 0;
-    wd_posted = 0;
-    wd_gen++;
-    install_signals(1);
-  }
-  open_api(e, e->L);
+  if (e->with_signals) engine__signals_take(e);  /* the process's engine, not a test case's */
+  engine__open_api(e, e->L);
   return e;
 }
 
@@ -1535,11 +1443,9 @@ int engine_check_file(engine_t *e, const char *path, char *err, size_t errlen) {
   return 0;
 }
 
-static int load_source(lua_State *L, const char *path, const char *src, size_t len);
-
 /* The global `arg`: the script's path at 0, its arguments from 1 (the main state and the
  * validation's scratch state alike). */
-static void set_arg(lua_State *L, const char *path, int argc, char **argv) {
+void engine__set_arg(lua_State *L, const char *path, int argc, char **argv) {
   int i;
   lua_createtable(L, argc, 1);
   lua_pushstring(L, path);
@@ -1553,12 +1459,12 @@ static void set_arg(lua_State *L, const char *path, int argc, char **argv) {
 
 /* engine_load_main; with src != NULL the script's source is src (a reload runs what it
  * validated), not the file. */
-static int load_main(engine_t *e, const char *path, const char *module, const char *src,
+int engine__load_main(engine_t *e, const char *path, const char *module, const char *src,
                      size_t srclen, int argc, char **argv, char *err, size_t errlen) {
   lua_State *L = e->L;
   int i;
   task_t *t;
-  set_arg(L, path, argc, argv);
+  engine__set_arg(L, path, argc, argv);
   if (module) {
     lua_pushcfunction(L, load_module_main);
     lua_pushstring(L, module);
@@ -1567,7 +1473,7 @@ static int load_main(engine_t *e, const char *path, const char *module, const ch
       lua_pop(L, 1);
       return 2;
     }
-  } else if ((src ? load_source(L, path, src, srclen) : luaL_loadfilex(L, path, "t")) != LUA_OK) {
+  } else if ((src ? engine__load_source(L, path, src, srclen) : luaL_loadfilex(L, path, "t")) != LUA_OK) {
     snprintf(err, errlen, "%s", lua_tostring(L, -1));
     lua_pop(L, 1);
     return 2;
@@ -1585,7 +1491,7 @@ static int load_main(engine_t *e, const char *path, const char *module, const ch
 
 int engine_load_main(engine_t *e, const char *path, const char *module, int argc,
                      char **argv, char *err, size_t errlen) {
-  return load_main(e, path, module, NULL, 0, argc, argv, err, errlen);
+  return engine__load_main(e, path, module, NULL, 0, argc, argv, err, errlen);
 }
 
 /* The status of a run that would end with 0: rec.watch registers "rec.exit_check" (a
@@ -1608,7 +1514,7 @@ static int exit_check(engine_t *e) {
 /* RECWATCH_EXPECT_TASK_ERRORS=N (the project's tests/lua/ set it; docs/testing.md): a run
  * that would end 0 ends 1 unless exactly N tasks failed or callbacks raised (a failed assert
  * in a task, a rec.every tick or a watcher callback is otherwise only a log line). */
-static int expect_errors(engine_t *e, int code) {
+int engine__expect_errors(engine_t *e, int code) {
   const char *v = getenv("RECWATCH_EXPECT_TASK_ERRORS");
   char *end = NULL;
   unsigned long want;
@@ -1624,8 +1530,6 @@ static int expect_errors(engine_t *e, int code) {
   return 1;
 }
 
-static int swap_state(engine_t *e);
-
 int engine_run(engine_t *e) {
   task_t *t;
   int n = 0;
@@ -1633,10 +1537,10 @@ int engine_run(engine_t *e) {
   while (e->reload_pending && !e->exiting) {
     uv_run(e->loop, UV_RUN_NOWAIT);  /* a stop signal that came meanwhile cancels the reload */
     if (!e->reload_pending || e->exiting) break;
-    if (swap_state(e) != 0) return 2;
+    if (engine__swap_state(e) != 0) return 2;
     uv_run(e->loop, UV_RUN_DEFAULT);
   }
-  if (e->exiting) return expect_errors(e, e->exit_code);  /* rec.exit(0) too */
+  if (e->exiting) return engine__expect_errors(e, e->exit_code);  /* rec.exit(0) too */
   if (e->main_failed) return e->config_failed ? 2 : 1;
   for (t = e->live; t; t = t->next_live) n++;
   if (n > 0 && !e->stopping) {
@@ -1646,7 +1550,7 @@ int engine_run(engine_t *e) {
     return 1;
   }
   if (e->stopping) log_info("stopped");
-  return expect_errors(e, exit_check(e));
+  return engine__expect_errors(e, exit_check(e));
 }
 
 int engine_busy_kills(engine_t *e) { return e->busy_kills; }
@@ -1882,7 +1786,7 @@ fail:
 /* Compiles a script's source the way luaL_loadfilex compiles its file: "@path" as the chunk
  * name, a UTF-8 byte-order mark and a first line starting with '#' skipped (its newline kept,
  * so line numbers stay), text only. */
-static int load_source(lua_State *L, const char *path, const char *src, size_t len) {
+int engine__load_source(lua_State *L, const char *path, const char *src, size_t len) {
   int st;
   if (len >= 3 && memcmp(src, "\xEF\xBB\xBF", 3) == 0) src += 3, len -= 3;
   if (len > 0 && src[0] == '#') {
@@ -1905,10 +1809,10 @@ static int validate_source(engine_t *e, const char *path, const char *src, size_
     return -1;
   }
   v.main = S;
-  lua_atpanic(S, l_panic);
+  lua_atpanic(S, engine__panic);
   *(task_t **)lua_getextraspace(S) = NULL;
   luaL_openlibs(S);
-  open_api(e, S);
+  engine__open_api(e, S);
   lua_pushboolean(S, 1);  /* before the hook: it can tell a scratch state from a real one */
   lua_setfield(S, LUA_REGISTRYINDEX, ENGINE_VALIDATE_KEY);
   if (e->on_state) e->on_state(e, S, e->on_state_ud);  /* rec.sim */
@@ -1923,9 +1827,9 @@ static int validate_source(engine_t *e, const char *path, const char *src, size_
     lua_close(S);
     return -1;
   }
-  set_arg(S, path, argc, argv);
+  engine__set_arg(S, path, argc, argv);
   lua_pushcfunction(S, v_msgh);
-  if (load_source(S, path, src, len) != LUA_OK) {
+  if (engine__load_source(S, path, src, len) != LUA_OK) {
     snprintf(err, errlen, "%s", lua_tostring(S, -1));
     lua_close(S);
     return -1;
@@ -1999,13 +1903,13 @@ int engine_reload(engine_t *e, char *err, size_t errlen) {
 /* The old tasks have ended (or had 1 s to): drop the old state, start the script in a
  * fresh one. Store handles close with the old state, so the state file and its lock are
  * free for the new script; secrets stay registered (log.c keeps them). */
-static int swap_state(engine_t *e) {
+int engine__swap_state(engine_t *e) {
   char err[1024];
   task_t *t;
   e->reload_pending = 0;
   uv_timer_stop(&e->deadline);
   for (t = e->live; t; t = t->next_live) {
-    if (t->pending && t->pending != &frozen) t->pending->cancel(t->pending);
+    if (t->pending && t->pending != &engine__frozen) t->pending->cancel(t->pending);
     t->pending = NULL;
   }
   if (e->live) log_warn("reload: %u task(s) had not ended; dropped", engine_task_count(e));
@@ -2016,21 +1920,21 @@ static int swap_state(engine_t *e) {
   uv_idle_stop(&e->idle);
   e->tearing_down = 1;  /* the old state's finalizers run now, not queued into it */
   e->fin_deadline = 0;
-  lua_pushcfunction(e->L, run_finalizers);
+  lua_pushcfunction(e->L, engine__run_finalizers);
   if (lua_pcall(e->L, 0, 0, 0) != LUA_OK) lua_pop(e->L, 1);
   lua_close(e->L);
   e->tearing_down = 0;
   e->stop_at = 0;
   e->fin_pending = 0;
   e->stopping = e->signals = e->main_failed = e->config_failed = 0;
-  if (!(e->L = lua_newstate(l_alloc, e))) {
+  if (!(e->L = lua_newstate(engine__alloc, e))) {
     log_error("reload: out of memory");
     return -1;
   }
-  setup_lua(e);
-  open_api(e, e->L);
+  engine__setup_lua(e);
+  engine__open_api(e, e->L);
   if (e->on_state) e->on_state(e, e->L, e->on_state_ud);
-  if (load_main(e, e->script, NULL, e->reload_src, e->reload_len, e->script_argc,
+  if (engine__load_main(e, e->script, NULL, e->reload_src, e->reload_len, e->script_argc,
                 e->script_argv, err, sizeof err)) {
     log_error("reload: %s", err);
     return -1;
@@ -2052,9 +1956,9 @@ static void on_engine_handle_closed(uv_handle_t *h) {
 void engine_free(engine_t *e) {
   task_t *t;
   if (!e) return;
-  stop_timers(e);
+  engine__stop_timers(e);
   for (t = e->live; t; t = t->next_live) {
-    if (t->pending && t->pending != &frozen) t->pending->cancel(t->pending);
+    if (t->pending && t->pending != &engine__frozen) t->pending->cancel(t->pending);
     t->pending = NULL;
   }
   if (e->http) http_client_free(e->http);
@@ -2066,18 +1970,14 @@ void engine_free(engine_t *e) {
    * watchdog ends a teardown that hangs in one of them */
   e->tearing_down = 1;
   e->fin_deadline = 0;
-  if (e->with_signals) wd_arm(4);
+  if (e->with_signals) engine__wd_arm(4);
   if (e->L) {
-    lua_pushcfunction(e->L, run_finalizers);
+    lua_pushcfunction(e->L, engine__run_finalizers);
     if (lua_pcall(e->L, 0, 0, 0) != LUA_OK) lua_pop(e->L, 1);
   }
   if (e->L) lua_close(e->L);  /* __gc of handles may close their timers */
   e->L = NULL;
-  if (e->with_signals) {
-    wd_gen++;  /* disarmed: the teardown finished */
-    install_signals(0);
-    if (sig_engine == e) sig_engine = NULL;
-  }
+  if (e->with_signals) engine__signals_release(e);
   if (e->clock) {
     rtimer_stop(&e->until);
     rclock_remove_source(e->clock, e);
