@@ -28,7 +28,9 @@ double engine_time(engine_t *e) { return rclock_time(e->clock); }
 
 int engine_is_virtual(engine_t *e) { return rclock_is_virtual(e->clock); }
 
-double engine_random(engine_t *e) { return (double)(engine__rng_next(&e->rng) >> 11) / 9007199254740992.0; }
+double engine_random(engine_t *e) {
+  return (double)(engine__rng_next(&e->rng) >> 11) / 9007199254740992.0;
+}
 
 void engine_timer_init(engine_t *e, rtimer_t *t, rtimer_cb cb, void *data) {
   rtimer_init(e->clock, t, cb, data);

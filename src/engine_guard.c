@@ -37,12 +37,12 @@ static engine_t *volatile sig_engine;     /* the engine that takes SIGINT/SIGTER
 /* ---- max_busy without a hook on every instruction ----
  * A count hook makes Lua 5.4 call luaG_traceexec before every VM instruction, whatever the
  * count: script code ran 2.1x slower with one on every task's thread. So task threads carry
- * no hook. task_resume publishes when the outermost resume began (engine__busy_since) and its limit;
- * a monitor thread looks every tick and, once a resume has run past its limit, signals the
- * loop's thread, whose handler sets a hook with a count of 1 on the running Lua thread (what
- * lua.c does on ^C, and what on_os_signal does). engine__guard_hook then decides as before, on the
- * exact clock. Coroutines a script makes (rare: tasks replace them) keep a count hook of
- * their own, since the monitor only knows the task's thread. */
+ * no hook. task_resume publishes when the outermost resume began (engine__busy_since) and
+ * its limit; a monitor thread looks every tick and, once a resume has run past its limit,
+ * signals the loop's thread, whose handler sets a hook with a count of 1 on the running Lua
+ * thread (what lua.c does on ^C, and what on_os_signal does). engine__guard_hook then decides
+ * as before, on the exact clock. Coroutines a script makes (rare: tasks replace them) keep a
+ * count hook of their own, since the monitor only knows the task's thread. */
 volatile uint64_t engine__busy_since;      /* uv_hrtime() the outermost resume began, 0 = none */
 volatile uint64_t engine__busy_limit;      /* its engine's max_busy_ns, 0 = no limit */
 static pthread_t busy_thread;             /* the loop's thread, where Lua runs */
@@ -121,7 +121,8 @@ static void base_hook(lua_State *L, engine_t *e) {
   if (t && t->co == L && !(e && e->stop_at) && engine__wd_started) lua_sethook(L, NULL, 0, 0);
   else lua_sethook(L, engine__guard_hook, LUA_MASKCOUNT, BUSY_CHECK_EVERY);
   /* a signal that came while we looked: its count-1 hook must not be lost to ours */
-  if (engine__sig_count > 0 && e && !e->signals) lua_sethook(L, engine__guard_hook, LUA_MASKCOUNT, 1);
+  if (engine__sig_count > 0 && e && !e->signals)
+    lua_sethook(L, engine__guard_hook, LUA_MASKCOUNT, 1);
 }
 
 /* The hook of script coroutines and bounded calls, and of task threads when the busy
@@ -215,7 +216,8 @@ static void on_os_signal(int signum) {
 }
 
 /* The loop's thread: a resume has run past its limit (the monitor checked); hook the Lua
- * thread that is running so engine__guard_hook looks at once. Async-signal-safe, as on_os_signal. */
+ * thread that is running so engine__guard_hook looks at once. Async-signal-safe, as
+ * on_os_signal. */
 static void on_busy_signal(int signum) {
   lua_State *run = engine__running_L;
   int saved = errno;

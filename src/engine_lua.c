@@ -67,7 +67,8 @@ static int l_co_wrap(lua_State *L) {
   lua_sethook(L, engine__guard_hook, LUA_MASKCOUNT, BUSY_CHECK_EVERY);
   st = lua_pcall(L, 1, 1, 0);  /* only memory can fail */
   lua_sethook(L, h, mask, count);
-  if (engine__sig_count > 0) lua_sethook(L, engine__guard_hook, LUA_MASKCOUNT, 1);  /* one that came meanwhile */
+  if (engine__sig_count > 0)  /* one that came meanwhile */
+    lua_sethook(L, engine__guard_hook, LUA_MASKCOUNT, 1);
   return st == LUA_OK ? 1 : lua_error(L);
 }
 
@@ -85,7 +86,8 @@ static int l_os_exit(lua_State *L) {
      * this engine only, as rec.exit does, and its status is the result (p:exited()) */
     return engine_lua_exit(e, L, code);
   }
-  if (e && code == 0 && (code = engine__expect_errors(e, 0)) != 0) {  /* os.exit(0) after a task error */
+  /* os.exit(0) after a task error */
+  if (e && code == 0 && (code = engine__expect_errors(e, 0)) != 0) {
     lua_pushinteger(L, code);
     lua_replace(L, 1);
   }
@@ -184,10 +186,10 @@ static void install_gc_queue(lua_State *L) {
  * of lua_close with hooks off on the thread that closes. In a process of its own the
  * shutdown watchdog (8 s) and a second signal bound that. An engine on a shared loop (`recwatch
  * test`) must not end the process: there each finalizer runs on a fresh thread of its own
- * (Lua 5.4 keeps allowhook per thread), with engine__guard_hook's count hook and a deadline shared by
- * the whole teardown: max_busy (2 s under `recwatch test`), else 1 s. One that runs past it
- * is ended, logged and counted (engine_finalizers_cut). Pops the function and the object on
- * top of L. */
+ * (Lua 5.4 keeps allowhook per thread), with engine__guard_hook's count hook and a deadline
+ * shared by the whole teardown: max_busy (2 s under `recwatch test`), else 1 s. One that runs
+ * past it is ended, logged and counted (engine_finalizers_cut). Pops the function and the
+ * object on top of L. */
 static void call_finalizer(lua_State *L, engine_t *e) {
   lua_State *th, *prev = engine__running_L;
   uint64_t prev_deadline = engine__bound_deadline;
@@ -239,7 +241,8 @@ int engine__run_finalizers(lua_State *L) {
     for (i = 1; i + 1 <= n; i += 2) {
       lua_rawgeti(L, -1, i);
       lua_rawgeti(L, -2, i + 1);
-      if (e && e->current) engine__busy_since = e->resumed_at = uv_hrtime();  /* each its own max_busy */
+      if (e && e->current)  /* each its own max_busy */
+        engine__busy_since = e->resumed_at = uv_hrtime();
       call_finalizer(L, e);
     }
     lua_pop(L, 1);
@@ -432,7 +435,8 @@ int engine__load_main(engine_t *e, const char *path, const char *module, const c
       lua_pop(L, 1);
       return 2;
     }
-  } else if ((src ? engine__load_source(L, path, src, srclen) : luaL_loadfilex(L, path, "t")) != LUA_OK) {
+  } else if ((src ? engine__load_source(L, path, src, srclen)
+                  : luaL_loadfilex(L, path, "t")) != LUA_OK) {
     snprintf(err, errlen, "%s", lua_tostring(L, -1));
     lua_pop(L, 1);
     return 2;

@@ -171,7 +171,8 @@ static void close_guarded(task_t *t) {
   engine__busy_limit = e->max_busy_ns;
   engine__busy_since = e->resumed_at;
   kills = e->busy_kills;
-  if (engine__sig_count > 0 && !e->signals) lua_sethook(t->co, engine__guard_hook, LUA_MASKCOUNT, 1);
+  if (engine__sig_count > 0 && !e->signals)
+    lua_sethook(t->co, engine__guard_hook, LUA_MASKCOUNT, 1);
   lua_resetthread(t->co);
   if (e->busy_kills != kills)  /* the task's own error is logged by the caller: this one too */
     log_write(LOG_ERROR, t->id, "a __close handler ran for more than %g s without waiting "
@@ -188,7 +189,8 @@ static void task_finish(task_t *t, int ok, lua_State *from, int nres) {
   engine_t *e = t->e;
   lua_State *L = e->L;
   int i, top = lua_gettop(L) - (from == L ? nres : 0);
-  if (t->pending && t->pending != &engine__frozen) t->pending->cancel(t->pending);  /* never left armed */
+  if (t->pending && t->pending != &engine__frozen)  /* never left armed */
+    t->pending->cancel(t->pending);
   t->state = T_DONE;
   t->ok = ok;
   t->pending = NULL;
@@ -384,7 +386,8 @@ void engine_wait(task_t *t, pending_t *p, const char *what) {
   (void)what;
   /* normally NULL here; only a task resumed behind the engine's back could still hold an
    * operation, and that one must not complete later into a task that moved on */
-  if (t->pending && t->pending != p && t->pending != &engine__frozen) t->pending->cancel(t->pending);
+  if (t->pending && t->pending != p && t->pending != &engine__frozen)
+    t->pending->cancel(t->pending);
   t->pending = p;
   t->state = T_WAITING;
 }
@@ -518,7 +521,8 @@ task_t *engine_spawn(engine_t *e, lua_State *L, int nargs) {
   *(task_t **)lua_getextraspace(co) = t;
   /* no hook: the busy monitor watches tasks (a new thread inherits its creator's hook);
    * without the guard thread (it could not start), the count hook as before */
-  if (e->stop_at || !engine__wd_started) lua_sethook(co, engine__guard_hook, LUA_MASKCOUNT, BUSY_CHECK_EVERY);
+  if (e->stop_at || !engine__wd_started)
+    lua_sethook(co, engine__guard_hook, LUA_MASKCOUNT, BUSY_CHECK_EVERY);
   else lua_sethook(co, NULL, 0, 0);
   t->co = co;
   lua_rotate(L, base, 1);            /* handle below the function and its arguments */
