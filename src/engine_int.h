@@ -115,7 +115,7 @@ static inline uint64_t engine__rng_next(uint64_t *x) {  /* xorshift64* */
   return *x * 0x2545F4914F6CDD1DULL;
 }
 
-/* The collector's pacing (engine__tune_gc, set up by engine__setup_lua). */
+/* The collector's pacing: tune_gc (engine_task.c) after engine__setup_lua set it up. */
 #define GC_PAUSE_SMALL 150
 #define GC_STEPMUL_SMALL 100  /* Lua's default */
 #define GC_PAUSE_LARGE 120
