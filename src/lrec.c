@@ -10,7 +10,6 @@
 #include "call.h"
 #include "config.h"
 #include "crypto.h"
-#include "embedded_lua.h"
 #include "engine.h"
 #include "http.h"
 #include "ljson.h"
@@ -18,6 +17,7 @@
 #include "log.h"
 #include "lops.h"
 #include "lrec.h"
+#include "lrec_int.h"
 #include "lstore.h"
 
 #define EVERY_MT "rec.timer"
@@ -1116,40 +1116,6 @@ static void push_status_table(lua_State *L, const char *(*name)(long), int (*fai
 
 static int agora_failed(long code) { return code == 20; }
 
-/* ---- embedded modules: require "rec.watch" finds lua/rec/watch.lua inside the binary ---- */
-
-static int embedded_searcher(lua_State *L) {
-  const char *name = luaL_checkstring(L, 1);
-  const struct embedded_lua *m;
-  for (m = embedded_lua; m->name; m++) {
-    if (strcmp(m->name, name) == 0) {
-      char chunk[256];
-      snprintf(chunk, sizeof chunk, "@[recwatch]/lua/%s.lua", name);
-      for (char *p = chunk + 16; *p; p++)
-        if (*p == '.' && strcmp(p, ".lua") != 0) *p = '/';
-      if (luaL_loadbuffer(L, m->src, m->len, chunk) != LUA_OK) return lua_error(L);
-      lua_pushstring(L, chunk + 1);
-      return 2;
-    }
-  }
-  lua_pushfstring(L, "no module '%s' built into recwatch", name);
-  return 1;
-}
-
-static void add_searcher(lua_State *L) {
-  lua_getglobal(L, "package");
-  lua_getfield(L, -1, "searchers");
-  lua_pushcfunction(L, embedded_searcher);
-  /* second place: after preload, before the file system */
-  lua_Integer n = (lua_Integer)lua_rawlen(L, -2);
-  for (lua_Integer i = n; i >= 2; i--) {
-    lua_rawgeti(L, -2, i);
-    lua_rawseti(L, -3, i + 1);
-  }
-  lua_rawseti(L, -2, 2);
-  lua_pop(L, 2);
-}
-
 /* A metatable named mt whose __index holds methods. */
 static void new_class(lua_State *L, const char *mt, const luaL_Reg *methods) {
   luaL_newmetatable(L, mt);
@@ -1226,7 +1192,7 @@ int lrec_open(lua_State *L, engine_t *e) {
   lua_pushvalue(L, -3);
   lua_setfield(L, -2, "rec");
   lua_pop(L, 3);
-  add_searcher(L);
+  lsearch_open(L);
   guard_coroutines(L);
   luaL_getsubtable(L, LUA_REGISTRYINDEX, LUA_PRELOAD_TABLE);
   lua_pushcfunction(L, luaopen_rec_store);

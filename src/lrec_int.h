@@ -1,0 +1,10 @@
+/* lrec_int: what the rooms of the Lua module `rec` share among themselves (lrec.c ties them
+ * together): each room's open function. Not for files outside the module. */
+#ifndef REC_LREC_INT_H
+#define REC_LREC_INT_H
+#include <lua.h>
+
+/* lsearch.c: puts the searcher of the modules of lua/ built into the binary second in
+ * package.searchers: after preload, before the file system. */
+void lsearch_open(lua_State *L);
+#endif
