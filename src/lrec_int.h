@@ -7,4 +7,6 @@
 /* lsearch.c: puts the searcher of the modules of lua/ built into the binary second in
  * package.searchers: after preload, before the file system. */
 void lsearch_open(lua_State *L);
+/* llog.c: rec.log (and string.format kept in the registry as "rec.format" for it). */
+void llog_open(lua_State *L);
 #endif
