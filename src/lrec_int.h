@@ -9,4 +9,7 @@
 void lsearch_open(lua_State *L);
 /* llog.c: rec.log (and string.format kept in the registry as "rec.format" for it). */
 void llog_open(lua_State *L);
+/* lutil.c: rec.secret, rec.excerpt, rec.safe_id, rec.json (and its encoder in the registry
+ * as "rec.json.encode", which rec.http's json= uses), rec.crypto, rec.qingcloud, rec.agora. */
+void lutil_open(lua_State *L);
 #endif
