@@ -20,35 +20,6 @@
 #include "lrec_int.h"
 #include "lstore.h"
 
-/* Limits of numbers from scripts, checked before any cast (docs/api.md lists them). */
-#define REC_MAX_REPLY_LIMIT 1073741824.0     /* max_reply: 1 GiB */
-
-/* ---- table field helpers: a wrong type is the script's bug, so they raise ---- */
-
-/* t[k] as a string (a number is converted), or NULL when absent. The value stays pushed on
- * the stack: a converted number exists nowhere else, so the pointer lives as long as that
- * slot, i.e. until the binding returns. Callers must not rely on the stack top after it. */
-static const char *opt_string_field(lua_State *L, int idx, const char *k, const char *what) {
-  int ty = lua_getfield(L, idx, k);
-  if (ty == LUA_TSTRING || ty == LUA_TNUMBER) {
-    /* a NUL inside is refused by the caller's check with the real length (http_check_*),
-     * as a typed invalid_argument */
-    return lua_tostring(L, -1);
-  }
-  if (ty != LUA_TNIL) luaL_error(L, "%s: '%s' must be a string, got %s", what, k, luaL_typename(L, -1));
-  return NULL;
-}
-
-static int opt_number_field(lua_State *L, int idx, const char *k, double *out) {
-  int ty = lua_getfield(L, idx, k), isnum = 0;
-  double v = lua_tonumberx(L, -1, &isnum);
-  lua_pop(L, 1);
-  if (ty == LUA_TNIL) return 0;
-  if (!isnum || isnan(v)) return -1;
-  *out = v;
-  return 1;
-}
-
 /* ---- rec.configure ---- */
 
 /* rec.configure in a validation's scratch state (engine_check_script): every setting is
@@ -90,13 +61,14 @@ static void check_keys(lua_State *L, int idx, const char *section, const char *c
 
 /* 1 and *out set when section.key is a number, 0 when absent; raises for any other value. */
 static int cfg_number(lua_State *L, int idx, const char *section, const char *key, double *out) {
-  int r = opt_number_field(L, idx, key, out);
+  int r = lrec_opt_number_field(L, idx, key, out);
   if (r < 0) cfg_error(L, "%s.%s must be a number", section, key);
   return r > 0;
 }
 
-/* section.key as a string (numbers converted; the value stays pushed, see opt_string_field),
- * NULL when absent; any other type is a configuration error naming the setting. */
+/* section.key as a string (numbers converted; the value stays pushed, see
+ * lrec_opt_string_field), NULL when absent; any other type is a configuration error naming
+ * the setting. */
 static const char *cfg_string(lua_State *L, int idx, const char *section, const char *key) {
   int ty = lua_getfield(L, idx, key);
   if (ty == LUA_TSTRING || ty == LUA_TNUMBER) {
@@ -286,8 +258,8 @@ static int opt_int_param(lua_State *L, const char *k, long *out, unsigned bit, u
   return 0;
 }
 
-/* Like opt_string_field for a query parameter of the table at 1; the value stays pushed (a
- * converted number lives only there) until the binding returns. */
+/* Like lrec_opt_string_field for a query parameter of the table at 1; the value stays pushed
+ * (a converted number lives only there) until the binding returns. */
 static int str_param(lua_State *L, const char *k, const char **out, rec_err *err) {
   int ty = lua_getfield(L, 1, k);
   if (ty == LUA_TSTRING || ty == LUA_TNUMBER) {
@@ -309,14 +281,14 @@ static int common_call_params(lua_State *L, call_args *a, rec_err *err) {
   double v;
   int r;
   a->retries = -1;
-  if ((r = opt_number_field(L, 1, "retries", &v)) != 0) {
+  if ((r = lrec_opt_number_field(L, 1, "retries", &v)) != 0) {
     if (r < 0 || v < 0 || v > 20) {
       rec_err_set(err, REC_E_INVALID_ARGUMENT, 0, "'retries' must be a number 0..20");
       return -1;
     }
     a->retries = (int)v;
   }
-  if ((r = opt_number_field(L, 1, "timeout", &v)) != 0) {
+  if ((r = lrec_opt_number_field(L, 1, "timeout", &v)) != 0) {
     if (r < 0 || v <= 0) {
       rec_err_set(err, REC_E_INVALID_ARGUMENT, 0, "'timeout' must be a number of seconds > 0");
       return -1;
@@ -425,185 +397,6 @@ static int l_query_agora(lua_State *L) {
   return begin_query(L, &a, "rec.query_agora");
 }
 
-/* ---- rec.http ---- */
-
-typedef struct http_op {
-  pending_t base;
-  http_req_t *req;
-  task_t *t;
-} http_op;
-
-static void http_op_cancel(pending_t *p) {
-  http_op *op = (http_op *)p;
-  http_cancel(op->req);
-  free(op);
-}
-
-static void push_headers(lua_State *L, const char *h, size_t len) {
-  const char *end = h + len, *line = h;
-  lua_newtable(L);
-  while (line < end) {
-    const char *eol = memchr(line, '\n', (size_t)(end - line)), *colon;
-    if (!eol) eol = end;
-    colon = memchr(line, ':', (size_t)(eol - line));
-    if (colon && strncmp(line, "HTTP/", 5) != 0) {
-      const char *v = colon + 1, *ve = eol;
-      luaL_Buffer b;
-      const char *p;
-      while (v < ve && (*v == ' ' || *v == '\t')) v++;
-      while (ve > v && (ve[-1] == '\r' || ve[-1] == ' ')) ve--;
-      luaL_buffinit(L, &b);
-      for (p = line; p < colon; p++)
-        luaL_addchar(&b, (*p >= 'A' && *p <= 'Z') ? (char)(*p + 32) : *p);
-      luaL_pushresult(&b);
-      lua_pushlstring(L, v, (size_t)(ve - v));
-      lua_settable(L, -3);
-    }
-    line = eol + 1;
-  }
-}
-
-static void on_http_done(void *ud, const http_response *res, const rec_err *err) {
-  http_op *op = ud;
-  task_t *t = op->t;
-  lua_State *co = task_thread(t);
-  engine_detach(t, &op->base);
-  free(op);
-  lua_checkstack(co, 8);
-  if (err) {
-    rec_err e2 = *err;
-    e2.attempts = 1;
-    lua_pushnil(co);
-    engine_push_err(co, &e2);
-    engine_complete(t, 2);
-    return;
-  }
-  lua_createtable(co, 0, 4);
-  lua_pushinteger(co, res->status);
-  lua_setfield(co, -2, "status");
-  lua_pushlstring(co, res->body, res->body_len);
-  lua_setfield(co, -2, "body");
-  push_headers(co, res->headers, res->headers_len);
-  lua_getfield(co, -1, "content-type");
-  if (lua_isstring(co, -1) && strstr(lua_tostring(co, -1), "json") && res->body_len > 0) {
-    lua_pop(co, 1);
-    if (lnorm_decode(co, res->body, res->body_len)) lua_setfield(co, -3, "json");
-  } else {
-    lua_pop(co, 1);
-  }
-  lua_setfield(co, -2, "headers");
-  engine_complete(t, 1);
-}
-
-static int l_http(lua_State *L) {
-  task_t *t = engine_check_wait(L, "rec.http");
-  http_request r;
-  rec_err err;
-  const char *hdrs[HTTP_MAX_HEADERS + 2];
-  size_t nh = 0, blen = 0, len;
-  double v = 0;
-  int rc;
-  http_op *op;
-  luaL_checktype(L, 1, LUA_TTABLE);
-  memset(&r, 0, sizeof r);
-  r.url = opt_string_field(L, 1, "url", "rec.http");
-  r.method = opt_string_field(L, 1, "method", "rec.http");
-  if (!r.url) {
-    rec_err_set(&err, REC_E_INVALID_ARGUMENT, 0, "rec.http: 'url' is required");
-    return engine_return_err(L, &err);
-  }
-  /* CR, LF, NUL and the like never become protocol syntax: checked with their Lua lengths */
-  lua_getfield(L, 1, "url");
-  lua_tolstring(L, -1, &len);
-  if (http_check_url(r.url, len, &err) != 0) goto bad_arg;
-  lua_getfield(L, 1, "method");
-  if (r.method && (lua_tolstring(L, -1, &len), http_check_method(r.method, len, &err) != 0))
-    goto bad_arg;
-  lua_pop(L, 2);
-  /* a wrong type is refused like a wrong value: never silently the default */
-  if ((rc = opt_number_field(L, 1, "timeout", &v)) != 0) {
-    if (rc < 0 || !(v > 0)) {
-      rec_err_set(&err, REC_E_INVALID_ARGUMENT, 0,
-                  "rec.http: 'timeout' must be a number of seconds > 0");
-      return engine_return_err(L, &err);
-    }
-    r.timeout = v;
-  }
-  if ((rc = opt_number_field(L, 1, "max_reply", &v)) != 0) {
-    if (rc < 0 || !(v >= 1 && v <= REC_MAX_REPLY_LIMIT)) {  /* NaN, math.huge, 1e300: never cast */
-      rec_err_set(&err, REC_E_INVALID_ARGUMENT, 0, "rec.http: 'max_reply' must be 1..%.0f bytes",
-                  REC_MAX_REPLY_LIMIT);
-      return engine_return_err(L, &err);
-    }
-    r.max_reply = (size_t)v;
-  }
-  if (lua_getfield(L, 1, "headers") == LUA_TTABLE) {
-    /* each line is a Lua string in a table on the stack while the request is built */
-    int lines = lua_gettop(L) + 1;
-    lua_newtable(L);
-    lua_pushnil(L);
-    while (lua_next(L, -3)) {
-      const char *name, *val;
-      size_t nlen, vlen;
-      if (lua_type(L, -2) != LUA_TSTRING || !lua_isstring(L, -1)) {
-        rec_err_set(&err, REC_E_INVALID_ARGUMENT, 0,
-                    "rec.http: headers must map names (strings) to strings or numbers");
-        goto bad_arg;
-      }
-      if (nh >= HTTP_MAX_HEADERS) {
-        rec_err_set(&err, REC_E_INVALID_ARGUMENT, 0, "rec.http: more than %d headers",
-                    HTTP_MAX_HEADERS);
-        goto bad_arg;
-      }
-      name = lua_tolstring(L, -2, &nlen);
-      val = lua_tolstring(L, -1, &vlen);  /* the value only: the key stays a string */
-      if (http_check_header(name, nlen, val, vlen, &err) != 0) {
-        char m[sizeof err.message];
-        snprintf(m, sizeof m, "rec.http: %.480s", err.message);
-        rec_err_set(&err, REC_E_INVALID_ARGUMENT, 0, "%s", m);
-        goto bad_arg;
-      }
-      hdrs[nh++] = lua_pushfstring(L, "%s: %s", name, val);
-      lua_rawseti(L, lines, (lua_Integer)nh);
-      lua_pop(L, 1);
-    }
-    lua_remove(L, -2);  /* the lines stay referenced from the stack, the headers table goes */
-  }
-  if (lua_getfield(L, 1, "json") != LUA_TNIL) {  /* body = json encoded; stays on the stack */
-    lua_getfield(L, LUA_REGISTRYINDEX, "rec.json.encode");
-    lua_pushvalue(L, -2);
-    if (lua_pcall(L, 1, 1, 0) != LUA_OK) {
-      rec_err_set(&err, REC_E_INVALID_ARGUMENT, 0, "rec.http: cannot encode 'json': %s", lua_tostring(L, -1));
-      return engine_return_err(L, &err);
-    }
-    r.body = lua_tolstring(L, -1, &blen);
-    hdrs[nh++] = "Content-Type: application/json";
-    if (!r.method) r.method = "POST";
-  } else if (lua_getfield(L, 1, "body"), lua_isstring(L, -1)) {
-    r.body = lua_tolstring(L, -1, &blen);
-    if (!r.method) r.method = "POST";
-  }
-  r.body_len = blen;
-  hdrs[nh] = NULL;
-  r.headers = hdrs;
-  if (task_cancelled(t)) return engine_yield_now(t, engine_push_cancelled(L, "rec.http"));
-  op = calloc(1, sizeof *op);
-  if (!op) return luaL_error(L, "out of memory");
-  op->base.cancel = http_op_cancel;
-  op->t = t;
-  op->req = http_send(engine_http(task_engine(t)), &r, on_http_done, op, &err);
-  if (!op->req) {
-    free(op);
-    err.attempts = 1;
-    return engine_return_err(L, &err);
-  }
-  engine_wait(t, &op->base, "rec.http");
-  return engine_suspend(t);
-bad_arg:
-  err.attempts = 0;
-  return engine_return_err(L, &err);
-}
-
 /* `run --sim`: rec.sim = { base_url = ..., webhook_url = ... } so scripts and tests can reach
  * the simulator and its webhook sink. */
 void lrec_set_sim(lua_State *L, const char *base_url) {
@@ -620,10 +413,11 @@ void lrec_set_sim(lua_State *L, const char *base_url) {
 int lrec_open(lua_State *L, engine_t *e) {
   static const luaL_Reg funcs[] = {
     {"configure", l_configure}, {"query_qingcloud", l_query_qingcloud},
-    {"query_agora", l_query_agora}, {"http", l_http}, {NULL, NULL}};
+    {"query_agora", l_query_agora}, {NULL, NULL}};
 
   luaL_newlib(L, funcs);
   ltask_open(L);
+  lhttp_open(L);
   lua_pushstring(L, RECWATCH_VERSION);
   lua_setfield(L, -2, "version");
   llog_open(L);
