@@ -59,4 +59,6 @@ void lutil_open(lua_State *L);
 void ltask_open(lua_State *L);
 /* lhttp.c: rec.http. */
 void lhttp_open(lua_State *L);
+/* lquery.c: rec.query_qingcloud, rec.query_agora. */
+void lquery_open(lua_State *L);
 #endif
