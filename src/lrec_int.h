@@ -61,4 +61,6 @@ void ltask_open(lua_State *L);
 void lhttp_open(lua_State *L);
 /* lquery.c: rec.query_qingcloud, rec.query_agora. */
 void lquery_open(lua_State *L);
+/* lconfig.c: rec.configure. */
+void lconfig_open(lua_State *L);
 #endif
