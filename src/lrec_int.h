@@ -1,5 +1,6 @@
 /* lrec_int: what the rooms of the Lua module `rec` share among themselves (lrec.c ties them
- * together): each room's open function. Not for files outside the module. */
+ * together): each room's open function, a limit, and small helpers kept static inline so that
+ * no per-request path calls across files. Not for files outside the module. */
 #ifndef REC_LREC_INT_H
 #define REC_LREC_INT_H
 #include <math.h>
@@ -44,23 +45,21 @@ static inline void lrec_new_class(lua_State *L, const char *mt, const luaL_Reg *
   lua_pop(L, 1);
 }
 
-/* Each open function adds its part to the `rec` table on top of the stack and leaves it there. */
+/* The rooms, in the order lrec_open opens them. Each adds its part to the `rec` table on top
+ * of the stack and leaves the table there. */
+void lconfig_open(lua_State *L);  /* rec.configure */
+void lquery_open(lua_State *L);   /* rec.query_qingcloud, rec.query_agora */
+/* rec.spawn, sleep, every, now, cancelled, time, exit, event; the classes "rec.timer" and
+ * "rec.event"; the guard that keeps coroutine.resume/close off a task's thread */
+void ltask_open(lua_State *L);
+void lhttp_open(lua_State *L);    /* rec.http */
+/* rec.log; string.format in the registry as "rec.format", which rec.log formats with */
+void llog_open(lua_State *L);
+/* rec.secret, excerpt, safe_id; rec.json (its encoder in the registry as "rec.json.encode",
+ * which rec.http's json= uses); rec.crypto; rec.qingcloud and rec.agora (status names) */
+void lutil_open(lua_State *L);
 
 /* lsearch.c: puts the searcher of the modules of lua/ built into the binary second in
- * package.searchers: after preload, before the file system. */
+ * package.searchers: after preload, before the file system. Touches no `rec` table. */
 void lsearch_open(lua_State *L);
-/* llog.c: rec.log (and string.format kept in the registry as "rec.format" for it). */
-void llog_open(lua_State *L);
-/* lutil.c: rec.secret, rec.excerpt, rec.safe_id, rec.json (and its encoder in the registry
- * as "rec.json.encode", which rec.http's json= uses), rec.crypto, rec.qingcloud, rec.agora. */
-void lutil_open(lua_State *L);
-/* ltask.c: rec.spawn, sleep, every, now, cancelled, time, exit, event; the classes
- * "rec.timer" and "rec.event"; the coroutine.resume/close guard. */
-void ltask_open(lua_State *L);
-/* lhttp.c: rec.http. */
-void lhttp_open(lua_State *L);
-/* lquery.c: rec.query_qingcloud, rec.query_agora. */
-void lquery_open(lua_State *L);
-/* lconfig.c: rec.configure. */
-void lconfig_open(lua_State *L);
 #endif
