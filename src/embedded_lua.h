@@ -1,5 +1,5 @@
 /* embedded_lua: the modules of lua/ compiled into the binary. The table itself is generated
- * by cmake/embed.cmake (embedded_lua.c in the build directory); lrec.c's searcher reads it. */
+ * by cmake/embed.cmake (embedded_lua.c in the build directory); lsearch.c's searcher reads it. */
 #ifndef REC_EMBEDDED_LUA_H
 #define REC_EMBEDDED_LUA_H
 #include <stddef.h>
