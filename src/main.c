@@ -194,25 +194,22 @@ static void on_reloaded(engine_t *e, int ok, void *ud) {
 static int run_script(const run_opts *o, const char *script, int argc, char **argv,
                       const char *module) {
   char err[1024];
-  engine_options eo;
+  setup_options so;
   engine_t *e;
   sim_t *sim = NULL;
   int status = 2;
-  memset(&eo, 0, sizeof eo);
-  eo.signals = 1;
-  eo.virtual_time = o->virtual_time;
-  eo.seed = o->seed ? o->seed : (o->virtual_time ? 1 : 0);  /* virtual: the same run each time */
-  eo.hooks = &setup_hooks;
-  e = engine_new_opts(&eo, err, sizeof err);
+  memset(&so, 0, sizeof so);
+  so.signals = 1;
+  so.virtual_time = o->virtual_time;
+  so.seed = o->seed ? o->seed : (o->virtual_time ? 1 : 0);  /* virtual: the same run each time */
+  so.listen = o->listen;  /* main.c is the one place that attaches a listener */
+  e = setup_engine(&so, err, sizeof err);
   if (!e) {
     fprintf(stderr, "recwatch: %s\n", err);
+    ops_shutdown();
     return 2;
   }
   if (o->state) engine_config(e)->state_path = strdup(o->state);
-  if (o->listen && ops_listen(o->listen, err, sizeof err) != 0) {
-    fprintf(stderr, "recwatch: --listen: %s\n", err);
-    goto done;
-  }
   if (o->sim && !(sim = attach_sim(e, o))) goto done;
   if (o->until >= 0) engine_set_until(e, o->until);
   if (engine_load_main(e, script, module, argc, argv, err, sizeof err) != 0) {
