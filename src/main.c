@@ -9,6 +9,7 @@
 #include "log.h"
 #include "lrec.h"
 #include "ops.h"
+#include "process.h"
 #include "rtest.h"
 #include "setup.h"
 #include "sim/sim.h"
@@ -144,6 +145,7 @@ typedef struct run_opts {
 } run_opts;
 
 static const char *sim_url;  /* for the Lua states a reload makes */
+static rec_process *process;  /* the log configuration, the metrics registry, the listener */
 
 /* Starts the in-process simulator (on the engine's loop and clock) and points both providers
  * at it, credentials included. */
@@ -202,6 +204,7 @@ static int run_script(const run_opts *o, const char *script, int argc, char **ar
   so.signals = 1;
   so.virtual_time = o->virtual_time;
   so.seed = o->seed ? o->seed : (o->virtual_time ? 1 : 0);  /* virtual: the same run each time */
+  so.process = process;
   so.listen = o->listen;  /* main.c is the one place that attaches a listener */
   e = setup_engine(&so, err, sizeof err);
   if (!e) {
@@ -389,9 +392,16 @@ static int dispatch(int argc, char **argv) {
 }
 
 int main(int argc, char **argv) {
+  char err[256];
   int status;
+  /* first: --log-level and --log-format set the process's log configuration */
+  if (!(process = rec_process_new(err, sizeof err))) {
+    fprintf(stderr, "recwatch: %s\n", err);
+    return 2;
+  }
   if (http_global_init() != 0) {
     fprintf(stderr, "recwatch: cannot initialise libcurl\n");
+    rec_process_free(process);
     return 2;
   }
   status = dispatch(argc, argv);
@@ -399,5 +409,6 @@ int main(int argc, char **argv) {
   /* the cached HMAC key goes before exit; not from atexit, which would run after OpenSSL's
    * own exit handler, when no OpenSSL call is allowed any more */
   crypto_cleanup();
+  rec_process_free(process);
   return status;
 }

@@ -24,7 +24,14 @@ engine_t *setup_engine(const setup_options *so, char *err, size_t errlen) {
   o.signals = so->signals;
   o.hooks = &setup_hooks;
   if (!(e = engine_new_opts(&o, err, errlen))) return NULL;
-  if (so->listen && ops_listen(so->listen, why, sizeof why) != 0) {
+  if (!so->listen) return e;
+  if (!so->process) {
+    snprintf(err, errlen, "--listen: no process object to own the listener");
+    engine_free(e);
+    return NULL;
+  }
+  ops_listener_use(so->process->listener);  /* installed already by rec_process_new */
+  if (ops_listen(so->listen, why, sizeof why) != 0) {
     snprintf(err, errlen, "--listen: %s", why);
     engine_free(e);
     return NULL;

@@ -6,6 +6,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include "engine.h"
+#include "process.h"
 
 /* The hooks every engine of recwatch gets (engine_options.hooks); setup_engine installs them. */
 extern const engine_hooks setup_hooks;
@@ -18,6 +19,7 @@ typedef struct setup_options {
   int virtual_time;
   uint64_t seed;        /* 0: random */
   int signals;          /* 1: SIGINT/SIGTERM stop the engine */
+  rec_process *process; /* what owns the listener (needed with listen) */
   const char *listen;   /* --listen's address: the listener starts with the engine; NULL: none
                            (only main.c asks: the test runner's engines have no listener) */
 } setup_options;
