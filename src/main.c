@@ -9,6 +9,7 @@
 #include "log.h"
 #include "lrec.h"
 #include "ops.h"
+#include "process.h"
 #include "rtest.h"
 #include "setup.h"
 #include "sim/sim.h"
@@ -144,6 +145,7 @@ typedef struct run_opts {
 } run_opts;
 
 static const char *sim_url;  /* for the Lua states a reload makes */
+static rec_process *process;  /* the log configuration, the metrics registry, the listener */
 
 /* Starts the in-process simulator (on the engine's loop and clock) and points both providers
  * at it, credentials included. */
@@ -194,25 +196,23 @@ static void on_reloaded(engine_t *e, int ok, void *ud) {
 static int run_script(const run_opts *o, const char *script, int argc, char **argv,
                       const char *module) {
   char err[1024];
-  engine_options eo;
+  setup_options so;
   engine_t *e;
   sim_t *sim = NULL;
   int status = 2;
-  memset(&eo, 0, sizeof eo);
-  eo.signals = 1;
-  eo.virtual_time = o->virtual_time;
-  eo.seed = o->seed ? o->seed : (o->virtual_time ? 1 : 0);  /* virtual: the same run each time */
-  eo.hooks = &setup_hooks;
-  e = engine_new_opts(&eo, err, sizeof err);
+  memset(&so, 0, sizeof so);
+  so.signals = 1;
+  so.virtual_time = o->virtual_time;
+  so.seed = o->seed ? o->seed : (o->virtual_time ? 1 : 0);  /* virtual: the same run each time */
+  so.process = process;
+  so.listen = o->listen;  /* main.c is the one place that attaches a listener */
+  e = setup_engine(&so, err, sizeof err);
   if (!e) {
     fprintf(stderr, "recwatch: %s\n", err);
+    ops_shutdown();
     return 2;
   }
   if (o->state) engine_config(e)->state_path = strdup(o->state);
-  if (o->listen && ops_listen(o->listen, err, sizeof err) != 0) {
-    fprintf(stderr, "recwatch: --listen: %s\n", err);
-    goto done;
-  }
   if (o->sim && !(sim = attach_sim(e, o))) goto done;
   if (o->until >= 0) engine_set_until(e, o->until);
   if (engine_load_main(e, script, module, argc, argv, err, sizeof err) != 0) {
@@ -392,9 +392,16 @@ static int dispatch(int argc, char **argv) {
 }
 
 int main(int argc, char **argv) {
+  char err[256];
   int status;
+  /* first: --log-level and --log-format set the process's log configuration */
+  if (!(process = rec_process_new(err, sizeof err))) {
+    fprintf(stderr, "recwatch: %s\n", err);
+    return 2;
+  }
   if (http_global_init() != 0) {
     fprintf(stderr, "recwatch: cannot initialise libcurl\n");
+    rec_process_free(process);
     return 2;
   }
   status = dispatch(argc, argv);
@@ -402,5 +409,6 @@ int main(int argc, char **argv) {
   /* the cached HMAC key goes before exit; not from atexit, which would run after OpenSSL's
    * own exit handler, when no OpenSSL call is allowed any more */
   crypto_cleanup();
+  rec_process_free(process);
   return status;
 }

@@ -32,33 +32,41 @@ struct metric {
   struct metric *next;
 };
 
+/* The registry: the process object owns it (process.c: metrics_registry_new,
+ * metrics_registry_use, metrics_registry_free); `R` is the one installed, the built-in one
+ * until then (programs without a process object: the unit tests). */
+struct metrics_registry {
+  uv_mutex_t mu;
+  metric_t *families, **families_tail;
+  metrics_builtin_t builtin;
+  /* Set once every built-in family is registered (release), read without a lock (acquire);
+   * the registration itself runs under builtin_mu, so a second thread asking meanwhile waits
+   * for it instead of seeing the families still NULL. */
+  _Atomic int builtin_done;
+  uv_mutex_t builtin_mu;
+  int script_families;      /* families not builtin */
+  long script_series;       /* their series */
+  int page_dropped;         /* families the last page left off (METRICS_MAX_PAGE) */
+};
+
 static uv_once_t once = UV_ONCE_INIT;
-static uv_mutex_t mu;
-static metric_t *families, **families_tail = &families;
-static metrics_builtin_t builtin;
-/* Set once every built-in family is registered (release), read without a lock (acquire); the
- * registration itself runs under builtin_mu, so a second thread asking meanwhile waits for
- * it instead of seeing the families still NULL. */
-static _Atomic int builtin_done;
-static uv_mutex_t builtin_mu;
-static int script_families;        /* families not builtin */
-static long script_series;         /* their series */
-static int page_dropped;           /* families the last page left off (METRICS_MAX_PAGE) */
+static metrics_registry builtin_registry = {.families_tail = &builtin_registry.families};
+static metrics_registry *R = &builtin_registry;
 
 /* A script-side cap was hit: the caller's error says which; this says it to the scrape. */
 static void rejected(const char *reason) {
-  if (builtin.rejected) metrics_inc1(builtin.rejected, reason, 1);
+  if (R->builtin.rejected) metrics_inc1(R->builtin.rejected, reason, 1);
 }
 
 static void init_mutex(void) {
-  uv_mutex_init(&mu);
-  uv_mutex_init(&builtin_mu);
+  uv_mutex_init(&builtin_registry.mu);
+  uv_mutex_init(&builtin_registry.builtin_mu);
 }
 static void lock(void) {
   uv_once(&once, init_mutex);
-  uv_mutex_lock(&mu);
+  uv_mutex_lock(&R->mu);
 }
-static void unlock(void) { uv_mutex_unlock(&mu); }
+static void unlock(void) { uv_mutex_unlock(&R->mu); }
 
 static const double default_buckets[] = {0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30};
 
@@ -81,7 +89,7 @@ int metrics_valid_label(const char *s) {
 
 static metric_t *find(const char *name) {
   metric_t *m;
-  for (m = families; m; m = m->next)
+  for (m = R->families; m; m = m->next)
     if (strcmp(m->name, name) == 0) return m;
   return NULL;
 }
@@ -165,7 +173,7 @@ static metric_t *register_family(metric_type type, const char *name, const char 
     }
     return m;
   }
-  if (!registering_builtin && script_families >= METRICS_MAX_FAMILIES) {
+  if (!registering_builtin && R->script_families >= METRICS_MAX_FAMILIES) {
     unlock();
     snprintf(err, errlen, "%s: more than %d script metric families (the registry cap)", name,
              METRICS_MAX_FAMILIES);
@@ -187,9 +195,9 @@ static metric_t *register_family(metric_type type, const char *name, const char 
   m->nbounds = nbuckets;
   m->tail = &m->head;
   m->builtin = registering_builtin;
-  if (!m->builtin) script_families++;
-  *families_tail = m;
-  families_tail = &m->next;
+  if (!m->builtin) R->script_families++;
+  *R->families_tail = m;
+  R->families_tail = &m->next;
   unlock();
   return m;
 }
@@ -230,7 +238,7 @@ static series *get_series(metric_t *m, const char *const *values, char *err, siz
     *why = "series";
     return NULL;
   }
-  if (!m->builtin && script_series >= METRICS_MAX_TOTAL_SERIES) {
+  if (!m->builtin && R->script_series >= METRICS_MAX_TOTAL_SERIES) {
     snprintf(err, errlen, "%s: more than %d series in all script metrics (the registry cap)",
              m->name, METRICS_MAX_TOTAL_SERIES);
     *why = "total_series";
@@ -248,7 +256,7 @@ static series *get_series(metric_t *m, const char *const *values, char *err, siz
   *m->tail = s;
   m->tail = &s->next;
   m->nseries++;
-  if (!m->builtin) script_series++;
+  if (!m->builtin) R->script_series++;
   return s;
 oom:
   if (s) {
@@ -277,7 +285,7 @@ static int update(metric_t *m, const char *const *values, double v, int op, char
   lock();
   if (!(s = get_series(m, values, err, errlen, &why))) {
     unlock();
-    if (why && m != builtin.rejected) rejected(why);
+    if (why && m != R->builtin.rejected) rejected(why);
     return -1;
   }
   if (op == 0) s->value += v;
@@ -482,7 +490,7 @@ void metrics_render(sbuf *out) {
   metrics_builtin();
   lock();
   for (pass = 0; pass < 2; pass++)  /* the runtime's families first: they always fit */
-    for (m = families; m; m = m->next) {
+    for (m = R->families; m; m = m->next) {
       size_t before = out->len;
       if (m->builtin != (pass == 0)) continue;
       if (dropped || render_family(out, m, pass == 0 ? (size_t)-1 : limit) != 0) {
@@ -490,7 +498,7 @@ void metrics_render(sbuf *out) {
         dropped++;
       }
     }
-  page_dropped = dropped;
+  R->page_dropped = dropped;
   unlock();
   if (out->cap > out->len + 65536 && out->len > 0) {  /* a dropped family's room */
     char *p = realloc(out->p, out->len + 1);
@@ -509,7 +517,7 @@ void metrics_render(sbuf *out) {
 int metrics_page_dropped(void) {
   int n;
   lock();
-  n = page_dropped;
+  n = R->page_dropped;
   unlock();
   return n;
 }
@@ -517,9 +525,9 @@ int metrics_page_dropped(void) {
 void metrics_reset(void) {
   metric_t *m;
   lock();
-  while ((m = families) != NULL) {
+  while ((m = R->families) != NULL) {
     int i;
-    families = m->next;
+    R->families = m->next;
     while (m->head) {
       series *s = m->head;
       m->head = s->next;
@@ -533,13 +541,39 @@ void metrics_reset(void) {
     free(m->help);
     free(m);
   }
-  families_tail = &families;
-  script_families = 0;
-  script_series = 0;
-  page_dropped = 0;
-  memset(&builtin, 0, sizeof builtin);
-  atomic_store(&builtin_done, 0);
+  R->families_tail = &R->families;
+  R->script_families = 0;
+  R->script_series = 0;
+  R->page_dropped = 0;
+  memset(&R->builtin, 0, sizeof R->builtin);
+  atomic_store(&R->builtin_done, 0);
   unlock();
+}
+
+metrics_registry *metrics_registry_new(void) {
+  metrics_registry *r = calloc(1, sizeof *r);
+  if (!r) return NULL;
+  r->families_tail = &r->families;
+  uv_mutex_init(&r->mu);
+  uv_mutex_init(&r->builtin_mu);
+  return r;
+}
+
+metrics_registry *metrics_registry_use(metrics_registry *r) {
+  metrics_registry *prev = R;
+  R = r ? r : &builtin_registry;
+  return prev;
+}
+
+void metrics_registry_free(metrics_registry *r) {
+  metrics_registry *saved = R;
+  if (!r || r == &builtin_registry) return;
+  R = r;
+  metrics_reset();
+  R = saved == r ? &builtin_registry : saved;
+  uv_mutex_destroy(&r->mu);
+  uv_mutex_destroy(&r->builtin_mu);
+  free(r);
 }
 
 /* ---- built-ins ---- */
@@ -556,91 +590,92 @@ static metric_t *reg(metric_type t, const char *name, const char *help, const ch
 
 const metrics_builtin_t *metrics_builtin(void) {
   static const double pacing[] = {0.001, 0.01, 0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60};
-  if (atomic_load_explicit(&builtin_done, memory_order_acquire)) return &builtin;
+  metrics_builtin_t *b = &R->builtin;
+  if (atomic_load_explicit(&R->builtin_done, memory_order_acquire)) return &R->builtin;
   lock();    /* initialises mu and builtin_mu once */
   unlock();
-  uv_mutex_lock(&builtin_mu);
-  if (atomic_load_explicit(&builtin_done, memory_order_acquire)) {
-    uv_mutex_unlock(&builtin_mu);
-    return &builtin;
+  uv_mutex_lock(&R->builtin_mu);
+  if (atomic_load_explicit(&R->builtin_done, memory_order_acquire)) {
+    uv_mutex_unlock(&R->builtin_mu);
+    return &R->builtin;
   }
-  builtin.requests = reg(METRIC_COUNTER, "recwatch_provider_requests_total",
+  b->requests = reg(METRIC_COUNTER, "recwatch_provider_requests_total",
                          "Provider API requests by outcome: ok, or the error kind of the attempt.",
                          "provider", "outcome", NULL, 0);
-  builtin.request_duration = reg(METRIC_HISTOGRAM, "recwatch_provider_request_duration_seconds",
+  b->request_duration = reg(METRIC_HISTOGRAM, "recwatch_provider_request_duration_seconds",
                                  "Time from sending a provider request to its reply.",
                                  "provider", NULL, NULL, 0);
-  builtin.pacing_wait = reg(METRIC_HISTOGRAM, "recwatch_pacing_wait_seconds",
+  b->pacing_wait = reg(METRIC_HISTOGRAM, "recwatch_pacing_wait_seconds",
                             "Time an attempt waited for its pacing slot.", "provider", NULL,
                             pacing, (int)(sizeof pacing / sizeof pacing[0]));
-  builtin.pacing_queue = reg(METRIC_GAUGE, "recwatch_pacing_queue",
+  b->pacing_queue = reg(METRIC_GAUGE, "recwatch_pacing_queue",
                              "Attempts waiting for a pacing slot now.", "provider", NULL, NULL, 0);
-  builtin.retries = reg(METRIC_COUNTER, "recwatch_retries_total",
+  b->retries = reg(METRIC_COUNTER, "recwatch_retries_total",
                         "Provider attempts that failed and were retried.", "provider", NULL,
                         NULL, 0);
-  builtin.failovers = reg(METRIC_COUNTER, "recwatch_failovers_total",
+  b->failovers = reg(METRIC_COUNTER, "recwatch_failovers_total",
                           "Attempts sent to another host than the previous attempt's.",
                           "provider", NULL, NULL, 0);
-  builtin.alerts = reg(METRIC_COUNTER, "recwatch_alerts_total",
+  b->alerts = reg(METRIC_COUNTER, "recwatch_alerts_total",
                        "Outbox alerts by state: queued, delivered, failed (a failed attempt).",
                        "state", NULL, NULL, 0);
-  builtin.outbox_pending = reg(METRIC_GAUGE, "recwatch_outbox_pending",
+  b->outbox_pending = reg(METRIC_GAUGE, "recwatch_outbox_pending",
                                "Alerts in the outbox not delivered yet.", NULL, NULL, NULL, 0);
-  builtin.watchers = reg(METRIC_GAUGE, "recwatch_watchers",
+  b->watchers = reg(METRIC_GAUGE, "recwatch_watchers",
                          "Watchers by state: ok, stale (no good poll for too long), error, "
                          "auth_failed (the provider rejects the credentials).",
                          "state", NULL, NULL, 0);
-  builtin.tasks = reg(METRIC_GAUGE, "recwatch_tasks", "Live tasks of the script.", NULL, NULL,
+  b->tasks = reg(METRIC_GAUGE, "recwatch_tasks", "Live tasks of the script.", NULL, NULL,
                       NULL, 0);
-  builtin.lua_memory = reg(METRIC_GAUGE, "recwatch_lua_memory_bytes",
+  b->lua_memory = reg(METRIC_GAUGE, "recwatch_lua_memory_bytes",
                            "Memory held by the Lua state.", NULL, NULL, NULL, 0);
-  builtin.build_info = reg(METRIC_GAUGE, "recwatch_build_info",
+  b->build_info = reg(METRIC_GAUGE, "recwatch_build_info",
                            "Always 1; the version of the running binary is a label.", "version",
                            NULL, NULL, 0);
-  builtin.reloads = reg(METRIC_COUNTER, "recwatch_reloads_total",
+  b->reloads = reg(METRIC_COUNTER, "recwatch_reloads_total",
                         "Script reloads (SIGHUP) by result: ok, or failed (the new script "
                         "was refused and the old one runs on, or it failed at start-up and "
                         "the run ended with 1).", "result", NULL, NULL, 0);
-  builtin.rejected = reg(METRIC_COUNTER, "recwatch_metrics_rejected_total",
+  b->rejected = reg(METRIC_COUNTER, "recwatch_metrics_rejected_total",
                          "Script metric updates or registrations refused by a registry cap, by "
                          "cap: families, series, total_series, label_value, help.", "reason",
                          NULL, NULL, 0);
-  builtin.listener_renders = reg(METRIC_COUNTER, "recwatch_listener_metrics_renders_total",
+  b->listener_renders = reg(METRIC_COUNTER, "recwatch_listener_metrics_renders_total",
                                  "Pages /metrics rendered (one per scrape instant, shared by "
                                  "the requests of that instant).", NULL, NULL, NULL, 0);
-  builtin.listener_refused = reg(METRIC_COUNTER, "recwatch_listener_refused_total",
+  b->listener_refused = reg(METRIC_COUNTER, "recwatch_listener_refused_total",
                                  "Listener requests answered 503 because the replies queued "
                                  "unsent reached the output cap.", "path", NULL, NULL, 0);
-  builtin.listener_queued = reg(METRIC_GAUGE, "recwatch_listener_queued_bytes",
+  b->listener_queued = reg(METRIC_GAUGE, "recwatch_listener_queued_bytes",
                                 "Reply bytes the listener holds unsent (shared pages once).",
                                 NULL, NULL, NULL, 0);
-  builtin.unreadable_tasks = reg(METRIC_COUNTER, "recwatch_unreadable_tasks_total",
+  b->unreadable_tasks = reg(METRIC_COUNTER, "recwatch_unreadable_tasks_total",
                                  "Tasks in provider replies that could not be read, by the "
                                  "first field in the way (the rest of the reply was used).",
                                  "provider", "field", NULL, 0);
 #ifdef RECWATCH_VERSION
-  metrics_set1(builtin.build_info, RECWATCH_VERSION, 1);
+  metrics_set1(b->build_info, RECWATCH_VERSION, 1);
 #endif
   {
     static const char *const states[] = {"queued", "delivered", "failed"};
     static const char *const wstates[] = {"ok", "stale", "error", "auth_failed"};
     int i;
-    for (i = 0; i < 3; i++) metrics_inc1(builtin.alerts, states[i], 0);
-    for (i = 0; i < 4; i++) metrics_set1(builtin.watchers, wstates[i], 0);
-    metrics_inc1(builtin.reloads, "ok", 0);
-    metrics_inc1(builtin.reloads, "failed", 0);
-    metrics_set1(builtin.outbox_pending, NULL, 0);
-    metrics_set1(builtin.tasks, NULL, 0);
+    for (i = 0; i < 3; i++) metrics_inc1(b->alerts, states[i], 0);
+    for (i = 0; i < 4; i++) metrics_set1(b->watchers, wstates[i], 0);
+    metrics_inc1(b->reloads, "ok", 0);
+    metrics_inc1(b->reloads, "failed", 0);
+    metrics_set1(b->outbox_pending, NULL, 0);
+    metrics_set1(b->tasks, NULL, 0);
     static const char *const rj[] = {"families", "series", "total_series", "label_value", "help"};
-    for (i = 0; i < 5; i++) metrics_inc1(builtin.rejected, rj[i], 0);
-    metrics_inc1(builtin.listener_renders, NULL, 0);
-    metrics_inc1(builtin.listener_refused, "/metrics", 0);
-    metrics_inc1(builtin.listener_refused, "/status", 0);
-    metrics_set1(builtin.listener_queued, NULL, 0);
+    for (i = 0; i < 5; i++) metrics_inc1(b->rejected, rj[i], 0);
+    metrics_inc1(b->listener_renders, NULL, 0);
+    metrics_inc1(b->listener_refused, "/metrics", 0);
+    metrics_inc1(b->listener_refused, "/status", 0);
+    metrics_set1(b->listener_queued, NULL, 0);
   }
-  atomic_store_explicit(&builtin_done, 1, memory_order_release);
-  uv_mutex_unlock(&builtin_mu);
-  return &builtin;
+  atomic_store_explicit(&R->builtin_done, 1, memory_order_release);
+  uv_mutex_unlock(&R->builtin_mu);
+  return &R->builtin;
 }
 
 void metrics_inc1(metric_t *m, const char *v1, double by) {

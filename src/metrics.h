@@ -53,8 +53,17 @@ int metrics_page_dropped(void);
  * leading "__" for labels. */
 int metrics_valid_name(const char *s);
 int metrics_valid_label(const char *s);
-/* Frees every family (at exit, and between unit tests). */
+/* Frees every family of the installed registry (between unit tests). */
 void metrics_reset(void);
+/* The registry, owned by the process object (process.c). Every function here acts on the
+ * installed one: metrics_registry_use(r) installs r (NULL: the built-in one, for programs
+ * without a process object) and returns the previous one; install it before any other thread
+ * reads metrics, and not again while one may. metrics_registry_free frees r and its families
+ * (the built-in one comes back when r was installed). */
+typedef struct metrics_registry metrics_registry;
+metrics_registry *metrics_registry_new(void);
+metrics_registry *metrics_registry_use(metrics_registry *r);
+void metrics_registry_free(metrics_registry *r);
 
 /* The built-in families (registered on first use of metrics_builtin()). */
 typedef struct metrics_builtin_t {

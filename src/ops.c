@@ -52,16 +52,6 @@ static struct {
   char reason[512];             /* empty = healthy (as far as the main loop knows) */
   uint64_t beat_ns;             /* uv_hrtime of the last heartbeat: real time on purpose */
   double stuck_after;
-  /* the listener: its thread and loop */
-  int listening;
-  char addr[128];
-  uv_thread_t thread;
-  uv_loop_t loop;
-  uv_async_t stop;
-  httpd_t *srv;
-  char url[96];
-  httpd_blob *page;             /* the last /metrics page (listener thread only) */
-  uint64_t page_ms;             /* its uv_now on the listener's loop */
   /* main-loop side */
   engine_t *e;
   int attached;
@@ -75,6 +65,24 @@ static struct {
   size_t nbuckets, nwatchers;
   unsigned long long probes;    /* keys compared by lookups, for tests */
 } ops = {UV_ONCE_INIT};
+
+/* The listener: its thread, loop and server. The process object owns it (process.c:
+ * ops_listener_new, ops_listener_use, ops_listener_free); `lsn` is the one installed, the
+ * built-in one until then (programs without a process object: the unit tests). Its
+ * `listening` and `addr` are read and written under ops.mu. */
+struct ops_listener {
+  int listening;
+  char addr[128];
+  uv_thread_t thread;
+  uv_loop_t loop;
+  uv_async_t stop;
+  httpd_t *srv;
+  char url[96];
+  httpd_blob *page;             /* the last /metrics page (listener thread only) */
+  uint64_t page_ms;             /* its uv_now on the listener's loop */
+};
+static ops_listener builtin_listener;
+static ops_listener *lsn = &builtin_listener;
 
 static void init_mutex(void) { uv_mutex_init(&ops.mu); }
 static void lock(void) {
@@ -135,9 +143,10 @@ static int refuse_busy(httpd_conn *c, const char *path) {
 /* /metrics: the page of this scrape instant, rendered by its first request and shared (by
  * reference) with the others until it is OPS_SHARE_MS old. */
 static void serve_metrics(httpd_conn *c) {
-  uint64_t now = uv_now(&ops.loop);
+  ops_listener *l = httpd_ud(c);
+  uint64_t now = uv_now(&l->loop);
   static const char ctype[] = "text/plain; version=0.0.4; charset=utf-8";
-  if (!ops.page || now - ops.page_ms >= OPS_SHARE_MS) {
+  if (!l->page || now - l->page_ms >= OPS_SHARE_MS) {
     const metrics_builtin_t *mb = metrics_builtin();
     sbuf b = {0};
     httpd_blob *page;
@@ -150,11 +159,11 @@ static void serve_metrics(httpd_conn *c) {
       reply_text(c, 503, "text/plain; charset=utf-8", oom, sizeof oom - 1);
       return;
     }
-    httpd_blob_unref(ops.page);  /* connections still sending it keep their reference */
-    ops.page = page;
-    ops.page_ms = now;
+    httpd_blob_unref(l->page);  /* connections still sending it keep their reference */
+    l->page = page;
+    l->page_ms = now;
   }
-  httpd_reply_blob(c, 200, ctype, ops.page);
+  httpd_reply_blob(c, 200, ctype, l->page);
 }
 
 /* /status: asks the main loop for a fresh document (uv_async) and polls for it without
@@ -232,16 +241,17 @@ static void handle(httpd_conn *c, int resumed, void *ud) {
 }
 
 static void on_stop(uv_async_t *a) {
-  httpd_blob_unref(ops.page);  /* before the server: the blob counts into it */
-  ops.page = NULL;
-  httpd_free(ops.srv, NULL, NULL);
-  ops.srv = NULL;
+  ops_listener *l = a->data;
+  httpd_blob_unref(l->page);  /* before the server: the blob counts into it */
+  l->page = NULL;
+  httpd_free(l->srv, NULL, NULL);
+  l->srv = NULL;
   uv_close((uv_handle_t *)a, NULL);
 }
 
 static void listener_main(void *arg) {
-  (void)arg;
-  uv_run(&ops.loop, UV_RUN_DEFAULT);
+  ops_listener *l = arg;
+  uv_run(&l->loop, UV_RUN_DEFAULT);
 }
 
 /* "9464" -> 127.0.0.1:9464; "HOST:PORT"; "[::1]:9464". */
@@ -286,9 +296,9 @@ static int listen_target(const char *addr, char *host, size_t hostlen, int *port
   }
   snprintf(want, wantlen, "%s:%d", host, *port);
   lock();
-  *already = ops.listening && strcmp(ops.addr, want) == 0;
-  other = ops.listening && !*already;
-  if (other) snprintf(err, errlen, "listen: already listening on %s (one listener per process)", ops.url);
+  *already = lsn->listening && strcmp(lsn->addr, want) == 0;
+  other = lsn->listening && !*already;
+  if (other) snprintf(err, errlen, "listen: already listening on %s (one listener per process)", lsn->url);
   unlock();
   return other ? -1 : 0;
 }
@@ -300,6 +310,7 @@ int ops_listen_check(const char *addr, char *err, size_t errlen) {
 }
 
 int ops_listen(const char *addr, char *err, size_t errlen) {
+  ops_listener *l = lsn;
   httpd_options o;
   char host[96], want[128];
   int port, already;
@@ -310,7 +321,7 @@ int ops_listen(const char *addr, char *err, size_t errlen) {
   lock();
   if (ops.stuck_after <= 0) ops.stuck_after = 10;
   unlock();
-  if (uv_loop_init(&ops.loop) != 0) {
+  if (uv_loop_init(&l->loop) != 0) {
     snprintf(err, errlen, "listen: cannot create the listener's loop");
     return -1;
   }
@@ -319,28 +330,58 @@ int ops_listen(const char *addr, char *err, size_t errlen) {
   o.port = port;
   o.server = "recwatch";
   o.handler = handle;
-  ops.srv = httpd_start(&ops.loop, &o, err, errlen);
-  if (!ops.srv) {
-    uv_run(&ops.loop, UV_RUN_DEFAULT);  /* the failed listener's close callback */
-    uv_loop_close(&ops.loop);
+  o.ud = l;
+  l->srv = httpd_start(&l->loop, &o, err, errlen);
+  if (!l->srv) {
+    uv_run(&l->loop, UV_RUN_DEFAULT);  /* the failed listener's close callback */
+    uv_loop_close(&l->loop);
     return -1;
   }
-  uv_async_init(&ops.loop, &ops.stop, on_stop);
-  snprintf(ops.url, sizeof ops.url, "%s", httpd_base_url(ops.srv));
-  snprintf(ops.addr, sizeof ops.addr, "%s", want);
-  if (uv_thread_create(&ops.thread, listener_main, NULL) != 0) {
+  uv_async_init(&l->loop, &l->stop, on_stop);
+  l->stop.data = l;
+  snprintf(l->url, sizeof l->url, "%s", httpd_base_url(l->srv));
+  snprintf(l->addr, sizeof l->addr, "%s", want);
+  if (uv_thread_create(&l->thread, listener_main, l) != 0) {
     snprintf(err, errlen, "listen: cannot start the listener thread");
-    on_stop(&ops.stop);
-    uv_run(&ops.loop, UV_RUN_DEFAULT);
-    uv_loop_close(&ops.loop);
+    on_stop(&l->stop);
+    uv_run(&l->loop, UV_RUN_DEFAULT);
+    uv_loop_close(&l->loop);
     return -1;
   }
-  ops.listening = 1;
-  log_info("listening on %s (/metrics, /healthz, /status)", ops.url);
+  lock();
+  l->listening = 1;
+  unlock();
+  log_info("listening on %s (/metrics, /healthz, /status)", l->url);
   return 0;
 }
 
-const char *ops_listen_url(void) { return ops.listening ? ops.url : NULL; }
+const char *ops_listen_url(void) { return lsn->listening ? lsn->url : NULL; }
+
+/* Stops l's thread (when it listens) and closes its loop: l can listen again. */
+static void stop_listener(ops_listener *l) {
+  if (!l->listening) return;
+  uv_async_send(&l->stop);
+  uv_thread_join(&l->thread);
+  uv_loop_close(&l->loop);
+  lock();
+  l->listening = 0;
+  unlock();
+}
+
+ops_listener *ops_listener_new(void) { return calloc(1, sizeof(ops_listener)); }
+
+ops_listener *ops_listener_use(ops_listener *l) {
+  ops_listener *prev = lsn;
+  lsn = l ? l : &builtin_listener;
+  return prev;
+}
+
+void ops_listener_free(ops_listener *l) {
+  if (!l || l == &builtin_listener) return;
+  stop_listener(l);
+  if (lsn == l) lsn = &builtin_listener;
+  free(l);
+}
 
 /* ---------------------------------------------------------------- watchers */
 
@@ -855,12 +896,7 @@ void ops_attach(engine_t *e) {
 }
 
 void ops_shutdown(void) {
-  if (ops.listening) {  /* first: the listener thread may still signal status_req */
-    uv_async_send(&ops.stop);
-    uv_thread_join(&ops.thread);
-    uv_loop_close(&ops.loop);
-    ops.listening = 0;
-  }
+  stop_listener(lsn);  /* first: the listener thread may still signal status_req */
   if (ops.attached) {
     ops_notify("STOPPING=1");
     lock();

@@ -1,7 +1,7 @@
 /* ops: recwatch as a service. The listener (/metrics, /healthz, /status) on its own thread
  * and uv_loop, fed by a snapshot and a heartbeat the main loop publishes; the watcher
  * registry behind /status and /healthz; SIGHUP (reload) and SIGUSR1 (status to the log);
- * systemd's notify protocol. One per process. */
+ * systemd's notify protocol. One per process; the listener belongs to the process object. */
 #ifndef REC_OPS_H
 #define REC_OPS_H
 #include <stddef.h>
@@ -15,6 +15,14 @@ int ops_listen(const char *addr, char *err, size_t errlen);
 int ops_listen_check(const char *addr, char *err, size_t errlen);
 /* The listener's base URL ("http://127.0.0.1:9464"), or NULL when not listening. */
 const char *ops_listen_url(void);
+/* The listener (its thread, loop and server), owned by the process object (process.c). The
+ * functions above act on the installed one: ops_listener_use(l) installs l (NULL: the
+ * built-in one, for programs without a process object) and returns the previous one;
+ * ops_listener_free stops l's thread when it listens, uninstalls and frees it. */
+typedef struct ops_listener ops_listener;
+ops_listener *ops_listener_new(void);
+ops_listener *ops_listener_use(ops_listener *l);
+void ops_listener_free(ops_listener *l);
 /* How long the main loop may go without a heartbeat before /healthz says it is stuck. */
 void ops_set_stuck_after(double seconds);
 

@@ -168,7 +168,7 @@ static int t_start(lua_State *L) {
   const char *script = luaL_checkstring(L, 1);
   const char *state = luaL_optstring(L, 3, NULL);
   char err[1024];
-  engine_options eo;
+  setup_options so;
   engine_t *e;
   lua_State *PL;
   proc *p, **grown;
@@ -188,12 +188,11 @@ static int t_start(lua_State *L) {
     lua_pushfstring(L, "cannot start the simulator: %s", err);
     return 2;
   }
-  memset(&eo, 0, sizeof eo);
-  eo.loop = &c->loop;
-  eo.clock = c->clock;
-  eo.seed = c->seed * 1000003u + c->nprocs + 1;
-  eo.hooks = &setup_hooks;
-  if (!(e = engine_new_opts(&eo, err, sizeof err))) return luaL_error(L, "%s", err);
+  memset(&so, 0, sizeof so);
+  so.loop = &c->loop;
+  so.clock = c->clock;
+  so.seed = c->seed * 1000003u + c->nprocs + 1;
+  if (!(e = setup_engine(&so, err, sizeof err))) return luaL_error(L, "%s", err);
   engine_set_max_busy(e, MAX_BUSY);
   engine_cap_max_busy(e, c->timeout);  /* rec.configure{max_busy = 0} cannot hang the runner */
   if (state) engine_config(e)->state_path = strdup(state);
@@ -461,7 +460,7 @@ static void close_any(uv_handle_t *h, void *arg) {
 static void run_case(tcase *c, const char *file, int index) {
   char err[1024], idx[16];
   char *argv[3];
-  engine_options eo;
+  setup_options so;
   log_state *prev;
   const char *slash = strrchr(file, '/');
   size_t i;
@@ -488,12 +487,11 @@ static void run_case(tcase *c, const char *file, int index) {
   uv_loop_init(&c->loop);
   c->clock = rclock_new(&c->loop, 1, 0);
   log_set_clock(rclock_time_cb, c->clock);
-  memset(&eo, 0, sizeof eo);
-  eo.loop = &c->loop;
-  eo.clock = c->clock;
-  eo.seed = c->seed;
-  eo.hooks = &setup_hooks;
-  c->runner = engine_new_opts(&eo, err, sizeof err);
+  memset(&so, 0, sizeof so);
+  so.loop = &c->loop;
+  so.clock = c->clock;
+  so.seed = c->seed;
+  c->runner = setup_engine(&so, err, sizeof err);
   if (!c->runner) {
     finish(c, 0, err);
     c->load_failed = 1;

@@ -1,4 +1,6 @@
-/* setup: the hooks that wire the engine to the `rec` module and to the listener; see setup.h. */
+/* setup: the one function that wires an engine to the `rec` module and to the listener (the
+ * hooks, --listen); see setup.h. */
+#include <stdio.h>
 #include <string.h>
 #include "lrec.h"
 #include "ops.h"
@@ -10,10 +12,36 @@ static int listen_hook(const char *addr, int apply, char *err, size_t errlen) {
 
 const engine_hooks setup_hooks = {lrec_open, listen_hook, ops_set_stuck_after};
 
-engine_t *engine_new(char *err, size_t errlen) {
+engine_t *setup_engine(const setup_options *so, char *err, size_t errlen) {
   engine_options o;
+  engine_t *e;
+  char why[512];
   memset(&o, 0, sizeof o);
-  o.signals = 1;
+  o.loop = so->loop;
+  o.clock = so->clock;
+  o.virtual_time = so->virtual_time;
+  o.seed = so->seed;
+  o.signals = so->signals;
   o.hooks = &setup_hooks;
-  return engine_new_opts(&o, err, errlen);
+  if (!(e = engine_new_opts(&o, err, errlen))) return NULL;
+  if (!so->listen) return e;
+  if (!so->process) {
+    snprintf(err, errlen, "--listen: no process object to own the listener");
+    engine_free(e);
+    return NULL;
+  }
+  ops_listener_use(so->process->listener);  /* installed already by rec_process_new */
+  if (ops_listen(so->listen, why, sizeof why) != 0) {
+    snprintf(err, errlen, "--listen: %s", why);
+    engine_free(e);
+    return NULL;
+  }
+  return e;
+}
+
+engine_t *engine_new(char *err, size_t errlen) {
+  setup_options so;
+  memset(&so, 0, sizeof so);
+  so.signals = 1;
+  return setup_engine(&so, err, errlen);
 }
