@@ -325,6 +325,7 @@ static int l_delivered(lua_State *L) {
   luaL_checkstring(L, 3);
   j = writer(L, d, &direct);
   job_add(L, j, STORE_DELIVERED, wall_now(L), 2, 3, 0);
+  j->job.ack = direct;   /* a lone acknowledgement that fails is remembered by the store */
   return write_done(L, d, j, direct, "db:delivered");
 }
 
