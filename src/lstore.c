@@ -39,6 +39,7 @@ typedef struct ljob {
 
 typedef struct store_db {
   store_t *s;
+  int cache_ref;               /* store_cache_ref(s), fixed for the store's life: no call per read */
   int in_tx;
   ljob *ws;                    /* the write set of the running db:transaction */
 } store_db;
@@ -234,7 +235,7 @@ static int l_get(lua_State *L) {
     lua_pushnil(L);
     return 1;
   }
-  lua_rawgeti(L, LUA_REGISTRYINDEX, store_cache_ref(d->s));
+  lua_rawgeti(L, LUA_REGISTRYINDEX, d->cache_ref);
   lua_pushvalue(L, 2);
   lua_rawget(L, -2);
   return 1;
@@ -248,7 +249,7 @@ static int l_keys(lua_State *L) {
   int out, i;
   lua_newtable(L);
   out = lua_gettop(L);
-  lua_rawgeti(L, LUA_REGISTRYINDEX, store_cache_ref(d->s));
+  lua_rawgeti(L, LUA_REGISTRYINDEX, d->cache_ref);
   lua_pushnil(L);
   while (lua_next(L, -2)) {
     size_t kn;
@@ -547,6 +548,7 @@ static int l_open(lua_State *L) {
     return state_file_error(L, e, msg);
   }
   d->s = s;
+  d->cache_ref = store_cache_ref(s);
   lua_pushvalue(L, -1);
   lua_setfield(L, -3, id.key);
   return 1;
