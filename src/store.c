@@ -9,8 +9,8 @@
  * queue and a uv_async_t (referenced only while jobs are in flight, so an idle store never
  * keeps the process alive). A job in flight holds the engine (no virtual-clock jump).
  *
- * Acknowledgements: a lone db:delivered that fails (the file stayed locked) is remembered
- * here: the alert was delivered, only its record is missing. Before each claim the store
+ * Acknowledgements: an alert delivered whose db:delivered failed (the file stayed locked) is
+ * handed here (store_ack_later, db:delivered_later): only its record is missing. Before each claim the store
  * thread records the remembered ones first, in the order they came, and stops at the first
  * that fails again; a claim never hands out a row that waits for its record, and the pending
  * count (db:counts) leaves those rows out. So the outbox above never sends an alert twice
@@ -257,19 +257,22 @@ static int ack_find(const store_t *s, const char *id, size_t idn, const char *de
   return -1;
 }
 
-static void ack_remember(store_t *s, store_op *o) {
-  if (ack_find(s, o->s[0], o->n[0], o->s[1], o->n[1]) >= 0) return;
+int store_ack_later(store_t *s, const char *id, size_t idn, const char *dest, size_t destn) {
+  const char *str[3] = {id, dest, NULL};
+  size_t n[3] = {idn, destn, 0};
+  store_writeset one = {NULL, 0, 0, NULL, 0};
+  if (ack_find(s, id, idn, dest, destn) >= 0) return 0;
   if (s->nacks == s->acks_cap) {
     int cap = s->acks_cap ? s->acks_cap * 2 : 8;
-    store_op *n = realloc(s->acks, (size_t)cap * sizeof *n);
-    if (!n) return;   /* out of memory: the row is sent again, at least once */
-    s->acks = n;
+    store_op *a = realloc(s->acks, (size_t)cap * sizeof *a);
+    if (!a) return -1;
+    s->acks = a;
     s->acks_cap = cap;
   }
-  s->acks[s->nacks] = *o;   /* takes the strings over */
-  memset(o, 0, sizeof *o);
-  s->acks[s->nacks].kind = STORE_DELIVERED;
-  s->nacks++;
+  if (store_ws_add(&one, STORE_DELIVERED, 0, str, n)) return -1;
+  s->acks[s->nacks++] = one.ops[0];   /* takes the strings over */
+  free(one.ops);
+  return 0;
 }
 
 static void ack_forget(store_t *s, int i) {
@@ -292,11 +295,10 @@ static void ack_copy(store_t *s, store_job *j) {
   }
 }
 
-/* What the store itself does with a finished job, in commit order: the acknowledgements it
- * remembers, the rows a claim must not hand out, the pending count without them. */
+/* What the store itself does with a finished job, in commit order: the acknowledgements a
+ * claim recorded, the rows it must not hand out, the pending count without them. */
 static void settle(store_t *s, store_job *j) {
   int i, k;
-  if (j->ack && !j->r.ok) ack_remember(s, &j->ws.ops[0]);
   if (j->kind == STORE_J_CLAIM) {
     for (i = 0; i < j->acked; i++) {
       int at = ack_find(s, j->acks[i].s[0], j->acks[i].n[0], j->acks[i].s[1], j->acks[i].n[1]);

@@ -143,7 +143,6 @@ typedef struct store_job store_job;
 struct store_job {
   store_job *next;
   int kind, sync, finished, cached;   /* cached: its writes are in the cache already */
-  int ack;             /* a lone acknowledgement: remembered by the store when it fails */
   unsigned task;       /* the asking task's id, for the log lines the store writes */
   store_writeset ws;   /* STORE_J_WRITE */
   double now, lease;   /* STORE_J_CLAIM: due time, lease */
@@ -176,6 +175,10 @@ const char *store_path(const store_t *s);
 const char *store_key(const store_t *s);
 /* The registry reference of the cache: key -> value of every unit held. */
 int store_cache_ref(const store_t *s);
+/* An alert delivered whose record could not be written (db:delivered failed): the store
+ * remembers it, records it before its next claim, and meanwhile neither hands the row out
+ * nor counts it as pending. 0, or -1 out of memory. */
+int store_ack_later(store_t *s, const char *id, size_t idn, const char *dest, size_t destn);
 /* Queues j; done runs on the loop once it finished. */
 void store_submit(store_t *s, store_job *j);
 /* Queues j and waits for it on the loop thread (a caller that cannot yield); the cache and

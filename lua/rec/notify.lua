@@ -326,9 +326,9 @@ local function backoff(self, attempts)
 end
 
 -- One delivery pass: sends every due alert once. Returns delivered, still_pending.
--- An alert delivered whose record could not be written (the store was locked) is the
--- store's to record: it remembers the acknowledgement, records it before its next claim,
--- and neither hands that row out again nor counts it as pending.
+-- An alert delivered whose record could not be written (the store was locked) is handed to
+-- the store (db:delivered_later): it records it before its next claim, and neither hands
+-- that row out again nor counts it as pending.
 function Outbox:drain()
   local rows = self.db:pending(self.batch)
   local down = {}   -- a sender that failed is skipped for the rest of this pass
@@ -356,8 +356,11 @@ function Outbox:drain()
         rec.log.info("ALERT delivered to %s [%s]: %s", row.dest, row.id, tostring(a.text or ""),
                      alert_fields(a, { kind = s.kind, dest = row.dest }))
         local okr, rerr = pcall(self.db.delivered, self.db, row.id, row.dest)
-        if not okr then rec.log.warn("outbox: alert %s was delivered to %s but cannot be recorded yet (it will not be sent again): %s",
-                          row.id, row.dest, tostring(rerr)) end
+        if not okr then
+          rec.log.warn("outbox: alert %s was delivered to %s but cannot be recorded yet (it will not be sent again): %s",
+                       row.id, row.dest, tostring(rerr))
+          self.db:delivered_later(row.id, row.dest)
+        end
       else
         down[row.dest] = true
         self.failed_attempts = self.failed_attempts + 1
