@@ -254,7 +254,6 @@ function notify.outbox(o)
     every = o.every or 1, retry_base = o.retry_base or 2, retry_max = o.retry_max or 60,
     batch = o.batch or 50, keep = o.keep, stopped = false, delivered = 0, failed_attempts = 0,
     wake = rec.event(),
-    sent = {},   -- "id\0dest" -> true: sent, not yet recorded as delivered (the store failed)
   }, Outbox)
   for _, s in ipairs(to) do
     if self.senders[s.name] then error("notify.outbox: two senders named '" .. s.name .. "'", 2) end
@@ -326,33 +325,17 @@ local function backoff(self, attempts)
   return math.min(d, self.retry_max)
 end
 
--- Records what was sent but could not be marked delivered (the store was locked): such a
--- row is never sent again, only recorded. Returns false while some are left.
-local function record_sent(self)
-  for k in pairs(self.sent) do
-    local id, dest = k:match("^(.-)%z(.*)$")
-    local ok, err = pcall(self.db.delivered, self.db, id, dest)
-    if not ok then
-      rec.log.warn("outbox: alert %s was delivered to %s but cannot be recorded yet: %s", id, dest, tostring(err))
-      return false
-    end
-    self.sent[k] = nil
-  end
-  return true
-end
-
 -- One delivery pass: sends every due alert once. Returns delivered, still_pending.
+-- An alert delivered whose record could not be written (the store was locked) is handed to
+-- the store (db:delivered_later): it records it before its next claim, and neither hands
+-- that row out again nor counts it as pending.
 function Outbox:drain()
-  record_sent(self)
   local rows = self.db:pending(self.batch)
   local down = {}   -- a sender that failed is skipped for the rest of this pass
   local n = 0
   for _, row in ipairs(rows) do
     local s = self.senders[row.dest]
-    local k = row.id .. "\0" .. row.dest
-    if self.sent[k] then
-      -- sent already; only the record is missing (record_sent retries it)
-    elseif not s then
+    if not s then
       if not self._warned then
         rec.log.warn("outbox: alert %s is for '%s', which this script does not configure; it stays queued",
                      row.id, row.dest)
@@ -372,11 +355,12 @@ function Outbox:drain()
         n = n + 1
         rec.log.info("ALERT delivered to %s [%s]: %s", row.dest, row.id, tostring(a.text or ""),
                      alert_fields(a, { kind = s.kind, dest = row.dest }))
-        self.sent[k] = true
         local okr, rerr = pcall(self.db.delivered, self.db, row.id, row.dest)
-        if okr then self.sent[k] = nil
-        else rec.log.warn("outbox: alert %s was delivered to %s but cannot be recorded yet (it will not be sent again): %s",
-                          row.id, row.dest, tostring(rerr)) end
+        if not okr then
+          rec.log.warn("outbox: alert %s was delivered to %s but cannot be recorded yet (it will not be sent again): %s",
+                       row.id, row.dest, tostring(rerr))
+          self.db:delivered_later(row.id, row.dest)
+        end
       else
         down[row.dest] = true
         self.failed_attempts = self.failed_attempts + 1
@@ -417,11 +401,9 @@ function Outbox:start()
 end
 
 -- Number of alerts not delivered yet (for every sender); a sent alert whose record is still
--- missing does not count.
+-- missing does not count (the store leaves it out).
 function Outbox:pending()
-  local n = self.db:counts()
-  for _ in pairs(self.sent) do n = n - 1 end
-  return math.max(0, n)
+  return (self.db:counts())
 end
 
 -- Waits until every queued alert is delivered or `timeout` seconds passed (default 30).
