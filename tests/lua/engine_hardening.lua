@@ -12,8 +12,11 @@ end
 collectgarbage("generational")
 
 -- a task's own thread cannot be resumed or closed by another task
+-- (the victim waits on an event set after the checks, not on a timer: a loaded machine
+-- could let a 50 ms sleep end before the checks run, and a finished task is no longer guarded)
 local th
-local victim = rec.spawn(function() th = coroutine.running() return rec.sleep(0.05) end)
+local gate = rec.event()
+local victim = rec.spawn(function() th = coroutine.running() return gate:wait() end)
 rec.sleep(0.01)
 local ok, err = pcall(coroutine.resume, th, "bogus")
 assert(not ok and err:find("that thread is a task's"), err)
@@ -24,6 +27,7 @@ for i = 1, 3 do
   local name, val = debug.getupvalue(coroutine.resume, i)
   assert(type(val) ~= "function", "the original resume is not an upvalue")
 end
+gate:set()
 local okv, slept = victim:wait()
 assert(okv and slept == true, "the victim slept undisturbed")
 -- plain coroutines still work as usual
