@@ -8,7 +8,8 @@ local state = require "rec.watch._state"
 
 local now, look_at = sup.now, sup.look_at
 local new_entry, fields, record_error, call = sup.new_entry, sup.fields, sup.record_error, sup.call
-local supervised, poll_done, next_delay, start_monitor = sup.supervised, sup.poll_done, sup.next_delay, sup.start_monitor
+local supervised, poll_done = sup.supervised, sup.poll_done
+local next_delay, start_monitor = sup.next_delay, sup.start_monitor
 local load_state, copy, prepare, commit = state.load_state, state.copy, state.prepare, state.commit
 local new_handle, nap, protocol = state.new_handle, state.nap, state.protocol
 local allowed, check_fn, check_num = state.allowed, state.check_fn, state.check_num
