@@ -28,7 +28,7 @@ static const qc_status_entry qc_statuses[] = {
   {9, "PushedToQingstor", 0},
   {10, "Stopped", 0},
   {11, "RepairingMedia", 0},
-  {30, "RecordProcessCored", 0},  /* a crash under repair: 31 or 32 follows (watch.lua) */
+  {30, "RecordProcessCored", 0},  /* a crash under repair: 31 or 32 follows (rec.watch) */
   {31, "RecordProcessCoredRepairSuccess", 0},
   {32, "RecordProcessCoredRepairFailed", 1},
   {50, "RepairMediaFailed", 1},
