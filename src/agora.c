@@ -253,27 +253,13 @@ static void agora_fail(long st, const reply_facts *f, const char *ex, rec_err *e
   }
 }
 
-/* A printable excerpt of the body with runs of whitespace squeezed (pretty-printed JSON). */
-static void agora_excerpt(char *out, size_t cap, const char *body, size_t len) {
-  size_t i, j = 0;
-  if (!body || len == 0) {
-    snprintf(out, cap, "(empty body)");
-    return;
-  }
-  rec_excerpt(out, cap < AGORA_EXCERPT + 1 ? cap : AGORA_EXCERPT + 1, body, len);  /* redacts, then cuts */
-  for (i = 0; out[i]; i++)
-    if (out[i] != ' ' || (j > 0 && out[j - 1] != ' ')) out[j++] = out[i];
-  while (j > 0 && out[j - 1] == ' ') j--;
-  out[j] = '\0';
-}
-
 int agora_interpret(long http_status, const char *body, size_t len, const reply_facts *f,
                     rec_err *e) {
   static const reply_facts none;
   char ex[AGORA_EXCERPT + 8];
   if (!f) f = &none;
   if (http_status == 200 && f->is_object && f->has_server_response) return 0;
-  agora_excerpt(ex, sizeof ex, body, len);
+  rec_reply_excerpt(ex, sizeof ex, AGORA_EXCERPT, body, len);
   agora_fail(http_status, f, ex, e);
   if (f->has_code_num) {
     e->has_code = 1;

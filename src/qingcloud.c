@@ -28,7 +28,7 @@ static const qc_status_entry qc_statuses[] = {
   {9, "PushedToQingstor", 0},
   {10, "Stopped", 0},
   {11, "RepairingMedia", 0},
-  {30, "RecordProcessCored", 0},  /* a crash under repair: 31 or 32 follows (watch.lua) */
+  {30, "RecordProcessCored", 0},  /* a crash under repair: 31 or 32 follows (rec.watch) */
   {31, "RecordProcessCoredRepairSuccess", 0},
   {32, "RecordProcessCoredRepairFailed", 1},
   {50, "RepairMediaFailed", 1},
@@ -266,20 +266,6 @@ static void qc_fail(long st, const char *ex, const reply_facts *f, rec_err *e) {
   qc_fill_code(f, e);
 }
 
-/* A printable excerpt of the body with runs of whitespace squeezed (pretty-printed JSON). */
-static void qc_excerpt(char *out, size_t cap, const char *body, size_t len) {
-  size_t i, j = 0;
-  if (!body || len == 0) {
-    snprintf(out, cap, "(empty body)");
-    return;
-  }
-  rec_excerpt(out, cap < QC_EXCERPT + 1 ? cap : QC_EXCERPT + 1, body, len);  /* redacts, then cuts */
-  for (i = 0; out[i]; i++)
-    if (out[i] != ' ' || (j > 0 && out[j - 1] != ' ')) out[j++] = out[i];
-  while (j > 0 && out[j - 1] == ' ') j--;
-  out[j] = '\0';
-}
-
 int qc_interpret(long http_status, const char *body, size_t len, const reply_facts *f,
                  rec_err *e) {
   static const reply_facts none;
@@ -288,7 +274,7 @@ int qc_interpret(long http_status, const char *body, size_t len, const reply_fac
   if (http_status >= 200 && http_status < 300 && f->is_object && f->code_str &&
       strcmp(f->code_str, "success") == 0 && f->has_recinfos)
     return 0;
-  qc_excerpt(ex, sizeof ex, body, len);
+  rec_reply_excerpt(ex, sizeof ex, QC_EXCERPT, body, len);
   qc_fail(http_status, ex, f, e);
   return -1;
 }

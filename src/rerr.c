@@ -69,3 +69,16 @@ void rec_excerpt(char *out, size_t outlen, const char *body, size_t n) {
   free(clean);
   free(shown);
 }
+
+void rec_reply_excerpt(char *out, size_t cap, size_t max, const char *body, size_t len) {
+  size_t i, j = 0;
+  if (!body || len == 0) {
+    snprintf(out, cap, "(empty body)");
+    return;
+  }
+  rec_excerpt(out, cap < max + 1 ? cap : max + 1, body, len);  /* redacts, then cuts */
+  for (i = 0; out[i]; i++)
+    if (out[i] != ' ' || (j > 0 && out[j - 1] != ' ')) out[j++] = out[i];
+  while (j > 0 && out[j - 1] == ' ') j--;
+  out[j] = '\0';
+}

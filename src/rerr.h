@@ -35,5 +35,9 @@ void rec_err_set(rec_err *e, rec_errkind kind, int status, const char *fmt, ...)
 int rec_errkind_retryable(rec_errkind kind);
 /* Copies at most n bytes of body into out as a printable excerpt (control bytes as '.'). */
 void rec_excerpt(char *out, size_t outlen, const char *body, size_t n);
+/* A provider's reply in an error message: rec_excerpt of at most max bytes of body, with runs
+ * of whitespace squeezed into one (pretty-printed JSON reads on one line); "(empty body)" when
+ * there is none. qingcloud.c and agora.c share it. */
+void rec_reply_excerpt(char *out, size_t cap, size_t max, const char *body, size_t len);
 
 #endif

@@ -1,0 +1,273 @@
+-- rec.watch._agora (internal): watch.agora, one loop per recording: its status, start
+-- deadline, and the 404 episodes that end it only after the high-availability window.
+local rec = rec or require "rec"
+local store = require "rec.store"
+local opts = require "rec._opts"
+local sup = require "rec.watch._supervise"
+local state = require "rec.watch._state"
+
+local now, look_at = sup.now, sup.look_at
+local new_entry, fields, record_error, call = sup.new_entry, sup.fields, sup.record_error, sup.call
+local supervised, poll_done = sup.supervised, sup.poll_done
+local next_delay, start_monitor = sup.next_delay, sup.start_monitor
+local load_state, copy, prepare, commit = state.load_state, state.copy, state.prepare, state.commit
+local new_handle, nap, protocol = state.new_handle, state.nap, state.protocol
+local allowed, check_fn, check_num = state.allowed, state.check_fn, state.check_num
+
+local watch = {}
+
+------------------------------------------------------------------------------ Agora
+
+local function is_started(s) return s == 4 or s == 5 end
+
+local AG_KEYS = allowed{ "appid", "resourceid", "sid", "mode", "every", "first_after",
+                         "start_every", "start_timeout", "confirm_delays", "ha_window", "started_at",
+                         "on_change", "on_started", "on_start_failed", "on_ended" }
+
+-- Agora documents 404s for a recording that is still alive (high availability): up to 30 s
+-- after a process failure, up to 1 min of reconnects before a server is switched, up to 90 s
+-- for a migration, at most 3 failovers per recording. So a 404 opens an *episode*: the
+-- recording is re-queried (confirm_delays, the last delay repeating) and is ended only when it
+-- still answers 404 ha_window seconds after the first 404 of the episode. A 200 closes the
+-- episode; the next 404 opens a new one with a window of its own.
+local HA_WINDOW = 90
+local HA_FAILOVERS = 3   -- Agora's documented maximum per recording
+
+function watch.agora(o)
+  if type(o) ~= "table" then error("watch.agora takes a table", 2) end
+  opts.check(o, AG_KEYS, "watch.agora", 2)
+  if not (o.appid and o.resourceid and o.sid) then
+    error("watch.agora: appid, resourceid and sid are required", 2)
+  end
+  check_fn(o, "watch.agora", { "on_change", "on_started", "on_start_failed", "on_ended",
+                               "on_error", "on_stale", "on_recovered" })
+  check_num(o, "watch.agora", { "every", "first_after", "start_every", "start_timeout", "stale_after",
+                                "fail_polls", "ha_window", "auth_retry" }, 0)
+  if o.confirm_delays ~= nil then
+    if type(o.confirm_delays) ~= "table" then
+      error("watch.agora: 'confirm_delays' must be a list of seconds", 2)
+    end
+    for i, d in ipairs(o.confirm_delays) do
+      if type(d) ~= "number" or d ~= d or d < 0 or d == math.huge then
+        error(("watch.agora: confirm_delays[%d] must be a number of seconds >= 0, got %s"):format(i, tostring(d)), 2)
+      end
+    end
+  end
+  local db = o.db or store.open()
+  local h = new_handle(db)
+  local every = o.every or 120
+  local first_after = o.first_after or 5
+  local start_every = o.start_every or first_after
+  local start_timeout = o.start_timeout or 90
+  local ha_window = o.ha_window or HA_WINDOW
+  local confirm = o.confirm_delays or { 10 }
+  if start_every <= 0 then start_every = 1 end
+  if every <= 0 then every = 1 end
+  local key = ("agora/%s/%s/%s"):format(rec.safe_id(o.appid), rec.safe_id(o.resourceid),
+                                        rec.safe_id(o.sid))
+  local q = { appid = o.appid, resourceid = o.resourceid, sid = o.sid, mode = o.mode }
+  local w = new_entry("agora", o.name or key, key, o, math.max(every, start_every))
+  w.fields = { provider = "agora", app = o.appid, resourceid = o.resourceid, sid = o.sid }
+  w.stale_after = o.stale_after or (3 * math.max(start_every, math.min(every, start_timeout)) + 60)
+  local l = { w = w }
+  h.key = key
+
+  local st          -- the committed state
+  local pending     -- a transition whose commit failed: retried before anything else
+  local last        -- the last successful result
+  local ep          -- the open 404 episode: { first = now(), last = now() of its latest 404, n = re-queries since }
+  -- Other answers (5xx, timeouts, auth) between two 404s say nothing of the recording, but a
+  -- gap longer than this between two 404s means the 404s were not one stretch: the window
+  -- starts again at the next 404, so two failovers with an outage between them are never
+  -- added up into one 404 "lasting" past the window.
+  local max_gap = 0
+  for _, d in ipairs(confirm) do max_gap = math.max(max_gap, d) end
+  max_gap = 2 * math.max(max_gap, 1)
+  local episodes = 0
+
+  -- The last result for on_ended / on_start_failed: the last 200 of this process, or, after
+  -- a restart before any 200, what the state file knows (its status).
+  local function last_known()
+    if last or st.status == nil then return last end
+    return { status = st.status, status_name = rec.agora.status[st.status], restored = true,
+             resourceId = o.resourceid, sid = o.sid }
+  end
+
+  -- One event: new = a copy of st with its changes; fn runs the callbacks. Returns true when
+  -- committed; false when kept in `pending` (the caller stops handling this poll).
+  local function event(new, fn)
+    new.seq = (st.seq or 0) + 1
+    local c = prepare(db, key, new, fn)
+    local ok, e = pcall(commit, c)
+    if ok then st = c.st return true end
+    pending = c
+    record_error(w, e, "cannot record the transition yet (kept, retried)")
+    return false
+  end
+  local function saw(res)
+    last = res
+    local s = res.status
+    w.last_status = s
+    if s ~= st.status then
+      local old = st.status
+      local new = copy(st)
+      new.status = s
+      if not event(new, function() call(w, "on_change", o.on_change, res, old) end) then return false end
+    end
+    if not st.started and is_started(s) then
+      local new = copy(st)
+      new.started = true
+      if not event(new, function() call(w, "on_started", o.on_started, res) end) then return false end
+    end
+    return true
+  end
+  local function start_check(err)
+    if not st.started and not st.start_failed and rec.time() >= st.since + start_timeout then
+      rec.log.warn("watch.agora %s: not recording %gs after start", key, start_timeout, fields(w))
+      local new = copy(st)
+      new.start_failed = true
+      return event(new, function() call(w, "on_start_failed", o.on_start_failed, last_known(), err) end)
+    end
+    return true
+  end
+  local function interval()
+    if ep then  -- confirming a 404: the next re-query, and none past the window's end
+      local d = confirm[math.min(ep.n + 1, #confirm)] or 10
+      local left = ep.first + ha_window - now()
+      if ep.n + 1 >= #confirm and left > 0 then d = math.min(d, math.max(left, 0.05)) end
+      if not st.started and not st.start_failed then  -- the start deadline does not wait
+        d = math.min(d, st.since + start_timeout - rec.time())
+      end
+      return math.max(0.05, d)
+    end
+    if not st.started and not st.start_failed then
+      return math.max(0.05, math.min(start_every, st.since + start_timeout - rec.time()))
+    end
+    if st.status and st.status >= 6 then return start_every end  -- ending: look closer
+    return every
+  end
+  local function valid(res)
+    if type(res) ~= "table" then return nil, protocol("the reply is not a table") end
+    local s = math.tointeger(res.status) or tonumber(res.status)
+    if not s then return nil, protocol("status is a " .. type(res.status)) end
+    res.status = s
+    return res
+  end
+
+  -- The 404 episode outlasted its window: the recording is gone. One cause, one alert: a
+  -- recording never seen recording (a wrong sid, one gone before the first query, a start
+  -- that failed) gets on_start_failed (unless it already had it) and no on_ended; one that
+  -- recorded gets on_ended.
+  local function gone(err)
+    local new = copy(st)
+    new.ended = true
+    local fn
+    if st.started then
+      rec.log.info("watch.agora %s: the recording has ended (404 for %.0fs, %d re-queries)", key,
+                   now() - ep.first, ep.n, fields(w))
+      fn = function() call(w, "on_ended", o.on_ended, last_known(), err) end
+    else
+      rec.log.warn("watch.agora %s: never seen recording and gone (404 for %.0fs): %s", key,
+                   now() - ep.first, st.start_failed and "already reported as not started"
+                   or "reported as not started (wrong sid, or ended before it was seen)", fields(w))
+      if not st.start_failed then
+        new.start_failed = true
+        fn = function() call(w, "on_start_failed", o.on_start_failed, last_known(), err) end
+      else
+        fn = function() end
+      end
+    end
+    if not event(new, fn) then return false end
+    return "ended"
+  end
+
+  -- one poll: true (good), false (an error, counted), "stop", or "ended"
+  local function poll()
+    if pending then
+      local ok, e = pcall(commit, pending)
+      if not ok then
+        record_error(w, e, "cannot record the transition yet (kept, retried)")
+        return false
+      end
+      st, pending = pending.st, nil
+      if st.ended then return "ended" end
+    end
+    local res, err = rec.query_agora(q)
+    if res then res, err = valid(res) end
+    if res then
+      if ep then
+        rec.log.info("kind=agora_404_cleared watch.agora %s: answers again (status %s) %.0fs after the first 404 of episode %d: the recording lives on",
+                     key, tostring(res.status), now() - ep.first, episodes, fields(w))
+        ep = nil
+      end
+      if not saw(res) then return false end
+    elseif err.kind == "cancelled" then
+      return "stop"
+    elseif err.kind == "not_found" then
+      -- 404 failed to find worker: ended, failed to start, or a failover window
+      if ep and now() - ep.last > max_gap then
+        rec.log.warn("kind=agora_404 watch.agora %s: 404 again after %.0fs of other answers: the window of episode %d starts again (ended only if still 404 after %gs)",
+                     key, now() - ep.last, episodes, ha_window, fields(w))
+        ep.first, ep.n = now(), 0
+      elseif not ep then
+        episodes = episodes + 1
+        ep = { first = now(), n = 0 }
+        rec.log.warn("kind=agora_404 watch.agora %s: 404 (%s); episode %d%s: ended only if still 404 after %gs",
+                     key, tostring(err), episodes,
+                     episodes > HA_FAILOVERS and (" (Agora documents at most " .. HA_FAILOVERS .. " failovers)") or "",
+                     ha_window, fields(w))
+      else
+        ep.n = ep.n + 1
+      end
+      ep.last = now()
+      if ep.n >= #confirm and now() - ep.first >= ha_window then return gone(err) end
+    else
+      record_error(w, err)
+      call(w, "on_error", o.on_error, err)
+      -- rejected credentials say nothing about the recording: no "did not start" for that
+      if err.kind ~= "auth" then start_check(err) end
+      return false
+    end
+    if not start_check(err) then return false end
+    return true
+  end
+
+  l.task = rec.spawn(function()
+    -- the stored state: read from the cache, so a locked file does not stop this
+    local ok0, s0 = pcall(load_state, db, key)
+    st = ok0 and s0 or {}
+    if st.ended then
+      rec.log.info("watch.agora %s: already ended (state file); nothing to watch", key, fields(w))
+      w.ended = true
+      look_at(w, now())
+      return
+    end
+    local fresh = st.since == nil
+    st.since = st.since or o.started_at or rec.time()
+    if fresh or not st.started then
+      local wait = fresh and first_after or math.min(first_after, math.max(0, st.since + first_after - rec.time()))
+      if not nap(h, l, wait) then w.stopped = true return end
+    end
+    while not h.stopped do
+      local r = supervised(w, poll)
+      if r == "stop" then
+        break
+      elseif r == "ended" then
+        poll_done(w, true)
+        w.ended = true
+        look_at(w, now())
+        break
+      else
+        poll_done(w, r)
+      end
+      local ok2, iv = pcall(interval)
+      if not nap(h, l, next_delay(w, ok2 and iv or every)) then break end
+    end
+    if not w.ended then w.stopped = true end
+  end)
+  h.loops[1] = l
+  start_monitor()
+  return h
+end
+
+return watch

@@ -1,0 +1,118 @@
+-- rec.watch._state (internal): what both provider rooms share besides supervision. A task's
+-- stored state and its transitions (load_state, prepare, commit: the state and the alerts the
+-- callbacks queued, in one transaction), the handle (stop, wait, state, info) and its naps,
+-- the protocol error, and the option checks (the common keys, functions, numbers).
+local rec = rec or require "rec"
+local batch = require "rec._batch"
+local sup = require "rec.watch._supervise"
+
+local now, info_of, look_at = sup.now, sup.info_of, sup.look_at
+
+local function load_state(db, key)
+  local v = db:get(key)
+  if not v then return nil end
+  local ok, t = pcall(rec.json.decode, v)
+  return ok and type(t) == "table" and t or nil
+end
+
+local function copy(t)
+  local c = {}
+  for k, v in pairs(t or {}) do c[k] = v end
+  return c
+end
+
+-- A transition: st is the new state (a copy; seq already the next one). Runs the callbacks
+-- (fn) once inside a batch and returns the commit it prepared: the state and every alert the
+-- callbacks queued, with ids from key#seq. commit(c) writes them in one transaction and
+-- raises when that fails; it can be called again until it succeeds.
+local function prepare(db, key, st, fn)
+  local b = batch.begin(db, key .. "#" .. st.seq)
+  local ok, err = xpcall(fn, debug.traceback)
+  batch.finish(b)
+  -- Stopped (SIGTERM, reload, h:stop()) while a callback waited: the callbacks may not have
+  -- queued their alerts, so nothing is recorded; the next run sees the same transition and
+  -- runs them again with the same ids (key#seq), and the outbox keeps each alert once.
+  if rec.cancelled() then error({ kind = "cancelled", message = "watch " .. key .. ": stopped during a callback" }) end
+  if not ok then rec.log.error("kind=watcher_error watch %s: %s", key, tostring(err)) end
+  st.at = rec.time()
+  return { b = b, key = key, st = st, enc = assert(rec.json.encode(st)) }
+end
+
+local function commit(c)
+  batch.commit(c.b, function(d) d:set(c.key, c.enc) end)
+end
+
+local Handle = {}
+Handle.__index = Handle
+
+function Handle:stop()
+  self.stopped = true
+  for _, l in ipairs(self.loops) do
+    if l.w then
+      l.w.stopped, l.w.unwatched = true, true
+      look_at(l.w, now())
+    end
+    if l.sleeping then l.task:cancel() end
+  end
+end
+
+function Handle:wait()
+  for _, l in ipairs(self.loops) do l.task:wait() end
+end
+
+-- The stored state of a task key (for tests and dashboards).
+function Handle:state(key) return load_state(self.db, key) end
+
+-- The health of this handle's loops (see watch.status()).
+function Handle:info()
+  local out = {}
+  for i, l in ipairs(self.loops) do out[i] = info_of(l.w) end
+  return out
+end
+
+local function new_handle(db) return setmetatable({ loops = {}, db = db, stopped = false }, Handle) end
+
+-- Sleeps unless the handle is stopped; returns false when the watcher must end.
+local function nap(h, l, seconds)
+  if h.stopped then return false end
+  l.sleeping = true
+  local ok = rec.sleep(seconds)
+  l.sleeping = false
+  return ok and not h.stopped
+end
+
+local function protocol(msg)
+  return setmetatable({ kind = "protocol", message = msg },
+                      { __tostring = function(x) return "protocol: " .. x.message end })
+end
+
+local COMMON = { "db", "name", "stale_after", "on_stale", "on_recovered", "outbox", "on_error",
+                 "fail_polls", "auth_retry" }
+local function allowed(list)
+  local all = {}
+  for _, k in ipairs(COMMON) do all[#all + 1] = k end
+  for _, k in ipairs(list) do all[#all + 1] = k end
+  return all
+end
+
+local function check_fn(o, where, names)
+  for _, k in ipairs(names) do
+    if o[k] ~= nil and type(o[k]) ~= "function" then
+      error(("%s: '%s' must be a function, got %s"):format(where, k, type(o[k])), 3)
+    end
+  end
+end
+
+local function check_num(o, where, names, min)
+  for _, k in ipairs(names) do
+    if o[k] ~= nil and (type(o[k]) ~= "number" or o[k] ~= o[k] or o[k] < (min or 0)) then
+      error(("%s: '%s' must be a number >= %g, got %s"):format(where, k, min or 0, tostring(o[k])), 3)
+    end
+  end
+end
+
+return {
+  load_state = load_state, copy = copy, prepare = prepare, commit = commit,
+  new_handle = new_handle, nap = nap, protocol = protocol,
+  allowed = allowed, check_fn = check_fn, check_num = check_num,
+}
