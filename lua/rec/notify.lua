@@ -281,7 +281,9 @@ notify._alert_fields = alert_fields
 -- Records an alert for every sender. Inside a watcher callback the rows are committed in the
 -- same transaction as the watcher's new state (ids derived from the transition, stable across
 -- restarts); elsewhere at once, in a transaction of their own. Accepts a format string and
--- arguments, or a table {text=..., id=..., any other fields}. Returns the alert id.
+-- arguments, or a table {text=..., id=..., key=..., any other fields}. Returns the alert id:
+-- `id` as given; else inside a watcher callback one made from the provider's facts (plus the
+-- key when given); else the key itself; else a random one.
 function Outbox:alert(fmt, ...)
   local a
   if type(fmt) == "table" then
@@ -291,10 +293,19 @@ function Outbox:alert(fmt, ...)
     a = { text = select("#", ...) > 0 and fmt:format(...) or tostring(fmt) }
   end
   local b = batch.current()
+  if a.key ~= nil and type(a.key) ~= "string" and type(a.key) ~= "number" then
+    error("out:alert: 'key' must be a string", 2)
+  end
   if not a.id then
     if b and b.db == self.db then
-      b.n = b.n + 1
-      a.id = b.id_base .. "." .. b.n
+      -- in a watcher's batch: the transition's stable base, then the key or the n-th alert
+      if a.key then a.id = b.id_base .. "/" .. tostring(a.key)
+      else
+        b.n = b.n + 1
+        a.id = b.id_base .. "." .. b.n
+      end
+    elseif a.key then
+      a.id = tostring(a.key)   -- stable: the same key is the same alert, in any process
     else
       a.id = fresh_id()
     end

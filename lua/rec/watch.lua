@@ -443,15 +443,16 @@ end
 
 -- A transition: st is the new state (a copy; seq already the next one). Runs the callbacks
 -- (fn) once inside a batch and returns the commit it prepared: the state and every alert the
--- callbacks queued, with ids from key#seq. commit(c) writes them in one transaction and
--- raises when that fails; it can be called again until it succeeds.
-local function prepare(db, key, st, fn)
-  local b = batch.begin(db, key .. "#" .. st.seq)
+-- callbacks queued, with ids from the provider's facts (rec._batch: the same facts give the
+-- same ids in any process). commit(c) writes them in one transaction and raises when that
+-- fails; it can be called again until it succeeds.
+local function prepare(db, key, st, fn, facts)
+  local b = batch.begin(db, key .. "#" .. st.seq, facts)
   local ok, err = xpcall(fn, debug.traceback)
   batch.finish(b)
   -- Stopped (SIGTERM, reload, h:stop()) while a callback waited: the callbacks may not have
   -- queued their alerts, so nothing is recorded; the next run sees the same transition and
-  -- runs them again with the same ids (key#seq), and the outbox keeps each alert once.
+  -- runs them again with the same ids (the same facts), and the outbox keeps each alert once.
   if rec.cancelled() then error({ kind = "cancelled", message = "watch " .. key .. ": stopped during a callback" }) end
   if not ok then rec.log.error("kind=watcher_error watch %s: %s", key, tostring(err)) end
   st.at = rec.time()
@@ -668,8 +669,13 @@ function watch.qingcloud(o)
       end
       -- one transition of a task: its callbacks (fn) once, its new state committed, or kept
       -- in `pending` and retried
-      local function transition(key, st, fn)
-        local c = prepare(db, key, st, fn)
+      local function transition(key, st, fn, t, event, old)
+        -- the alert ids' facts: the task, its status, and the provider's time of that status
+        -- (or, when the reply has none, the status before), so one task failing twice gives two
+        local f = { label = key .. "/" .. tostring(t.status), provider = "qingcloud", app = o.app_id,
+                    channel = channel, task = tostring(t.id), to = tostring(t.status), event = event }
+        if type(t.updated) == "string" then f.updated = t.updated else f.from = tostring(old) end
+        local c = prepare(db, key, st, fn, f)
         local ok, e = pcall(commit, c)
         if ok then known[key] = st
         else
@@ -706,7 +712,7 @@ function watch.qingcloud(o)
                 call(w, "on_failed", o.on_failed, t, old)
               end
             end
-          end)
+          end, t, "change", old)
         elseif not failed[key] and not pending[key] and t.status == 30 and not prev.repair_timed_out
                and rec.time() - (prev.crashed_at or prev.at or rec.time()) >= repair_timeout then
           local st = copy(prev)
@@ -716,7 +722,7 @@ function watch.qingcloud(o)
             rec.log.warn("kind=task_repair_timeout watcher=%s: task %s: still 30 RecordProcessCored %gs after the crash, no repair outcome: failed",
                          w.name, tostring(t.id), repair_timeout, f)
             call(w, "on_failed", o.on_failed, t, 30)
-          end)
+          end, t, "repair_timeout", 30)
         end
         w.last_status = t.status
       end
@@ -849,9 +855,14 @@ function watch.agora(o)
 
   -- One event: new = a copy of st with its changes; fn runs the callbacks. Returns true when
   -- committed; false when kept in `pending` (the caller stops handling this poll).
-  local function event(new, fn)
+  -- ev names the event (change, started, start_failed, ended: the last three happen once per
+  -- sid) for the alert ids' facts; a change adds the statuses before and after.
+  local function event(new, fn, ev)
     new.seq = (st.seq or 0) + 1
-    local c = prepare(db, key, new, fn)
+    local f = { label = key .. "/" .. ev, provider = "agora", app = o.appid, resourceid = o.resourceid,
+                sid = o.sid, event = ev }
+    if ev == "change" then f.from, f.to = tostring(st.status), tostring(new.status) end
+    local c = prepare(db, key, new, fn, f)
     local ok, e = pcall(commit, c)
     if ok then st = c.st return true end
     pending = c
@@ -866,12 +877,12 @@ function watch.agora(o)
       local old = st.status
       local new = copy(st)
       new.status = s
-      if not event(new, function() call(w, "on_change", o.on_change, res, old) end) then return false end
+      if not event(new, function() call(w, "on_change", o.on_change, res, old) end, "change") then return false end
     end
     if not st.started and is_started(s) then
       local new = copy(st)
       new.started = true
-      if not event(new, function() call(w, "on_started", o.on_started, res) end) then return false end
+      if not event(new, function() call(w, "on_started", o.on_started, res) end, "started") then return false end
     end
     return true
   end
@@ -880,7 +891,7 @@ function watch.agora(o)
       rec.log.warn("watch.agora %s: not recording %gs after start", key, start_timeout, fields(w))
       local new = copy(st)
       new.start_failed = true
-      return event(new, function() call(w, "on_start_failed", o.on_start_failed, last_known(), err) end)
+      return event(new, function() call(w, "on_start_failed", o.on_start_failed, last_known(), err) end, "start_failed")
     end
     return true
   end
@@ -931,7 +942,7 @@ function watch.agora(o)
         fn = function() end
       end
     end
-    if not event(new, fn) then return false end
+    if not event(new, fn, st.started and "ended" or "start_failed") then return false end
     return "ended"
   end
 
