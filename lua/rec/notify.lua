@@ -556,7 +556,8 @@ function Outbox:drain()
       if ok then
         self.delivered = self.delivered + 1
         n = n + 1
-        rec.log.info("ALERT delivered to %s [%s]: %s", row.dest, row.id, tostring(a.text or ""),
+        rec.log.info("ALERT delivered to %s [%s]%s: %s", row.dest, a.alert_id,
+                     a.status == "resolved" and " resolved" or "", tostring(a.text or ""),
                      alert_fields(a, { kind = s.kind, dest = row.dest }))
         self.sent[k] = true
         local okr, rerr = pcall(self.db.delivered, self.db, row.id, row.dest)
