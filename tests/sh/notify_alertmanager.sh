@@ -7,11 +7,19 @@
 # - firing posts end at now + k*interval and are re-posted: the alert stays active past k*interval;
 # - a script alert (key=) resolves: gone from the active alerts after its resolve;
 # - an Alertmanager silence on task="41" suppresses that failure (state suppressed).
+# The route configuration docs/workflows.md shows passes amtool check-config.
 # Every wait polls the API against a deadline.
 . "${HELPERS:?}/ops_lib.sh"
 . "$HELPERS/alertmanager_lib.sh"
 need_alertmanager
 command -v curl >/dev/null || fail "curl is needed"
+# the route configuration docs/workflows.md gives passes amtool check-config
+python3 - "$SRC/docs/workflows.md" >"$T/route.yml" <<'PY' || fail "no route block in docs/workflows.md"
+import re, sys
+m = re.search(r"```yaml\n(route:.*?)```", open(sys.argv[1]).read(), re.S)
+sys.exit("no block") if not m else print(m.group(1))
+PY
+amtool check-config "$T/route.yml" >"$T/check.out" 2>&1 || fail "amtool check-config: $(cat "$T/check.out")"
 am_start
 
 # the silence first: task 41 fails at t=3 s (tests/scenarios/qc_fail_fast.lua)
