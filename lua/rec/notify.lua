@@ -556,6 +556,7 @@ function Outbox:drain()
       if ok then
         self.delivered = self.delivered + 1
         n = n + 1
+        rec.metrics.alert_result(row.dest, "sent")
         rec.log.info("ALERT delivered to %s [%s]%s: %s", row.dest, a.alert_id,
                      a.status == "resolved" and " resolved" or "", tostring(a.text or ""),
                      alert_fields(a, { kind = s.kind, dest = row.dest }))
@@ -567,6 +568,7 @@ function Outbox:drain()
       else
         down[row.dest] = true
         self.failed_attempts = self.failed_attempts + 1
+        rec.metrics.alert_result(row.dest, "failed")
         local wait = backoff(self, row.attempts)
         rec.log.warn("outbox: delivery of %s to %s failed (attempt %d, next in %gs): %s",
                      row.id, row.dest, row.attempts + 1, wait, tostring(err),
