@@ -611,6 +611,20 @@ function Outbox:repost()
   end
 end
 
+-- Forgets the kept state of alerts last changed more than `age` seconds ago (as the
+-- delivered rows are forgotten): an alert that old no longer stops a replayed firing.
+function Outbox:prune_states(age)
+  local old, t = {}, rec.time()
+  for k, v in pairs(self.db:keys(STATE)) do
+    local ok, st = pcall(rec.json.decode, v)
+    if not ok or type(st) ~= "table" or t - (tonumber(st.at) or 0) > age then old[#old + 1] = k end
+  end
+  if #old == 0 then return 0 end
+  local ok, err = self.db:transaction(function(db) for _, k in ipairs(old) do db:set(k, nil) end end)
+  if not ok then error(err, 0) end
+  return #old
+end
+
 function Outbox:start()
   if self.task then return self end
   self.task = rec.spawn(function()
@@ -629,6 +643,7 @@ function Outbox:start()
       if rec.now() >= (self.next_prune or 0) then   -- delivered alerts are kept a week
         self.next_prune = rec.now() + 3600
         pcall(self.db.prune, self.db, self.keep or 7 * 86400)
+        pcall(self.prune_states, self, self.keep or 7 * 86400)
       end
       local _, werr = self.wake:wait(self.every)
       if werr and werr.kind == "cancelled" then break end  -- the engine is stopping
