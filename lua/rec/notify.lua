@@ -1,7 +1,8 @@
 -- rec.notify: sending alerts to people. Senders for a plain JSON webhook, DingTalk, WeCom,
 -- Feishu and Slack (signing through rec.crypto, i.e. OpenSSL), Alertmanager's API v2, a
--- logging sender, and a durable outbox: alerts are written to the state database (rec.store) first and a deliverer
--- task sends them, retrying with backoff until the receiver accepts them. Each alert carries
+-- logging sender, and a durable outbox: alerts are written to the state database
+-- (rec.store) first and a deliverer task sends them, retrying with backoff until the
+-- receiver accepts them. Each alert carries
 -- an id (JSON field "alert_id" for plain webhooks, header X-Alert-Id for every sender) so a
 -- receiver can drop the duplicates that at-least-once delivery implies.
 --
