@@ -2,9 +2,9 @@
 -- Feishu and Slack (signing through rec.crypto, i.e. OpenSSL), Alertmanager's API v2, a
 -- logging sender, and a durable outbox: alerts are written to the state database
 -- (rec.store) first and a deliverer task sends them, retrying with backoff until the
--- receiver accepts them. Each alert carries
--- an id (JSON field "alert_id" for plain webhooks, header X-Alert-Id for every sender) so a
--- receiver can drop the duplicates that at-least-once delivery implies.
+-- receiver accepts them. Each alert carries an id (JSON field "alert_id" for plain
+-- webhooks, header X-Alert-Id for every sender) so a receiver can drop the duplicates that
+-- at-least-once delivery implies.
 --
 --   local notify = require "rec.notify"
 --   local ok, err = notify.webhook(url, { text = "hello" })          -- one POST, no outbox
