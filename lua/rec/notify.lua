@@ -284,8 +284,9 @@ end
 local function am_alert(self, a, gen)
   local labels = {}
   for k, v in pairs(self.labels) do labels[k] = v end   -- the destination's labels, then the alert's
-  for k, v in pairs(a.labels or {}) do labels[k] = v end
-  labels.alert_id = a.alert_id
+  for k, v in pairs(type(a.labels) == "table" and a.labels or {}) do labels[k] = tostring(v) end
+  labels.alert_id = a.alert_id and tostring(a.alert_id) or nil
+  labels.alertname = labels.alertname or "RecwatchAlert"   -- sent directly (am:send{...})
   local text = tostring(a.text or labels.alertname or "")
   local ends = a.status == "resolved" and (a.ends_at or rec.time())
                or (rec.time() + self.k * self.interval)
@@ -317,6 +318,7 @@ function notify.alertmanager(o)
       error(("notify.alertmanager: '%s' must be a number > 0"):format(k), 2)
     end
   end
+  if o.labels ~= nil and type(o.labels) ~= "table" then error("notify.alertmanager: 'labels' must be a table", 2) end
   s.labels = {}
   for k, v in pairs(o.labels or {}) do
     if not label_name_ok(k) then error(("notify.alertmanager: label name %q is not [a-zA-Z_][a-zA-Z0-9_]*"):format(tostring(k)), 2) end
