@@ -462,8 +462,20 @@ local function prepare(db, key, st, fn, facts)
   -- runs them again with the same ids (the same facts), and the outbox keeps each alert once.
   if rec.cancelled() then error({ kind = "cancelled", message = "watch " .. key .. ": stopped during a callback" }) end
   if not ok then rec.log.error("kind=watcher_error watch %s: %s", key, tostring(err)) end
+  -- how many numbered alerts this event raised: resolve_alerts remakes their ids
+  if facts and b.n > 0 then st[facts.event .. "_alerts"] = b.n end
   st.at = rec.time()
   return { b = b, key = key, st = st, enc = assert(rec.json.encode(st)) }
+end
+
+-- The condition behind an earlier event cleared: resolves, through the watcher's outbox=,
+-- the numbered alerts that event's callbacks raised (ids from its facts, count from the
+-- state). Called inside the clearing event's callbacks, so the resolves commit with it.
+local function resolve_alerts(w, st, facts, text)
+  local out, n = w.o.outbox, st[facts.event .. "_alerts"]
+  if not out or not n then return end
+  local base = batch.stable_base(facts)
+  for i = 1, n do out:alert{ id = base .. "." .. i, status = "resolved", text = text } end
 end
 
 local function commit(c)
@@ -864,12 +876,15 @@ function watch.agora(o)
   -- committed; false when kept in `pending` (the caller stops handling this poll).
   -- ev names the event (change, started, start_failed, ended: the last three happen once per
   -- sid) for the alert ids' facts; a change adds the statuses before and after.
-  local function event(new, fn, ev)
-    new.seq = (st.seq or 0) + 1
+  local function facts(ev, new)
     local f = { label = key .. "/" .. ev, provider = "agora", app = o.appid, resourceid = o.resourceid,
                 sid = o.sid, event = ev }
     if ev == "change" then f.from, f.to = tostring(st.status), tostring(new.status) end
-    local c = prepare(db, key, new, fn, f)
+    return f
+  end
+  local function event(new, fn, ev)
+    new.seq = (st.seq or 0) + 1
+    local c = prepare(db, key, new, fn, facts(ev, new))
     local ok, e = pcall(commit, c)
     if ok then st = c.st return true end
     pending = c
@@ -889,7 +904,11 @@ function watch.agora(o)
     if not st.started and is_started(s) then
       local new = copy(st)
       new.started = true
-      if not event(new, function() call(w, "on_started", o.on_started, res) end, "started") then return false end
+      if not event(new, function()
+        call(w, "on_started", o.on_started, res)
+        -- reported as not started, recording now: that alert resolves
+        resolve_alerts(w, st, facts("start_failed"), ("recording %s has started after all"):format(o.sid))
+      end, "started") then return false end
     end
     return true
   end

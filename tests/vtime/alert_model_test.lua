@@ -1,6 +1,7 @@
 -- The alert model on the virtual clock: a silent watcher's alert belongs to its episode (the
 -- resolve carries the same id and labels, the next episode gets a new id), and a replayed
--- old firing after a resolve never reopens the alert.
+-- old firing after a resolve never reopens the alert; a recording reported as not started
+-- that starts after all resolves that alert.
 local T = require "rec.test"
 
 T.case("two silent episodes: each alerts once and resolves under its own id", function(t)
@@ -43,4 +44,22 @@ T.case("a replayed old firing after the resolve does not reopen the alert", func
   t:eq(r:exited(), 0)
   t:eq(#t:webhooks(), 2, "the replayed firing is not sent")
   t:eq(#t:logs("alert disk%-full is resolved already"), 1)
+end)
+
+T.case("a recording reported as not started, then recording: the alert resolves", function(t)
+  t:scenario{
+    agora_recordings = {   -- idle (1) until 40 s, recording (5) from then on: past start_timeout = 20
+      { appid = "late-app", resourceid = "late-rid", sid = "late-sid", timeline = { {0, 1}, {40, 5} } },
+    },
+  }
+  local p = t:start("alert_late_start.lua", { 90 })
+  t:advance(120)
+  t:eq(p:exited(), 0)
+  local hooks = t:webhooks()
+  t:eq(#hooks, 2, "the not-started alert and its resolve")
+  if #hooks ~= 2 then return end
+  t:eq(hooks[1].status, nil)
+  t:eq(hooks[2].status, "resolved")
+  t:eq(hooks[1].alert_id, hooks[2].alert_id, "the resolve carries the alert's id")
+  t:ok(hooks[1].alert_id:match("^agora/late%-app/late%-rid/late%-sid/start_failed@%x+%.1$"), hooks[1].alert_id)
 end)
