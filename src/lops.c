@@ -214,10 +214,24 @@ static int l_forget(lua_State *L) {
   return 0;
 }
 
+/* rec.metrics.alert_result(destination, result): counts one alert in the runtime's
+ * recwatch_alert_results_total (rec.notify's outbox; a script's own metrics cannot use the
+ * recwatch_ prefix). result: a lowercase word (sent, failed, ...). */
+static int l_alert_result(lua_State *L) {
+  size_t dl, rl, i;
+  const char *d = luaL_checklstring(L, 1, &dl), *r = luaL_checklstring(L, 2, &rl);
+  if (dl == 0 || dl > METRICS_MAX_VALUE_LEN) return luaL_argerror(L, 1, "1..256 bytes");
+  if (rl == 0 || rl > 32) return luaL_argerror(L, 2, "a lowercase word");
+  for (i = 0; i < rl; i++)
+    if (!((r[i] >= 'a' && r[i] <= 'z') || r[i] == '_')) return luaL_argerror(L, 2, "a lowercase word");
+  metrics_inc2(metrics_builtin()->alert_results, d, r, 1);
+  return 0;
+}
+
 void lops_open(lua_State *L) {
   static const luaL_Reg mf[] = {
     {"counter", l_counter}, {"gauge", l_gauge}, {"histogram", l_histogram},
-    {"text", l_text}, {NULL, NULL}};
+    {"text", l_text}, {"alert_result", l_alert_result}, {NULL, NULL}};
   static const luaL_Reg mm[] = {
     {"inc", l_inc}, {"dec", l_dec}, {"set", l_set}, {"observe", l_observe}, {NULL, NULL}};
   static const luaL_Reg hf[] = {

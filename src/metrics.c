@@ -653,6 +653,10 @@ const metrics_builtin_t *metrics_builtin(void) {
                                  "Tasks in provider replies that could not be read, by the "
                                  "first field in the way (the rest of the reply was used).",
                                  "provider", "field", NULL, 0);
+  b->alert_results = reg(METRIC_COUNTER, "recwatch_alert_results_total",
+                              "Alerts handed to a destination (the sender's name), by result: "
+                              "sent, failed (an attempt), and what rec.notify adds.",
+                              "destination", "result", NULL, 0);
 #ifdef RECWATCH_VERSION
   metrics_set1(b->build_info, RECWATCH_VERSION, 1);
 #endif

@@ -1,9 +1,10 @@
 -- rec.notify: sending alerts to people. Senders for a plain JSON webhook, DingTalk, WeCom,
--- Feishu and Slack (signing through rec.crypto, i.e. OpenSSL), a logging sender, and a
--- durable outbox: alerts are written to the state database (rec.store) first and a deliverer
--- task sends them, retrying with backoff until the receiver accepts them. Each alert carries
--- an id (JSON field "alert_id" for plain webhooks, header X-Alert-Id for every sender) so a
--- receiver can drop the duplicates that at-least-once delivery implies.
+-- Feishu and Slack (signing through rec.crypto, i.e. OpenSSL), Alertmanager's API v2, a
+-- logging sender, and a durable outbox: alerts are written to the state database
+-- (rec.store) first and a deliverer task sends them, retrying with backoff until the
+-- receiver accepts them. Each alert carries an id (JSON field "alert_id" for plain
+-- webhooks, header X-Alert-Id for every sender) so a receiver can drop the duplicates that
+-- at-least-once delivery implies.
 --
 --   local notify = require "rec.notify"
 --   local ok, err = notify.webhook(url, { text = "hello" })          -- one POST, no outbox
@@ -74,7 +75,10 @@ local function alert_text(a)
 end
 
 local function headers_for(a)
-  return a.alert_id and { ["X-Alert-Id"] = rec.safe_id(a.alert_id, true) } or nil
+  if not a.alert_id then return nil end
+  local h = { ["X-Alert-Id"] = rec.safe_id(a.alert_id, true) }
+  if a.status == "resolved" then h["X-Alert-Status"] = "resolved" end
+  return h
 end
 
 local Sender = {}
@@ -94,6 +98,7 @@ local SENDER_KEYS = {
   feishu = { "url", "secret", "name", "timeout", "show_id" },
   slack = { "url", "name", "timeout", "show_id" },
   log = { "name" },
+  alertmanager = { "url", "name", "timeout", "labels", "interval", "k", "hold" },
 }
 
 local function sender(kind, o, fn)
@@ -109,11 +114,15 @@ local function sender(kind, o, fn)
                         timeout = o.timeout, show_id = o.show_id, _send = fn, opts = o }, Sender)
 end
 
+-- The alert model's own fields (labels, starts_at, ends_at) are not part of a plain webhook's
+-- body (it stays what it was); a resolve's body says status = "resolved".
+local MODEL = { labels = true, starts_at = true, ends_at = true }
+
 -- Plain JSON webhook: the alert table as is (text, alert_id, and any fields you gave).
 function notify.webhook_sender(o)
   return sender("webhook", o, function(self, a)
     local body = {}
-    for k, v in pairs(a) do body[k] = v end
+    for k, v in pairs(a) do if not MODEL[k] then body[k] = v end end
     local h = headers_for(a) or {}
     for k, v in pairs(self.opts.headers or {}) do h[k] = v end
     local r, err = post_json(self.url, body, h, self.timeout)
@@ -197,8 +206,150 @@ function notify.log(o)
   end)
 end
 
+---------------------------------------------------------------------------- the alert model
+-- Every alert has labels (string -> string; Alertmanager knows an alert by them, silences
+-- and grouping match on them), a state (status "firing", or "resolved" for a resolve),
+-- starts_at and, once resolved, ends_at (unix seconds). The latest state of every alert id is
+-- kept in the state store under "rec/alert/<id>", written in the same transaction as its
+-- outbox rows: a resolve takes the labels and starts_at of the firing it ends, and a firing
+-- for an id already resolved (an old alert replayed) does not reopen it.
+local STATE = "rec/alert/"
+
+-- alertname and severity from what the alert is about (the watcher's facts, or kind=)
+local function alertname_of(a, f)
+  if a.kind == "watcher_silent" or a.kind == "watcher_recovered" then return "WatcherSilent", "warning" end
+  if f.provider == "qingcloud" then
+    if f.event == "repair_timeout" or rec.qingcloud.failed[tonumber(f.to)] then return "RecordingFailed", "critical" end
+    return "RecordingChanged", "info"
+  elseif f.provider == "agora" then
+    if f.event == "start_failed" then return "RecordingNotStarted", "critical" end
+    if f.event == "ended" then return "RecordingGone", "warning" end
+    return "RecordingChanged", "info"
+  end
+  return "RecwatchAlert", "warning"
+end
+
+local function label_name_ok(k)
+  return type(k) == "string" and k:match("^[%a_][%w_]*$") ~= nil and k:sub(1, 2) ~= "__"
+end
+
+-- The built-in labels (alertname, provider, app, channel or sid, task, severity, alert_id)
+-- and the script's own (labels = {...}, which win, except alert_id).
+local function labels_of(a, b, level)
+  local f = b and b.facts or {}
+  local name, sev = alertname_of(a, f)
+  local l = { alertname = name, severity = sev, provider = a.provider or f.provider,
+              app = a.app or f.app, channel = a.channel or f.channel, sid = a.sid or f.sid,
+              task = a.task_id or f.task, watcher = a.watcher }
+  if a.labels ~= nil then
+    if type(a.labels) ~= "table" then error("out:alert: 'labels' must be a table", level) end
+    for k, v in pairs(a.labels) do
+      if not label_name_ok(k) then error(("out:alert: label name %q is not [a-zA-Z_][a-zA-Z0-9_]*"):format(tostring(k)), level) end
+      if type(v) ~= "string" and type(v) ~= "number" and type(v) ~= "boolean" then
+        error(("out:alert: label %s must be a string"):format(k), level)
+      end
+      l[k] = v
+    end
+  end
+  local out = {}
+  for k, v in pairs(l) do if v ~= nil and v ~= "" then out[k] = tostring(v) end end
+  out.alert_id = a.alert_id
+  return out
+end
+
+-- The latest state kept for an alert id (nil when none).
+local function state_of(db, id)
+  local v = db:get(STATE .. id)
+  if not v then return nil end
+  local ok, st = pcall(rec.json.decode, v)
+  return ok and type(st) == "table" and st or nil
+end
+notify._state_of = state_of
+
+---------------------------------------------------------------------------- Alertmanager
+
+local function iso(t)
+  local sec = math.floor(t)
+  return os.date("!%Y-%m-%dT%H:%M:%S", sec) .. (".%03dZ"):format(math.floor((t - sec) * 1000))
+end
+
+-- The /status page of this process's listener, when one is on (Alertmanager's generatorURL).
+local function generator_url()
+  local ok, st = pcall(function() return rec.json.decode(rec.health.status()) end)
+  if ok and type(st) == "table" and type(st.listen) == "string" then return st.listen .. "/status" end
+  return nil
+end
+
+-- One postable alert of Alertmanager's API v2 for alert a (its latest state).
+local function am_alert(self, a, gen)
+  local labels = {}
+  for k, v in pairs(self.labels) do labels[k] = v end   -- the destination's labels, then the alert's
+  for k, v in pairs(type(a.labels) == "table" and a.labels or {}) do labels[k] = tostring(v) end
+  labels.alert_id = a.alert_id and tostring(a.alert_id) or nil
+  labels.alertname = labels.alertname or "RecwatchAlert"   -- sent directly (am:send{...})
+  local text = tostring(a.text or labels.alertname or "")
+  local ends = a.status == "resolved" and (a.ends_at or rec.time())
+               or (rec.time() + self.k * self.interval)
+  return { labels = labels,
+           annotations = { summary = text:match("^[^\n]*"), description = text },
+           startsAt = iso(a.starts_at or a.created or rec.time()), endsAt = iso(ends),
+           generatorURL = gen }
+end
+
+local function am_post(self, list)
+  local r, err = post_json(self.api, list, nil, self.timeout)
+  if not r then return nil, err end
+  return true
+end
+
+-- notify.alertmanager{ url = "http://alertmanager:9093", labels = { team = "rtc" }, interval = 60,
+--   k = 3, hold = 86400, name =, timeout = } -> a sender for Alertmanager's API v2
+-- (POST <url>/api/v2/alerts). A firing alert is posted with endsAt = now + k*interval and
+-- re-posted every interval while it is open (not resolved, and younger than hold seconds);
+-- a resolve posts endsAt in the past with exactly the same labels. labels are added to every
+-- alert (an alert's own labels win). Through an outbox, like every sender.
+function notify.alertmanager(o)
+  local s = sender("alertmanager", o, function(self, a)
+    return am_post(self, { am_alert(self, a, generator_url()) })
+  end)
+  o = s.opts
+  for _, k in ipairs({ "interval", "k", "hold" }) do
+    if o[k] ~= nil and (type(o[k]) ~= "number" or o[k] <= 0) then
+      error(("notify.alertmanager: '%s' must be a number > 0"):format(k), 2)
+    end
+  end
+  if o.labels ~= nil and type(o.labels) ~= "table" then error("notify.alertmanager: 'labels' must be a table", 2) end
+  s.labels = {}
+  for k, v in pairs(o.labels or {}) do
+    if not label_name_ok(k) then error(("notify.alertmanager: label name %q is not [a-zA-Z_][a-zA-Z0-9_]*"):format(tostring(k)), 2) end
+    s.labels[k] = tostring(v)
+  end
+  s.interval, s.k, s.hold = o.interval or 60, o.k or 3, o.hold or 86400
+  s.api = o.url:find("/api/v2/alerts", 1, true) and o.url or (o.url:gsub("/+$", "") .. "/api/v2/alerts")
+  rec.secret(s.api)
+  -- the deliverer hands this sender an alert's latest state (a firing row replayed after its
+  -- resolve posts the resolve), and re-posts the open alerts every interval
+  s.latest = function(db, a)
+    local st = state_of(db, a.alert_id)
+    if st and st.status == "resolved" and a.status ~= "resolved" then
+      local c = {}
+      for k, v in pairs(a) do c[k] = v end
+      c.status, c.ends_at, c.labels, c.starts_at = "resolved", st.ends_at, st.labels, st.starts_at
+      return c
+    end
+    return a
+  end
+  s.repost = function(self, list)
+    local gen = generator_url()
+    local body = {}
+    for _, a in ipairs(list) do body[#body + 1] = am_alert(self, a, gen) end
+    return am_post(self, body)
+  end
+  return s
+end
+
 local kinds = { webhook = notify.webhook_sender, dingtalk = notify.dingtalk, wecom = notify.wecom,
-                feishu = notify.feishu, slack = notify.slack }
+                feishu = notify.feishu, slack = notify.slack, alertmanager = notify.alertmanager }
 
 -- A sender from settings: url (nil gives the logging sender), kind (webhook, dingtalk, wecom,
 -- feishu, slack), secret, name. notify.from_env() reads RECWATCH_WEBHOOK_URL,
@@ -280,7 +431,12 @@ notify._alert_fields = alert_fields
 -- Records an alert for every sender. Inside a watcher callback the rows are committed in the
 -- same transaction as the watcher's new state (ids derived from the transition, stable across
 -- restarts); elsewhere at once, in a transaction of their own. Accepts a format string and
--- arguments, or a table {text=..., id=..., any other fields}. Returns the alert id.
+-- arguments, or a table {text=..., id=..., key=..., any other fields}. Returns the alert id:
+-- `id` as given; else inside a watcher callback one made from the provider's facts (plus the
+-- key when given); else the key itself; else a random one.
+-- status = "resolved" ends the alert with that id (a watcher's, give the same id or key):
+-- it is sent with the labels and starts_at of the firing alert, once; a later firing for a
+-- resolved id is dropped (logged). labels = {...} adds the script's labels.
 function Outbox:alert(fmt, ...)
   local a
   if type(fmt) == "table" then
@@ -290,19 +446,51 @@ function Outbox:alert(fmt, ...)
     a = { text = select("#", ...) > 0 and fmt:format(...) or tostring(fmt) }
   end
   local b = batch.current()
+  if a.key ~= nil and type(a.key) ~= "string" and type(a.key) ~= "number" then
+    error("out:alert: 'key' must be a string", 2)
+  end
   if not a.id then
     if b and b.db == self.db then
-      b.n = b.n + 1
-      a.id = b.id_base .. "." .. b.n
+      -- in a watcher's batch: the transition's stable base, then the key or the n-th alert
+      if a.key then a.id = b.id_base .. "/" .. tostring(a.key)
+      else
+        b.n = b.n + 1
+        a.id = b.id_base .. "." .. b.n
+      end
+    elseif a.key then
+      a.id = tostring(a.key)   -- stable: the same key is the same alert, in any process
     else
       a.id = fresh_id()
     end
   end
   a.alert_id, a.id = rec.safe_id(a.id, true), nil  -- it becomes a header and a log field
   a.created = a.created or rec.time()
+  if a.status ~= nil and a.status ~= "firing" and a.status ~= "resolved" and type(a.status) ~= "number" then
+    error("out:alert: 'status' must be \"firing\" or \"resolved\"", 2)
+  end
+  local resolved = a.status == "resolved"
+  local prev = state_of(self.db, a.alert_id)
+  if prev and prev.status == "resolved" then
+    rec.log.info("alert %s is resolved already: a %s for it is dropped (an old alert replayed does not reopen it)",
+                 a.alert_id, resolved and "second resolve" or "firing", alert_fields(a))
+    return a.alert_id
+  end
+  if resolved then
+    a.labels = prev and prev.labels or labels_of(a, b, 3)
+    a.starts_at = prev and prev.starts_at or a.starts_at or a.created
+    a.ends_at = a.ends_at or rec.time()
+  else
+    a.labels = labels_of(a, b, 3)
+    a.starts_at = prev and prev.starts_at or a.starts_at or a.created
+  end
+  local state = assert(rec.json.encode{ status = resolved and "resolved" or "firing", labels = a.labels,
+    starts_at = a.starts_at, ends_at = a.ends_at, text = a.text, at = rec.time() })
   local payload = assert(rec.json.encode(a))
+  -- a resolve is a row of its own (the firing's row id is taken); it carries the same alert_id
+  local row = resolved and (a.alert_id .. "/resolved") or a.alert_id
   local function put(db)
-    for _, name in ipairs(self.order) do db:enqueue(a.alert_id, name, payload) end
+    db:set(STATE .. a.alert_id, state)
+    for _, name in ipairs(self.order) do db:enqueue(row, name, payload) end
   end
   if b and b.db == self.db then
     b.items[#b.items + 1] = put
@@ -344,7 +532,8 @@ function Outbox:drain()
     elseif not down[row.dest] then
       local okd, a = pcall(rec.json.decode, row.payload)
       if not okd or type(a) ~= "table" then a = { text = row.payload } end
-      a.alert_id = row.id
+      if type(a.alert_id) ~= "string" then a.alert_id = row.id end  -- a resolve's row is id/resolved
+      if s.latest then a = s.latest(self.db, a) end   -- Alertmanager: the alert's latest state
       local okc, ok, err = pcall(s.send, s, a)
       if not okc then ok, err = nil, err_of(ok) end
       if not ok and type(err) == "table" and err.kind == "cancelled" then
@@ -353,7 +542,9 @@ function Outbox:drain()
       if ok then
         self.delivered = self.delivered + 1
         n = n + 1
-        rec.log.info("ALERT delivered to %s [%s]: %s", row.dest, row.id, tostring(a.text or ""),
+        rec.metrics.alert_result(row.dest, "sent")
+        rec.log.info("ALERT delivered to %s [%s]%s: %s", row.dest, a.alert_id,
+                     a.status == "resolved" and " resolved" or "", tostring(a.text or ""),
                      alert_fields(a, { kind = s.kind, dest = row.dest }))
         local okr, rerr = pcall(self.db.delivered, self.db, row.id, row.dest)
         if not okr then
@@ -364,6 +555,7 @@ function Outbox:drain()
       else
         down[row.dest] = true
         self.failed_attempts = self.failed_attempts + 1
+        rec.metrics.alert_result(row.dest, "failed")
         local wait = backoff(self, row.attempts)
         rec.log.warn("outbox: delivery of %s to %s failed (attempt %d, next in %gs): %s",
                      row.id, row.dest, row.attempts + 1, wait, tostring(err),
@@ -373,6 +565,51 @@ function Outbox:drain()
     end
   end
   return n, (self.db:counts())
+end
+
+-- Re-posts the open alerts (firing, younger than the sender's hold) to every sender that
+-- re-posts (Alertmanager), once per its interval: no outbox rows, the latest state only.
+function Outbox:repost()
+  local t = rec.time()
+  for _, name in ipairs(self.order) do
+    local s = self.senders[name]
+    if s.repost and not s.next_repost then s.next_repost = t + s.interval
+    elseif s.repost and t >= s.next_repost then
+      s.next_repost = t + s.interval
+      local list = {}
+      for k, v in pairs(self.db:keys(STATE)) do
+        local ok, st = pcall(rec.json.decode, v)
+        if ok and type(st) == "table" and st.status == "firing" and t - (st.starts_at or 0) < s.hold then
+          list[#list + 1] = { alert_id = k:sub(#STATE + 1), labels = st.labels, starts_at = st.starts_at, text = st.text }
+        end
+      end
+      if #list > 0 then
+        local okc, ok, err = pcall(s.repost, s, list)
+        if not okc then ok, err = nil, err_of(ok) end
+        if ok then
+          rec.log.debug("outbox: %d open alert(s) re-posted to %s", #list, name)
+        elseif not (type(err) == "table" and err.kind == "cancelled") then
+          self.failed_attempts = self.failed_attempts + 1
+          rec.log.warn("outbox: re-posting %d open alert(s) to %s failed (again in %gs): %s", #list, name,
+                       s.interval, tostring(err), { dest = name, kind = s.kind })
+        end
+      end
+    end
+  end
+end
+
+-- Forgets the kept state of alerts last changed more than `age` seconds ago (as the
+-- delivered rows are forgotten): an alert that old no longer stops a replayed firing.
+function Outbox:prune_states(age)
+  local old, t = {}, rec.time()
+  for k, v in pairs(self.db:keys(STATE)) do
+    local ok, st = pcall(rec.json.decode, v)
+    if not ok or type(st) ~= "table" or t - (tonumber(st.at) or 0) > age then old[#old + 1] = k end
+  end
+  if #old == 0 then return 0 end
+  local ok, err = self.db:transaction(function(db) for _, k in ipairs(old) do db:set(k, nil) end end)
+  if not ok then error(err, 0) end
+  return #old
 end
 
 function Outbox:start()
@@ -389,9 +626,11 @@ function Outbox:start()
         rec.log.error("kind=outbox_error outbox: delivery pass failed (%d so far): %s", self.pass_errors, tostring(err))
       end
       if self.stopped then break end
+      pcall(self.repost, self)
       if rec.now() >= (self.next_prune or 0) then   -- delivered alerts are kept a week
         self.next_prune = rec.now() + 3600
         pcall(self.db.prune, self.db, self.keep or 7 * 86400)
+        pcall(self.prune_states, self, self.keep or 7 * 86400)
       end
       local _, werr = self.wake:wait(self.every)
       if werr and werr.kind == "cancelled" then break end  -- the engine is stopping

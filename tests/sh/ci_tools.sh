@@ -1,5 +1,5 @@
 # ci_tools (issue 20 item 21, Tools): in CI (CI=true) a missing promtool, prometheus,
-# systemd-analyze or clang fails .ci/tools, which .ci/run runs before building, instead of the
+# prometheus-alertmanager, amtool, systemd-analyze or clang fails .ci/tools, which .ci/run runs before building, instead of the
 # tests skipping and the run passing; outside CI the same absence is only reported. Each tool
 # is taken away in turn from a PATH of stand-ins (the check is about presence, so the machine
 # need not have them). Also: .ci/deps installs clang and libFuzzer's runtime, .ci/run calls
@@ -9,7 +9,7 @@ set -eu
 T=$(mktemp -d "${TMPDIR:-/tmp}/citools.XXXXXX")
 trap 'rm -rf "$T"' EXIT
 fail() { echo "FAIL: $*" >&2; exit 1; }
-all="promtool prometheus systemd-analyze clang curl jq openssl python3"
+all="promtool prometheus prometheus-alertmanager amtool systemd-analyze clang curl jq openssl python3"
 BASH_BIN=$(command -v bash)
 
 # path_without TOOL: a directory of stand-ins for every tool but TOOL
@@ -24,7 +24,7 @@ path_without() {
 
 path_without none
 env -i PATH="$T/bin" CI=true "$BASH_BIN" "$SRC/.ci/tools" >"$T/out" 2>&1 || fail "all tools there, CI: $(cat "$T/out")"
-for t in promtool prometheus systemd-analyze clang jq; do
+for t in promtool prometheus prometheus-alertmanager amtool systemd-analyze clang jq; do
   path_without "$t"
   for ci in true 1; do
     if env -i PATH="$T/bin" CI=$ci "$BASH_BIN" "$SRC/.ci/tools" >"$T/out" 2>&1; then

@@ -12,6 +12,7 @@ local supervised, poll_done = sup.supervised, sup.poll_done
 local next_delay, start_monitor = sup.next_delay, sup.start_monitor
 local load_state, copy, prepare, commit = state.load_state, state.copy, state.prepare, state.commit
 local new_handle, nap, protocol = state.new_handle, state.nap, state.protocol
+local resolve_alerts = state.resolve_alerts
 local allowed, check_fn, check_num = state.allowed, state.check_fn, state.check_num
 
 local watch = {}
@@ -95,9 +96,17 @@ function watch.agora(o)
 
   -- One event: new = a copy of st with its changes; fn runs the callbacks. Returns true when
   -- committed; false when kept in `pending` (the caller stops handling this poll).
-  local function event(new, fn)
+  -- ev names the event (change, started, start_failed, ended: the last three happen once per
+  -- sid) for the alert ids' facts; a change adds the statuses before and after.
+  local function facts(ev, new)
+    local f = { label = key .. "/" .. ev, provider = "agora", app = o.appid, resourceid = o.resourceid,
+                sid = o.sid, event = ev }
+    if ev == "change" then f.from, f.to = tostring(st.status), tostring(new.status) end
+    return f
+  end
+  local function event(new, fn, ev)
     new.seq = (st.seq or 0) + 1
-    local c = prepare(db, key, new, fn)
+    local c = prepare(db, key, new, fn, facts(ev, new))
     local ok, e = pcall(commit, c)
     if ok then st = c.st return true end
     pending = c
@@ -112,12 +121,16 @@ function watch.agora(o)
       local old = st.status
       local new = copy(st)
       new.status = s
-      if not event(new, function() call(w, "on_change", o.on_change, res, old) end) then return false end
+      if not event(new, function() call(w, "on_change", o.on_change, res, old) end, "change") then return false end
     end
     if not st.started and is_started(s) then
       local new = copy(st)
       new.started = true
-      if not event(new, function() call(w, "on_started", o.on_started, res) end) then return false end
+      if not event(new, function()
+        call(w, "on_started", o.on_started, res)
+        -- reported as not started, recording now: that alert resolves
+        resolve_alerts(w, st, facts("start_failed"), ("recording %s has started after all"):format(o.sid))
+      end, "started") then return false end
     end
     return true
   end
@@ -126,7 +139,7 @@ function watch.agora(o)
       rec.log.warn("watch.agora %s: not recording %gs after start", key, start_timeout, fields(w))
       local new = copy(st)
       new.start_failed = true
-      return event(new, function() call(w, "on_start_failed", o.on_start_failed, last_known(), err) end)
+      return event(new, function() call(w, "on_start_failed", o.on_start_failed, last_known(), err) end, "start_failed")
     end
     return true
   end
@@ -177,7 +190,7 @@ function watch.agora(o)
         fn = function() end
       end
     end
-    if not event(new, fn) then return false end
+    if not event(new, fn, st.started and "ended" or "start_failed") then return false end
     return "ended"
   end
 

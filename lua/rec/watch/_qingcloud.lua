@@ -152,8 +152,13 @@ function watch.qingcloud(o)
       end
       -- one transition of a task: its callbacks (fn) once, its new state committed, or kept
       -- in `pending` and retried
-      local function transition(key, st, fn)
-        local c = prepare(db, key, st, fn)
+      local function transition(key, st, fn, t, event, old)
+        -- the alert ids' facts: the task, its status, and the provider's time of that status
+        -- (or, when the reply has none, the status before), so one task failing twice gives two
+        local f = { label = key .. "/" .. tostring(t.status), provider = "qingcloud", app = o.app_id,
+                    channel = channel, task = tostring(t.id), to = tostring(t.status), event = event }
+        if type(t.updated) == "string" then f.updated = t.updated else f.from = tostring(old) end
+        local c = prepare(db, key, st, fn, f)
         local ok, e = pcall(commit, c)
         if ok then known[key] = st
         else
@@ -190,7 +195,7 @@ function watch.qingcloud(o)
                 call(w, "on_failed", o.on_failed, t, old)
               end
             end
-          end)
+          end, t, "change", old)
         elseif not failed[key] and not pending[key] and t.status == 30 and not prev.repair_timed_out
                and rec.time() - (prev.crashed_at or prev.at or rec.time()) >= repair_timeout then
           local st = copy(prev)
@@ -200,7 +205,7 @@ function watch.qingcloud(o)
             rec.log.warn("kind=task_repair_timeout watcher=%s: task %s: still 30 RecordProcessCored %gs after the crash, no repair outcome: failed",
                          w.name, tostring(t.id), repair_timeout, f)
             call(w, "on_failed", o.on_failed, t, 30)
-          end)
+          end, t, "repair_timeout", 30)
         end
         w.last_status = t.status
       end

@@ -23,19 +23,32 @@ end
 
 -- A transition: st is the new state (a copy; seq already the next one). Runs the callbacks
 -- (fn) once inside a batch and returns the commit it prepared: the state and every alert the
--- callbacks queued, with ids from key#seq. commit(c) writes them in one transaction and
--- raises when that fails; it can be called again until it succeeds.
-local function prepare(db, key, st, fn)
-  local b = batch.begin(db, key .. "#" .. st.seq)
+-- callbacks queued, with ids from the provider's facts (rec._batch: the same facts give the
+-- same ids in any process). commit(c) writes them in one transaction and raises when that
+-- fails; it can be called again until it succeeds.
+local function prepare(db, key, st, fn, facts)
+  local b = batch.begin(db, key .. "#" .. st.seq, facts)
   local ok, err = xpcall(fn, debug.traceback)
   batch.finish(b)
   -- Stopped (SIGTERM, reload, h:stop()) while a callback waited: the callbacks may not have
   -- queued their alerts, so nothing is recorded; the next run sees the same transition and
-  -- runs them again with the same ids (key#seq), and the outbox keeps each alert once.
+  -- runs them again with the same ids (the same facts), and the outbox keeps each alert once.
   if rec.cancelled() then error({ kind = "cancelled", message = "watch " .. key .. ": stopped during a callback" }) end
   if not ok then rec.log.error("kind=watcher_error watch %s: %s", key, tostring(err)) end
+  -- how many numbered alerts this event raised: resolve_alerts remakes their ids
+  if facts and b.n > 0 then st[facts.event .. "_alerts"] = b.n end
   st.at = rec.time()
   return { b = b, key = key, st = st, enc = assert(rec.json.encode(st)) }
+end
+
+-- The condition behind an earlier event cleared: resolves, through the watcher's outbox=,
+-- the numbered alerts that event's callbacks raised (ids from its facts, count from the
+-- state). Called inside the clearing event's callbacks, so the resolves commit with it.
+local function resolve_alerts(w, st, facts, text)
+  local out, n = w.o.outbox, st[facts.event .. "_alerts"]
+  if not out or not n then return end
+  local base = batch.stable_base(facts)
+  for i = 1, n do out:alert{ id = base .. "." .. i, status = "resolved", text = text } end
 end
 
 local function commit(c)
@@ -113,6 +126,7 @@ end
 
 return {
   load_state = load_state, copy = copy, prepare = prepare, commit = commit,
+  resolve_alerts = resolve_alerts,
   new_handle = new_handle, nap = nap, protocol = protocol,
   allowed = allowed, check_fn = check_fn, check_num = check_num,
 }

@@ -232,16 +232,23 @@ end
 local function built_in_alerts(w)
   local out = w.o.outbox
   if not out then return end
+  -- one silent episode, one alert id: the watcher's name and when the episode began (its last
+  -- good poll, or its start); "polling again" resolves that id
+  local f = w.fields or {}
   if w.silent_alert_due then
+    local began = w.last_good_time or (rec.time() - (now() - w.since))
+    local id = rec.safe_id(("watcher/%s/silent@%d"):format(w.name, math.floor(began)), true)
     local ok, e = pcall(out.alert, out, { text = ("recwatch: watcher %s is silent (no good poll for %.0fs; last error: %s)")
       :format(w.name, w.last_good and (now() - w.last_good) or (now() - w.since), tostring(w.last_error)),
-      kind = "watcher_silent", watcher = w.name })
-    if ok then w.silent_alert_due = false else rec.log.warn("watcher %s: cannot queue the silent alert yet: %s", w.name, tostring(e)) end
+      kind = "watcher_silent", watcher = w.name, id = id, provider = f.provider, app = f.app, channel = f.channel,
+      sid = f.sid, starts_at = math.floor(began) })
+    if ok then w.silent_alert_due, w.silent_id = false, id else rec.log.warn("watcher %s: cannot queue the silent alert yet: %s", w.name, tostring(e)) end
   end
   if w.recovered_alert_due and not w.silent_alert_due then
     local ok = pcall(out.alert, out, { text = ("recwatch: watcher %s is polling again"):format(w.name),
-                                       kind = "watcher_recovered", watcher = w.name })
-    if ok then w.recovered_alert_due = false end
+                                       kind = "watcher_recovered", watcher = w.name, id = w.silent_id,
+                                       status = w.silent_id and "resolved" or nil })
+    if ok then w.recovered_alert_due, w.silent_id = false, nil end
   end
 end
 
