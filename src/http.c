@@ -16,134 +16,8 @@
 #include <unistd.h>
 #include <sys/socket.h>
 #include <curl/curl.h>
-#include "http.h"
+#include "http_int.h"
 #include "log.h"
-#include "rclock.h"
-
-typedef struct host_q host_q;
-typedef struct hdr_list hdr_list;
-typedef struct url_ent url_ent;
-typedef struct xfer xfer;
-
-struct http_client {
-  uv_loop_t *loop;
-  CURLM *multi;                  /* NULL until the first request */
-  uv_timer_t *timer;             /* curl's timeout; freed in its close callback */
-  http_client_options opt;
-  char *ca_file;
-  unsigned ca_gen;               /* bumped when ca_file changes: kept handles set it again */
-  int active;                    /* running + queued */
-  http_req_t *reqs;              /* running or queued, for http_client_free */
-  http_req_t *spare;             /* finished requests, for reuse */
-  xfer *pool_reset;              /* idle transfers of generic requests: reset before use */
-  xfer *pool_keep;               /* idle transfers of provider GETs: options kept */
-  http_req_t *failed;            /* ended before reaching curl: reported from qtimer */
-  uv_timer_t *qtimer;            /* the earliest deadline of a waiting request */
-  uint64_t qdeadline;            /* when qtimer fires (loop ms), valid while it is active */
-  int npool, nspare;
-  int nxfers;                    /* easy handles held: bound to a request, or in a pool */
-  int no_proxy_env;              /* no proxy variable set when the first request started */
-  rclock_t *clock;               /* virtual time: request timeouts are engine timers */
-  host_q *hosts;
-  hdr_list *hdrs;                /* cached header lists for provider GETs */
-  int nhdrs;
-  struct sock_ctx **byfd;        /* poll handle of each socket curl opened, by descriptor */
-  int nbyfd;
-  url_ent **urls;                /* parsed URLs of requests with cache_url, by hash */
-  url_ent *url_lru;              /* most recently used first */
-  int nurls;
-};
-
-/* Idle transfers (easy handles with their buffers) and finished requests kept for reuse:
- * creating and destroying a curl easy handle per request costs more than keeping it. */
-#define POOL_MAX 256
-/* Reply buffers larger than this are not kept in the pool. */
-#define POOL_KEEP_BUFFER (64 * 1024)
-/* Cached header lists: one per provider and credential in practice. */
-#define HDR_CACHE_MAX 16
-/* Parsed URLs kept for requests that send the same URL again and again (cache_url). */
-#define URL_CACHE_MAX 512
-#define URL_BUCKETS 1024
-
-enum { LEAVE_OK = 0, LEAVE_REFUSED, LEAVE_RESEND };
-
-/* A request as its caller sees it, from http_send to its callback or http_cancel. */
-struct http_req {
-  http_client_t *client;
-  http_req_t *prev, *next;       /* in client->reqs, or client->spare */
-  http_req_t *qnext;             /* in its host's waiting queue, or client->failed */
-  host_q *host;
-  xfer *x;                       /* its transfer: a generic request's from http_send on, a
-                                  * provider GET's only once it is handed to curl */
-  url_ent *url;                  /* the parsed URL it uses (CURLOPT_CURLU), or NULL */
-  char *url_copy;                /* a waiting provider GET's unparsed URL */
-  struct curl_slist *list;       /* a provider GET's header list (cached or own_headers) */
-  struct curl_slist *own_headers;  /* built for this request */
-  http_done_cb cb;
-  void *ud;
-  int (*on_leave)(void *ud, int resend);
-  size_t max_reply;
-  int queued, failed, keep, started;
-  CURLcode fail_rc;              /* why a failed request ended */
-  double timeout;
-  uint64_t queued_at;            /* loop ms when it entered the waiting queue */
-  rtimer_t vtimeout;             /* the request's timeout on a virtual clock */
-  char method[HTTP_MAX_METHOD + 1];
-};
-
-/* A curl easy handle with its reply buffers: bound to one request while that request is in
- * curl (or, for a generic request, configured and waiting), else idle in a pool. A waiting
- * provider GET holds none, so at the default connection limit only as many handles as
- * connections are in use, and the one reused is the one that just finished (warm in cache). */
-struct xfer {
-  xfer *next;                    /* in a pool */
-  http_req_t *req;               /* the request it carries, NULL when idle */
-  CURL *easy;
-  char *body;
-  size_t body_len, body_cap;
-  char *hdrs;
-  size_t hdrs_len, hdrs_cap;
-  int too_big, hdr_too_big, leaves, left_how, keep;
-  /* options last set on a kept handle, to skip setting them again */
-  unsigned set_ca_gen;
-  long set_timeout_ms, set_connect_ms;
-  size_t set_max_reply;
-  char errbuf[CURL_ERROR_SIZE];
-};
-
-struct host_q {
-  host_q *next;
-  int running;                   /* handed to curl */
-  http_req_t *head, *tail;       /* waiting */
-  char key[];                    /* scheme://host:port as written, lower case */
-};
-
-struct hdr_list {
-  hdr_list *next;
-  struct curl_slist *list;
-  int n;
-};
-
-/* A URL parsed once (curl_url_set) and handed to libcurl as CURLOPT_CURLU: libcurl then skips
- * parsing the URL string and writing it back out for every request (~20k instructions per
- * request in curl 7.88, measured in docs/performance.md). */
-struct url_ent {
-  url_ent *next;                 /* hash chain */
-  url_ent *lru_prev, *lru_next;
-  CURLU *uh;
-  int users;                     /* requests that have it set now: not evicted meanwhile */
-  unsigned hash;
-  char url[];
-};
-
-typedef struct sock_ctx {
-  uv_poll_t poll;
-  curl_socket_t fd;
-  http_client_t *client;
-  int foreign;                   /* not opened through our callback (resolver pipe...) */
-  int events;                    /* what the poll handle watches now (UV_READABLE...) */
-  int wanted;                    /* what curl asked for; 0 after its REMOVE */
-} sock_ctx;
 
 static int curl_ready = 0;
 
@@ -154,92 +28,6 @@ int http_global_init(void) { return 0; }
 void http_global_cleanup(void) {
   if (curl_ready) curl_global_cleanup();
   curl_ready = 0;
-}
-
-/* ---- parsed URLs ---- */
-
-static unsigned url_hash(const char *s) {
-  unsigned h = 2166136261u;  /* FNV-1a */
-  for (; *s; s++) h = (h ^ (unsigned char)*s) * 16777619u;
-  return h;
-}
-
-static void url_lru_unlink(http_client_t *c, url_ent *u) {
-  if (u->lru_prev) u->lru_prev->lru_next = u->lru_next;
-  else c->url_lru = u->lru_next;
-  if (u->lru_next) u->lru_next->lru_prev = u->lru_prev;
-  u->lru_prev = u->lru_next = NULL;
-}
-
-static void url_lru_front(http_client_t *c, url_ent *u) {
-  u->lru_next = c->url_lru;
-  if (c->url_lru) c->url_lru->lru_prev = u;
-  c->url_lru = u;
-}
-
-static void url_free(http_client_t *c, url_ent *u) {
-  url_ent **pp = &c->urls[u->hash % URL_BUCKETS];
-  while (*pp != u) pp = &(*pp)->next;
-  *pp = u->next;
-  url_lru_unlink(c, u);
-  curl_url_cleanup(u->uh);
-  free(u);
-  c->nurls--;
-}
-
-/* The parsed form of url if it is kept (now the most recently used), else NULL. */
-static url_ent *url_find(http_client_t *c, const char *url) {
-  unsigned h;
-  url_ent *u;
-  if (!c->urls) return NULL;
-  h = url_hash(url);
-  for (u = c->urls[h % URL_BUCKETS]; u; u = u->next)
-    if (u->hash == h && strcmp(u->url, url) == 0) {
-      if (c->url_lru != u) {
-        url_lru_unlink(c, u);
-        url_lru_front(c, u);
-      }
-      return u;
-    }
-  return NULL;
-}
-
-/* Parses url (already checked, not kept yet) and keeps it; NULL when it cannot be (then the
- * request sets CURLOPT_URL and libcurl reports what is wrong with it). */
-static url_ent *url_add(http_client_t *c, const char *url) {
-  unsigned h = url_hash(url);
-  url_ent *u;
-  size_t len;
-  if (!c->urls && !(c->urls = calloc(URL_BUCKETS, sizeof *c->urls))) return NULL;
-  if (c->nurls >= URL_CACHE_MAX) {  /* evict the least recently used one not in use */
-    url_ent *old = c->url_lru;
-    while (old && old->lru_next) old = old->lru_next;
-    while (old && old->users) old = old->lru_prev;
-    if (!old) return NULL;
-    url_free(c, old);
-  }
-  len = strlen(url);
-  if (!(u = calloc(1, sizeof *u + len + 1))) return NULL;
-  memcpy(u->url, url, len + 1);
-  u->hash = h;
-  if (!(u->uh = curl_url()) || curl_url_set(u->uh, CURLUPART_URL, url, 0) != CURLUE_OK) {
-    curl_url_cleanup(u->uh);
-    free(u);
-    return NULL;
-  }
-  u->next = c->urls[h % URL_BUCKETS];
-  c->urls[h % URL_BUCKETS] = u;
-  url_lru_front(c, u);
-  c->nurls++;
-  return u;
-}
-
-/* The request no longer uses its parsed URL (its handle, if any, forgets it too). */
-static void url_release(http_req_t *req) {
-  if (!req->url) return;
-  if (req->x) curl_easy_setopt(req->x->easy, CURLOPT_CURLU, NULL);
-  req->url->users--;
-  req->url = NULL;
 }
 
 /* ---- requests, pools, queues ---- */
@@ -254,7 +42,7 @@ static void destroy_xfer(http_client_t *c, xfer *x) {
 
 /* Frees what a request holds besides its transfer. */
 static void clear_req(http_req_t *req) {
-  url_release(req);
+  http__url_release(req);
   curl_slist_free_all(req->own_headers);
   req->own_headers = NULL;
   req->list = NULL;
@@ -1090,8 +878,7 @@ void http_client_free(http_client_t *c) {
       if (c->byfd[i]) drop_ctx(c, c->byfd[i]);
     free(c->byfd);
   }
-  while (c->url_lru) url_free(c, c->url_lru);  /* no handle uses them any more */
-  free(c->urls);
+  http__url_clear(c);  /* no handle uses them any more */
   uv_close((uv_handle_t *)c->timer, on_timer_close);
   uv_close((uv_handle_t *)c->qtimer, on_timer_close);
   free(c->ca_file);
@@ -1182,7 +969,7 @@ http_req_t *http_send(http_client_t *c, const http_request *r, http_done_cb cb, 
   http_req_t *req;
   host_q *h;
   int keep = r->reuse && !r->body && strcmp(method, "GET") == 0, now;
-  url_ent *u = keep && r->cache_url ? url_find(c, r->url) : NULL;
+  url_ent *u = keep && r->cache_url ? http__url_find(c, r->url) : NULL;
   /* a URL found among the parsed ones was checked when it was parsed */
   if ((!u && http_check_url(r->url, strlen(r->url), err)) || http_check_method(method, mlen, err))
     return NULL;
@@ -1216,7 +1003,7 @@ http_req_t *http_send(http_client_t *c, const http_request *r, http_done_cb cb, 
       return NULL;
     }
     if (uncached) req->own_headers = req->list;
-    if (r->cache_url && (req->url = u ? u : url_add(c, r->url)) != NULL) req->url->users++;
+    if (r->cache_url && (req->url = u ? u : http__url_add(c, r->url)) != NULL) req->url->users++;
     /* the URL is set when the request is handed to curl: at once, or from a copy kept
      * while it waits */
     if (now ? configure_get(c, req, r->url) != 0
