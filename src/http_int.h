@@ -1,8 +1,9 @@
 /* http_int: what the rooms of the HTTP client share, for them alone (http.c: the client,
- * its per-host queue, transfers, the reply data, curl's sockets and the curl/libuv driver;
- * http_url.c: parsed URLs; http_check.c, the text checks, needs only http.h). Names shared
- * among them carry `http__`. Helpers every request runs are static inline here, so
- * splitting the rooms added no call to the per-request path. */
+ * its per-host queue, transfers, curl's sockets and the curl/libuv driver; http_url.c:
+ * parsed URLs; http_reply.c: a transfer's reply and its typed error; http_check.c, the text
+ * checks, needs only http.h). Names shared among them carry `http__`. Helpers every
+ * request runs are static inline here, so splitting the rooms added no call to the
+ * per-request path. */
 #ifndef REC_HTTP_INT_H
 #define REC_HTTP_INT_H
 #include <stddef.h>
@@ -190,5 +191,29 @@ static inline void http__url_release(http_req_t *req) {
 url_ent *http__url_add(http_client_t *c, const char *url);
 /* Frees every parsed URL (no handle uses them any more). */
 void http__url_clear(http_client_t *c);
+
+/* ---- a transfer's reply (http_reply.c) ---- */
+
+/* curl's CURLOPT_WRITEFUNCTION, HEADERFUNCTION and PREREQFUNCTION (data: the xfer). */
+size_t http__on_body(char *data, size_t size, size_t nmemb, void *ud);
+size_t http__on_header(char *data, size_t size, size_t nmemb, void *ud);
+int http__on_prereq(void *ud, char *ip, char *lip, int port, int lport);
+/* The typed error of a request that ended with rc (never CURLE_OK). */
+void http__transport_error(http_req_t *req, CURLcode rc, rec_err *err);
+
+/* The delay of a Retry-After header (delta seconds) in a reply's header block, 0 when absent. */
+static inline double http__retry_after(const char *hdrs) {
+  const char *p = hdrs;
+  while (p && *p) {
+    if (strncasecmp(p, "retry-after:", 12) == 0) {
+      char *end;
+      double v = strtod(p + 12, &end);
+      return (end != p + 12 && v > 0) ? v : 0;
+    }
+    p = strchr(p, '\n');
+    if (p) p++;
+  }
+  return 0;
+}
 
 #endif
