@@ -5,16 +5,19 @@
  *   connect for parked transfers every time one finishes;
  * - one uv_poll_t per socket for the socket's whole life, created and closed by curl's open
  *   and close socket callbacks (uv_close before the descriptor is closed), so a curl REMOVE
- *   only stops polling instead of closing and re-creating the handle;
+ *   only stops polling instead of closing and re-creating the handle (http_sock.c);
  * - provider GETs reuse easy handles without curl_easy_reset, with their constant options set
  *   once and a header list built once per distinct set of lines.
- * curl is never called from inside its own callbacks. */
+ * curl is never called from inside its own callbacks.
+ * This file: the client, its requests and transfers (pools), the per-host waiting queue and
+ * the driver (a ready socket or curl's timer -> curl -> finished transfers). Beside it, in
+ * rooms of their own (shared structs in http_int.h): the text checks (http_check.c), the
+ * parsed URLs (http_url.c), a transfer's reply and typed error (http_reply.c) and curl's
+ * sockets (http_sock.c). */
 #include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <unistd.h>
-#include <sys/socket.h>
 #include <curl/curl.h>
 #include "http_int.h"
 
@@ -114,8 +117,6 @@ static void free_req(http_req_t *req) {
   c->nspare++;
 }
 
-static curl_socket_t on_open_socket(void *ud, curlsocktype purpose, struct curl_sockaddr *a);
-static int on_close_socket(void *ud, curl_socket_t fd);
 
 /* The options every request of this client has, whatever its kind. A provider GET sends no
  * User-Agent: neither provider documents one (only the headers they ask for are sent). */
@@ -138,9 +139,9 @@ static void set_common(http_client_t *c, xfer *x, int keep) {
   curl_easy_setopt(e, CURLOPT_HEADERDATA, x);
   curl_easy_setopt(e, CURLOPT_PREREQFUNCTION, http__on_prereq);
   curl_easy_setopt(e, CURLOPT_PREREQDATA, x);
-  curl_easy_setopt(e, CURLOPT_OPENSOCKETFUNCTION, on_open_socket);
+  curl_easy_setopt(e, CURLOPT_OPENSOCKETFUNCTION, http__on_open_socket);
   curl_easy_setopt(e, CURLOPT_OPENSOCKETDATA, c);
-  curl_easy_setopt(e, CURLOPT_CLOSESOCKETFUNCTION, on_close_socket);
+  curl_easy_setopt(e, CURLOPT_CLOSESOCKETFUNCTION, http__on_close_socket);
   curl_easy_setopt(e, CURLOPT_CLOSESOCKETDATA, c);
   curl_easy_setopt(e, CURLOPT_MAXAGE_CONN, (long)HTTP_MAX_CONN_AGE);
   if (c->ca_file) curl_easy_setopt(e, CURLOPT_CAINFO, c->ca_file);
@@ -378,9 +379,7 @@ static void check_multi_info(http_client_t *c) {
   }
 }
 
-/* ---- sockets ---- */
-
-static void on_poll_close(uv_handle_t *h) { free(h->data); }
+/* ---- the driver: a socket is ready or curl's timer fired; curl runs, transfers end ---- */
 
 static void on_poll(uv_poll_t *h, int status, int events) {
   sock_ctx *ctx = h->data;
@@ -396,96 +395,6 @@ static void on_poll(uv_poll_t *h, int status, int events) {
   if (events & UV_WRITABLE) flags |= CURL_CSELECT_OUT;
   curl_multi_socket_action(c->multi, ctx->fd, flags, &running);
   check_multi_info(c);
-}
-
-static int track_fd(http_client_t *c, sock_ctx *ctx) {
-  int fd = (int)ctx->fd;
-  if (fd < 0) return -1;
-  if (fd >= c->nbyfd) {
-    int n = c->nbyfd ? c->nbyfd : 64;
-    sock_ctx **nb;
-    while (n <= fd) n *= 2;
-    nb = realloc(c->byfd, (size_t)n * sizeof *nb);
-    if (!nb) return -1;
-    memset(nb + c->nbyfd, 0, (size_t)(n - c->nbyfd) * sizeof *nb);
-    c->byfd = nb;
-    c->nbyfd = n;
-  }
-  c->byfd[fd] = ctx;
-  return 0;
-}
-
-static void drop_ctx(http_client_t *c, sock_ctx *ctx);
-
-static sock_ctx *new_ctx(http_client_t *c, curl_socket_t fd, int foreign) {
-  sock_ctx *ctx;
-  if (fd >= 0 && fd < c->nbyfd && c->byfd[fd]) drop_ctx(c, c->byfd[fd]);  /* stale */
-  if (!(ctx = calloc(1, sizeof *ctx))) return NULL;
-  ctx->fd = fd;
-  ctx->client = c;
-  ctx->foreign = foreign;
-  if (uv_poll_init_socket(c->loop, &ctx->poll, fd) != 0) {
-    free(ctx);
-    return NULL;
-  }
-  ctx->poll.data = ctx;
-  if (track_fd(c, ctx) != 0) {
-    uv_close((uv_handle_t *)&ctx->poll, on_poll_close);
-    return NULL;
-  }
-  return ctx;
-}
-
-static void drop_ctx(http_client_t *c, sock_ctx *ctx) {
-  c->byfd[ctx->fd] = NULL;
-  uv_close((uv_handle_t *)&ctx->poll, on_poll_close);  /* leaves epoll now */
-}
-
-static curl_socket_t on_open_socket(void *ud, curlsocktype purpose, struct curl_sockaddr *a) {
-  http_client_t *c = ud;
-  curl_socket_t fd;
-  (void)purpose;
-  fd = socket(a->family, a->socktype | SOCK_CLOEXEC, a->protocol);
-  if (fd == CURL_SOCKET_BAD) return fd;
-  if (!new_ctx(c, fd, 0)) {
-    close(fd);
-    return CURL_SOCKET_BAD;
-  }
-  return fd;
-}
-
-static int on_close_socket(void *ud, curl_socket_t fd) {
-  http_client_t *c = ud;
-  if (fd >= 0 && fd < c->nbyfd && c->byfd[fd]) drop_ctx(c, c->byfd[fd]);
-  return close(fd);
-}
-
-static int on_socket(CURL *easy, curl_socket_t s, int what, void *userp, void *socketp) {
-  http_client_t *c = userp;
-  sock_ctx *ctx = (s >= 0 && s < c->nbyfd) ? c->byfd[s] : NULL;
-  int events = 0;
-  (void)easy, (void)socketp;
-  if (what == CURL_POLL_REMOVE) {
-    if (ctx) {
-      ctx->wanted = 0;
-      if (ctx->foreign) drop_ctx(c, ctx);  /* curl closes it itself, not through us */
-      else uv_unref((uv_handle_t *)&ctx->poll);  /* an idle connection keeps nothing alive */
-      /* else the handle keeps watching: libuv's uv_poll_start and uv_poll_stop each cost
-       * epoll_ctl calls, and the next request on this connection usually wants the same
-       * events; a wake-up while idle stops it (on_poll) */
-    }
-    return 0;
-  }
-  if (!ctx && !(ctx = new_ctx(c, s, 1))) return -1;
-  if (what & CURL_POLL_IN) events |= UV_READABLE;
-  if (what & CURL_POLL_OUT) events |= UV_WRITABLE;
-  ctx->wanted = events;
-  uv_ref((uv_handle_t *)&ctx->poll);
-  if (events != ctx->events) {
-    uv_poll_start(&ctx->poll, events, on_poll);
-    ctx->events = events;
-  }
-  return 0;
 }
 
 static void on_timeout(uv_timer_t *t) {
@@ -606,7 +515,7 @@ static int ensure_multi(http_client_t *c, rec_err *err) {
     rec_err_set(err, REC_E_NETWORK, 0, "out of memory starting libcurl");
     return -1;
   }
-  curl_multi_setopt(c->multi, CURLMOPT_SOCKETFUNCTION, on_socket);
+  curl_multi_setopt(c->multi, CURLMOPT_SOCKETFUNCTION, http__on_socket);
   curl_multi_setopt(c->multi, CURLMOPT_SOCKETDATA, c);
   curl_multi_setopt(c->multi, CURLMOPT_TIMERFUNCTION, on_timer);
   curl_multi_setopt(c->multi, CURLMOPT_TIMERDATA, c);
@@ -621,6 +530,7 @@ http_client_t *http_client_new(uv_loop_t *loop, const http_client_options *opt) 
   http_client_t *c = calloc(1, sizeof *c);
   if (!c) return NULL;
   c->loop = loop;
+  c->on_poll = on_poll;
   c->timer = malloc(sizeof *c->timer);
   if (!c->timer) {
     free(c);
@@ -722,12 +632,7 @@ void http_client_free(http_client_t *c) {
     curl_slist_free_all(l->list);
     free(l);
   }
-  if (c->byfd) {
-    int i;
-    for (i = 0; i < c->nbyfd; i++)
-      if (c->byfd[i]) drop_ctx(c, c->byfd[i]);
-    free(c->byfd);
-  }
+  http__drop_sockets(c);
   http__url_clear(c);  /* no handle uses them any more */
   uv_close((uv_handle_t *)c->timer, on_timer_close);
   uv_close((uv_handle_t *)c->qtimer, on_timer_close);

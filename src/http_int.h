@@ -1,9 +1,9 @@
 /* http_int: what the rooms of the HTTP client share, for them alone (http.c: the client,
- * its per-host queue, transfers, curl's sockets and the curl/libuv driver; http_url.c:
- * parsed URLs; http_reply.c: a transfer's reply and its typed error; http_check.c, the text
- * checks, needs only http.h). Names shared among them carry `http__`. Helpers every
- * request runs are static inline here, so splitting the rooms added no call to the
- * per-request path. */
+ * its per-host queue, transfers and the curl/libuv driver; http_url.c: parsed URLs;
+ * http_reply.c: a transfer's reply and its typed error; http_sock.c: curl's sockets and their
+ * poll handles; http_check.c, the text checks, needs only http.h). Names shared among them
+ * carry `http__`. Helpers every request runs are static inline here, so splitting the rooms
+ * added no call to the per-request path. */
 #ifndef REC_HTTP_INT_H
 #define REC_HTTP_INT_H
 #include <stddef.h>
@@ -47,6 +47,7 @@ struct http_client {
   url_ent **urls;                /* parsed URLs of requests with cache_url, by hash */
   url_ent *url_lru;              /* most recently used first */
   int nurls;
+  uv_poll_cb on_poll;            /* what a socket's poll handle calls: http.c's on_poll */
 };
 
 /* Idle transfers (easy handles with their buffers) and finished requests kept for reuse:
@@ -215,5 +216,15 @@ static inline double http__retry_after(const char *hdrs) {
   }
   return 0;
 }
+
+/* ---- curl's sockets (http_sock.c) ---- */
+
+/* curl's CURLOPT_OPENSOCKETFUNCTION and CLOSESOCKETFUNCTION (data: the client), and its
+ * CURLMOPT_SOCKETFUNCTION: one poll handle per socket for the socket's whole life. */
+curl_socket_t http__on_open_socket(void *ud, curlsocktype purpose, struct curl_sockaddr *a);
+int http__on_close_socket(void *ud, curl_socket_t fd);
+int http__on_socket(CURL *easy, curl_socket_t s, int what, void *userp, void *socketp);
+/* Closes the poll handle of every socket still known (the client is being freed). */
+void http__drop_sockets(http_client_t *c);
 
 #endif
