@@ -619,7 +619,7 @@ void http_client_free(http_client_t *c) {
     *pool = x->next;
     destroy_xfer(c, x);
   }
-  /* closes cached connections: their polls are closed by on_close_socket */
+  /* closes cached connections: their polls are closed by http__on_close_socket (http_sock.c) */
   if (c->multi) curl_multi_cleanup(c->multi);
   while (c->hosts) {
     host_q *h = c->hosts;
