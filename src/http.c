@@ -5,145 +5,21 @@
  *   connect for parked transfers every time one finishes;
  * - one uv_poll_t per socket for the socket's whole life, created and closed by curl's open
  *   and close socket callbacks (uv_close before the descriptor is closed), so a curl REMOVE
- *   only stops polling instead of closing and re-creating the handle;
+ *   only stops polling instead of closing and re-creating the handle (http_sock.c);
  * - provider GETs reuse easy handles without curl_easy_reset, with their constant options set
  *   once and a header list built once per distinct set of lines.
- * curl is never called from inside its own callbacks. */
+ * curl is never called from inside its own callbacks.
+ * This file: the client, its requests and transfers (pools), the per-host waiting queue and
+ * the driver (a ready socket or curl's timer -> curl -> finished transfers). Beside it, in
+ * rooms of their own (shared structs in http_int.h): the text checks (http_check.c), the
+ * parsed URLs (http_url.c), a transfer's reply and typed error (http_reply.c) and curl's
+ * sockets (http_sock.c). */
 #include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <unistd.h>
-#include <sys/socket.h>
 #include <curl/curl.h>
-#include "http.h"
-#include "log.h"
-#include "rclock.h"
-
-typedef struct host_q host_q;
-typedef struct hdr_list hdr_list;
-typedef struct url_ent url_ent;
-typedef struct xfer xfer;
-
-struct http_client {
-  uv_loop_t *loop;
-  CURLM *multi;                  /* NULL until the first request */
-  uv_timer_t *timer;             /* curl's timeout; freed in its close callback */
-  http_client_options opt;
-  char *ca_file;
-  unsigned ca_gen;               /* bumped when ca_file changes: kept handles set it again */
-  int active;                    /* running + queued */
-  http_req_t *reqs;              /* running or queued, for http_client_free */
-  http_req_t *spare;             /* finished requests, for reuse */
-  xfer *pool_reset;              /* idle transfers of generic requests: reset before use */
-  xfer *pool_keep;               /* idle transfers of provider GETs: options kept */
-  http_req_t *failed;            /* ended before reaching curl: reported from qtimer */
-  uv_timer_t *qtimer;            /* the earliest deadline of a waiting request */
-  uint64_t qdeadline;            /* when qtimer fires (loop ms), valid while it is active */
-  int npool, nspare;
-  int nxfers;                    /* easy handles held: bound to a request, or in a pool */
-  int no_proxy_env;              /* no proxy variable set when the first request started */
-  rclock_t *clock;               /* virtual time: request timeouts are engine timers */
-  host_q *hosts;
-  hdr_list *hdrs;                /* cached header lists for provider GETs */
-  int nhdrs;
-  struct sock_ctx **byfd;        /* poll handle of each socket curl opened, by descriptor */
-  int nbyfd;
-  url_ent **urls;                /* parsed URLs of requests with cache_url, by hash */
-  url_ent *url_lru;              /* most recently used first */
-  int nurls;
-};
-
-/* Idle transfers (easy handles with their buffers) and finished requests kept for reuse:
- * creating and destroying a curl easy handle per request costs more than keeping it. */
-#define POOL_MAX 256
-/* Reply buffers larger than this are not kept in the pool. */
-#define POOL_KEEP_BUFFER (64 * 1024)
-/* Cached header lists: one per provider and credential in practice. */
-#define HDR_CACHE_MAX 16
-/* Parsed URLs kept for requests that send the same URL again and again (cache_url). */
-#define URL_CACHE_MAX 512
-#define URL_BUCKETS 1024
-
-enum { LEAVE_OK = 0, LEAVE_REFUSED, LEAVE_RESEND };
-
-/* A request as its caller sees it, from http_send to its callback or http_cancel. */
-struct http_req {
-  http_client_t *client;
-  http_req_t *prev, *next;       /* in client->reqs, or client->spare */
-  http_req_t *qnext;             /* in its host's waiting queue, or client->failed */
-  host_q *host;
-  xfer *x;                       /* its transfer: a generic request's from http_send on, a
-                                  * provider GET's only once it is handed to curl */
-  url_ent *url;                  /* the parsed URL it uses (CURLOPT_CURLU), or NULL */
-  char *url_copy;                /* a waiting provider GET's unparsed URL */
-  struct curl_slist *list;       /* a provider GET's header list (cached or own_headers) */
-  struct curl_slist *own_headers;  /* built for this request */
-  http_done_cb cb;
-  void *ud;
-  int (*on_leave)(void *ud, int resend);
-  size_t max_reply;
-  int queued, failed, keep, started;
-  CURLcode fail_rc;              /* why a failed request ended */
-  double timeout;
-  uint64_t queued_at;            /* loop ms when it entered the waiting queue */
-  rtimer_t vtimeout;             /* the request's timeout on a virtual clock */
-  char method[HTTP_MAX_METHOD + 1];
-};
-
-/* A curl easy handle with its reply buffers: bound to one request while that request is in
- * curl (or, for a generic request, configured and waiting), else idle in a pool. A waiting
- * provider GET holds none, so at the default connection limit only as many handles as
- * connections are in use, and the one reused is the one that just finished (warm in cache). */
-struct xfer {
-  xfer *next;                    /* in a pool */
-  http_req_t *req;               /* the request it carries, NULL when idle */
-  CURL *easy;
-  char *body;
-  size_t body_len, body_cap;
-  char *hdrs;
-  size_t hdrs_len, hdrs_cap;
-  int too_big, hdr_too_big, leaves, left_how, keep;
-  /* options last set on a kept handle, to skip setting them again */
-  unsigned set_ca_gen;
-  long set_timeout_ms, set_connect_ms;
-  size_t set_max_reply;
-  char errbuf[CURL_ERROR_SIZE];
-};
-
-struct host_q {
-  host_q *next;
-  int running;                   /* handed to curl */
-  http_req_t *head, *tail;       /* waiting */
-  char key[];                    /* scheme://host:port as written, lower case */
-};
-
-struct hdr_list {
-  hdr_list *next;
-  struct curl_slist *list;
-  int n;
-};
-
-/* A URL parsed once (curl_url_set) and handed to libcurl as CURLOPT_CURLU: libcurl then skips
- * parsing the URL string and writing it back out for every request (~20k instructions per
- * request in curl 7.88, measured in docs/performance.md). */
-struct url_ent {
-  url_ent *next;                 /* hash chain */
-  url_ent *lru_prev, *lru_next;
-  CURLU *uh;
-  int users;                     /* requests that have it set now: not evicted meanwhile */
-  unsigned hash;
-  char url[];
-};
-
-typedef struct sock_ctx {
-  uv_poll_t poll;
-  curl_socket_t fd;
-  http_client_t *client;
-  int foreign;                   /* not opened through our callback (resolver pipe...) */
-  int events;                    /* what the poll handle watches now (UV_READABLE...) */
-  int wanted;                    /* what curl asked for; 0 after its REMOVE */
-} sock_ctx;
+#include "http_int.h"
 
 static int curl_ready = 0;
 
@@ -154,225 +30,6 @@ int http_global_init(void) { return 0; }
 void http_global_cleanup(void) {
   if (curl_ready) curl_global_cleanup();
   curl_ready = 0;
-}
-
-/* ---- checks ---- */
-
-static int is_tchar(unsigned char ch) {
-  return (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') ||
-         (ch && strchr("!#$%&'*+-.^_`|~", ch) != NULL);
-}
-
-int http_check_method(const char *m, size_t len, rec_err *err) {
-  size_t i;
-  if (len == 0 || len > HTTP_MAX_METHOD) {
-    rec_err_set(err, REC_E_INVALID_ARGUMENT, 0,
-                "the method must be 1 to %d letters (e.g. GET, POST)", HTTP_MAX_METHOD);
-    return -1;
-  }
-  for (i = 0; i < len; i++) {
-    if (!is_tchar((unsigned char)m[i])) {
-      rec_err_set(err, REC_E_INVALID_ARGUMENT, 0,
-                  "the method may only hold letters, digits and !#$%%&'*+-.^_`|~ "
-                  "(byte %zu is not one)", i + 1);
-      return -1;
-    }
-  }
-  return 0;
-}
-
-static int bad_value_byte(unsigned char ch) { return (ch < 0x20 && ch != '\t') || ch == 0x7f; }
-
-int http_check_header(const char *name, size_t nlen, const char *value, size_t vlen,
-                      rec_err *err) {
-  size_t i;
-  if (nlen == 0) {
-    rec_err_set(err, REC_E_INVALID_ARGUMENT, 0, "a header name is empty");
-    return -1;
-  }
-  for (i = 0; i < nlen; i++) {
-    if (!is_tchar((unsigned char)name[i])) {
-      rec_err_set(err, REC_E_INVALID_ARGUMENT, 0,
-                  "header name %.*s...: byte %zu is not allowed in a header name (letters, "
-                  "digits and !#$%%&'*+-.^_`|~ only; no CR, LF, NUL, space or colon)",
-                  (int)(i < 40 ? i : 40), name, i + 1);
-      return -1;
-    }
-  }
-  if (nlen + 2 + vlen > HTTP_MAX_HEADER_LINE) {
-    rec_err_set(err, REC_E_INVALID_ARGUMENT, 0,
-                "header %.*s: the line is %zu bytes, over the limit of %d", (int)(nlen < 64 ? nlen : 64),
-                name, nlen + 2 + vlen, HTTP_MAX_HEADER_LINE);
-    return -1;
-  }
-  for (i = 0; i < vlen; i++) {
-    if (bad_value_byte((unsigned char)value[i])) {
-      rec_err_set(err, REC_E_INVALID_ARGUMENT, 0,
-                  "header %.*s: its value holds a control byte (CR, LF, NUL...) at byte %zu",
-                  (int)(nlen < 64 ? nlen : 64), name, i + 1);
-      return -1;
-    }
-  }
-  return 0;
-}
-
-int http_check_header_line(const char *line, size_t len, rec_err *err) {
-  const char *colon = memchr(line, ':', len);
-  const char *v;
-  if (!colon) {
-    rec_err_set(err, REC_E_INVALID_ARGUMENT, 0, "a header line has no ':'");
-    return -1;
-  }
-  v = colon + 1;
-  while (v < line + len && (*v == ' ' || *v == '\t')) v++;
-  if (http_check_header(line, (size_t)(colon - line), v, (size_t)(line + len - v), err))
-    return -1;
-  if (len > HTTP_MAX_HEADER_LINE) {
-    rec_err_set(err, REC_E_INVALID_ARGUMENT, 0, "a header line is %zu bytes, over the limit of %d",
-                len, HTTP_MAX_HEADER_LINE);
-    return -1;
-  }
-  return 0;
-}
-
-int http_check_url(const char *url, size_t len, rec_err *err) {
-  size_t i;
-  if (len > HTTP_MAX_URL) {
-    rec_err_set(err, REC_E_INVALID_ARGUMENT, 0, "the URL is %zu bytes, over the limit of %d",
-                len, HTTP_MAX_URL);
-    return -1;
-  }
-  if (!((len > 7 && strncasecmp(url, "http://", 7) == 0) ||
-        (len > 8 && strncasecmp(url, "https://", 8) == 0))) {
-    rec_err_set(err, REC_E_INVALID_ARGUMENT, 0, "the URL must start with http:// or https://");
-    return -1;
-  }
-  for (i = 0; i < len; i++) {
-    unsigned char ch = (unsigned char)url[i];
-    if (ch <= 0x20 || ch == 0x7f) {
-      rec_err_set(err, REC_E_INVALID_ARGUMENT, 0,
-                  "the URL holds a space or control byte (CR, LF, NUL...) at byte %zu; "
-                  "percent-encode it", i + 1);
-      return -1;
-    }
-  }
-  return 0;
-}
-
-int http_put_segment(char **p, char *end, const char *s, const char *what, rec_err *err) {
-  static const char hex[] = "0123456789ABCDEF";
-  char *o = *p;
-  int dots = strcmp(s, ".") == 0 || strcmp(s, "..") == 0;
-  if (!*s) {
-    rec_err_set(err, REC_E_INVALID_ARGUMENT, 0, "%s is empty", what);
-    return -1;
-  }
-  for (; *s; s++) {
-    unsigned char ch = (unsigned char)*s;
-    int plain = ((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
-                 (ch >= '0' && ch <= '9') || ch == '-' || ch == '_' || ch == '~' ||
-                 ch == '.') && !(dots && ch == '.');
-    if (end - o < (plain ? 2 : 4)) {
-      rec_err_set(err, REC_E_INVALID_ARGUMENT, 0, "%s is too long", what);
-      return -1;
-    }
-    if (plain) {
-      *o++ = (char)ch;
-    } else {
-      *o++ = '%';
-      *o++ = hex[ch >> 4];
-      *o++ = hex[ch & 15];
-    }
-  }
-  *o = '\0';
-  *p = o;
-  return 0;
-}
-
-/* ---- parsed URLs ---- */
-
-static unsigned url_hash(const char *s) {
-  unsigned h = 2166136261u;  /* FNV-1a */
-  for (; *s; s++) h = (h ^ (unsigned char)*s) * 16777619u;
-  return h;
-}
-
-static void url_lru_unlink(http_client_t *c, url_ent *u) {
-  if (u->lru_prev) u->lru_prev->lru_next = u->lru_next;
-  else c->url_lru = u->lru_next;
-  if (u->lru_next) u->lru_next->lru_prev = u->lru_prev;
-  u->lru_prev = u->lru_next = NULL;
-}
-
-static void url_lru_front(http_client_t *c, url_ent *u) {
-  u->lru_next = c->url_lru;
-  if (c->url_lru) c->url_lru->lru_prev = u;
-  c->url_lru = u;
-}
-
-static void url_free(http_client_t *c, url_ent *u) {
-  url_ent **pp = &c->urls[u->hash % URL_BUCKETS];
-  while (*pp != u) pp = &(*pp)->next;
-  *pp = u->next;
-  url_lru_unlink(c, u);
-  curl_url_cleanup(u->uh);
-  free(u);
-  c->nurls--;
-}
-
-/* The parsed form of url if it is kept (now the most recently used), else NULL. */
-static url_ent *url_find(http_client_t *c, const char *url) {
-  unsigned h;
-  url_ent *u;
-  if (!c->urls) return NULL;
-  h = url_hash(url);
-  for (u = c->urls[h % URL_BUCKETS]; u; u = u->next)
-    if (u->hash == h && strcmp(u->url, url) == 0) {
-      if (c->url_lru != u) {
-        url_lru_unlink(c, u);
-        url_lru_front(c, u);
-      }
-      return u;
-    }
-  return NULL;
-}
-
-/* Parses url (already checked, not kept yet) and keeps it; NULL when it cannot be (then the
- * request sets CURLOPT_URL and libcurl reports what is wrong with it). */
-static url_ent *url_add(http_client_t *c, const char *url) {
-  unsigned h = url_hash(url);
-  url_ent *u;
-  size_t len;
-  if (!c->urls && !(c->urls = calloc(URL_BUCKETS, sizeof *c->urls))) return NULL;
-  if (c->nurls >= URL_CACHE_MAX) {  /* evict the least recently used one not in use */
-    url_ent *old = c->url_lru;
-    while (old && old->lru_next) old = old->lru_next;
-    while (old && old->users) old = old->lru_prev;
-    if (!old) return NULL;
-    url_free(c, old);
-  }
-  len = strlen(url);
-  if (!(u = calloc(1, sizeof *u + len + 1))) return NULL;
-  memcpy(u->url, url, len + 1);
-  u->hash = h;
-  if (!(u->uh = curl_url()) || curl_url_set(u->uh, CURLUPART_URL, url, 0) != CURLUE_OK) {
-    curl_url_cleanup(u->uh);
-    free(u);
-    return NULL;
-  }
-  u->next = c->urls[h % URL_BUCKETS];
-  c->urls[h % URL_BUCKETS] = u;
-  url_lru_front(c, u);
-  c->nurls++;
-  return u;
-}
-
-/* The request no longer uses its parsed URL (its handle, if any, forgets it too). */
-static void url_release(http_req_t *req) {
-  if (!req->url) return;
-  if (req->x) curl_easy_setopt(req->x->easy, CURLOPT_CURLU, NULL);
-  req->url->users--;
-  req->url = NULL;
 }
 
 /* ---- requests, pools, queues ---- */
@@ -387,7 +44,7 @@ static void destroy_xfer(http_client_t *c, xfer *x) {
 
 /* Frees what a request holds besides its transfer. */
 static void clear_req(http_req_t *req) {
-  url_release(req);
+  http__url_release(req);
   curl_slist_free_all(req->own_headers);
   req->own_headers = NULL;
   req->list = NULL;
@@ -460,11 +117,6 @@ static void free_req(http_req_t *req) {
   c->nspare++;
 }
 
-static int on_prereq(void *ud, char *ip, char *lip, int port, int lport);
-static curl_socket_t on_open_socket(void *ud, curlsocktype purpose, struct curl_sockaddr *a);
-static int on_close_socket(void *ud, curl_socket_t fd);
-static size_t on_body(char *data, size_t size, size_t nmemb, void *ud);
-static size_t on_header(char *data, size_t size, size_t nmemb, void *ud);
 
 /* The options every request of this client has, whatever its kind. A provider GET sends no
  * User-Agent: neither provider documents one (only the headers they ask for are sent). */
@@ -481,15 +133,15 @@ static void set_common(http_client_t *c, xfer *x, int keep) {
   }
   curl_easy_setopt(e, CURLOPT_SSL_VERIFYPEER, 1L);  /* never off */
   curl_easy_setopt(e, CURLOPT_SSL_VERIFYHOST, 2L);
-  curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, on_body);
+  curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, http__on_body);
   curl_easy_setopt(e, CURLOPT_WRITEDATA, x);
-  curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, on_header);
+  curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, http__on_header);
   curl_easy_setopt(e, CURLOPT_HEADERDATA, x);
-  curl_easy_setopt(e, CURLOPT_PREREQFUNCTION, on_prereq);
+  curl_easy_setopt(e, CURLOPT_PREREQFUNCTION, http__on_prereq);
   curl_easy_setopt(e, CURLOPT_PREREQDATA, x);
-  curl_easy_setopt(e, CURLOPT_OPENSOCKETFUNCTION, on_open_socket);
+  curl_easy_setopt(e, CURLOPT_OPENSOCKETFUNCTION, http__on_open_socket);
   curl_easy_setopt(e, CURLOPT_OPENSOCKETDATA, c);
-  curl_easy_setopt(e, CURLOPT_CLOSESOCKETFUNCTION, on_close_socket);
+  curl_easy_setopt(e, CURLOPT_CLOSESOCKETFUNCTION, http__on_close_socket);
   curl_easy_setopt(e, CURLOPT_CLOSESOCKETDATA, c);
   curl_easy_setopt(e, CURLOPT_MAXAGE_CONN, (long)HTTP_MAX_CONN_AGE);
   if (c->ca_file) curl_easy_setopt(e, CURLOPT_CAINFO, c->ca_file);
@@ -573,152 +225,6 @@ static host_q *host_for(http_client_t *c, const char *url) {
 }
 
 static int ensure_multi(http_client_t *c, rec_err *err);
-
-/* ---- reply data ---- */
-
-static int append(char **buf, size_t *len, size_t *cap, const char *data, size_t n) {
-  if (*len + n + 1 > *cap) {
-    size_t ncap = *cap ? *cap : 1024;
-    char *nb;
-    while (ncap < *len + n + 1) ncap *= 2;
-    nb = realloc(*buf, ncap);
-    if (!nb) return -1;
-    *buf = nb;
-    *cap = ncap;
-  }
-  memcpy(*buf + *len, data, n);
-  *len += n;
-  (*buf)[*len] = '\0';
-  return 0;
-}
-
-static size_t on_body(char *data, size_t size, size_t nmemb, void *ud) {
-  xfer *x = ud;
-  size_t n = size * nmemb;
-  if (x->body_len + n > x->req->max_reply) {
-    x->too_big = 1;
-    return 0;  /* aborts the transfer with CURLE_WRITE_ERROR */
-  }
-  if (append(&x->body, &x->body_len, &x->body_cap, data, n) != 0) return 0;
-  return n;
-}
-
-static size_t on_header(char *data, size_t size, size_t nmemb, void *ud) {
-  xfer *x = ud;
-  size_t n = size * nmemb;
-  if (n >= 5 && strncmp(data, "HTTP/", 5) == 0) x->hdrs_len = 0;  /* keep the final one */
-  if (x->hdrs_len + n > HTTP_MAX_REPLY_HEADERS) {
-    x->hdr_too_big = 1;
-    return 0;
-  }
-  if (append(&x->hdrs, &x->hdrs_len, &x->hdrs_cap, data, n) != 0) return 0;
-  return n;
-}
-
-/* Runs inside curl each time the request is about to be sent on its connection: once, or
- * twice when curl resends it on a fresh connection because a reused one closed first. The
- * second send is refused: it would not have taken a pacing slot, and it would hide the
- * drop from the caller. */
-static int on_prereq(void *ud, char *ip, char *lip, int port, int lport) {
-  xfer *x = ud;
-  http_req_t *req = x->req;
-  (void)ip, (void)lip, (void)port, (void)lport;
-  if (++x->leaves > 1) {
-    x->left_how = LEAVE_RESEND;
-    if (req->on_leave) req->on_leave(req->ud, 1);
-    return CURL_PREREQFUNC_ABORT;
-  }
-  if (req->on_leave && req->on_leave(req->ud, 0) != 0) {
-    x->left_how = LEAVE_REFUSED;
-    return CURL_PREREQFUNC_ABORT;
-  }
-  return CURL_PREREQFUNC_OK;
-}
-
-static double parse_retry_after(const char *hdrs) {
-  const char *p = hdrs;
-  while (p && *p) {
-    if (strncasecmp(p, "retry-after:", 12) == 0) {
-      char *end;
-      double v = strtod(p + 12, &end);
-      return (end != p + 12 && v > 0) ? v : 0;
-    }
-    p = strchr(p, '\n');
-    if (p) p++;
-  }
-  return 0;
-}
-
-/* A request that never reached curl (timed out waiting, refused) has no transfer: its
- * error has no detail from curl. */
-static void transport_error(http_req_t *req, CURLcode rc, rec_err *err) {
-  const xfer *x = req->x;
-  const char *detail = x && x->errbuf[0] ? x->errbuf : curl_easy_strerror(rc);
-  int too_big = x && x->too_big, hdr_too_big = x && x->hdr_too_big;
-  int left_how = x ? x->left_how : LEAVE_OK;
-  char where[256];
-  char *url = NULL;
-  if (req->started) curl_easy_getinfo(x->easy, CURLINFO_EFFECTIVE_URL, &url);
-  http_url_for_log(url ? url : req->host->key, where, sizeof where);  /* only for a message */
-  /* libcurl 7.88 reports a reply header line over 100 KiB as CURLE_OUT_OF_MEMORY */
-  if (hdr_too_big || rc == CURLE_OUT_OF_MEMORY || strstr(detail, "esponse headers")) {
-    rec_err_set(err, REC_E_PROTOCOL, 0, "%s %s: reply headers too large (over %d KiB in all, "
-                "or one line over 100 KiB)", req->method, where, HTTP_MAX_REPLY_HEADERS / 1024);
-    err->retryable = 0;
-    log_redact(err->message, sizeof err->message);
-    return;
-  }
-  switch (rc) {
-  case CURLE_OPERATION_TIMEDOUT:
-    rec_err_set(err, REC_E_TIMEOUT, 0, "%s %s: timed out after %g s%s", req->method, where,
-                req->timeout, req->started ? "" : " waiting for a free connection");
-    break;
-  case CURLE_ABORTED_BY_CALLBACK:
-    if (left_how == LEAVE_RESEND)
-      rec_err_set(err, REC_E_NETWORK, 0,
-                  "%s %s: the server closed the connection without a reply", req->method,
-                  where);
-    else
-      rec_err_set(err, REC_E_NETWORK, 0, "%s %s: not sent (pacing)", req->method, where);
-    break;
-  case CURLE_WRITE_ERROR:
-  case CURLE_FILESIZE_EXCEEDED:
-    if (too_big || rc == CURLE_FILESIZE_EXCEEDED) {
-      rec_err_set(err, REC_E_PROTOCOL, 0, "%s %s: reply larger than %zu bytes (the cap)",
-                  req->method, where, req->max_reply);
-    } else {
-      rec_err_set(err, REC_E_NETWORK, 0, "%s %s: %s", req->method, where, detail);
-    }
-    break;
-  case CURLE_PARTIAL_FILE:
-  case CURLE_BAD_CONTENT_ENCODING:
-  case CURLE_HTTP2:
-    rec_err_set(err, REC_E_PROTOCOL, 0, "%s %s: malformed reply: %s", req->method, where, detail);
-    err->retryable = 1;  /* a cut-off reply is usually transient */
-    break;
-  case CURLE_WEIRD_SERVER_REPLY:
-  case CURLE_UNSUPPORTED_PROTOCOL:  /* the URL was checked: this is "HTTP/0.9", not HTTP */
-    rec_err_set(err, REC_E_PROTOCOL, 0, "%s %s: the reply is not HTTP: %s", req->method,
-                where, detail);
-    err->retryable = 0;
-    break;
-  case CURLE_URL_MALFORMAT:
-    rec_err_set(err, REC_E_INVALID_ARGUMENT, 0, "%s %s: %s", req->method, where, detail);
-    break;
-  case CURLE_RECV_ERROR:
-    if (strstr(detail, "hunk")) {  /* "... in chunked-encoding": a malformed body */
-      rec_err_set(err, REC_E_PROTOCOL, 0, "%s %s: malformed reply: %s", req->method, where,
-                  detail);
-      err->retryable = 0;
-      break;
-    }
-    /* fall through */
-  default:  /* refused, reset, DNS, TLS, empty reply */
-    rec_err_set(err, REC_E_NETWORK, 0, "%s %s: %s", req->method, where, detail);
-    break;
-  }
-  log_redact(err->message, sizeof err->message);
-}
 
 /* ---- the waiting queue ---- */
 
@@ -843,11 +349,11 @@ static void finish_req(http_req_t *req, CURLcode rc) {
     res.body_len = x->body_len;
     res.headers = x->hdrs ? x->hdrs : "";
     res.headers_len = x->hdrs_len;
-    res.retry_after = parse_retry_after(res.headers);
+    res.retry_after = http__retry_after(res.headers);
     req->cb(req->ud, &res, NULL);
   } else {
     rec_err err;
-    transport_error(req, rc, &err);
+    http__transport_error(req, rc, &err);
     req->cb(req->ud, NULL, &err);
   }
   free_req(req);
@@ -873,9 +379,7 @@ static void check_multi_info(http_client_t *c) {
   }
 }
 
-/* ---- sockets ---- */
-
-static void on_poll_close(uv_handle_t *h) { free(h->data); }
+/* ---- the driver: a socket is ready or curl's timer fired; curl runs, transfers end ---- */
 
 static void on_poll(uv_poll_t *h, int status, int events) {
   sock_ctx *ctx = h->data;
@@ -891,96 +395,6 @@ static void on_poll(uv_poll_t *h, int status, int events) {
   if (events & UV_WRITABLE) flags |= CURL_CSELECT_OUT;
   curl_multi_socket_action(c->multi, ctx->fd, flags, &running);
   check_multi_info(c);
-}
-
-static int track_fd(http_client_t *c, sock_ctx *ctx) {
-  int fd = (int)ctx->fd;
-  if (fd < 0) return -1;
-  if (fd >= c->nbyfd) {
-    int n = c->nbyfd ? c->nbyfd : 64;
-    sock_ctx **nb;
-    while (n <= fd) n *= 2;
-    nb = realloc(c->byfd, (size_t)n * sizeof *nb);
-    if (!nb) return -1;
-    memset(nb + c->nbyfd, 0, (size_t)(n - c->nbyfd) * sizeof *nb);
-    c->byfd = nb;
-    c->nbyfd = n;
-  }
-  c->byfd[fd] = ctx;
-  return 0;
-}
-
-static void drop_ctx(http_client_t *c, sock_ctx *ctx);
-
-static sock_ctx *new_ctx(http_client_t *c, curl_socket_t fd, int foreign) {
-  sock_ctx *ctx;
-  if (fd >= 0 && fd < c->nbyfd && c->byfd[fd]) drop_ctx(c, c->byfd[fd]);  /* stale */
-  if (!(ctx = calloc(1, sizeof *ctx))) return NULL;
-  ctx->fd = fd;
-  ctx->client = c;
-  ctx->foreign = foreign;
-  if (uv_poll_init_socket(c->loop, &ctx->poll, fd) != 0) {
-    free(ctx);
-    return NULL;
-  }
-  ctx->poll.data = ctx;
-  if (track_fd(c, ctx) != 0) {
-    uv_close((uv_handle_t *)&ctx->poll, on_poll_close);
-    return NULL;
-  }
-  return ctx;
-}
-
-static void drop_ctx(http_client_t *c, sock_ctx *ctx) {
-  c->byfd[ctx->fd] = NULL;
-  uv_close((uv_handle_t *)&ctx->poll, on_poll_close);  /* leaves epoll now */
-}
-
-static curl_socket_t on_open_socket(void *ud, curlsocktype purpose, struct curl_sockaddr *a) {
-  http_client_t *c = ud;
-  curl_socket_t fd;
-  (void)purpose;
-  fd = socket(a->family, a->socktype | SOCK_CLOEXEC, a->protocol);
-  if (fd == CURL_SOCKET_BAD) return fd;
-  if (!new_ctx(c, fd, 0)) {
-    close(fd);
-    return CURL_SOCKET_BAD;
-  }
-  return fd;
-}
-
-static int on_close_socket(void *ud, curl_socket_t fd) {
-  http_client_t *c = ud;
-  if (fd >= 0 && fd < c->nbyfd && c->byfd[fd]) drop_ctx(c, c->byfd[fd]);
-  return close(fd);
-}
-
-static int on_socket(CURL *easy, curl_socket_t s, int what, void *userp, void *socketp) {
-  http_client_t *c = userp;
-  sock_ctx *ctx = (s >= 0 && s < c->nbyfd) ? c->byfd[s] : NULL;
-  int events = 0;
-  (void)easy, (void)socketp;
-  if (what == CURL_POLL_REMOVE) {
-    if (ctx) {
-      ctx->wanted = 0;
-      if (ctx->foreign) drop_ctx(c, ctx);  /* curl closes it itself, not through us */
-      else uv_unref((uv_handle_t *)&ctx->poll);  /* an idle connection keeps nothing alive */
-      /* else the handle keeps watching: libuv's uv_poll_start and uv_poll_stop each cost
-       * epoll_ctl calls, and the next request on this connection usually wants the same
-       * events; a wake-up while idle stops it (on_poll) */
-    }
-    return 0;
-  }
-  if (!ctx && !(ctx = new_ctx(c, s, 1))) return -1;
-  if (what & CURL_POLL_IN) events |= UV_READABLE;
-  if (what & CURL_POLL_OUT) events |= UV_WRITABLE;
-  ctx->wanted = events;
-  uv_ref((uv_handle_t *)&ctx->poll);
-  if (events != ctx->events) {
-    uv_poll_start(&ctx->poll, events, on_poll);
-    ctx->events = events;
-  }
-  return 0;
 }
 
 static void on_timeout(uv_timer_t *t) {
@@ -1101,7 +515,7 @@ static int ensure_multi(http_client_t *c, rec_err *err) {
     rec_err_set(err, REC_E_NETWORK, 0, "out of memory starting libcurl");
     return -1;
   }
-  curl_multi_setopt(c->multi, CURLMOPT_SOCKETFUNCTION, on_socket);
+  curl_multi_setopt(c->multi, CURLMOPT_SOCKETFUNCTION, http__on_socket);
   curl_multi_setopt(c->multi, CURLMOPT_SOCKETDATA, c);
   curl_multi_setopt(c->multi, CURLMOPT_TIMERFUNCTION, on_timer);
   curl_multi_setopt(c->multi, CURLMOPT_TIMERDATA, c);
@@ -1116,6 +530,7 @@ http_client_t *http_client_new(uv_loop_t *loop, const http_client_options *opt) 
   http_client_t *c = calloc(1, sizeof *c);
   if (!c) return NULL;
   c->loop = loop;
+  c->on_poll = on_poll;
   c->timer = malloc(sizeof *c->timer);
   if (!c->timer) {
     free(c);
@@ -1204,7 +619,7 @@ void http_client_free(http_client_t *c) {
     *pool = x->next;
     destroy_xfer(c, x);
   }
-  /* closes cached connections: their polls are closed by on_close_socket */
+  /* closes cached connections: their polls are closed by http__on_close_socket (http_sock.c) */
   if (c->multi) curl_multi_cleanup(c->multi);
   while (c->hosts) {
     host_q *h = c->hosts;
@@ -1217,41 +632,12 @@ void http_client_free(http_client_t *c) {
     curl_slist_free_all(l->list);
     free(l);
   }
-  if (c->byfd) {
-    int i;
-    for (i = 0; i < c->nbyfd; i++)
-      if (c->byfd[i]) drop_ctx(c, c->byfd[i]);
-    free(c->byfd);
-  }
-  while (c->url_lru) url_free(c, c->url_lru);  /* no handle uses them any more */
-  free(c->urls);
+  http__drop_sockets(c);
+  http__url_clear(c);  /* no handle uses them any more */
   uv_close((uv_handle_t *)c->timer, on_timer_close);
   uv_close((uv_handle_t *)c->qtimer, on_timer_close);
   free(c->ca_file);
   free(c);
-}
-
-/* Keeps scheme://host[:port]/first-segment: webhook URLs carry their token in the path
- * (Slack /services/T/B/TOKEN, Feishu /bot/v2/hook/TOKEN) or query, and userinfo is a password. */
-void http_url_for_log(const char *url, char *out, size_t outlen) {
-  const char *scheme_end = strstr(url, "://"), *host = url, *at, *q, *seg;
-  size_t n;
-  if (scheme_end) host = scheme_end + 3;
-  at = strchr(host, '@');
-  q = strpbrk(host, "/?#");
-  if (at && (!q || at < q)) {  /* drop user:password@ */
-    n = (size_t)(host - url);
-    snprintf(out, outlen, "%.*s%s", (int)n, url, at + 1);
-  } else {
-    snprintf(out, outlen, "%s", url);
-  }
-  q = strpbrk(out, "?#");
-  if (q) out[q - out] = '\0';
-  host = strstr(out, "://");
-  host = host ? host + 3 : out;
-  seg = strchr(host, '/');                /* the path */
-  if (seg && (seg = strchr(seg + 1, '/')) != NULL && seg[1] && (size_t)(seg - out) + 5 < outlen)
-    memcpy((char *)seg, "/...", 5);       /* only its first segment stays */
 }
 
 /* The cached list for these lines (a provider's few fixed headers), built once. */
@@ -1338,7 +724,7 @@ http_req_t *http_send(http_client_t *c, const http_request *r, http_done_cb cb, 
   http_req_t *req;
   host_q *h;
   int keep = r->reuse && !r->body && strcmp(method, "GET") == 0, now;
-  url_ent *u = keep && r->cache_url ? url_find(c, r->url) : NULL;
+  url_ent *u = keep && r->cache_url ? http__url_find(c, r->url) : NULL;
   /* a URL found among the parsed ones was checked when it was parsed */
   if ((!u && http_check_url(r->url, strlen(r->url), err)) || http_check_method(method, mlen, err))
     return NULL;
@@ -1372,7 +758,7 @@ http_req_t *http_send(http_client_t *c, const http_request *r, http_done_cb cb, 
       return NULL;
     }
     if (uncached) req->own_headers = req->list;
-    if (r->cache_url && (req->url = u ? u : url_add(c, r->url)) != NULL) req->url->users++;
+    if (r->cache_url && (req->url = u ? u : http__url_add(c, r->url)) != NULL) req->url->users++;
     /* the URL is set when the request is handed to curl: at once, or from a copy kept
      * while it waits */
     if (now ? configure_get(c, req, r->url) != 0

@@ -34,7 +34,7 @@ typedef struct jdec {
   reply_facts *f;
 } jdec;
 
-static int jdec_value(jdec *d);
+static int jdec_value_at(jdec *d);
 
 static void jdec_ws(jdec *d) {
   while (d->p < d->end && (*d->p == ' ' || *d->p == '\n' || *d->p == '\r' || *d->p == '\t'))
@@ -192,13 +192,56 @@ static int jdec_descend(jdec *d) {
   return 0;
 }
 
+/* The walk every array and object shares, d->p just after its opening bracket:
+ *   for (more = jdec_first(d, '}'); more > 0; more = jdec_more(d, '}')) { one member }
+ *   if (more < 0) return -1;
+ * Each returns 1 when a member follows (whitespace before it skipped, so a member is read
+ * with jdec_value_at), 0 when the closing bracket was reached (and consumed), -1 on
+ * malformed input. */
+static inline int jdec_first(jdec *d, unsigned char close) {
+  jdec_ws(d);
+  if (d->p < d->end && *d->p == close) {
+    d->p++;
+    return 0;
+  }
+  return 1;
+}
+
+static inline int jdec_more(jdec *d, unsigned char close) {
+  jdec_ws(d);
+  if (d->p >= d->end) return -1;
+  if (*d->p == close) {
+    d->p++;
+    return 0;
+  }
+  if (*d->p != ',') return -1;
+  d->p++;
+  jdec_ws(d);
+  return 1;
+}
+
+/* The ':' between a key and its value, with the whitespace around it. */
+static inline int jdec_colon(jdec *d) {
+  jdec_ws(d);
+  if (d->p >= d->end || *d->p != ':') return -1;
+  d->p++;
+  jdec_ws(d);
+  return 0;
+}
+
+/* The table of a slot (nil until the first flush) at s, created at its final size when its
+ * members all fit in one chunk. */
+static inline void jdec_slot_table(lua_State *L, int s, int narr, int nrec) {
+  if (lua_isnil(L, s)) {
+    lua_createtable(L, narr, nrec);
+    lua_replace(L, s);
+  }
+}
+
 /* The array's slot (nil until created) is at s; k values wait above it; n already stored. */
 static void jdec_flush_array(lua_State *L, int s, int k, lua_Integer n) {
   int j;
-  if (lua_isnil(L, s)) {
-    lua_createtable(L, k, 0);
-    lua_replace(L, s);
-  }
+  jdec_slot_table(L, s, k, 0);
   for (j = k; j >= 1; j--) lua_rawseti(L, s, n + j);
 }
 
@@ -207,39 +250,26 @@ static int jdec_sobject(jdec *d, const sch_node *node);
 /* elem: in schema mode, the node every element (an object) follows; the array gets marked. */
 static int jdec_array(jdec *d, const sch_node *elem) {
   lua_State *L = d->L;
-  int s, k = 0;
+  int s, k = 0, more;
   lua_Integer n = 0;
   if (jdec_descend(d) != 0) return -1;
   lua_pushnil(L);
   s = lua_gettop(L);
-  jdec_ws(d);
-  if (d->p < d->end && *d->p == ']') {
-    d->p++;
-  } else {
-    for (;;) {
-      if (elem) {
-        jdec_ws(d);
-        if (d->p >= d->end || *d->p != '{') return -1;
-        d->p++;
-        if (jdec_sobject(d, elem) != 0) return -1;
-      } else if (jdec_value(d) != 0) {
-        return -1;
-      }
-      if (++k == JDEC_CHUNK) {
-        jdec_flush_array(L, s, k, n);
-        n += k;
-        k = 0;
-      }
-      jdec_ws(d);
-      if (d->p >= d->end) return -1;
-      if (*d->p == ']') {
-        d->p++;
-        break;
-      }
-      if (*d->p != ',') return -1;
+  for (more = jdec_first(d, ']'); more > 0; more = jdec_more(d, ']')) {
+    if (elem) {
+      if (d->p >= d->end || *d->p != '{') return -1;
       d->p++;
+      if (jdec_sobject(d, elem) != 0) return -1;
+    } else if (jdec_value_at(d) != 0) {
+      return -1;
+    }
+    if (++k == JDEC_CHUNK) {
+      jdec_flush_array(L, s, k, n);
+      n += k;
+      k = 0;
     }
   }
+  if (more < 0) return -1;
   jdec_flush_array(L, s, k, n);
   if (elem) {
     lua_pushvalue(L, d->mark);
@@ -252,10 +282,7 @@ static int jdec_array(jdec *d, const sch_node *elem) {
 /* The object's slot is at s; k key/value pairs wait above it, set in order (last key wins). */
 static void jdec_flush_object(lua_State *L, int s, int k) {
   int j;
-  if (lua_isnil(L, s)) {
-    lua_createtable(L, 0, k);
-    lua_replace(L, s);
-  }
+  jdec_slot_table(L, s, 0, k);
   for (j = 0; j < k; j++) {
     lua_pushvalue(L, s + 1 + 2 * j);
     lua_pushvalue(L, s + 2 + 2 * j);
@@ -266,38 +293,20 @@ static void jdec_flush_object(lua_State *L, int s, int k) {
 
 static int jdec_object(jdec *d) {
   lua_State *L = d->L;
-  int s, k = 0;
+  int s, k = 0, more;
   if (jdec_descend(d) != 0) return -1;
   lua_pushnil(L);
   s = lua_gettop(L);
-  jdec_ws(d);
-  if (d->p < d->end && *d->p == '}') {
+  for (more = jdec_first(d, '}'); more > 0; more = jdec_more(d, '}')) {
+    if (d->p >= d->end || *d->p != '"') return -1;
     d->p++;
-  } else {
-    for (;;) {
-      if (d->p >= d->end || *d->p != '"') return -1;
-      d->p++;
-      if (jdec_string(d) != 0) return -1;
-      jdec_ws(d);
-      if (d->p >= d->end || *d->p != ':') return -1;
-      d->p++;
-      jdec_ws(d);
-      if (jdec_value(d) != 0) return -1;
-      if (++k == JDEC_CHUNK) {
-        jdec_flush_object(L, s, k);
-        k = 0;
-      }
-      jdec_ws(d);
-      if (d->p >= d->end) return -1;
-      if (*d->p == '}') {
-        d->p++;
-        break;
-      }
-      if (*d->p != ',') return -1;
-      d->p++;
-      jdec_ws(d);
+    if (jdec_string(d) != 0 || jdec_colon(d) != 0 || jdec_value_at(d) != 0) return -1;
+    if (++k == JDEC_CHUNK) {
+      jdec_flush_object(L, s, k);
+      k = 0;
     }
   }
+  if (more < 0) return -1;
   jdec_flush_object(L, s, k);
   d->depth--;
   return 0;
@@ -309,9 +318,8 @@ static int jdec_word(jdec *d, const char *w, size_t n) {
   return 0;
 }
 
-/* One value at d->p (whitespace before it skipped); pushes it. */
-static int jdec_value(jdec *d) {
-  jdec_ws(d);
+/* One value at d->p, where the walk stands after skipping whitespace; pushes it. */
+static int jdec_value_at(jdec *d) {
   if (d->p >= d->end) return -1;
   switch (*d->p) {
   case '{': d->p++; return jdec_object(d);
@@ -335,18 +343,20 @@ static int jdec_value(jdec *d) {
   }
 }
 
-/* Protected: (body, len) -> value, true | nil, false. */
-static int jdec_decode_k(lua_State *L) {
-  jdec d;
-  d.L = L;
-  d.p = lua_touserdata(L, 1);
-  d.end = d.p + (size_t)lua_tointeger(L, 2);
-  d.depth = 0;
-  lua_settop(L, 0);
-  if (jdec_value(&d) == 0) {
-    jdec_ws(&d);
-    if (d.p == d.end) {
-      lua_settop(L, 1);
+/* One value at d->p, whitespace before it skipped; pushes it. */
+static int jdec_value(jdec *d) {
+  jdec_ws(d);
+  return jdec_value_at(d);
+}
+
+/* The end of a protected decode (ok: the value was read and sits at stack index top):
+ * value, true when nothing but whitespace follows it, else nil, false. */
+static int jdec_done(jdec *d, int ok, int top) {
+  lua_State *L = d->L;
+  if (ok) {
+    jdec_ws(d);
+    if (d->p == d->end) {
+      lua_settop(L, top);
       lua_pushboolean(L, 1);
       return 2;
     }
@@ -357,12 +367,17 @@ static int jdec_decode_k(lua_State *L) {
   return 2;
 }
 
-int jdec_decode(lua_State *L, const char *body, size_t len) {
+/* Runs k (a protected decode of d, given as its one argument) on body: pushes the value and
+ * returns 1, or pushes nothing and returns 0 (refused input, malformed JSON, an error). */
+static int jdec_run(lua_State *L, lua_CFunction k, jdec *d, const char *body, size_t len) {
   if (!body || len == 0 || memchr(body, '\0', len) || !lua_checkstack(L, 4)) return 0;
-  lua_pushcfunction(L, jdec_decode_k);
-  lua_pushlightuserdata(L, (void *)body);
-  lua_pushinteger(L, (lua_Integer)len);
-  if (lua_pcall(L, 2, 2, 0) != LUA_OK) {
+  d->L = L;
+  d->p = (const unsigned char *)body;
+  d->end = d->p + len;
+  d->depth = 0;
+  lua_pushcfunction(L, k);
+  lua_pushlightuserdata(L, d);
+  if (lua_pcall(L, 1, 2, 0) != LUA_OK) {
     lua_pop(L, 1);
     return 0;
   }
@@ -372,6 +387,18 @@ int jdec_decode(lua_State *L, const char *body, size_t len) {
   }
   lua_pop(L, 1);
   return 1;
+}
+
+/* Protected: (jdec) -> value, true | nil, false. */
+static int jdec_decode_k(lua_State *L) {
+  jdec *d = lua_touserdata(L, 1);
+  lua_settop(L, 0);
+  return jdec_done(d, jdec_value(d) == 0, 1);
+}
+
+int jdec_decode(lua_State *L, const char *body, size_t len) {
+  jdec d;
+  return jdec_run(L, jdec_decode_k, &d, body, len);
 }
 
 /* ---- schema mode ---- */
@@ -490,7 +517,7 @@ static int jdec_check(jdec *d, const sch_field *fld, int top_level) {
  * than one chunk: a documented object with 64 members goes down the general path). */
 static int jdec_sobject(jdec *d, const sch_node *node) {
   lua_State *L = d->L;
-  int s, k = 0, pos[32], extra, names;
+  int s, k = 0, more, pos[32], extra, names;
   unsigned seen = 0;
   size_t i;
   int top_level = node == d->sch->root && d->depth == 0;
@@ -506,60 +533,43 @@ static int jdec_sobject(jdec *d, const sch_node *node) {
   names = lua_gettop(L);
   lua_pushnil(L);
   s = lua_gettop(L);
-  jdec_ws(d);
-  if (d->p < d->end && *d->p == '}') {
-    d->p++;
-  } else {
-    for (;;) {
-      const unsigned char *ks, *q;
-      const sch_field *fld;
-      int rc;
-      if (d->p >= d->end || *d->p != '"') return -1;
-      ks = q = ++d->p;
-      while (q < d->end && *q != '"' && *q != '\\') q++;
-      if (q >= d->end || *q == '\\') return -1;  /* an escaped key: general path */
-      fld = jdec_field(node, ks, (size_t)(q - ks));
-      if (fld) {
-        unsigned bit = 1u << (fld - node->fields);
-        if ((fld->flags & SCH_DERIVED) || (seen & bit)) return -1;
-        seen |= bit;
-        jdec_push_key(L, names, node, fld);
-      } else {
-        lua_pushlstring(L, (const char *)ks, (size_t)(q - ks));
-      }
-      d->p = q + 1;
-      jdec_ws(d);
-      if (d->p >= d->end || *d->p != ':') return -1;
-      d->p++;
-      jdec_ws(d);
-      if (d->p >= d->end) return -1;
-      if (fld && (fld->type == SCH_OBJECT || fld->type == SCH_ARRAY ||
-                  fld->type == SCH_STRING_OR_ARRAY) && (*d->p == '{' || *d->p == '[')) {
-        if (fld->type == SCH_OBJECT && *d->p == '{') rc = (d->p++, jdec_sobject(d, fld->child));
-        else if (fld->type != SCH_OBJECT && *d->p == '[') rc = (d->p++, jdec_array(d, fld->child));
-        else return -1;  /* an array for an object or the reverse */
-      } else {
-        rc = jdec_value(d);
-      }
-      if (rc != 0) return -1;
-      if (top_level) jdec_fact(d, ks, (size_t)(q - ks));
-      rc = fld ? jdec_check(d, fld, top_level) : 0;
-      if (rc < 0) return -1;
-      if (rc == 0) {
-        if (fld) pos[fld - node->fields] = lua_gettop(L);
-        if (++k == JDEC_CHUNK) return -1;
-      }
-      jdec_ws(d);
-      if (d->p >= d->end) return -1;
-      if (*d->p == '}') {
-        d->p++;
-        break;
-      }
-      if (*d->p != ',') return -1;
-      d->p++;
-      jdec_ws(d);
+  for (more = jdec_first(d, '}'); more > 0; more = jdec_more(d, '}')) {
+    const unsigned char *ks, *q;
+    const sch_field *fld;
+    int rc;
+    if (d->p >= d->end || *d->p != '"') return -1;
+    ks = q = ++d->p;
+    while (q < d->end && *q != '"' && *q != '\\') q++;
+    if (q >= d->end || *q == '\\') return -1;  /* an escaped key: general path */
+    fld = jdec_field(node, ks, (size_t)(q - ks));
+    if (fld) {
+      unsigned bit = 1u << (fld - node->fields);
+      if ((fld->flags & SCH_DERIVED) || (seen & bit)) return -1;
+      seen |= bit;
+      jdec_push_key(L, names, node, fld);
+    } else {
+      lua_pushlstring(L, (const char *)ks, (size_t)(q - ks));
+    }
+    d->p = q + 1;
+    if (jdec_colon(d) != 0 || d->p >= d->end) return -1;
+    if (fld && (fld->type == SCH_OBJECT || fld->type == SCH_ARRAY ||
+                fld->type == SCH_STRING_OR_ARRAY) && (*d->p == '{' || *d->p == '[')) {
+      if (fld->type == SCH_OBJECT && *d->p == '{') rc = (d->p++, jdec_sobject(d, fld->child));
+      else if (fld->type != SCH_OBJECT && *d->p == '[') rc = (d->p++, jdec_array(d, fld->child));
+      else return -1;  /* an array for an object or the reverse */
+    } else {
+      rc = jdec_value_at(d);
+    }
+    if (rc != 0) return -1;
+    if (top_level) jdec_fact(d, ks, (size_t)(q - ks));
+    rc = fld ? jdec_check(d, fld, top_level) : 0;
+    if (rc < 0) return -1;
+    if (rc == 0) {
+      if (fld) pos[fld - node->fields] = lua_gettop(L);
+      if (++k == JDEC_CHUNK) return -1;
     }
   }
+  if (more < 0) return -1;
   for (i = 0; i < node->nfields; i++)
     if ((node->fields[i].flags & SCH_REQUIRED) && !(seen & (1u << i))) return -1;
   extra = d->sch->derive ? d->sch->derive(L, node, pos, names, d->sch->ud) : 0;
@@ -570,13 +580,10 @@ static int jdec_sobject(jdec *d, const sch_node *node) {
   return 0;
 }
 
-/* Protected: (body, len, jdec with sch and f set) -> value, true | nil, false. */
+/* Protected: (jdec with sch and f set) -> value, true | nil, false. */
 static int jdec_reply_k(lua_State *L) {
-  jdec *d = lua_touserdata(L, 3);
-  d->L = L;
-  d->p = lua_touserdata(L, 1);
-  d->end = d->p + (size_t)lua_tointeger(L, 2);
-  d->depth = 0;
+  jdec *d = lua_touserdata(L, 1);
+  int ok = 0;
   lua_settop(L, 0);
   if (lua_rawgetp(L, LUA_REGISTRYINDEX, &jdec_keys_key) != LUA_TTABLE) {
     lua_pop(L, 1);
@@ -590,44 +597,22 @@ static int jdec_reply_k(lua_State *L) {
   jdec_ws(d);
   if (d->p < d->end && *d->p == '{') {
     d->p++;
-    if (jdec_sobject(d, d->sch->root) == 0) {
-      jdec_ws(d);
-      if (d->p == d->end) {
-        lua_settop(L, 3);
-        lua_pushboolean(L, 1);
-        return 2;
-      }
-    }
+    ok = jdec_sobject(d, d->sch->root) == 0;
   }
-  lua_settop(L, 0);
-  lua_pushnil(L);
-  lua_pushboolean(L, 0);
-  return 2;
+  return jdec_done(d, ok, 3);
 }
 
 int jdec_reply(lua_State *L, const char *body, size_t len, const jdec_schema *s,
                reply_facts *f) {
   jdec d;
   memset(f, 0, sizeof *f);
-  if (!body || len == 0 || memchr(body, '\0', len) || !lua_checkstack(L, 4)) return 0;
   memset(&d, 0, sizeof d);
   d.sch = s;
   d.f = f;
   f->is_json = f->is_object = 1;
-  lua_pushcfunction(L, jdec_reply_k);
-  lua_pushlightuserdata(L, (void *)body);
-  lua_pushinteger(L, (lua_Integer)len);
-  lua_pushlightuserdata(L, &d);
-  if (lua_pcall(L, 3, 2, 0) != LUA_OK) {
-    lua_pop(L, 1);
+  if (!jdec_run(L, jdec_reply_k, &d, body, len)) {
     memset(f, 0, sizeof *f);
     return 0;
   }
-  if (!lua_toboolean(L, -1)) {
-    lua_pop(L, 2);
-    memset(f, 0, sizeof *f);
-    return 0;
-  }
-  lua_pop(L, 1);
   return 1;
 }

@@ -512,6 +512,59 @@ static void test_fixtures_one_pass(void **state) {
   }
 }
 
+/* body with ws written before and after every bracket, comma and colon outside strings. */
+static char *spaced(const char *body, size_t len, const char *ws, size_t *out) {
+  size_t wl = strlen(ws), i, n = 0;
+  char *s = malloc(len * (2 * wl + 1) + 1);
+  int in_str = 0;
+  assert_non_null(s);
+  for (i = 0; i < len; i++) {
+    char c = body[i];
+    int sep = !in_str && strchr("{}[],:", c) != NULL;
+    if (sep) memcpy(s + n, ws, wl), n += wl;
+    s[n++] = c;
+    if (sep) memcpy(s + n, ws, wl), n += wl;
+    if (in_str && c == '\\' && i + 1 < len) s[n++] = body[++i];  /* an escaped byte */
+    else if (c == '"') in_str = !in_str;
+  }
+  s[n] = '\0';
+  *out = n;
+  return s;
+}
+
+/* The walk shared by arrays, objects and schema objects (jdec_first/jdec_more/jdec_colon):
+ * whitespace around every separator changes nothing, on either path, and a documented reply
+ * written that way still takes the one-pass path. */
+static void test_walk_whitespace(void **state) {
+  static const struct { const char *name; int prov; } take[] = {
+    {"agora_200_mix_json.json", LNORM_AGORA}, {"agora_200_individual_json.json", LNORM_AGORA},
+    {"qc_200_success.json", LNORM_QINGCLOUD}, {"qc_200_string_numbers.json", LNORM_QINGCLOUD},
+  };
+  static const char *const ws[] = {"", " ", "\n\t", "\r\n  "};
+  lua_State *L = *state;
+  size_t i, j;
+  for (i = 0; i < sizeof take / sizeof take[0]; i++) {
+    size_t len;
+    char *body = read_fixture(take[i].name, &len);
+    for (j = 0; j < sizeof ws / sizeof ws[0]; j++) {
+      size_t slen;
+      char *s = spaced(body, len, ws[j], &slen);
+      reply_facts f;
+      int top = lua_gettop(L);
+      differ(L, s, slen);
+      if (lnorm_reply(L, s, slen, take[i].prov, &f) != 1) {
+        fprintf(stderr, "%s with \"%s\" around separators left the one-pass path\n",
+                take[i].name, ws[j]);
+        fail();
+      }
+      lua_settop(L, top);
+      differ(L, s, slen - 1);  /* cut before its last bracket: refused by both */
+      free(s);
+    }
+    free(body);
+  }
+}
+
 /* Measurement mode (docs/performance.md): JDEC_BENCH=<fixture> JDEC_PATH=old|new JDEC_N=<n>
  * runs what call.c does with a reply (decode, facts, provider pass) n times and prints the
  * best of 5 wall times per reply. Not a test: run by hand, under callgrind for Ir counts. */
@@ -558,6 +611,7 @@ int main(void) {
     cmocka_unit_test_setup_teardown(test_generated, setup, teardown),
     cmocka_unit_test_setup_teardown(test_schema_replies, setup, teardown),
     cmocka_unit_test_setup_teardown(test_fixtures_one_pass, setup, teardown),
+    cmocka_unit_test_setup_teardown(test_walk_whitespace, setup, teardown),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
