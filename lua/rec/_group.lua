@@ -252,7 +252,7 @@ function M.take(out, s, row, a, t)
 end
 
 -- Sends one message for group g; true when the receiver took it.
-local function send(out, s, g, status, members)
+local function send(out, s, g, status, members, t)
   table.sort(members, function(x, y)
     if x.since ~= y.since then return x.since < y.since end
     return x.name < y.name
@@ -282,7 +282,7 @@ local function send(out, s, g, status, members)
   if type(err) == "table" and err.kind == "cancelled" then return nil, "cancelled" end
   g.tries = g.tries + 1
   local wait = math.min(out.retry_base * 2 ^ (g.tries - 1), out.retry_max)
-  g.next_try = rec.time() + wait
+  g.next_try = t + wait
   out.failed_attempts = out.failed_attempts + 1
   rec.log.warn("outbox: delivery of group %s to %s failed (attempt %d, next in %gs): %s",
                msg.alert_id, g.dest, g.tries, wait, tostring(err))
@@ -359,7 +359,7 @@ function M.flush(out, down, t)
                            and t >= g.sent + (s.group or out.group)["repeat"]
         local ok, did = true, false
         if #firing > 0 or (repeat_due and #all_firing > 0) then
-          ok = send(out, s, g, "firing", all_firing)
+          ok = send(out, s, g, "firing", all_firing, t)
           if ok then
             for _, m in ipairs(all_firing) do m.notified = true end
             sent, did = sent + 1, true
@@ -367,7 +367,7 @@ function M.flush(out, down, t)
         end
         local sr = #resolves > 0 and (s.send_resolved == true or (s.send_resolved == nil and g.alertname == "WatcherSilent"))
         if ok and sr then
-          ok = send(out, s, g, "resolved", resolves)
+          ok = send(out, s, g, "resolved", resolves, t)
           if ok then sent, did = sent + 1, true end
         end
         if ok == nil then return sent end   -- cancelled: the engine is stopping
