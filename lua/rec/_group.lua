@@ -32,6 +32,7 @@ local M = {}
 local PREFIX = "rec/group/"
 local CHAT = { webhook = true, dingtalk = true, wecom = true, feishu = true, slack = true }
 M.CHAT = CHAT
+local held_by = setmetatable({}, { __mode = "k" })   -- outbox -> alerts a silence holds
 local NAMED = 5   -- members named in a group message; a count for the rest
 
 ---------------------------------------------------------------------------- options
@@ -183,9 +184,12 @@ local function save(db, g)
   return db:set(g.key, assert(rec.json.encode(copy)))
 end
 
-local function count(out, result)
+-- recwatch_alerts_total{destination,result}: silenced, grouped, failed (a group message)
+local function count(out, dest, result)
   out.group_counts = out.group_counts or {}
   out.group_counts[result] = (out.group_counts[result] or 0) + 1
+  local f = rec.metrics and rec.metrics._alert
+  if f then f(dest, result) end
 end
 
 -- The deliverer's question for a row about to go to sender s: true when it is taken here
@@ -224,7 +228,7 @@ function M.take(out, s, row, a, t)
     else
       m.resolved = t
       m.resolve_text = a.text
-      m.resolve_id = row.id
+      m.resolve_id = a.alert_id
     end
   else
     m = { id = row.id, text = a.text or "", name = member_name(l, a), since = t,
@@ -242,11 +246,11 @@ function M.take(out, s, row, a, t)
   if not ok then error(err, 0) end
   st.groups[key] = g
   if sil then
-    count(out, "silenced")
+    count(out, row.dest, "silenced")
     rec.log.info("alert %s to %s silenced by %s until %s (%s)", row.id, row.dest, sil.id,
                  os.date("!%Y-%m-%dT%H:%M:%SZ", math.floor(sil.ends_at)), sil.comment or "")
   else
-    count(out, "grouped")
+    count(out, row.dest, "grouped")
   end
   return true
 end
@@ -284,6 +288,7 @@ local function send(out, s, g, status, members, t)
   local wait = math.min(out.retry_base * 2 ^ (g.tries - 1), out.retry_max)
   g.next_try = t + wait
   out.failed_attempts = out.failed_attempts + 1
+  count(out, g.dest, "failed")
   rec.log.warn("outbox: delivery of group %s to %s failed (attempt %d, next in %gs): %s",
                msg.alert_id, g.dest, g.tries, wait, tostring(err))
   return false
@@ -332,13 +337,7 @@ end
 -- Sends every group that is due at t. down: senders that failed in this pass. Returns the
 -- messages sent and when the next group is due (nil: none waits).
 function M.flush(out, down, t)
-  local st = out._group_state
-  if not st then
-    -- nothing taken yet in this process; a group left by a previous run is read once
-    if out._group_loaded then return 0 end
-    out._group_loaded = true
-    st = state_of(out)
-  end
+  local st = state_of(out)   -- read once: a group left by a previous run goes on
   local sent, nxt = 0, nil
   for key, g in pairs(st.groups) do
     local s = out.senders[g.dest]
@@ -396,6 +395,18 @@ function M.flush(out, down, t)
   end
   local sn = silence.next_change(out.db, t)
   if sn and next(st.groups) and (not nxt or sn < nxt) then nxt = sn end
+  if silence.any(out.db) then
+    local held = 0
+    for _, g in pairs(st.groups) do
+      for _, m in pairs(g.members) do
+        if not m.resolved and silence.match(out.db, m.labels, t) then held = held + 1 end
+      end
+    end
+    held_by[out] = held
+    local all = 0
+    for _, n in pairs(held_by) do all = all + n end
+    silence.publish(t, all)
+  end
   return sent, nxt
 end
 

@@ -223,6 +223,7 @@ function M.add(db, o, where, level)
   db:set(PREFIX .. s.id, assert(rec.json.encode(plain(s))))
   c[s.id] = s
   M.prune(db, t)
+  M.publish(t)
   return s
 end
 
@@ -238,6 +239,7 @@ function M.expire(db, id)
   if copy.starts_at > t then copy.starts_at = t ; copy.ends_at = t end
   db:set(PREFIX .. id, assert(rec.json.encode(copy)))
   s.ends_at, s.starts_at = copy.ends_at, copy.starts_at
+  M.publish(t)
   return true
 end
 
@@ -297,6 +299,18 @@ function M.next_change(db, t)
     end
   end
   return n
+end
+
+-- recwatch_silences_active and recwatch_alerts_held (and /status "alerts"): set when they
+-- change. held: the alerts a silence holds now (rec._group counts them); nil keeps the last.
+local last_active, last_held = -1, 0
+function M.publish(t, held)
+  held = held or last_held
+  local active = M.active_count(t or rec.time())
+  if active == last_active and held == last_held then return end
+  last_active, last_held = active, held
+  local f = rec.metrics and rec.metrics._silences
+  if f then f(active, held) end
 end
 
 -- Active silences at t, over every state file open in this process.

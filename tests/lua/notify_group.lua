@@ -65,7 +65,10 @@ assert(not silence.match(db, { channel = "room-7", alertname = "WatcherSilent" }
 assert(not silence.match(db, { channel = "room-7", alertname = "RecordingFailed" }, now + 3601), "over after its end")
 assert(silence.active_count(now + 10) == 1)
 assert(db:get("rec/silence/" .. sid):find('"comment":"maintenance"', 1, true), "kept in the state store")
+assert(rec.metrics.text():find("\nrecwatch_silences_active 1\n", 1, true), "the gauge counts it")
+assert(rec.json.decode(rec.health.status()).alerts.silences_active == 1, "/status shows it")
 assert(notify.expire(sid, { db = db }) == true)
+assert(rec.metrics.text():find("\nrecwatch_silences_active 0\n", 1, true), "expired: not active")
 assert(notify.silences{ db = db }[1].state == "expired")
 assert(not silence.match(db, { channel = "room-7", alertname = "RecordingFailed" }, rec.time() + 1))
 local ok, why = notify.expire("s-nope", { db = db })
@@ -137,6 +140,9 @@ fail_next = 1
 local n = #got
 assert(flush(T0 + 509.5) == 0 and #got == n and out.failed_attempts == 1, "the attempt failed")
 assert(flush(T0 + 510) == 0, "backoff (2 s) not over")
+assert(rec.metrics.text():find('recwatch_alerts_total{state="failed"} 1', 1, true)
+       or rec.metrics.text():find('recwatch_alerts_total{destination="chat",result="failed"} 1', 1, true),
+       "the failed group message is counted")
 assert(flush(T0 + 511.6) == 1 and got[#got].count == 4, "sent on the retry: c1, c3, c4, c5")
 
 -- send_resolved = false: the resolve ends the alert without a message; repeat = false: no repeats

@@ -85,7 +85,7 @@ T.case("a silence holds through its window; the alert comes after it while the f
   -- room-7 silenced for 60 s from the start; QingCloud down from 30 s for 60 s (stale at 50 s)
   t:scenario(outage())
   local p = t:start(STORM, { "--rooms", "3", "--for", "120", "--silence-for", "80",
-                             "--silence-match", "watcher=~.*/room-2" })
+                             "--silence-match", "watcher=~.*/room-2", "--report-at", "70" })
   t:advance(140)
   t:eq(p:exited(), 0)
   local hooks = t:webhooks()
@@ -97,6 +97,13 @@ T.case("a silence holds through its window; the alert comes after it while the f
   t:ok(silent[3].text:find("qc/room-2", 1, true) ~= nil, "room-2's comes last: " .. silent[3].text)
   t:ok(at[3] >= 80, ("room-2's alert after the silence ended: %.1f s"):format(at[3] or -1))
   t:ok(#t:logs("silenced by s%-") >= 1, "the silenced alert is recorded in the log")
+  -- counted, and shown in /status while held; nothing held once the silence is over
+  local reports = t:logs("report status")
+  t:eq(#reports, 2)
+  t:ok(reports[1]:find("silences_active=1 held=1", 1, true), reports[1])
+  t:ok(reports[2]:find("silences_active=0 held=0", 1, true), reports[2])
+  local silenced = t:logs('report metric recwatch_alerts_total{.*"silenced"}')
+  t:ok(#silenced >= 1 and silenced[#silenced]:match(" 1$"), "one alert silenced: " .. (silenced[#silenced] or "none"))
 end)
 
 T.case("a silence that outlasts the failure: nothing is sent, neither firing nor resolve", function(t)
