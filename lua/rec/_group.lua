@@ -33,13 +33,17 @@ local PREFIX = "rec/group/"
 local CHAT = { webhook = true, dingtalk = true, wecom = true, feishu = true, slack = true }
 M.CHAT = CHAT
 local held_by = setmetatable({}, { __mode = "k" })   -- outbox -> alerts a silence holds
-local NAMED = 5   -- members named in a group message; a count for the rest
+local NAMED = 5
+-- A sent alert stays in its group (for repeats, and to know its resolve) this long after it
+-- began, then leaves it quietly: most recording alerts are events that never resolve, and
+-- Alertmanager too forgets an alert that is not re-posted.
+M.HOLD = 86400   -- members named in a group message; a count for the rest
 
 ---------------------------------------------------------------------------- options
 
--- Checks a group option; returns it normalised (nil when off).
+-- Checks a group option; returns it normalised (nil or false when off).
 function M.check(g, where, level)
-  if g == nil or g == false then return nil end
+  if g == nil or g == false then return g end   -- false: off for this sender, whatever the outbox says
   level = (level or 1) + 1
   if g == true then g = {} end
   if type(g) ~= "table" then error(where .. ": 'group' is a table { by=, wait=, interval=, repeat= } or true", level) end
@@ -74,6 +78,13 @@ end
 function M.check_resolved(v, where, level)
   if v ~= nil and type(v) ~= "boolean" then error(where .. ": 'send_resolved' is true or false", (level or 1) + 1) end
   return v
+end
+
+-- The grouping of sender s in outbox out: its own, else the outbox's (chat senders only).
+local function cfg_of(out, s)
+  if not CHAT[s.kind] then return nil end
+  if s.group ~= nil then return s.group or nil end
+  return out.group or nil
 end
 
 ---------------------------------------------------------------------------- an alert's labels
@@ -167,9 +178,9 @@ local function state_of(out)
   if st then return st end
   st = { groups = {} }   -- storage key -> group
   for k, v in pairs(out.db:keys(PREFIX)) do
-    local dest = k:sub(#PREFIX + 1):match("^(.-)/")
     local ok, g = pcall(rec.json.decode, v)
-    if dest and out.senders[dest] and ok and type(g) == "table" and type(g.members) == "table" then
+    local dest = ok and type(g) == "table" and g.dest
+    if type(dest) == "string" and out.senders[dest] and type(g.members) == "table" then
       g.key, g.dest, g.tries = k, dest, 0
       st.groups[k] = g
     end
@@ -180,7 +191,7 @@ end
 
 local function save(db, g)
   local copy = {}
-  for k, v in pairs(g) do if k ~= "key" and k ~= "dest" and k ~= "tries" and k ~= "next_try" then copy[k] = v end end
+  for k, v in pairs(g) do if k ~= "key" and k ~= "tries" and k ~= "next_try" then copy[k] = v end end
   return db:set(g.key, assert(rec.json.encode(copy)))
 end
 
@@ -195,7 +206,7 @@ end
 -- The deliverer's question for a row about to go to sender s: true when it is taken here
 -- (a group, a silence, or a resolve this sender does not send), false to send it as today.
 function M.take(out, s, row, a, t)
-  local cfg = CHAT[s.kind] and (s.group or out.group) or nil
+  local cfg = cfg_of(out, s)
   local resolved = M.is_resolved(a)
   local l, sil
   if cfg or silence.any(out.db) then
@@ -214,6 +225,15 @@ function M.take(out, s, row, a, t)
   local by = cfg and cfg.by or "..."
   local key = PREFIX .. row.dest .. "/" .. group_key(by, l, ident(a, l))
   local g = st.groups[key]
+  if resolved and not cfg and not (g and g.members[ident(a, l)]) then
+    -- the resolve of an alert that was sent (nothing holds it): a silence does not hide
+    -- that it is over
+    if CHAT[s.kind] and not wants_resolved(s, a) then
+      out.db:delivered(row.id, row.dest)
+      return true
+    end
+    return false
+  end
   local new = not g
   if new then
     g = { key = key, dest = row.dest, first = t, members = {}, seq = 0, tries = 0,
@@ -239,12 +259,13 @@ function M.take(out, s, row, a, t)
     out.db:delivered(row.id, row.dest)   -- a resolve with nothing to resolve
     return true
   end
+  local empty = next(g.members) == nil   -- its last member resolved before it was sent
   local ok, err = out.db:transaction(function(db)
     db:delivered(row.id, row.dest)
-    save(db, g)
+    if empty then db:set(key, nil) else save(db, g) end
   end)
   if not ok then error(err, 0) end
-  st.groups[key] = g
+  st.groups[key] = not empty and g or nil
   if sil then
     count(out, row.dest, "silenced")
     rec.log.info("alert %s to %s silenced by %s until %s (%s)", row.id, row.dest, sil.id,
@@ -296,7 +317,7 @@ end
 
 -- When g is next due (nil: nothing to send until something joins it).
 local function due(out, g, s, t)
-  local cfg = s.group or out.group
+  local cfg = cfg_of(out, s)
   local interval = cfg and cfg.interval or 0
   local rpt = cfg and cfg["repeat"] or false
   if g.next_try and g.next_try > t then return g.next_try end
@@ -354,8 +375,8 @@ function M.flush(out, down, t)
           end
           m._id = id
         end
-        local repeat_due = g.sent and (s.group or out.group) and (s.group or out.group)["repeat"]
-                           and t >= g.sent + (s.group or out.group)["repeat"]
+        local cfg = cfg_of(out, s)
+        local repeat_due = g.sent and cfg and cfg["repeat"] and t >= g.sent + cfg["repeat"]
         local ok, did = true, false
         if #firing > 0 or (repeat_due and #all_firing > 0) then
           ok = send(out, s, g, "firing", all_firing, t)
@@ -372,7 +393,12 @@ function M.flush(out, down, t)
         if ok == nil then return sent end   -- cancelled: the engine is stopping
         if ok then
           for _, m in ipairs(resolves) do g.members[m._id] = nil end
-          for _, m in pairs(g.members) do m._id = nil end
+          for id, m in pairs(g.members) do
+            m._id = nil
+            -- held by a silence only (no grouping): done once sent; a later resolve goes
+            -- the usual way. Grouped: kept for repeats and its resolve, up to HOLD
+            if m.notified and (not cfg or t - m.since > M.HOLD) then g.members[id] = nil end
+          end
           if did then g.seq, g.sent = g.seq + 1, t end
           g.tries, g.next_try = 0, nil
           local okw, err

@@ -166,6 +166,39 @@ assert(group.flush(out2, {}, T0 + 610) == 0)
 assert(group.flush(out2, {}, T0 + 629.5) == 1 and got[#got].text == "failure " .. seq, "the reloaded group is sent")
 assert(#got == n + 1)
 
+-- silences on a sender without grouping: the alert is held as a group of its own
+local sdb = store.open(os.tmpname())
+local hold = sink("hold", {})
+local sout = { db = sdb, senders = { hold = hold }, every = 0.5, retry_base = 2, retry_max = 60,
+               failed_attempts = 0, group = { by = { "alertname" }, wait = 30, interval = 60 } }
+assert(group.take(sout, notify.log{ name = "hold" }, { id = "l1", dest = "hold" }, { text = "x", alert_id = "l1" }, T0) == false,
+       "the log sender is never grouped")
+hold.group = false   -- this sender opts out of the outbox's grouping
+local rt = rec.time()
+notify.silence{ match = { "channel=~room-[0-9]+" }, starts = rt, ["for"] = 100, db = sdb }
+local function stake(id, fields, t)
+  local a = { text = "t " .. id, alert_id = id }
+  for k, v in pairs(fields) do a[k] = v end
+  return group.take(sout, hold, { id = id, dest = "hold" }, a, t)
+end
+assert(stake("h1", { channel = "room-1" }, rt + 1) == true, "silenced: taken")
+assert(stake("h2", { channel = "other" }, rt + 1) == false, "not silenced, not grouped: sent as before")
+n = #got
+assert(group.flush(sout, {}, rt + 50) == 0 and #got == n, "held through the silence")
+assert(group.flush(sout, {}, rt + 100) == 1 and got[#got].alert_id == "h1", "sent when it ends")
+-- silenced, then resolved inside the silence: nothing sent, nothing left in the store
+notify.silence{ match = { channel = "room-2" }, starts = rt, ["for"] = 1000, db = sdb }
+assert(stake("h3", { channel = "room-2" }, rt + 200) == true)
+assert(next(sdb:keys("rec/group/")) ~= nil)
+assert(stake("h3/resolved", { channel = "room-2", alert_id = "h3", status = "resolved" }, rt + 210) == true)
+assert(next(sdb:keys("rec/group/")) == nil, "the held alert ended without a message")
+-- the resolve of an alert that was sent before the silence is not hidden by it
+hold.send_resolved = true
+assert(stake("h4/resolved", { channel = "room-2", alert_id = "h4", status = "resolved" }, rt + 220) == false,
+       "sent by the deliverer as usual")
+n = #got
+assert(group.flush(sout, {}, rt + 2000) == 0 and #got == n)
+
 -- an outbox without grouping or silences leaves every row to the deliverer as before
 local plain = { db = store.open(os.tmpname()), senders = {}, every = 1 }
 local ps = notify.slack{ url = "http://x" }
