@@ -199,7 +199,8 @@ end
 local function count(out, dest, result)
   out.group_counts = out.group_counts or {}
   out.group_counts[result] = (out.group_counts[result] or 0) + 1
-  local f = rec.metrics and rec.metrics._alert
+  -- the outbox's per-destination family when the runtime has it, else recwatch_alerts_total
+  local f = rec.metrics and (rec.metrics.alert_result or rec.metrics._alert)
   if f then f(dest, result) end
 end
 

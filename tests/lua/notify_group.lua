@@ -141,7 +141,7 @@ local n = #got
 assert(flush(T0 + 509.5) == 0 and #got == n and out.failed_attempts == 1, "the attempt failed")
 assert(flush(T0 + 510) == 0, "backoff (2 s) not over")
 assert(rec.metrics.text():find('recwatch_alerts_total{state="failed"} 1', 1, true)
-       or rec.metrics.text():find('recwatch_alerts_total{destination="chat",result="failed"} 1', 1, true),
+       or rec.metrics.text():find('recwatch_alert_results_total{destination="chat",result="failed"} 1', 1, true),
        "the failed group message is counted")
 assert(flush(T0 + 511.6) == 1 and got[#got].count == 4, "sent on the retry: c1, c3, c4, c5")
 

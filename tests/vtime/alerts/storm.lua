@@ -15,7 +15,7 @@ local opt = require("rec.args").parse(arg, {
 -- the alert figures as /metrics and /status show them: "report <what>" log lines
 local function report()
   for line in rec.metrics.text():gmatch("[^\n]+") do
-    if line:match("^recwatch_alerts_total") or line:match("^recwatch_silences_active")
+    if line:match("^recwatch_alerts_total") or line:match("^recwatch_alert_results_total") or line:match("^recwatch_silences_active")
        or line:match("^recwatch_alerts_held") then
       rec.log.info("report metric %s", line)
     end
