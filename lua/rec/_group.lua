@@ -301,6 +301,9 @@ local function send(out, s, g, status, members, t)
   local okc, ok, err = pcall(s.send, s, msg)
   if not okc then ok, err = nil, ok end
   if ok then
+    -- a group message sent (only in the per-destination family: recwatch_alerts_total
+    -- counted its rows as delivered when the group took them)
+    if rec.metrics and rec.metrics.alert_result then rec.metrics.alert_result(g.dest, "sent") end
     rec.log.info("ALERT delivered to %s [%s]: %s", g.dest, msg.alert_id, tostring(msg.text),
                  { alert_id = msg.alert_id, kind = s.kind, dest = g.dest, count = #members })
     return true
