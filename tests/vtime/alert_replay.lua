@@ -3,7 +3,7 @@
 -- would) through a sender of another name, whose outbox row for it is new: only the kept
 -- state of the alert can stop it. Through an outbox to the simulator's webhook sink.
 local notify = require "rec.notify"
-local out = notify.outbox{ to = notify.from_env{ name = arg[1] == "replay" and "replayed" or nil }, every = 1 }
+local out = notify.outbox{ to = notify.from_env{ name = arg[1] == "replay" and "replayed" or nil, send_resolved = true }, every = 1 }
 if arg[1] == "fire-resolve" then
   out:alert{ key = "disk-full", text = "disk full", labels = { host = "rec-1" } }
   rec.sleep(60)
