@@ -32,6 +32,9 @@ int lrec_open(lua_State *L, engine_t *e) {
   lua_setfield(L, -2, "version");
   llog_open(L);
   lutil_open(L);
+  ljsonlib_open(L);
+  lcrypto_open(L);
+  lstatus_open(L);
   lops_open(L);
   lua_pushvalue(L, -1);
   lua_setglobal(L, "rec");

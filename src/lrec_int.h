@@ -55,9 +55,11 @@ void ltask_open(lua_State *L);
 void lhttp_open(lua_State *L);    /* rec.http */
 /* rec.log; string.format in the registry as "rec.format", which rec.log formats with */
 void llog_open(lua_State *L);
-/* rec.secret, excerpt, safe_id; rec.json (its encoder in the registry as "rec.json.encode",
- * which rec.http's json= uses); rec.crypto; rec.qingcloud and rec.agora (status names) */
-void lutil_open(lua_State *L);
+void lutil_open(lua_State *L);     /* rec.secret, excerpt, safe_id */
+/* rec.json (its encoder in the registry as "rec.json.encode", which rec.http's json= uses) */
+void ljsonlib_open(lua_State *L);
+void lcrypto_open(lua_State *L);   /* rec.crypto */
+void lstatus_open(lua_State *L);   /* rec.qingcloud, rec.agora: status names, failed statuses */
 
 /* lsearch.c: puts the searcher of the modules of lua/ built into the binary second in
  * package.searchers: after preload, before the file system. Touches no `rec` table. */
