@@ -5,6 +5,7 @@
 #include <math.h>
 #include <string.h>
 #include "engine.h"
+#include "lalerts.h"
 #include "lops.h"
 #include "metrics.h"
 #include "ops.h"
@@ -231,6 +232,7 @@ void lops_open(lua_State *L) {
   luaL_newlib(L, mf);
   lua_pushinteger(L, METRICS_MAX_SERIES);
   lua_setfield(L, -2, "max_series");
+  lalerts_open(L);  /* rec.metrics._alert, ._silences: rec.notify's alert figures */
   lua_setfield(L, -2, "metrics");
   luaL_newlib(L, hf);
   lua_setfield(L, -2, "health");

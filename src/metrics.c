@@ -653,6 +653,12 @@ const metrics_builtin_t *metrics_builtin(void) {
                                  "Tasks in provider replies that could not be read, by the "
                                  "first field in the way (the rest of the reply was used).",
                                  "provider", "field", NULL, 0);
+  b->silences_active = reg(METRIC_GAUGE, "recwatch_silences_active",
+                                "Silences in force now (rec.notify), over the state files open.",
+                                NULL, NULL, NULL, 0);
+  b->alerts_held = reg(METRIC_GAUGE, "recwatch_alerts_held",
+                            "Alerts a silence holds now (recorded, not sent; sent when it ends "
+                            "while they still fire).", NULL, NULL, NULL, 0);
 #ifdef RECWATCH_VERSION
   metrics_set1(b->build_info, RECWATCH_VERSION, 1);
 #endif
@@ -672,6 +678,8 @@ const metrics_builtin_t *metrics_builtin(void) {
     metrics_inc1(b->listener_refused, "/metrics", 0);
     metrics_inc1(b->listener_refused, "/status", 0);
     metrics_set1(b->listener_queued, NULL, 0);
+    metrics_set1(b->silences_active, NULL, 0);
+    metrics_set1(b->alerts_held, NULL, 0);
   }
   atomic_store_explicit(&R->builtin_done, 1, memory_order_release);
   uv_mutex_unlock(&R->builtin_mu);

@@ -686,6 +686,8 @@ static void build_status(engine_t *e, sbuf *b, char *reason, size_t reasonlen) {
             metrics_get(mb->pacing_queue, ag), cfg->agora.rate,
             metrics_get(mb->pacing_queue, qc), cfg->qc.rate);
   add_str(b, "listen", ops_listen_url());
+  sbuf_addf(b, ",\"alerts\":{\"silences_active\":%.0f,\"held\":%.0f}",  /* rec.notify's */
+            metrics_get(mb->silences_active, none), metrics_get(mb->alerts_held, none));
   sbuf_adds(b, ",\"watchers\":[");
   for (w = ops.watchers; w; w = w->next) {
     const char *st;

@@ -14,6 +14,8 @@
 local rec = rec or require "rec"
 local batch = require "rec._batch"
 local opts = require "rec._opts"
+local group = require "rec._group"
+local silence = require "rec._silence"
 
 local notify = {}
 local crypto = rec.crypto
@@ -88,11 +90,11 @@ function Sender:__tostring() return "notify sender " .. self.name end
 -- Webhook URLs carry their token (access_token=, key=, or a path segment): the URL and the
 -- signing secret are registered as secrets, so no log line or error message shows them.
 local SENDER_KEYS = {
-  webhook = { "url", "name", "timeout", "show_id", "headers" },
-  dingtalk = { "url", "secret", "name", "timeout", "show_id" },
-  wecom = { "url", "name", "timeout", "show_id" },
-  feishu = { "url", "secret", "name", "timeout", "show_id" },
-  slack = { "url", "name", "timeout", "show_id" },
+  webhook = { "url", "name", "timeout", "show_id", "headers", "group", "send_resolved" },
+  dingtalk = { "url", "secret", "name", "timeout", "show_id", "group", "send_resolved" },
+  wecom = { "url", "name", "timeout", "show_id", "group", "send_resolved" },
+  feishu = { "url", "secret", "name", "timeout", "show_id", "group", "send_resolved" },
+  slack = { "url", "name", "timeout", "show_id", "group", "send_resolved" },
   log = { "name" },
 }
 
@@ -105,8 +107,11 @@ local function sender(kind, o, fn)
   if kind ~= "log" and type(o.url) ~= "string" then
     error(("notify.%s: 'url' is required"):format(kind), 3)
   end
+  local where = "notify." .. (kind == "webhook" and "webhook_sender" or kind)
   return setmetatable({ kind = kind, name = o.name or kind, url = o.url, secret = o.secret,
-                        timeout = o.timeout, show_id = o.show_id, _send = fn, opts = o }, Sender)
+                        timeout = o.timeout, show_id = o.show_id, _send = fn, opts = o,
+                        group = group.check(o.group, where, 3),
+                        send_resolved = group.check_resolved(o.send_resolved, where, 3) }, Sender)
 end
 
 -- Plain JSON webhook: the alert table as is (text, alert_id, and any fields you gave).
@@ -244,8 +249,8 @@ end
 --   deliverer task now) }
 function notify.outbox(o)
   o = o or {}
-  opts.check(o, { "to", "db", "every", "retry_base", "retry_max", "batch", "keep", "start" },
-             "notify.outbox", 2)
+  opts.check(o, { "to", "db", "every", "retry_base", "retry_max", "batch", "keep", "start",
+                  "group" }, "notify.outbox", 2)
   local to = o.to or notify.log()
   if getmetatable(to) == Sender then to = { to } end
   local self = setmetatable({
@@ -255,6 +260,7 @@ function notify.outbox(o)
     batch = o.batch or 50, keep = o.keep, stopped = false, delivered = 0, failed_attempts = 0,
     wake = rec.event(),
     sent = {},   -- "id\0dest" -> true: sent, not yet recorded as delivered (the store failed)
+    group = group.check(o.group, "notify.outbox", 2),  -- the chat senders' default (rec._group)
   }, Outbox)
   for _, s in ipairs(to) do
     if self.senders[s.name] then error("notify.outbox: two senders named '" .. s.name .. "'", 2) end
@@ -345,6 +351,7 @@ end
 function Outbox:drain()
   record_sent(self)
   local rows = self.db:pending(self.batch)
+  local t = rec.time()  -- grouping/silence hook
   local down = {}   -- a sender that failed is skipped for the rest of this pass
   local n = 0
   for _, row in ipairs(rows) do
@@ -362,6 +369,8 @@ function Outbox:drain()
       local okd, a = pcall(rec.json.decode, row.payload)
       if not okd or type(a) ~= "table" then a = { text = row.payload } end
       a.alert_id = row.id
+      -- grouping/silence hook: a row a group or a silence takes is sent by group.flush
+      if group.take(self, s, row, a, t) then goto next_row end
       local okc, ok, err = pcall(s.send, s, a)
       if not okc then ok, err = nil, err_of(ok) end
       if not ok and type(err) == "table" and err.kind == "cancelled" then
@@ -387,7 +396,9 @@ function Outbox:drain()
         self.db:attempt_failed(row.id, row.dest, rec.time() + wait, tostring(err))
       end
     end
+    ::next_row::
   end
+  n = n + group.flush(self, down, t)  -- grouping/silence hook: the groups due now
   return n, (self.db:counts())
 end
 
@@ -443,6 +454,48 @@ end
 function Outbox:stop()
   self.stopped = true
   self.wake:set()
+end
+
+---------------------------------------------------------------------------- silences
+
+-- notify.silence{ match = { channel = "room-7", "severity!=info", "alertname=~Watcher.*" },
+--   ["for"] = seconds | ends = unix time, starts = unix time (default now), author =,
+--   comment =, db = store (default: the state file) } -> id. Every outbox on that state file
+-- holds the alerts it matches (rec._silence, rec._group): recorded, not sent, and sent when
+-- the silence ends if they still fire.
+function notify.silence(o)
+  if type(o) ~= "table" then error("notify.silence takes a table", 2) end
+  opts.check(o, { "match", "for", "ends", "starts", "author", "comment", "db" }, "notify.silence", 2)
+  local db = o.db or require("rec.store").open()
+  local s = silence.add(db, o, "notify.silence", 2)
+  rec.log.info("silence %s added until %s by %s: %s (%s)", s.id,
+               os.date("!%Y-%m-%dT%H:%M:%SZ", math.floor(s.ends_at)), s.author ~= "" and s.author or "-",
+               notify.matchers_text(s.matchers), s.comment)
+  return s.id
+end
+
+-- "channel=room-7, severity!=info": matchers as text.
+function notify.matchers_text(list)
+  local parts = {}
+  for i, m in ipairs(list) do parts[i] = m.name .. m.op .. m.value end
+  return table.concat(parts, ", ")
+end
+
+-- notify.silences([{ db = store }]) -> list of { id, matchers, starts_at, ends_at, author,
+-- comment, created_at, state = "pending" | "active" | "expired" }, newest first.
+function notify.silences(o)
+  o = o or {}
+  opts.check(o, { "db" }, "notify.silences", 2)
+  return silence.list(o.db or require("rec.store").open())
+end
+
+-- notify.expire(id [, { db = store }]) -> true | nil, why: ends a silence now.
+function notify.expire(id, o)
+  o = o or {}
+  opts.check(o, { "db" }, "notify.expire", 2)
+  local ok, why = silence.expire(o.db or require("rec.store").open(), id)
+  if ok then rec.log.info("silence %s expired", tostring(id)) end
+  return ok, why
 end
 
 ---------------------------------------------------------------------------- heartbeat
