@@ -376,9 +376,14 @@ static int cmd_query(int argc, char **argv) {
   return i;
 }
 
-/* `recwatch silence ...`: the embedded rec.cli.silence, which owns its usage. */
+/* `recwatch silence ...`: the embedded rec.cli.silence, which owns its usage. It talks to
+ * the service directly: a proxy from the environment would be handed the admin token. */
 static int cmd_silence(int argc, char **argv) {
+  static const char *const proxies[] = {"http_proxy", "HTTP_PROXY", "https_proxy",
+                                        "HTTPS_PROXY", "all_proxy", "ALL_PROXY", NULL};
   run_opts o;
+  size_t k;
+  for (k = 0; proxies[k]; k++) unsetenv(proxies[k]);
   memset(&o, 0, sizeof o);
   o.until = -1;
   return run_script(&o, "silence", argc - 1, argv + 1, "rec.cli.silence");
