@@ -56,6 +56,7 @@ static const char usage[] =
 
 static const char run_usage[] =
   "usage: recwatch run [--sim] [--scenario FILE] [--state DB] [--listen ADDR]\n"
+  "                    [--admin-token-file FILE [--admin-remote]]\n"
   "                    [--virtual-time --until SECONDS] [--seed N]\n"
   "                    [--log-level LEVEL] [--log-format text|json] SCRIPT [ARGS...]\n"
   "\n"
@@ -67,7 +68,8 @@ static const char run_usage[] =
   "                   HOST:PORT or [IPV6]:PORT; off by default (docs/operations.md)\n"
   "  --admin-token-file FILE  the listener's admin routes (/admin/silences: `recwatch\n"
   "                   silence`) answer requests with the token of FILE's first line;\n"
-  "                   loopback listeners only, unless --admin-remote\n"  "  --virtual-time   (with --sim) a virtual clock that jumps whenever everything waits;\n"
+  "                   loopback listeners only, unless --admin-remote\n"
+  "  --virtual-time   (with --sim) a virtual clock that jumps whenever everything waits;\n"
   "  --until SECONDS  stop (like SIGTERM) at that virtual time; --seed N: the random seed\n"
   "signals: SIGHUP reloads SCRIPT (kept running when the new one does not compile),\n"
   "  SIGUSR1 writes the /status document to the log, SIGINT/SIGTERM stop.\n"
