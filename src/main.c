@@ -1,7 +1,8 @@
-/* main: the recwatch command line: run, check, query, sim, --version, --help. */
+/* main: the recwatch command line: run, check, query, silence, sim, --version, --help. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include "admin.h"
 #include "config.h"
 #include "crypto.h"
 #include "engine.h"
@@ -41,6 +42,9 @@ static const char usage[] =
   "                      one JSON document, or the typed error on stderr with an exit\n"
   "                      status per kind (docs/api.md); SIM: --sim [--scenario FILE]\n"
   "                      [--at SECONDS] asks the simulator, at that point of its story\n"
+  "  silence add --match LABEL=VALUE [--match ...] --for DURATION --comment TEXT\n"
+  "  silence list | silence expire ID     [--listen ADDR] [--token-file FILE]\n"
+  "                      silences through a running `recwatch run` (its admin route)\n"
   "  sim [--listen HOST:PORT] [--scenario FILE] [--log-requests FILE]\n"
   "                      serve the simulated QingCloud RTC and Agora APIs\n"
   "\n"
@@ -52,6 +56,7 @@ static const char usage[] =
 
 static const char run_usage[] =
   "usage: recwatch run [--sim] [--scenario FILE] [--state DB] [--listen ADDR]\n"
+  "                    [--admin-token-file FILE [--admin-remote]]\n"
   "                    [--virtual-time --until SECONDS] [--seed N]\n"
   "                    [--log-level LEVEL] [--log-format text|json] SCRIPT [ARGS...]\n"
   "\n"
@@ -60,7 +65,11 @@ static const char run_usage[] =
   "  --scenario FILE  the simulator's scenario (with --sim)\n"
   "  --state DB       the state file (watchers' statuses, the alert outbox)\n"
   "  --listen ADDR    serve /metrics, /healthz and /status on ADDR: PORT (loopback),\n"
-  "                   HOST:PORT or [IPV6]:PORT; off by default (docs/operations.md)\n"  "  --virtual-time   (with --sim) a virtual clock that jumps whenever everything waits;\n"
+  "                   HOST:PORT or [IPV6]:PORT; off by default (docs/operations.md)\n"
+  "  --admin-token-file FILE  the listener's admin routes (/admin/silences: `recwatch\n"
+  "                   silence`) answer requests with the token of FILE's first line;\n"
+  "                   loopback listeners only, unless --admin-remote\n"
+  "  --virtual-time   (with --sim) a virtual clock that jumps whenever everything waits;\n"
   "  --until SECONDS  stop (like SIGTERM) at that virtual time; --seed N: the random seed\n"
   "signals: SIGHUP reloads SCRIPT (kept running when the new one does not compile),\n"
   "  SIGUSR1 writes the /status document to the log, SIGINT/SIGTERM stop.\n"
@@ -98,12 +107,13 @@ static int usage_error(const char *fmt, const char *arg) {
 
 /* What a misspelt command or option may have meant: "unknown command 'querry' (did you mean
  * 'query'?)". */
-static const char *const commands[] = {"run", "check", "query", "sim", "test", "help",
+static const char *const commands[] = {"run", "check", "query", "silence", "sim", "test", "help",
                                        "version", "--version", "--help", "--log-level",
                                        "--log-format", NULL};
 static const char *const run_options[] = {"--sim", "--scenario", "--state", "--listen",
                                           "--virtual-time", "--until", "--seed", "--log-level",
-                                          "--log-format", "--help", NULL};
+                                          "--log-format", "--help", "--admin-token-file",
+                                          "--admin-remote", NULL};
 
 static int unknown_error(const char *fmt, const char *got, const char *const *allowed) {
   char hint[96], msg[160];
@@ -141,6 +151,8 @@ typedef struct run_opts {
   double until;                  /* virtual seconds; < 0: none */
   uint64_t seed;
   const char *scenario, *state, *listen;
+  const char *admin_token_file;  /* run: the admin routes' token */
+  int admin_remote;
   double at;                     /* query --at: simulator seconds already elapsed */
 } run_opts;
 
@@ -248,6 +260,13 @@ static int cmd_run(int argc, char **argv) {
       if (i + 1 >= argc) return usage_error("%s needs an address: PORT, HOST:PORT or [IPV6]:PORT", argv[i]);
       o.listen = argv[i + 1];
       i += 2;
+    } else if (strcmp(argv[i], "--admin-token-file") == 0) {
+      if (i + 1 >= argc) return usage_error("%s needs a file name", argv[i]);
+      o.admin_token_file = argv[i + 1];
+      i += 2;
+    } else if (strcmp(argv[i], "--admin-remote") == 0) {
+      o.admin_remote = 1;
+      i++;
     } else if (strcmp(argv[i], "--virtual-time") == 0) {
       o.virtual_time = 1;
       i++;
@@ -280,6 +299,15 @@ static int cmd_run(int argc, char **argv) {
   if (o.virtual_time && o.until < 0)
     return usage_error("%s", "--virtual-time needs --until SECONDS (a watcher never ends by itself)");
   if (o.until >= 0 && !o.virtual_time) return usage_error("%s", "--until goes with --virtual-time");
+  if (o.admin_remote && !o.admin_token_file)
+    return usage_error("%s", "--admin-remote goes with --admin-token-file");
+  if (o.admin_token_file) {
+    char err[512];
+    if (admin_configure(o.admin_token_file, o.admin_remote, err, sizeof err) != 0) {
+      fprintf(stderr, "recwatch: %s\n", err);
+      return 2;
+    }
+  }
   return run_script(&o, argv[i], argc - i - 1, argv + i + 1, NULL);
 }
 
@@ -350,6 +378,19 @@ static int cmd_query(int argc, char **argv) {
   return i;
 }
 
+/* `recwatch silence ...`: the embedded rec.cli.silence, which owns its usage. It talks to
+ * the service directly: a proxy from the environment would be handed the admin token. */
+static int cmd_silence(int argc, char **argv) {
+  static const char *const proxies[] = {"http_proxy", "HTTP_PROXY", "https_proxy",
+                                        "HTTPS_PROXY", "all_proxy", "ALL_PROXY", NULL};
+  run_opts o;
+  size_t k;
+  for (k = 0; proxies[k]; k++) unsetenv(proxies[k]);
+  memset(&o, 0, sizeof o);
+  o.until = -1;
+  return run_script(&o, "silence", argc - 1, argv + 1, "rec.cli.silence");
+}
+
 static int dispatch(int argc, char **argv) {
   int i = 1, used;
   while (i < argc && (used = global_option(argc - i, argv + i)) != 0) {
@@ -374,6 +415,10 @@ static int dispatch(int argc, char **argv) {
       char *h[2] = {"query", "--help"};
       return cmd_query(2, h);
     }
+    if (i + 1 < argc && strcmp(argv[i], "help") == 0 && strcmp(argv[i + 1], "silence") == 0) {
+      char *h[2] = {"silence", "--help"};
+      return cmd_silence(2, h);
+    }
     if (!u) return unknown_error("no help for unknown command '%s'", argv[i + 1], commands);
     fputs(u, stdout);
     return 0;
@@ -386,6 +431,7 @@ static int dispatch(int argc, char **argv) {
   if (strcmp(argv[i], "run") == 0) return cmd_run(argc - i, argv + i);
   if (strcmp(argv[i], "check") == 0) return cmd_check(argc - i, argv + i);
   if (strcmp(argv[i], "query") == 0) return cmd_query(argc - i, argv + i);
+  if (strcmp(argv[i], "silence") == 0) return cmd_silence(argc - i, argv + i);
   if (strcmp(argv[i], "sim") == 0) return sim_command(argc - i, argv + i);
   if (strcmp(argv[i], "test") == 0) return rtest_command(argc - i, argv + i);
   return unknown_error("unknown command '%s'", argv[i], commands);

@@ -14,6 +14,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 #include <uv.h>
+#include "admin.h"
 #include "config.h"
 #include "httpd.h"
 #include "log.h"
@@ -201,11 +202,16 @@ static void serve_status(httpd_conn *c, int resumed) {
 
 static void handle(httpd_conn *c, int resumed, void *ud) {
   (void)ud;
-  if (resumed) {  /* only /status defers */
-    serve_status(c, 1);
+  if (resumed) {  /* /status and the admin routes (c->app: their request) defer */
+    if (c->app) admin_serve(c, 1);
+    else serve_status(c, 1);
     return;
   }
   if (c->status) return;  /* a bad request, already answered */
+  if (admin_is_route(c)) {  /* /admin/...: admin.c, handed to the main loop */
+    admin_serve(c, 0);
+    return;
+  }
   if (c->parser.method != HTTP_GET && c->parser.method != HTTP_HEAD) {
     static const char m[] = "only GET and HEAD\n";
     reply_text(c, 405, "text/plain; charset=utf-8", m, sizeof m - 1);
@@ -238,6 +244,11 @@ static void handle(httpd_conn *c, int resumed, void *ud) {
     static const char nf[] = "not found: try /metrics, /healthz or /status\n";
     reply_text(c, 404, "text/plain; charset=utf-8", nf, sizeof nf - 1);
   }
+}
+
+static void on_conn_close(httpd_conn *c, void *ud) {
+  (void)ud;
+  admin_conn_closed(c);
 }
 
 static void on_stop(uv_async_t *a) {
@@ -330,7 +341,9 @@ int ops_listen(const char *addr, char *err, size_t errlen) {
   o.port = port;
   o.server = "recwatch";
   o.handler = handle;
+  o.on_close = on_conn_close;
   o.ud = l;
+  admin_set_listen_host(host);
   l->srv = httpd_start(&l->loop, &o, err, errlen);
   if (!l->srv) {
     uv_run(&l->loop, UV_RUN_DEFAULT);  /* the failed listener's close callback */
@@ -882,6 +895,7 @@ void ops_attach(engine_t *e) {
   uv_async_init(engine_loop(e), &ops.status_req, on_status_req);
   ops.status_req.data = e;
   uv_unref((uv_handle_t *)&ops.status_req);
+  admin_attach(engine_loop(e));
   lock();
   ops.async_ready = 1;
   unlock();
@@ -905,6 +919,7 @@ void ops_shutdown(void) {
     ops.async_ready = 0;
     unlock();
     uv_close((uv_handle_t *)&ops.status_req, NULL);
+    admin_detach();
     uv_close((uv_handle_t *)&ops.beat, NULL);
     uv_close((uv_handle_t *)&ops.hup, NULL);
     uv_close((uv_handle_t *)&ops.usr1, NULL);

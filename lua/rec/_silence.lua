@@ -14,6 +14,7 @@
 local M = {}
 local PREFIX = "rec/silence/"
 local KEEP_EXPIRED = 5 * 86400   -- an expired silence is listed this long, then dropped
+local MAX_TIME = 253402300799     -- 9999-12-31T23:59:59Z
 
 local caches = setmetatable({}, { __mode = "k" })   -- db -> { [id] = silence }
 
@@ -209,6 +210,9 @@ function M.add(db, o, where, level)
   else
     bad("'for' (seconds) or 'ends' (a unix time) is required")
   end
+  -- times os.date can show (the log line, `recwatch silence list`): a silence past them would
+  -- be stored and then fail to be reported
+  if starts < 0 or ends > MAX_TIME then bad("a silence lies between 1970 and the year 10000") end
   if ends <= starts then bad("a silence ends after it starts") end
   if ends <= t then bad("that silence would already be over") end
   for _, k in ipairs({ "author", "comment" }) do

@@ -724,6 +724,82 @@ end
 
 ---------------------------------------------------------------------------- heartbeat
 
+-- The listener's admin routes (admin.c, ladmin.c: `recwatch run --admin-token-file`), run
+-- here on the main loop, each request in a task of its own, on the state file's silences:
+--   GET /admin/silences            -> 200 { silences = [...] } (notify.silences())
+--   POST /admin/silences { matchers = { "channel=room-7", ... }, ["for"] = seconds | ends =
+--     unix time, starts =, author =, comment = }  -> 201 { id =, silence = {...} }
+--   DELETE /admin/silences/ID      -> 200 { id =, expired = true }, 404 unknown, 409 over
+-- Returns status, document (a table). A bad request is 400 with the reason, never a crash.
+local ADMIN_ROUTES = "GET or POST /admin/silences, DELETE /admin/silences/ID"
+function notify._admin(req)
+  local path = (req.path or ""):gsub("/+$", "")
+  if path == "/admin/silences" then
+    if req.method == "GET" then
+      return 200, { silences = rec.json.array(notify.silences()) }
+    elseif req.method ~= "POST" then
+      return 405, { error = req.method .. " /admin/silences: use GET (list) or POST (add)" }
+    end
+    local okd, o = pcall(rec.json.decode, req.body or "")
+    if not okd or type(o) ~= "table" then
+      return 400, { error = "the body is a JSON object: { matchers = [\"channel=room-7\"], for = seconds, comment = ... }" }
+    end
+    for k in pairs(o) do
+      if k ~= "matchers" and k ~= "match" and k ~= "for" and k ~= "ends" and k ~= "starts"
+         and k ~= "author" and k ~= "comment" then
+        return 400, { error = ("unknown field '%s' (matchers, for, ends, starts, author, comment)"):format(tostring(k)) }
+      end
+    end
+    local match = {}
+    if type(o.matchers) == "table" then
+      for i, m in ipairs(o.matchers) do match[i] = m end
+    elseif o.matchers ~= nil then
+      return 400, { error = "'matchers' is a list of strings like \"channel=room-7\"" }
+    end
+    if type(o.match) == "table" then
+      for k, v in pairs(o.match) do match[k] = v end
+    elseif o.match ~= nil then
+      return 400, { error = "'match' is an object of label = value" }
+    end
+    local ok, id = pcall(notify.silence, { match = match, ["for"] = o["for"], ends = o.ends,
+                                           starts = o.starts, author = o.author, comment = o.comment })
+    if not ok then
+      if type(id) == "table" then   -- the state store failed: not the request's fault
+        return 503, { error = "the silence could not be stored: " .. tostring(id) }
+      end
+      return 400, { error = (tostring(id):gsub("^.-notify%.silence: ", "")) }
+    end
+    for _, s in ipairs(notify.silences()) do
+      if s.id == id then return 201, { id = id, silence = s } end
+    end
+    return 201, { id = id }
+  end
+  local id = path:match("^/admin/silences/([^/]+)$")
+  if id then
+    if req.method ~= "DELETE" then
+      return 405, { error = req.method .. " /admin/silences/ID: use DELETE (expire)" }
+    end
+    local ok, why = notify.expire(id)
+    if ok then return 200, { id = id, expired = true } end
+    if tostring(why):match("^no silence") then return 404, { error = why } end
+    return 409, { error = why }
+  end
+  return 404, { error = "no admin route " .. tostring(req.path) .. ": try " .. ADMIN_ROUTES }
+end
+
+if rec.admin then
+  rec.admin.serve(function(req)
+    local ok, status, doc = pcall(notify._admin, req)
+    if not ok then
+      rec.log.error("admin: %s %s failed: %s", tostring(req.method), tostring(req.path), tostring(status))
+      status, doc = 500, { error = "the handler failed: " .. tostring(status) }
+    end
+    local okj, body = pcall(rec.json.encode, doc)
+    if not okj or not body then status, body = 500, '{"error":"the answer could not be encoded"}' end
+    rec.admin.reply(req.id, status, body .. "\n")
+  end)
+end
+
 -- notify.heartbeat{ url=, every=60, method="GET" | "POST", timeout=10, name= } -> handle
 -- A dead man's switch: requests url every `every` seconds while every watcher is healthy
 -- (rec.watch: none stale, no callbacks failing). The service alerts when the pings stop,
