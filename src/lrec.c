@@ -1,7 +1,7 @@
 /* lrec: the Lua module `rec`, tied together from its rooms (lrec_int.h): lconfig.c
  * (rec.configure), lquery.c (the provider queries), ltask.c (tasks and time), lhttp.c
  * (rec.http), llog.c (rec.log), lutil.c (json, crypto, safe ids, status names), lops.c
- * (rec.metrics, rec.health), lstore.c (rec.store, preloaded) and lsearch.c (the embedded
+ * (rec.metrics, rec.health), lcontrol_agora.c (rec.agora.acquire .. stop, rec.features.urgent), lstore.c (rec.store, preloaded) and lsearch.c (the embedded
  * modules). Glue only: Lua values into C requests, C results into Lua values. */
 #include <lauxlib.h>
 #include "lops.h"
@@ -32,6 +32,7 @@ int lrec_open(lua_State *L, engine_t *e) {
   lua_setfield(L, -2, "version");
   llog_open(L);
   lutil_open(L);
+  lcontrol_agora_open(L);
   lops_open(L);
   lua_pushvalue(L, -1);
   lua_setglobal(L, "rec");

@@ -58,6 +58,8 @@ void llog_open(lua_State *L);
 /* rec.secret, excerpt, safe_id; rec.json (its encoder in the registry as "rec.json.encode",
  * which rec.http's json= uses); rec.crypto; rec.qingcloud and rec.agora (status names) */
 void lutil_open(lua_State *L);
+/* rec.agora.acquire, start, query, update, update_layout, stop; rec.features.urgent */
+void lcontrol_agora_open(lua_State *L);
 
 /* lsearch.c: puts the searcher of the modules of lua/ built into the binary second in
  * package.searchers: after preload, before the file system. Touches no `rec` table. */
