@@ -485,6 +485,13 @@ int call_start(lua_State *L, task_t *t, const call_args *a) {
   pc->retries = a->retries >= 0 ? a->retries : pc->conf->retry.retries;
   pc->retry = pc->conf->retry;
   if (a->ndelays > 0) retry_policy_set_all(&pc->retry, a->delays, a->ndelays);
+  if (a->provider == CALL_AGORA_CTL) {
+    /* the documented tables, whatever the queries' settings: a class ends the call once its
+     * table is spent (class_spent), so the count only caps what the script asks for */
+    retry_policy_agora(&pc->retry);
+    pc->retry.max_delay = pc->conf->retry.max_delay;
+    pc->retries = a->retries >= 0 ? a->retries : pc->retry.nagain + pc->retry.ncontrol;
+  }
   pc->timeout = a->timeout > 0 ? a->timeout : pc->conf->timeout;
   if (a->provider == CALL_AGORA) {
     pc->ap.appid = keep(&at, a->agora.appid);

@@ -43,6 +43,8 @@ PORT=$(awk '/PORT/{print $2}' "$T/port")
 cat >"$T/c.lua" <<'LUA'
 local ok, err = xpcall(function()
 assert(rec.features.urgent == true, "rec.features.urgent")
+-- the queries' retry settings are not the control calls' (theirs are documented)
+rec.configure{ agora = { retries = 0, retry_delays = { 0.1 } } }
 local A = "app1"
 local function client(extra)
   local c = { token = "TOKEN-abc-998877",
