@@ -1,5 +1,7 @@
-/* call: the provider query state machine. Every attempt (first or retry) takes a slot from
- * the provider's pacing bucket, so retries never push the account over its rate. */
+/* call: the provider request state machine, for queries and Agora's control calls alike.
+ * Every attempt (first or retry) takes a slot from the provider's pacing bucket, so retries
+ * never push the account over its rate; urgent ones (control calls, urgent queries) take the
+ * bucket's priority lane. */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -31,6 +33,11 @@ typedef struct pcall {
   call_provider provider;
   agora_query_params ap;
   qc_query_params qp;
+  agctl_req cr;                /* CALL_AGORA_CTL: the request (strings in strs) */
+  char *body;                  /* its JSON body, built once; NULL for GET */
+  size_t body_len;
+  const char *what;            /* "query", "agora.start", ...: messages and /status */
+  int urgent, uwaiting;        /* the priority lane; waiting in it for the window */
   int attempt, retries, free_resends, free_429;
   int resent, refused;         /* set by on_leave for the attempt in flight */
   int committed;               /* pending in the bucket: committed, not yet departed */
@@ -61,6 +68,7 @@ static void unqueue(pcall *pc) {
 
 /* The attempt was committed in the pacing bucket and will not leave. */
 static void uncommit(pcall *pc) {
+  rl_urgent_cancel(&pc->conf->bucket, &pc->uwaiting);
   if (!pc->committed) return;
   pc->committed = 0;
   rl_abandon(&pc->conf->bucket);
@@ -71,6 +79,7 @@ static void pcall_free(pcall *pc) {
   uncommit(pc);
   rtimer_stop(&pc->timer);
   if (pc->req) http_cancel(pc->req);
+  free(pc->body);
   free(pc);
 }
 
@@ -79,7 +88,7 @@ static void pcall_cancel(pending_t *p) {
 }
 
 static const char *provider_label(const pcall *pc) {
-  return pc->provider == CALL_AGORA ? "agora" : "qingcloud";
+  return pc->provider == CALL_QINGCLOUD ? "qingcloud" : "agora";
 }
 
 /* Ends the call: the values are on the task's stack. */
@@ -113,31 +122,98 @@ static void after(pcall *pc, double seconds, rtimer_cb then) {
 /* Which retry table a failure takes: a 206 (Agora's "request not completed", code 65) is
  * the same request again on the same host; anything else on a query (no reply, a 5xx) is
  * the failover table, and moves to the next host as it goes. */
-static retry_class failure_class(const rec_err *err) {
-  return err->status == 206 ? RETRY_AGAIN : RETRY_FAILOVER;
+static retry_class failure_class(const pcall *pc, const rec_err *err) {
+  if (err->status == 206) return RETRY_AGAIN;
+  return pc->provider == CALL_AGORA_CTL ? RETRY_CONTROL : RETRY_FAILOVER;
+}
+
+/* A control call retries as documented, each class its table once through: 206 (code 65)
+ * after 3 s then 6 s, a 5xx or no reply after 3, 6 and 9 s. */
+static int class_spent(const pcall *pc, retry_class cls) {
+  int n = cls == RETRY_AGAIN ? pc->retry.nagain : cls == RETRY_CONTROL ? pc->retry.ncontrol
+                                                                        : pc->retry.ndelays;
+  return pc->provider == CALL_AGORA_CTL && pc->tries[cls] >= n;
 }
 
 static void failed_attempt(pcall *pc, rec_err *err) {
   double d;
-  retry_class cls = failure_class(err);
-  if (!err->retryable || pc->attempt > pc->retries || engine_stopping(pc->e)) {
+  retry_class cls = failure_class(pc, err);
+  if (!err->retryable || pc->attempt > pc->retries || class_spent(pc, cls) ||
+      engine_stopping(pc->e)) {
     fail(pc, err);
     return;
   }
   pc->tries[cls]++;
   d = retry_delay(&pc->retry, cls, pc->tries[cls], err->retry_after, engine_random(pc->e));
   metrics_inc1(metrics_builtin()->retries, provider_label(pc), 1);
-  log_write(LOG_INFO, task_id(pc->t), "%s query attempt %d failed (%s: %s); retrying in %.2f s",
-            provider_label(pc), pc->attempt, rec_errkind_name(err->kind), err->message, d);
+  log_write(LOG_INFO, task_id(pc->t), "%s %s attempt %d failed (%s: %s); retrying in %.2f s",
+            provider_label(pc), pc->what, pc->attempt, rec_errkind_name(err->kind), err->message, d);
   after(pc, d, on_backoff_done);
 }
 
 /* Pushes the reply's value (nil when it is not JSON) and interprets it. A 2xx reply that keeps
  * the contract is decoded, checked and normalised in one pass (lnorm_reply); anything else
  * takes the general path (decode, facts, then the provider pass), which names what is wrong. */
+/* Sets t[k] = true on the table on top. */
+static void set_flag(lua_State *L, const char *k) {
+  lua_pushboolean(L, 1);
+  lua_setfield(L, -2, k);
+}
+
+/* The outcome of a control call on its result (a table on top): outcome = its name, and one
+ * boolean a script can test without reading codes. */
+static void mark_outcome(lua_State *L, agctl_call c, agctl_outcome oc, long status) {
+  lua_pushstring(L, agctl_outcome_name(oc));
+  lua_setfield(L, -2, "outcome");
+  lua_pushinteger(L, status);
+  lua_setfield(L, -2, "http_status");
+  if (c == AGCTL_START) set_flag(L, "running");  /* started, or proven running already */
+  if (oc == AGCTL_ALREADY_STARTED) set_flag(L, "already_started");
+  if (oc == AGCTL_CONFLICT_RUNNING) set_flag(L, "conflict");
+  if (oc == AGCTL_ALREADY_STOPPED) set_flag(L, "already_stopped");
+  if (oc == AGCTL_NOTHING_RECORDED) set_flag(L, "nothing_recorded");
+  if (c == AGCTL_STOP) set_flag(L, "stopped");
+}
+
+/* A control call's reply: a 200 that keeps the call's contract in one pass (jdec, schema of
+ * agctl_reply_schema), else the general path; then the outcome marked on a result table. */
+static int interpret_ctl(pcall *pc, lua_State *L, const http_response *res, rec_err *err) {
+  reply_facts f;
+  agctl_outcome oc;
+  agctl_call c = pc->cr.call;
+  const sch_node *node = agctl_reply_schema(c);
+  int done = 0;
+  if (res->status == 200 && res->body_len > 0) {
+    if (c == AGCTL_QUERY) {
+      done = lnorm_reply(L, res->body, res->body_len, LNORM_AGORA, &f);
+    } else {
+      jdec_schema s = {node, NULL, NULL};
+      done = jdec_reply(L, res->body, res->body_len, &s, &f);
+    }
+  }
+  if (!done) {
+    memset(&f, 0, sizeof f);
+    if (res->body_len > 0 && jdec_decode(L, res->body, res->body_len)) lnorm_facts(L, -1, &f);
+    else lua_pushnil(L);
+  }
+  if (agctl_interpret(c, res->status, res->body, res->body_len, &f, &oc, err) != 0) return -1;
+  if (!done && oc == AGCTL_OK) {
+    int bad = c == AGCTL_QUERY ? lnorm_agora(L, -1, res->status, err)
+                               : lnorm_check(L, -1, node, node->name, err);
+    if (bad) return -1;
+  }
+  if (!lua_istable(L, -1)) {  /* a special outcome's body that is not an object */
+    lua_pop(L, 1);
+    lua_newtable(L);
+  }
+  mark_outcome(L, c, oc, res->status);
+  return 0;
+}
+
 static int interpret(pcall *pc, lua_State *L, const http_response *res, rec_err *err) {
   reply_facts f;
   int agora = pc->provider == CALL_AGORA, done;
+  if (pc->provider == CALL_AGORA_CTL) return interpret_ctl(pc, L, res, err);
   done = res->status >= 200 && res->status < 300 && res->body_len > 0 &&
          lnorm_reply(L, res->body, res->body_len, agora ? LNORM_AGORA : LNORM_QINGCLOUD, &f);
   if (!done) {
@@ -166,8 +242,8 @@ static void on_reply(void *ud, const http_response *res, const rec_err *terr) {
       !engine_stopping(pc->e)) {
     /* not a failed attempt: libcurl wanted to resend it, or it would have left too close
      * to the previous ones; it goes again with a new pacing slot */
-    log_write(LOG_DEBUG, task_id(pc->t), "%s query attempt %d %s; sending it again",
-              provider_label(pc), pc->attempt,
+    log_write(LOG_DEBUG, task_id(pc->t), "%s %s attempt %d %s; sending it again",
+              provider_label(pc), pc->what, pc->attempt,
               pc->resent ? "lost its reused connection before any reply" : "held back by pacing");
     pc->free_resends++;
     pc->attempt--;
@@ -180,8 +256,8 @@ static void on_reply(void *ud, const http_response *res, const rec_err *terr) {
     failed_attempt(pc, &err);
     return;
   }
-  log_write(LOG_DEBUG, task_id(pc->t), "%s query attempt %d: HTTP %ld, %zu bytes",
-            provider_label(pc), pc->attempt, res->status, res->body_len);
+  log_write(LOG_DEBUG, task_id(pc->t), "%s %s attempt %d: HTTP %ld, %zu bytes",
+            provider_label(pc), pc->what, pc->attempt, res->status, res->body_len);
   /* a slow reply moves the request's stamp to when the server may have seen it */
   rl_arrived(&pc->conf->bucket, pc->left_id, pc->left_at, engine_now(pc->e));
   if (res->status != 429) {
@@ -225,17 +301,18 @@ static void on_reply(void *ud, const http_response *res, const rec_err *terr) {
 }
 
 /* Agora's host for this attempt: the same host for the first failover retry, then the
- * next ones (agora_host_for_attempt), counting failover retries only: a 206 retry or a
- * free re-send stays where it is. */
+ * next ones (agora_host_for_attempt), counting failover retries only (a control call's 5xx
+ * or lost reply counts as one): a 206 retry or a free re-send stays where it is. */
 static const char *agora_host(const pcall *pc) {
   const provider_conf *c = pc->conf;
   return agora_host_for_attempt((const char *const *)c->hosts, c->nhosts,
-                                1 + pc->tries[RETRY_FAILOVER]);
+                                1 + pc->tries[RETRY_FAILOVER] + pc->tries[RETRY_CONTROL]);
 }
 
 static char *build_url(pcall *pc, rec_err *err) {
   provider_conf *c = pc->conf;
   if (pc->provider == CALL_AGORA) return agora_build_query_url(agora_host(pc), &pc->ap, err);
+  if (pc->provider == CALL_AGORA_CTL) return agctl_build_url(agora_host(pc), &pc->cr, err);
   return qc_build_query_url(c->hosts[0], &pc->qp, c->id, c->secret,
                             (time_t)engine_time(pc->e), err);
 }
@@ -268,7 +345,7 @@ static void send_attempt(pcall *pc) {
   const metrics_builtin_t *mb = metrics_builtin();
   unqueue(pc);
   metrics_observe1(mb->pacing_wait, provider_label(pc), engine_now(pc->e) - pc->asked_at);
-  if (pc->provider == CALL_AGORA) {
+  if (pc->provider != CALL_QINGCLOUD) {
     const char *host = agora_host(pc);
     if (pc->host && host != pc->host) metrics_inc1(mb->failovers, provider_label(pc), 1);
     pc->host = host;
@@ -279,7 +356,7 @@ static void send_attempt(pcall *pc) {
     return;
   }
   memset(&r, 0, sizeof r);
-  if (pc->provider == CALL_AGORA) {
+  if (pc->provider != CALL_QINGCLOUD) {
     agora_headers[0] = pc->conf->auth_header ? pc->conf->auth_header : "Authorization:";
     r.headers = agora_headers;
     r.cache_url = 1;  /* the same query URL every poll; QingCloud's is signed afresh */
@@ -288,6 +365,12 @@ static void send_attempt(pcall *pc) {
   r.url = url;
   r.timeout = pc->timeout;
   r.reuse = 1;
+  if (pc->body) {  /* a control call's POST: no kept handle (reuse is for GETs) */
+    r.method = "POST";
+    r.body = pc->body;
+    r.body_len = pc->body_len;
+    r.reuse = r.cache_url = 0;
+  }
   r.on_leave = on_leave;
   pc->resent = pc->refused = 0;
   pc->left_id = -1;
@@ -303,7 +386,9 @@ static void send_attempt(pcall *pc) {
 /* The booked slot has come: send when the window of departures allows it, else wait
  * until it does and ask again. */
 static void slot_reached(pcall *pc) {
-  double wait = rl_commit(&pc->conf->bucket, engine_now(pc->e));
+  rl_bucket *b = &pc->conf->bucket;
+  double now = engine_now(pc->e);
+  double wait = pc->urgent ? rl_commit_urgent(b, now, &pc->uwaiting) : rl_commit(b, now);
   if (wait > 0) {
     after(pc, wait, on_slot);
     return;
@@ -312,12 +397,13 @@ static void slot_reached(pcall *pc) {
   send_attempt(pc);
 }
 
-/* Takes the next pacing slot (FIFO across all tasks), then sends. */
+/* Takes the next pacing slot (FIFO across all tasks, urgent ones ahead), then sends. */
 static void begin_attempt(pcall *pc) {
   double wait;
   pc->attempt++;
   pc->asked_at = engine_now(pc->e);
-  wait = rl_reserve(&pc->conf->bucket, pc->asked_at);
+  wait = pc->urgent ? rl_reserve_urgent(&pc->conf->bucket, pc->asked_at)
+                    : rl_reserve(&pc->conf->bucket, pc->asked_at);
   if (wait > 0.0005) {
     pc->queued = 1;
     metrics_inc1(metrics_builtin()->pacing_queue, provider_label(pc), 1);
@@ -340,12 +426,21 @@ static const char *keep(char **at, const char *s) {
 
 static size_t len0(const char *s) { return s ? strlen(s) + 1 : 0; }
 
+/* What a control call is called in logs and /status. */
+static const char *ctl_what(agctl_call c) {
+  static const char *const names[AGCTL_NCALLS] = {
+    "agora.acquire", "agora.start", "agora.query", "agora.update", "agora.update_layout",
+    "agora.stop"};
+  return c < AGCTL_NCALLS ? names[c] : "agora control";
+}
+
 int call_check(engine_t *e, const call_args *a, rec_err *err) {
   config_t *cfg = engine_config(e);
-  const provider_conf *c = a->provider == CALL_AGORA ? &cfg->agora : &cfg->qc;
-  if (a->provider == CALL_AGORA ? agora_validate_query(&a->agora, err)
-                                : qc_validate_query(&a->qc, err))
-    return -1;
+  const provider_conf *c = a->provider == CALL_QINGCLOUD ? &cfg->qc : &cfg->agora;
+  int bad = a->provider == CALL_AGORA       ? agora_validate_query(&a->agora, err)
+            : a->provider == CALL_AGORA_CTL ? agctl_validate(&a->ctl, err)
+                                            : qc_validate_query(&a->qc, err);
+  if (bad) return -1;
   if (!c->id || !c->secret) {
     rec_err_set(err, REC_E_AUTH, 0,
                 "%s credentials are not set: export %s and %s, or pass them to rec.configure",
@@ -367,10 +462,14 @@ int call_start(lua_State *L, task_t *t, const call_args *a) {
   pcall *pc;
   size_t nstr;
   char *at;
+  const agctl_req *cr = &a->ctl;
   if (call_check(e, a, &err) != 0) return engine_return_err(L, &err);
   nstr = a->provider == CALL_AGORA
              ? len0(a->agora.appid) + len0(a->agora.resourceid) + len0(a->agora.sid) +
                    len0(a->agora.mode)
+         : a->provider == CALL_AGORA_CTL
+             ? len0(cr->appid) + len0(cr->cname) + len0(cr->uid) + len0(cr->resourceid) +
+                   len0(cr->sid) + len0(cr->mode)
              : len0(a->qc.app_id) + len0(a->qc.channel);
   pc = calloc(1, sizeof *pc + nstr);
   if (!pc) return luaL_error(L, "out of memory");
@@ -380,22 +479,45 @@ int call_start(lua_State *L, task_t *t, const call_args *a) {
   pc->t = t;
   engine_timer_init(e, &pc->timer, on_backoff_done, pc);
   pc->provider = a->provider;
-  pc->conf = a->provider == CALL_AGORA ? &cfg->agora : &cfg->qc;
+  pc->conf = a->provider == CALL_QINGCLOUD ? &cfg->qc : &cfg->agora;
+  pc->what = "query";
+  pc->urgent = a->urgent || a->provider == CALL_AGORA_CTL;
   pc->retries = a->retries >= 0 ? a->retries : pc->conf->retry.retries;
   pc->retry = pc->conf->retry;
   if (a->ndelays > 0) retry_policy_set_all(&pc->retry, a->delays, a->ndelays);
+  if (a->provider == CALL_AGORA_CTL) {
+    /* the documented tables, whatever the queries' settings: a class ends the call once its
+     * table is spent (class_spent), so the count only caps what the script asks for */
+    retry_policy_agora(&pc->retry);
+    pc->retry.max_delay = pc->conf->retry.max_delay;
+    pc->retries = a->retries >= 0 ? a->retries : pc->retry.nagain + pc->retry.ncontrol;
+  }
   pc->timeout = a->timeout > 0 ? a->timeout : pc->conf->timeout;
   if (a->provider == CALL_AGORA) {
     pc->ap.appid = keep(&at, a->agora.appid);
     pc->ap.resourceid = keep(&at, a->agora.resourceid);
     pc->ap.sid = keep(&at, a->agora.sid);
     pc->ap.mode = keep(&at, a->agora.mode);
+  } else if (a->provider == CALL_AGORA_CTL) {
+    pc->cr = *cr;
+    pc->cr.appid = keep(&at, cr->appid);
+    pc->cr.cname = keep(&at, cr->cname);
+    pc->cr.uid = keep(&at, cr->uid);
+    pc->cr.resourceid = keep(&at, cr->resourceid);
+    pc->cr.sid = keep(&at, cr->sid);
+    pc->cr.mode = keep(&at, cr->mode);
+    pc->cr.client_json = NULL;  /* in the body from here on */
+    pc->what = ctl_what(cr->call);
+    if (cr->call != AGCTL_QUERY && !(pc->body = agctl_build_body(cr, &pc->body_len, &err))) {
+      pcall_free(pc);
+      return engine_return_err(L, &err);
+    }
   } else {
     pc->qp = a->qc;
     pc->qp.app_id = keep(&at, a->qc.app_id);
     pc->qp.channel = keep(&at, a->qc.channel);
   }
-  engine_wait(t, &pc->base, "query");
+  engine_wait(t, &pc->base, pc->what);
   begin_attempt(pc);
   return engine_suspend(t);
 }

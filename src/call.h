@@ -1,18 +1,24 @@
-/* call: one provider query made by a task: rate-limit slot, signed request, interpretation,
- * retries with backoff and host failover; resumes the task with (result) or (nil, err). */
+/* call: one provider request made by a task (a query, or an Agora control call): rate-limit
+ * slot, signed request, interpretation, retries with backoff and host failover; resumes the
+ * task with (result) or (nil, err). */
 #ifndef REC_CALL_H
 #define REC_CALL_H
 #include "agora.h"
+#include "agora_ctl.h"
 #include "engine.h"
 #include "qingcloud.h"
 #include "retry.h"
 
-typedef enum { CALL_AGORA, CALL_QINGCLOUD } call_provider;
+/* CALL_AGORA_CTL: an Agora control call (agora_ctl.h), paced by the same bucket as the
+ * Agora queries (one account, one limit). */
+typedef enum { CALL_AGORA, CALL_QINGCLOUD, CALL_AGORA_CTL } call_provider;
 
 typedef struct call_args {
   call_provider provider;
   agora_query_params agora;   /* strings are copied by call_start */
   qc_query_params qc;
+  agctl_req ctl;              /* CALL_AGORA_CTL: strings are copied, the body built once */
+  int urgent;                 /* the pacer's priority lane (always for a control call) */
   int retries;                /* -1: the provider's setting */
   double delays[RETRY_MAX_DELAYS];  /* per-call backoff delays when ndelays > 0 */
   int ndelays;

@@ -86,7 +86,7 @@ static int common_call_params(lua_State *L, call_args *a, rec_err *err) {
 }
 
 static const char *const agora_params[] = {"appid", "resourceid", "sid", "mode", "timeout",
-                                           "retries", "retry_delays", NULL};
+                                           "retries", "retry_delays", "urgent", NULL};
 static const char *const qc_params[] = {"app_id", "channel", "from_hour", "to_hour", "offset",
                                         "limit", "timeout", "retries", "retry_delays", NULL};
 
@@ -160,6 +160,12 @@ static int l_query_agora(lua_State *L) {
       str_param(L, "sid", &a.agora.sid, &err) || str_param(L, "mode", &a.agora.mode, &err) ||
       common_call_params(L, &a, &err) || unknown_param(L, "rec.query_agora", agora_params, &err))
     return engine_return_err(L, &err);
+  /* urgent = true: the pacer's priority lane, ahead of routine queued queries */
+  if (lua_getfield(L, 1, "urgent") != LUA_TNIL && !lua_isboolean(L, -1)) {
+    rec_err_set(&err, REC_E_INVALID_ARGUMENT, 0, "rec.query_agora: 'urgent' must be a boolean");
+    return engine_return_err(L, &err);
+  }
+  a.urgent = lua_toboolean(L, -1);
   return begin_query(L, &a, "rec.query_agora");
 }
 

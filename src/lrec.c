@@ -1,7 +1,9 @@
 /* lrec: the Lua module `rec`, tied together from its rooms (lrec_int.h): lconfig.c
  * (rec.configure), lquery.c (the provider queries), ltask.c (tasks and time), lhttp.c
- * (rec.http), llog.c (rec.log), lutil.c (json, crypto, safe ids, status names), lops.c
- * (rec.metrics, rec.health), ladmin.c (rec.admin), lstore.c (rec.store, preloaded) and
+ * (rec.http), llog.c (rec.log), lutil.c (safe ids),
+ * ljsonlib.c, lcrypto.c, lstatus.c (rec.json, rec.crypto, status tables), lops.c
+ * (rec.metrics, rec.health), ladmin.c (rec.admin), lcontrol_agora.c
+ * (rec.agora.acquire .. stop, rec.features.urgent), lstore.c (rec.store, preloaded) and
  * lsearch.c (the embedded modules). Glue only: Lua values into C requests, C results into
  * Lua values. */
 #include <lauxlib.h>
@@ -36,6 +38,7 @@ int lrec_open(lua_State *L, engine_t *e) {
   ljsonlib_open(L);
   lcrypto_open(L);
   lstatus_open(L);
+  lcontrol_agora_open(L);  /* after lstatus: it adds the calls to rec.agora */
   lops_open(L);
   ladmin_open(L);
   lua_pushvalue(L, -1);

@@ -61,6 +61,8 @@ void ljsonlib_open(lua_State *L);
 void lcrypto_open(lua_State *L);   /* rec.crypto */
 void lstatus_open(lua_State *L);   /* rec.qingcloud, rec.agora: status names, failed statuses */
 void ladmin_open(lua_State *L);   /* rec.admin: the listener's admin routes */
+/* rec.agora.acquire, start, query, update, update_layout, stop; rec.features.urgent */
+void lcontrol_agora_open(lua_State *L);
 
 /* lsearch.c: puts the searcher of the modules of lua/ built into the binary second in
  * package.searchers: after preload, before the file system. Touches no `rec` table. */

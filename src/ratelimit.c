@@ -1,5 +1,5 @@
-/* ratelimit: pacing against a sliding window. Bookings are handed out strictly in call
- * order (FIFO: retries share the budget of first attempts), spaced by w / window_n; a
+/* ratelimit: pacing against a sliding window. Bookings are handed out in call order (FIFO:
+ * retries share the budget of first attempts; urgent requests in their own lane ahead), spaced by w / window_n; a
  * booked request leaves when its window of actual departures allows it. */
 #include <math.h>
 #include <stdlib.h>
@@ -71,7 +71,45 @@ static double recent(const rl_bucket *b, const rl_stamp *srt, int j, int *pendin
   return srt[b->nsent - j].t;
 }
 
+static double commit_window(rl_bucket *b, double now);
+
 double rl_commit(rl_bucket *b, double now) {
+  /* the routine path's only cost of the priority lane: one compare */
+  if (b->urgent_waiting > 0) return b->interval > RL_EARLY ? b->interval : RL_EARLY;
+  return commit_window(b, now);
+}
+
+double rl_reserve_urgent(rl_bucket *b, double now) {
+  double slot;
+  if (b->rate <= 0) return 0;
+  slot = b->utat > now ? b->utat : now;
+  b->utat = slot + b->interval;
+  /* the routine bookings made from now on come after this one */
+  b->tat = (b->tat > now ? b->tat : now) + b->interval;
+  return slot - now;
+}
+
+double rl_commit_urgent(rl_bucket *b, double now, int *waiting) {
+  double w;
+  if (*waiting) {
+    b->urgent_waiting--;
+    *waiting = 0;
+  }
+  w = commit_window(b, now);
+  if (w > 0) {
+    b->urgent_waiting++;
+    *waiting = 1;
+  }
+  return w;
+}
+
+void rl_urgent_cancel(rl_bucket *b, int *waiting) {
+  if (!*waiting) return;
+  *waiting = 0;
+  if (b->urgent_waiting > 0) b->urgent_waiting--;
+}
+
+static double commit_window(rl_bucket *b, double now) {
   double at;
   int n = b->window_n;
   if (b->rate <= 0) return 0;

@@ -1,5 +1,6 @@
 /* ratelimit: pacing for one provider credential against a strict server (a sliding window
- * over arrival times, no burst). Callers book slots in FIFO order, and a booked request
+ * over arrival times, no burst). Callers book slots in FIFO order (urgent ones in a lane of
+ * their own, ahead of the routine queue), and a booked request
  * leaves only once the window of its actual departures allows it; a 429 widens the window
  * and successes narrow it again slowly. Pure arithmetic on a clock. */
 #ifndef REC_RATELIMIT_H
@@ -49,6 +50,8 @@ typedef struct rl_bucket {
   double rtt_floor; /* the round trip of an unhurried request (a slow-rising minimum); <0: none */
   long throttled;   /* widenings so far */
   long refused, accepted;  /* replies since the last widening: 429s, others */
+  double utat;      /* the next free urgent booking */
+  int urgent_waiting;  /* urgent requests whose slot came but the window was full */
   rl_stamp sent[RL_RING];
 } rl_bucket;
 
@@ -59,6 +62,17 @@ void rl_init(rl_bucket *b, double rate_per_second);
 void rl_set_rate(rl_bucket *b, double rate_per_second);
 /* Books the next slot for a caller arriving at now; returns how long it must wait (>= 0). */
 double rl_reserve(rl_bucket *b, double now);
+/* The priority lane: an urgent request (a control call, a query marked urgent) books the
+ * next urgent slot (urgent ones are FIFO among themselves), ahead of every routine booking
+ * still queued; the routine queue moves back by one interval, so the booked rate stays the
+ * same. Returns the wait (>= 0). The window still decides every departure (rl_commit). */
+double rl_reserve_urgent(rl_bucket *b, double now);
+/* rl_commit for an urgent request. *waiting (0 on the first call) is kept by the caller:
+ * while an urgent request waits for the window, routine commits step aside (rl_commit
+ * returns a wait), so the next free place in the window is the urgent one's. */
+double rl_commit_urgent(rl_bucket *b, double now, int *waiting);
+/* An urgent request that was waiting (*waiting set) will not ask again (cancelled). */
+void rl_urgent_cancel(rl_bucket *b, int *waiting);
 /* Called when a booked slot comes: returns 0 when the request may be sent now (it is then
  * pending until rl_leave or rl_abandon), or how long to wait before asking again: until
  * the window of departures (counting the pending ones) lets one more in. */

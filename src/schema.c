@@ -113,6 +113,49 @@ static const sch_field ag_reply_fields[] = {
 };
 const sch_node sch_agora_reply = {"agora reply", ag_reply_fields, N(ag_reply_fields)};
 
+/* ---- Agora control calls: the 200 bodies of acquire, start, update(Layout), stop (their
+ * references' response fields) ---- */
+
+static const sch_field ag_acquire_fields[] = {
+  {"cname", SCH_STRING, 0, NULL, NULL, "doc", "channel name (echo)"},
+  {"uid", SCH_STRING, SCH_COERCE, NULL, NULL, "doc", "recorder uid (echo; a number is turned into its digits)"},
+  {"resourceId", SCH_STRING, SCH_REQUIRED, NULL, NULL, "doc", "resource id: valid 5 minutes, for one session"},
+};
+const sch_node sch_agora_acquire_reply = {"agora acquire reply", ag_acquire_fields, N(ag_acquire_fields)};
+
+static const sch_field ag_start_fields[] = {
+  {"cname", SCH_STRING, 0, NULL, NULL, "doc", "channel name (echo)"},
+  {"uid", SCH_STRING, SCH_COERCE, NULL, NULL, "doc", "recorder uid (echo)"},
+  {"resourceId", SCH_STRING, 0, NULL, NULL, "doc", "resource id (echo)"},
+  {"sid", SCH_STRING, SCH_REQUIRED, NULL, NULL, "doc", "recording id: what query, update and stop need"},
+};
+const sch_node sch_agora_start_reply = {"agora start reply", ag_start_fields, N(ag_start_fields)};
+
+static const sch_field ag_update_fields[] = {
+  {"cname", SCH_STRING, 0, NULL, NULL, "doc", "channel name (echo)"},
+  {"uid", SCH_STRING, SCH_COERCE, NULL, NULL, "doc", "recorder uid (echo)"},
+  {"resourceId", SCH_STRING, 0, NULL, NULL, "doc", "resource id (echo)"},
+  {"sid", SCH_STRING, 0, NULL, NULL, "doc", "recording id (echo)"},
+};
+const sch_node sch_agora_update_reply = {"agora update reply", ag_update_fields, N(ag_update_fields)};
+
+static const sch_field ag_stop_sr_fields[] = {
+  {"fileListMode", SCH_STRING, 0, NULL, NULL, "doc", "\"string\" or \"json\": the type of fileList"},
+  {"fileList", SCH_STRING_OR_ARRAY, 0, &ag_file, NULL, "doc", "M3U8 name (\"string\") or the files (\"json\")"},
+  {"uploadingStatus", SCH_STRING, 0, NULL, NULL, "doc", "\"uploaded\" (all in your storage), \"backuped\" (some on Agora's backup, still uploading), \"unknown\""},
+  {"extensionServiceState", SCH_ARRAY, 0, &ag_service, NULL, "doc", "web mode: the services' state"},
+};
+static const sch_node ag_stop_sr = {"stop serverResponse", ag_stop_sr_fields, N(ag_stop_sr_fields)};
+
+static const sch_field ag_stop_fields[] = {
+  {"cname", SCH_STRING, 0, NULL, NULL, "doc", "channel name (echo)"},
+  {"uid", SCH_STRING, SCH_COERCE, NULL, NULL, "doc", "recorder uid (echo)"},
+  {"resourceId", SCH_STRING, 0, NULL, NULL, "doc", "resource id (echo)"},
+  {"sid", SCH_STRING, 0, NULL, NULL, "doc", "recording id (echo)"},
+  {"serverResponse", SCH_OBJECT, 0, &ag_stop_sr, NULL, "doc", "files and upload state"},
+};
+const sch_node sch_agora_stop_reply = {"agora stop reply", ag_stop_fields, N(ag_stop_fields)};
+
 const sch_derived sch_derive = {
   &ag_sr, &ag_sr_fields[2], &ag_reply_fields[4], &ag_reply_fields[5],
   &qc_recinfo, &qc_recinfo_fields[6], &qc_recinfo_fields[15], &qc_recinfo_fields[16],

@@ -51,6 +51,12 @@ struct sch_node {
 /* The two replies: GET /v1/cloudRecord (QingCloud) and the Agora query. */
 extern const sch_node sch_qingcloud_reply;
 extern const sch_node sch_agora_reply;
+/* The 200 bodies of Agora's control calls (agora_ctl.c): acquire, start, update and
+ * updateLayout, stop. */
+extern const sch_node sch_agora_acquire_reply;
+extern const sch_node sch_agora_start_reply;
+extern const sch_node sch_agora_update_reply;
+extern const sch_node sch_agora_stop_reply;
 
 /* The nodes and fields the normaliser reads derived values from or adds (lnorm.c), named
  * here so that a reply needs no lookup by name (test_schema checks the names). */

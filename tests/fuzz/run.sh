@@ -38,6 +38,15 @@ case $name in
     printf 'https://user:pa55word@hooks.example.com/services/T0/B0/TOKEN?x=1#f\0app\0rid\0sid\0mix\0qcapp\0room 1' > "$seeds/a"
     printf 'http://h/..\0.\0..\0%%2e\0web\0a\0b' > "$seeds/b"
     printf 'h\0a/b\0r\r\nX: y\0s\0individual\0\0c' > "$seeds/c" ;;
+  agora_ctl)  # byte 0: call (bits 0..2) and status (bits 3..6, see fuzz_agora_ctl.c)
+    for f in "$fix"/agora_*; do
+      b=$(basename "$f"); st=${b#agora_}; st=${st#ctl_}; st=${st%%_*}
+      case $st in 200) i=0;; 201) i=3;; 206) i=4;; 400) i=5;; 401) i=6;; 404) i=8;; 429) i=9;;
+                  500) i=10;; 502) i=11;; 504) i=13;; *) i=0;; esac
+      for c in 0 1 2 3 4 5; do
+        { printf "$(printf '\\%03o' $((c | i << 3)))"; cat "$f"; } > "$seeds/$b.$c"
+      done
+    done ;;
   sim_request)
     cp "$fix"/requests/*.http "$seeds/" ;;
   scenario)

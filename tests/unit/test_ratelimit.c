@@ -6,6 +6,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 #include <cmocka.h>
 #include "ratelimit.h"
 
@@ -251,9 +252,107 @@ static void test_slow_replies_move_stamps(void **state) {
   assert_true(rl_commit(&b, 5 * 0.102 + 1 + RL_GUARD) == w);
 }
 
+/* The priority lane: 40 routine requests queued at t=0 (4 s of queue at 10/s), and an urgent
+ * one at t=1.5 every 0.7 s after. Each urgent one leaves within about one interval of its
+ * asking, well ahead of the routine ones booked before it; every request leaves, and no
+ * window of the server's span ever holds more than the limit (the pacing guarantee holds). */
+#define PRIO_N 60
+typedef struct prio_req {
+  double due, asked, left;
+  int urgent, waiting, done;
+} prio_req;
+
+static void test_urgent_goes_ahead_within_the_rate(void **state) {
+  rl_bucket b;
+  prio_req q[PRIO_N];
+  double deps[PRIO_N];
+  int i, n = 0, ndep = 0, nurgent = 0;
+  (void)state;
+  rl_init(&b, 10);
+  for (i = 0; i < 40; i++, n++) {
+    memset(&q[n], 0, sizeof q[n]);
+    q[n].due = rl_reserve(&b, 0.0);
+  }
+  for (i = 0; i < PRIO_N - 40; i++, n++) {
+    memset(&q[n], 0, sizeof q[n]);
+    q[n].urgent = 1;
+    q[n].asked = 1.5 + 0.7 * i;
+    q[n].due = -1;  /* books when it asks */
+  }
+  for (;;) {
+    int k = -1;
+    double now, w;
+    /* the next event: an urgent one asking, or a booked slot coming (timers in due order) */
+    for (i = 0; i < n; i++) {
+      double at = q[i].done ? 1e300 : q[i].due < 0 ? q[i].asked : q[i].due;
+      if (at < 1e300 && (k < 0 || at < (q[k].due < 0 ? q[k].asked : q[k].due))) k = i;
+    }
+    if (k < 0) break;
+    if (q[k].due < 0) {
+      q[k].due = q[k].asked + rl_reserve_urgent(&b, q[k].asked);
+      continue;
+    }
+    now = q[k].due;
+    w = q[k].urgent ? rl_commit_urgent(&b, now, &q[k].waiting) : rl_commit(&b, now);
+    if (w > 0) {
+      q[k].due = now + w;
+      continue;
+    }
+    assert_true(rl_leave(&b, now) >= 0);
+    q[k].left = now;
+    q[k].done = 1;
+    deps[ndep++] = now;
+  }
+  assert_int_equal(ndep, PRIO_N);
+  assert_int_equal(b.urgent_waiting, 0);
+  for (i = 0; i < n; i++) {
+    if (!q[i].urgent) continue;
+    nurgent++;
+    /* at most an interval and the window's rounding after asking, never behind the queue */
+    if (q[i].left - q[i].asked > 0.25)
+      fail_msg("urgent %d asked at %.3f left at %.3f", i, q[i].asked, q[i].left);
+  }
+  assert_int_equal(nurgent, PRIO_N - 40);
+  /* the routine ones booked before the first urgent one asked still wait behind it */
+  assert_true(q[39].left > q[40].left);
+  /* no span of 1 s holds more than 10 departures */
+  for (i = 0; i + 10 < ndep; i++) {
+    double lo = deps[i], hi = deps[i];
+    int j;
+    for (j = i; j <= i + 10; j++) {
+      if (deps[j] < lo) lo = deps[j];
+      if (deps[j] > hi) hi = deps[j];
+    }
+    if (hi - lo < 1.0) fail_msg("11 departures within %.4f s", hi - lo);
+  }
+}
+
+static void test_urgent_cancel_frees_the_lane(void **state) {
+  rl_bucket b;
+  int waiting = 0, i;
+  (void)state;
+  rl_init(&b, 10);
+  for (i = 0; i < 10; i++) {  /* a full window */
+    assert_true(rl_commit(&b, 0.0 + 0.11 * i) == 0);
+    assert_true(rl_leave(&b, 0.0 + 0.11 * i) >= 0);
+  }
+  assert_true(rl_commit_urgent(&b, 1.0, &waiting) > 0);
+  assert_int_equal(waiting, 1);
+  /* a routine commit steps aside while the urgent one waits */
+  assert_true(rl_commit(&b, 1.05) > 0);
+  rl_urgent_cancel(&b, &waiting);
+  assert_int_equal(waiting, 0);
+  assert_int_equal(b.urgent_waiting, 0);
+  rl_urgent_cancel(&b, &waiting);  /* twice is harmless */
+  assert_int_equal(b.urgent_waiting, 0);
+  assert_true(rl_commit(&b, 2.0) == 0);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
     cmocka_unit_test(test_reserve_spacing),
+    cmocka_unit_test(test_urgent_goes_ahead_within_the_rate),
+    cmocka_unit_test(test_urgent_cancel_frees_the_lane),
     cmocka_unit_test(test_unlimited),
     cmocka_unit_test(test_paces_at_the_rate_within_the_window),
     cmocka_unit_test(test_a_stall_is_caught_up_without_a_burst),
