@@ -1,9 +1,10 @@
 /* lrec: the Lua module `rec`, tied together from its rooms (lrec_int.h): lconfig.c
  * (rec.configure), lquery.c (the provider queries), ltask.c (tasks and time), lhttp.c
  * (rec.http), llog.c (rec.log), lutil.c (json, crypto, safe ids, status names), lops.c
- * (rec.metrics, rec.health), lstore.c (rec.store, preloaded) and lsearch.c (the embedded
- * modules). Glue only: Lua values into C requests, C results into Lua values. */
+ * (rec.metrics, rec.health), lfswatch.c (rec.fs), lstore.c (rec.store, preloaded) and
+ * lsearch.c (the embedded modules). Glue only: Lua values into C requests, C results into Lua values. */
 #include <lauxlib.h>
+#include "lfswatch.h"
 #include "lops.h"
 #include "lrec.h"
 #include "lrec_int.h"
@@ -33,6 +34,7 @@ int lrec_open(lua_State *L, engine_t *e) {
   llog_open(L);
   lutil_open(L);
   lops_open(L);
+  lfswatch_open(L);
   lua_pushvalue(L, -1);
   lua_setglobal(L, "rec");
   lua_getglobal(L, "package");

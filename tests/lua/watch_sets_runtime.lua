@@ -1,0 +1,129 @@
+-- watch.set on the virtual clock: sessions added and removed at run time (no file, no URL),
+-- a removed session's watcher stops polling once its poll in flight has committed, a bad or
+-- duplicate entry is refused with a typed error and leaves the set as it was; and a file set
+-- driven through the fs watcher's test hook (watcher:_fire), so that virtual time and real
+-- file events are not raced: a good edit adds and removes, a bad edit keeps the set and fails
+-- /healthz with its reason until a good one.
+local watch = require "rec.watch"
+
+local function health()
+  local st = rec.json.decode(rec.health.status())
+  return st.healthy, st.reason or ""
+end
+
+local changes = {}
+local s = watch.set{ provider = "agora", name = "rt",
+                     defaults = { every = 5, first_after = 1, mode = "mix" },
+                     on_change = function(_, d) changes[#changes + 1] = d end }
+assert(#s:keys() == 0)
+local k1 = assert(s:add{ appid = "sim-agora-app", resourceid = "sim-resource-healthy", sid = "sid-healthy" })
+local k2 = assert(s:add{ appid = "sim-agora-app", resourceid = "sim-resource-stuck", sid = "sid-stuck" })
+assert(k1 == "sid-healthy" and k2 == "sid-stuck", k1 .. " " .. k2)
+assert(table.concat(s:keys(), ",") == "sid-healthy,sid-stuck")
+
+-- refused at run time: typed errors, the set unchanged
+local r, e = s:add{ appid = "sim-agora-app", resourceid = "sim-resource-healthy", sid = "sid-healthy" }
+assert(r == nil and e.kind == "invalid_argument" and tostring(e):find("watched already"), tostring(e))
+r, e = s:add{ appid = "sim-agora-app", sid = "sid-x" }
+assert(r == nil and e.kind == "invalid_argument" and tostring(e):find("lacks 'resourceid'"), tostring(e))
+r, e = s:add{ appid = "sim-agora-app", resourceid = "r", sid = "sid-y", evry = 3 }
+assert(r == nil and tostring(e):find("unknown field 'evry'") and tostring(e):find("every"), tostring(e))
+r, e = s:add("nope")
+assert(r == nil and e.kind == "invalid_argument")
+assert(#s:keys() == 2)
+assert(s:remove("sid-unknown") == false)
+
+rec.sleep(30)
+local h = s:handle("sid-healthy")
+local polls = h:info()[1].polls
+assert(polls >= 4, "polled " .. polls)
+
+-- removal: gone from the set at once, its watcher ends once its loop is out of a poll
+assert(s:remove("sid-healthy") == true)
+assert(table.concat(s:keys(), ",") == "sid-stuck")
+for _ = 1, 100 do
+  if not s:removing("sid-healthy") then break end
+  rec.sleep(0.1)
+end
+assert(not s:removing("sid-healthy"), "still winding down")
+local after = h:info()[1].polls
+rec.sleep(60)
+assert(h:info()[1].polls == after, "a removed session was polled again")
+assert(s:handle("sid-stuck"):info()[1].polls > polls, "the other session goes on")
+
+-- added again after its removal: a new watcher
+assert(s:add{ appid = "sim-agora-app", resourceid = "sim-resource-healthy", sid = "sid-healthy" })
+rec.sleep(20)
+assert(s:handle("sid-healthy") ~= h and s:handle("sid-healthy"):info()[1].polls >= 2)
+assert(health())
+s:stop()
+s:wait()
+
+-- a file set, the file events fired by hand (virtual time never waits for the kernel)
+local path = os.tmpname()
+local function write(text)
+  local f = assert(io.open(path .. ".new", "wb"))
+  f:write(text)
+  f:close()
+  assert(os.rename(path .. ".new", path))
+end
+local function edit(text)
+  write(text)
+  s.fw:_fire()
+  rec.sleep(1)
+end
+write([[{"sessions": [
+  {"app_id": "demo-app", "channel": "demo-channel"},
+  {"app_id": "demo-app", "channel": "healthy-channel", "every": 10}]}]])
+local errs = {}
+s = watch.set{ provider = "qingcloud", file = path, name = "qc-file", defaults = { every = 5 },
+               on_error = function(x) errs[#errs + 1] = x.kind end }
+rec.sleep(1)
+assert(table.concat(s:keys(), ",") == "demo-app/demo-channel,demo-app/healthy-channel", table.concat(s:keys(), ","))
+assert(health())
+
+edit([=[[{"app_id": "demo-app", "channel": "demo-channel"}]]=])
+assert(table.concat(s:keys(), ",") == "demo-app/demo-channel")
+
+-- each bad edit: the set kept, /healthz fails naming the set and the reason
+local bad = {
+  { "not json {", "not_json" },
+  { [=[[{"app_id": "demo-app", "channel": "a"}, {"app_id": "demo-app", "channel": "a"}]]=], "duplicate" },
+  { "[]", "empty" },
+  { [[{"sessions": []}]], "empty" },
+  { [[{"sessions": 5}]], "shape" },
+  { [[{"sessions": [{"app_id": "demo-app"}]}]], "entry" },
+  { [=[[{"app_id": "demo-app", "channel": "c", "every": "soon"}]]=], "entry" },
+  { [=[[{"app_id": "demo-app", "channel": "a/b"}]]=], "entry" },
+  { [=[["x"]]=], "entry" },
+  { "", "not_json" },
+}
+for i, b in ipairs(bad) do
+  edit(b[1])
+  assert(s:info().errors == i, i .. ": errors " .. s:info().errors)
+  assert(s:info().last_reason == b[2], i .. ": " .. tostring(s:info().last_reason))
+  assert(errs[i] == b[2], i .. ": on_error " .. tostring(errs[i]))
+  assert(table.concat(s:keys(), ",") == "demo-app/demo-channel", i .. ": the set changed")
+  local ok, why = health()
+  assert(not ok and why:find("watch set qc-file refused (" .. b[2] .. ")", 1, true), why)
+end
+local m = rec.metrics.text()
+assert(m:find('recwatch_watch_set_errors_total{source="qc-file",reason="not_json"} 2', 1, true), m)
+assert(m:find('recwatch_watch_set_sessions{source="qc-file"} 1', 1, true))
+-- the watcher went on all along
+assert(s:handle("demo-app/demo-channel"):info()[1].polls >= 3)
+
+-- fixed: healthy again; an empty set only when it says so
+edit([[{"sessions": [], "empty": true}]])
+assert(#s:keys() == 0 and health())
+os.remove(path)
+s.fw:_fire()
+rec.sleep(1)
+assert(s:info().last_reason == "missing" and not health())
+edit([=[[{"app_id": "demo-app", "channel": "healthy-channel"}]]=])
+assert(table.concat(s:keys(), ",") == "demo-app/healthy-channel" and health())
+assert(#changes == 0, "on_change of the first set ran for run-time calls")
+s:stop()
+s:wait()
+os.remove(path)
+print("ok")
