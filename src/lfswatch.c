@@ -35,6 +35,7 @@ struct fsw {
   uv_fs_event_t h;
   engine_t *e;
   char *dir, *base;  /* the directory watched; the file's name in it */
+  const char *dirbase; /* the directory's own name (in dir): what its own events carry */
   int changed;       /* an event came since the last wait returned */
   int closed;
   int err;           /* the last libuv error the watch reported (0: none) */
@@ -83,9 +84,13 @@ static void on_event(uv_fs_event_t *h, const char *filename, int events, int sta
   (void)events;
   if (w->closed) return;
   if (status < 0) {
-    w->err = status;  /* the next wait reports it; a re-read tells whether the file is there */
+    w->err = status;  /* info() reports it; a re-read tells whether the file is there */
   } else if (filename && strcmp(filename, w->base) != 0) {
-    return;  /* another file in the same directory */
+    /* the directory itself deleted or moved (the kernel names it by its own name): the watch
+     * is dead, and saying nothing would leave every later edit unseen. Anything else is
+     * another file in the same directory. */
+    if (!(events & UV_RENAME) || strcmp(filename, w->dirbase) != 0) return;
+    w->err = UV_ENOENT;
   }
   w->events++;
   w->changed = 1;
@@ -157,6 +162,10 @@ static int l_watch(lua_State *L) {
     free(w);
     return luaL_error(L, "out of memory");
   }
+  {
+    const char *d = w->dir, *slash = strrchr(d, '/');
+    w->dirbase = slash && slash[1] ? slash + 1 : d;
+  }
   w->e = e;
   if ((rc = uv_fs_event_init(engine_loop(e), &w->h)) != 0) {
     free(w->base);
@@ -210,7 +219,9 @@ static int l_wait(lua_State *L) {
   return engine_suspend(t);
 }
 
-/* watcher:info() -> { path, dir, events, changed, error } */
+/* watcher:info() -> { path, dir, events, changed, error }: error is set once the watch
+ * reported a failure, or its directory was deleted or moved away (the watch is then dead:
+ * close it and watch again). */
 static int l_info(lua_State *L) {
   fsw *w = check_fsw(L);
   lua_createtable(L, 0, 5);

@@ -2,7 +2,7 @@
 -- edit in place and a save by rename are both seen, with no timer reading the file; a bad
 -- edit keeps the set and fails /healthz until a good one. Every wait is bounded by a
 -- deadline (20 s) and polls for the outcome, so a loaded machine only makes it slower.
--- Also rec.fs.watch itself: a change wakes :wait, a timeout and a bad path are typed errors.
+-- The file's directory deleted and made again is watched again. Also rec.fs.watch itself: a change wakes :wait, a timeout and a bad path are typed errors.
 local watch = require "rec.watch"
 
 local function until_true(what, fn)
@@ -70,4 +70,30 @@ until_true("healthy again", function() return (healthy()) end)
 s:stop()
 s:wait()
 os.remove(path)
+
+-- the file's directory deleted, then made again: the dead watch is noticed (not a silence
+-- about every later edit) and made again once the directory is back
+local dir = os.tmpname()
+os.remove(dir)
+local function sh(cmd) assert(os.execute(cmd), cmd) end
+sh("mkdir " .. dir)
+path = dir .. "/sessions.json"
+write_in_place([=[[{"app_id": "demo-app", "channel": "demo-channel", "every": 1}]]=])
+s = watch.set{ provider = "qingcloud", file = path, name = "dir-file", settle = 0.05, every = 0.2 }
+until_true("the first read", function() return keys() == "demo-app/demo-channel" end)
+sh("rm -r " .. dir)
+until_true("the directory gone", function() return s:info().errors_by_reason.unwatchable end)
+assert(keys() == "demo-app/demo-channel", keys())
+h, why = healthy()
+assert(not h and why:find("dir-file refused (unwatchable)", 1, true), why)
+sh("mkdir " .. dir)
+write_in_place([=[[{"app_id": "demo-app", "channel": "healthy-channel", "every": 1}]]=])
+until_true("the directory back", function() return keys() == "demo-app/healthy-channel" end)
+-- and the new watch sees edits again
+write_in_place([=[[{"app_id": "demo-app", "channel": "demo-channel", "every": 1}]]=])
+until_true("an edit after the re-watch", function() return keys() == "demo-app/demo-channel" end)
+until_true("healthy again", function() return (healthy()) end)
+s:stop()
+s:wait()
+sh("rm -r " .. dir)
 print("ok")

@@ -16,6 +16,19 @@ local s = watch.set{ provider = "agora", name = "rt",
                      defaults = { every = 5, first_after = 1, mode = "mix" },
                      on_change = function(_, d) changes[#changes + 1] = d end }
 assert(#s:keys() == 0)
+local ok0, e0 = pcall(watch.set, { provider = "agora", name = "rt" })
+assert(not ok0 and tostring(e0):find("a set named 'rt' runs already", 1, true), tostring(e0))
+ok0, e0 = pcall(watch.set, { provider = "agora", evry = 3 })
+assert(not ok0 and tostring(e0):find("unknown option 'evry'", 1, true), tostring(e0))
+ok0, e0 = pcall(watch.set, { provider = "zoom" })
+assert(not ok0 and tostring(e0):find("provider must be", 1, true), tostring(e0))
+assert(not rec.health.status():find('"set/rt"', 1, true), "a run-time set has no health entry")
+-- a session the watcher itself refuses (here: through bad defaults) is a typed error too
+local bd = watch.set{ provider = "agora", name = "bad-defaults", defaults = { every = "soon" } }
+local r0, e1 = bd:add{ appid = "sim-agora-app", resourceid = "sim-resource-healthy", sid = "sid-healthy" }
+assert(r0 == nil and e1.kind == "invalid_argument" and tostring(e1):find("'every' must be a number"), tostring(e1))
+assert(#bd:keys() == 0)
+bd:stop()
 local k1 = assert(s:add{ appid = "sim-agora-app", resourceid = "sim-resource-healthy", sid = "sid-healthy" })
 local k2 = assert(s:add{ appid = "sim-agora-app", resourceid = "sim-resource-stuck", sid = "sid-stuck" })
 assert(k1 == "sid-healthy" and k2 == "sid-stuck", k1 .. " " .. k2)

@@ -29,6 +29,7 @@ local FIELDS = {
 }
 local REQUIRED = { agora = { "appid", "resourceid", "sid" }, qingcloud = { "app_id", "channel" } }
 local MAX_BYTES = 16 * 1024 * 1024
+local names = {}   -- the sets running in this Lua state, by name
 local MAX_KEY = 128
 
 local function ctor(provider)
@@ -354,6 +355,15 @@ local function file_loop(s)
       if not ok then
         if e and e.kind == "cancelled" then break end
       end
+      local dead = fw:info().error
+      if dead then
+        -- the directory went away (or the kernel dropped the watch): a new watch, or
+        -- "unwatchable" until the directory is back
+        rec.log.warn("kind=watch_set_rewatch set=%s: the file's watch ended (%s); watching again", s.name, dead)
+        fw:close()
+        fw, s.fw = nil, nil
+        s.last_seen = nil
+      end
       -- an editor writes in steps: let it settle, then read (events meanwhile are folded in)
       if s.settle > 0 and not rec.sleep(s.settle) then break end
     end
@@ -442,6 +452,7 @@ end
 function Set:stop()
   if self.stopped then return end
   self.stopped = true
+  names[self.name] = nil
   if self.task then self.task:cancel() end
   for _, key in ipairs(self:keys()) do drop(self, key, "the set stopped") end
   publish_size(self)
@@ -481,6 +492,8 @@ function M.set(o)
   local kind = o.file and "file" or o.url and "url" or "runtime"
   local name = o.name or o.file or (o.url and show_url(o.url)) or ("runtime-" .. o.provider)
   if type(name) ~= "string" or #name == 0 or #name > 200 then error("watch.set: 'name' must be 1..200 bytes", 2) end
+  -- the name is the set's /healthz entry and metric label: two sets may not share one
+  if names[name] then error(("watch.set: a set named '%s' runs already (give each a name=)"):format(name), 2) end
   local every = o.every or 60
   if every < 0.1 then every = 0.1 end
   local s = setmetatable({
@@ -494,11 +507,11 @@ function M.set(o)
     -- stale when its polls stop
     stale_after = kind == "url" and (3 * every + 60) or 1e9,
   }, Set)
+  names[name] = true
+  -- a run-time set has no source that could fail: no entry in /status and /healthz
   if kind ~= "runtime" then
     rec.health.report(s.hkey, { provider = "watch_set", stale_after = s.stale_after })
     s.task = rec.spawn(kind == "file" and file_loop or url_loop, s)
-  else
-    accepted(s)
   end
   publish_size(s)
   return s
