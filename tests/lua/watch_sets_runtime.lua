@@ -98,6 +98,16 @@ assert(health())
 edit([=[[{"app_id": "demo-app", "channel": "demo-channel"}]]=])
 assert(table.concat(s:keys(), ",") == "demo-app/demo-channel")
 
+-- a session whose fields change is restarted with them: the old watcher ends first
+local old_h = s:handle("demo-app/demo-channel")
+edit([=[[{"app_id": "demo-app", "channel": "demo-channel", "every": 7}]]=])
+rec.sleep(1)
+assert(table.concat(s:keys(), ",") == "demo-app/demo-channel")
+local new_h = s:handle("demo-app/demo-channel")
+assert(new_h and new_h ~= old_h and old_h.stopped, "not restarted")
+assert(rec.metrics.text():find('recwatch_watch_set_sessions{source="qc-file"} 1', 1, true))
+edit([=[[{"app_id": "demo-app", "channel": "demo-channel"}]]=])
+
 -- each bad edit: the set kept, /healthz fails naming the set and the reason
 local bad = {
   { "not json {", "not_json" },

@@ -232,7 +232,10 @@ local function stop(s, key, why)
     local q = s.queued[key]
     if q then
       s.queued[key] = nil
-      start(s, key, q.entry, q.origin, q.sig)
+      s.live[key] = nil
+      local ok, why2 = start(s, key, q.entry, q.origin, q.sig)
+      if not ok and not s.stopped then refuse(s, "refused", ("the watcher refused %s: %s"):format(key, why2)) end
+      publish_size(s)
     end
   end)
   return true
