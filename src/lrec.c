@@ -2,11 +2,12 @@
  * (rec.configure), lquery.c (the provider queries), ltask.c (tasks and time), lhttp.c
  * (rec.http), llog.c (rec.log), lutil.c (safe ids),
  * ljsonlib.c, lcrypto.c, lstatus.c (rec.json, rec.crypto, status tables), lops.c
- * (rec.metrics, rec.health), ladmin.c (rec.admin), lcontrol_agora.c
+ * (rec.metrics, rec.health), ladmin.c (rec.admin), lfswatch.c (rec.fs), lcontrol_agora.c
  * (rec.agora.acquire .. stop, rec.features.urgent), lstore.c (rec.store, preloaded) and
  * lsearch.c (the embedded modules). Glue only: Lua values into C requests, C results into
  * Lua values. */
 #include <lauxlib.h>
+#include "lfswatch.h"
 #include "lops.h"
 #include "lrec.h"
 #include "lrec_int.h"
@@ -41,6 +42,7 @@ int lrec_open(lua_State *L, engine_t *e) {
   lcontrol_agora_open(L);  /* after lstatus: it adds the calls to rec.agora */
   lops_open(L);
   ladmin_open(L);
+  lfswatch_open(L);
   lua_pushvalue(L, -1);
   lua_setglobal(L, "rec");
   lua_getglobal(L, "package");

@@ -15,6 +15,11 @@
 --           outbox= (a notify outbox: "watcher silent" alerts), fail_polls=3, stagger= (qingcloud),
 --           auth_retry=60 (seconds between polls while the provider rejects the credentials)
 --   handle:stop()   handle:wait()   handle:state(key)   handle:info()
+--   watch.set{ provider="agora"|"qingcloud", file= | url=, every=60, defaults={...},
+--              on_change=function(set, diff) end, on_error=function(err) end, name=,
+--              headers=, timeout=, settle=0.2, max_bytes= }                     -> set
+--     set:add(entry) -> key | nil, err   set:remove(key) -> bool   set:removing(key)
+--     set:keys()   set:handle(key)   set:info()   set:stop()   set:wait()
 --   watch.status() -> list of every watcher's health   watch.healthy() -> bool
 --   watch.exit_policy(fn | false)
 --
@@ -32,10 +37,12 @@
 --
 -- The rooms behind this face (lua/rec/watch/): _supervise (health, staleness, the monitor,
 -- the exit policy, built-in alerts, one supervised poll), _state (state and commits, the
--- handle, option checks), _qingcloud and _agora (each provider's loop). Scripts require only
+-- handle, option checks), _qingcloud and _agora (each provider's loop), _sets (watch sets
+-- from a file, a URL or run-time calls). Scripts require only
 -- "rec.watch"; the rest is internal.
 local watch = require("rec.watch._supervise").watch   -- status, healthy, exit_policy
 watch.qingcloud = require("rec.watch._qingcloud").qingcloud
 watch.agora = require("rec.watch._agora").agora
+watch.set = require("rec.watch._sets").set
 
 return watch
