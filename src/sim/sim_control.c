@@ -62,6 +62,14 @@ struct sim_ctl {
 
 static const sim_step default_steps[] = {{0, 1}, {1, 4}, {2, 5}};
 
+/* The step a timeline is at, t seconds after its start (-1 before the first). Its own
+ * copy of sim_step_at: sim_scenario.c calls this file, so this one does not call back. */
+static int step_at(const sim_step *steps, size_t n, double t) {
+  int i, found = -1;
+  for (i = 0; i < (int)n && steps[i].t <= t; i++) found = i;
+  return found;
+}
+
 /* ---------------------------------------------------------------- scenario */
 
 static int num_field(lua_State *L, int t, const char *k, const char *path, double lo, double hi,
@@ -689,7 +697,7 @@ int sim_ctl_agora_query(sim_api_req *r) {
     return 1;
   }
   steps = ses_steps(s, &n);
-  k = sim_step_at(steps, n, now - s->t0);
+  k = step_at(steps, n, now - s->t0);
   status = k < 0 ? 0 : steps[k].status;
   if (ended) status = why == END_EXIT20 ? 20 : 8;
   b->len = 0;
