@@ -560,6 +560,8 @@ static double start_fields(sim_conn *c, lua_State *J, int cr, const char *mode) 
     return ag_error(c, 400, 2, "invalid parameter: recordingConfig.subscribeUidGroup"), -1;
   if ((fc = jtab(J, cr, "recordingFileConfig"))) {
     int at = jtab(J, fc, "avFileType"), hls = 0;
+    if (!at && lua_getfield(J, fc, "avFileType") != LUA_TNIL)
+      return ag_error(c, 400, 2, "invalid parameter: avFileType must be a list"), -1;
     lua_Integer k, n = at ? (lua_Integer)lua_rawlen(J, at) : 0;
     for (k = 1; k <= n; k++) {
       const char *s = lua_rawgeti(J, at, k) == LUA_TSTRING ? lua_tostring(J, -1) : "";

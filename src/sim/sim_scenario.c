@@ -524,6 +524,8 @@ static void read_faults(lua_State *L, int root, sim_scenario *sc) {
     }
     f->match = opt_str(L, e, "match", path, NULL);
     f->method = opt_str(L, e, "method", path, NULL);
+    if ((f->kind == SIM_F_HOLD || f->kind == SIM_F_HOLD_DROP) && f->provider == SIM_P_WEBHOOK)
+      luaL_error(L, "%s.kind: hold and hold_drop are for provider requests, not the webhook sink", path);
     lua_pop(L, 1);
   }
   lua_pop(L, 1);

@@ -201,6 +201,8 @@ function S.validation()
   bad(function(cr) cr.recordingConfig = nil end, "no recordingConfig in mix mode")
   bad(function(cr) cr.recordingConfig.maxIdleTime = 3 end, "maxIdleTime 3")
   bad(function(cr) cr.recordingFileConfig = { avFileType = { "mp4" } } end, "mp4 alone")
+  bad(function(cr) cr.recordingFileConfig = { avFileType = "hls" } end, "avFileType not a list")
+  bad(function(cr) cr.recordingFileConfig = { avFileType = { "hls", "flv" } } end, "avFileType flv")
   expect(post("/resourceid/" .. rid .. "/mode/bogus/start", start_body("c", "71")), 400, 2, "mode bogus")
   local ok = start_body("c", "71")
   ok.clientRequest.recordingFileConfig = { avFileType = { "hls", "mp4" } }

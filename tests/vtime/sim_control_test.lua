@@ -96,3 +96,10 @@ T.case("a scenario's control section is checked", function(t)
   t:fails(function() t:scenario(scenario{ control = { concurency = 1 } }); t:start("sim_control.lua", { "x" }) end,
           "concurency")
 end)
+
+T.case("hold faults are refused on the webhook sink", function(t)
+  t:fails(function()
+    t:scenario(scenario{ faults = { { provider = "webhook", kind = "hold", ms = 10 } } })
+    t:start("sim_control.lua", { "x" })
+  end, "not the webhook sink")
+end)
