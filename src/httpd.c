@@ -75,6 +75,7 @@ int httpd_path_is(const httpd_conn *c, const char *p) {
 static const char *reason(int status) {
   switch (status) {
     case 200: return "OK";
+    case 201: return "Created";
     case 206: return "Partial Content";
     case 400: return "Bad Request";
     case 401: return "Unauthorized";

@@ -8,6 +8,7 @@
 #include "log.h"
 #include "rerr.h"
 #include "sim.h"
+#include "sim_control.h"
 #include "sim_srv.h"
 
 double sim_now(sim_t *s) { return rclock_now(s->clock) - s->t0 + s->t_offset; }
@@ -32,6 +33,11 @@ void sim_log_request(sim_conn *c, const char *provider, int auth, const char *fa
   sbuf_addf(b, ",\"auth\":%s,\"status\":%d,\"fault\":", auth ? "true" : "false", c->status);
   if (fault) sbuf_add_json_str(b, fault, strlen(fault));
   else sbuf_adds(b, "null");
+  if (s->log_call) {  /* a control call, and the tasks started (billed) so far */
+    sbuf_adds(b, ",\"call\":");
+    sbuf_add_json_str(b, s->log_call, strlen(s->log_call));
+    sbuf_addf(b, ",\"billed\":%ld", sim_ctl_billed(s->sc));
+  }
   sbuf_adds(b, "}\n");
   if (b->p) {
     fwrite(b->p, 1, b->len, s->logf);
@@ -61,6 +67,8 @@ static sim_fault *pick_fault(sim_conn *c, int provider) {
     if (provider == SIM_P_WEBHOOK && f->provider != SIM_P_WEBHOOK) continue;
     if (now < f->after || (f->before >= 0 && now >= f->before)) continue;
     if (f->times > 0 && f->fired >= f->times) continue;
+    if (f->method && strcmp(f->method, http_method_str((enum http_method)c->parser.method)))
+      continue;
     if (f->match) {
       size_t ml = strlen(f->match), k;
       int found = 0;
@@ -98,6 +106,9 @@ static const char html500[] =
 typedef struct sim_delay {
   rtimer_t timer;
   sim_conn *c;
+  sbuf held;          /* the hold faults: the answer given, kept back meanwhile */
+  sim_fault_kind hold; /* SIM_F_HOLD / SIM_F_HOLD_DROP, or SIM_F_COUNT when not holding */
+  int held_status, held_auth;
 } sim_delay;
 
 static void sim_on_delay(rtimer_t *t) {
@@ -116,6 +127,7 @@ static void delay_start(sim_conn *c, sim_fault *f) {
       return;
     }
     d->c = c;
+    d->hold = SIM_F_COUNT;
     rtimer_init(s->clock, &d->timer, sim_on_delay, d);
     if (s->embedded) rtimer_unref(&d->timer);
     c->app = d;
@@ -132,6 +144,7 @@ static void on_conn_close(sim_conn *c, void *ud) {
   if (!d) return;
   if (rtimer_active(&d->timer)) rclock_unpark(s->clock, s->port, c->peer_port);
   rtimer_stop(&d->timer);
+  sbuf_free(&d->held);
   free(d);
   c->app = NULL;
 }
@@ -184,10 +197,47 @@ static int apply_fault(sim_conn *c, sim_fault *f, int provider) {
     case SIM_F_AGORA_404:
       sim_reply_json(c, 404, "{\"code\":404,\"reason\":\"failed to find worker\"}");
       break;
+    case SIM_F_AGORA_502:
+      sim_reply_json(c, 500, "{\"code\":502,\"reason\":\"no worker available\"}");
+      break;
     default:
       break;
   }
   return 0;
+}
+
+/* The hold faults: the request takes effect now (a start starts, and is billed), its
+ * answer waits `ms` on the engine clock like a delay, then goes out (hold) or the
+ * connection closes unanswered (hold_drop): a client killed meanwhile never learns it. */
+static void hold_start(sim_conn *c, sim_fault *f, size_t from, int auth) {
+  sim_delay *d;
+  delay_start(c, f);
+  if (!(d = c->app)) return;  /* no memory: delay_start dropped the request */
+  d->held.len = 0;
+  sbuf_add(&d->held, c->out.p + from, c->out.len - from);
+  c->out.len = from;
+  d->hold = f->kind;
+  d->held_status = c->status;
+  d->held_auth = auth;
+}
+
+/* A held answer's time is up: 1 when this request was held (now answered or dropped). */
+static int hold_release(sim_conn *c, const char *pname) {
+  sim_delay *d = c->app;
+  sim_fault_kind k;
+  if (!d || d->hold == SIM_F_COUNT) return 0;
+  k = d->hold;
+  d->hold = SIM_F_COUNT;
+  if (k == SIM_F_HOLD) {
+    sbuf_add(&c->out, d->held.p, d->held.len);
+    c->status = d->held_status;
+  } else {
+    c->status = 0;
+    httpd_close_after(c);
+  }
+  sim_log_request(c, pname, d->held_auth, sim_fault_names[k]);
+  SIM_OF(c)->log_call = NULL;
+  return 1;
 }
 
 /* ---------------------------------------------------------------- routing */
@@ -275,9 +325,16 @@ static void handle(sim_conn *c, int resumed, void *ud) {
   }
 
   if (webhook_sink(c, resumed)) return;
+  if (sim_ctl_page(c)) {  /* GET /_sim/billed */
+    sim_log_request(c, "sim", 0, NULL);
+    return;
+  }
   memset(&req, 0, sizeof req);
   req.c = c;
-  if (sim_api_route(c, &req) == 0) {
+  if (sim_ctl_route(c, &req) == 0) {  /* control calls: POST (QingCloud: POST, PATCH) */
+    provider = req.provider;
+    s->log_call = sim_ctl_name(req.ctl);
+  } else if (sim_api_route(c, &req) == 0) {
     if (c->parser.method == HTTP_GET) provider = req.provider;
   }
   if (provider < 0) {
@@ -286,6 +343,7 @@ static void handle(sim_conn *c, int resumed, void *ud) {
     return;
   }
   pname = provider == SIM_P_AGORA ? "agora" : "qingcloud";
+  if (resumed && hold_release(c, pname)) return;
   if (!resumed) {
     s->reqno[SIM_P_ANY]++;
     s->reqno[provider]++;
@@ -298,13 +356,22 @@ static void handle(sim_conn *c, int resumed, void *ud) {
     f->fired--;
     f = NULL;
   }
+  if (f && (f->kind == SIM_F_HOLD || f->kind == SIM_F_HOLD_DROP)) {
+    size_t from = c->out.len;
+    sim_api_answer(&req);
+    hold_start(c, f, from, auth);  /* answered (or dropped) when handle is called again */
+    s->log_call = NULL;
+    return;
+  }
   if (f) {
-    if (apply_fault(c, f, provider)) return; /* delay: answered when handle is called again */
-    sim_log_request(c, pname, auth, sim_fault_names[f->kind]);
+    if (!apply_fault(c, f, provider)) /* delay: answered when handle is called again */
+      sim_log_request(c, pname, auth, sim_fault_names[f->kind]);
+    s->log_call = NULL;
     return;
   }
   sim_api_answer(&req);
   sim_log_request(c, pname, auth, resumed ? "delay" : NULL);
+  s->log_call = NULL;
 }
 
 /* sim_start failed before anything was listening. */

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "crypto.h"
+#include "sim_control.h"
 #include "sim_srv.h"
 
 static const char qc_path[] = "/v1/cloudRecord";
@@ -117,6 +118,10 @@ static void agora_answer(sim_api_req *r) {
     sim_reply_json(c, 429, "{\"message\":\"API rate limit exceeded\"}");
     return;
   }
+  if (r->ctl) {  /* acquire, start, update, updateLayout, stop: sim_control.c */
+    sim_ctl_agora(r);
+    return;
+  }
   if (!sim_field_eq(r->mode, r->mode_len, "mix") && !sim_field_eq(r->mode, r->mode_len, "individual") &&
       !sim_field_eq(r->mode, r->mode_len, "web")) {
     sim_reply_json(c, 400, "{\"code\":2,\"reason\":\"invalid parameter\"}");
@@ -141,6 +146,7 @@ static void agora_answer(sim_api_req *r) {
     sim_reply(c, 200, "application/json", rec->body[k], rec->bodylen[k]);
     return;
   } while (0);
+  if (sim_ctl_agora_query(r)) return;  /* a session a start began */
   sim_reply_json(c, 404, worker_404);
 }
 
@@ -251,7 +257,12 @@ static int qc_auth(sim_api_req *r) {
   if ((double)(when > now ? when - now : now - when) > sc->qc_window)
     return qc_fail(r, 401, "RequestExpired", "time_stamp is more than 15 minutes from now");
   sig = param(r, "signature");
-  expect = qc_signature(sc->qc[key].secret, "GET", qc_path, r->params, r->nparams, NULL, 0);
+  /* a GET signs no body ("null"); a control call (POST, PATCH) the exact bytes it sent */
+  expect = r->ctl ? qc_signature(sc->qc[key].secret,
+                                 http_method_str((enum http_method)r->c->parser.method), qc_path,
+                                 r->params, r->nparams, r->c->body.p ? r->c->body.p : "",
+                                 r->c->body.len)
+                  : qc_signature(sc->qc[key].secret, "GET", qc_path, r->params, r->nparams, NULL, 0);
   if (!expect) return qc_fail(r, 500, "InternalError", "out of memory");
   ok = strlen(expect) == strlen(sig) && crypto_equal(expect, sig, strlen(sig));
   free(expect);
@@ -298,6 +309,10 @@ static void qc_answer(sim_api_req *r) {
   char msg[128];
   if (r->auth_status) {
     qc_error(c, r->auth_status, r->auth_code, r->auth_msg);
+    return;
+  }
+  if (r->ctl) {  /* start (POST), stop (PATCH): sim_control.c */
+    sim_ctl_qc(r);
     return;
   }
   app = param(r, "app_id");
@@ -358,6 +373,7 @@ static void qc_answer(sim_api_req *r) {
     }
     total++;
   }
+  sim_ctl_qc_list(s, app, ch, now, lo, hi, offset, limit, &total, &shown, b);  /* started ones */
   sbuf_addf(b, "],\"total_count\":%ld}", total);
   if (b->p) sim_reply(c, 200, "application/json", b->p, b->len);
 }

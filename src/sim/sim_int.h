@@ -78,6 +78,9 @@ typedef enum {
   SIM_F_HUGE,
   SIM_F_429,
   SIM_F_AGORA_404,              /* 404 failed to find worker: a live recording in failover */
+  SIM_F_AGORA_502,              /* 500 {"code":502}: no worker for a start (sim_control.c) */
+  SIM_F_HOLD,                   /* answered now (state changes), the answer held `ms`, sent */
+  SIM_F_HOLD_DROP,              /* the same, then the connection closed unanswered */
   SIM_F_COUNT
 } sim_fault_kind;
 
@@ -96,6 +99,7 @@ typedef struct sim_fault {
   long fired;
   double after, before;         /* active window in sim seconds; before < 0 = open */
   char *match;                  /* substring of the path, or NULL */
+  char *method;                 /* only requests with this method ("POST"...), or NULL */
   uint64_t rng;
   char *huge_body;              /* precomputed for SIM_F_HUGE */
 } sim_fault;
@@ -110,6 +114,8 @@ typedef struct sim_ag_cred {
 typedef struct sim_qc_key {
   char *id, *secret;
 } sim_qc_key;
+
+typedef struct sim_ctl sim_ctl;  /* the control calls' state (sim_control.c) */
 
 typedef struct sim_scenario {
   sim_ag_cred *ag;
@@ -134,6 +140,7 @@ typedef struct sim_scenario {
   size_t *ch_slots;             /* hash index of a channel's first task by (app_id, channel) */
   size_t ch_nslots;             /* (slot = index + 1, 0 = empty) ... */
   size_t *task_next;            /* ... and each task's next one on its channel (+1, 0 = last) */
+  sim_ctl *ctl;                 /* control calls: config and what they started */
 } sim_scenario;
 
 /* Loads a scenario from a Lua file (path) or the built-in default (path NULL); wall0 is the

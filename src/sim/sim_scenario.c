@@ -9,6 +9,7 @@
 #include <string.h>
 #include "suggest.h"
 #include "crypto.h"
+#include "sim_control.h"
 #include "sim_int.h"
 
 #define DEFAULT_AG_ID "sim-agora-customer"
@@ -19,7 +20,7 @@
 
 const char *const sim_fault_names[SIM_F_COUNT] = {
     "delay", "500_html", "agora_206", "agora_504", "drop",
-    "malformed_json", "truncated", "huge", "429", "agora_404"};
+    "malformed_json", "truncated", "huge", "429", "agora_404", "agora_502", "hold", "hold_drop"};
 
 int sim_step_at(const sim_step *steps, size_t n, double t) {
   int i, found = -1;
@@ -442,7 +443,7 @@ static void read_recordings(lua_State *L, int root, sim_scenario *sc) {
 static void read_faults(lua_State *L, int root, sim_scenario *sc) {
   static const char *const keys[] = {"provider", "kind", "nth", "every", "probability", "ms",
                                      "bytes", "times", "after", "before", "seconds", "match",
-                                     NULL};
+                                     "method", NULL};
   int t = opt_table(L, root, "faults", "scenario");
   size_t i, n;
   char path[64];
@@ -473,7 +474,7 @@ static void read_faults(lua_State *L, int root, sim_scenario *sc) {
     free(s);
     if (f->kind == SIM_F_COUNT)
       luaL_error(L, "%s.kind: expected one of delay, 500_html, agora_206, agora_504, drop, "
-                 "malformed_json, truncated, huge, 429, agora_404", path);
+                 "malformed_json, truncated, huge, 429, agora_404, agora_502, hold, hold_drop", path);
     if (get_field(L, e, "nth")) {
       if (lua_isinteger(L, -1)) {
         f->nth = xcalloc(L, 1, sizeof *f->nth);
@@ -522,6 +523,9 @@ static void read_faults(lua_State *L, int root, sim_scenario *sc) {
       f->before = f->after + secs;
     }
     f->match = opt_str(L, e, "match", path, NULL);
+    f->method = opt_str(L, e, "method", path, NULL);
+    if ((f->kind == SIM_F_HOLD || f->kind == SIM_F_HOLD_DROP) && f->provider == SIM_P_WEBHOOK)
+      luaL_error(L, "%s.kind: hold and hold_drop are for provider requests, not the webhook sink", path);
     lua_pop(L, 1);
   }
   lua_pop(L, 1);
@@ -533,7 +537,7 @@ typedef struct load_ctx {
 
 static int l_convert(lua_State *L) {
   static const char *const keys[] = {"agora", "qingcloud", "qingcloud_tasks", "agora_recordings",
-                                     "faults", "seed", NULL};
+                                     "faults", "seed", "control", NULL};
   load_ctx *ctx = lua_touserdata(L, 2);
   sim_scenario *sc = ctx->sc;
   if (!lua_istable(L, 1)) return luaL_error(L, "the scenario must return a table");
@@ -544,6 +548,7 @@ static int l_convert(lua_State *L) {
   read_tasks(L, 1, sc);
   read_recordings(L, 1, sc);
   read_faults(L, 1, sc);
+  sim_ctl_read(L, 1, sc);
   return 0;
 }
 
@@ -969,8 +974,10 @@ void sim_scenario_free(sim_scenario *sc) {
   for (i = 0; i < sc->nfaults; i++) {
     free(sc->faults[i].nth);
     free(sc->faults[i].match);
+    free(sc->faults[i].method);
     free(sc->faults[i].huge_body);
   }
   free(sc->faults);
+  sim_ctl_free(sc->ctl);
   free(sc);
 }

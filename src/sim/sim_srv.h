@@ -34,12 +34,14 @@ struct sim {
   sbuf *hooks;       /* bodies the webhook sink received */
   size_t nhooks, caphooks, hook_bytes;
   int hooks_full;     /* the cap was reached (logged once) */
+  const char *log_call; /* a control call being logged: its name ("call" and "billed") */
 };
 
 /* One routed request (lives on the stack of the handler). */
 typedef struct sim_api_req {
   sim_conn *c;
   int provider;
+  int ctl;           /* a control call (SIM_CTL_*, sim_control.h), 0 for a query */
   /* agora */
   const char *appid, *rid, *sid, *mode;
   size_t appid_len, rid_len, sid_len, mode_len;

@@ -72,9 +72,9 @@ req "$BASE/v1/cloudRecord"
 expect_code 401 "no parameters at all"
 
 # wrong method on the QingCloud path: no route
-req "$(qc_url app_id=tl channel=x)" -X POST
-expect_code 404 "POST"
-expect_body '{"message":"no Route matched with those values"}' "POST body"
+req "$(qc_url app_id=tl channel=x)" -X PUT
+expect_code 404 "PUT (POST and PATCH are the control calls, sim_control.sh)"
+expect_body '{"message":"no Route matched with those values"}' "PUT body"
 req "$(qc_url app_id=tl channel=x)" -X DELETE
 expect_code 404 "DELETE"
 
