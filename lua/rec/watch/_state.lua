@@ -69,6 +69,7 @@ function Handle:stop()
       look_at(l.w, now())
     end
     if l.sleeping then l.task:cancel() end
+    if l.confirm then pcall(l.confirm.cancel, l.confirm) end   -- watch.agora's end confirmation
   end
 end
 

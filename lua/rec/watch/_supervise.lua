@@ -403,6 +403,17 @@ local function poll_done(w, good)
   publish(w, good)
 end
 
+-- A watcher that ended comes back (an Agora recording that answers again after the end
+-- its 404s gave): in watch.status() and /healthz again, its poll good now.
+local function revive(w)
+  w.ended = false
+  if w.retired then w.retired, live = false, live + 1 end
+  w.forgotten = false
+  poll_done(w, true)
+  look_at(w, now())
+  start_monitor()
+end
+
 -- One poll under supervision: nothing it raises ends the watcher. An error is counted and
 -- logged (the poll is not good: false); a cancellation gives "stop"; otherwise what poll
 -- returned (true/false for a good/bad poll, or a word: "stop", "ended").
@@ -441,4 +452,5 @@ return {
   watch = watch, now = now, info_of = info_of, fields = fields, new_entry = new_entry,
   record_error = record_error, look_at = look_at, start_monitor = start_monitor,
   poll_done = poll_done, supervised = supervised, next_delay = next_delay, call = call,
+  revive = revive,
 }
