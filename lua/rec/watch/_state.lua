@@ -50,7 +50,10 @@ end
 local function resolve_alerts(w, st, facts, text)
   local out, n = w.o.outbox, st[facts.event .. "_alerts"]
   if not out or not n then return end
-  local base = st[facts.event .. "_base"] or batch.stable_base(facts)
+  -- no base kept and no facts to remake it (a state from before bases were kept): nothing
+  -- is resolved rather than a resolve under an id that never fired
+  local base = st[facts.event .. "_base"] or (facts.label and batch.stable_base(facts))
+  if not base then return end
   for i = 1, n do out:alert{ id = base .. "." .. i, status = "resolved", text = text } end
 end
 
