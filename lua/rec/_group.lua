@@ -80,11 +80,21 @@ function M.check_resolved(v, where, level)
   return v
 end
 
--- The grouping of sender s in outbox out: its own, else the outbox's (chat senders only).
-local function cfg_of(out, s)
+-- The built-in "watcher silent" / "polling again" alerts of a chat sender that says nothing
+-- of grouping: one group for every watcher (a storm is one message each way, not one per
+-- watcher), the first message no later than 30 s after the first alert, resolves 30 s after
+-- the previous message at the earliest, no repeats (as without grouping). group = false on
+-- the sender or the outbox turns it off.
+M.DEFAULT_WATCHER = M.check({ by = { "alertname" }, wait = 30, interval = 30, ["repeat"] = false }, "rec._group")
+
+-- The grouping of sender s in outbox out for alerts named alertname: the sender's own, else
+-- the outbox's, else the default for WatcherSilent (chat senders only).
+local function cfg_of(out, s, alertname)
   if not CHAT[s.kind] then return nil end
   if s.group ~= nil then return s.group or nil end
-  return out.group or nil
+  if out.group ~= nil then return out.group or nil end
+  if alertname == "WatcherSilent" then return M.DEFAULT_WATCHER end
+  return nil
 end
 
 ---------------------------------------------------------------------------- an alert's labels
@@ -205,11 +215,11 @@ end
 -- The deliverer's question for a row about to go to sender s: true when it is taken here
 -- (a group, a silence, or a resolve this sender does not send), false to send it as today.
 function M.take(out, s, row, a, t)
-  local cfg = cfg_of(out, s)
+  local l = M.labels(a)
+  local cfg = cfg_of(out, s, l.alertname)
   local resolved = M.is_resolved(a)
-  local l, sil
+  local sil
   if cfg or silence.any(out.db) then
-    l = M.labels(a)
     sil = silence.match(out.db, l, t)
   end
   if not cfg and not sil then
@@ -319,7 +329,7 @@ end
 
 -- When g is next due (nil: nothing to send until something joins it).
 local function due(out, g, s, t)
-  local cfg = cfg_of(out, s)
+  local cfg = cfg_of(out, s, g.alertname)
   local interval = cfg and cfg.interval or 0
   local rpt = cfg and cfg["repeat"] or false
   if g.next_try and g.next_try > t then return g.next_try end
@@ -377,7 +387,7 @@ function M.flush(out, down, t)
           end
           m._id = id
         end
-        local cfg = cfg_of(out, s)
+        local cfg = cfg_of(out, s, g.alertname)
         local repeat_due = g.sent and cfg and cfg["repeat"] and t >= g.sent + cfg["repeat"]
         local ok, did = true, false
         if #firing > 0 or (repeat_due and #all_firing > 0) then

@@ -492,8 +492,16 @@ function Outbox:alert(fmt, ...)
     a.labels = labels_of(a, b, 3)
     a.starts_at = prev and prev.starts_at or a.starts_at or a.created
   end
+  -- the destinations it was queued for (with those of an earlier queueing of the same id, by
+  -- another outbox on this state file): a sender re-posts only its own (Outbox:repost)
+  local dests, seen = {}, {}
+  for _, list in ipairs({ prev and type(prev.dests) == "table" and prev.dests or {}, self.order }) do
+    for _, name in ipairs(list) do
+      if type(name) == "string" and not seen[name] then seen[name], dests[#dests + 1] = true, name end
+    end
+  end
   local state = assert(rec.json.encode{ status = resolved and "resolved" or "firing", labels = a.labels,
-    starts_at = a.starts_at, ends_at = a.ends_at, text = a.text, at = rec.time() })
+    starts_at = a.starts_at, ends_at = a.ends_at, text = a.text, at = rec.time(), dests = dests })
   local payload = assert(rec.json.encode(a))
   -- a resolve is a row of its own (the firing's row id is taken); it carries the same alert_id
   local row = resolved and (a.alert_id .. "/resolved") or a.alert_id
@@ -581,8 +589,18 @@ function Outbox:drain()
   return n, (self.db:counts())
 end
 
--- Re-posts the open alerts (firing, younger than the sender's hold) to every sender that
--- re-posts (Alertmanager), once per its interval: no outbox rows, the latest state only.
+-- Is an alert's kept state st for destination name? Its dests say where it was queued; a
+-- state kept before they were recorded (no dests) counts for every destination: re-posting
+-- one alert too many is bearable, letting Alertmanager time out an open alert is not.
+local function meant_for(st, name)
+  if type(st.dests) ~= "table" then return true end
+  for _, d in ipairs(st.dests) do if d == name then return true end end
+  return false
+end
+
+-- Re-posts the open alerts (firing, younger than the sender's hold, queued for that sender)
+-- to every sender that re-posts (Alertmanager), once per its interval: no outbox rows, the
+-- latest state only.
 function Outbox:repost()
   local t = rec.time()
   for _, name in ipairs(self.order) do
@@ -593,7 +611,8 @@ function Outbox:repost()
       local list = {}
       for k, v in pairs(self.db:keys(STATE)) do
         local ok, st = pcall(rec.json.decode, v)
-        if ok and type(st) == "table" and st.status == "firing" and t - (st.starts_at or 0) < s.hold then
+        if ok and type(st) == "table" and st.status == "firing" and t - (st.starts_at or 0) < s.hold
+           and meant_for(st, name) then
           list[#list + 1] = { alert_id = k:sub(#STATE + 1), labels = st.labels, starts_at = st.starts_at, text = st.text }
         end
       end

@@ -20,9 +20,9 @@ local function texts(hooks, pat)
   return out
 end
 
-T.case("the storm without grouping: one message per watcher each way (today's behaviour)", function(t)
+T.case("the storm with grouping off (group = false): one message per watcher each way", function(t)
   t:scenario(outage())
-  local p = t:start(STORM, { "--for", "200" })
+  local p = t:start(STORM, { "--for", "200", "--no-group" })
   t:advance(220)
   t:eq(p:exited(), 0)
   local hooks = t:webhooks()
@@ -85,7 +85,8 @@ T.case("a silence holds through its window; the alert comes after it while the f
   -- room-7 silenced for 60 s from the start; QingCloud down from 30 s for 60 s (stale at 50 s)
   t:scenario(outage())
   local p = t:start(STORM, { "--rooms", "3", "--for", "120", "--silence-for", "80",
-                             "--silence-match", "watcher=~.*/room-2", "--report-at", "70" })
+                             "--silence-match", "watcher=~.*/room-2", "--report-at", "70",
+                             "--no-group" })   -- per-watcher messages: the silence is the subject
   t:advance(140)
   t:eq(p:exited(), 0)
   local hooks = t:webhooks()
@@ -112,7 +113,7 @@ end)
 T.case("a silence that outlasts the failure: nothing is sent, neither firing nor resolve", function(t)
   t:scenario(outage())
   local p = t:start(STORM, { "--rooms", "3", "--for", "200", "--silence-for", "150",
-                             "--silence-match", "watcher=~.*/room-2" })
+                             "--silence-match", "watcher=~.*/room-2", "--no-group" })
   t:advance(220)
   t:eq(p:exited(), 0)
   local hooks = t:webhooks()
@@ -141,4 +142,23 @@ T.case("killed while the group message is in flight: sent again, with the same i
   t:eq(silent[1].alert_id, silent[2].alert_id, "with the same id, so a receiver can drop the repeat")
   t:eq(silent[2].count, 20)
   t:eq(#texts(t:webhooks(), "is silent"), 0, "no member sent on its own")
+end)
+
+T.case("the storm with the default settings: the built-in alerts are grouped, one message each way", function(t)
+  t:scenario(outage())
+  local p = t:start(STORM, { "--for", "200" })
+  t:advance(220)
+  t:eq(p:exited(), 0)
+  local hooks = t:webhooks()
+  t:eq(#hooks, 2, "two messages in all (20 + 20 before the default)")
+  if #hooks ~= 2 then return end
+  t:ok(hooks[1].text:find("^20 watchers silent: ") ~= nil, hooks[1].text)
+  t:eq(hooks[1].count, 20)
+  t:ok(hooks[2].text:find("^20 watchers polling again: ") ~= nil, hooks[2].text)
+  t:eq(hooks[2].status, "resolved")
+  -- the first message within group_wait (30 s) of the first alert
+  local first_alert_at = tonumber(t:logs("stale at ")[1]:match("stale at ([%d.]+)"))
+  local reqs = {}
+  for _, r in ipairs(t:requests()) do if r.provider == "webhook" then reqs[#reqs + 1] = r end end
+  t:ok(reqs[1].t - first_alert_at <= 30.5, ("sent %.2f s after the first alert"):format(reqs[1].t - first_alert_at))
 end)

@@ -9,7 +9,7 @@ local state = require "rec.watch._state"
 local now, look_at = sup.now, sup.look_at
 local new_entry, fields, record_error, call = sup.new_entry, sup.fields, sup.record_error, sup.call
 local supervised, poll_done = sup.supervised, sup.poll_done
-local next_delay, start_monitor = sup.next_delay, sup.start_monitor
+local next_delay, start_monitor, revive = sup.next_delay, sup.start_monitor, sup.revive
 local load_state, copy, prepare, commit = state.load_state, state.copy, state.prepare, state.commit
 local new_handle, nap, protocol = state.new_handle, state.nap, state.protocol
 local resolve_alerts = state.resolve_alerts
@@ -102,6 +102,9 @@ function watch.agora(o)
     local f = { label = key .. "/" .. ev, provider = "agora", app = o.appid, resourceid = o.resourceid,
                 sid = o.sid, event = ev }
     if ev == "change" then f.from, f.to = tostring(st.status), tostring(new.status) end
+    -- ended again after it came back from an end by 404: a new end, a new id (the first
+    -- end's id is resolved, and a resolved id never fires again)
+    if ev == "ended" and st.revived then f.again = tostring(st.revived) end
     return f
   end
   local function event(new, fn, ev)
@@ -174,6 +177,7 @@ function watch.agora(o)
   local function gone(err)
     local new = copy(st)
     new.ended = true
+    new.confirm_at = rec.time() + ha_window   -- one slow query then: confirm_end
     local fn
     if st.started then
       rec.log.info("watch.agora %s: the recording has ended (404 for %.0fs, %d re-queries)", key,
@@ -192,6 +196,53 @@ function watch.agora(o)
     end
     if not event(new, fn, st.started and "ended" or "start_failed") then return false end
     return "ended"
+  end
+
+  -- After an end by 404, one slow query another ha_window later: Agora documents failovers
+  -- but not that they all fit the window, and an end said wrongly would stay said. A 200 then
+  -- means the recording was not gone: the "gone" alert (on_ended's) resolves and the watch
+  -- goes on. A 404 confirms the end. Other answers (5xx, timeouts) are retried for at most
+  -- another window; no answer by then leaves the end as it was. "revived", "gone" or "stop".
+  local function confirm_end()
+    local deadline = st.confirm_at + ha_window
+    local wait = st.confirm_at - rec.time()
+    while true do
+      if wait > 0 and not nap(h, l, wait) then return "stop" end
+      local res, err = rec.query_agora(q)
+      if res then res, err = valid(res) end
+      if res then
+        local new = copy(st)
+        new.ended, new.confirm_at, new.revived = nil, nil, (st.revived or 0) + 1
+        local ended_at = st.at
+        -- a commit that fails stays pending: the next poll retries it first
+        event(new, function()
+          rec.log.warn("kind=agora_ended_404_recovered watch.agora %s: answers again (status %s) %.0fs after it was reported %s by 404: the recording lives on, watched again",
+                       key, tostring(res.status), rec.time() - (ended_at or rec.time()),
+                       st.started and "ended" or "gone", fields(w))
+          resolve_alerts(w, st, { event = "ended" },
+                         ("recording %s answers again: it had not ended"):format(o.sid))
+        end, "revived")
+        last = res
+        return "revived"
+      elseif err.kind == "cancelled" then
+        return "stop"
+      end
+      local done = err.kind == "not_found" or rec.time() >= deadline
+      if not done then
+        record_error(w, err)
+        wait = math.max(1, math.min(confirm[#confirm] or 10, deadline - rec.time()))
+      else
+        if err.kind == "not_found" then
+          rec.log.info("watch.agora %s: still 404 another %gs after its end: ended for good", key, ha_window, fields(w))
+        else
+          rec.log.warn("watch.agora %s: no answer to the query that confirms its end (%s): it stays ended", key, tostring(err), fields(w))
+        end
+        local new = copy(st)
+        new.confirm_at = nil
+        if not event(new, function() end, "end_confirmed") then pending = nil end  -- asked again after a restart
+        return "gone"
+      end
+    end
   end
 
   -- one poll: true (good), false (an error, counted), "stop", or "ended"
@@ -245,22 +296,10 @@ function watch.agora(o)
     return true
   end
 
-  l.task = rec.spawn(function()
-    -- the stored state: read from the cache, so a locked file does not stop this
-    local ok0, s0 = pcall(load_state, db, key)
-    st = ok0 and s0 or {}
-    if st.ended then
-      rec.log.info("watch.agora %s: already ended (state file); nothing to watch", key, fields(w))
-      w.ended = true
-      look_at(w, now())
-      return
-    end
-    local fresh = st.since == nil
-    st.since = st.since or o.started_at or rec.time()
-    if fresh or not st.started then
-      local wait = fresh and first_after or math.min(first_after, math.max(0, st.since + first_after - rec.time()))
-      if not nap(h, l, wait) then w.stopped = true return end
-    end
+  local start_confirm
+
+  -- the watch itself, until the recording ends (h:wait() returns then) or the handle stops
+  local function watch_loop()
     while not h.stopped do
       local r = supervised(w, poll)
       if r == "stop" then
@@ -269,6 +308,7 @@ function watch.agora(o)
         poll_done(w, true)
         w.ended = true
         look_at(w, now())
+        if st.confirm_at then start_confirm() end
         break
       else
         poll_done(w, r)
@@ -277,6 +317,44 @@ function watch.agora(o)
       if not nap(h, l, next_delay(w, ok2 and iv or every)) then break end
     end
     if not w.ended then w.stopped = true end
+  end
+
+  -- An end by 404 is confirmed by a task of its own (confirm_end), so the handle's wait()
+  -- still returns at the end; h:stop() cancels it. A recording that answers again is
+  -- watched again (a new loop task).
+  function start_confirm()
+    l.confirm = rec.spawn(function()
+      if confirm_end() ~= "revived" or h.stopped then return end
+      revive(w)
+      l.task = rec.spawn(function()
+        local ok2, iv = pcall(interval)
+        if nap(h, l, next_delay(w, ok2 and iv or every)) then watch_loop() end
+        if not w.ended then w.stopped = true end
+      end)
+    end)
+  end
+
+  l.task = rec.spawn(function()
+    -- the stored state: read from the cache, so a locked file does not stop this
+    local ok0, s0 = pcall(load_state, db, key)
+    st = ok0 and s0 or {}
+    if st.ended then
+      w.ended = true
+      look_at(w, now())
+      if st.confirm_at then   -- ended by 404, its confirming query not made yet (a restart)
+        start_confirm()
+      else
+        rec.log.info("watch.agora %s: already ended (state file); nothing to watch", key, fields(w))
+      end
+      return
+    end
+    local fresh = st.since == nil
+    st.since = st.since or o.started_at or rec.time()
+    if fresh or not st.started then
+      local wait = fresh and first_after or math.min(first_after, math.max(0, st.since + first_after - rec.time()))
+      if not nap(h, l, wait) then w.stopped = true return end
+    end
+    watch_loop()
   end)
   h.loops[1] = l
   start_monitor()

@@ -12,6 +12,7 @@ local next_delay, start_monitor = sup.next_delay, sup.start_monitor
 local copy, prepare, commit = state.copy, state.prepare, state.commit
 local new_handle, nap, protocol = state.new_handle, state.nap, state.protocol
 local allowed, check_fn, check_num = state.allowed, state.check_fn, state.check_num
+local resolve_alerts = state.resolve_alerts
 
 local watch = {}
 
@@ -184,6 +185,11 @@ function watch.qingcloud(o)
             elseif old == 30 and t.status == 31 then
               rec.log.info("kind=task_repaired watcher=%s: task %s: 30 -> 31 RecordProcessCoredRepairSuccess, not a failure",
                            w.name, tostring(t.id), f)
+              -- the crash cleared: what its callbacks raised (on_change / on_status[30] at
+              -- the crash, on_failed at the repair timeout) resolves, in this transition
+              local text = ("task %s of %s repaired (31 RecordProcessCoredRepairSuccess)"):format(tostring(t.id), w.name)
+              resolve_alerts(w, prev, { event = "change" }, text)
+              resolve_alerts(w, prev, { event = "repair_timeout" }, text)
             end
             call(w, "on_change", o.on_change, t, old)
             call(w, "on_status[" .. tostring(t.status) .. "]", on_status[t.status], t, old)

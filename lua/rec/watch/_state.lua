@@ -35,8 +35,10 @@ local function prepare(db, key, st, fn, facts)
   -- runs them again with the same ids (the same facts), and the outbox keeps each alert once.
   if rec.cancelled() then error({ kind = "cancelled", message = "watch " .. key .. ": stopped during a callback" }) end
   if not ok then rec.log.error("kind=watcher_error watch %s: %s", key, tostring(err)) end
-  -- how many numbered alerts this event raised: resolve_alerts remakes their ids
-  if facts and b.n > 0 then st[facts.event .. "_alerts"] = b.n end
+  -- how many numbered alerts this event raised, and their ids' base (the facts of the event
+  -- may not be known again when it clears: QingCloud's updated time moves on): resolve_alerts
+  -- remakes their ids
+  if facts and b.n > 0 then st[facts.event .. "_alerts"], st[facts.event .. "_base"] = b.n, b.id_base end
   st.at = rec.time()
   return { b = b, key = key, st = st, enc = assert(rec.json.encode(st)) }
 end
@@ -44,10 +46,14 @@ end
 -- The condition behind an earlier event cleared: resolves, through the watcher's outbox=,
 -- the numbered alerts that event's callbacks raised (ids from its facts, count from the
 -- state). Called inside the clearing event's callbacks, so the resolves commit with it.
+-- facts may be just { event = name } when the state kept the event's base.
 local function resolve_alerts(w, st, facts, text)
   local out, n = w.o.outbox, st[facts.event .. "_alerts"]
   if not out or not n then return end
-  local base = batch.stable_base(facts)
+  -- no base kept and no facts to remake it (a state from before bases were kept): nothing
+  -- is resolved rather than a resolve under an id that never fired
+  local base = st[facts.event .. "_base"] or (facts.label and batch.stable_base(facts))
+  if not base then return end
   for i = 1, n do out:alert{ id = base .. "." .. i, status = "resolved", text = text } end
 end
 
@@ -66,6 +72,7 @@ function Handle:stop()
       look_at(l.w, now())
     end
     if l.sleeping then l.task:cancel() end
+    if l.confirm then pcall(l.confirm.cancel, l.confirm) end   -- watch.agora's end confirmation
   end
 end
 

@@ -154,7 +154,7 @@ local function new_entry(kind, name, key, o, every)
     w.since = math.min(w.since, since)
     if last_good then w.last_good, w.last_good_time = last_good, last_good_wall end
     if was_stale and now() - (w.last_good or w.since) > w.stale_after then
-      w.stale = true
+      w.stale, w.inherited_stale = true, true   -- its silent alert's id: see built_in_alerts
       rec.log.warn("kind=watcher_still_stale watcher=%s: still no good poll for %.1fs (reported before the reload)",
                    name, now() - (w.last_good or w.since))
       publish(w)
@@ -228,10 +228,31 @@ local function recovered(w)
   look_at(w, now())
 end
 
+-- The id of a watcher's open silent alert is kept in the state store too, under this key:
+-- a reload starts a fresh Lua state, and its "polling again" must still resolve that id.
+local SILENT = "rec/watcher_silent/"
+
+-- A watcher taken over stale from the script before a reload: the open silent alert's id
+-- from the store; none kept (the old script had no outbox, or could not queue it yet): the
+-- silent alert is due now, so the episode is never silent. Once per watcher; true when done.
+local function inherit_silent(w, out)
+  if not w.inherited_stale or w.inherit_done then return true end
+  local ok, id = pcall(out.db.get, out.db, SILENT .. w.hkey)
+  if not ok then return false end   -- the store refused: again at the next look
+  w.inherit_done = true
+  if type(id) == "string" and id ~= "" then
+    w.silent_id = id
+  elseif w.stale then
+    w.silent_alert_due = true
+  end
+  return true
+end
+
 -- Queues the built-in alerts (outside any watcher batch, so a store fault only delays them).
 local function built_in_alerts(w)
   local out = w.o.outbox
   if not out then return end
+  if not inherit_silent(w, out) then return end
   -- one silent episode, one alert id: the watcher's name and when the episode began (its last
   -- good poll, or its start); "polling again" resolves that id
   local f = w.fields or {}
@@ -242,13 +263,22 @@ local function built_in_alerts(w)
       :format(w.name, w.last_good and (now() - w.last_good) or (now() - w.since), tostring(w.last_error)),
       kind = "watcher_silent", watcher = w.name, id = id, provider = f.provider, app = f.app, channel = f.channel,
       sid = f.sid, starts_at = math.floor(began) })
-    if ok then w.silent_alert_due, w.silent_id = false, id else rec.log.warn("watcher %s: cannot queue the silent alert yet: %s", w.name, tostring(e)) end
+    if ok then
+      w.silent_alert_due, w.silent_id = false, id
+      local okk, ek = pcall(out.db.set, out.db, SILENT .. w.hkey, id)
+      if not okk then rec.log.warn("watcher %s: cannot keep the silent alert's id for a reload: %s", w.name, tostring(ek)) end
+    else
+      rec.log.warn("watcher %s: cannot queue the silent alert yet: %s", w.name, tostring(e))
+    end
   end
   if w.recovered_alert_due and not w.silent_alert_due then
     local ok = pcall(out.alert, out, { text = ("recwatch: watcher %s is polling again"):format(w.name),
                                        kind = "watcher_recovered", watcher = w.name, id = w.silent_id,
                                        status = w.silent_id and "resolved" or nil })
-    if ok then w.recovered_alert_due, w.silent_id = false, nil end
+    if ok then
+      w.recovered_alert_due, w.silent_id = false, nil
+      pcall(out.db.set, out.db, SILENT .. w.hkey, nil)   -- left behind, it is read only after a reload while stale
+    end
   end
 end
 
@@ -312,7 +342,7 @@ local function look(w)
   local last = w.last_good or w.since
   if not w.stale and now() - last > w.stale_after then went_stale(w) end
   built_in_alerts(w)
-  if w.silent_alert_due or w.recovered_alert_due then
+  if w.silent_alert_due or w.recovered_alert_due or (w.inherited_stale and not w.inherit_done and w.o.outbox) then
     -- the outbox refused (a locked store): again soon, as often as staleness is looked at
     look_at(w, now() + math.max(0.05, math.min(1, w.stale_after / 4)))
   elseif not w.stale then
@@ -373,6 +403,17 @@ local function poll_done(w, good)
   publish(w, good)
 end
 
+-- A watcher that ended comes back (an Agora recording that answers again after the end
+-- its 404s gave): in watch.status() and /healthz again, its poll good now.
+local function revive(w)
+  w.ended = false
+  if w.retired then w.retired, live = false, live + 1 end
+  w.forgotten = false
+  poll_done(w, true)
+  look_at(w, now())
+  start_monitor()
+end
+
 -- One poll under supervision: nothing it raises ends the watcher. An error is counted and
 -- logged (the poll is not good: false); a cancellation gives "stop"; otherwise what poll
 -- returned (true/false for a good/bad poll, or a word: "stop", "ended").
@@ -411,4 +452,5 @@ return {
   watch = watch, now = now, info_of = info_of, fields = fields, new_entry = new_entry,
   record_error = record_error, look_at = look_at, start_monitor = start_monitor,
   poll_done = poll_done, supervised = supervised, next_delay = next_delay, call = call,
+  revive = revive,
 }

@@ -1,14 +1,16 @@
 -- The storm of issue 23: 20 QingCloud channels, each its own watcher, alerting through one
 -- outbox to the simulator's webhook sink when a watcher goes silent and when it polls again.
 -- Options: --rooms 20 --every 5 --stale-after 20 --for 300
---          --group (off by default) --wait 30 --interval 60 --send-resolved (default: as today)
+--          --group (the built-in default otherwise: WatcherSilent grouped, wait 30, interval 30)
+--          --no-group (group = false: one message per watcher, as before the default)
+--          --wait 30 --interval 60 --send-resolved (default: as today)
 --          --silence-for S --silence-match channel=room-7 (a silence made at start)
 --          --report-at S (log the alert metrics and /status "alerts" then, and at the end)
 local watch = require "rec.watch"
 local notify = require "rec.notify"
 local opt = require("rec.args").parse(arg, {
   rooms = 20, every = 5, stale_after = 20, ["for"] = 300, wait = 30, interval = 60,
-  group = false, send_resolved = false, silence_for = 0, silence_match = "channel=room-7",
+  group = false, no_group = false, send_resolved = false, silence_for = 0, silence_match = "channel=room-7",
   report_at = 0,
 })
 
@@ -25,8 +27,10 @@ local function report()
 end
 if opt.report_at > 0 then rec.spawn(function() rec.sleep(opt.report_at) report() end) end
 
-local sink = notify.webhook_sender{ url = rec.sim.webhook_url, name = "chat",
-  group = opt.group and { by = { "alertname" }, wait = opt.wait, interval = opt.interval } or nil,
+local grouping = nil   -- the built-in default
+if opt.group then grouping = { by = { "alertname" }, wait = opt.wait, interval = opt.interval }
+elseif opt.no_group then grouping = false end
+local sink = notify.webhook_sender{ url = rec.sim.webhook_url, name = "chat", group = grouping,
   send_resolved = opt.send_resolved or nil }
 local out = notify.outbox{ to = sink, every = 0.5 }
 
