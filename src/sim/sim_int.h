@@ -66,6 +66,9 @@ typedef struct sim_ag_rec {
 
 /* SIM_P_WEBHOOK: the webhook sink; only faults that name it apply there ("any" does not). */
 enum { SIM_P_ANY = 0, SIM_P_AGORA = 1, SIM_P_QC = 2, SIM_P_WEBHOOK = 3 };
+/* SIM_P_NCS: the NCS events the simulator sends (sim_events.c); only drop, delay, duplicate
+ * and mis_sign, and only faults that name "ncs". */
+enum { SIM_P_NCS = 4 };
 
 typedef enum {
   SIM_F_DELAY,
@@ -78,6 +81,8 @@ typedef enum {
   SIM_F_HUGE,
   SIM_F_429,
   SIM_F_AGORA_404,              /* 404 failed to find worker: a live recording in failover */
+  SIM_F_DUPLICATE,              /* ncs: the event is sent twice */
+  SIM_F_MIS_SIGN,               /* ncs: the event's signatures are wrong */
   SIM_F_COUNT
 } sim_fault_kind;
 
@@ -134,6 +139,7 @@ typedef struct sim_scenario {
   size_t *ch_slots;             /* hash index of a channel's first task by (app_id, channel) */
   size_t ch_nslots;             /* (slot = index + 1, 0 = empty) ... */
   size_t *task_next;            /* ... and each task's next one on its channel (+1, 0 = last) */
+  struct sim_ncs_config *ncs;   /* agora_ncs: the NCS events sender's settings (sim_events.c) */
 } sim_scenario;
 
 /* Loads a scenario from a Lua file (path) or the built-in default (path NULL); wall0 is the

@@ -34,6 +34,7 @@ struct sim {
   sbuf *hooks;       /* bodies the webhook sink received */
   size_t nhooks, caphooks, hook_bytes;
   int hooks_full;     /* the cap was reached (logged once) */
+  struct sim_events *events;  /* the NCS events sender (sim_events.c) */
 };
 
 /* One routed request (lives on the stack of the handler). */
