@@ -165,7 +165,11 @@ static double cfg_num(lua_State *L, int idx, const char *key, double def, double
   if (lua_type(L, -1) != LUA_TNUMBER) luaL_error(L, "%s: expected a number", what);
   v = lua_tonumber(L, -1);
   lua_pop(L, 1);
-  if (!(v >= lo && v <= hi)) luaL_error(L, "%s: expected %g..%g", what, lo, hi);
+  if (!(v >= lo && v <= hi)) {
+    char range[64];
+    snprintf(range, sizeof range, "%g..%g", lo, hi);  /* lua_pushfstring has no %g */
+    luaL_error(L, "%s: expected %s", what, range);
+  }
   return v;
 }
 
