@@ -816,14 +816,15 @@ static int sender_init(sim_events *ev) {
   return 0;
 }
 
-/* (Re)starts the timers from now: events that fell due while no target was set are gone. */
+/* (Re)starts the timers: events that fell due before the target was set are sent now (a
+ * receiver that starts a moment after the simulator misses nothing); those before the
+ * simulator's own start (sim_options.start_at) happened before it and are never sent. */
 static void schedule(sim_events *ev) {
   sim_ncs_config *cfg = cfg_of(ev);
-  double now = sim_time(ev);
-  while (ev->next < ev->plan->n && ev->plan->ev[ev->next].t < now - 1e-9) {
+  double start = ev->sim->t_offset;
+  while (ev->next < ev->plan->n && ev->plan->ev[ev->next].t < start - 1e-9) {
     ev->seq[ev->plan->ev[ev->next].rec]++;
     ev->next++;
-    ev->st.no_target++;
   }
   arm_due(ev);
   if (cfg && cfg->progress_every > 0 && !rtimer_active(&ev->progress))

@@ -24,7 +24,7 @@ typedef struct sim_events_stats {
   long gave_up;     /* still not 200 after the last resend */
   long dropped;     /* `drop` fault: never sent */
   long duplicated, delayed, mis_signed;
-  long no_target;   /* fell due while no target was set */
+  long no_target;   /* came to be sent while the target was unset (sim_events_target NULL) */
   long over_cap;    /* refused: the queue was full */
 } sim_events_stats;
 void sim_events_get_stats(sim_t *sim, sim_events_stats *out);
