@@ -161,6 +161,16 @@ T.case("faults: drop, duplicate and delay (out of order)", function(t)
   t:eq(p[6].t, 55, "the delayed event arrives at 30 + 25 s")
 end)
 
+T.case("uploading_progress (33) every progress_every seconds while recording, and only then", function(t)
+  t:scenario(scenario({ rec_("s", { {0, 4}, {100, 5}, {200, 8} }) }, { progress_every = 60 }))
+  t:advance(400)
+  local got = {}
+  for _, h in ipairs(t:webhooks()) do
+    if h.eventType == 33 then got[#got + 1] = h.payload.details.progress end
+  end
+  t:eq(table.concat(got, ","), "100,200,300", "at 60, 120 and 180 s; none after the exit at 200 s")
+end)
+
 T.case("no target, no events: the sink sees nothing and nothing is scheduled", function(t)
   t:scenario{ agora_recordings = { rec_("s", { {0, 1}, {3, 20} }) } }
   t:advance(60)
