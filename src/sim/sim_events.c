@@ -566,7 +566,10 @@ struct sim_events {
 
 static sim_ncs_config *cfg_of(sim_events *ev) { return ev->sim->sc->ncs; }
 
-static double sim_time(sim_events *ev) { return sim_now(ev->sim); }
+/* Sim seconds, as sim_now computes them (not called: sim.c calls this file, not back). */
+static double sim_time(sim_events *ev) {
+  return rclock_now(ev->sim->clock) - ev->sim->t0 + ev->sim->t_offset;
+}
 
 static uint64_t ev_rng(uint64_t *x) {  /* xorshift64* */
   *x ^= *x >> 12;
@@ -781,10 +784,11 @@ static void on_progress(rtimer_t *t) {
   size_t i;
   for (i = 0; i < sc->nrecs; i++) {
     sim_ag_rec *r = &sc->recs[i];
-    int k = sim_step_at(r->steps, r->nsteps, now);
+    size_t k = 0;
     char d[96];
     long p;
-    if (k < 0 || (r->steps[k].status != 4 && r->steps[k].status != 5)) continue;
+    while (k < r->nsteps && r->steps[k].t <= now) k++;  /* k - 1: the current step */
+    if (k == 0 || (r->steps[k - 1].status != 4 && r->steps[k - 1].status != 5)) continue;
     p = (long)((now - r->steps[0].t) / 60.0 * 100.0);
     snprintf(d, sizeof d, "{\"msgName\":\"uploading_progress\",\"progress\":%ld}",
              p < 0 ? 0 : p > 10000 ? 10000 : p);
