@@ -19,6 +19,7 @@
 #define NCS_MAX_EXTRA 100000
 #define NCS_DETAILS_DEPTH 8
 #define NCS_BODY_MAX 65536
+#define NCS_DETAILS_MAX 60000      /* leaves room for the rest of the body */
 
 /* ---------------------------------------------------------------- configuration */
 
@@ -238,6 +239,8 @@ static void read_extra(lua_State *L, int idx, sim_scenario *sc, sim_ncs_config *
     }
     if (!b->p || b->len == 0 || b->p[0] != '{')
       luaL_error(L, "%s.details: expected a table of named fields", path);
+    if (b->len > NCS_DETAILS_MAX)  /* the body must fit a receiver's cap (httpd: 64 KiB) */
+      luaL_error(L, "%s.details: over %d bytes as JSON", path, NCS_DETAILS_MAX);
     if (!(x->details = malloc(b->len + 1))) luaL_error(L, "out of memory");
     memcpy(x->details, b->p, b->len);
     x->details[b->len] = '\0';

@@ -187,6 +187,7 @@ T.case("bad agora_ncs settings and ncs faults are refused with a message", funct
     { { events = { { sid = "nope", at = 1, type = 3 } } }, nil, "no recording in agora_recordings" },
     { { events = { { sid = "s", at = 1, type = 3.5 } } }, nil, "integer event type" },
     { { events = { { sid = "s", at = 1, type = 3, details = { 1, x = 2 } } } }, nil, "keys must be strings" },
+    { { events = { { sid = "s", at = 1, type = 3, details = { x = string.rep("a", 60001) } } } }, nil, "over 60000 bytes" },
     { nil, { { provider = "ncs", kind = "500_html" } }, "provider ncs takes the kinds" },
     { nil, { { provider = "agora", kind = "duplicate" } }, "for ncs only" },
   }
