@@ -1,4 +1,4 @@
-/* crypto: HMAC-SHA256, MD5 and base64 from OpenSSL's libcrypto; nothing hand-written. */
+/* crypto: HMAC-SHA256, HMAC-SHA1, MD5 and base64 from OpenSSL's libcrypto; nothing hand-written. */
 #include <stdlib.h>
 #include <string.h>
 #include <openssl/crypto.h>
@@ -54,6 +54,14 @@ int crypto_hmac_sha256(const void *key, size_t keylen, const void *msg, size_t m
   ok = EVP_MAC_update(ctx, msg, msglen) && EVP_MAC_final(ctx, out, &n, 32) && n == 32;
   EVP_MAC_CTX_free(ctx);
   return ok ? 0 : -1;
+}
+
+int crypto_hmac_sha1(const void *key, size_t keylen, const void *msg, size_t msglen,
+                     unsigned char out[20]) {
+  size_t n = 0;
+  if (!EVP_Q_mac(NULL, "HMAC", NULL, "SHA1", NULL, key, keylen, msg, msglen, out, 20, &n))
+    return -1;
+  return n == 20 ? 0 : -1;
 }
 
 void crypto_cleanup(void) {

@@ -6,6 +6,9 @@
 /* out must hold 32 bytes. Returns 0 on success. */
 int crypto_hmac_sha256(const void *key, size_t keylen, const void *msg, size_t msglen,
                        unsigned char out[32]);
+/* HMAC-SHA1 (Agora NCS's `Agora-Signature`); out must hold 20 bytes. Returns 0 on success. */
+int crypto_hmac_sha1(const void *key, size_t keylen, const void *msg, size_t msglen,
+                     unsigned char out[20]);
 /* Lowercase hex MD5 of data into hex (33 bytes with NUL). */
 void crypto_md5_hex(const void *data, size_t len, char hex[33]);
 /* Standard base64 with padding; returns a malloc'd NUL-terminated string. */

@@ -9,6 +9,7 @@
 #include "rerr.h"
 #include "sim.h"
 #include "sim_control.h"
+#include "sim_events.h"
 #include "sim_srv.h"
 
 double sim_now(sim_t *s) { return rclock_now(s->clock) - s->t0 + s->t_offset; }
@@ -447,6 +448,10 @@ sim_t *sim_start(uv_loop_t *loop, const sim_options *opt, char *err, size_t errl
   }
   s->port = httpd_port(s->srv);
   snprintf(s->base_url, sizeof s->base_url, "%s", httpd_base_url(s->srv));
+  if (sim_events_start(s, err, errlen) != 0) {
+    sim_free(s);
+    return NULL;
+  }
   return s;
 }
 
@@ -464,6 +469,7 @@ void sim_get_info(sim_t *s, sim_info *out) {
 void sim_free(sim_t *s) {
   if (!s || s->freeing) return;
   s->freeing = 1;
+  sim_events_stop(s);  /* its requests and timers, while the clock is still there */
   httpd_free(s->srv, sim_freed, s);  /* closes every connection now: their timers stop */
   if (s->own_clock) rclock_free(s->clock);
   s->clock = NULL;

@@ -4,16 +4,20 @@
 #include <stdlib.h>
 #include <string.h>
 #include "sim.h"
+#include "sim_events.h"
 #include "sim_int.h"
 
 static const char usage[] =
     "usage: recwatch sim [--listen HOST:PORT] [--scenario FILE] [--log-requests FILE]\n"
     "                    [--idle-timeout SECONDS] [--header-timeout SECONDS]\n"
+    "                    [--events-url URL --ncs-secret-file PATH]\n"
     "       recwatch sim --print-scenario\n"
     "Serves simulated QingCloud RTC and Agora Cloud Recording APIs (default 127.0.0.1:0 =\n"
     "an ephemeral port). Prints export lines for the client, then serves until SIGINT/SIGTERM.\n"
     "A connection idle for --idle-timeout (default 60 s), or whose request takes longer than\n"
-    "--header-timeout (default 10 s) to arrive, is closed.\n";
+    "--header-timeout (default 10 s) to arrive, is closed.\n"
+    "--events-url: POST signed Agora NCS events for the scenario's recordings there (a path\n"
+    "starting with / is on the simulator itself), signed with the secret in the file.\n";
 
 typedef struct cli_state {
   sim_t *sim;
@@ -37,6 +41,27 @@ static void put_export(const char *name, const char *value) {
     else putchar(*p);
   }
   puts("'");
+}
+
+/* The NCS secret from a file (never from the command line, where ps shows it): the first
+ * line, without its line end. 0, or -1 with a message on stderr. */
+static int read_secret(const char *path, char *out, size_t cap) {
+  FILE *f = fopen(path, "rb");
+  size_t n;
+  if (!f) {
+    fprintf(stderr, "recwatch sim: cannot read --ncs-secret-file %s\n", path);
+    return -1;
+  }
+  n = fread(out, 1, cap - 1, f);
+  fclose(f);
+  out[n] = '\0';
+  out[strcspn(out, "\r\n")] = '\0';
+  if (!out[0] || n == cap - 1) {
+    fprintf(stderr, "recwatch sim: --ncs-secret-file %s: expected one line of 1..%zu bytes\n",
+            path, cap - 2);
+    return -1;
+  }
+  return 0;
 }
 
 /* "HOST:PORT", "[v6]:PORT", ":PORT" or "PORT". */
@@ -74,7 +99,8 @@ int sim_command(int argc, char **argv) {
   sim_info info;
   cli_state st;
   uv_loop_t loop;
-  char host[128], err[512];
+  char host[128], err[512], secret[1024];
+  const char *events_url = NULL, *secret_file = NULL;
   int i;
   memset(&opt, 0, sizeof opt);
   memset(&st, 0, sizeof st);
@@ -99,7 +125,8 @@ int sim_command(int argc, char **argv) {
       snprintf(name, sizeof name, "%s", a);
     }
     if (strcmp(name, "--listen") && strcmp(name, "--scenario") && strcmp(name, "--log-requests") &&
-        strcmp(name, "--idle-timeout") && strcmp(name, "--header-timeout")) {
+        strcmp(name, "--idle-timeout") && strcmp(name, "--header-timeout") &&
+        strcmp(name, "--events-url") && strcmp(name, "--ncs-secret-file")) {
       fprintf(stderr, "recwatch sim: unknown option '%s'\n%s", a, usage);
       return 2;
     }
@@ -117,6 +144,10 @@ int sim_command(int argc, char **argv) {
       }
     } else if (!strcmp(name, "--scenario")) {
       opt.scenario_path = val;
+    } else if (!strcmp(name, "--events-url")) {
+      events_url = val;
+    } else if (!strcmp(name, "--ncs-secret-file")) {
+      secret_file = val;
     } else if (!strcmp(name, "--idle-timeout") || !strcmp(name, "--header-timeout")) {
       char *end;
       double v = strtod(val, &end);
@@ -131,6 +162,11 @@ int sim_command(int argc, char **argv) {
     }
   }
   opt.host = host;
+  if (!events_url != !secret_file) {
+    fprintf(stderr, "recwatch sim: --events-url and --ncs-secret-file go together\n%s", usage);
+    return 2;
+  }
+  if (secret_file && read_secret(secret_file, secret, sizeof secret) != 0) return 2;
   if (uv_loop_init(&loop) != 0) {
     fprintf(stderr, "recwatch sim: cannot create the event loop\n");
     return 1;
@@ -142,6 +178,14 @@ int sim_command(int argc, char **argv) {
     uv_loop_close(&loop);
     return 2;
   }
+  if (events_url && sim_events_target(st.sim, events_url, secret) != 0) {
+    fprintf(stderr, "recwatch sim: bad --events-url (expected an http(s) URL)\n");
+    sim_free(st.sim);
+    uv_run(&loop, UV_RUN_DEFAULT);
+    uv_loop_close(&loop);
+    return 2;
+  }
+  memset(secret, 0, sizeof secret);
   sim_get_info(st.sim, &info);
   printf("# recwatch sim: QingCloud RTC and Agora Cloud Recording on %s (%s scenario)\n",
          info.base_url, opt.scenario_path ? opt.scenario_path : "default");

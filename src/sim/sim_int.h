@@ -66,6 +66,9 @@ typedef struct sim_ag_rec {
 
 /* SIM_P_WEBHOOK: the webhook sink; only faults that name it apply there ("any" does not). */
 enum { SIM_P_ANY = 0, SIM_P_AGORA = 1, SIM_P_QC = 2, SIM_P_WEBHOOK = 3 };
+/* SIM_P_NCS: the NCS events the simulator sends (sim_events.c); only drop, delay, duplicate
+ * and mis_sign, and only faults that name "ncs". */
+enum { SIM_P_NCS = 4 };
 
 typedef enum {
   SIM_F_DELAY,
@@ -81,6 +84,8 @@ typedef enum {
   SIM_F_AGORA_502,              /* 500 {"code":502}: no worker for a start (sim_control.c) */
   SIM_F_HOLD,                   /* answered now (state changes), the answer held `ms`, sent */
   SIM_F_HOLD_DROP,              /* the same, then the connection closed unanswered */
+  SIM_F_DUPLICATE,              /* ncs: the event is sent twice */
+  SIM_F_MIS_SIGN,               /* ncs: the event's signatures are wrong */
   SIM_F_COUNT
 } sim_fault_kind;
 
@@ -141,6 +146,7 @@ typedef struct sim_scenario {
   size_t ch_nslots;             /* (slot = index + 1, 0 = empty) ... */
   size_t *task_next;            /* ... and each task's next one on its channel (+1, 0 = last) */
   sim_ctl *ctl;                 /* control calls: config and what they started */
+  struct sim_ncs_config *ncs;   /* agora_ncs: the NCS events sender's settings (sim_events.c) */
 } sim_scenario;
 
 /* Loads a scenario from a Lua file (path) or the built-in default (path NULL); wall0 is the

@@ -10,6 +10,7 @@
 #include "suggest.h"
 #include "crypto.h"
 #include "sim_control.h"
+#include "sim_events.h"
 #include "sim_int.h"
 
 #define DEFAULT_AG_ID "sim-agora-customer"
@@ -20,7 +21,8 @@
 
 const char *const sim_fault_names[SIM_F_COUNT] = {
     "delay", "500_html", "agora_206", "agora_504", "drop",
-    "malformed_json", "truncated", "huge", "429", "agora_404", "agora_502", "hold", "hold_drop"};
+    "malformed_json", "truncated", "huge", "429", "agora_404", "agora_502", "hold", "hold_drop",
+    "duplicate", "mis_sign"};
 
 int sim_step_at(const sim_step *steps, size_t n, double t) {
   int i, found = -1;
@@ -462,10 +464,11 @@ static void read_faults(lua_State *L, int root, sim_scenario *sc) {
     check_keys(L, e, path, keys);
     s = opt_str(L, e, "provider", path, "any");
     f->provider = !strcmp(s, "agora") ? SIM_P_AGORA : !strcmp(s, "qingcloud") ? SIM_P_QC
-                  : !strcmp(s, "webhook") ? SIM_P_WEBHOOK : !strcmp(s, "any") ? SIM_P_ANY : -1;
+                  : !strcmp(s, "webhook") ? SIM_P_WEBHOOK : !strcmp(s, "ncs") ? SIM_P_NCS
+                  : !strcmp(s, "any") ? SIM_P_ANY : -1;
     free(s);
     if (f->provider < 0)
-      luaL_error(L, "%s.provider: expected agora, qingcloud, webhook or any", path);
+      luaL_error(L, "%s.provider: expected agora, qingcloud, webhook, ncs or any", path);
     s = opt_str(L, e, "kind", path, NULL);
     if (!s) luaL_error(L, "%s: needs a kind", path);
     f->kind = SIM_F_COUNT;
@@ -474,7 +477,13 @@ static void read_faults(lua_State *L, int root, sim_scenario *sc) {
     free(s);
     if (f->kind == SIM_F_COUNT)
       luaL_error(L, "%s.kind: expected one of delay, 500_html, agora_206, agora_504, drop, "
-                 "malformed_json, truncated, huge, 429, agora_404, agora_502, hold, hold_drop", path);
+                 "malformed_json, truncated, huge, 429, agora_404, agora_502, hold, hold_drop, "
+                 "duplicate, mis_sign", path);
+    if ((f->provider == SIM_P_NCS) != (f->kind == SIM_F_DUPLICATE || f->kind == SIM_F_MIS_SIGN ||
+                                        (f->provider == SIM_P_NCS && (f->kind == SIM_F_DROP ||
+                                                                      f->kind == SIM_F_DELAY))))
+      luaL_error(L, "%s: provider ncs takes the kinds drop, delay, duplicate and mis_sign; "
+                 "duplicate and mis_sign are for ncs only", path);
     if (get_field(L, e, "nth")) {
       if (lua_isinteger(L, -1)) {
         f->nth = xcalloc(L, 1, sizeof *f->nth);
@@ -537,7 +546,7 @@ typedef struct load_ctx {
 
 static int l_convert(lua_State *L) {
   static const char *const keys[] = {"agora", "qingcloud", "qingcloud_tasks", "agora_recordings",
-                                     "faults", "seed", "control", NULL};
+                                     "faults", "seed", "control", "agora_ncs", NULL};
   load_ctx *ctx = lua_touserdata(L, 2);
   sim_scenario *sc = ctx->sc;
   if (!lua_istable(L, 1)) return luaL_error(L, "the scenario must return a table");
@@ -549,6 +558,7 @@ static int l_convert(lua_State *L) {
   read_recordings(L, 1, sc);
   read_faults(L, 1, sc);
   sim_ctl_read(L, 1, sc);
+  sim_events_read_config(L, 1, sc);  /* after the recordings: its events name their sids */
   return 0;
 }
 
@@ -979,5 +989,6 @@ void sim_scenario_free(sim_scenario *sc) {
   }
   free(sc->faults);
   sim_ctl_free(sc->ctl);
+  sim_events_free_config(sc);
   free(sc);
 }

@@ -35,6 +35,7 @@ struct sim {
   size_t nhooks, caphooks, hook_bytes;
   int hooks_full;     /* the cap was reached (logged once) */
   const char *log_call; /* a control call being logged: its name ("call" and "billed") */
+  struct sim_events *events;  /* the NCS events sender (sim_events.c) */
 };
 
 /* One routed request (lives on the stack of the handler). */
