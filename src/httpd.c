@@ -24,6 +24,7 @@ struct httpd {
   void *freed_ud;
   char server[48];
   char base_url[96];
+  const char *keep[HTTPD_KEEP];  /* httpd_options.keep_headers (static strings) */
   httpd_conn *conns;  /* newest first */
   long nconns, max_conns;        /* max_conns: descriptors we may use, with headroom */
   uint64_t idle_ms, header_ms;   /* transport timeouts (real time, not the engine clock) */
@@ -321,6 +322,9 @@ static int cb_begin(http_parser *p) {
   c->field.len = 0;
   c->has_auth = 0;
   c->in_auth = 0;
+  c->kept[0].len = c->kept[1].len = 0;
+  c->has_kept[0] = c->has_kept[1] = 0;
+  c->in_kept = -1;
   c->last_value = 0;
   c->head_bytes = 0;
   c->body_bytes = 0;
@@ -364,8 +368,17 @@ static int cb_value(http_parser *p, const char *at, size_t n) {
       c->has_auth = 1;
       c->auth.len = 0;
     }
+    c->in_kept = -1;
+    for (int i = 0; i < HTTPD_KEEP && !c->in_auth; i++)
+      if (c->srv->keep[i] && c->field.len == strlen(c->srv->keep[i]) &&
+          strncasecmp(c->field.p, c->srv->keep[i], c->field.len) == 0) {
+        c->in_kept = (signed char)i;
+        c->has_kept[i] = 1;
+        c->kept[i].len = 0;
+      }
   }
   if (c->in_auth) sbuf_add(&c->auth, at, n);
+  if (c->in_kept >= 0 && c->kept[c->in_kept].len + n <= 256) sbuf_add(&c->kept[c->in_kept], at, n);
   return 0;
 }
 
@@ -559,6 +572,8 @@ static void on_conn_closed(uv_handle_t *h) {
   sbuf_free(&c->url);
   sbuf_free(&c->body);
   sbuf_free(&c->auth);
+  sbuf_free(&c->kept[0]);
+  sbuf_free(&c->kept[1]);
   sbuf_free(&c->field);
   sbuf_free(&c->out);
   free(c->in);
@@ -672,6 +687,9 @@ httpd_t *httpd_start(uv_loop_t *loop, const httpd_options *o, char *err, size_t 
   s->idle_ms = timeout_ms(o->idle_timeout, 60);
   s->header_ms = timeout_ms(o->header_timeout, 10);
   set_conn_limit(s);
+  if (o->max_conns > 0 && (s->max_conns <= 0 || o->max_conns < s->max_conns)) s->max_conns = o->max_conns;
+  s->keep[0] = o->keep_headers[0];
+  s->keep[1] = o->keep_headers[1];
   snprintf(s->server, sizeof s->server, "%s", o->server ? o->server : "recwatch");
   memset(&ss, 0, sizeof ss);
   if (o->port < 0 || o->port > 65535) {
