@@ -20,6 +20,7 @@ struct httpd {
   httpd_handler handler;
   void *ud;
   void (*on_close)(httpd_conn *c, void *ud);
+  void (*on_refused)(httpd_conn *c, int status, void *ud);
   void (*freed)(void *ud);
   void *freed_ud;
   char server[48];
@@ -446,6 +447,7 @@ static void conn_process(httpd_conn *c, const char *data, size_t len) {
       c->stop_parsing = c->close_after = 1;
       c->is_head = 0;
       httpd_reply(c, st, "application/json", msg, strlen(msg));
+      if (c->srv->on_refused) c->srv->on_refused(c, st, c->srv->ud);
       break;
     }
     data += n;
@@ -684,6 +686,7 @@ httpd_t *httpd_start(uv_loop_t *loop, const httpd_options *o, char *err, size_t 
   s->handler = o->handler;
   s->ud = o->ud;
   s->on_close = o->on_close;
+  s->on_refused = o->on_refused;
   s->idle_ms = timeout_ms(o->idle_timeout, 60);
   s->header_ms = timeout_ms(o->header_timeout, 10);
   set_conn_limit(s);

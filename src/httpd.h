@@ -33,6 +33,9 @@ typedef struct httpd_options {
    * in c->kept[i] (each capped at 256 bytes; c->has_kept[i] says it was sent). */
   const char *keep_headers[2];
   long max_conns;        /* open connections at most; 0 = from the descriptor limit */
+  /* Called when the server itself refused a request it could not parse whole (400, 413 over
+   * the body cap, 431 over the header cap), after queueing that answer. May be NULL. */
+  void (*on_refused)(httpd_conn *c, int status, void *ud);
 } httpd_options;
 #define HTTPD_KEEP 2
 

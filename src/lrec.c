@@ -33,6 +33,7 @@ int lrec_open(lua_State *L, engine_t *e) {
   llog_open(L);
   lutil_open(L);
   lops_open(L);
+  levents_open(L);
   lua_pushvalue(L, -1);
   lua_setglobal(L, "rec");
   lua_getglobal(L, "package");

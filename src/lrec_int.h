@@ -58,6 +58,7 @@ void llog_open(lua_State *L);
 /* rec.secret, excerpt, safe_id; rec.json (its encoder in the registry as "rec.json.encode",
  * which rec.http's json= uses); rec.crypto; rec.qingcloud and rec.agora (status names) */
 void lutil_open(lua_State *L);
+void levents_open(lua_State *L);  /* rec.events: next, done, inject (levents.c) */
 
 /* lsearch.c: puts the searcher of the modules of lua/ built into the binary second in
  * package.searchers: after preload, before the file system. Touches no `rec` table. */

@@ -68,7 +68,7 @@ static const char *const stmt_sql[S_NSTMT] = {
   "COMMIT",
   "ROLLBACK",
   "INSERT OR IGNORE INTO events(notice_id, body, received_at) VALUES (?1, ?2, ?3)",
-  "UPDATE events SET done_at = ?2 WHERE notice_id = ?1 AND done_at IS NULL",
+  "UPDATE events SET done_at = ?2, body = '' WHERE notice_id = ?1 AND done_at IS NULL",
   "DELETE FROM events WHERE done_at IS NOT NULL AND received_at < ?1",
   "SELECT notice_id, body, received_at FROM events WHERE done_at IS NULL ORDER BY seq",
 };
