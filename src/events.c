@@ -545,6 +545,7 @@ int events_listen(events_rx *rx, const char *addr, char *err, size_t n) {
     return -1;
   }
   rx->listening = 1;
+  log_write(LOG_INFO, 0, "events: receiving Agora notifications on %s", rx->url);
   tell_target(rx);
   return 0;
 }
