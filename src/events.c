@@ -797,11 +797,15 @@ static void json_str(char *out, size_t cap, size_t *at, const char *s) {
 }
 
 char *events_status_json(events_rx *rx) {
-  size_t cap = 256 + (size_t)MAX_SESSIONS * (6 * NCS_MAX_FIELD + 160), at = 0;
-  char *out = malloc(cap);
+  size_t cap, at = 0;
+  char *out;
   int i;
-  if (!out) return NULL;
   uv_mutex_lock(&rx->mu);
+  cap = 256 + 4 * sizeof rx->url + (size_t)rx->nsessions * (8 * NCS_MAX_FIELD + 200);
+  if (!(out = malloc(cap))) {
+    uv_mutex_unlock(&rx->mu);
+    return NULL;
+  }
   at += (size_t)snprintf(out, cap, "{\"url\":");
   json_str(out, cap, &at, rx->listening ? rx->url : "");
   at += (size_t)snprintf(out + at, cap - at, ",\"accepted\":%ld,\"duplicate\":%ld,\"refused\":%ld,"

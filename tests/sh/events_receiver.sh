@@ -74,6 +74,17 @@ sed 's/"notifyMs":1560408533119/"notifyMs":1560408539999/' "$T/vector.json" > "$
 [ "$(metric bad_signature)" = 3 ] || fail "bad_signature counter: $(metric bad_signature)"
 [ "$(metric malformed)" = 1 ] || fail "malformed counter"
 [ "$(metric too_large)" = 1 ] || fail "too_large counter"
+# /status: the receiver's counts and the last event per session
+sed 's/4eb720f0-8da7/5e55e55e-8da7/; s/"payload":{"a":"1","b":2}/"payload":{"cname":"room\\u0022x","sid":"sid-42","uid":"7"}/' "$T/vector.json" > "$T/session.json"
+[ "$(post "$T/session.json" -H "Agora-Signature-V2: $(sig2 "$T/session.json")")" = 200 ] || fail "session event not 200: $(cat "$T/answer")"
+[ "$(code /status)" = 200 ] || fail "/status"
+python3 - "$T/body" <<'PY' || fail "/status events: $(cat "$T/body")"
+import json, sys
+d = json.load(open(sys.argv[1]))["events"]
+assert d["accepted"] == 2 and d["duplicate"] == 1 and d["refused"] == 5, d
+s = d["sessions"]["sid-42"]
+assert s["notice_id"].startswith("5e55e55e") and s["event_type"] == 10, s
+PY
 # a new event, then kill -9 right after its 200
 sed 's/4eb720f0-8da7/c0ffee00-8da7/; s/"eventType":10/"eventType":11/' "$T/vector.json" > "$T/crash.json"
 [ "$(post "$T/crash.json" -H "Agora-Signature-V2: $(sig2 "$T/crash.json")")" = 200 ] || fail "crash event not 200"
