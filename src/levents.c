@@ -47,6 +47,11 @@ static events_rx *receiver(lua_State *L, const char *what) {
   char err[512];
   events_rx *rx = events_for(e, 1, engine_config(e)->state_path, err, sizeof err);
   if (!rx) luaL_error(L, "%s: the event store: %s", what, err);
+  if (!events_owner(rx)) {   /* made here: this state's anchor closes it */
+    lua_rawgeti(L, LUA_REGISTRYINDEX, LUA_RIDX_MAINTHREAD);
+    events_set_owner(rx, lua_tothread(L, -1));
+    lua_pop(L, 1);
+  }
   return rx;
 }
 
