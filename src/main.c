@@ -155,6 +155,20 @@ typedef struct run_opts {
 static const char *sim_url;  /* for the Lua states a reload makes */
 static const char *events_addr;   /* --events-listen, for the Lua states a reload makes */
 
+/* --events-listen with --sim: rec.sim.events_url in the state L, as rec.configure's
+ * events_listen sets it. */
+static void sim_events_url(engine_t *e, lua_State *L) {
+  events_rx *rx = events_for(e, 0, NULL, NULL, 0);
+  if (!sim_url || !rx || !events_url(rx)) return;
+  lua_getglobal(L, "rec");
+  if (lua_istable(L, -1) && lua_getfield(L, -1, "sim") == LUA_TTABLE) {
+    lua_pushstring(L, events_url(rx));
+    lua_setfield(L, -2, "events_url");
+    lua_pop(L, 1);
+  }
+  lua_pop(L, 1);
+}
+
 /* The receiver's URL and secret, to the in-process simulator (when it can send events). */
 static void events_to_sim(void *ud, const char *url, const char *secret) {
   if (sim_events_target) sim_events_target(ud, url, secret);
@@ -201,6 +215,7 @@ static void on_new_state(engine_t *e, lua_State *L, void *ud) {
   if (!scratch && events_addr) {   /* the old state's receiver closed with it */
     char err[600];
     if (setup_events(e, L, events_addr, err, sizeof err) != 0) log_write(LOG_ERROR, 0, "%s", err);
+    else sim_events_url(e, L);
   }
 }
 
@@ -239,6 +254,7 @@ static int run_script(const run_opts *o, const char *script, int argc, char **ar
       goto done;
     }
     events_addr = o->events_listen;
+    sim_events_url(e, engine_lua(e));
   }
   if (o->until >= 0) engine_set_until(e, o->until);
   if (engine_load_main(e, script, module, argc, argv, err, sizeof err) != 0) {

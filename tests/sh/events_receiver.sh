@@ -101,4 +101,8 @@ wait_for 5 grep -q "processed 4eb720f0-8da7-11e9-a43e-53f411c2761f type 10" "$T/
 wait_for 5 sh -c "[ \"\$(sqlite3 '$T/state.db' 'SELECT count(*) FROM events WHERE done_at IS NULL')\" = 0 ]" || fail "events not marked done"
 sleep 0.3
 [ "$(grep -c "processed c0ffee00" "$T/rw.err")" = 1 ] || fail "the resend after the restart was processed again"
+
+# --events-listen with --sim: the script sees the receiver's URL as rec.sim.events_url
+echo 'assert(rec.sim.events_url:match("^http://127.0.0.1:%d+/agora/ncs$"), rec.sim.events_url)' > "$T/url.lua"
+"$RECWATCH" run --sim --events-listen 127.0.0.1:0 "$T/url.lua" 2>"$T/url.err" || fail "rec.sim.events_url: $(cat "$T/url.err")"
 echo ok
