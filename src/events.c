@@ -65,6 +65,8 @@ struct events_rx {
   item *answers;            /* committed, for the listener's loop */
   item *arrived, **atail;   /* committed, for the main loop (injects' callbacks, new events) */
   events_ev *ready, **rtail;   /* committed new events not taken yet */
+  long nready;              /* how many; past EVENTS_WARN_READY the main loop warns */
+  int warned_ready;
   int stopping;
   char secret[1025];
   size_t secretn;
@@ -92,13 +94,14 @@ struct events_rx {
   void *arrival_ud;
   int holds;                /* engine_hold for injects in flight */
   int waiting;              /* a task waits for an event without a timeout */
-  metric_t *total, *newest;
+  metric_t *total, *newest, *waiting_g;
   const void *owner;
   events_rx *next_rx;
 };
 
 static events_rx *all_rx;   /* one per engine; main loop only */
 static void update_ref(events_rx *rx);
+static void publish_waiting(events_rx *rx);
 static void (*target_hook)(void *ud, const char *url, const char *secret);
 static void *target_ud;
 
@@ -185,6 +188,16 @@ static void remember_session(events_rx *rx, const item *it) {
   rx->sessions[at].received = it->when;
 }
 
+/* recwatch_notifications_waiting: committed, not taken by the script yet. */
+static void publish_waiting(events_rx *rx) {
+  const char *v[1] = {"agora"};
+  long n;
+  uv_mutex_lock(&rx->mu);
+  n = rx->nready;
+  uv_mutex_unlock(&rx->mu);
+  if (rx->waiting_g) metrics_set(rx->waiting_g, v, (double)n, NULL, 0);
+}
+
 /* One write set for the batch; each item gets its result. */
 static void commit_batch(events_rx *rx, item *batch, int n) {
   store_writeset ws;
@@ -236,6 +249,7 @@ static void hand_out(events_rx *rx, item *batch) {
         uv_mutex_lock(&rx->mu);
         *rx->rtail = ev;
         rx->rtail = &ev->next;
+        rx->nready++;
         remember_session(rx, it);
         uv_mutex_unlock(&rx->mu);
         to_main = 1;
@@ -267,6 +281,7 @@ static void hand_out(events_rx *rx, item *batch) {
     const char *v[1] = {"agora"};
     metrics_set(rx->newest, v, newest, NULL, 0);
   }
+  publish_waiting(rx);
   if (to_main) uv_async_send(&rx->mwake);
   if (to_listener) uv_async_send(&rx->lwake);
 }
@@ -577,6 +592,7 @@ static void log_counts(events_rx *rx) {
 static void on_mwake(uv_async_t *a) {
   events_rx *rx = a->data;
   item *it, *next;
+  long n;
   int any;
   uv_mutex_lock(&rx->mu);
   it = rx->arrived;
@@ -596,6 +612,16 @@ static void on_mwake(uv_async_t *a) {
   update_ref(rx);
   log_counts(rx);
   if (any && rx->on_arrival) rx->on_arrival(rx->arrival_ud);
+  uv_mutex_lock(&rx->mu);
+  n = rx->nready;
+  uv_mutex_unlock(&rx->mu);
+  if (n >= EVENTS_WARN_READY && !rx->warned_ready) {
+    rx->warned_ready = 1;   /* once per backlog: said again after it has drained */
+    log_write(LOG_WARN, 0, "events: %ld events committed and not taken by the script "
+              "(rec.events.next): they are kept in memory until it does", n);
+  } else if (n < EVENTS_WARN_READY / 2) {
+    rx->warned_ready = 0;
+  }
 }
 
 static void load_one(void *arg, const char *id, const char *body, size_t n, double received) {
@@ -609,6 +635,7 @@ static void load_one(void *arg, const char *id, const char *body, size_t n, doub
   ev->received = received;
   *rx->rtail = ev;
   rx->rtail = &ev->next;
+  rx->nready++;
 }
 
 static void free_rx(uv_handle_t *h) {
@@ -657,6 +684,9 @@ events_rx *events_for(engine_t *e, int create, const char *state_path, char *err
   rx->newest = metrics_register(METRIC_GAUGE, "recwatch_notifications_newest_timestamp_seconds",
                                 "When the newest accepted notification was received (Unix s): "
                                 "its age is time() minus this", 1, labels, NULL, 0, NULL, 0);
+  rx->waiting_g = metrics_register(METRIC_GAUGE, "recwatch_notifications_waiting",
+                                   "Notifications committed and not taken by the script yet",
+                                   1, labels, NULL, 0, NULL, 0);
   uv_mutex_init(&rx->mu);
   uv_cond_init(&rx->cond);
   uv_async_init(engine_loop(e), &rx->mwake, on_mwake);
@@ -670,6 +700,7 @@ events_rx *events_for(engine_t *e, int create, const char *state_path, char *err
     return NULL;
   }
   rx->committer_on = 1;
+  publish_waiting(rx);   /* the backlog from before a restart */
   rx->next_rx = all_rx;
   all_rx = rx;
   if (rx->ready) uv_async_send(&rx->mwake);   /* events from before a restart */
@@ -725,8 +756,10 @@ events_ev *events_take(events_rx *rx) {
     rx->ready = ev->next;
     if (!rx->ready) rx->rtail = &rx->ready;
     ev->next = NULL;
+    rx->nready--;
   }
   uv_mutex_unlock(&rx->mu);
+  if (ev) publish_waiting(rx);
   return ev;
 }
 

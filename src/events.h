@@ -14,6 +14,7 @@
 #define EVENTS_MAX_QUEUED 20000     /* events waiting for their commit: more are answered 503 */
 #define EVENTS_BATCH 512            /* events per transaction at most */
 #define EVENTS_MAX_CONNS 1024       /* open connections on the receiver */
+#define EVENTS_WARN_READY 10000    /* committed events not taken: a warning */
 #define EVENTS_DEDUP_WINDOW (6 * 3600.0)    /* processed noticeIds kept for de-duplication */
 
 typedef struct events_rx events_rx;

@@ -85,6 +85,10 @@ assert d["accepted"] == 2 and d["duplicate"] == 1 and d["refused"] == 5, d
 s = d["sessions"]["sid-42"]
 assert s["notice_id"].startswith("5e55e55e") and s["event_type"] == 10, s
 PY
+# the hold phase takes nothing: both accepted events wait for the script
+code /metrics >/dev/null
+grep -q '^recwatch_notifications_waiting{provider="agora"} 2$' "$T/body" || fail "waiting gauge: $(grep notifications_waiting "$T/body")"
+grep -q '^recwatch_notifications_newest_timestamp_seconds{provider="agora"} 1[0-9.e+]*$' "$T/body" || fail "newest gauge"
 # a new event, then kill -9 right after its 200
 sed 's/4eb720f0-8da7/c0ffee00-8da7/; s/"eventType":10/"eventType":11/' "$T/vector.json" > "$T/crash.json"
 [ "$(post "$T/crash.json" -H "Agora-Signature-V2: $(sig2 "$T/crash.json")")" = 200 ] || fail "crash event not 200"
