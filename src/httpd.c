@@ -20,10 +20,12 @@ struct httpd {
   httpd_handler handler;
   void *ud;
   void (*on_close)(httpd_conn *c, void *ud);
+  void (*on_refused)(httpd_conn *c, int status, void *ud);
   void (*freed)(void *ud);
   void *freed_ud;
   char server[48];
   char base_url[96];
+  const char *keep[HTTPD_KEEP];  /* httpd_options.keep_headers (static strings) */
   httpd_conn *conns;  /* newest first */
   long nconns, max_conns;        /* max_conns: descriptors we may use, with headroom */
   uint64_t idle_ms, header_ms;   /* transport timeouts (real time, not the engine clock) */
@@ -322,6 +324,9 @@ static int cb_begin(http_parser *p) {
   c->field.len = 0;
   c->has_auth = 0;
   c->in_auth = 0;
+  c->kept[0].len = c->kept[1].len = 0;
+  c->has_kept[0] = c->has_kept[1] = 0;
+  c->in_kept = -1;
   c->last_value = 0;
   c->head_bytes = 0;
   c->body_bytes = 0;
@@ -365,8 +370,17 @@ static int cb_value(http_parser *p, const char *at, size_t n) {
       c->has_auth = 1;
       c->auth.len = 0;
     }
+    c->in_kept = -1;
+    for (int i = 0; i < HTTPD_KEEP && !c->in_auth; i++)
+      if (c->srv->keep[i] && c->field.len == strlen(c->srv->keep[i]) &&
+          strncasecmp(c->field.p, c->srv->keep[i], c->field.len) == 0) {
+        c->in_kept = (signed char)i;
+        c->has_kept[i] = 1;
+        c->kept[i].len = 0;
+      }
   }
   if (c->in_auth) sbuf_add(&c->auth, at, n);
+  if (c->in_kept >= 0 && c->kept[c->in_kept].len + n <= 256) sbuf_add(&c->kept[c->in_kept], at, n);
   return 0;
 }
 
@@ -434,6 +448,7 @@ static void conn_process(httpd_conn *c, const char *data, size_t len) {
       c->stop_parsing = c->close_after = 1;
       c->is_head = 0;
       httpd_reply(c, st, "application/json", msg, strlen(msg));
+      if (c->srv->on_refused) c->srv->on_refused(c, st, c->srv->ud);
       break;
     }
     data += n;
@@ -560,6 +575,8 @@ static void on_conn_closed(uv_handle_t *h) {
   sbuf_free(&c->url);
   sbuf_free(&c->body);
   sbuf_free(&c->auth);
+  sbuf_free(&c->kept[0]);
+  sbuf_free(&c->kept[1]);
   sbuf_free(&c->field);
   sbuf_free(&c->out);
   free(c->in);
@@ -670,9 +687,13 @@ httpd_t *httpd_start(uv_loop_t *loop, const httpd_options *o, char *err, size_t 
   s->handler = o->handler;
   s->ud = o->ud;
   s->on_close = o->on_close;
+  s->on_refused = o->on_refused;
   s->idle_ms = timeout_ms(o->idle_timeout, 60);
   s->header_ms = timeout_ms(o->header_timeout, 10);
   set_conn_limit(s);
+  if (o->max_conns > 0 && (s->max_conns <= 0 || o->max_conns < s->max_conns)) s->max_conns = o->max_conns;
+  s->keep[0] = o->keep_headers[0];
+  s->keep[1] = o->keep_headers[1];
   snprintf(s->server, sizeof s->server, "%s", o->server ? o->server : "recwatch");
   memset(&ss, 0, sizeof ss);
   if (o->port < 0 || o->port > 65535) {

@@ -29,7 +29,15 @@ typedef struct httpd_options {
   void (*on_close)(httpd_conn *c, void *ud);
   double idle_timeout;   /* seconds a connection may sit idle; 0 = 60 */
   double header_timeout; /* seconds a request may take to arrive whole; 0 = 10 */
+  /* Up to HTTPD_KEEP request headers (besides Authorization) whose values the handler reads
+   * in c->kept[i] (each capped at 256 bytes; c->has_kept[i] says it was sent). */
+  const char *keep_headers[2];
+  long max_conns;        /* open connections at most; 0 = from the descriptor limit */
+  /* Called when the server itself refused a request it could not parse whole (400, 413 over
+   * the body cap, 431 over the header cap), after queueing that answer. May be NULL. */
+  void (*on_refused)(httpd_conn *c, int status, void *ud);
 } httpd_options;
+#define HTTPD_KEEP 2
 
 struct httpd_conn {
   uv_tcp_t tcp;
@@ -49,6 +57,9 @@ struct httpd_conn {
   size_t head_bytes, body_bytes;
   sbuf url, auth, field, out;
   sbuf body;           /* the request body, capped at 64 KiB */
+  sbuf kept[HTTPD_KEEP];         /* httpd_options.keep_headers' values */
+  unsigned char has_kept[HTTPD_KEEP];
+  signed char in_kept;           /* the header being read is kept[in_kept]; -1 none */
   char *in;            /* unparsed bytes kept while a deferred request waits */
   size_t in_len;
   const char *path, *query;

@@ -8,11 +8,13 @@
 #include <lauxlib.h>
 #include "config.h"
 #include "engine.h"
+#include "events.h"
 #include "http.h"
 #include "lnorm.h"
 #include "log.h"
 #include "lrec_int.h"
 #include "suggest.h"
+#include <arpa/inet.h>
 
 /* rec.configure in a validation's scratch state (engine_check_script): every setting is
  * checked as usual, none is applied. */
@@ -129,7 +131,8 @@ static void cfg_retry_delays(lua_State *L, int idx, provider_conf *p, int apply)
 static void configure_provider(lua_State *L, int idx, provider_conf *p, const char *idk,
                                const char *secretk, int has_failover, int apply) {
   const char *allowed[] = {"base_url", "rate", "timeout", "retries", "retry_delays", idk,
-                           secretk, has_failover ? "fallback_urls" : "utc_offset", NULL};
+                           secretk, has_failover ? "fallback_urls" : "utc_offset",
+                           has_failover ? "ncs_secret" : NULL, has_failover ? "ncs_allow" : NULL, NULL};
   const char *base, *id, *secret, *fb[16];
   size_t nfb;
   double v = 0;
@@ -169,9 +172,97 @@ static void configure_provider(lua_State *L, int idx, provider_conf *p, const ch
   }
 }
 
+/* ---- the NCS receiver (events.c): agora.ncs_secret, agora.ncs_allow, events_listen ---- */
+
+#define EV_SECRET_KEY "rec.events.secret"
+#define EV_ALLOW_KEY "rec.events.allow"
+
+/* Gives the receiver what this state configured: the secret and the allow-list. */
+static void events_apply(lua_State *L, events_rx *rx) {
+  const char *addrs[256];
+  char err[128];
+  int i, n = 0;
+  lua_getfield(L, LUA_REGISTRYINDEX, EV_SECRET_KEY);
+  events_set_secret(rx, lua_tostring(L, -1));
+  lua_pop(L, 1);
+  if (lua_getfield(L, LUA_REGISTRYINDEX, EV_ALLOW_KEY) == LUA_TTABLE) {
+    n = (int)lua_rawlen(L, -1);
+    for (i = 0; i < n && i < 256; i++) {
+      lua_rawgeti(L, -1, i + 1);
+      addrs[i] = lua_tostring(L, -1);   /* kept alive by the registry's table */
+      lua_pop(L, 1);
+    }
+  }
+  events_set_allow(rx, addrs, n < 256 ? n : 256, err, sizeof err);
+  lua_pop(L, 1);
+}
+
+/* agora.ncs_secret and agora.ncs_allow (the section's table at idx). */
+static void configure_ncs(lua_State *L, int idx, int apply) {
+  const char *secret = cfg_string(L, idx, "agora", "ncs_secret");
+  engine_t *e = engine_from_lua(L);
+  events_rx *rx = events_for(e, 0, NULL, NULL, 0);
+  int ty;
+  if (secret && !*secret) cfg_error(L, "agora.ncs_secret must not be empty");
+  if (secret && apply) {
+    log_add_secret(secret);
+    lua_pushvalue(L, -1);
+    lua_setfield(L, LUA_REGISTRYINDEX, EV_SECRET_KEY);
+  }
+  lua_pop(L, 1);
+  ty = lua_getfield(L, idx, "ncs_allow");
+  if (ty != LUA_TNIL) {
+    size_t i, n;
+    unsigned char buf[16];
+    if (ty != LUA_TTABLE) cfg_error(L, "agora.ncs_allow must be a list of IP addresses");
+    n = lua_rawlen(L, -1);
+    if (n > 256) cfg_error(L, "agora.ncs_allow has %d addresses; at most 256", (int)n);
+    for (i = 1; i <= n; i++) {
+      const char *a;
+      if (lua_rawgeti(L, -1, (lua_Integer)i) != LUA_TSTRING ||
+          (inet_pton(AF_INET, (a = lua_tostring(L, -1)), buf) != 1 &&
+           inet_pton(AF_INET6, a, buf) != 1))
+        cfg_error(L, "agora.ncs_allow[%d] must be an IPv4 or IPv6 address", (int)i);
+      lua_pop(L, 1);
+    }
+    if (apply) {
+      lua_pushvalue(L, -1);
+      lua_setfield(L, LUA_REGISTRYINDEX, EV_ALLOW_KEY);
+    }
+  }
+  lua_pop(L, 1);
+  if (apply && rx) events_apply(L, rx);
+}
+
+/* events_listen: the receiver of this engine (made now, its store at the state path) listens
+ * on addr; rec.sim.events_url says where when there is a simulator. */
+static void configure_events_listen(lua_State *L, const char *addr, int apply) {
+  engine_t *e = engine_from_lua(L);
+  char err[512];
+  events_rx *rx;
+  if (events_check_addr(addr, err, sizeof err) != 0) cfg_error(L, "%s", err);
+  if (!apply) return;
+  if (!(rx = events_for(e, 1, engine_config(e)->state_path, err, sizeof err)))
+    cfg_error(L, "events_listen: the event store: %s", err);
+  if (!events_owner(rx)) {
+    lua_rawgeti(L, LUA_REGISTRYINDEX, LUA_RIDX_MAINTHREAD);
+    events_set_owner(rx, lua_tothread(L, -1));
+    lua_pop(L, 1);
+  }
+  events_apply(L, rx);
+  if (events_listen(rx, addr, err, sizeof err) != 0) cfg_error(L, "%s", err);
+  lua_getglobal(L, "rec");
+  if (lua_istable(L, -1) && lua_getfield(L, -1, "sim") == LUA_TTABLE) {
+    lua_pushstring(L, events_url(rx));
+    lua_setfield(L, -2, "events_url");
+  }
+  lua_settop(L, 1);
+}
+
 static int l_configure(lua_State *L) {
   static const char *const top[] = {"agora", "qingcloud", "http", "state", "log_level",
-                                    "max_busy", "listen", "stuck_after", NULL};
+                                    "max_busy", "listen", "stuck_after", "events_listen",
+                                    NULL};
   static const char *const httpk[] = {"max_reply", "ca_file", "max_connections", NULL};
   engine_t *e = engine_from_lua(L);
   config_t *cfg = engine_config(e);
@@ -181,8 +272,10 @@ static int l_configure(lua_State *L) {
   luaL_checktype(L, 1, LUA_TTABLE);
   lua_settop(L, 1);
   check_keys(L, 1, "rec.configure{}", top);
-  if (cfg_section(L, "agora"))
+  if (cfg_section(L, "agora")) {
     configure_provider(L, 2, &cfg->agora, "customer_id", "customer_secret", 1, apply);
+    configure_ncs(L, 2, apply);
+  }
   lua_settop(L, 1);  /* sections leave their string values pushed */
   if (cfg_section(L, "qingcloud"))
     configure_provider(L, 2, &cfg->qc, "access_key_id", "secret_access_key", 0, apply);
@@ -229,6 +322,9 @@ static int l_configure(lua_State *L) {
     if (!listen) return cfg_error(L, "listen: this engine has no listener");
     if (listen(s, apply, err, sizeof err) != 0) return cfg_error(L, "%s", err);
   }
+  lua_settop(L, 1);
+  if ((s = cfg_string(L, 1, "rec.configure{}", "events_listen")) != NULL)
+    configure_events_listen(L, s, apply);
   lua_pushboolean(L, 1);
   return 1;
 }

@@ -43,6 +43,7 @@ int lrec_open(lua_State *L, engine_t *e) {
   lops_open(L);
   ladmin_open(L);
   lfswatch_open(L);
+  levents_open(L);
   lua_pushvalue(L, -1);
   lua_setglobal(L, "rec");
   lua_getglobal(L, "package");

@@ -64,6 +64,7 @@ void ladmin_open(lua_State *L);   /* rec.admin: the listener's admin routes */
 /* rec.agora.acquire, start, query, update, update_layout, stop; rec.features.urgent */
 void lcontrol_agora_open(lua_State *L);
 /* lfswatch.h: lfswatch_open (rec.fs), opened after lops_open */
+void levents_open(lua_State *L);  /* rec.events: next, done, inject (levents.c) */
 
 /* lsearch.c: puts the searcher of the modules of lua/ built into the binary second in
  * package.searchers: after preload, before the file system. Touches no `rec` table. */

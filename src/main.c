@@ -14,6 +14,8 @@
 #include "rtest.h"
 #include "setup.h"
 #include "sim/sim.h"
+#include "events.h"
+#include "sim/sim_events.h"
 #include "suggest.h"
 
 
@@ -21,10 +23,12 @@ static const char usage[] =
   "usage: recwatch [--log-level debug|info|warn|error] [--log-format text|json] COMMAND ...\n"
   "\n"
   "commands:\n"
-  "  run [--sim] [--scenario FILE] [--state DB] [--listen ADDR] SCRIPT [ARGS...]\n"
+  "  run [--sim] [--scenario FILE] [--state DB] [--listen ADDR] [--events-listen ADDR]\n"
+  "      SCRIPT [ARGS...]\n"
   "                      run a Lua workflow script (ARGS are in the global `arg`);\n"
   "                      --sim starts the simulated clouds in-process and points both\n"
-  "                      providers at them; --listen serves /metrics, /healthz, /status\n"
+  "                      providers at them; --listen serves /metrics, /healthz, /status;\n"
+  "                      --events-listen receives Agora's NCS events (POST /agora/ncs)\n"
   "  run --sim --virtual-time --until SECONDS [--seed N] [--scenario FILE] SCRIPT ...\n"
   "                      the same on a virtual clock that jumps whenever everything\n"
   "                      waits; stops (like SIGTERM) at SECONDS of virtual time\n"
@@ -56,7 +60,7 @@ static const char usage[] =
 
 static const char run_usage[] =
   "usage: recwatch run [--sim] [--scenario FILE] [--state DB] [--listen ADDR]\n"
-  "                    [--admin-token-file FILE [--admin-remote]]\n"
+  "                    [--admin-token-file FILE [--admin-remote]] [--events-listen ADDR]\n"
   "                    [--virtual-time --until SECONDS] [--seed N]\n"
   "                    [--log-level LEVEL] [--log-format text|json] SCRIPT [ARGS...]\n"
   "\n"
@@ -69,6 +73,8 @@ static const char run_usage[] =
   "  --admin-token-file FILE  the listener's admin routes (/admin/silences: `recwatch\n"
   "                   silence`) answer requests with the token of FILE's first line;\n"
   "                   loopback listeners only, unless --admin-remote\n"
+  "  --events-listen ADDR  receive Agora's notifications (POST /agora/ncs) on ADDR, a\n"
+  "                   listener of its own (docs/operations.md, \"Exposing the NCS receiver\")\n"
   "  --virtual-time   (with --sim) a virtual clock that jumps whenever everything waits;\n"
   "  --until SECONDS  stop (like SIGTERM) at that virtual time; --seed N: the random seed\n"
   "signals: SIGHUP reloads SCRIPT (kept running when the new one does not compile),\n"
@@ -111,6 +117,7 @@ static const char *const commands[] = {"run", "check", "query", "silence", "sim"
                                        "version", "--version", "--help", "--log-level",
                                        "--log-format", NULL};
 static const char *const run_options[] = {"--sim", "--scenario", "--state", "--listen",
+                                          "--events-listen",
                                           "--virtual-time", "--until", "--seed", "--log-level",
                                           "--log-format", "--help", "--admin-token-file",
                                           "--admin-remote", NULL};
@@ -150,13 +157,34 @@ typedef struct run_opts {
   int sim, virtual_time;
   double until;                  /* virtual seconds; < 0: none */
   uint64_t seed;
-  const char *scenario, *state, *listen;
+  const char *scenario, *state, *listen, *events_listen;
   const char *admin_token_file;  /* run: the admin routes' token */
   int admin_remote;
   double at;                     /* query --at: simulator seconds already elapsed */
 } run_opts;
 
 static const char *sim_url;  /* for the Lua states a reload makes */
+static const char *events_addr;   /* --events-listen, for the Lua states a reload makes */
+
+/* --events-listen with --sim: rec.sim.events_url in the state L, as rec.configure's
+ * events_listen sets it. */
+static void sim_events_url(engine_t *e, lua_State *L) {
+  events_rx *rx = events_for(e, 0, NULL, NULL, 0);
+  if (!sim_url || !rx || !events_url(rx)) return;
+  lua_getglobal(L, "rec");
+  if (lua_istable(L, -1) && lua_getfield(L, -1, "sim") == LUA_TTABLE) {
+    lua_pushstring(L, events_url(rx));
+    lua_setfield(L, -2, "events_url");
+    lua_pop(L, 1);
+  }
+  lua_pop(L, 1);
+}
+
+/* The receiver's URL and secret, to the in-process simulator (when it can send events). */
+static void events_to_sim(void *ud, const char *url, const char *secret) {
+  if (sim_events_target(ud, url, secret) != 0)
+    log_warn("events: the simulator cannot send its events to the receiver");
+}
 static rec_process *process;  /* the log configuration, the metrics registry, the listener */
 
 /* Starts the in-process simulator (on the engine's loop and clock) and points both providers
@@ -196,6 +224,11 @@ static void on_new_state(engine_t *e, lua_State *L, void *ud) {
    * a validation runs in before the reload: a second carry would drop them all. */
   if (!scratch) ops_new_state();
   if (sim_url) lrec_set_sim(L, sim_url);
+  if (!scratch && events_addr) {   /* the old state's receiver closed with it */
+    char err[600];
+    if (setup_events(e, L, events_addr, err, sizeof err) != 0) log_write(LOG_ERROR, 0, "%s", err);
+    else sim_events_url(e, L);
+  }
 }
 
 static void on_reloaded(engine_t *e, int ok, void *ud) {
@@ -226,6 +259,15 @@ static int run_script(const run_opts *o, const char *script, int argc, char **ar
   }
   if (o->state) engine_config(e)->state_path = strdup(o->state);
   if (o->sim && !(sim = attach_sim(e, o))) goto done;
+  if (sim) events_set_target_hook(events_to_sim, sim);
+  if (o->events_listen) {
+    if (setup_events(e, engine_lua(e), o->events_listen, err, sizeof err) != 0) {
+      fprintf(stderr, "recwatch: %s\n", err);
+      goto done;
+    }
+    events_addr = o->events_listen;
+    sim_events_url(e, engine_lua(e));
+  }
   if (o->until >= 0) engine_set_until(e, o->until);
   if (engine_load_main(e, script, module, argc, argv, err, sizeof err) != 0) {
     fprintf(stderr, "recwatch: %s\n", err);
@@ -239,6 +281,7 @@ static int run_script(const run_opts *o, const char *script, int argc, char **ar
   status = engine_run(e);
 done:
   ops_shutdown();
+  events_set_target_hook(NULL, NULL);
   if (sim) sim_free(sim);
   engine_free(e);
   return status;
@@ -267,6 +310,10 @@ static int cmd_run(int argc, char **argv) {
     } else if (strcmp(argv[i], "--admin-remote") == 0) {
       o.admin_remote = 1;
       i++;
+    } else if (strcmp(argv[i], "--events-listen") == 0) {
+      if (i + 1 >= argc) return usage_error("%s needs an address: PORT, HOST:PORT or [IPV6]:PORT", argv[i]);
+      o.events_listen = argv[i + 1];
+      i += 2;
     } else if (strcmp(argv[i], "--virtual-time") == 0) {
       o.virtual_time = 1;
       i++;

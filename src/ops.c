@@ -16,6 +16,7 @@
 #include <uv.h>
 #include "admin.h"
 #include "config.h"
+#include "events.h"
 #include "httpd.h"
 #include "log.h"
 #include "metrics.h"
@@ -701,6 +702,15 @@ static void build_status(engine_t *e, sbuf *b, char *reason, size_t reasonlen) {
   add_str(b, "listen", ops_listen_url());
   sbuf_addf(b, ",\"alerts\":{\"silences_active\":%.0f,\"held\":%.0f}",  /* rec.notify's */
             metrics_get(mb->silences_active, none), metrics_get(mb->alerts_held, none));
+  {  /* the NCS receiver: counts and the last event per session (events.c) */
+    events_rx *rx = events_for(e, 0, NULL, NULL, 0);
+    char *ev = rx ? events_status_json(rx) : NULL;
+    if (ev) {
+      sbuf_adds(b, ",\"events\":");
+      sbuf_adds(b, ev);
+      free(ev);
+    }
+  }
   sbuf_adds(b, ",\"watchers\":[");
   for (w = ops.watchers; w; w = w->next) {
     const char *st;

@@ -2,6 +2,8 @@
  * hooks, --listen); see setup.h. */
 #include <stdio.h>
 #include <string.h>
+#include "config.h"
+#include "events.h"
 #include "lrec.h"
 #include "ops.h"
 #include "setup.h"
@@ -37,6 +39,21 @@ engine_t *setup_engine(const setup_options *so, char *err, size_t errlen) {
     return NULL;
   }
   return e;
+}
+
+int setup_events(engine_t *e, lua_State *L, const char *addr, char *err, size_t errlen) {
+  char why[512];
+  events_rx *rx = events_for(e, 1, engine_config(e)->state_path, why, sizeof why);
+  if (!rx) {
+    snprintf(err, errlen, "--events-listen: the event store: %s", why);
+    return -1;
+  }
+  events_set_owner(rx, L);
+  if (events_listen(rx, addr, why, sizeof why) != 0) {
+    snprintf(err, errlen, "--events-listen: %s", why);
+    return -1;
+  }
+  return 0;
 }
 
 engine_t *engine_new(char *err, size_t errlen) {

@@ -30,6 +30,11 @@ typedef struct setup_options {
  * prefixed "--listen: "); nothing is left running then. */
 engine_t *setup_engine(const setup_options *so, char *err, size_t errlen);
 
+/* --events-listen: the NCS receiver of e (events.c), owned by e's current Lua state (its
+ * store at the engine's state path), listening on addr. Called again for each Lua state a
+ * reload makes (main.c). 0, or -1 with the reason in err. */
+int setup_events(engine_t *e, lua_State *L, const char *addr, char *err, size_t errlen);
+
 /* A standalone engine with the `rec` module: its own loop, a real clock, SIGINT/SIGTERM
  * handled, no listener (setup_engine with signals = 1). */
 engine_t *engine_new(char *err, size_t errlen);

@@ -128,7 +128,7 @@ void store_job_free(store_job *j) {
  * the db:delivered it stands for), until one fails. */
 static void record_acks(store_t *s, store_job *j) {
   for (j->acked = 0; j->acked < j->nacks; j->acked++) {
-    store_writeset ws = {&j->acks[j->acked], 1, 1, NULL, 0};
+    store_writeset ws = {&j->acks[j->acked], 1, 1, NULL, 0, NULL};
     store_result r;
     int i;
     memset(&r, 0, sizeof r);
@@ -260,7 +260,7 @@ static int ack_find(const store_t *s, const char *id, size_t idn, const char *de
 int store_ack_later(store_t *s, const char *id, size_t idn, const char *dest, size_t destn) {
   const char *str[3] = {id, dest, NULL};
   size_t n[3] = {idn, destn, 0};
-  store_writeset one = {NULL, 0, 0, NULL, 0};
+  store_writeset one = {NULL, 0, 0, NULL, 0, NULL};
   if (ack_find(s, id, idn, dest, destn) >= 0) return 0;
   if (s->nacks == s->acks_cap) {
     int cap = s->acks_cap ? s->acks_cap * 2 : 8;
@@ -288,7 +288,7 @@ static void ack_copy(store_t *s, store_job *j) {
   for (i = 0; i < s->nacks; i++) {
     const store_op *a = &s->acks[i];
     const char *str[3] = {a->s[0], a->s[1], NULL};
-    store_writeset one = {NULL, 0, 0, NULL, 0};
+    store_writeset one = {NULL, 0, 0, NULL, 0, NULL};
     if (store_ws_add(&one, STORE_DELIVERED, engine_time(s->e), str, a->n)) break;
     j->acks[j->nacks++] = one.ops[0];
     free(one.ops);

@@ -36,7 +36,13 @@ enum store_op_kind {
   STORE_ENQ,         /* s[0] id, s[1] dest, s[2] payload; x created_at (and first due time) */
   STORE_DELIVERED,   /* s[0] id, s[1] dest; x delivered_at (the acknowledgement) */
   STORE_FAILED,      /* s[0] id, s[1] dest, s[2] last_error or NULL; x next_at */
-  STORE_PRUNE        /* x: forget delivered rows older than this wall time */
+  STORE_PRUNE,       /* x: forget delivered rows older than this wall time */
+  /* received events (events.c): durable before the receiver answers 200 */
+  STORE_EVENT_ADD,   /* s[0] noticeId, s[1] the raw body; x received_at. A noticeId the store
+                        holds already changes nothing (0 rows: a duplicate) */
+  STORE_EVENT_DONE,  /* s[0] noticeId; x done_at: processed, not delivered again */
+  STORE_EVENT_PRUNE  /* x: forget processed events received before this wall time (the end
+                        of the de-duplication window) */
 };
 
 typedef struct store_op {
@@ -51,6 +57,7 @@ typedef struct store_writeset {
   int nops, cap;
   const char *unit;    /* the precondition: NULL = none; else the writer must hold unit */
   uint64_t token;      /* ... with this token (fencing) */
+  int *changed;        /* NULL, or nops slots the commit fills with each op's changed rows */
 } store_writeset;
 
 /* Appends an op; its strings are copied (NULL = absent). 0, or -1 out of memory. */
@@ -102,6 +109,9 @@ typedef struct store_ident {
 enum { STORE_UNIT_GAINED = 1, STORE_UNIT_LOST };
 typedef void (*store_kv_fn)(void *arg, const char *k, size_t kn, const char *v, size_t vn);
 typedef void (*store_unit_fn)(void *arg, int event, const char *unit);
+/* One received event not processed yet: its noticeId, raw body, and when it was received. */
+typedef void (*store_event_fn)(void *arg, const char *id, const char *body, size_t bodyn,
+                               double received);
 
 typedef struct store_backend {
   const char *name;
@@ -125,6 +135,9 @@ typedef struct store_backend {
   void (*counts)(store_conn *c, store_result *r);
   const char *(*path)(store_conn *c);   /* NULL when in memory */
   void (*close)(store_conn *c);
+  /* The received events not marked done, in the order they were received; on the thread
+   * that owns c. 0, or -1 with msg. NULL: the backend keeps no events. */
+  int (*load_events)(store_conn *c, store_event_fn fn, void *arg, char *msg, size_t n);
 } store_backend;
 
 /* The backend for a --state value. Today SQLite for every path; a connection URL

@@ -44,7 +44,8 @@
 
 enum {
   S_KEYS, S_SET, S_DEL, S_ENQ, S_DELIVERED, S_FAILED, S_PRUNE, S_PENDING, S_COUNT_PENDING,
-  S_COUNT_DONE, S_BEGIN, S_COMMIT, S_ROLLBACK, S_NSTMT
+  S_COUNT_DONE, S_BEGIN, S_COMMIT, S_ROLLBACK, S_EV_ADD, S_EV_DONE, S_EV_PRUNE, S_EV_LOAD,
+  S_NSTMT
 };
 
 static const char *const stmt_sql[S_NSTMT] = {
@@ -66,6 +67,10 @@ static const char *const stmt_sql[S_NSTMT] = {
   "BEGIN IMMEDIATE",
   "COMMIT",
   "ROLLBACK",
+  "INSERT OR IGNORE INTO events(notice_id, body, received_at) VALUES (?1, ?2, ?3)",
+  "UPDATE events SET done_at = ?2, body = '' WHERE notice_id = ?1 AND done_at IS NULL",
+  "DELETE FROM events WHERE done_at IS NOT NULL AND received_at < ?1",
+  "SELECT notice_id, body, received_at FROM events WHERE done_at IS NULL ORDER BY seq",
 };
 
 /* How each op of a write set binds: the statement, and which of its strings and its number
@@ -82,6 +87,9 @@ static const struct {
   [STORE_DELIVERED] = {S_DELIVERED, "delivered", {1, 2, 0}, 3},
   [STORE_FAILED] = {S_FAILED, "attempt_failed", {1, 2, 4}, 3},
   [STORE_PRUNE] = {S_PRUNE, "prune", {0, 0, 0}, 1},
+  [STORE_EVENT_ADD] = {S_EV_ADD, "event_add", {1, 2, 0}, 3},
+  [STORE_EVENT_DONE] = {S_EV_DONE, "event_done", {1, 0, 0}, 2},
+  [STORE_EVENT_PRUNE] = {S_EV_PRUNE, "event_prune", {0, 0, 0}, 1},
 };
 
 static const char schema[] =
@@ -89,7 +97,11 @@ static const char schema[] =
   "CREATE TABLE IF NOT EXISTS outbox (id TEXT NOT NULL, dest TEXT NOT NULL, payload TEXT NOT NULL,"
   " created_at REAL NOT NULL, attempts INTEGER NOT NULL DEFAULT 0, next_at REAL NOT NULL,"
   " last_error TEXT, delivered_at REAL, PRIMARY KEY (id, dest));"
-  "CREATE INDEX IF NOT EXISTS outbox_pending ON outbox(next_at) WHERE delivered_at IS NULL;";
+  "CREATE INDEX IF NOT EXISTS outbox_pending ON outbox(next_at) WHERE delivered_at IS NULL;"
+  /* received events: the noticeId is the de-duplication key; seq keeps arrival order */
+  "CREATE TABLE IF NOT EXISTS events (seq INTEGER PRIMARY KEY, notice_id TEXT NOT NULL UNIQUE,"
+  " body TEXT NOT NULL, received_at REAL NOT NULL, done_at REAL);"
+  "CREATE INDEX IF NOT EXISTS events_pending ON events(seq) WHERE done_at IS NULL;";
 
 struct store_conn {
   sqlite3 *db;
@@ -157,6 +169,7 @@ static void sq_commit(store_conn *c, const store_writeset *ws, store_result *r) 
       goto rollback;
     }
     r->changes = sqlite3_changes(c->db);
+    if (ws->changed) ws->changed[i] = r->changes;
     if (o->kind >= STORE_ENQ && o->kind <= STORE_FAILED) r->alerts[o->kind - STORE_ENQ] += r->changes;
   }
   if (step(stmt(c, S_COMMIT))) {
@@ -420,7 +433,8 @@ static int check_identity(sqlite3 *db, const char *path, char *msg, size_t n) {
   if (rc != SQLITE_OK) return rc;
   while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
     const char *name = (const char *)sqlite3_column_text(st, 0);
-    if (name && (strcmp(name, "kv") == 0 || strcmp(name, "outbox") == 0)) {
+    if (name && (strcmp(name, "kv") == 0 || strcmp(name, "outbox") == 0 ||
+                 strcmp(name, "events") == 0)) {
       ours++;
     } else if (name) {
       size_t k = strlen(others);
@@ -599,7 +613,19 @@ static int sq_count_pending(store_conn *c, int64_t *out, char *msg, size_t n) {
 
 static const char *sq_path(store_conn *c) { return c->path; }
 
+static int sq_load_events(store_conn *c, store_event_fn fn, void *arg, char *msg, size_t n) {
+  sqlite3_stmt *st = stmt(c, S_EV_LOAD);
+  int rc;
+  while ((rc = sqlite3_step(st)) == SQLITE_ROW)
+    fn(arg, (const char *)sqlite3_column_text(st, 0), (const char *)sqlite3_column_text(st, 1),
+       (size_t)sqlite3_column_bytes(st, 1), sqlite3_column_double(st, 2));
+  sqlite3_reset(st);
+  if (rc == SQLITE_DONE) return 0;
+  explain(msg, n, c->path ? c->path : c->name, c->db, rc, "read");
+  return -1;
+}
+
 const store_backend store_sqlite = {
   "sqlite", sq_lock, sq_owner_gone, sq_open, sq_ownership, sq_load_unit, sq_count_pending,
-  sq_commit, sq_claim, sq_counts, sq_path, sq_close,
+  sq_commit, sq_claim, sq_counts, sq_path, sq_close, sq_load_events,
 };

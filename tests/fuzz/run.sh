@@ -49,6 +49,12 @@ case $name in
     done ;;
   sim_request)
     cp "$fix"/requests/*.http "$seeds/" ;;
+  ncs)  # byte 0: 7 = both headers, right; 3 = both, wrong (then 64 bytes of header)
+    v='{"eventMs":1560408533119,"eventType":10,"noticeId":"4eb720f0-8da7-11e9-a43e-53f411c2761f","notifyMs":1560408533119,"payload":{"a":"1","b":2},"productId":1}'
+    e='{"noticeId":"n-1","productId":3,"eventType":11,"notifyMs":1,"payload":{"cname":"c","uid":"7","sid":"s","sequence":2,"sendts":3,"serviceType":0,"details":{"msgName":"session_exit","exitStatus":1}}}'
+    { printf '\007'; printf '%s' "$v"; } > "$seeds/vector"
+    { printf '\005'; printf '%s' "$e"; } > "$seeds/exit"
+    { printf '\003'; printf '%064d' 0; printf '%s' "$v"; } > "$seeds/wrong" ;;
   scenario)
     cp "$src"/tests/scenarios/*.lua "$seeds/"
     cp "$src"/bench/scenario.lua "$seeds/bench_scenario.lua" ;;

@@ -126,7 +126,7 @@ static void f_close(store_conn *c) { (void)c; }
 
 static const store_backend fake_backend = {
   "fake", f_lock, f_owner_gone, f_open, f_ownership, f_load_unit, f_count_pending,
-  f_commit, f_claim, f_counts, f_path, f_close,
+  f_commit, f_claim, f_counts, f_path, f_close, NULL,
 };
 
 /* ---- helpers ---- */
