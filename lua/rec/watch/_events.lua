@@ -79,6 +79,14 @@ local function int(x)
   return type(x) == "number" and math.tointeger(x) or nil
 end
 
+local function same(ev, last)
+  if not last then return false end
+  local s, ls = int(ev.sequence), last.sequence
+  if s and ls then return s == ls end
+  local ts, lts = int(ev.sendts), last.sendts
+  return ts ~= nil and ts == lts
+end
+
 local function older(ev, last)
   if not last then return false end
   local s, ls = int(ev.sequence), last.sequence
@@ -135,8 +143,10 @@ local function handle(ev)
   end
   if type(ev.details) ~= "table" then ev.details = {} end
   ev.event_type = int(ev.event_type) or ev.event_type
-  log_notable(ev)
   local sid = ev.sid
+  -- a resend (the same sequence, or sendts without one) is not logged again; an older event
+  -- with facts of its own is, and changes nothing else
+  if not same(ev, newest[sid]) then log_notable(ev) end
   if older(ev, newest[sid]) then
     stats.old = stats.old + 1
     rec.log.debug("kind=agora_event_old an event older than one already seen: it changes nothing",
@@ -246,17 +256,24 @@ local EXIT_FORGET = 60    -- a notifications-only session is forgotten this long
 local RID_MAX = 2048
 
 local counts = { polled = 0, notifications_only = 0 }
-local gauge
+local gauge               -- nil: not registered yet; false: registering failed (logged once)
+local GAUGE = "watch_sessions"  -- a script-side family: recwatch_ is the runtime's prefix
 local function count(mode, dn)
   counts[mode] = counts[mode] + dn
-  if not gauge then
-    gauge = rec.metrics.gauge("recwatch_sessions",
+  if gauge == nil then
+    local ok, g = pcall(rec.metrics.gauge, GAUGE,
       "Sessions found by discovery, by how they are watched: polled (resource id known) or notifications_only.",
       { "mode" })
-    gauge:set(0, { mode = "polled" })
-    gauge:set(0, { mode = "notifications_only" })
+    if ok then
+      gauge = g
+      g:set(0, { mode = "polled" })
+      g:set(0, { mode = "notifications_only" })
+    else
+      gauge = false
+      rec.log.error("kind=watcher_error cannot register the %s metric: %s", GAUGE, tostring(g))
+    end
   end
-  gauge:set(counts[mode], { mode = mode })
+  if gauge then gauge:set(counts[mode], { mode = mode }) end
 end
 M.counts = counts
 
