@@ -183,3 +183,50 @@ T.case("a discovered session with no resource id is watched by notifications onl
   t:eq(#r[8].watchers, 0, "gone at t=800 s")
   t:eq(r[8].gauge, { polled = 0, notifications_only = 0 })
 end)
+
+T.case("while events flow, a quiet recording's polls stretch up to max_every, and come back", function(t)
+  t:scenario{ agora_recordings = { rec_of("r-q", "s-q", { { 0, 5 } }) } }
+  -- heartbeats (event 33) every 60 s until the script stops them at 3000 s; a status update at 2000 s
+  local evs = { { at = 2000, notice_id = "u1", event_type = 3, cname = "c", uid = "7", sid = "s-q",
+                  sequence = 99999, sendts = 99999, details = { status = 5 } } }
+  t:start(SCRIPT, { "--recordings", "r-q:s-q", "--heartbeat", "60", "--heartbeat-until", "3000",
+                    "--events", events_json(evs), "--report", "100", "--for", "4050" })
+  t:advance(4000)
+  local q = times(t, "agora", "s-q")
+  local gaps = {}
+  for i = 2, #q do gaps[#gaps + 1] = math.floor(q[i] - q[i - 1] + 0.5) end
+  -- 5 s first query; 120, then doubling to the 600 s ceiling; the status update at 2000 s asks
+  -- for a query at once and the doubling starts again; heartbeats stop at 3000 s: back to 120
+  t:eq(q[1], 5)
+  t:eq({ gaps[1], gaps[2], gaps[3], gaps[4], gaps[5] }, { 120, 120, 240, 480, 600 })
+  for i, g in ipairs(gaps) do t:ok(g <= 600, "gap " .. i .. " within the ceiling: " .. g) end
+  local at2000 = times(t, "agora", "s-q", 2000, 2001)
+  t:eq(#at2000, 1, "the status update queried at once")
+  local after = times(t, "agora", "s-q", 2000.5, 4000)
+  t:eq(math.floor(after[1] - 2000 + 0.5), 120, "then every again")
+  local late = times(t, "agora", "s-q", 3400, 4000)
+  for i = 2, #late do t:eq(math.floor(late[i] - late[i - 1] + 0.5), 120, "no events since 3000 s: every 120 s") end
+  for _, r in ipairs(reports(t)) do
+    t:eq(r.watchers[1].state, "ok", "never stale at t=" .. r.t)
+  end
+end)
+
+T.case("a lookup file: unreadable or broken keeps the session notifications only, loudly; once it answers, polled", function(t)
+  t:scenario{ agora_recordings = DISC }
+  local path = t:tmpfile("rids.json")
+  local evs = { { at = 10, notice_id = "f1", event_type = 40, cname = "c", uid = "7", sid = "s-two", sequence = 1, sendts = 1 } }
+  t:start(SCRIPT, { "--discover", "--lookup-file", path, "--events", events_json(evs), "--report", "50", "--for", "300" })
+  t:advance(20)
+  t:eq(#t:logs("kind=resource_lookup_failed cannot read"), 1, "a missing file is said")
+  local f = assert(io.open(path, "w")) f:write("{ not json") f:close()
+  t:advance(30)                        -- the next lookup, 30 s after the first
+  t:eq(#t:logs("kind=resource_lookup_failed the resource lookup file is not"), 1, "a broken file is said")
+  t:eq(#times(t, "agora", nil, 0, 50), 0, "not polled")
+  f = assert(io.open(path, "w")) f:write('{ "s-two": { "resourceid": "r-two" }, "other": "../x" }') f:close()
+  t:advance(100)
+  local q = times(t, "agora", "s-two", 0, 150)
+  t:ok(#q >= 1 and q[1] >= 70 and q[1] < 80, "polled from the lookup at 70 s (+5 s): " .. tostring(q[1]))
+  local r = reports(t)
+  t:eq(r[1].watchers[1].mode, "notifications_only", "t=50 s")
+  t:eq(r[2].watchers[1].mode, "polled", "t=100 s")
+end)

@@ -33,8 +33,8 @@ local DISC_KEYS = allowed{ "discover", "appid", "resource_lookup", "lookup_every
 
 -- Events (rec.watch._events): while a recording's notifications keep coming (the newest within
 -- EVENTS_FRESH seconds; Agora sends event 33 every minute while uploading), a quiet recording's
--- poll interval doubles after each poll that saw no change, up to max_every (MAX_EVERY by
--- default). An event that may change the state, a change, an error or no fresh event brings
+-- poll interval doubles after each poll that saw no change (every, 2x, 4x, ...), up to max_every
+-- (MAX_EVERY by default). An event that may change the state, a change, an error or no fresh event brings
 -- it back to every.
 local EVENTS_FRESH = 150
 local MAX_EVERY = 600
@@ -204,7 +204,7 @@ local function agora(o, hooks)
     local d = every
     if last_event and now() - last_event <= EVENTS_FRESH and w.consecutive == 0 and not pending then
       quiet = quiet + 1
-      d = math.min(every * 2 ^ quiet, max_every)
+      d = math.min(every * 2 ^ (quiet - 1), max_every)
     else
       quiet = 0
     end

@@ -4,13 +4,15 @@
 -- "report {json}" snapshot (watch.status, /status, the sessions gauge) every --report seconds.
 --   --recordings RID:SID,...   watch these (watch.agora, every --every)
 --   --discover                 watch.agora{ discover = "notifications" } with --lookup SID=RID,...
+--                              (a function) or --lookup-file PATH (a JSON file)
 --   --events JSON              [{ "at": seconds, <event fields> }, ...]
 --   --heartbeat N              every N s, an event 33 (uploading_progress) for each recording
+--   --heartbeat-until S        ... until S virtual seconds (0: to the end)
 local watch = require "rec.watch"
 local notify = require "rec.notify"
 local opt = require("rec.args").parse(arg, {
   appid = "sim-agora-app", recordings = "", discover = false, lookup = "", every = 120,
-  events = "[]", heartbeat = 0, report = 0, ["for"] = 600, max_every = 600,
+  lookup_file = false, events = "[]", heartbeat = 0, heartbeat_until = 0, report = 0, ["for"] = 600, max_every = 600,
 })
 
 local out = notify.outbox{ to = notify.from_env{}, every = 0.5, retry_base = 1 }
@@ -36,7 +38,7 @@ if opt.discover then
   for sid, rid in opt.lookup:gmatch("([^,=%s]+)=([^,%s]+)") do map[sid] = rid end
   handles[#handles + 1] = watch.agora{ discover = "notifications", appid = opt.appid, every = every,
     max_every = max_every, on_change = on_change, on_ended = on_ended,
-    resource_lookup = function(cname, uid, sid) return map[sid] end }
+    resource_lookup = opt.lookup_file or function(cname, uid, sid) return map[sid] end }
 end
 
 for _, e in ipairs(rec.json.decode(opt.events)) do
@@ -50,8 +52,8 @@ end
 local hb = tonumber(opt.heartbeat)
 if hb > 0 then
   rec.spawn(function()
-    local n = 0
-    while rec.sleep(hb) do
+    local n, stop = 0, tonumber(opt.heartbeat_until)
+    while rec.sleep(hb) and (stop <= 0 or rec.now() <= stop) do
       n = n + 1
       for _, sid in ipairs(sids) do
         rec.events.inject{ notice_id = sid .. "/33/" .. n, event_type = 33, cname = "c", uid = "1",
@@ -76,6 +78,7 @@ if rp > 0 then rec.every(rp, report) end
 
 rec.sleep(tonumber(opt["for"]))
 for _, h in ipairs(handles) do h:stop() end
+rec.sleep(1.5)   -- the monitor retires the stopped watchers (leaves the registry clean for the next case)
 out:flush(5)
 out:stop()
 rec.exit(0)
