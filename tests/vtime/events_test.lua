@@ -80,10 +80,18 @@ T.case("a duplicate and an out-of-order event change nothing", function(t)
                      sid = "s-fail", sequence = 10, sendts = 1000, details = { exitStatus = 1 } }
   local no_seq_old = { at = 302, notice_id = "n-old-ts", event_type = 40, cname = "c", uid = "7",
                        sid = "s-fail", sendts = 500, details = {} }
+  -- bad input: no sid, a sid that is not a string, a sequence that is not a number
+  local bad1 = { at = 303, notice_id = "b1", event_type = 3, cname = "c" }
+  local bad2 = { at = 303, notice_id = "b2", event_type = 3, sid = 5 }
+  local bad3 = { at = 303, notice_id = "b3", event_type = "x", sid = "s-fail", sequence = "nope", details = "y" }
   t:start(SCRIPT, { "--recordings", "r-fail:s-fail", "--events",
-                    events_json{ EXIT, dup, same_seq, old, no_seq_old }, "--for", "400" })
+                    events_json{ EXIT, dup, same_seq, old, no_seq_old, bad1, bad2, bad3 }, "--report", "350",
+                    "--for", "400" })
   t:advance(400)
-  t:eq(#t:logs("kind=agora_event_query"), 1, "only the first exit event made a query")
+  local st = reports(t)[1].stats
+  t:eq({ st.handled, st.routed, st.old, st.malformed, st.errors }, { 7, 2, 3, 2, 0 },
+       "7 handled (the duplicate noticeId never delivered): 2 routed (bad3 cannot be ordered), 3 older, 2 malformed")
+  t:eq(#t:logs("kind=agora_event_query"), 1, "only the first exit event made a query (bad3 is not urgent)")
   t:eq(#times(t, "agora", "s-fail", 300.6, 305), 0, "no query for the duplicate nor the older events")
   t:eq(#t:logs("change 5 %-> 20"), 1, "the query decided: 5 -> 20")
   t:eq(#t:logs("change 20 %-> 5"), 0, "the older status update never overwrote it")

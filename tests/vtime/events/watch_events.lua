@@ -71,6 +71,7 @@ local function report()
   local gauge = {}
   for mode, v in rec.metrics.text():gmatch('watch_sessions{mode="([%w_]+)"} (%d+)') do gauge[mode] = tonumber(v) end
   rec.log.info("report %s", rec.json.encode{ t = rec.now(), watchers = sessions, gauge = gauge,
+                                            stats = watch.event_stats(),
                                             status = rec.json.decode(rec.health.status()) })
 end
 local rp = tonumber(opt.report)
