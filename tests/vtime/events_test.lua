@@ -238,3 +238,21 @@ T.case("a lookup file: unreadable or broken keeps the session notifications only
   t:eq(r[1].watchers[1].mode, "notifications_only", "t=50 s")
   t:eq(r[2].watchers[1].mode, "polled", "t=100 s")
 end)
+
+T.case("discover options are checked at the caller's line", function(t)
+  local watch = require "rec.watch"
+  t:fails(function() watch.agora{ discover = "notifications" } end, "discover needs an appid")
+  t:fails(function() watch.agora{ discover = "webhooks", appid = "a" } end, 'discover must be "notifications"')
+  t:fails(function() watch.agora{ discover = "notifications", appid = "a", sid = "s" } end, "unknown option 'sid'")
+  t:fails(function() watch.agora{ discover = "notifications", appid = "a", resource_lookup = 5 } end,
+          "resource_lookup must be a function, a file path or an http%(s%) URL")
+  t:fails(function() watch.agora{ discover = "notifications", appid = "a", lookup_evry = 5 } end,
+          "did you mean 'lookup_every'")
+  t:fails(function() watch.agora{ appid = "a", resourceid = "r", sid = "s", max_every = -1 } end,
+          "'max_every' must be a number >= 0")
+  for _, o in ipairs{ { discover = "notifications" }, { discover = "notifications", appid = "a", every = -1 },
+                     { discover = "notifications", appid = "a", lookup_evry = 5 } } do
+    local msg = t:fails(function() watch.agora(o) end)
+    t:ok(msg:find("events_test.lua:", 1, true) ~= nil, "names the caller's line: " .. msg)
+  end
+end)

@@ -48,13 +48,14 @@ local MAX_EVERY = 600
 local HA_WINDOW = 90
 local HA_FAILOVERS = 3   -- Agora's documented maximum per recording
 
+-- called by a tail call from watch.agora: level 2 is the script's line
 local function discover(o, start)
-  opts.check(o, DISC_KEYS, "watch.agora", 3)
-  if o.discover ~= "notifications" then error('watch.agora: discover must be "notifications"', 3) end
-  if type(o.appid) ~= "string" or o.appid == "" then error("watch.agora: discover needs an appid", 3) end
+  opts.check(o, DISC_KEYS, "watch.agora", 2)
+  if o.discover ~= "notifications" then error('watch.agora: discover must be "notifications"', 2) end
+  if type(o.appid) ~= "string" or o.appid == "" then error("watch.agora: discover needs an appid", 2) end
   local lk = o.resource_lookup
   if lk ~= nil and type(lk) ~= "function" and (type(lk) ~= "string" or lk == "") then
-    error("watch.agora: resource_lookup must be a function, a file path or an http(s) URL", 3)
+    error("watch.agora: resource_lookup must be a function, a file path or an http(s) URL", 2)
   end
   check_fn(o, "watch.agora", { "on_change", "on_started", "on_start_failed", "on_ended",
                                "on_error", "on_stale", "on_recovered" })

@@ -8,7 +8,11 @@ local rec = rec or require "rec"
 local M = { shim = true }
 local queue, head = {}, 1     -- events not yet handed out, in arrival order
 local seen = {}               -- notice_id -> true: a repeated noticeId is not delivered again
-local wake = rec.event()
+local wake_ev   -- made on first use: requiring rec.watch has no side effect (recwatch check)
+local function wake()
+  if not wake_ev then wake_ev = rec.event() end
+  return wake_ev
+end
 
 -- rec.events.inject(tbl): an event as the receiver would commit it (same table shape).
 function M.inject(t)
@@ -24,7 +28,7 @@ function M.inject(t)
   ev.received = ev.received or rec.time()
   if type(ev.details) ~= "table" then ev.details = {} end
   queue[#queue + 1] = ev
-  wake:set()
+  wake():set()
   return true
 end
 
@@ -39,8 +43,8 @@ function M.next(timeout)
       return ev
     end
     queue, head = {}, 1
-    wake:clear()
-    local ok, err = wake:wait(timeout)
+    wake():clear()
+    local ok, err = wake():wait(timeout)
     if not ok then return nil, err end
   end
 end
