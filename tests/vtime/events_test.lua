@@ -256,3 +256,12 @@ T.case("discover options are checked at the caller's line", function(t)
     t:ok(msg:find("events_test.lua:", 1, true) ~= nil, "names the caller's line: " .. msg)
   end
 end)
+
+T.case("a watcher stopped and started again still gets its events", function(t)
+  t:scenario{ agora_recordings = FAILS }
+  local p = t:start("events/restart.lua", {})
+  t:advance(310)
+  t:eq(#t:logs("%] change 5 %-> 20"), 1, "the event's query saw the exit")
+  t:eq(#times(t, "agora", "s-fail", 300.5, 301), 1, "at once")
+  t:eq(p:exited(), 0, "nothing left waiting: the dispatcher ended with its last watcher")
+end)

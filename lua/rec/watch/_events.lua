@@ -171,6 +171,7 @@ local function handle(ev)
 end
 
 local function loop()
+  local me = task   -- a cancelled dispatcher must not clear the one started after it
   local ev_api = events()
   while consumers > 0 do
     waiting = true
@@ -191,7 +192,7 @@ local function loop()
       if not okd then rec.log.error("kind=events_error rec.events.done failed: %s", tostring(ed)) end
     end
   end
-  task = nil
+  if task == me then task = nil end
 end
 
 local function more()
