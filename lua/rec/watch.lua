@@ -11,6 +11,12 @@
 --                on_change=function(res, old_status) end, on_started=function(res) end,
 --                on_start_failed=function(res, err) end, on_ended=function(last_res, err) end,
 --                on_error=function(err) end, db=store, + common }              -> handle
+--   watch.agora{ discover = "notifications", appid=, resource_lookup=fn(cname, uid, sid) | "file.json"
+--                | "https://...", every=120, max_every=600, lookup_every=30, notify_stale_after=300,
+--                + the callbacks above }  -> handle (stop, wait, sessions, info): a session per sid
+--                seen in Agora's notifications, polled once its resource id is known
+--   max_every= (watch.agora): while its notifications flow, a quiet recording's polls stretch
+--                up to this ceiling (600)
 --   common: name=, stale_after=, on_stale=function(info) end, on_recovered=function(info) end,
 --           outbox= (a notify outbox: "watcher silent" alerts), fail_polls=3, stagger= (qingcloud),
 --           auth_retry=60 (seconds between polls while the provider rejects the credentials)
@@ -22,6 +28,12 @@
 --     set:keys()   set:handle(key)   set:info()   set:stop()   set:wait()
 --   watch.status() -> list of every watcher's health   watch.healthy() -> bool
 --   watch.exit_policy(fn | false)
+--   watch.event_stats() -> { handled, routed, old, discovered, unrouted, malformed, errors,
+--                            sessions = { polled = n, notifications_only = n } }
+--
+-- Events (rec.watch._events): Agora's notifications (rec.events) make the watcher of their sid
+-- query at once (the query decides the state); they never replace polling. docs/workflows.md,
+-- "Events and polling together".
 --
 -- State: every task's last status lives in rec.store (the --state file, or memory), written
 -- in one transaction with the alerts the callbacks queued through a notify outbox. After a
@@ -38,11 +50,17 @@
 -- The rooms behind this face (lua/rec/watch/): _supervise (health, staleness, the monitor,
 -- the exit policy, built-in alerts, one supervised poll), _state (state and commits, the
 -- handle, option checks), _qingcloud and _agora (each provider's loop), _sets (watch sets
--- from a file, a URL or run-time calls). Scripts require only
+-- from a file, a URL or run-time calls), _events (the events dispatcher and discovery). Scripts require only
 -- "rec.watch"; the rest is internal.
 local watch = require("rec.watch._supervise").watch   -- status, healthy, exit_policy
 watch.qingcloud = require("rec.watch._qingcloud").qingcloud
 watch.agora = require("rec.watch._agora").agora
 watch.set = require("rec.watch._sets").set
+local events = require "rec.watch._events"
+function watch.event_stats()
+  local out = { sessions = { polled = events.counts.polled, notifications_only = events.counts.notifications_only } }
+  for k, v in pairs(events.stats) do out[k] = v end
+  return out
+end
 
 return watch

@@ -5,6 +5,7 @@ local store = require "rec.store"
 local opts = require "rec._opts"
 local sup = require "rec.watch._supervise"
 local state = require "rec.watch._state"
+local events = require "rec.watch._events"
 
 local now, look_at = sup.now, sup.look_at
 local new_entry, fields, record_error, call = sup.new_entry, sup.fields, sup.record_error, sup.call
@@ -23,7 +24,20 @@ local function is_started(s) return s == 4 or s == 5 end
 
 local AG_KEYS = allowed{ "appid", "resourceid", "sid", "mode", "every", "first_after",
                          "start_every", "start_timeout", "confirm_delays", "ha_window", "started_at",
-                         "on_change", "on_started", "on_start_failed", "on_ended" }
+                         "on_change", "on_started", "on_start_failed", "on_ended", "max_every" }
+-- discover = "notifications" (rec.watch._events): no resourceid or sid, a lookup instead
+local DISC_KEYS = allowed{ "discover", "appid", "resource_lookup", "lookup_every",
+                           "notify_stale_after", "mode", "every", "max_every", "first_after",
+                           "start_every", "start_timeout", "confirm_delays", "ha_window",
+                           "on_change", "on_started", "on_start_failed", "on_ended" }
+
+-- Events (rec.watch._events): while a recording's notifications keep coming (the newest within
+-- EVENTS_FRESH seconds; Agora sends event 33 every minute while uploading), a quiet recording's
+-- poll interval doubles after each poll that saw no change (every, 2x, 4x, ...), up to max_every
+-- (MAX_EVERY by default). An event that may change the state, a change, an error or no fresh event brings
+-- it back to every.
+local EVENTS_FRESH = 150
+local MAX_EVERY = 600
 
 -- Agora documents 404s for a recording that is still alive (high availability): up to 30 s
 -- after a process failure, up to 1 min of reconnects before a server is switched, up to 90 s
@@ -34,8 +48,27 @@ local AG_KEYS = allowed{ "appid", "resourceid", "sid", "mode", "every", "first_a
 local HA_WINDOW = 90
 local HA_FAILOVERS = 3   -- Agora's documented maximum per recording
 
-function watch.agora(o)
+-- called by a tail call from watch.agora: level 2 is the script's line
+local function discover(o, start)
+  opts.check(o, DISC_KEYS, "watch.agora", 2)
+  if o.discover ~= "notifications" then error('watch.agora: discover must be "notifications"', 2) end
+  if type(o.appid) ~= "string" or o.appid == "" then error("watch.agora: discover needs an appid", 2) end
+  local lk = o.resource_lookup
+  if lk ~= nil and type(lk) ~= "function" and (type(lk) ~= "string" or lk == "") then
+    error("watch.agora: resource_lookup must be a function, a file path or an http(s) URL", 2)
+  end
+  check_fn(o, "watch.agora", { "on_change", "on_started", "on_start_failed", "on_ended",
+                               "on_error", "on_stale", "on_recovered" })
+  check_num(o, "watch.agora", { "every", "max_every", "first_after", "start_every", "start_timeout",
+                                "stale_after", "fail_polls", "ha_window", "auth_retry",
+                                "lookup_every", "notify_stale_after" }, 0)
+  return events.discover(o, start)
+end
+
+-- hooks (discovery only): { on_done = fn(w, ended) } once the loop is over
+local function agora(o, hooks)
   if type(o) ~= "table" then error("watch.agora takes a table", 2) end
+  if o.discover ~= nil and not hooks then return discover(o, agora) end
   opts.check(o, AG_KEYS, "watch.agora", 2)
   if not (o.appid and o.resourceid and o.sid) then
     error("watch.agora: appid, resourceid and sid are required", 2)
@@ -43,7 +76,7 @@ function watch.agora(o)
   check_fn(o, "watch.agora", { "on_change", "on_started", "on_start_failed", "on_ended",
                                "on_error", "on_stale", "on_recovered" })
   check_num(o, "watch.agora", { "every", "first_after", "start_every", "start_timeout", "stale_after",
-                                "fail_polls", "ha_window", "auth_retry" }, 0)
+                                "fail_polls", "ha_window", "auth_retry", "max_every" }, 0)
   if o.confirm_delays ~= nil then
     if type(o.confirm_delays) ~= "table" then
       error("watch.agora: 'confirm_delays' must be a list of seconds", 2)
@@ -70,8 +103,31 @@ function watch.agora(o)
   local w = new_entry("agora", o.name or key, key, o, math.max(every, start_every))
   w.fields = { provider = "agora", app = o.appid, resourceid = o.resourceid, sid = o.sid }
   w.stale_after = o.stale_after or (3 * math.max(start_every, math.min(every, start_timeout)) + 60)
-  local l = { w = w }
+  local l = { w = w, wake = rec.event() }
   h.key = key
+  -- events: the newest one's time, one that asks for a query now, the quiet polls in a row
+  local base_stale = w.stale_after
+  local max_every = math.max(every, o.max_every or MAX_EVERY)
+  local last_event, poked, quiet = nil, nil, 0
+  local target = { poke = function(ev, urgent)
+    last_event = now()
+    if urgent then
+      poked, quiet = ev, 0
+      l.wake:set()
+    end
+  end }
+  events.attach(o.sid, target)
+  -- sleeps like nap, and wakes early for an event that asks for a query
+  local function snooze(seconds)
+    if h.stopped then return false end
+    if poked then return true end
+    l.sleeping = true
+    l.wake:clear()
+    local ok, e = l.wake:wait(seconds)
+    l.sleeping = false
+    if h.stopped then return false end
+    return ok == true or (type(e) == "table" and e.kind == "timeout")
+  end
 
   local st          -- the committed state
   local pending     -- a transition whose commit failed: retried before anything else
@@ -124,6 +180,7 @@ function watch.agora(o)
       local old = st.status
       local new = copy(st)
       new.status = s
+      quiet = 0
       if not event(new, function() call(w, "on_change", o.on_change, res, old) end, "change") then return false end
     end
     if not st.started and is_started(s) then
@@ -146,6 +203,19 @@ function watch.agora(o)
     end
     return true
   end
+  -- the interval of a started, quiet recording: every, or longer while its events keep coming
+  local function stretched()
+    local d = every
+    if last_event and now() - last_event <= EVENTS_FRESH and w.consecutive == 0 and not pending then
+      quiet = quiet + 1
+      d = math.min(every * 2 ^ (quiet - 1), max_every)
+    else
+      quiet = 0
+    end
+    -- a longer interval is not silence: stale only past two of them (and never sooner than before)
+    w.stale_after = math.max(base_stale, 2 * d + 60)
+    return d
+  end
   local function interval()
     if ep then  -- confirming a 404: the next re-query, and none past the window's end
       local d = confirm[math.min(ep.n + 1, #confirm)] or 10
@@ -160,7 +230,7 @@ function watch.agora(o)
       return math.max(0.05, math.min(start_every, st.since + start_timeout - rec.time()))
     end
     if st.status and st.status >= 6 then return start_every end  -- ending: look closer
-    return every
+    return stretched()
   end
   local function valid(res)
     if type(res) ~= "table" then return nil, protocol("the reply is not a table") end
@@ -256,7 +326,17 @@ function watch.agora(o)
       st, pending = pending.st, nil
       if st.ended then return "ended" end
     end
-    local res, err = rec.query_agora(q)
+    local qq = q
+    if poked then
+      local ev = poked
+      poked = nil
+      rec.log.info("kind=agora_event_query watch.agora %s: event %s: querying now", key,
+                   tostring(ev.event_type), fields(w, { notice_id = type(ev.notice_id) == "string" and ev.notice_id or nil }))
+      if rec.features and rec.features.urgent then
+        qq = { appid = q.appid, resourceid = q.resourceid, sid = q.sid, mode = q.mode, urgent = true }
+      end
+    end
+    local res, err = rec.query_agora(qq)
     if res then res, err = valid(res) end
     if res then
       if ep then
@@ -314,9 +394,20 @@ function watch.agora(o)
         poll_done(w, r)
       end
       local ok2, iv = pcall(interval)
-      if not nap(h, l, next_delay(w, ok2 and iv or every)) then break end
+      if not snooze(next_delay(w, ok2 and iv or every)) then break end
     end
     if not w.ended then w.stopped = true end
+  end
+
+  -- runs fn as the watch's task: events for the sid reach it while it runs; when it is over,
+  -- the sid is let go and discovery (hooks) hears whether the recording ended
+  local function as_task(fn)
+    return rec.spawn(function()
+      local ok, e = xpcall(fn, function(x) return type(x) == "table" and x or debug.traceback(tostring(x), 2) end)
+      events.detach(o.sid, target)
+      if hooks and hooks.on_done then hooks.on_done(w, w.ended == true) end
+      if not ok then error(e, 0) end
+    end)
   end
 
   -- An end by 404 is confirmed by a task of its own (confirm_end), so the handle's wait()
@@ -326,15 +417,16 @@ function watch.agora(o)
     l.confirm = rec.spawn(function()
       if confirm_end() ~= "revived" or h.stopped then return end
       revive(w)
-      l.task = rec.spawn(function()
+      events.attach(o.sid, target)
+      l.task = as_task(function()
         local ok2, iv = pcall(interval)
-        if nap(h, l, next_delay(w, ok2 and iv or every)) then watch_loop() end
+        if snooze(next_delay(w, ok2 and iv or every)) then watch_loop() end
         if not w.ended then w.stopped = true end
       end)
     end)
   end
 
-  l.task = rec.spawn(function()
+  local function run()
     -- the stored state: read from the cache, so a locked file does not stop this
     local ok0, s0 = pcall(load_state, db, key)
     st = ok0 and s0 or {}
@@ -352,13 +444,16 @@ function watch.agora(o)
     st.since = st.since or o.started_at or rec.time()
     if fresh or not st.started then
       local wait = fresh and first_after or math.min(first_after, math.max(0, st.since + first_after - rec.time()))
-      if not nap(h, l, wait) then w.stopped = true return end
+      if not snooze(wait) then w.stopped = true return end
     end
     watch_loop()
-  end)
+  end
+  l.task = as_task(run)
   h.loops[1] = l
   start_monitor()
   return h
 end
+
+function watch.agora(o) return agora(o) end  -- a tail call: errors name the script's line
 
 return watch

@@ -52,6 +52,9 @@ local function info_of(w)
     last_status = w.last_status, last_error = w.last_error, last_error_kind = w.last_error_kind,
     errors = w.errors, consecutive_errors = w.consecutive, errors_by_kind = w.by_kind,
     callback_failures = w.cb_failures, next_poll = w.next_poll, stale_after = w.stale_after,
+    -- events (rec.watch._events): "polled", or "notifications_only" for a discovered session
+    -- with no resource id yet, whose "good polls" are events (never a query)
+    mode = w.mode or "polled", events = w.events, last_event = w.last_event_time,
   }
 end
 
@@ -128,7 +131,8 @@ local function publish(w, ok)
   local st = info_of(w).state
   rec.health.report(w.hkey, {
     provider = w.kind, ok = ok, next_poll = w.next_poll, stale_after = w.stale_after,
-    status = w.last_status ~= nil and tostring(w.last_status) or nil,
+    status = w.mode == "notifications_only" and "notifications_only"
+             or w.last_status ~= nil and tostring(w.last_status) or nil,
     error = ok == false and w.last_error or nil,
     state = (st == "ok" or st == "stale" or st == "error" or st == "auth_failed") and st or nil,
     stale = w.stale and true or false,  -- apart from state, which auth_failed outranks
@@ -414,6 +418,26 @@ local function revive(w)
   start_monitor()
 end
 
+-- Events (rec.watch._events): a notifications-only session's sign of life is an event, the
+-- way a good poll is a polled watcher's: it keeps the session from going stale, and ends a
+-- stale episode. It is never counted as a poll.
+local function event_seen(w)
+  w.events = (w.events or 0) + 1
+  w.last_event_time = rec.time()
+  w.consecutive = 0
+  w.last_good, w.last_good_time = now(), rec.time()
+  if w.stale then recovered(w) end
+  publish(w, true)
+end
+
+-- A discovered session's entry leaves watch.status() once it is retired (ended, or unwatched),
+-- so sessions coming and going do not grow the registry.
+local function drop(w)
+  for i, x in ipairs(registry) do
+    if x == w then table.remove(registry, i) return end
+  end
+end
+
 -- One poll under supervision: nothing it raises ends the watcher. An error is counted and
 -- logged (the poll is not good: false); a cancellation gives "stop"; otherwise what poll
 -- returned (true/false for a good/bad poll, or a word: "stop", "ended").
@@ -452,5 +476,5 @@ return {
   watch = watch, now = now, info_of = info_of, fields = fields, new_entry = new_entry,
   record_error = record_error, look_at = look_at, start_monitor = start_monitor,
   poll_done = poll_done, supervised = supervised, next_delay = next_delay, call = call,
-  revive = revive,
+  revive = revive, event_seen = event_seen, drop = drop,
 }
