@@ -15,7 +15,6 @@
 #include "setup.h"
 #include "sim/sim.h"
 #include "events.h"
-#include "sim/sim_events.h"
 #include "suggest.h"
 
 
@@ -180,11 +179,6 @@ static void sim_events_url(engine_t *e, lua_State *L) {
   lua_pop(L, 1);
 }
 
-/* The receiver's URL and secret, to the in-process simulator (when it can send events). */
-static void events_to_sim(void *ud, const char *url, const char *secret) {
-  if (sim_events_target(ud, url, secret) != 0)
-    log_warn("events: the simulator cannot send its events to the receiver");
-}
 static rec_process *process;  /* the log configuration, the metrics registry, the listener */
 
 /* Starts the in-process simulator (on the engine's loop and clock) and points both providers
@@ -259,7 +253,7 @@ static int run_script(const run_opts *o, const char *script, int argc, char **ar
   }
   if (o->state) engine_config(e)->state_path = strdup(o->state);
   if (o->sim && !(sim = attach_sim(e, o))) goto done;
-  if (sim) events_set_target_hook(events_to_sim, sim);
+  if (sim) setup_sim_events(sim);   /* the receiver's URL and secret, to the simulator */
   if (o->events_listen) {
     if (setup_events(e, engine_lua(e), o->events_listen, err, sizeof err) != 0) {
       fprintf(stderr, "recwatch: %s\n", err);
@@ -281,7 +275,7 @@ static int run_script(const run_opts *o, const char *script, int argc, char **ar
   status = engine_run(e);
 done:
   ops_shutdown();
-  events_set_target_hook(NULL, NULL);
+  setup_sim_events(NULL);
   if (sim) sim_free(sim);
   engine_free(e);
   return status;

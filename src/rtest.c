@@ -197,6 +197,7 @@ static int t_start(lua_State *L) {
   engine_cap_max_busy(e, c->timeout);  /* rec.configure{max_busy = 0} cannot hang the runner */
   if (state) engine_config(e)->state_path = strdup(state);
   rtest_attach_sim(e, c->sim);
+  setup_sim_events(c->sim);  /* a process's receiver gets the case's simulator's events */
   PL = engine_lua(e);
   lua_getglobal(PL, "os");
   lua_newtable(PL);
@@ -551,6 +552,7 @@ static void run_case(tcase *c, const char *file, int index) {
   free(c->procs);
   c->procs = NULL;
   c->nprocs = 0;
+  setup_sim_events(NULL);
   if (c->sim) sim_free(c->sim);
   if (c->runner) engine_free(c->runner);
   if (engine_finalizers_cut() != cut0)  /* counted by the teardowns above */

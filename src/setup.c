@@ -4,9 +4,11 @@
 #include <string.h>
 #include "config.h"
 #include "events.h"
+#include "log.h"
 #include "lrec.h"
 #include "ops.h"
 #include "setup.h"
+#include "sim/sim_events.h"
 
 static int listen_hook(const char *addr, int apply, char *err, size_t errlen) {
   return apply ? ops_listen(addr, err, errlen) : ops_listen_check(addr, err, errlen);
@@ -61,4 +63,14 @@ engine_t *engine_new(char *err, size_t errlen) {
   memset(&so, 0, sizeof so);
   so.signals = 1;
   return setup_engine(&so, err, errlen);
+}
+
+static void events_to_sim(void *ud, const char *url, const char *secret) {
+  if (sim_events_target(ud, url, secret) != 0)
+    log_warn("events: the simulator cannot send its events to the receiver");
+}
+
+void setup_sim_events(struct sim *sim) {
+  if (sim) events_set_target_hook(events_to_sim, sim);
+  else events_set_target_hook(NULL, NULL);
 }

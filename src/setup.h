@@ -37,5 +37,10 @@ int setup_events(engine_t *e, lua_State *L, const char *addr, char *err, size_t 
 
 /* A standalone engine with the `rec` module: its own loop, a real clock, SIGINT/SIGTERM
  * handled, no listener (setup_engine with signals = 1). */
+/* Points the receiver's URL and secret, whenever they change, at sim's NCS events sender (the
+ * in-process simulator of `run --sim` or of a `recwatch test` case); NULL: at nothing. */
+struct sim;
+void setup_sim_events(struct sim *sim);
+
 engine_t *engine_new(char *err, size_t errlen);
 #endif
