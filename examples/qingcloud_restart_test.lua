@@ -27,6 +27,9 @@ T.case("a crash not repaired (30, then 32) is restarted once, the new task watch
   local p = t:start("qingcloud_restart.lua", ARGS, ENV)
   t:advance(600)
   t:eq(starts(t), { 200 }, "one start, accepted")
+  for _, r in ipairs(t:requests()) do  -- within one poll (5 s) and a second of the 32 at 80 s
+    if r.call == "qc_start" then t:ok(r.t >= 80 and r.t <= 86, "restarted at " .. r.t) end
+  end
   local hooks = t:webhooks()
   t:eq(#hooks, 1, "one alert")
   t:eq(hooks[1].status, 32)
