@@ -1,8 +1,9 @@
-/* call: the provider request state machine, for queries and Agora's control calls alike.
+/* call: the provider request state machine, for queries and both providers' control calls.
  * Every attempt (first or retry) takes a slot from the provider's pacing bucket, so retries
  * never push the account over its rate; urgent ones (control calls, urgent queries) take the
  * bucket's priority lane. */
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -34,6 +35,8 @@ typedef struct pcall {
   agora_query_params ap;
   qc_query_params qp;
   agctl_req cr;                /* CALL_AGORA_CTL: the request (strings in strs) */
+  qcctl_req qr;                /* CALL_QC_CTL: the request (strings in strs; sign_key only
+                                * in the body) */
   char *body;                  /* its JSON body, built once; NULL for GET */
   size_t body_len;
   const char *what;            /* "query", "agora.start", ...: messages and /status */
@@ -87,8 +90,11 @@ static void pcall_cancel(pending_t *p) {
   pcall_free((pcall *)p);
 }
 
+static int is_qingcloud(call_provider p) { return p == CALL_QINGCLOUD || p == CALL_QC_CTL; }
+static int is_control(call_provider p) { return p == CALL_AGORA_CTL || p == CALL_QC_CTL; }
+
 static const char *provider_label(const pcall *pc) {
-  return pc->provider == CALL_QINGCLOUD ? "qingcloud" : "agora";
+  return is_qingcloud(pc->provider) ? "qingcloud" : "agora";
 }
 
 /* Ends the call: the values are on the task's stack. */
@@ -123,6 +129,7 @@ static void after(pcall *pc, double seconds, rtimer_cb then) {
  * the same request again on the same host; anything else on a query (no reply, a 5xx) is
  * the failover table, and moves to the next host as it goes. */
 static retry_class failure_class(const pcall *pc, const rec_err *err) {
+  if (pc->provider == CALL_QC_CTL) return RETRY_CONTROL;  /* QingCloud has no code 65 */
   if (err->status == 206) return RETRY_AGAIN;
   return pc->provider == CALL_AGORA_CTL ? RETRY_CONTROL : RETRY_FAILOVER;
 }
@@ -132,12 +139,27 @@ static retry_class failure_class(const pcall *pc, const rec_err *err) {
 static int class_spent(const pcall *pc, retry_class cls) {
   int n = cls == RETRY_AGAIN ? pc->retry.nagain : cls == RETRY_CONTROL ? pc->retry.ncontrol
                                                                         : pc->retry.ndelays;
-  return pc->provider == CALL_AGORA_CTL && pc->tries[cls] >= n;
+  return is_control(pc->provider) && pc->tries[cls] >= n;
+}
+
+/* A QingCloud start that got no HTTP answer (timeout, dropped connection) may have started a
+ * task: QingCloud has no duplicate-start answer (Agora's 7 or 53), so sending it again could
+ * start and bill a second recorder. It is not retried; the error says so. */
+static int unsure_start(pcall *pc, rec_err *err) {
+  if (pc->provider != CALL_QC_CTL || pc->qr.call != QCCTL_START || err->status != 0 ||
+      !err->retryable)
+    return 0;
+  err->retryable = 0;
+  snprintf(err->message + strlen(err->message), sizeof err->message - strlen(err->message),
+           "; not retried: the start may have been taken, list the channel's tasks "
+           "(rec.qingcloud.query) before starting again");
+  return 1;
 }
 
 static void failed_attempt(pcall *pc, rec_err *err) {
   double d;
   retry_class cls = failure_class(pc, err);
+  (void)unsure_start(pc, err);
   if (!err->retryable || pc->attempt > pc->retries || class_spent(pc, cls) ||
       engine_stopping(pc->e)) {
     fail(pc, err);
@@ -210,10 +232,42 @@ static int interpret_ctl(pcall *pc, lua_State *L, const http_response *res, rec_
   return 0;
 }
 
+/* A QingCloud control call's reply: the query as rec.query_qingcloud reads it; a start or
+ * stop checked against its row of the schema in one pass (jdec) or the general path. */
+static int interpret_qcctl(pcall *pc, lua_State *L, const http_response *res, rec_err *err) {
+  reply_facts f;
+  qcctl_call c = pc->qr.call;
+  const sch_node *node = qcctl_reply_schema(c);
+  int done = 0, ok2xx = res->status >= 200 && res->status < 300 && res->body_len > 0;
+  if (ok2xx && c == QCCTL_QUERY) {
+    done = lnorm_reply(L, res->body, res->body_len, LNORM_QINGCLOUD, &f);
+  } else if (ok2xx) {
+    jdec_schema s = {node, NULL, NULL};
+    done = jdec_reply(L, res->body, res->body_len, &s, &f);
+  }
+  if (!done) {
+    memset(&f, 0, sizeof f);
+    if (res->body_len > 0 && jdec_decode(L, res->body, res->body_len)) lnorm_facts(L, -1, &f);
+    else lua_pushnil(L);
+  }
+  if (qcctl_interpret(c, res->status, res->body, res->body_len, &f, err) != 0) return -1;
+  if (!done && (c == QCCTL_QUERY ? lnorm_qingcloud(L, -1, res->status, err)
+                                 : lnorm_check(L, -1, node, node->name, err)))
+    return -1;
+  lua_pushstring(L, "ok");
+  lua_setfield(L, -2, "outcome");
+  lua_pushinteger(L, res->status);
+  lua_setfield(L, -2, "http_status");
+  if (c == QCCTL_START) set_flag(L, "started");
+  if (c == QCCTL_STOP) set_flag(L, "stopped");
+  return 0;
+}
+
 static int interpret(pcall *pc, lua_State *L, const http_response *res, rec_err *err) {
   reply_facts f;
   int agora = pc->provider == CALL_AGORA, done;
   if (pc->provider == CALL_AGORA_CTL) return interpret_ctl(pc, L, res, err);
+  if (pc->provider == CALL_QC_CTL) return interpret_qcctl(pc, L, res, err);
   done = res->status >= 200 && res->status < 300 && res->body_len > 0 &&
          lnorm_reply(L, res->body, res->body_len, agora ? LNORM_AGORA : LNORM_QINGCLOUD, &f);
   if (!done) {
@@ -313,6 +367,9 @@ static char *build_url(pcall *pc, rec_err *err) {
   provider_conf *c = pc->conf;
   if (pc->provider == CALL_AGORA) return agora_build_query_url(agora_host(pc), &pc->ap, err);
   if (pc->provider == CALL_AGORA_CTL) return agctl_build_url(agora_host(pc), &pc->cr, err);
+  if (pc->provider == CALL_QC_CTL)  /* signed afresh each attempt, over the body sent */
+    return qcctl_build_url(c->hosts[0], &pc->qr, c->id, c->secret, (time_t)engine_time(pc->e),
+                           pc->body, pc->body_len, err);
   return qc_build_query_url(c->hosts[0], &pc->qp, c->id, c->secret,
                             (time_t)engine_time(pc->e), err);
 }
@@ -337,15 +394,16 @@ static int on_leave(void *ud, int resend) {
 
 static void send_attempt(pcall *pc) {
   /* only the headers the provider documents: Agora's Basic auth and Content-Type; QingCloud
-   * signs its query string and asks for none */
+   * signs its query string and asks for none, but a control call's body says it is JSON */
   const char *agora_headers[3] = {NULL, "Content-Type: application/json", NULL};
+  const char *qc_headers[2] = {"Content-Type: application/json", NULL};
   http_request r;
   rec_err err;
   char *url = build_url(pc, &err);
   const metrics_builtin_t *mb = metrics_builtin();
   unqueue(pc);
   metrics_observe1(mb->pacing_wait, provider_label(pc), engine_now(pc->e) - pc->asked_at);
-  if (pc->provider != CALL_QINGCLOUD) {
+  if (!is_qingcloud(pc->provider)) {
     const char *host = agora_host(pc);
     if (pc->host && host != pc->host) metrics_inc1(mb->failovers, provider_label(pc), 1);
     pc->host = host;
@@ -356,7 +414,7 @@ static void send_attempt(pcall *pc) {
     return;
   }
   memset(&r, 0, sizeof r);
-  if (pc->provider != CALL_QINGCLOUD) {
+  if (!is_qingcloud(pc->provider)) {
     agora_headers[0] = pc->conf->auth_header ? pc->conf->auth_header : "Authorization:";
     r.headers = agora_headers;
     r.cache_url = 1;  /* the same query URL every poll; QingCloud's is signed afresh */
@@ -370,6 +428,10 @@ static void send_attempt(pcall *pc) {
     r.body = pc->body;
     r.body_len = pc->body_len;
     r.reuse = r.cache_url = 0;
+  }
+  if (pc->provider == CALL_QC_CTL && pc->body) {  /* QingCloud: start POST, stop PATCH */
+    r.method = qcctl_method(pc->qr.call);
+    r.headers = qc_headers;
   }
   r.on_leave = on_leave;
   pc->resent = pc->refused = 0;
@@ -434,11 +496,18 @@ static const char *ctl_what(agctl_call c) {
   return c < AGCTL_NCALLS ? names[c] : "agora control";
 }
 
+static const char *qc_ctl_what(qcctl_call c) {
+  static const char *const names[QCCTL_NCALLS] = {"qingcloud.start", "qingcloud.stop",
+                                                  "qingcloud.query"};
+  return (unsigned)c < QCCTL_NCALLS ? names[c] : "qingcloud control";
+}
+
 int call_check(engine_t *e, const call_args *a, rec_err *err) {
   config_t *cfg = engine_config(e);
-  const provider_conf *c = a->provider == CALL_QINGCLOUD ? &cfg->qc : &cfg->agora;
+  const provider_conf *c = is_qingcloud(a->provider) ? &cfg->qc : &cfg->agora;
   int bad = a->provider == CALL_AGORA       ? agora_validate_query(&a->agora, err)
             : a->provider == CALL_AGORA_CTL ? agctl_validate(&a->ctl, err)
+            : a->provider == CALL_QC_CTL    ? qcctl_validate(&a->qctl, err)
                                             : qc_validate_query(&a->qc, err);
   if (bad) return -1;
   if (!c->id || !c->secret) {
@@ -463,6 +532,7 @@ int call_start(lua_State *L, task_t *t, const call_args *a) {
   size_t nstr;
   char *at;
   const agctl_req *cr = &a->ctl;
+  const qcctl_req *qr = &a->qctl;
   if (call_check(e, a, &err) != 0) return engine_return_err(L, &err);
   nstr = a->provider == CALL_AGORA
              ? len0(a->agora.appid) + len0(a->agora.resourceid) + len0(a->agora.sid) +
@@ -470,6 +540,9 @@ int call_start(lua_State *L, task_t *t, const call_args *a) {
          : a->provider == CALL_AGORA_CTL
              ? len0(cr->appid) + len0(cr->cname) + len0(cr->uid) + len0(cr->resourceid) +
                    len0(cr->sid) + len0(cr->mode)
+         : a->provider == CALL_QC_CTL
+             ? len0(qr->app_id) + len0(qr->project_id) + len0(qr->channel) +
+                   len0(qr->query.app_id) + len0(qr->query.channel)
              : len0(a->qc.app_id) + len0(a->qc.channel);
   pc = calloc(1, sizeof *pc + nstr);
   if (!pc) return luaL_error(L, "out of memory");
@@ -479,9 +552,9 @@ int call_start(lua_State *L, task_t *t, const call_args *a) {
   pc->t = t;
   engine_timer_init(e, &pc->timer, on_backoff_done, pc);
   pc->provider = a->provider;
-  pc->conf = a->provider == CALL_QINGCLOUD ? &cfg->qc : &cfg->agora;
+  pc->conf = is_qingcloud(a->provider) ? &cfg->qc : &cfg->agora;
   pc->what = "query";
-  pc->urgent = a->urgent || a->provider == CALL_AGORA_CTL;
+  pc->urgent = a->urgent || is_control(a->provider);
   pc->retries = a->retries >= 0 ? a->retries : pc->conf->retry.retries;
   pc->retry = pc->conf->retry;
   if (a->ndelays > 0) retry_policy_set_all(&pc->retry, a->delays, a->ndelays);
@@ -491,6 +564,11 @@ int call_start(lua_State *L, task_t *t, const call_args *a) {
     retry_policy_agora(&pc->retry);
     pc->retry.max_delay = pc->conf->retry.max_delay;
     pc->retries = a->retries >= 0 ? a->retries : pc->retry.nagain + pc->retry.ncontrol;
+  } else if (a->provider == CALL_QC_CTL) {
+    /* the control table (3, 6, 9 s) for a 5xx or no reply, whatever the queries' settings */
+    retry_policy_qingcloud(&pc->retry);
+    pc->retry.max_delay = pc->conf->retry.max_delay;
+    pc->retries = a->retries >= 0 ? a->retries : pc->retry.ncontrol;
   }
   pc->timeout = a->timeout > 0 ? a->timeout : pc->conf->timeout;
   if (a->provider == CALL_AGORA) {
@@ -512,6 +590,19 @@ int call_start(lua_State *L, task_t *t, const call_args *a) {
       pcall_free(pc);
       return engine_return_err(L, &err);
     }
+  } else if (a->provider == CALL_QC_CTL) {
+    pc->qr = *qr;
+    pc->qr.app_id = keep(&at, qr->app_id);
+    pc->qr.project_id = keep(&at, qr->project_id);
+    pc->qr.channel = keep(&at, qr->channel);
+    pc->qr.query.app_id = keep(&at, qr->query.app_id);
+    pc->qr.query.channel = keep(&at, qr->query.channel);
+    pc->what = qc_ctl_what(qr->call);
+    if (qr->call != QCCTL_QUERY && !(pc->body = qcctl_build_body(qr, &pc->body_len, &err))) {
+      pcall_free(pc);
+      return engine_return_err(L, &err);
+    }
+    pc->qr.sign_key = NULL;  /* in the body from here on; never kept beside it */
   } else {
     pc->qp = a->qc;
     pc->qp.app_id = keep(&at, a->qc.app_id);

@@ -1,4 +1,4 @@
-/* call: one provider request made by a task (a query, or an Agora control call): rate-limit
+/* call: one provider request made by a task (a query, or a control call): rate-limit
  * slot, signed request, interpretation, retries with backoff and host failover; resumes the
  * task with (result) or (nil, err). */
 #ifndef REC_CALL_H
@@ -7,17 +7,20 @@
 #include "agora_ctl.h"
 #include "engine.h"
 #include "qingcloud.h"
+#include "qingcloud_ctl.h"
 #include "retry.h"
 
 /* CALL_AGORA_CTL: an Agora control call (agora_ctl.h), paced by the same bucket as the
- * Agora queries (one account, one limit). */
-typedef enum { CALL_AGORA, CALL_QINGCLOUD, CALL_AGORA_CTL } call_provider;
+ * Agora queries (one account, one limit). CALL_QC_CTL: a QingCloud control call
+ * (qingcloud_ctl.h), paced by the QingCloud bucket. */
+typedef enum { CALL_AGORA, CALL_QINGCLOUD, CALL_AGORA_CTL, CALL_QC_CTL } call_provider;
 
 typedef struct call_args {
   call_provider provider;
   agora_query_params agora;   /* strings are copied by call_start */
   qc_query_params qc;
   agctl_req ctl;              /* CALL_AGORA_CTL: strings are copied, the body built once */
+  qcctl_req qctl;             /* CALL_QC_CTL: the same */
   int urgent;                 /* the pacer's priority lane (always for a control call) */
   int retries;                /* -1: the provider's setting */
   double delays[RETRY_MAX_DELAYS];  /* per-call backoff delays when ndelays > 0 */

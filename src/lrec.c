@@ -3,7 +3,8 @@
  * (rec.http), llog.c (rec.log), lutil.c (safe ids),
  * ljsonlib.c, lcrypto.c, lstatus.c (rec.json, rec.crypto, status tables), lops.c
  * (rec.metrics, rec.health), ladmin.c (rec.admin), lfswatch.c (rec.fs), lcontrol_agora.c
- * (rec.agora.acquire .. stop, rec.features.urgent), lstore.c (rec.store, preloaded) and
+ * (rec.agora.acquire .. stop, rec.features.urgent), lcontrol_qingcloud.c
+ * (rec.qingcloud.start, stop, query), lstore.c (rec.store, preloaded) and
  * lsearch.c (the embedded modules). Glue only: Lua values into C requests, C results into
  * Lua values. */
 #include <lauxlib.h>
@@ -40,6 +41,7 @@ int lrec_open(lua_State *L, engine_t *e) {
   lcrypto_open(L);
   lstatus_open(L);
   lcontrol_agora_open(L);  /* after lstatus: it adds the calls to rec.agora */
+  lcontrol_qingcloud_open(L);  /* after lstatus: it adds the calls to rec.qingcloud */
   lops_open(L);
   ladmin_open(L);
   lfswatch_open(L);

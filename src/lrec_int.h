@@ -63,6 +63,7 @@ void lstatus_open(lua_State *L);   /* rec.qingcloud, rec.agora: status names, fa
 void ladmin_open(lua_State *L);   /* rec.admin: the listener's admin routes */
 /* rec.agora.acquire, start, query, update, update_layout, stop; rec.features.urgent */
 void lcontrol_agora_open(lua_State *L);
+void lcontrol_qingcloud_open(lua_State *L);  /* rec.qingcloud.start, stop, query */
 /* lfswatch.h: lfswatch_open (rec.fs), opened after lops_open */
 void levents_open(lua_State *L);  /* rec.events: next, done, inject (levents.c) */
 

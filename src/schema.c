@@ -156,6 +156,22 @@ static const sch_field ag_stop_fields[] = {
 };
 const sch_node sch_agora_stop_reply = {"agora stop reply", ag_stop_fields, N(ag_stop_fields)};
 
+/* ---- QingCloud control calls: the replies of start (POST /v1/cloudRecord) and stop (PATCH)
+ * on their pages ("返回值" examples: {"code": "success", "task_id": 40} and
+ * {"code": "success", "data": "success"}) ---- */
+
+static const sch_field qc_start_fields[] = {
+  {"code", SCH_STRING, SCH_REQUIRED, NULL, NULL, "doc", "\"success\"; anything else is an error reply"},
+  {"task_id", SCH_INT, SCH_REQUIRED | SCH_COERCE, NULL, NULL, "sample", "the new task: its id in the query's recinfos[].id (a decimal string is read as the number)"},
+};
+const sch_node sch_qingcloud_start_reply = {"qingcloud start reply", qc_start_fields, N(qc_start_fields)};
+
+static const sch_field qc_stop_fields[] = {
+  {"code", SCH_STRING, SCH_REQUIRED, NULL, NULL, "doc", "\"success\"; anything else is an error reply"},
+  {"data", SCH_STRING, 0, NULL, NULL, "sample", "\"success\" in the page's example"},
+};
+const sch_node sch_qingcloud_stop_reply = {"qingcloud stop reply", qc_stop_fields, N(qc_stop_fields)};
+
 const sch_derived sch_derive = {
   &ag_sr, &ag_sr_fields[2], &ag_reply_fields[4], &ag_reply_fields[5],
   &qc_recinfo, &qc_recinfo_fields[6], &qc_recinfo_fields[15], &qc_recinfo_fields[16],

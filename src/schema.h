@@ -58,6 +58,10 @@ extern const sch_node sch_agora_start_reply;
 extern const sch_node sch_agora_update_reply;
 extern const sch_node sch_agora_stop_reply;
 
+/* The 200 bodies of QingCloud's start and stop (qingcloud_ctl.c). */
+extern const sch_node sch_qingcloud_start_reply;
+extern const sch_node sch_qingcloud_stop_reply;
+
 /* The nodes and fields the normaliser reads derived values from or adds (lnorm.c), named
  * here so that a reply needs no lookup by name (test_schema checks the names). */
 typedef struct sch_derived {
