@@ -3,6 +3,20 @@
 -- recwatch test examples/agora_events_test.lua
 local T = require "rec.test"
 
+-- the two recordings the example's lookup knows, as in the simulator's default scenario, plus
+-- the faults of a case (a scenario given to t:scenario replaces the default one)
+local function two_recordings(faults)
+  return {
+    agora_recordings = {
+      { appid = "sim-agora-app", resourceid = "sim-resource-abnormal", sid = "sid-abnormal", mode = "mix",
+        fileListMode = "json", channel = "demo-channel", timeline = { {0, 1}, {1, 2}, {2, 4}, {3, 5}, {12, 20} } },
+      { appid = "sim-agora-app", resourceid = "sim-resource-healthy", sid = "sid-healthy", mode = "mix",
+        fileListMode = "string", channel = "healthy-channel", timeline = { {0, 5} } },
+    },
+    faults = faults,
+  }
+end
+
 T.case("sessions are discovered from their events; an abnormal exit is alerted at its event", function(t)
   t:start("agora_events.lua", { "--for", "250" })
   t:advance(260)
@@ -30,11 +44,25 @@ T.case("sessions are discovered from their events; an abnormal exit is alerted a
   t:ok(#t:logs("kind=agora_event_abnormal_exit") >= 1, "the abnormal exit was logged")
 end)
 
-T.case("without the events the same exit waits for the next poll", function(t)
-  -- the receiver listens, but the simulator's events are lost (a drop fault on every event)
-  t:scenario{ faults = { { provider = "ncs", kind = "drop", seconds = 1000 } } }
-  t:start("agora_events.lua", { "--for", "250", "--every", "120" })
+T.case("when every event is lost, discovery alone watches nothing", function(t)
+  -- the receiver listens, but the simulator's events are lost (a drop fault on every event);
+  -- case 3 runs the same recordings with their events and discovers them
+  t:scenario(two_recordings{ { provider = "ncs", kind = "drop", seconds = 1000 } })
+  t:start("agora_events.lua", { "--for", "250", "--every", "120", "--resources",
+                                "sid-abnormal=sim-resource-abnormal,sid-healthy=sim-resource-healthy" })
   t:advance(260)
   t:eq(#t:logs("kind=agora_session_discovered"), 0, "no event, no session: discovery needs them")
-  t:eq(#t:webhooks(), 0, "nothing is watched, so nothing is alerted: say so in the docs")
+  t:eq(#t:webhooks(), 0, "nothing is watched, so nothing is alerted (docs: list sessions too)")
+end)
+
+T.case("a mis-signed event is refused and counted, and starts nothing", function(t)
+  -- every event of sid-abnormal's recording mis-signed; the others signed as Agora signs
+  t:scenario(two_recordings{ { provider = "ncs", kind = "mis_sign", match = "sid-abnormal", seconds = 1000 } })
+  t:start("agora_events.lua", { "--for", "100", "--resources",
+                                "sid-abnormal=sim-resource-abnormal,sid-healthy=sim-resource-healthy" })
+  t:advance(110)
+  t:eq(#t:logs("kind=agora_session_discovered"), 1, "only sid-healthy: sid-abnormal's events were refused")
+  t:eq(#t:logs("kind=agora_session_polled"), 1)
+  t:ok(#t:logs("refused since the last report: bad_signature") >= 1, "the refusals are logged")
+  t:eq(#t:logs("kind=agora_event_abnormal_exit"), 0, "a forged exit never reaches a watcher")
 end)
