@@ -21,6 +21,8 @@ typedef struct ctl_chan {      /* control.channels[i]: one channel's story */
   sim_step *steps;             /* a started Agora session's timeline, from its start */
   size_t nsteps;
   char *uploading;             /* stop's uploadingStatus */
+  double (*tl)[2];             /* the timeline's pairs while they are read (freed after; held
+                                  here so an error raised meanwhile leaks nothing) */
 } ctl_chan;
 
 typedef struct ag_res {
@@ -154,22 +156,19 @@ static void read_chan(lua_State *L, int t, const char *path, ctl_chan *c) {
   lua_pop(L, 1);
   if (lua_getfield(L, t, "timeline") != LUA_TNIL) {
     char p[96];
-    double (*pairs)[2] = NULL;
     size_t n = 0;
     if (!lua_istable(L, -1)) luaL_error(L, "%s.timeline: expected {{seconds, status}, ...}", path);
     snprintf(p, sizeof p, "%s.timeline", path);
-    read_pairs(L, lua_gettop(L), p, &pairs, &n);
+    read_pairs(L, lua_gettop(L), p, &c->tl, &n);
     c->steps = calloc(n + 1, sizeof *c->steps);
-    if (!c->steps) {
-      free(pairs);
-      luaL_error(L, "out of memory");
-    }
+    if (!c->steps) luaL_error(L, "out of memory");
     for (i = 0; i < n; i++) {
-      c->steps[i].t = pairs[i][0];
-      c->steps[i].status = (int)pairs[i][1];
+      c->steps[i].t = c->tl[i][0];
+      c->steps[i].status = (int)c->tl[i][1];
     }
     c->nsteps = n;
-    free(pairs);
+    free(c->tl);
+    c->tl = NULL;
     for (i = 0; i < n; i++)
       if (c->steps[i].t < 0 || (i && c->steps[i].t < c->steps[i - 1].t) ||
           c->steps[i].status < 0 || c->steps[i].status > 100)
@@ -242,6 +241,7 @@ void sim_ctl_free(sim_ctl *x) {
     free(x->chans[i].pub);
     free(x->chans[i].steps);
     free(x->chans[i].uploading);
+    free(x->chans[i].tl);
   }
   free(x->chans);
   for (i = 0; i < x->nres; i++) free_strs(&x->res[i].appid, 4);
