@@ -233,6 +233,8 @@ function attempt(s, i)
   local acq, err = rec.agora.acquire{ appid = s.appid, cname = s.cname, uid = i.uid,
                                       clientRequest = s.o.acquire_request }
   if not acq then
+    -- stopped (SIGTERM, a reload) meanwhile: the intent stays for the next script to resume
+    if err.kind == "cancelled" then error(err, 0) end
     if err.code == 406 then return "406", err end
     return failed(s, i, err)
   end
@@ -267,6 +269,7 @@ function attempt(s, i)
     show(s, "a recorder with uid " .. i.uid .. " runs unseen (waiting for its sid)")
     return "unseen"
   end
+  if err and err.kind == "cancelled" then error(err, 0) end
   if err and err.code == 406 then return "406", err end
   return failed(s, i, err)
 end
