@@ -14,14 +14,26 @@ T.case("30 of 40 sessions failing at once: the circuit opens with one alert, no 
   t:scenario{ agora = { rate_limit = 0 }, agora_recordings = recs,
               faults = { { provider = "agora", kind = "agora_502", match = "/start", after = 0, seconds = 300 } } }
   local p = t:start(L.script, { "--recordings", table.concat(specs, ","), "--for", "1500", "--probe", "60" })
-  t:advance(1510)
+  t:advance(150)
+  t:ok(rec.metrics.text():find("\nrecwatch_restart_circuit_open 1\n", 1, true), "the circuit gauge is 1 while open")
+  t:ok(rec.health.status():find("held by the circuit breaker", 1, true), "/status shows restarts held")
+  t:advance(1360)
+  t:ok(rec.metrics.text():find("\nrecwatch_restart_circuit_open 0\n", 1, true), "and 0 once closed")
   t:eq(p:exited(), 0)
   t:eq(#L.webhooks(t, "^restart/circuit@"), 1, "one circuit alert")
   t:ok(#t:logs("kind=restart_circuit_closed") >= 1, "a probe closed it once the provider came back")
   local b = L.billed(t)
   t:ok(b <= 30, "no more starts than failed sessions: " .. b)
-  local attempts = 0
-  for _, r in ipairs(t:requests()) do if r.path:find("/start$") then attempts = attempts + 1 end end
+  local attempts, during = 0, 0
+  for _, r in ipairs(t:requests()) do
+    if r.path:find("/start$") then
+      attempts = attempts + 1
+      if r.t < 300 then during = during + 1 end
+    end
+  end
+  rec.log.info("MEASURE circuit: start requests during the outage=%d", during)
+  -- before the circuit opened, and then one probe per 60 s: far from one start per session
+  t:ok(during <= 10, "start requests during the outage: " .. during)
   rec.log.info("MEASURE circuit: billed=%d start_requests=%d restarted=%d", b, attempts, #L.latencies(t))
   t:ok(#L.latencies(t) >= 1, "recording again after the outage")
 end)

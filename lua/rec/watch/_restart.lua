@@ -250,6 +250,16 @@ function attempt(s, i)
                             mode = s.mode, clientRequest = cr }
   if r and r.sid then
     i.sid = r.sid
+    if s.st.intent ~= i then
+      -- superseded while the start was under way (the original answered again): this
+      -- recorder is not wanted, stopped at once
+      metric("duplicate_stopped")
+      local sr, se = rec.agora.stop{ appid = s.appid, cname = s.cname, uid = i.uid, resourceid = i.rid,
+                                     sid = r.sid, mode = s.mode }
+      rec.log.warn("restart %s/%s: sid %s started after the restart was called off: stopped (%s)",
+                   s.appid, s.cname, r.sid, sr and sr.outcome or tostring(se), log_fields(s, { sid = r.sid }))
+      return "superseded"
+    end
     save(s)
     metric("started")
     if rec.metrics._restart_started then rec.metrics._restart_started(s.appid) end
