@@ -355,7 +355,8 @@ local function spawn_restart(s, from, reason, fn)
     if not ok and not (type(e) == "table" and e.kind == "cancelled") then
       rec.log.error("kind=restart_failed restart %s/%s: %s", s.appid, s.cname, tostring(e), log_fields(s))
     end
-    if not s.st.intent or not s.st.intent.sid then show(s) end
+    -- in /status until the restart is over: no intent left (an unseen recorder stays shown)
+    if not s.st.intent then show(s) end
   end)
 end
 
