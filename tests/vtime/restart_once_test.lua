@@ -92,3 +92,21 @@ T.case("a recording that ends normally (8, then 404) is not restarted", function
   t:eq(L.billed(t), 0)
   t:eq(#t:logs("kind=restart_needed"), 0)
 end)
+
+T.case("bad restart options are refused with a message naming the option", function(t)
+  local watch = require "rec.watch"
+  local base = { appid = "a", resourceid = "r", sid = "s" }
+  local function with(r) local o = {} for k, v in pairs(base) do o[k] = v end o.restart = r return o end
+  local cr = { storageConfig = {} }
+  t:fails(function() watch.agora(with(5)) end, "'restart' must be a table")
+  t:fails(function() watch.agora(with{ uids = { "1", "2" }, client_request = cr }) end, "restart.cname")
+  t:fails(function() watch.agora(with{ cname = "c", uids = { "1" }, client_request = cr }) end, "at least two")
+  t:fails(function() watch.agora(with{ cname = "c", uids = { "1", "0" }, client_request = cr }) end, "uids%[2%]")
+  t:fails(function() watch.agora(with{ cname = "c", uids = { "1", 2 }, client_request = cr }) end, "uids%[2%]")
+  t:fails(function() watch.agora(with{ cname = "c", uids = { "1", "2" } }) end, "client_request")
+  t:fails(function() watch.agora(with{ cname = "c", uids = { "1", "2" }, client_request = cr, budgt = 3 }) end, "budget")
+  t:fails(function() watch.agora(with{ cname = "c", uids = { "1", "2" }, client_request = cr,
+                                       circuit = { share = 2 } }) end, "share")
+  t:fails(function() watch.agora(with{ cname = "c", uids = { "1", "2" }, client_request = cr,
+                                       on_restarted = "x" }) end, "on_restarted")
+end)

@@ -286,7 +286,10 @@ end
 
 local function stop406(s, err)
   metric("gave_up")
-  s.st.stop406, s.st.intent = rec.time(), nil
+  s.st.stop406 = rec.time()
+  -- an intent resumed after a crash may have started its recorder before the 406: kept, so a
+  -- notification can still adopt it
+  if not (s.st.intent and s.st.intent.resumed) then s.st.intent = nil end
   pcall(save, s)
   alert(s, rec.safe_id(("restart/%s/concurrency@%s"):format(s.appid, s.cname), true),
         ("recwatch: Agora refuses new recordings for App ID %s (406, the concurrency limit): restarts in %s stopped; tasks may be leaking (never stopped)")
@@ -518,13 +521,15 @@ local function recover(s)
     rec.log.info("restart %s/%s: resuming: sid %s of a restart is watched (adopted or restarted by the rules)",
                  s.appid, s.cname, i.sid, log_fields(s))
     watch_new(s, i)
-  elseif i.unseen then
-    rec.log.warn("restart %s/%s: a recorder with uid %s still runs unseen (its sid unknown)", s.appid, s.cname, i.uid, log_fields(s))
+  elseif i.unseen or (i.resumed and s.st.stop406) then
+    rec.log.warn("restart %s/%s: a recorder with uid %s %s (its sid unknown): waiting for a notification to adopt it",
+                 s.appid, s.cname, i.uid, i.unseen and "still runs unseen" or "may run unseen (406 after a resume)", log_fields(s))
     show(s, "a recorder with uid " .. i.uid .. " runs unseen (waiting for its sid)")
   else
     -- the start may have reached Agora: a new acquire with the SAME uid; 7/53 proves it did
     rec.log.warn("kind=restart_resume restart %s/%s: an intent without a sid (uid %s): acquire again with the same uid",
                  s.appid, s.cname, i.uid, log_fields(s))
+    i.resumed = true
     spawn_restart(s, i.from, i.reason, function()
       local r, err = attempt(s, i)
       if r == "406" then stop406(s, err)
