@@ -6,6 +6,7 @@
 #include <string.h>
 #include "engine.h"
 #include "lalerts.h"
+#include "lrestart.h"
 #include "lops.h"
 #include "metrics.h"
 #include "ops.h"
@@ -247,6 +248,7 @@ void lops_open(lua_State *L) {
   lua_pushinteger(L, METRICS_MAX_SERIES);
   lua_setfield(L, -2, "max_series");
   lalerts_open(L);  /* rec.metrics._alert, ._silences: rec.notify's alert figures */
+  lrestart_open(L); /* rec.metrics._restart*: watch.agora's restart figures */
   lua_setfield(L, -2, "metrics");
   luaL_newlib(L, hf);
   lua_setfield(L, -2, "health");

@@ -663,6 +663,17 @@ const metrics_builtin_t *metrics_builtin(void) {
   b->alerts_held = reg(METRIC_GAUGE, "recwatch_alerts_held",
                             "Alerts a silence holds now (recorded, not sent; sent when it ends "
                             "while they still fire).", NULL, NULL, NULL, 0);
+  b->restarts = reg(METRIC_COUNTER, "recwatch_restarts_total",
+                         "watch.agora's restarts of failed recordings by result: started, ok "
+                         "(recording again), failed, gave_up, running_unseen, "
+                         "duplicate_stopped, adopted.", "result", NULL, NULL, 0);
+  b->restart_circuit_open = reg(METRIC_GAUGE, "recwatch_restart_circuit_open",
+                                     "1 while the restart circuit breaker holds restarts back "
+                                     "(too many sessions of the account failing at once).",
+                                     NULL, NULL, NULL, 0);
+  b->started_tasks = reg(METRIC_COUNTER, "recwatch_restart_started_tasks_total",
+                              "Recording tasks started by restarts (each one is billed), by "
+                              "App ID.", "appid", NULL, NULL, 0);
 #ifdef RECWATCH_VERSION
   metrics_set1(b->build_info, RECWATCH_VERSION, 1);
 #endif
@@ -684,6 +695,7 @@ const metrics_builtin_t *metrics_builtin(void) {
     metrics_set1(b->listener_queued, NULL, 0);
     metrics_set1(b->silences_active, NULL, 0);
     metrics_set1(b->alerts_held, NULL, 0);
+    metrics_set1(b->restart_circuit_open, NULL, 0);
   }
   atomic_store_explicit(&R->builtin_done, 1, memory_order_release);
   uv_mutex_unlock(&R->builtin_mu);

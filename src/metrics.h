@@ -70,7 +70,8 @@ typedef struct metrics_builtin_t {
   metric_t *requests, *request_duration, *pacing_wait, *pacing_queue, *retries, *failovers,
       *alerts, *outbox_pending, *watchers, *tasks, *lua_memory, *build_info, *reloads,
       *rejected, *listener_renders, *listener_refused, *listener_queued, *unreadable_tasks,
-      *alert_results, *silences_active, *alerts_held;
+      *alert_results, *silences_active, *alerts_held, *restarts, *restart_circuit_open,
+      *started_tasks;
 } metrics_builtin_t;
 const metrics_builtin_t *metrics_builtin(void);
 /* Shorthands for the built-ins: one label value, errors ignored (the values are ours). */

@@ -10,7 +10,11 @@
 --                start_every=5, start_timeout=90, ha_window=90, confirm_delays={10},
 --                on_change=function(res, old_status) end, on_started=function(res) end,
 --                on_start_failed=function(res, err) end, on_ended=function(last_res, err) end,
---                on_error=function(err) end, db=store, + common }              -> handle
+--                on_error=function(err) end, db=store, + common,
+--                restart={ cname=, uids={...}, client_request=tbl|fn(ctx), budget=3, per=3600,
+--                  backoff={30,120,600}, settle=5, circuit={ share=0.5, window=300, probe=60 },
+--                  on_restarted=, on_restart_failed=, on_gave_up= } }                -> handle
+--   watch.restart.adopt(cname, uid, sid)   watch.restart.exclude_uid(cname, uid)
 --   watch.agora{ discover = "notifications", appid=, resource_lookup=fn(cname, uid, sid) | "file.json"
 --                | "https://...", every=120, max_every=600, lookup_every=30, notify_stale_after=300,
 --                + the callbacks above }  -> handle (stop, wait, sessions, info): a session per sid
@@ -62,5 +66,9 @@ function watch.event_stats()
   for k, v in pairs(events.stats) do out[k] = v end
   return out
 end
+-- watch.agora's restart policy, for notifications (the events issue): adopt(cname, uid, sid
+-- [, resourceid]) a recorder that runs unseen; exclude_uid(cname, uid) a failed-over one's uid
+local restart = require "rec.watch._restart"
+watch.restart = { adopt = restart.adopt, exclude_uid = restart.exclude_uid, circuit = restart.circuit }
 
 return watch

@@ -6,6 +6,7 @@ local opts = require "rec._opts"
 local sup = require "rec.watch._supervise"
 local state = require "rec.watch._state"
 local events = require "rec.watch._events"
+local restart = require "rec.watch._restart"   -- the restart policy (restart = {...})
 
 local now, look_at = sup.now, sup.look_at
 local new_entry, fields, record_error, call = sup.new_entry, sup.fields, sup.record_error, sup.call
@@ -23,7 +24,7 @@ local watch = {}
 local function is_started(s) return s == 4 or s == 5 end
 
 local AG_KEYS = allowed{ "appid", "resourceid", "sid", "mode", "every", "first_after",
-                         "start_every", "start_timeout", "confirm_delays", "ha_window", "started_at",
+                         "start_every", "start_timeout", "confirm_delays", "ha_window", "started_at", "restart",
                          "on_change", "on_started", "on_start_failed", "on_ended", "max_every" }
 -- discover = "notifications" (rec.watch._events): no resourceid or sid, a lookup instead
 local DISC_KEYS = allowed{ "discover", "appid", "resource_lookup", "lookup_every",
@@ -87,6 +88,7 @@ local function agora(o, hooks)
       end
     end
   end
+  if o.restart ~= nil then restart.check(o.restart, "watch.agora") end
   local db = o.db or store.open()
   local h = new_handle(db)
   local every = o.every or 120
@@ -128,6 +130,14 @@ local function agora(o, hooks)
     if h.stopped then return false end
     return ok == true or (type(e) == "table" and e.kind == "timeout")
   end
+  -- the restart policy's session (one per App ID + cname): a restart's new sid gets a
+  -- watcher of these same options
+  local rs = o.restart and restart.attach(o, db, function(sid, rid, at)
+    local c = {}
+    for k, v in pairs(o) do c[k] = v end
+    c.sid, c.resourceid, c.started_at, c.name = sid, rid, at, nil
+    return watch.agora(c)
+  end)
 
   local st          -- the committed state
   local pending     -- a transition whose commit failed: retried before anything else
@@ -192,6 +202,10 @@ local function agora(o, hooks)
         resolve_alerts(w, st, facts("start_failed"), ("recording %s has started after all"):format(o.sid))
       end, "started") then return false end
     end
+    if rs then   -- after the commits: the policy's own work runs outside the watcher's batch
+      if is_started(s) then rs:running(o.sid) end
+      if s == 20 then rs:failed(o.sid, "status20", s, o.resourceid) end
+    end
     return true
   end
   local function start_check(err)
@@ -199,7 +213,9 @@ local function agora(o, hooks)
       rec.log.warn("watch.agora %s: not recording %gs after start", key, start_timeout, fields(w))
       local new = copy(st)
       new.start_failed = true
-      return event(new, function() call(w, "on_start_failed", o.on_start_failed, last_known(), err) end, "start_failed")
+      local ok = event(new, function() call(w, "on_start_failed", o.on_start_failed, last_known(), err) end, "start_failed")
+      if ok and rs then rs:failed(o.sid, "start_timeout", st.status, o.resourceid) end
+      return ok
     end
     return true
   end
@@ -265,6 +281,7 @@ local function agora(o, hooks)
       end
     end
     if not event(new, fn, st.started and "ended" or "start_failed") then return false end
+    if rs then rs:failed(o.sid, "gone", st.status, o.resourceid) end
     return "ended"
   end
 
@@ -293,6 +310,7 @@ local function agora(o, hooks)
                          ("recording %s answers again: it had not ended"):format(o.sid))
         end, "revived")
         last = res
+        if rs then rs:revived(o.sid, o.resourceid) end
         return "revived"
       elseif err.kind == "cancelled" then
         return "stop"

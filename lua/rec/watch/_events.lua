@@ -8,6 +8,7 @@
 -- and forgotten once a query confirmed its end.
 local rec = rec or require "rec"
 local sup = require "rec.watch._supervise"
+local restart = require "rec.watch._restart"
 
 local M = {}
 local now = sup.now
@@ -128,6 +129,23 @@ local function route(ev)
   return true
 end
 
+-- What the restart policy (rec.watch._restart) needs from notifications: a recorder started
+-- with a cname and uid whose start answer was lost runs unseen until an event names its sid
+-- (40 recorder_started, 3 status update): it is adopted then; a failed-over recorder's new uid
+-- (12's newUid) is never handed out by the restart's uid pool.
+local function restart_facts(ev)
+  local t, d = ev.event_type, ev.details
+  if type(ev.cname) ~= "string" then return end
+  if (t == 40 or t == 3) and ev.uid ~= nil then
+    if restart.adopt(ev.cname, tostring(ev.uid), ev.sid) then
+      rec.log.info("kind=restart_adopted_by_event a recorder that ran unseen is adopted: a notification named its sid",
+                   ev_fields(ev))
+    end
+  elseif t == 12 and d.newUid ~= nil then
+    restart.exclude_uid(ev.cname, tostring(d.newUid))
+  end
+end
+
 local function handle(ev)
   stats.handled = stats.handled + 1
   if type(ev) ~= "table" or type(ev.sid) ~= "string" or ev.sid == "" then
@@ -139,6 +157,7 @@ local function handle(ev)
   if type(ev.details) ~= "table" then ev.details = {} end
   ev.event_type = int(ev.event_type) or ev.event_type
   local sid = ev.sid
+  restart_facts(ev)
   -- a resend (the same sequence, or sendts without one) is not logged again; an older event
   -- with facts of its own is, and changes nothing else
   if not same(ev, newest[sid]) then log_notable(ev) end
@@ -203,6 +222,10 @@ local function fewer()
     t:cancel()
   end
 end
+
+-- The restart policy holds the dispatcher while a recorder runs unseen (its adoption comes
+-- from a notification), even when no watcher is left to consume.
+restart.on_unseen = function(on) if on then more() else fewer() end end
 
 -- A watcher of sid takes its events: target.poke(ev, urgent) for each newer one.
 function M.attach(sid, target)
