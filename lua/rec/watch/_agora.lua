@@ -136,6 +136,9 @@ local function agora(o, hooks)
     local c = {}
     for k, v in pairs(o) do c[k] = v end
     c.sid, c.resourceid, c.started_at, c.name = sid, rid, at, nil
+    -- the restarted recorder was just started: look at it after start_every (2 s at most), not
+    -- first_after, so that "recording again" is seen as soon as it is true (the 10 s target)
+    c.first_after = math.min(c.first_after or 5, c.start_every or 2, 2)
     return watch.agora(c)
   end)
 
