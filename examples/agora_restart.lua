@@ -8,6 +8,8 @@
 --   recwatch run --sim examples/agora_restart.lua
 -- Options: --appid sim-agora-app --recordings RID:SID:CNAME,... --uids 1001,1002 --every 10
 --          --ha-window 90 --budget 3 --settle 5 --for 600 (0 = for ever)
+--          --events ADDR (receive Agora's notifications there: an exit is seen at its event,
+--          not at the next poll; the simulator sends its events to it; secret AGORA_NCS_SECRET)
 --          --adopt CNAME:UID:SID@SECONDS (test hook: watch.restart.adopt called directly)
 --          --adopt-event CNAME:UID:SID@SECONDS (test hook: the notification itself, event 40,
 --          handed in with rec.events.inject: the events dispatcher adopts the recorder)
@@ -17,8 +19,13 @@ local opt = require("rec.args").parse(arg, {
   appid = os.getenv("AGORA_APP_ID") or "sim-agora-app",
   recordings = "sim-resource-abnormal:sid-abnormal:class-1",
   uids = "1001,1002", every = 10, ha_window = 90, budget = 3, settle = 5, ["for"] = 600,
-  probe = 60, share = 0.5, adopt = false, adopt_event = false, webhook = false,
+  probe = 60, share = 0.5, adopt = false, adopt_event = false, webhook = false, events = false,
 })
+
+if opt.events then
+  rec.configure{ agora = { ncs_secret = os.getenv("AGORA_NCS_SECRET") or "sim-ncs-secret" },
+                 events_listen = opt.events }
+end
 
 local out = notify.outbox{ to = notify.from_env{ url = opt.webhook }, every = 0.5, retry_base = 1 }
 local uids = {}

@@ -36,3 +36,18 @@ T.case("sid-abnormal exits with 20 and records again as sim-sid-1, once", functi
   end
   t:eq(val(after, "recwatch_restart_circuit_open"), 0, "the circuit is closed")
 end)
+
+T.case("with Agora's notifications: recording again within 10 s of the exit event, not of a poll", function(t)
+  -- a poll every 120 s would see the 20 (at 12 s) only at 120 s; the exit event comes at 12 s
+  t:start("agora_restart.lua", { "--for", "100", "--every", "120", "--events", "127.0.0.1:0" })
+  t:advance(110)
+  t:eq(#t:logs("kind=agora_event_query .*event 11"), 1, "the exit event made the query")
+  local line = t:logs("RESTARTED sid%-abnormal as sim%-sid%-1")[1] or ""
+  local after = tonumber(line:match("after ([%d.]+)s"))
+  t:ok(after and after <= 10, "recording again within 10 s of the failure (seen at its event): " .. line)
+  local started
+  for _, r in ipairs(t:requests()) do
+    if r.path:find("/start$") and not started then started = r.t end
+  end
+  t:ok(started and started < 20, "the restart's start went out at " .. tostring(started) .. " s, long before the 120 s poll")
+end)
