@@ -524,7 +524,7 @@ int call_check(engine_t *e, const call_args *a, rec_err *err) {
   return 0;
 }
 
-int call_start(lua_State *L, task_t *t, const call_args *a) {
+int call_start(lua_State *L, task_t *t, const call_args *a, const char *what) {
   engine_t *e = task_engine(t);
   config_t *cfg = engine_config(e);
   rec_err err;
@@ -533,6 +533,7 @@ int call_start(lua_State *L, task_t *t, const call_args *a) {
   char *at;
   const agctl_req *cr = &a->ctl;
   const qcctl_req *qr = &a->qctl;
+  if (task_cancelled(t)) return engine_yield_now(t, engine_push_cancelled(L, what));
   if (call_check(e, a, &err) != 0) return engine_return_err(L, &err);
   nstr = a->provider == CALL_AGORA
              ? len0(a->agora.appid) + len0(a->agora.resourceid) + len0(a->agora.sid) +

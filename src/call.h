@@ -30,7 +30,9 @@ typedef struct call_args {
 
 /* Validates and starts the call for the task running on L. Returns the number of values to
  * return from the binding: either (nil, err) at once, or the result of yielding. */
-int call_start(lua_State *L, task_t *t, const call_args *a);
+/* what names the call in errors ("rec.query_agora"); a cancelled task gets the cancelled
+ * error at once and nothing is sent. */
+int call_start(lua_State *L, task_t *t, const call_args *a, const char *what);
 /* Synchronous checks only (validation, credentials): 0 or fills e. */
 int call_check(engine_t *e, const call_args *a, rec_err *err);
 

@@ -225,8 +225,7 @@ static int l_control(lua_State *L) {
   snprintf(what, sizeof what, "rec.agora.%s", agctl_call_name(c));
   t = engine_check_wait(L, what);
   if (read_args(L, c, &a, &err) != 0) return engine_return_err(L, &err);
-  if (task_cancelled(t)) return engine_yield_now(t, engine_push_cancelled(L, what));
-  return call_start(L, t, &a);
+  return call_start(L, t, &a, what);
 }
 
 void lcontrol_agora_open(lua_State *L) {

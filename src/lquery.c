@@ -121,9 +121,7 @@ static int unknown_param(lua_State *L, const char *what, const char *const *allo
 }
 
 static int begin_query(lua_State *L, const call_args *a, const char *what) {
-  task_t *t = engine_check_wait(L, what);
-  if (task_cancelled(t)) return engine_yield_now(t, engine_push_cancelled(L, what));
-  return call_start(L, t, a);
+  return call_start(L, engine_check_wait(L, what), a, what);
 }
 
 static int l_query_qingcloud(lua_State *L) {

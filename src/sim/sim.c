@@ -48,22 +48,14 @@ void sim_log_request(sim_conn *c, const char *provider, int auth, const char *fa
 
 /* ---------------------------------------------------------------- faults */
 
-static uint64_t rng_next(uint64_t *x) {  /* xorshift64* */
-  *x ^= *x >> 12;
-  *x ^= *x << 25;
-  *x ^= *x >> 27;
-  return *x * 0x2545F4914F6CDD1DULL;
-}
-
 /* The first fault that applies to this request (its number per provider scope), or NULL. */
 static sim_fault *pick_fault(sim_conn *c, int provider) {
   sim_scenario *sc = SIM_OF(c)->sc;
   double now = c->t;
-  size_t i, j;
+  size_t i;
   for (i = 0; i < sc->nfaults; i++) {
     sim_fault *f = &sc->faults[i];
     long n;
-    int hit;
     if (f->provider != SIM_P_ANY && f->provider != provider) continue;
     if (provider == SIM_P_WEBHOOK && f->provider != SIM_P_WEBHOOK) continue;
     if (now < f->after || (f->before >= 0 && now >= f->before)) continue;
@@ -78,21 +70,7 @@ static sim_fault *pick_fault(sim_conn *c, int provider) {
       if (!found) continue;
     }
     n = SIM_OF(c)->reqno[f->provider];
-    if (f->nnth) {
-      hit = 0;
-      for (j = 0; j < f->nnth; j++)
-        if (f->nth[j] == n) hit = 1;
-    } else if (f->every > 0) {
-      hit = n % f->every == 0;
-    } else if (f->probability >= 0) {
-      hit = (double)(rng_next(&f->rng) >> 11) / 9007199254740992.0 < f->probability;
-    } else {
-      hit = 1;
-    }
-    if (hit) {
-      f->fired++;
-      return f;
-    }
+    if (sim_fault_fires(f, n)) return f;
   }
   return NULL;
 }

@@ -574,13 +574,6 @@ static double sim_time(sim_events *ev) {
   return rclock_now(ev->sim->clock) - ev->sim->t0 + ev->sim->t_offset;
 }
 
-static uint64_t ev_rng(uint64_t *x) {  /* xorshift64* */
-  *x ^= *x >> 12;
-  *x ^= *x << 25;
-  *x ^= *x >> 27;
-  return *x * 0x2545F4914F6CDD1DULL;
-}
-
 static void dlv_free(dlv *d) {
   sim_events *ev = d->ev;
   if (d->req) http_cancel(d->req);
@@ -705,29 +698,14 @@ static void dlv_new(sim_events *ev, const char *notice_id, int type, const char 
 static sim_fault *pick_ncs_fault(sim_events *ev, long n, const char *payload) {
   sim_scenario *sc = ev->sim->sc;
   double now = sim_time(ev);
-  size_t i, j;
+  size_t i;
   for (i = 0; i < sc->nfaults; i++) {
     sim_fault *f = &sc->faults[i];
-    int hit;
     if (f->provider != SIM_P_NCS) continue;
     if (now < f->after || (f->before >= 0 && now >= f->before)) continue;
     if (f->times > 0 && f->fired >= f->times) continue;
     if (f->match && !strstr(payload, f->match)) continue;
-    if (f->nnth) {
-      hit = 0;
-      for (j = 0; j < f->nnth; j++)
-        if (f->nth[j] == n) hit = 1;
-    } else if (f->every > 0) {
-      hit = n % f->every == 0;
-    } else if (f->probability >= 0) {
-      hit = (double)(ev_rng(&f->rng) >> 11) / 9007199254740992.0 < f->probability;
-    } else {
-      hit = 1;
-    }
-    if (hit) {
-      f->fired++;
-      return f;
-    }
+    if (sim_fault_fires(f, n)) return f;
   }
   return NULL;
 }
@@ -736,7 +714,7 @@ static sim_fault *pick_ncs_fault(sim_events *ev, long n, const char *payload) {
 static void emit(sim_events *ev, double t, int type, size_t rec, const char *details) {
   sim_fault *f;
   char id[40];
-  uint64_t a = ev_rng(&ev->rng), b = ev_rng(&ev->rng);
+  uint64_t a = sim_rng_next(&ev->rng), b = sim_rng_next(&ev->rng);
   long n = ++ev->numbered;
   ev->st.generated++;
   build_payload(&ev->payload, ev->sim->sc, rec, ev->seq[rec]++, wall_ms(ev->sim->sc, t), details);

@@ -109,6 +109,34 @@ typedef struct sim_fault {
   char *huge_body;              /* precomputed for SIM_F_HUGE */
 } sim_fault;
 
+static inline uint64_t sim_rng_next(uint64_t *x) {  /* xorshift64* */
+  *x ^= *x >> 12;
+  *x ^= *x << 25;
+  *x ^= *x >> 27;
+  return *x * 0x2545F4914F6CDD1DULL;
+}
+
+/* Whether fault f (its time window, times and match already passed) takes the n-th request
+ * or event of its scope: nth, every, probability, else always; counted as fired when it does.
+ * The one rule of the simulator's requests (sim.c) and of its NCS events (sim_events.c). */
+static inline int sim_fault_fires(sim_fault *f, long n) {
+  int hit;
+  size_t j;
+  if (f->nnth) {
+    hit = 0;
+    for (j = 0; j < f->nnth; j++)
+      if (f->nth[j] == n) hit = 1;
+  } else if (f->every > 0) {
+    hit = n % f->every == 0;
+  } else if (f->probability >= 0) {
+    hit = (double)(sim_rng_next(&f->rng) >> 11) / 9007199254740992.0 < f->probability;
+  } else {
+    hit = 1;
+  }
+  if (hit) f->fired++;
+  return hit;
+}
+
 typedef struct sim_ag_cred {
   char *id, *secret, *b64;      /* b64 = base64("id:secret") */
   int rate_limit;               /* requests per second; 0 = unlimited */
