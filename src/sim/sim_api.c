@@ -271,17 +271,6 @@ static int qc_auth(sim_api_req *r) {
   return 1;
 }
 
-static void qc_error(sim_conn *c, int status, const char *code, const char *msg) {
-  sbuf *b = &SIM_OF(c)->scratch;
-  b->len = 0;
-  sbuf_adds(b, "{\"code\":");
-  sbuf_add_json_str(b, code, strlen(code));
-  sbuf_adds(b, ",\"message\":");
-  sbuf_add_json_str(b, msg, strlen(msg));
-  sbuf_adds(b, "}");
-  if (b->p) sim_reply(c, status, "application/json", b->p, b->len);
-}
-
 /* Optional integer parameter: 0 absent, 1 present (in *v), -1 not an integer. */
 static int int_param(sim_api_req *r, const char *key, long *v) {
   const char *s = param(r, key);
@@ -308,7 +297,7 @@ static void qc_answer(sim_api_req *r) {
   sbuf *b = &s->scratch;
   char msg[128];
   if (r->auth_status) {
-    qc_error(c, r->auth_status, r->auth_code, r->auth_msg);
+    sim_qc_error(c, r->auth_status, r->auth_code, r->auth_msg);
     return;
   }
   if (r->ctl) {  /* start (POST), stop (PATCH): sim_control.c */
@@ -317,8 +306,8 @@ static void qc_answer(sim_api_req *r) {
   }
   app = param(r, "app_id");
   ch = param(r, "channel");
-  if (!app || !*app) { qc_error(c, 400, "InvalidParameter", "app_id is required"); return; }
-  if (!ch || !*ch) { qc_error(c, 400, "InvalidParameter", "channel is required"); return; }
+  if (!app || !*app) { sim_qc_error(c, 400, "InvalidParameter", "app_id is required"); return; }
+  if (!ch || !*ch) { sim_qc_error(c, 400, "InvalidParameter", "channel is required"); return; }
   has_from = int_param(r, "from_hour", &from);
   has_to = int_param(r, "to_hour", &to);
   has_off = int_param(r, "offset", &offset);
@@ -326,22 +315,22 @@ static void qc_answer(sim_api_req *r) {
   if (has_from < 0 || has_to < 0 || has_off < 0 || has_lim < 0) {
     snprintf(msg, sizeof msg, "%s must be an integer",
              has_from < 0 ? "from_hour" : has_to < 0 ? "to_hour" : has_off < 0 ? "offset" : "limit");
-    { qc_error(c, 400, "InvalidParameter", msg); return; }
+    { sim_qc_error(c, 400, "InvalidParameter", msg); return; }
   }
   if (limit < 1 || limit > 100)
-    { qc_error(c, 400, "InvalidParameter", "limit must be between 1 and 100"); return; }
-  if (offset < 0) { qc_error(c, 400, "InvalidParameter", "offset must be >= 0"); return; }
+    { sim_qc_error(c, 400, "InvalidParameter", "limit must be between 1 and 100"); return; }
+  if (offset < 0) { sim_qc_error(c, 400, "InvalidParameter", "offset must be >= 0"); return; }
   /* The document's defaults, applied literally: from_hour 3, to_hour 5. They break the document's
    * own rule to_hour <= from_hour, so a client that leaves them out gets a 400 here and
    * finds out before production does. */
   if (!has_from) from = 3;
   if (!has_to) to = 5;
   if (from < 0 || from > 24)
-    { qc_error(c, 400, "InvalidParameter", "from_hour must be between 0 and 24"); return; }
+    { sim_qc_error(c, 400, "InvalidParameter", "from_hour must be between 0 and 24"); return; }
   if (to < 0 || to > 24)
-    { qc_error(c, 400, "InvalidParameter", "to_hour must be between 0 and 24"); return; }
+    { sim_qc_error(c, 400, "InvalidParameter", "to_hour must be between 0 and 24"); return; }
   if (to > from) {
-    qc_error(c, 400, "InvalidParameter",
+    sim_qc_error(c, 400, "InvalidParameter",
              has_from && has_to ? "to_hour must not be greater than from_hour"
                                 : "to_hour must not be greater than from_hour (defaults: "
                                   "from_hour 3, to_hour 5)");

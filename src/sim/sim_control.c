@@ -781,7 +781,8 @@ void sim_ctl_agora(sim_api_req *r) {
 
 /* ---------------------------------------------------------------- QingCloud */
 
-static void qc_error(sim_conn *c, int status, const char *code, const char *msg) {
+/* QingCloud's error body {"code","message"}: for the control calls and the queries (sim_api.c) */
+void sim_qc_error(sim_conn *c, int status, const char *code, const char *msg) {
   sbuf *b = &SIM_OF(c)->scratch;
   b->len = 0;
   sbuf_adds(b, "{\"code\":");
@@ -866,19 +867,19 @@ static void qc_start(sim_api_req *r, sim_ctl *x, lua_State *J, double now) {
   if (!app || !proj || !ch || !jstr(J, 1, "sign_key")) {
     snprintf(msg, sizeof msg, "%s is required",
              !app ? "app_id" : !proj ? "project_id" : !ch ? "channel" : "sign_key");
-    return qc_error(c, 400, "InvalidParameter", msg);
+    return sim_qc_error(c, 400, "InvalidParameter", msg);
   }
   for (i = 0; i < 6; i++)
     if (jint(J, 1, ints[i], 0, hi[i], &v[i]) < 0) {
       snprintf(msg, sizeof msg, "%s must be an integer 0..%lld", ints[i], hi[i]);
-      return qc_error(c, 400, "InvalidParameter", msg);
+      return sim_qc_error(c, 400, "InvalidParameter", msg);
     }
   if (v[0] == 1 && v[1] == 1)
-    return qc_error(c, 400, "InvalidParameter", "isAudioOnly and isVideoOnly cannot both be 1");
+    return sim_qc_error(c, 400, "InvalidParameter", "isAudioOnly and isVideoOnly cannot both be 1");
   if (!publishing_at(chan_find(x, ch), now))
-    return qc_error(c, 400, "NoUserInChannel", "there is no user in the channel");
+    return sim_qc_error(c, 400, "NoUserInChannel", "there is no user in the channel");
   if (grow((void **)&x->qc, &x->capqc, x->nqc, sizeof *x->qc) != 0)
-    return qc_error(c, 500, "InternalError", "simulator: too many tasks");
+    return sim_qc_error(c, 500, "InternalError", "simulator: too many tasks");
   q = &x->qc[x->nqc];
   memset(q, 0, sizeof *q);
   q->app_id = strdup(app);
@@ -887,7 +888,7 @@ static void qc_start(sim_api_req *r, sim_ctl *x, lua_State *J, double now) {
   q->ak = strdup(ak ? ak : "");
   if (!q->app_id || !q->project_id || !q->channel || !q->ak) {
     free_strs(&q->app_id, 4);
-    return qc_error(c, 500, "InternalError", "out of memory");
+    return sim_qc_error(c, 500, "InternalError", "out of memory");
   }
   q->id = 1000 + (long long)x->nqc + 1;
   q->is_mix = (int)v[5];
@@ -907,7 +908,7 @@ static void qc_stop(sim_api_req *r, sim_ctl *x, lua_State *J, double now) {
              *ch = jstr(J, 1, "channel");
   size_t i;
   if (!app || !proj || !ch) {
-    qc_error(c, 400, "InvalidParameter",
+    sim_qc_error(c, 400, "InvalidParameter",
              !app ? "app_id is required" : !proj ? "project_id is required" : "channel is required");
     return;
   }
@@ -924,7 +925,7 @@ void sim_ctl_qc(sim_api_req *r) {
   sim_conn *c = r->c;
   sim_ctl *x = SIM_OF(c)->sc->ctl;
   if (!body_object(x, c)) {
-    qc_error(c, 400, "InvalidParameter", "the body must be a JSON object");
+    sim_qc_error(c, 400, "InvalidParameter", "the body must be a JSON object");
   } else if (r->ctl == SIM_CTL_QC_START) {
     qc_start(r, x, x->J, c->t);
   } else {

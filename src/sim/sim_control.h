@@ -27,6 +27,8 @@ void sim_ctl_free(struct sim_ctl *x);
 /* A control path with its method (POST on Agora's, POST/PATCH on /v1/cloudRecord): sets
  * req->provider, req->ctl and the Agora path segments; 0 when matched. */
 int sim_ctl_route(sim_conn *c, sim_api_req *req);
+/* Replies QingCloud's error body {"code": code, "message": msg} with status. */
+void sim_qc_error(sim_conn *c, int status, const char *code, const char *msg);
 /* The call's name for the request log ("acquire", "start", ... "qc_start", "qc_stop"). */
 const char *sim_ctl_name(int ctl);
 /* Answers an authenticated, rate-checked Agora control call. */
