@@ -441,8 +441,9 @@ end
 -- One poll under supervision: nothing it raises ends the watcher. An error is counted and
 -- logged (the poll is not good: false); a cancellation gives "stop"; otherwise what poll
 -- returned (true/false for a good/bad poll, or a word: "stop", "ended").
-local function supervised(w, poll)
-  local ok, r = xpcall(poll, function(e) return type(e) == "table" and e or debug.traceback(tostring(e), 2) end)
+local function poll_error(e) return type(e) == "table" and e or debug.traceback(tostring(e), 2) end
+local function supervised(w, poll, ...)   -- ...: poll's arguments (watch.agora's session)
+  local ok, r = xpcall(poll, poll_error, ...)
   if ok then return r end
   if type(r) == "table" and r.kind == "cancelled" then return "stop" end
   record_error(w, r)
