@@ -1,8 +1,8 @@
--- bench/fleet_sizing: BENCH_N Agora recordings (res-1/sid-1 ...), all in progress (5) for ever,
+-- bench/fleet_sizing: BENCH_RECORDINGS (default BENCH_N) Agora recordings (res-1/sid-1 ...), all in progress (5) for ever,
 -- spread over BENCH_ACCOUNTS customers (fs-1 ... fs-A, each limited to BENCH_RATE_LIMIT requests
 -- a second: 10 as Agora documents per customer); one customer: the limit is raised so that the
 -- whole load fits (BENCH_RATE_LIMIT, default 1200).
-local n = tonumber(os.getenv("BENCH_N") or "1000")
+local n = tonumber(os.getenv("BENCH_RECORDINGS") or os.getenv("BENCH_N") or "1000")
 local a = tonumber(os.getenv("BENCH_ACCOUNTS") or "1")
 local limit = tonumber(os.getenv("BENCH_RATE_LIMIT") or (a == 1 and "1200" or "10"))
 local recs = {}

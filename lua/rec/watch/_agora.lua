@@ -69,9 +69,8 @@ end
 -- One recording's watch is one table, s (its loop too: the handle's loops[1], with w, wake,
 -- task, sleeping, confirm), and the functions below take it: no closures per recording, so
 -- that 100,000 recordings fit in one process (docs/performance.md, "100,000 sessions in one
--- process"). Its fields: o, h, w, db, key, q, hooks, rs (the restart policy's session), the
--- options' numbers (every, first_after, start_every, start_timeout, ha_window, delays =
--- confirm_delays, max_gap, base_stale, max_every) and its state:
+-- process"). Its fields: o, h (h.db, h.key), w, q, hooks, rs (the restart policy's session),
+-- cfg (the numbers its options decide, shared: config_of below) and its state:
 --   st       the committed state
 --   pending  a transition whose commit failed: retried before anything else
 --   last     the last successful result
@@ -107,7 +106,7 @@ end
 -- sid) for the alert ids' facts; a change adds the statuses before and after.
 local function facts(s, ev, new)
   local o = s.o
-  local f = { label = s.key .. "/" .. ev, provider = "agora", app = o.appid, resourceid = o.resourceid,
+  local f = { label = s.h.key .. "/" .. ev, provider = "agora", app = o.appid, resourceid = o.resourceid,
               sid = o.sid, event = ev }
   if ev == "change" then f.from, f.to = tostring(s.st.status), tostring(new.status) end
   -- ended again after it came back from an end by 404: a new end, a new id (the first
@@ -117,7 +116,7 @@ local function facts(s, ev, new)
 end
 local function event(s, new, fn, ev)
   new.seq = (s.st.seq or 0) + 1
-  local c = prepare(s.db, s.key, new, fn, facts(s, ev, new))
+  local c = prepare(s.h.db, s.h.key, new, fn, facts(s, ev, new))
   local ok, e = pcall(commit, c)
   if ok then s.st = c.st return true end
   s.pending = c
@@ -153,9 +152,9 @@ local function saw(s, res)
   return true
 end
 local function start_check(s, err)
-  if not s.st.started and not s.st.start_failed and rec.time() >= s.st.since + s.start_timeout then
+  if not s.st.started and not s.st.start_failed and rec.time() >= s.st.since + s.cfg.start_timeout then
     local w, o = s.w, s.o
-    rec.log.warn("watch.agora %s: not recording %gs after start", s.key, s.start_timeout, fields(w))
+    rec.log.warn("watch.agora %s: not recording %gs after start", s.h.key, s.cfg.start_timeout, fields(w))
     local new = copy(s.st)
     new.start_failed = true
     local ok = event(s, new, function() call(w, "on_start_failed", o.on_start_failed, last_known(s), err) end, "start_failed")
@@ -166,32 +165,32 @@ local function start_check(s, err)
 end
 -- the interval of a started, quiet recording: every, or longer while its events keep coming
 local function stretched(s)
-  local d = s.every
+  local d = s.cfg.every
   if s.last_event and now() - s.last_event <= EVENTS_FRESH and s.w.consecutive == 0 and not s.pending then
     s.quiet = s.quiet + 1
-    d = math.min(s.every * 2 ^ (s.quiet - 1), s.max_every)
+    d = math.min(s.cfg.every * 2 ^ (s.quiet - 1), s.cfg.max_every)
   else
     s.quiet = 0
   end
   -- a longer interval is not silence: stale only past two of them (and never sooner than before)
-  s.w.stale_after = math.max(s.base_stale, 2 * d + 60)
+  s.w.stale_after = math.max(s.cfg.base_stale, 2 * d + 60)
   return d
 end
 local function interval(s)
   local ep, st = s.ep, s.st
   if ep then  -- confirming a 404: the next re-query, and none past the window's end
-    local d = s.delays[math.min(ep.n + 1, #s.delays)] or 10
-    local left = ep.first + s.ha_window - now()
-    if ep.n + 1 >= #s.delays and left > 0 then d = math.min(d, math.max(left, 0.05)) end
+    local d = s.cfg.delays[math.min(ep.n + 1, #s.cfg.delays)] or 10
+    local left = ep.first + s.cfg.ha_window - now()
+    if ep.n + 1 >= #s.cfg.delays and left > 0 then d = math.min(d, math.max(left, 0.05)) end
     if not st.started and not st.start_failed then  -- the start deadline does not wait
-      d = math.min(d, st.since + s.start_timeout - rec.time())
+      d = math.min(d, st.since + s.cfg.start_timeout - rec.time())
     end
     return math.max(0.05, d)
   end
   if not st.started and not st.start_failed then
-    return math.max(0.05, math.min(s.start_every, st.since + s.start_timeout - rec.time()))
+    return math.max(0.05, math.min(s.cfg.start_every, st.since + s.cfg.start_timeout - rec.time()))
   end
-  if st.status and st.status >= 6 then return s.start_every end  -- ending: look closer
+  if st.status and st.status >= 6 then return s.cfg.start_every end  -- ending: look closer
   return stretched(s)
 end
 local function valid(res)
@@ -210,14 +209,14 @@ local function gone(s, err)
   local w, o, ep = s.w, s.o, s.ep
   local new = copy(s.st)
   new.ended = true
-  new.confirm_at = rec.time() + s.ha_window   -- one slow query then: confirm_end
+  new.confirm_at = rec.time() + s.cfg.ha_window   -- one slow query then: confirm_end
   local fn
   if s.st.started then
-    rec.log.info("watch.agora %s: the recording has ended (404 for %.0fs, %d re-queries)", s.key,
+    rec.log.info("watch.agora %s: the recording has ended (404 for %.0fs, %d re-queries)", s.h.key,
                  now() - ep.first, ep.n, fields(w))
     fn = function() call(w, "on_ended", o.on_ended, last_known(s), err) end
   else
-    rec.log.warn("watch.agora %s: never seen recording and gone (404 for %.0fs): %s", s.key,
+    rec.log.warn("watch.agora %s: never seen recording and gone (404 for %.0fs): %s", s.h.key,
                  now() - ep.first, s.st.start_failed and "already reported as not started"
                  or "reported as not started (wrong sid, or ended before it was seen)", fields(w))
     if not s.st.start_failed then
@@ -238,7 +237,7 @@ end
 -- goes on. A 404 confirms the end. Other answers (5xx, timeouts) are retried for at most
 -- another window; no answer by then leaves the end as it was. "revived", "gone" or "stop".
 local function confirm_end(s)
-  local w, o, key, ha_window = s.w, s.o, s.key, s.ha_window
+  local w, o, key, ha_window = s.w, s.o, s.h.key, s.cfg.ha_window
   local deadline = s.st.confirm_at + ha_window
   local wait = s.st.confirm_at - rec.time()
   while true do
@@ -267,7 +266,7 @@ local function confirm_end(s)
     local done = err.kind == "not_found" or rec.time() >= deadline
     if not done then
       record_error(w, err)
-      wait = math.max(1, math.min(s.delays[#s.delays] or 10, deadline - rec.time()))
+      wait = math.max(1, math.min(s.cfg.delays[#s.cfg.delays] or 10, deadline - rec.time()))
     else
       if err.kind == "not_found" then
         rec.log.info("watch.agora %s: still 404 another %gs after its end: ended for good", key, ha_window, fields(w))
@@ -284,7 +283,7 @@ end
 
 -- one poll: true (good), false (an error, counted), "stop", or "ended"
 local function poll(s)
-  local w, o, key, q = s.w, s.o, s.key, s.q
+  local w, o, key, q = s.w, s.o, s.h.key, s.q
   if s.pending then
     local ok, e = pcall(commit, s.pending)
     if not ok then
@@ -318,9 +317,9 @@ local function poll(s)
   elseif err.kind == "not_found" then
     -- 404 failed to find worker: ended, failed to start, or a failover window
     local ep = s.ep
-    if ep and now() - ep.last > s.max_gap then
+    if ep and now() - ep.last > s.cfg.max_gap then
       rec.log.warn("kind=agora_404 watch.agora %s: 404 again after %.0fs of other answers: the window of episode %d starts again (ended only if still 404 after %gs)",
-                   key, now() - ep.last, s.episodes, s.ha_window, fields(w))
+                   key, now() - ep.last, s.episodes, s.cfg.ha_window, fields(w))
       ep.first, ep.n = now(), 0
     elseif not ep then
       s.episodes = s.episodes + 1
@@ -329,12 +328,12 @@ local function poll(s)
       rec.log.warn("kind=agora_404 watch.agora %s: 404 (%s); episode %d%s: ended only if still 404 after %gs",
                    key, tostring(err), s.episodes,
                    s.episodes > HA_FAILOVERS and (" (Agora documents at most " .. HA_FAILOVERS .. " failovers)") or "",
-                   s.ha_window, fields(w))
+                   s.cfg.ha_window, fields(w))
     else
       ep.n = ep.n + 1
     end
     ep.last = now()
-    if ep.n >= #s.delays and now() - ep.first >= s.ha_window then return gone(s, err) end
+    if ep.n >= #s.cfg.delays and now() - ep.first >= s.cfg.ha_window then return gone(s, err) end
   else
     record_error(w, err)
     call(w, "on_error", o.on_error, err)
@@ -365,7 +364,7 @@ local function watch_loop(s)
       poll_done(w, r)
     end
     local ok2, iv = pcall(interval, s)
-    if not snooze(s, next_delay(w, ok2 and iv or s.every)) then break end
+    if not snooze(s, next_delay(w, ok2 and iv or s.cfg.every)) then break end
   end
   if not w.ended then w.stopped = true end
 end
@@ -385,7 +384,7 @@ local function as_task(s, fn) return rec.spawn(task_body, s, fn) end
 -- the loop again after a recording answered again (start_confirm)
 local function watch_again(s)
   local ok2, iv = pcall(interval, s)
-  if snooze(s, next_delay(s.w, ok2 and iv or s.every)) then watch_loop(s) end
+  if snooze(s, next_delay(s.w, ok2 and iv or s.cfg.every)) then watch_loop(s) end
   if not s.w.ended then s.w.stopped = true end
 end
 
@@ -403,7 +402,7 @@ function start_confirm(s) s.confirm = rec.spawn(confirm_body, s) end
 local function run(s)
   local w, o = s.w, s.o
   -- the stored state: read from the cache, so a locked file does not stop this
-  local ok0, s0 = pcall(load_state, s.db, s.key)
+  local ok0, s0 = pcall(load_state, s.h.db, s.h.key)
   s.st = ok0 and s0 or {}
   local st = s.st
   if st.ended then
@@ -412,17 +411,41 @@ local function run(s)
     if st.confirm_at then   -- ended by 404, its confirming query not made yet (a restart)
       start_confirm(s)
     else
-      rec.log.info("watch.agora %s: already ended (state file); nothing to watch", s.key, fields(w))
+      rec.log.info("watch.agora %s: already ended (state file); nothing to watch", s.h.key, fields(w))
     end
     return
   end
   local fresh = st.since == nil
   st.since = st.since or o.started_at or rec.time()
   if fresh or not st.started then
-    local wait = fresh and s.first_after or math.min(s.first_after, math.max(0, st.since + s.first_after - rec.time()))
+    local first_after = o.first_after or 5
+    local wait = fresh and first_after or math.min(first_after, math.max(0, st.since + first_after - rec.time()))
     if not snooze(s, wait) then w.stopped = true return end
   end
   watch_loop(s)
+end
+
+-- The numbers of a watch that its options decide (s.cfg), one table shared by every watch
+-- with the same ones: 100,000 recordings watched alike hold one.
+--   every, start_every, start_timeout, ha_window, delays (confirm_delays), base_stale (the
+--   stale_after before events stretch it), max_every (the ceiling of those stretches), max_gap:
+-- Other answers (5xx, timeouts, auth) between two 404s say nothing of the recording, but a
+-- gap longer than max_gap between two 404s means the 404s were not one stretch: the window
+-- starts again at the next 404, so two failovers with an outage between them are never
+-- added up into one 404 "lasting" past the window.
+local DELAYS = { 10 }
+local configs = setmetatable({}, { __mode = "v" })
+local function config_of(every, start_every, start_timeout, ha_window, delays, base_stale, max_every)
+  local id = ("%.17g/%.17g/%.17g/%.17g/%s/%.17g/%.17g"):format(every, start_every, start_timeout,
+             ha_window, tostring(delays), base_stale, max_every)
+  local c = configs[id]
+  if c then return c end
+  local max_gap = 0
+  for _, d in ipairs(delays) do max_gap = math.max(max_gap, d) end
+  c = { every = every, start_every = start_every, start_timeout = start_timeout, ha_window = ha_window,
+        delays = delays, base_stale = base_stale, max_every = max_every, max_gap = 2 * math.max(max_gap, 1) }
+  configs[id] = c
+  return c
 end
 
 -- hooks (discovery only): { on_done = fn(w, ended) } once the loop is over
@@ -451,8 +474,7 @@ local function agora(o, hooks)
   local db = o.db or store.open()
   local h = new_handle(db)
   local every = o.every or 120
-  local first_after = o.first_after or 5
-  local start_every = o.start_every or first_after
+  local start_every = o.start_every or o.first_after or 5
   if start_every <= 0 then start_every = 1 end
   if every <= 0 then every = 1 end
   local start_timeout = o.start_timeout or 90
@@ -463,11 +485,10 @@ local function agora(o, hooks)
   w.stale_after = o.stale_after or (3 * math.max(start_every, math.min(every, start_timeout)) + 60)
   h.key = key
   local s = {
-    o = o, h = h, w = w, db = db, key = key, hooks = hooks, wake = rec.event(),
+    o = o, h = h, w = w, hooks = hooks, wake = rec.event(),
     q = { appid = o.appid, resourceid = o.resourceid, sid = o.sid, mode = o.mode },
-    every = every, first_after = first_after, start_every = start_every, start_timeout = start_timeout,
-    ha_window = o.ha_window or HA_WINDOW, delays = o.confirm_delays or { 10 },
-    base_stale = w.stale_after, max_every = math.max(every, o.max_every or MAX_EVERY),
+    cfg = config_of(every, start_every, start_timeout, o.ha_window or HA_WINDOW,
+                    o.confirm_delays or DELAYS, w.stale_after, math.max(every, o.max_every or MAX_EVERY)),
     episodes = 0, quiet = 0,
   }
   -- events (rec.watch._events): s is the sid's target
@@ -490,13 +511,6 @@ local function agora(o, hooks)
     c.first_after = math.min(c.first_after or 5, c.start_every or 2, 2)
     return watch.agora(c)
   end)
-  -- Other answers (5xx, timeouts, auth) between two 404s say nothing of the recording, but a
-  -- gap longer than this between two 404s means the 404s were not one stretch: the window
-  -- starts again at the next 404, so two failovers with an outage between them are never
-  -- added up into one 404 "lasting" past the window.
-  local max_gap = 0
-  for _, d in ipairs(s.delays) do max_gap = math.max(max_gap, d) end
-  s.max_gap = 2 * math.max(max_gap, 1)
   s.task = as_task(s, run)
   h.loops[1] = s
   start_monitor()

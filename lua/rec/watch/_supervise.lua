@@ -50,7 +50,7 @@ local function info_of(w)
     last_good = w.last_good_time, last_good_age = w.last_good and (t - w.last_good) or nil,
     started = w.started_time, polls = w.polls, good_polls = w.good_polls,
     last_status = w.last_status, last_error = w.last_error, last_error_kind = w.last_error_kind,
-    errors = w.errors, consecutive_errors = w.consecutive, errors_by_kind = w.by_kind,
+    errors = w.errors, consecutive_errors = w.consecutive, errors_by_kind = w.by_kind or {},
     callback_failures = w.cb_failures, next_poll = w.next_poll, stale_after = w.stale_after,
     -- events (rec.watch._events): "polled", or "notifications_only" for a discovered session
     -- with no resource id yet, whose "good polls" are events (never a query)
@@ -144,8 +144,8 @@ local function new_entry(kind, name, key, o, every)
     kind = kind, name = name, key = key, o = o, every = every,
     stale_after = o.stale_after or (3 * every + 60), auth_retry = o.auth_retry or AUTH_RETRY,
     fail_polls = math.max(1, math.floor(o.fail_polls or FAIL_POLLS)),
-    polls = 0, good_polls = 0, errors = 0, consecutive = 0, by_kind = {},
-    cb_failures = 0, cb_window = {}, started_time = rec.time(), since = now(),
+    polls = 0, good_polls = 0, errors = 0, consecutive = 0,   -- by_kind, cb_window: once needed
+    cb_failures = 0, started_time = rec.time(), since = now(),
   }
   registry[#registry + 1] = w
   w.hkey = key:gsub("/$", "")
@@ -174,7 +174,9 @@ local function record_error(w, e, what)
   local kind = err_kind(e)
   w.errors = w.errors + 1
   w.consecutive = w.consecutive + 1
-  w.by_kind[kind] = (w.by_kind[kind] or 0) + 1
+  local by_kind = w.by_kind or {}
+  w.by_kind = by_kind
+  by_kind[kind] = (by_kind[kind] or 0) + 1
   w.last_error, w.last_error_kind, w.last_error_time = err_text(e), kind, rec.time()
   if kind == "auth" and not w.auth_failed then
     -- not transient: retrying will not fix a wrong credential, so it is said at once (and
@@ -393,6 +395,7 @@ local function poll_done(w, good)
   -- callbacks: a poll that called some and saw every one fail counts against the watcher
   if (w.poll_calls or 0) > 0 then
     local all_failed = w.poll_cb_failed == w.poll_calls
+    w.cb_window = w.cb_window or {}
     table.insert(w.cb_window, all_failed)
     if #w.cb_window > w.fail_polls then table.remove(w.cb_window, 1) end
     local failing = #w.cb_window == w.fail_polls
@@ -403,7 +406,7 @@ local function poll_done(w, good)
     end
     w.cb_failing = failing
   end
-  w.poll_calls, w.poll_cb_failed = 0, 0
+  w.poll_calls, w.poll_cb_failed = nil, nil
   publish(w, good)
 end
 
