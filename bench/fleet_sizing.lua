@@ -37,13 +37,14 @@ local out = notify.outbox{ to = notify.log(), every = 5 }
 local function on_change(res)
   if rec.agora.failed[res.status] then out:alert{ text = "recording " .. res.sid .. " failed" } end
 end
+local function on_ended(res) out:alert{ text = "recording " .. tostring(res and res.sid) .. " ended" } end
 
 report("before")
 local t0, c0 = rec.now(), os.clock()
 local hs = {}
 for i = 1, n do
   hs[i] = watch.agora{ appid = "fs-app", resourceid = "res-" .. i, sid = "sid-" .. i, mode = "mix",
-                       every = 120, first_after = 120 * i / n, outbox = out, on_change = on_change,
+                       every = 120, first_after = 120 * i / n, outbox = out, on_change = on_change, on_ended = on_ended, on_start_failed = on_ended,
                        account = accounts > 1 and ("fs-" .. ((i - 1) % accounts + 1)) or nil }
 end
 report("created")

@@ -70,7 +70,8 @@ end
 -- task, sleeping, confirm), and the functions below take it: no closures per recording, so
 -- that 100,000 recordings fit in one process (docs/performance.md, "100,000 sessions in one
 -- process"). Its fields: o, h (h.db, h.key), w, q, hooks, rs (the restart policy's session),
--- cfg (the numbers its options decide, shared: config_of below) and its state:
+-- cfg (the numbers its options decide, shared: config_of below), start_every, base_stale
+-- and its state:
 --   st       the committed state
 --   pending  a transition whose commit failed: retried before anything else
 --   last     the last successful result
@@ -173,7 +174,7 @@ local function stretched(s)
     s.quiet = 0
   end
   -- a longer interval is not silence: stale only past two of them (and never sooner than before)
-  s.w.stale_after = math.max(s.cfg.base_stale, 2 * d + 60)
+  s.w.stale_after = math.max(s.base_stale, 2 * d + 60)
   return d
 end
 local function interval(s)
@@ -188,9 +189,9 @@ local function interval(s)
     return math.max(0.05, d)
   end
   if not st.started and not st.start_failed then
-    return math.max(0.05, math.min(s.cfg.start_every, st.since + s.cfg.start_timeout - rec.time()))
+    return math.max(0.05, math.min(s.start_every, st.since + s.cfg.start_timeout - rec.time()))
   end
-  if st.status and st.status >= 6 then return s.cfg.start_every end  -- ending: look closer
+  if st.status and st.status >= 6 then return s.start_every end  -- ending: look closer
   return stretched(s)
 end
 local function valid(res)
@@ -427,23 +428,22 @@ end
 
 -- The numbers of a watch that its options decide (s.cfg), one table shared by every watch
 -- with the same ones: 100,000 recordings watched alike hold one.
---   every, start_every, start_timeout, ha_window, delays (confirm_delays), base_stale (the
---   stale_after before events stretch it), max_every (the ceiling of those stretches), max_gap:
+--   every, start_timeout, ha_window, delays (confirm_delays), max_every (the ceiling of the
+--   stretches while events flow), max_gap:
 -- Other answers (5xx, timeouts, auth) between two 404s say nothing of the recording, but a
 -- gap longer than max_gap between two 404s means the 404s were not one stretch: the window
 -- starts again at the next 404, so two failovers with an outage between them are never
 -- added up into one 404 "lasting" past the window.
 local DELAYS = { 10 }
 local configs = setmetatable({}, { __mode = "v" })
-local function config_of(every, start_every, start_timeout, ha_window, delays, base_stale, max_every)
-  local id = ("%.17g/%.17g/%.17g/%.17g/%s/%.17g/%.17g"):format(every, start_every, start_timeout,
-             ha_window, tostring(delays), base_stale, max_every)
+local function config_of(every, start_timeout, ha_window, delays, max_every)
+  local id = ("%.17g/%.17g/%.17g/%s/%.17g"):format(every, start_timeout, ha_window, tostring(delays), max_every)
   local c = configs[id]
   if c then return c end
   local max_gap = 0
   for _, d in ipairs(delays) do max_gap = math.max(max_gap, d) end
-  c = { every = every, start_every = start_every, start_timeout = start_timeout, ha_window = ha_window,
-        delays = delays, base_stale = base_stale, max_every = max_every, max_gap = 2 * math.max(max_gap, 1) }
+  c = { every = every, start_timeout = start_timeout, ha_window = ha_window, delays = delays,
+        max_every = max_every, max_gap = 2 * math.max(max_gap, 1) }
   configs[id] = c
   return c
 end
@@ -487,8 +487,11 @@ local function agora(o, hooks)
   local s = {
     o = o, h = h, w = w, hooks = hooks, wake = rec.event(),
     q = { appid = o.appid, resourceid = o.resourceid, sid = o.sid, mode = o.mode },
-    cfg = config_of(every, start_every, start_timeout, o.ha_window or HA_WINDOW,
-                    o.confirm_delays or DELAYS, w.stale_after, math.max(every, o.max_every or MAX_EVERY)),
+    cfg = config_of(every, start_timeout, o.ha_window or HA_WINDOW, o.confirm_delays or DELAYS,
+                    math.max(every, o.max_every or MAX_EVERY)),
+    -- its own: first_after (start_every's default) is often spread over the recordings;
+    -- base_stale: the stale_after before events stretch it
+    start_every = start_every, base_stale = w.stale_after,
     episodes = 0, quiet = 0,
   }
   -- events (rec.watch._events): s is the sid's target
