@@ -2,16 +2,17 @@
 # bench/fleet_sizing.sh: one process watching N Agora recordings (issue 24's sizing): real
 # watch.agora watchers every 120 s, the SQLite store, a notify outbox. For each N (default
 # 0 1000 10000 100000), against a `recwatch sim` in another process, on the wall clock for SECS
-# (default 150: every watcher has polled at least once): the client's CPU (user + sys) and its
-# share of one core, its peak RSS, its Lua heap and RSS after the run, then the memory per
-# session beyond the empty process (N = 0) and a linear fit of RSS on N.
+# (default 280: every watcher's first poll and first commits by 130 s, then a steady state of
+# 150 s): the client's CPU (user + sys) for the whole run, its CPU share of one core and CPU per
+# poll in the steady state, its peak RSS, its Lua heap and RSS after the run, then the memory
+# per session beyond the empty process (N = 0) and a linear fit of RSS on N.
 # usage: bench/fleet_sizing.sh [N...]   (RECWATCH=/path/to/recwatch, default build/recwatch;
 #        SECS; ACCOUNTS, default 1: one customer whose limit is raised to carry the load;
 #        VT=1: on the virtual clock with the simulator in the process, memory only, fast)
 set -euo pipefail
 HERE=$(cd "$(dirname "$0")" && pwd)
 RECWATCH=${RECWATCH:-$HERE/../build/recwatch}
-SECS=${SECS:-150}
+SECS=${SECS:-280}
 ACCOUNTS=${ACCOUNTS:-1}
 SIZES=("$@")
 [ ${#SIZES[@]} -gt 0 ] || SIZES=(0 1000 10000 100000)
@@ -53,19 +54,20 @@ lua = re.search(r"lua_kib (\d+)", after).group(1)
 rss = re.search(r"rss_kib (\d+)", after).group(1)
 polls, good = re.search(r"polls (\d+) good (\d+)", result).groups()
 if polls != good: sys.exit(f"N={n}: {polls} polls but {good} good")
-print(n, float(u) + float(s), e, m, lua, rss, polls, good)
+sp = re.search(r"steady_polls (\d+)", result).group(1)
+share = re.search(r"steady_share ([\d.]+)", result).group(1)
+us = re.search(r"us_per_steady_poll ([\d.]+)", result).group(1)
+print(n, float(u) + float(s), e, m, lua, rss, polls, sp, share, us)
 PY
 }
-printf '%8s %8s %8s %7s %10s %10s %10s %8s\n' sessions cpu_s wall_s share peak_mib lua_mib rss_mib polls
+printf '%8s %8s %8s %10s %10s %10s %8s %8s %7s %8s\n' sessions cpu_s wall_s peak_mib lua_mib rss_mib polls steady steady% us/poll
 : >"$T/rows"
 for n in "${SIZES[@]}"; do
   row=$(one "$n")
   echo "$row" >>"$T/rows"
-  read -r n c e m lua rss polls _ <<<"$row"
   python3 -c 'import sys
-n, c, e, m, l, r, p = map(float, sys.argv[1:])
-print(f"{n:8.0f} {c:8.2f} {e:8.1f} {c / e:7.3f} {m / 1024:10.1f} {l / 1024:10.1f} {r / 1024:10.1f} {p:8.0f}")' \
-    "$n" "$c" "$e" "$m" "$lua" "$rss" "$polls"
+n, c, e, m, l, r, p, sp, sh, us = map(float, sys.argv[1:])
+print(f"{n:8.0f} {c:8.2f} {e:8.1f} {m / 1024:10.1f} {l / 1024:10.1f} {r / 1024:10.1f} {p:8.0f} {sp:8.0f} {100 * sh:7.2f} {us:8.1f}")' $row
 done
 python3 - "$T/rows" <<'PY'
 import sys
