@@ -2,7 +2,8 @@
  * leases does), every attempt of a provider call, first and retries, asks it for the unit of
  * the credential used ("agora:<customer id>"); a refusal is the typed error `fenced` with
  * nothing sent, a deadline caps the attempt's timeout, and less than 0.2 s left refuses too.
- * Runs a script against the in-process simulator (real clock), with a made-up check. */
+ * A fleet member names itself in User-Agent. Runs a script against the in-process simulator
+ * (real clock), with a made-up check. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -12,6 +13,7 @@
 #include <string.h>
 #include <unistd.h>
 #include <cmocka.h>
+#include <lua.h>
 #include "engine.h"
 #include "fence.h"
 #include "rtest.h"
@@ -100,6 +102,16 @@ static const char script[] =
     "assert(not res and err.kind == 'fenced' and err.attempts == 1, tostring(err))\n"
     "assert(err.message:find('past D', 1, true), err.message)\n"
     "assert(q('fast', 'fence-free'))\n"
+    /* a member of a fleet names itself in User-Agent: the simulator's log shows it */
+    "local r = assert(rec.http{ url = rec.sim.base_url .. '/_sim/requests' })\n"
+    "local rows, n = rec.json.decode(r.body), 0\n"
+    "assert(type(MEMBER) == 'string' and #MEMBER > 0)\n"
+    "for _, e in ipairs(rows) do\n"
+    "  assert(e.member == MEMBER, tostring(e.member) .. ' ~= ' .. MEMBER)\n"
+    "  assert(e.account ~= 'fence-no' and e.account ~= 'fence-short', e.account)\n"
+    "  n = n + 1\n"
+    "end\n"
+    "assert(n == 4, n .. ' requests answered')\n"
     "print('fence ok')\n";
 
 static void write_file(const char *path, const char *text) {
@@ -146,6 +158,8 @@ static void test_fence_refuses_and_caps(void **state) {
   rtest_attach_sim(e, sim);
   fence_set(fake_check, NULL);
   assert_int_equal(fence_active(), 1);
+  lua_pushstring(engine_lua(e), fence_member());  /* host:pid: RECWATCH_MEMBER is not set */
+  lua_setglobal(engine_lua(e), "MEMBER");
   assert_int_equal(engine_load_main(e, lua, NULL, 0, NULL, err, sizeof err), 0);
   status = engine_run(e);
   fence_set(NULL, NULL);
