@@ -411,7 +411,7 @@ sim_t *sim_start(uv_loop_t *loop, const sim_options *opt, char *err, size_t errl
     drop_unstarted(s);
     return NULL;
   }
-  if (sim_reqlog_init(s, SIM_REQLOG_CAP) != 0) {
+  if (sim_reqlog_init(s, s->embedded ? SIM_REQLOG_CAP_EMBEDDED : SIM_REQLOG_CAP) != 0) {
     snprintf(err, errlen, "out of memory");
     sim_freed(s);
     return NULL;

@@ -70,8 +70,10 @@ static inline void sim_reply_json(sim_conn *c, int status, const char *body) {
 }
 void sim_log_request(sim_conn *c, const char *provider, int auth, const char *fault);
 
-/* sim_reqlog.c: the request log of GET /_sim/requests, SIM_REQLOG_CAP entries at most */
+/* sim_reqlog.c: the request log of GET /_sim/requests, SIM_REQLOG_CAP entries at most
+ * (SIM_REQLOG_CAP_EMBEDDED inside `run --sim`, whose memory is the process's own) */
 #define SIM_REQLOG_CAP 100000
+#define SIM_REQLOG_CAP_EMBEDDED 10000
 int sim_reqlog_init(sim_t *s, size_t cap);
 void sim_reqlog_free(sim_t *s);
 void sim_reqlog_add(sim_t *s, sim_conn *c, const char *provider, const char *account);
