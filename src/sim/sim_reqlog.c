@@ -105,19 +105,10 @@ static double since_of(const sim_conn *c) {
   return -1e300;
 }
 
-int sim_reqlog_page(sim_conn *c) {
-  sim_t *s = SIM_OF(c);
-  struct sim_reqlog *r = s->reqlog;
-  sbuf *b = &s->scratch;
-  double since;
+void sim_reqlog_render(const sim_t *s, double since, sbuf *b) {
+  const struct sim_reqlog *r = s->reqlog;
   size_t i;
   int first = 1;
-  if (!httpd_path_is(c, "/_sim/requests")) return 0;
-  if (c->parser.method != HTTP_GET) {
-    sim_reply_json(c, 404, "{\"message\":\"no Route matched with those values\"}");
-    return 1;
-  }
-  since = since_of(c);
   b->len = 0;
   sbuf_adds(b, "[");
   for (i = 0; r && i < r->count; i++) {
@@ -137,6 +128,17 @@ int sim_reqlog_page(sim_conn *c) {
     sbuf_adds(b, "}");
   }
   sbuf_adds(b, "]\n");
+}
+
+int sim_reqlog_page(sim_conn *c) {
+  sim_t *s = SIM_OF(c);
+  sbuf *b = &s->scratch;
+  if (!httpd_path_is(c, "/_sim/requests")) return 0;
+  if (c->parser.method != HTTP_GET) {
+    sim_reply_json(c, 404, "{\"message\":\"no Route matched with those values\"}");
+    return 1;
+  }
+  sim_reqlog_render(s, since_of(c), b);
   if (b->p) sim_reply(c, 200, "application/json", b->p, b->len);
   else sim_reply_json(c, 500, "{\"message\":\"out of memory\"}");
   return 1;

@@ -78,6 +78,8 @@ int sim_reqlog_init(sim_t *s, size_t cap);
 void sim_reqlog_free(sim_t *s);
 void sim_reqlog_add(sim_t *s, sim_conn *c, const char *provider, const char *account);
 int sim_reqlog_page(sim_conn *c);  /* 1 when it answered GET /_sim/requests */
+/* The JSON array of the entries with t > since, oldest first, into b (emptied first). */
+void sim_reqlog_render(const sim_t *s, double since, sbuf *b);
 /* The authenticated account of a routed request (a customer id, an access key id), or NULL. */
 const char *sim_api_account(const sim_api_req *req);
 
