@@ -1,0 +1,49 @@
+# store_pg_suite (issue 24): the store-heavy Lua tests of tests/lua run again with
+# --state postgresql://... on a private PostgreSQL (pg_lib.sh), each on a fresh database, with
+# the same flags ctest gives them (tests/CMakeLists.txt): everything the Lua side does with a
+# store (keys, transactions, the outbox, alert ids, groups, watchers' state) works on both
+# backends.
+set -eu
+: "${RECWATCH:?}" "${SRC:?}"
+. "$SRC/tests/sh/pg_lib.sh"
+pg_start
+T=$PGDIR/suite
+mkdir -p "$T"
+export RECWATCH_EXPECT_TASK_ERRORS=0
+# fast lease rounds: the member holds no unit here, but its thread runs as in production
+export RECWATCH_FLEET_RENEW=0.2 RECWATCH_FLEET_ACT=0.5 RECWATCH_FLEET_LEASE=2
+
+# name : task errors raised on purpose (as in tests/CMakeLists.txt)
+tests="watch_store:0 notify_repost_dests:0 notify_group:0
+       notify_alert_metrics:0 watch_qingcloud:1 watch_qingcloud_moving:0 watch_supervised:1
+       watch_agora_one_alert:0"
+n=0
+for entry in $tests; do
+  name=${entry%%:*}
+  errs=${entry##*:}
+  src=$SRC/tests/lua/$name.lua
+  args=(run --sim)
+  case $name in
+    watch_*|notify_sim_sink) args+=(--virtual-time --until 3600) ;;
+  esac
+  [ -f "$SRC/tests/scenarios/$name.lua" ] && args+=(--scenario "$SRC/tests/scenarios/$name.lua")
+  url=$(pg_db "t_$name")
+  log=$T/$name.log
+  if ! (cd "$SRC/tests/lua" && RECWATCH_EXPECT_TASK_ERRORS=$errs "$RECWATCH" "${args[@]}" \
+        --state "$url" "$src") >"$log" 2>&1; then
+    tail -30 "$log"
+    echo "FAIL: $name on PostgreSQL"
+    exit 1
+  fi
+  if grep -q "virtual time limit reached" "$log"; then
+    echo "FAIL: $name: virtual time limit reached"; exit 1
+  fi
+  # the run used PostgreSQL: it joined the fleet, and left it (its member row is gone)
+  grep -q "kind=fleet joined the fleet" "$log" || { echo "FAIL: $name did not use PostgreSQL"; exit 1; }
+  [ "$(psql -X -A -t "$url" -c "select count(*) from members")" = 0 ] || { echo "FAIL: $name left its member row"; exit 1; }
+  n=$((n + 1))
+done
+# the rows are in PostgreSQL
+[ "$(psql -X -A -t "${PGURL%/*}/t_watch_store" -c "select count(*) from kv")" -gt 0 ] ||
+  { echo "FAIL: watch_store left no rows in PostgreSQL"; exit 1; }
+echo "ok: $n store tests passed on PostgreSQL"
