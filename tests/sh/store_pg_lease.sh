@@ -43,7 +43,7 @@ cat >"$T/member.lua" <<'LUA'
 local db = require("rec.store").open()
 assert(db:fleet() == true)
 local me, stop = os.getenv("RECWATCH_MEMBER"), os.getenv("STOPFILE")
-local last, acting, seq = nil, {}, 0
+local last, acting, seq, sess = nil, {}, 0, {}
 local function exists(p) local f = io.open(p) if f then f:close() return true end return false end
 while not exists(stop) do
   local units = db:units()
@@ -67,6 +67,11 @@ while not exists(stop) do
   for u in pairs(acting) do
     if not seen[u] then acting[u] = nil ; rec.log.info("STOP %s: lost", u) end
   end
+  for _, u in ipairs(units) do   -- the unit's sessions, as the cache has them
+    local n = 0
+    for _ in pairs(db:keys(u .. "/session/")) do n = n + 1 end
+    if sess[u] ~= n then sess[u] = n ; rec.log.info("SESS %s %d", u, n) end
+  end
   if os.getenv("PROBE") and exists(os.getenv("PROBE")) then
     -- 2: the token moves behind this member's back: the database refuses the write
     os.remove(os.getenv("PROBE"))
@@ -81,6 +86,12 @@ while not exists(stop) do
     psql(("UPDATE leases SET token = token - 1 WHERE unit = '%s'"):format(u))
     assert(db:transaction(function(d) d:set(u .. "/probe", "fresh") end, {unit = u}))
     assert(db:get(u .. "/probe") == "fresh")
+    -- an alert enqueued under the unit is claimed with it
+    assert(db:transaction(function(d) d:enqueue("al-unit", "hook", "{}") end, {unit = u}))
+    local found
+    for _, r in ipairs(db:pending(50, rec.time() + 1)) do if r.id == "al-unit" then found = r end end
+    assert(found and found.unit == u, "a claimed row carries its unit")
+    assert(db:delivered("al-unit", "hook"))
     rec.log.info("PROBE ok %s tok %d", u, t)
   end
   rec.sleep(0.2)
@@ -180,6 +191,20 @@ for m in m1 m2; do
   [ "$n" -gt 0 ] || fail "$m wrote under none of its units"
 done
 grep -q "FENCED" "$T/m1.log" "$T/m2.log" && fail "a write was fenced while nothing moved"
+
+# --- 1b. the watch set changes behind the members' backs: the holder reloads the sessions
+cat >"$T/edit.lua" <<'LUA'
+local db = require("rec.store").open(os.getenv("URL"), {leases = false})
+assert(db:set("agora:c01/session/s2", "{}"))
+assert(db:set("agora:c02/session/s1", nil))
+LUA
+"$RECWATCH" run --state "$URL" "$T/edit.lua" >"$T/edit.log" 2>&1 || fail "edit"
+ok=
+for _ in $(seq 100); do
+  grep -q "SESS agora:c01 2" "$T/m1.log" "$T/m2.log" && grep -q "SESS agora:c02 0" "$T/m1.log" "$T/m2.log" && { ok=1; break; }
+  sleep 0.1
+done
+[ -n "$ok" ] || fail "the holders did not see the watch set change"
 
 # --- 2. a stale token is refused by the database
 touch "$T/probe"
