@@ -558,7 +558,7 @@ void store_push_units(store_t *s, lua_State *L) {
     if (s->nheld && !u) luaL_error(L, "out of memory");
     for (i = 0; i < s->nheld; i++)
       if (s->held[i].loaded == 1) u[n++] = s->held[i].unit;
-    qsort(u, (size_t)n, sizeof *u, cmp_str);
+    if (n > 1) qsort(u, (size_t)n, sizeof *u, cmp_str);
     for (i = 0; i < n; i++) {
       lua_pushstring(L, u[i]);
       lua_rawseti(L, -2, i + 1);
