@@ -506,7 +506,7 @@ static void on_lease_event(void *arg, int event, const char *unit, uint64_t toke
       drop_prefix(L, unit, un);
       lua_pop(L, 1);
     }
-  } else if (event == STORE_UNIT_CHANGED && h && h->loaded == 1) {
+  } else if (event == STORE_UNIT_CHANGED && h) {   /* after a full load still in flight: FIFO */
     char what[600];
     snprintf(what, sizeof what, "%s/session", unit);
     submit_load(s, h, what);
