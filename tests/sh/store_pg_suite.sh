@@ -43,7 +43,38 @@ for entry in $tests; do
   [ "$(psql -X -A -t "$url" -c "select count(*) from members")" = 0 ] || { echo "FAIL: $name left its member row"; exit 1; }
   n=$((n + 1))
 done
+# the NCS receiver (events.c's own connection): a notification is stored in PostgreSQL before
+# its 200, reaches rec.events.next, and is marked done
+url=$(pg_db t_events)
+cat >"$T/recv.lua" <<'LUA'
+rec.configure{ agora = { ncs_secret = "secret" } }
+rec.log.info("configured")
+local ev = rec.events.next()
+rec.events.done(ev)
+rec.log.info("processed " .. ev.notice_id)
+rec.sleep(0.3)
+rec.exit(0)
+LUA
+printf '%s' '{"eventMs":1560408533119,"eventType":10,"noticeId":"4eb720f0-8da7-11e9-a43e-53f411c2761f","notifyMs":1560408533119,"payload":{"a":"1","b":2},"productId":1}' >"$T/vector.json"
+"$RECWATCH" run --state "$url" --events-listen 127.0.0.1:0 "$T/recv.lua" 2>"$T/recv.log" &
+RP=$!
+EV=
+for _ in $(seq 200); do
+  EV=$(sed -n 's/.*receiving Agora notifications on \(http:[^ ]*\).*/\1/p' "$T/recv.log" | head -1)
+  [ -n "$EV" ] && grep -q configured "$T/recv.log" && break
+  sleep 0.05
+done
+[ -n "$EV" ] || { cat "$T/recv.log"; echo "FAIL: no receiver"; exit 1; }
+code=$(curl -s -o /dev/null -w '%{http_code}' --max-time 10 -X POST \
+  -H "Agora-Signature-V2: 6d3320c60b11101395b7fc8f9068748808a0aa1bfa064438e39d1bc2c7d74d99" \
+  --data-binary "@$T/vector.json" "$EV")
+[ "$code" = 200 ] || { echo "FAIL: the notification: $code"; exit 1; }
+wait "$RP" || { cat "$T/recv.log"; echo "FAIL: the receiver exited non-zero"; exit 1; }
+grep -q "processed 4eb720f0" "$T/recv.log" || { cat "$T/recv.log"; echo "FAIL: not processed"; exit 1; }
+[ "$(psql -X -A -t "$url" -c "select count(*) from events where done_at is not null")" = 1 ] ||
+  { echo "FAIL: the event is not stored as done in PostgreSQL"; exit 1; }
+
 # the rows are in PostgreSQL
 [ "$(psql -X -A -t "${PGURL%/*}/t_watch_store" -c "select count(*) from kv")" -gt 0 ] ||
   { echo "FAIL: watch_store left no rows in PostgreSQL"; exit 1; }
-echo "ok: $n store tests passed on PostgreSQL"
+echo "ok: $n store tests and the NCS receiver passed on PostgreSQL"
