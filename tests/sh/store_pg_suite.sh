@@ -43,6 +43,23 @@ for entry in $tests; do
   [ "$(psql -X -A -t "$url" -c "select count(*) from members")" = 0 ] || { echo "FAIL: $name left its member row"; exit 1; }
   n=$((n + 1))
 done
+# bytes PostgreSQL's text cannot hold: a typed failure, and the store goes on
+url=$(pg_db t_bytes)
+cat >"$T/bytes.lua" <<'LUA'
+local db = require("rec.store").open()
+local ok, err = pcall(db.set, db, "k\0x", "v")
+assert(not ok and tostring(err):find("NUL byte"), tostring(err))
+ok, err = pcall(db.set, db, "k", "\xff\xfe")
+assert(not ok and tostring(err):find("UTF8"), tostring(err))
+local tok, terr = db:transaction(function(d) d:set("a", "1") d:set("b", "\xff") end)
+assert(tok == false and db:get("a") == nil, "all or nothing")
+assert(db:set("k", "fine") and db:get("k") == "fine", "the connection goes on")
+print("bytes ok")
+LUA
+"$RECWATCH" run --state "$url" "$T/bytes.lua" >"$T/bytes.log" 2>&1 || { cat "$T/bytes.log"; echo "FAIL: bytes"; exit 1; }
+grep -q "bytes ok" "$T/bytes.log" || { cat "$T/bytes.log"; echo "FAIL: bytes"; exit 1; }
+[ "$(psql -X -A -t "$url" -c "select count(*) from kv")" = 1 ] || { echo "FAIL: bytes: one row"; exit 1; }
+
 # the NCS receiver (events.c's own connection): a notification is stored in PostgreSQL before
 # its 200, reaches rec.events.next, and is marked done
 url=$(pg_db t_events)
