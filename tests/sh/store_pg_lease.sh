@@ -265,8 +265,8 @@ code=$(curl -s -o "$T/healthz" -w '%{http_code}' "http://127.0.0.1:$LP2/healthz"
 curl -s "http://127.0.0.1:$LP2/metrics" | grep -q '^recwatch_store_up 0' || fail "recwatch_store_up 0"
 [ "$(grep -c "kind=store_outage " "$T/m2.log")" = 1 ] || fail "the outage is logged once"
 sleep 1
+restarted=$(date +%s.%N)   # before: the member may act again before pg_restart returns
 pg_restart
-restarted=$(date +%s.%N)
 ok=
 for _ in $(seq 150); do
   [ "$(python3 "$T/units.py" "$T/m2.log" acting "$restarted")" = 12 ] && grep -q "kind=store_outage_over" "$T/m2.log" && { ok=1; break; }
