@@ -190,7 +190,8 @@ for m in m1 m2; do
   n=$(psql -X -A -t "$URL" -c "select count(*) from kv where key like '%/w' and value like '$m %'")
   [ "$n" -gt 0 ] || fail "$m wrote under none of its units"
 done
-grep -q "FENCED" "$T/m1.log" "$T/m2.log" && fail "a write was fenced while nothing moved"
+# (no check that nothing was fenced here: a unit released between a script's db:unit and its
+# db:transaction is rightly refused; the database's own refusal is step 2)
 
 # --- 1b. the watch set changes behind the members' backs: the holder reloads the sessions
 cat >"$T/edit.lua" <<'LUA'
