@@ -25,10 +25,10 @@ if mode == "one" then
 elseif mode == "two" then
   assert(rec.query_agora(with("account", "acct-b")))
 elseif mode == "burst" then
-  -- acct-b unpaced (rate 0): 25 at once against its limit of 10/s (429s); meanwhile acct-a,
+  -- acct-b unpaced (rate 0): 60 at once against its limit of 10/s (429s); meanwhile acct-a,
   -- paced at its 10/s, is not refused once
   local tasks = {}
-  for i = 1, 25 do
+  for i = 1, 60 do
     tasks[#tasks + 1] = rec.spawn(function() rec.query_agora(with("account", "acct-b")) end)
   end
   for i = 1, 5 do
