@@ -94,6 +94,7 @@ local function agora(o, hooks)
   local unit = state.unit_of(o, "agora", "watch.agora")
   local db = o.db or store.open()
   local h = new_handle(db)
+  h.unit = unit   -- a fence stops only a watcher of a unit (state.fenced)
   local every = o.every or 120
   local first_after = o.first_after or 5
   local start_every = o.start_every or first_after
