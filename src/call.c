@@ -9,6 +9,7 @@
 #include <time.h>
 #include "call.h"
 #include "config.h"
+#include "fence.h"
 #include "http.h"
 #include "jdec.h"
 #include "lnorm.h"
@@ -26,11 +27,17 @@
  * per call; only a server that keeps refusing past that shows the script rate_limited. */
 #define FREE_429 20
 
+/* The fence (fence.h): an attempt that would have less than this left before the unit's
+ * deadline is not sent (it could not get an answer in time). */
+#define FENCE_MIN_LEFT 0.2
+
 typedef struct pcall {
   pending_t base;
   engine_t *e;
   task_t *t;
   provider_conf *conf;
+  provider_account *acct;      /* the account named, or NULL: the provider's credential */
+  rl_bucket *bucket;           /* the credential's pacer: the account's or the provider's */
   call_provider provider;
   agora_query_params ap;
   qc_query_params qp;
@@ -71,10 +78,10 @@ static void unqueue(pcall *pc) {
 
 /* The attempt was committed in the pacing bucket and will not leave. */
 static void uncommit(pcall *pc) {
-  rl_urgent_cancel(&pc->conf->bucket, &pc->uwaiting);
+  rl_urgent_cancel(pc->bucket, &pc->uwaiting);
   if (!pc->committed) return;
   pc->committed = 0;
-  rl_abandon(&pc->conf->bucket);
+  rl_abandon(pc->bucket);
 }
 
 static void pcall_free(pcall *pc) {
@@ -313,18 +320,19 @@ static void on_reply(void *ud, const http_response *res, const rec_err *terr) {
   log_write(LOG_DEBUG, task_id(pc->t), "%s %s attempt %d: HTTP %ld, %zu bytes",
             provider_label(pc), pc->what, pc->attempt, res->status, res->body_len);
   /* a slow reply moves the request's stamp to when the server may have seen it */
-  rl_arrived(&pc->conf->bucket, pc->left_id, pc->left_at, engine_now(pc->e));
+  rl_arrived(pc->bucket, pc->left_id, pc->left_at, engine_now(pc->e));
   if (res->status != 429) {
-    rl_accepted(&pc->conf->bucket);
+    rl_accepted(pc->bucket);
   } else {
     /* the server's window was fuller than ours: widen ours */
-    rl_bucket *b = &pc->conf->bucket;
+    rl_bucket *b = pc->bucket;
     if (rl_throttled(b, engine_now(pc->e), pc->left_at))
       log_write(LOG_WARN, task_id(pc->t),
-                "%s answered 429 (rate limit): pacing widened to %d requests per %.3f s "
+                "%s answered 429 (rate limit)%s%s%s: pacing widened to %d requests per %.3f s "
                 "(%.1f%% of the configured %g/s)",
-                provider_label(pc), b->window_n > 0 ? b->window_n : 1, b->w,
-                100.0 * b->span / b->w, b->rate);
+                provider_label(pc), pc->acct ? " for account '" : "",
+                pc->acct ? pc->acct->id : "", pc->acct ? "'" : "",
+                b->window_n > 0 ? b->window_n : 1, b->w, 100.0 * b->span / b->w, b->rate);
   }
   if (res->status == 429 && pc->free_429 < FREE_429 && !engine_stopping(pc->e)) {
     /* sent again with a new slot, after the server's Retry-After if it gave one */
@@ -363,14 +371,67 @@ static const char *agora_host(const pcall *pc) {
                                 1 + pc->tries[RETRY_FAILOVER] + pc->tries[RETRY_CONTROL]);
 }
 
+/* The credential of the call: the account's, or the provider's (read at each attempt: a
+ * reconfiguration may have replaced the secret meanwhile). */
+static const char *cred_id(const pcall *pc) { return pc->acct ? pc->acct->id : pc->conf->id; }
+static const char *cred_secret(const pcall *pc) {
+  return pc->acct ? pc->acct->secret : pc->conf->secret;
+}
+static const char *cred_auth(const pcall *pc) {
+  return pc->acct ? pc->acct->auth_header : pc->conf->auth_header;
+}
+
+/* Before every attempt: may this process act for the credential's unit ("agora:<customer
+ * id>", "qingcloud:<access key id>") now? 0 with *cap = the seconds the attempt may last
+ * (0: no cap), or -1 with a `fenced` error (not retryable): nothing may be sent. */
+static int fence_attempt(const pcall *pc, double *cap, rec_err *err) {
+  char unit[200], why[200];
+  double until = 0, left;
+  *cap = 0;
+  fence_unit_name(unit, sizeof unit, provider_label(pc), cred_id(pc));
+  if (!fence_check(unit, &until, why, sizeof why)) {
+    rec_err_set(err, REC_E_FENCED, 0, "%s %s: this member may not act for %s now (%s); not sent",
+                provider_label(pc), pc->what, unit, why[0] ? why : "fenced");
+    err->retryable = 0;
+    return -1;
+  }
+  if (until <= 0) return 0;
+  left = until - fence_now();
+  if (left < FENCE_MIN_LEFT) {
+    rec_err_set(err, REC_E_FENCED, 0, "%s %s: %.2f s left to act for %s (at least %.1f s needed); "
+                "not sent", provider_label(pc), pc->what, left > 0 ? left : 0, unit, FENCE_MIN_LEFT);
+    err->retryable = 0;
+    return -1;
+  }
+  *cap = left;
+  return 0;
+}
+
+/* "User-Agent: recwatch member=<name>" when this process is a member of a fleet (a store
+ * with leases, or RECWATCH_MEMBER set), so a provider's (or the simulator's) request log
+ * tells the members apart; NULL otherwise (no User-Agent: neither provider asks for one). */
+static const char *member_agent(void) {
+  static char line[200];
+  const char *m;
+  size_t i, n;
+  if (!fence_active() && !getenv("RECWATCH_MEMBER")) return NULL;
+  if (!line[0]) {  /* the member name is fixed for the life of the process */
+    n = (size_t)snprintf(line, sizeof line, "User-Agent: recwatch member=");
+    for (m = fence_member(), i = 0; m[i] && n + 1 < sizeof line; i++)
+      line[n++] = (unsigned char)m[i] > ' ' && (unsigned char)m[i] < 127 ? m[i] : '_';
+    line[n] = 0;
+  }
+  return line;
+}
+
 static char *build_url(pcall *pc, rec_err *err) {
   provider_conf *c = pc->conf;
   if (pc->provider == CALL_AGORA) return agora_build_query_url(agora_host(pc), &pc->ap, err);
   if (pc->provider == CALL_AGORA_CTL) return agctl_build_url(agora_host(pc), &pc->cr, err);
   if (pc->provider == CALL_QC_CTL)  /* signed afresh each attempt, over the body sent */
-    return qcctl_build_url(c->hosts[0], &pc->qr, c->id, c->secret, (time_t)engine_time(pc->e),
+    return qcctl_build_url(c->hosts[0], &pc->qr, cred_id(pc), cred_secret(pc), (time_t)engine_time(pc->e),
                            pc->body, pc->body_len, err);
-  return qc_build_query_url(c->hosts[0], &pc->qp, c->id, c->secret,
+  return qc_build_query_url(c->hosts[0], &pc->qp, cred_id(pc), cred_secret(pc),
                             (time_t)engine_time(pc->e), err);
 }
 
@@ -384,7 +445,7 @@ static int on_leave(void *ud, int resend) {
   }
   pc->committed = 0;  /* rl_leave takes it off the pending ones either way */
   pc->left_at = engine_now(pc->e);
-  pc->left_id = rl_leave(&pc->conf->bucket, pc->left_at);
+  pc->left_id = rl_leave(pc->bucket, pc->left_at);
   if (pc->left_id < 0) {
     pc->refused = 1;
     return 1;
@@ -395,13 +456,23 @@ static int on_leave(void *ud, int resend) {
 static void send_attempt(pcall *pc) {
   /* only the headers the provider documents: Agora's Basic auth and Content-Type; QingCloud
    * signs its query string and asks for none, but a control call's body says it is JSON */
-  const char *agora_headers[3] = {NULL, "Content-Type: application/json", NULL};
-  const char *qc_headers[2] = {"Content-Type: application/json", NULL};
+  const char *agora_headers[4] = {NULL, "Content-Type: application/json", NULL, NULL};
+  const char *qc_headers[3] = {"Content-Type: application/json", NULL, NULL};
+  const char *qc_get_headers[2] = {NULL, NULL};
+  const char *ua = member_agent();
   http_request r;
   rec_err err;
-  char *url = build_url(pc, &err);
+  double cap;
+  char *url;
   const metrics_builtin_t *mb = metrics_builtin();
   unqueue(pc);
+  if (fence_attempt(pc, &cap, &err) != 0) {  /* checked again at departure: time has passed */
+    uncommit(pc);
+    pc->attempt--;  /* not sent */
+    fail(pc, &err);
+    return;
+  }
+  url = build_url(pc, &err);
   metrics_observe1(mb->pacing_wait, provider_label(pc), engine_now(pc->e) - pc->asked_at);
   if (!is_qingcloud(pc->provider)) {
     const char *host = agora_host(pc);
@@ -415,13 +486,18 @@ static void send_attempt(pcall *pc) {
   }
   memset(&r, 0, sizeof r);
   if (!is_qingcloud(pc->provider)) {
-    agora_headers[0] = pc->conf->auth_header ? pc->conf->auth_header : "Authorization:";
+    agora_headers[0] = cred_auth(pc) ? cred_auth(pc) : "Authorization:";
+    agora_headers[2] = ua;
     r.headers = agora_headers;
     r.cache_url = 1;  /* the same query URL every poll; QingCloud's is signed afresh */
+  } else if (ua) {
+    qc_get_headers[0] = qc_headers[1] = ua;
+    r.headers = qc_get_headers;
   }
   r.method = "GET";
   r.url = url;
   r.timeout = pc->timeout;
+  if (cap > 0 && cap < r.timeout) r.timeout = cap;  /* it must end before the unit's deadline */
   r.reuse = 1;
   if (pc->body) {  /* a control call's POST: no kept handle (reuse is for GETs) */
     r.method = "POST";
@@ -448,7 +524,7 @@ static void send_attempt(pcall *pc) {
 /* The booked slot has come: send when the window of departures allows it, else wait
  * until it does and ask again. */
 static void slot_reached(pcall *pc) {
-  rl_bucket *b = &pc->conf->bucket;
+  rl_bucket *b = pc->bucket;
   double now = engine_now(pc->e);
   double wait = pc->urgent ? rl_commit_urgent(b, now, &pc->uwaiting) : rl_commit(b, now);
   if (wait > 0) {
@@ -461,11 +537,16 @@ static void slot_reached(pcall *pc) {
 
 /* Takes the next pacing slot (FIFO across all tasks, urgent ones ahead), then sends. */
 static void begin_attempt(pcall *pc) {
-  double wait;
+  double wait, cap;
+  rec_err err;
+  if (fence_attempt(pc, &cap, &err) != 0) {  /* no slot taken for a unit this member may not act for */
+    fail(pc, &err);
+    return;
+  }
   pc->attempt++;
   pc->asked_at = engine_now(pc->e);
-  wait = pc->urgent ? rl_reserve_urgent(&pc->conf->bucket, pc->asked_at)
-                    : rl_reserve(&pc->conf->bucket, pc->asked_at);
+  wait = pc->urgent ? rl_reserve_urgent(pc->bucket, pc->asked_at)
+                    : rl_reserve(pc->bucket, pc->asked_at);
   if (wait > 0.0005) {
     pc->queued = 1;
     metrics_inc1(metrics_builtin()->pacing_queue, provider_label(pc), 1);
@@ -502,23 +583,53 @@ static const char *qc_ctl_what(qcctl_call c) {
   return (unsigned)c < QCCTL_NCALLS ? names[c] : "qingcloud control";
 }
 
+/* The account a call names, listed by the latest configuration; NULL with err set when it is
+ * not one (a typo must not fall back to another credential and its limit). */
+static provider_account *find_account(const provider_conf *c, const char *id, rec_err *err) {
+  provider_account *acct = config_account(c, id);
+  if (acct && acct->listed) return acct;
+  rec_err_set(err, REC_E_INVALID_ARGUMENT, 0,
+              "unknown %s account '%.128s': name it in rec.configure{%s = {accounts = {...}}}",
+              c->name, id, c->name);
+  return NULL;
+}
+
 int call_check(engine_t *e, const call_args *a, rec_err *err) {
   config_t *cfg = engine_config(e);
   const provider_conf *c = is_qingcloud(a->provider) ? &cfg->qc : &cfg->agora;
+  const provider_account *acct = NULL;
   int bad = a->provider == CALL_AGORA       ? agora_validate_query(&a->agora, err)
             : a->provider == CALL_AGORA_CTL ? agctl_validate(&a->ctl, err)
             : a->provider == CALL_QC_CTL    ? qcctl_validate(&a->qctl, err)
                                             : qc_validate_query(&a->qc, err);
   if (bad) return -1;
-  if (!c->id || !c->secret) {
-    rec_err_set(err, REC_E_AUTH, 0,
-                "%s credentials are not set: export %s and %s, or pass them to rec.configure",
-                c->name, c->id_env, c->secret_env);
+  if (a->account && !(acct = find_account(c, a->account, err))) return -1;
+  if (acct ? !acct->secret : !c->id || !c->secret) {
+    if (acct)
+      rec_err_set(err, REC_E_AUTH, 0, "%s account '%.128s' has no secret", c->name, acct->id);
+    else
+      rec_err_set(err, REC_E_AUTH, 0,
+                  "%s credentials are not set: export %s and %s, or pass them to rec.configure",
+                  c->name, c->id_env, c->secret_env);
     err->retryable = 0;
     return -1;
   }
   if (c->nhosts == 0) {
     rec_err_set(err, REC_E_INVALID_ARGUMENT, 0, "%s has no base_url configured", c->name);
+    return -1;
+  }
+  return 0;
+}
+
+int call_account_param(lua_State *L, int idx, call_args *a, const char *what, rec_err *err) {
+  size_t n;
+  int ty = lua_getfield(L, idx, "account");
+  a->account = NULL;
+  if (ty == LUA_TNIL) return 0;
+  if (ty != LUA_TSTRING || (a->account = lua_tolstring(L, -1, &n), n == 0 || strlen(a->account) != n)) {
+    a->account = NULL;
+    rec_err_set(err, REC_E_INVALID_ARGUMENT, 0, "%s: 'account' must be a non-empty string (an "
+                "account id of rec.configure)", what);
     return -1;
   }
   return 0;
@@ -554,6 +665,11 @@ int call_start(lua_State *L, task_t *t, const call_args *a, const char *what) {
   engine_timer_init(e, &pc->timer, on_backoff_done, pc);
   pc->provider = a->provider;
   pc->conf = is_qingcloud(a->provider) ? &cfg->qc : &cfg->agora;
+  pc->acct = a->account ? config_account(pc->conf, a->account) : NULL;  /* call_check found it */
+  /* one pacer per credential: an account of the default credential's id paces with it */
+  pc->bucket = pc->acct && !(pc->conf->id && strcmp(pc->acct->id, pc->conf->id) == 0)
+                   ? &pc->acct->bucket
+                   : &pc->conf->bucket;
   pc->what = "query";
   pc->urgent = a->urgent || is_control(a->provider);
   pc->retries = a->retries >= 0 ? a->retries : pc->conf->retry.retries;

@@ -1,4 +1,5 @@
-/* main: the recwatch command line: run, check, query, silence, sim, --version, --help. */
+/* main: the recwatch command line: run, check, query, silence, sessions, sim, --version, --help. */
+#include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,6 +15,7 @@
 #include "rtest.h"
 #include "setup.h"
 #include "sim/sim.h"
+#include "store_pg.h"
 #include "events.h"
 #include "suggest.h"
 
@@ -48,6 +50,9 @@ static const char usage[] =
   "  silence add --match LABEL=VALUE [--match ...] --for DURATION --comment TEXT\n"
   "  silence list | silence expire ID     [--listen ADDR] [--token-file FILE]\n"
   "                      silences through a running `recwatch run` (its admin route)\n"
+  "  sessions add|remove|list --state STORE ...\n"
+  "                      the sessions watch.fleet watches, in a state store (SQLite file\n"
+  "                      or postgresql:// URL); `recwatch sessions --help`\n"
   "  sim [--listen HOST:PORT] [--scenario FILE] [--log-requests FILE]\n"
   "                      serve the simulated QingCloud RTC and Agora APIs\n"
   "\n"
@@ -61,12 +66,16 @@ static const char run_usage[] =
   "usage: recwatch run [--sim] [--scenario FILE] [--state DB] [--listen ADDR]\n"
   "                    [--admin-token-file FILE [--admin-remote]] [--events-listen ADDR]\n"
   "                    [--virtual-time --until SECONDS] [--seed N]\n"
+  "                    [--fleet-renew S] [--fleet-lease S] [--fleet-act S]\n"
   "                    [--log-level LEVEL] [--log-format text|json] SCRIPT [ARGS...]\n"
   "\n"
   "Runs a Lua workflow script until its tasks end, rec.exit, or SIGINT/SIGTERM.\n"
   "  --sim            start the simulated clouds in-process; both providers use them\n"
   "  --scenario FILE  the simulator's scenario (with --sim)\n"
-  "  --state DB       the state file (watchers' statuses, the alert outbox)\n"
+  "  --state DB       the state file (watchers' statuses, the alert outbox), or a\n"
+  "                   PostgreSQL URL (postgresql://...): a fleet member (docs/design.md)\n"
+  "  --fleet-renew S, --fleet-lease S, --fleet-act S  a fleet's lease renewal period r\n"
+  "                   (2), lease time T (10) and acting window D (5); r < D, D + 1 < T\n"
   "  --listen ADDR    serve /metrics, /healthz and /status on ADDR: PORT (loopback),\n"
   "                   HOST:PORT or [IPV6]:PORT; off by default (docs/operations.md)\n"
   "  --admin-token-file FILE  the listener's admin routes (/admin/silences: `recwatch\n"
@@ -112,14 +121,15 @@ static int usage_error(const char *fmt, const char *arg) {
 
 /* What a misspelt command or option may have meant: "unknown command 'querry' (did you mean
  * 'query'?)". */
-static const char *const commands[] = {"run", "check", "query", "silence", "sim", "test", "help",
+static const char *const commands[] = {"run", "check", "query", "silence", "sessions", "sim", "test", "help",
                                        "version", "--version", "--help", "--log-level",
                                        "--log-format", NULL};
 static const char *const run_options[] = {"--sim", "--scenario", "--state", "--listen",
                                           "--events-listen",
                                           "--virtual-time", "--until", "--seed", "--log-level",
                                           "--log-format", "--help", "--admin-token-file",
-                                          "--admin-remote", NULL};
+                                          "--admin-remote", "--fleet-renew", "--fleet-lease",
+                                          "--fleet-act", NULL};
 
 static int unknown_error(const char *fmt, const char *got, const char *const *allowed) {
   char hint[96], msg[160];
@@ -283,7 +293,7 @@ done:
 
 static int cmd_run(int argc, char **argv) {
   run_opts o;
-  int i = 1, used;
+  int i = 1, used, fleet_knobs = 0;
   memset(&o, 0, sizeof o);
   o.until = -1;
   while (i < argc && argv[i][0] == '-' && (argv[i][1] == '-' || is_help(argv[i]))) {
@@ -326,6 +336,16 @@ static int cmd_run(int argc, char **argv) {
       if (argv[i][2] == 's' && argv[i][3] == 'c') o.scenario = argv[i + 1];
       else o.state = argv[i + 1];
       i += 2;
+    } else if (strcmp(argv[i], "--fleet-renew") == 0 || strcmp(argv[i], "--fleet-lease") == 0 ||
+               strcmp(argv[i], "--fleet-act") == 0) {   /* read by the PostgreSQL store */
+      char env[32];
+      size_t k;
+      if (i + 1 >= argc) return usage_error("%s needs a number of seconds", argv[i]);
+      snprintf(env, sizeof env, "RECWATCH_%s", argv[i] + 2);
+      for (k = 0; env[k]; k++) env[k] = env[k] == '-' ? '_' : (char)toupper((unsigned char)env[k]);
+      setenv(env, argv[i + 1], 1);
+      fleet_knobs = 1;
+      i += 2;
     } else if ((used = global_option(argc - i, argv + i)) != 0) {
       if (used < 0) return 2;
       i += used;
@@ -342,6 +362,11 @@ static int cmd_run(int argc, char **argv) {
   if (o.until >= 0 && !o.virtual_time) return usage_error("%s", "--until goes with --virtual-time");
   if (o.admin_remote && !o.admin_token_file)
     return usage_error("%s", "--admin-remote goes with --admin-token-file");
+  if (fleet_knobs) {
+    store_pg_knobs k;
+    char err[512];
+    if (store_pg_knobs_get(&k, err, sizeof err) != 0) return usage_error("%s", err);
+  }
   if (o.admin_token_file) {
     char err[512];
     if (admin_configure(o.admin_token_file, o.admin_remote, err, sizeof err) != 0) {
@@ -432,6 +457,15 @@ static int cmd_silence(int argc, char **argv) {
   return run_script(&o, "silence", argc - 1, argv + 1, "rec.cli.silence");
 }
 
+/* `recwatch sessions ...`: the embedded rec.cli.sessions (watch.fleet's set in a state store),
+ * which owns its usage and opens the store itself. */
+static int cmd_sessions(int argc, char **argv) {
+  run_opts o;
+  memset(&o, 0, sizeof o);
+  o.until = -1;
+  return run_script(&o, "sessions", argc - 1, argv + 1, "rec.cli.sessions");
+}
+
 static int dispatch(int argc, char **argv) {
   int i = 1, used;
   while (i < argc && (used = global_option(argc - i, argv + i)) != 0) {
@@ -460,6 +494,10 @@ static int dispatch(int argc, char **argv) {
       char *h[2] = {"silence", "--help"};
       return cmd_silence(2, h);
     }
+    if (i + 1 < argc && strcmp(argv[i], "help") == 0 && strcmp(argv[i + 1], "sessions") == 0) {
+      char *h[2] = {"sessions", "--help"};
+      return cmd_sessions(2, h);
+    }
     if (!u) return unknown_error("no help for unknown command '%s'", argv[i + 1], commands);
     fputs(u, stdout);
     return 0;
@@ -473,6 +511,7 @@ static int dispatch(int argc, char **argv) {
   if (strcmp(argv[i], "check") == 0) return cmd_check(argc - i, argv + i);
   if (strcmp(argv[i], "query") == 0) return cmd_query(argc - i, argv + i);
   if (strcmp(argv[i], "silence") == 0) return cmd_silence(argc - i, argv + i);
+  if (strcmp(argv[i], "sessions") == 0) return cmd_sessions(argc - i, argv + i);
   if (strcmp(argv[i], "sim") == 0) return sim_command(argc - i, argv + i);
   if (strcmp(argv[i], "test") == 0) return rtest_command(argc - i, argv + i);
   return unknown_error("unknown command '%s'", argv[i], commands);

@@ -25,7 +25,8 @@ local function is_started(s) return s == 4 or s == 5 end
 
 local AG_KEYS = allowed{ "appid", "resourceid", "sid", "mode", "every", "first_after",
                          "start_every", "start_timeout", "confirm_delays", "ha_window", "started_at", "restart",
-                         "on_change", "on_started", "on_start_failed", "on_ended", "max_every" }
+                         "on_change", "on_started", "on_start_failed", "on_ended", "max_every",
+                         "account" }
 -- discover = "notifications" (rec.watch._events): no resourceid or sid, a lookup instead
 local DISC_KEYS = allowed{ "discover", "appid", "resource_lookup", "lookup_every",
                            "notify_stale_after", "mode", "every", "max_every", "first_after",
@@ -118,8 +119,10 @@ end
 local function event(s, new, fn, ev)
   new.seq = (s.st.seq or 0) + 1
   local c = prepare(s.h.db, s.h.key, new, fn, facts(s, ev, new))
+  c.unit = s.h.unit
   local ok, e = pcall(commit, c)
   if ok then s.st = c.st return true end
+  if state.fenced(s.h, s.w, e) then return false end   -- the unit moved: this watcher stops
   s.pending = c
   record_error(s.w, e, "cannot record the transition yet (kept, retried)")
   return false
@@ -261,7 +264,7 @@ local function confirm_end(s)
       s.last = res
       if s.rs then s.rs:revived(o.sid, o.resourceid) end
       return "revived"
-    elseif err.kind == "cancelled" then
+    elseif err.kind == "cancelled" or state.fenced(s.h, w, err) then
       return "stop"
     end
     local done = err.kind == "not_found" or rec.time() >= deadline
@@ -288,6 +291,7 @@ local function poll(s)
   if s.pending then
     local ok, e = pcall(commit, s.pending)
     if not ok then
+      if state.fenced(s.h, w, e) then return "stop" end
       record_error(w, e, "cannot record the transition yet (kept, retried)")
       return false
     end
@@ -301,7 +305,8 @@ local function poll(s)
     rec.log.info("kind=agora_event_query watch.agora %s: event %s: querying now", key,
                  tostring(ev.event_type), fields(w, { notice_id = type(ev.notice_id) == "string" and ev.notice_id or nil }))
     if rec.features and rec.features.urgent then
-      qq = { appid = q.appid, resourceid = q.resourceid, sid = q.sid, mode = q.mode, urgent = true }
+      qq = { appid = q.appid, resourceid = q.resourceid, sid = q.sid, mode = q.mode, account = q.account,
+             urgent = true }
     end
   end
   local res, err = rec.query_agora(qq)
@@ -313,7 +318,7 @@ local function poll(s)
       s.ep = nil
     end
     if not saw(s, res) then return false end
-  elseif err.kind == "cancelled" then
+  elseif err.kind == "cancelled" or state.fenced(s.h, w, err) then
     return "stop"
   elseif err.kind == "not_found" then
     -- 404 failed to find worker: ended, failed to start, or a failover window
@@ -353,6 +358,7 @@ local function watch_loop(s)
   local w = s.w
   while not s.h.stopped do
     local r = supervised(w, poll, s)
+    if s.h.stopped then r = "stop" end   -- fenced (the unit moved) or stopped during the poll
     if r == "stop" then
       break
     elseif r == "ended" then
@@ -435,6 +441,8 @@ end
 -- starts again at the next 404, so two failovers with an outage between them are never
 -- added up into one 404 "lasting" past the window.
 local DELAYS = { 10 }
+-- the query's account (fleet), only when there is one: four fields fit the smallest hash part
+local function q_account(q, account) if account ~= nil then q.account = account end end
 local configs = setmetatable({}, { __mode = "v" })
 local function config_of(every, start_timeout, ha_window, delays, max_every)
   local id = ("%.17g/%.17g/%.17g/%s/%.17g"):format(every, start_timeout, ha_window, tostring(delays), max_every)
@@ -471,15 +479,18 @@ local function agora(o, hooks)
     end
   end
   if o.restart ~= nil then restart.check(o.restart, "watch.agora") end
+  -- account = "<customer id>" (fleet): its credential and pacer, keys and commits under its unit
+  local unit = state.unit_of(o, "agora", "watch.agora")
   local db = o.db or store.open()
   local h = new_handle(db)
+  h.unit = unit   -- a fence stops only a watcher of a unit (state.fenced)
   local every = o.every or 120
   local start_every = o.start_every or o.first_after or 5
   if start_every <= 0 then start_every = 1 end
   if every <= 0 then every = 1 end
   local start_timeout = o.start_timeout or 90
-  local key = ("agora/%s/%s/%s"):format(rec.safe_id(o.appid), rec.safe_id(o.resourceid),
-                                        rec.safe_id(o.sid))
+  local key = (unit and (unit .. "/") or "") .. ("agora/%s/%s/%s"):format(rec.safe_id(o.appid),
+                                        rec.safe_id(o.resourceid), rec.safe_id(o.sid))
   local w = new_entry("agora", o.name or key, key, o, math.max(every, start_every))
   w.fields = { provider = "agora", app = o.appid, resourceid = o.resourceid, sid = o.sid }
   w.stale_after = o.stale_after or (3 * math.max(start_every, math.min(every, start_timeout)) + 60)
@@ -494,6 +505,7 @@ local function agora(o, hooks)
     start_every = start_every, base_stale = w.stale_after,
     episodes = 0, quiet = 0,
   }
+  q_account(s.q, o.account)
   -- events (rec.watch._events): s is the sid's target
   s.poke = function(ev, urgent)
     s.last_event = now()
