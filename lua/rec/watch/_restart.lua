@@ -154,27 +154,29 @@ end
 
 -- An alert through the watcher's outbox, with a stable id (the same facts: the same id, in
 -- any process: a restart after a crash does not alert twice).
+-- Queues a (an alert or a resolve) through the session's outbox: in a fleet under the unit's
+-- lease (its owner sends it; a fenced member queues nothing). true, or false, err.
+local function queue(s, a)
+  if not s.unit then return pcall(s.out.alert, s.out, a) end
+  local b = batch.begin(s.db, a.id, nil)
+  local ok, e = pcall(s.out.alert, s.out, a)
+  batch.finish(b)
+  if ok then ok, e = pcall(batch.commit, b, function() end, s.unit) end
+  return ok, e
+end
+
 local function alert(s, id, text, extra)
   rec.log.error("kind=restart_alert %s", text, log_fields(s, { alert = id }))
   if not s.out then return end
   local a = { id = id, text = text, kind = "agora_restart", provider = "agora", app = s.appid,
               channel = s.cname }
   for k, v in pairs(extra or {}) do a[k] = v end
-  local ok, e
-  if s.unit then
-    -- fleet: queued under the unit's lease (its owner sends it; a fenced member queues nothing)
-    local b = batch.begin(s.db, id, nil)
-    ok, e = pcall(s.out.alert, s.out, a)
-    batch.finish(b)
-    if ok then ok, e = pcall(batch.commit, b, function() end, s.unit) end
-  else
-    ok, e = pcall(s.out.alert, s.out, a)
-  end
+  local ok, e = queue(s, a)
   if not ok then rec.log.warn("restart %s/%s: cannot queue alert %s yet: %s", s.appid, s.cname, id, tostring(e)) end
 end
 
 local function resolve(s, id, text)
-  if s.out then pcall(s.out.alert, s.out, { id = id, status = "resolved", text = text }) end
+  if s.out then queue(s, { id = id, status = "resolved", text = text }) end
 end
 
 -- /status: each restart in flight, as a health entry of its own
