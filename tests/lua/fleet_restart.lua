@@ -12,6 +12,9 @@
 --      before it stored the sid. This member (the unit's next owner) acquires with the SAME
 --      uid, Agora answers 53, nothing else starts; the recorder is adopted by its event, and
 --      the sessions set moves to its sid. One billed start in all.
+--   4. a circuit per account: cust-b's only session fails (min_sessions = 1): cust-b's circuit
+--      opens and holds its restart, this account's stays closed; the probe records again
+--      and closes it.
 local watch = require "rec.watch"
 local notify = require "rec.notify"
 local fleet = require "rec.watch._fleet"
@@ -100,10 +103,10 @@ local function wait_for(what, fn, limit)
 end
 
 -- a fleet whose sessions restart in channel cname; cb collects the callbacks
-local function start_fleet(out, cname, settle, cb)
+local function start_fleet(out, cname, settle, cb, circuit)
   return watch.fleet{ provider = "agora", db = proxy, every = 2, first_after = 1, start_every = 1,
     outbox = out, look_every = 0.25,
-    restart = { cname = cname, uids = { "1001", "1002" }, settle = settle, budget = 2,
+    restart = { cname = cname, uids = { "1001", "1002" }, settle = settle, budget = 2, circuit = circuit,
       client_request = { storageConfig = { vendor = 1, region = 0, bucket = "b", accessKey = "sim-access-key",
                                            secretKey = "sim-secret-key" },
                          recordingConfig = { channelType = 0 } },
@@ -247,6 +250,39 @@ do
     if a.alert_id:find("unseen", 1, true) then unseen = (unseen or 0) + 1 end
   end
   assert(unseen == 2, "the unseen alert fired and resolved: " .. tostring(unseen))
+  fl:stop()
+  fl:wait()
+  out:stop()
+end
+---------------------------------------------------------------- 4. a circuit per account
+
+do
+  sent = {}
+  local B = "agora:cust-b"
+  held = { [ME] = 1, [B] = 1 }
+  assert(fleet.add(real, B, nil, session("r-cb", "sid-cb")))
+  local out = notify.outbox{ to = { cap }, db = proxy, every = 0.25 }
+  local cb = cbs()
+  local fl = start_fleet(out, "class-cb", 1, cb, { share = 0.5, min_sessions = 1, probe = 20 })
+  wait_for("cust-b's circuit to open", function() return watch.restart.circuit("cust-b").open end, 300)
+  assert(not watch.restart.circuit(ACCT).open, "this account's circuit stays closed")
+  assert(not watch.restart.circuit().open, "the process credential's circuit stays closed")
+  assert(metric("recwatch_restart_circuit_open") == 1, "the gauge: one circuit open")
+  assert(#calls_in("class-cb") == 0, "held: no control call while the circuit is open")
+  -- the probe (20 s later) records again: cust-b's circuit closes
+  wait_for("the probe to record", function() return #cb.restarted > 0 end, 120)
+  assert(not watch.restart.circuit("cust-b").open and metric("recwatch_restart_circuit_open") == 0)
+  for _, c in ipairs(calls_in("class-cb")) do assert(c.account == "cust-b", rec.json.encode(c)) end
+  assert(real:get(B .. "/rec/restart/sim-agora-app/class-cb"), "its state under its own unit")
+  assert(out:flush(5))
+  local circ = 0
+  for _, a in ipairs(sent) do
+    if a.alert_id:find("circuit", 1, true) then
+      circ = circ + 1
+      assert(a.alert_id:find("cust-b", 1, true), "the circuit's id names its unit: " .. a.alert_id)
+    end
+  end
+  assert(circ == 2, "the circuit alert fired and resolved: " .. circ)
   fl:stop()
   fl:wait()
   out:stop()

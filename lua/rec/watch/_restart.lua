@@ -212,7 +212,7 @@ local function circuit_close(s)
   circuit_gauge()
   rec.log.info("kind=restart_circuit_closed restart: a probe recorded again: restarts resume", log_fields(s))
   if circuit.out then
-    pcall(circuit.out.alert, circuit.out, { id = circuit.id, status = "resolved",
+    queue({ out = circuit.out, db = s.db, unit = s.unit }, { id = circuit.id, status = "resolved",
       text = "recwatch: a restart probe records again: restarts resume" })
   end
 end
@@ -476,8 +476,10 @@ local function run_restart(s, from, reason)
   local ok, e = pcall(function() may_act(s) save(s) end)
   if not ok then
     s.st.intent = nil
-    s.st.starts[#s.st.starts] = nil
-    if is_fenced(e) then error(e, 0) end   -- the unit moved: no intent, no control call
+    if is_fenced(e) then   -- the unit moved: no intent, no control call, no start counted
+      s.st.starts[#s.st.starts] = nil
+      error(e, 0)
+    end
     rec.log.error("kind=restart_failed restart %s/%s: cannot record the intent, not restarting now: %s",
                   s.appid, s.cname, tostring(e), log_fields(s))
     return failed(s, i, e)
