@@ -69,12 +69,20 @@ wait_for intent_sent || fail "no intent with a resource id: $(state) $(logs)"
 OWNER=$(q "SELECT owner FROM leases WHERE unit = '$UNIT'")
 case "$OWNER" in m1) OTHER=m2 ;; m2) OTHER=m1 ;; *) fail "owner of $UNIT: '$OWNER'" ;; esac
 grep -q "kind=restart_started" "$T/$OWNER.log" && fail "the owner saw the start's answer already"
+KILLED=$(date -u +%s.%N)
 kill -9 "${PID[$OWNER]}"
 wait "${PID[$OWNER]}" 2>/dev/null
 
 # the survivor takes the unit over, resumes the intent with the same uid, meets 53
 wait_for grep -q "runs unseen" "$T/$OTHER.log" || fail "the survivor did not resume into 'runs unseen': $(logs)"
 grep -q "kind=restart_resume.*uid 1001" "$T/$OTHER.log" || fail "not resumed with uid 1001: $(logs)"
+# measured: from the kill to the survivor's resume and to its "runs unseen" (log times)
+since_kill() { python3 -c '
+import sys, datetime
+line = next(l for l in open(sys.argv[1]) if sys.argv[2] in l)
+t = datetime.datetime.strptime(line[:23], "%Y-%m-%dT%H:%M:%S.%f").replace(tzinfo=datetime.timezone.utc)
+print("%.1f" % (t.timestamp() - float(sys.argv[3])))' "$T/$OTHER.log" "$1" "$KILLED"; }
+echo "MEASURE kill -9 -> resumed $(since_kill kind=restart_resume) s, -> runs unseen alerted $(since_kill 'runs unseen') s"
 [ "$(q "SELECT owner FROM leases WHERE unit = '$UNIT'")" = "$OTHER" ] || fail "the unit did not move"
 grep -q "kind=restart_started" "$T/$OTHER.log" && fail "the survivor started a second recorder"
 grep -q "kind=restart_failed" "$T/$OTHER.log" && fail "the survivor counted a failure: $(logs)"
