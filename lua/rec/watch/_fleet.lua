@@ -294,6 +294,15 @@ local function check(o)
   end
 end
 
+-- the fleets running: a restart that moved a recording in the sessions set (rec.watch._restart)
+-- has them look now, so that the new sid is watched at once, not at the next rescan
+local fleets = setmetatable({}, { __mode = "k" })
+require("rec.watch._restart").on_sessions_changed = function()
+  for f in pairs(fleets) do
+    if not f.stopped then f.dirty = true f.wake:set() end
+  end
+end
+
 -- watch.fleet{ provider = "agora" | "qingcloud", look_every = 0.5, rescan_every = 5, db =,
 --   on_session_error = fn(key, why), + the provider watcher's options } -> fleet
 function M.fleet(o)
@@ -307,6 +316,7 @@ function M.fleet(o)
     units = {}, watchers = {}, bad = {}, scanned = -math.huge, started = 0, looks = 0, failures = 0,
     wake = rec.event(), stopped = false,
   }, Fleet)
+  fleets[f] = true
   f.task = rec.spawn(function()
     while not f.stopped do
       local ok, err = pcall(look, f)
