@@ -19,7 +19,7 @@ cat >"$T/scn.lua" <<'LUA'
 return {
   agora = { rate_limit = 0, customers = { { customer_id = "cust-b", customer_secret = "cust-b-secret-000111", rate_limit = 0 } } },
   agora_recordings = {
-    { appid = "app", resourceid = "r-fail", sid = "sid-fail", timeline = { {0, 5}, {6, 20} } },
+    { appid = "app", resourceid = "r-fail", sid = "sid-fail", timeline = { {0, 5}, {25, 20} } },
     { appid = "app", resourceid = "r-ok", sid = "sid-ok", timeline = { {0, 5} } },
     { appid = "app", resourceid = "r-b", sid = "sid-b", timeline = { {0, 5} } },
     { appid = "app", resourceid = "r-late", sid = "sid-late", timeline = { {0, 5} } },
@@ -87,7 +87,14 @@ T1=$(simnow)
 wait_for polled_n sid-ok "$T1" 3 || fail "the others stopped"
 [ -z "$(polls sid-b "$T1")" ] || fail "the removed session is still polled: $(polls sid-b "$T1")"
 
-# the failure (t=6): one alert, with its stable id
+# the failure (t=25): one alert, with its stable id. The change is alerted only by a member that
+# saw the recording before it failed: a first look at a failed recording is no "change".
+first=$(curl -s "$BASE/_sim/requests" | python3 -c '
+import json, sys
+t = [r["t"] for r in json.load(sys.stdin) if "/sid/sid-fail/" in r["path"]]
+print(min(t) if t else 1e9)')
+python3 -c "import sys; sys.exit(0 if float('$first') < 25 else 1)" \
+  || fail "sid-fail was first polled at t=$first, after its failure at 25 s: the members started too slowly"
 wait_for test -s "$T/got.jsonl" || fail "no alert"
 n=$(python3 -c '
 import json, sys
