@@ -120,7 +120,8 @@ typedef struct store_ident {
 
 /* Ownership events. GAINED: the unit is held under token (load it); LOST: no longer held
  * (drop its keys); CHANGED: another process changed the unit's watch set (its
- * "<unit>/session/" keys): reload those. */
+ * "<unit>/session/" keys): reload those; CHANGED of "" (the unit is "", token 0): another
+ * member wrote keys of no unit: reload those. */
 enum { STORE_UNIT_GAINED = 1, STORE_UNIT_LOST, STORE_UNIT_CHANGED };
 typedef void (*store_kv_fn)(void *arg, const char *k, size_t kn, const char *v, size_t vn);
 typedef void (*store_unit_fn)(void *arg, int event, const char *unit, uint64_t token);
@@ -229,6 +230,10 @@ int store_fleet(const store_t *s);
 /* May this process write and act for unit now? 1 with *token (SQLite: always, token 1);
  * 0 with why (not held, its rows still loading, or the fence says no). */
 int store_unit(store_t *s, const char *unit, uint64_t *token, char *why, size_t whyn);
+/* How many times the keys of no unit were reloaded into the cache because another member of
+ * the fleet wrote some (0 without a fleet): a module that keeps what it read of them (the
+ * silences) reads them again when this moves. */
+unsigned long store_shared_generation(const store_t *s);
 /* Pushes the array of units held (SQLite: every unit with a "<unit>/session/" key), sorted. */
 void store_push_units(store_t *s, lua_State *L);
 #endif

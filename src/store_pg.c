@@ -181,8 +181,19 @@ static int run_op(store_conn *c, const store_writeset *ws, const store_op *o, st
   return ch;
 }
 
+/* A key of no unit (a silence, an alert group, a plain watcher's state): other members cache
+ * these keys too, so the commit that writes one bumps the version of the pseudo-unit '' in
+ * units, which the lease rounds read with the units' versions (store_pg_lease.c). */
+static int shared_key(const store_op *o) {
+  char ku[256];
+  if (o->kind != STORE_SET && o->kind != STORE_DEL) return 0;
+  key_unit(o->s[0] ? o->s[0] : "", o->s[0] ? o->n[0] : 0, ku, sizeof ku);
+  return ku[0] == 0;
+}
+
 static void pg_commit(store_conn *c, const store_writeset *ws, store_result *r) {
-  int i, ch;
+  int i, ch, shared = 0;
+  int64_t shared_ver = 0;
   for (i = 0; i < ws->nops; i++)
     if (!text_ok(&ws->ops[i], r)) return;
   if (ready(c, r)) return;
@@ -221,10 +232,24 @@ static void pg_commit(store_conn *c, const store_writeset *ws, store_result *r) 
   for (i = 0; i < ws->nops; i++) {
     const store_op *o = &ws->ops[i];
     if ((ch = run_op(c, ws, o, r)) < 0) goto rollback;
+    if (shared_key(o) && (o->kind == STORE_SET || ch > 0)) shared = 1;
     if (ws->changed) ws->changed[i] = ch;
     if (o->kind >= STORE_ENQ && o->kind <= STORE_FAILED) r->alerts[o->kind - STORE_ENQ] += ch;
   }
+  if (shared) {   /* last, so the row lock on '' is held for the shortest time */
+    PGresult *res = pgc_exec(c->pg, "INSERT INTO units(unit, version) VALUES ('', 1) "
+                             "ON CONFLICT (unit) DO UPDATE SET version = units.version + 1 "
+                             "RETURNING version", 0, NULL);
+    if (!pgc_ok(res) || PQntuples(res) != 1) {
+      fail(c, r, "units", res);
+      PQclear(res);
+      goto rollback;
+    }
+    shared_ver = strtoll(PQgetvalue(res, 0, 0), NULL, 10);
+    PQclear(res);
+  }
   if (run(c, r, "commit", "COMMIT", 0, NULL, NULL)) return;
+  if (shared_ver && c->lease) pgl_shared_wrote(c->lease, shared_ver);
   r->ok = 1;
   r->pending = -1;
   if (r->alerts[0] + r->alerts[1] + r->alerts[2] > 0) {
