@@ -886,6 +886,13 @@ const store_backend *store_backend_for(const char *where) {
   return &store_sqlite;
 }
 
+double store_events_poll_every(const char *where) {
+  store_pg_knobs k;
+  char msg[256];
+  if (store_backend_for(where) != &store_pg) return 0;
+  return store_pg_knobs_get(&k, msg, sizeof msg) == 0 ? k.renew : 2;
+}
+
 void store_owner_gone(const void *owner) {
   size_t i;
   for (i = 0; i < sizeof backends / sizeof *backends; i++) backends[i]->owner_gone(owner);

@@ -155,7 +155,11 @@ typedef struct store_backend {
   const char *(*path)(store_conn *c);   /* NULL when in memory */
   void (*close)(store_conn *c);
   /* The received events not marked done, in the order they were received; on the thread
-   * that owns c. 0, or -1 with msg. NULL: the backend keeps no events. */
+   * that owns c. 0, or -1 with msg. NULL: the backend keeps no events. A store shared by
+   * processes (store_events_poll_every > 0: PostgreSQL) is read again every so often, so
+   * that every member sees every event: a later call on the same connection gives those
+   * past the ones it gave before (by seq), and again the recent ones not marked done (an
+   * insert that committed after a later seq: the caller de-duplicates by noticeId). */
   int (*load_events)(store_conn *c, store_event_fn fn, void *arg, char *msg, size_t n);
   /* A backend with leases (NULL: none): joins the fleet and starts the lease thread, which
    * calls wake(arg) from its thread when ownership events wait (drained on the loop with
@@ -166,6 +170,10 @@ typedef struct store_backend {
 /* The backend for a --state value: PostgreSQL for a libpq URL (postgresql://, postgres://),
  * else SQLite. */
 const store_backend *store_backend_for(const char *where);
+/* How often the events of a store at `where` are read again (load_events) because other
+ * processes add to them: a fleet's renewal period r (PostgreSQL), 0 when only this process
+ * writes them (SQLite). */
+double store_events_poll_every(const char *where);
 /* Every owner_gone of every backend: the engine's Lua state is closing. */
 void store_owner_gone(const void *owner);
 

@@ -2,7 +2,9 @@
 -- over an alert's labels (=, !=, =~, !~ as in Alertmanager), a start, an end, an author and a
 -- comment, kept in the state store (key "rec/silence/<id>", JSON) so it outlives a restart.
 -- The running process owns its state file: silences are made through it (notify.silence,
--- the script API), never by editing the file. The deliverer asks M.match(db, labels, t)
+-- the script API), never by editing the file. In a fleet (PostgreSQL) any member may add one:
+-- the others' stores reload the keys of no unit within a lease round and their
+-- db:shared_generation() moves, and this module reads them again. The deliverer asks M.match(db, labels, t)
 -- before it sends an alert; a silenced alert is held (rec._group) and sent when the silence
 -- ends while the alert still fires.
 --
