@@ -133,4 +133,9 @@ sleep 0.6
 [ "$(psql -X -A -t "$DB" -c "select count(*) from events")" = 2 ] || fail "a duplicate was stored"
 if grep -q "$NCS_SECRET" "$T"/ma.log "$T"/mb.log; then fail "the NCS secret in a log"; fi
 grep -q "kind=events_error\|kind=store_error" "$T"/ma.log "$T"/mb.log && fail "an error in a log"
+# a graceful stop: each member exits 0, with nothing from a sanitizer
+for p in "${PIDS[@]}"; do kill -TERM "$p"; done
+for p in "${PIDS[@]}"; do wait "$p" || fail "a member exited $?"; done
+PIDS=()
+if grep -q "Sanitizer" "$T"/ma.log "$T"/mb.log; then fail "a sanitizer report"; fi
 echo "pg_fleet_events ok"

@@ -125,8 +125,9 @@ touch "$T/stop2"
 wait "$P2" || fail "m2 exit $?"
 P2=
 kill -TERM "$P1"   # m1's outbox runs on: a graceful stop
-wait "$P1" || true
+wait "$P1" || fail "m1 exit $?"
 P1=
+if grep -q "Sanitizer" "$T/m1.log" "$T/m2.log"; then fail "a sanitizer report"; fi
 if grep -q "$TOKEN" "$T"/*.log; then fail "the admin token in a log"; fi
 grep -q "kind=store_error" "$T/m1.log" "$T/m2.log" && fail "a store error"
 echo "pg_fleet_shared ok"
