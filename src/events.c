@@ -112,7 +112,9 @@ static void on_mwake(uv_async_t *a) {
 
 static void load_one(void *arg, const char *id, const char *body, size_t n, double received) {
   events_rx *rx = arg;
-  events_ev *ev = calloc(1, sizeof *ev);
+  events_ev *ev;
+  if (rx->poll_every > 0 && id && events__seen(rx, id, events__now())) return;
+  ev = calloc(1, sizeof *ev);
   if (!ev || !(ev->id = strdup(id ? id : "")) || !(ev->body = events__dupn(body ? body : "", n))) {
     events_ev_free(ev);
     return;
@@ -131,6 +133,7 @@ static void free_rx(uv_handle_t *h) {
     rx->ready = ev->next;
     events_ev_free(ev);
   }
+  events__seen_free(rx);
   uv_mutex_destroy(&rx->mu);
   uv_cond_destroy(&rx->cond);
   free(rx);
@@ -151,11 +154,14 @@ events_rx *events_for(engine_t *e, int create, const char *state_path, char *err
   rx->atail = &rx->arrived;
   rx->rtail = &rx->ready;
   rx->be = store_backend_for(state_path);
+  rx->seen_qt = &rx->seen_qh;
+  rx->poll_every = store_events_poll_every(state_path);
   if (!rx->be->load_events ||
       !(rx->conn = rx->be->open(state_path, NULL, err, n)) ||
       rx->be->load_events(rx->conn, load_one, rx, err, n) != 0) {
     if (!rx->be->load_events) snprintf(err, n, "the store %s keeps no events", rx->be->name);
     if (rx->conn) rx->be->close(rx->conn);
+    events__seen_free(rx);
     while (rx->ready) {
       events_ev *ev = rx->ready;
       rx->ready = ev->next;
@@ -229,6 +235,8 @@ int events_set_allow(events_rx *rx, const char *const *addrs, int n, char *err, 
   return 0;
 }
 
+int events_shared(const events_rx *rx) { return rx && rx->poll_every > 0; }
+
 void events_on_arrival(events_rx *rx, void (*fn)(void *ud), void *ud) {
   rx->on_arrival = fn;
   rx->arrival_ud = ud;
@@ -289,6 +297,12 @@ int events_inject(events_rx *rx, const char *id, const char *body, size_t n, dou
 static void update_ref(events_rx *rx) {
   if (rx->holds > 0 || rx->waiting) uv_ref((uv_handle_t *)&rx->mwake);
   else uv_unref((uv_handle_t *)&rx->mwake);
+}
+
+void events_wanted(events_rx *rx, int on) {
+  uv_mutex_lock(&rx->mu);
+  rx->wanted = on;
+  uv_mutex_unlock(&rx->mu);
 }
 
 void events_keep_alive(events_rx *rx, int on) {

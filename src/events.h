@@ -43,6 +43,10 @@ void events_set_secret(events_rx *rx, const char *secret);
 /* The allow-list: addresses (IPv4/IPv6 text) that may post; NULL/0 = anyone. -1 with err
  * on an address that does not parse. */
 int events_set_allow(events_rx *rx, const char *const *addrs, int n, char *err, size_t errn);
+/* 1 when the event store is shared by a fleet (PostgreSQL): every member is handed every
+ * event (its own and those other members received, read again every r), so a member marks
+ * done only what its watchers took. */
+int events_shared(const events_rx *rx);
 /* Called on the main loop when committed events are waiting (events_take). */
 void events_on_arrival(events_rx *rx, void (*fn)(void *ud), void *ud);
 /* The next committed event not handed out yet, or NULL. The caller frees it. */
@@ -56,6 +60,10 @@ int events_done(events_rx *rx, const char *id);
  * (virtual time waits). 0, or -1 out of memory. */
 int events_inject(events_rx *rx, const char *id, const char *body, size_t n, double received,
                   void (*fn)(void *ud, int result, const char *err), void *ud);
+/* 1 while a task waits in rec.events.next (timed or not): a store shared by a fleet is read
+ * again only meanwhile (a member with no watcher heaps up no one's events; the cursor keeps
+ * its place until it is read again). */
+void events_wanted(events_rx *rx, int on);
 /* 1: keep the main loop alive (a task waits for an event). */
 void events_keep_alive(events_rx *rx, int on);
 /* The last event seen per session (sid), as a JSON object for /status; malloc'd. */

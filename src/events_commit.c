@@ -96,6 +96,52 @@ static void remember_session(events_rx *rx, const item *it) {
   rx->sessions[at].received = it->when;
 }
 
+/* ---- the noticeIds handed out (a shared store) ---- */
+
+static unsigned bucket(const char *id) {
+  unsigned h = 2166136261u;
+  for (; *id; id++) h = (h ^ (unsigned char)*id) * 16777619u;
+  return h % SEEN_BUCKETS;
+}
+
+int events__seen(events_rx *rx, const char *id, double now) {
+  seen_ent *e, **pp;
+  unsigned b;
+  if (!rx->seen_qt) rx->seen_qt = &rx->seen_qh;
+  while ((e = rx->seen_qh) && e->at < now - SEEN_KEEP) {   /* the oldest go first */
+    for (pp = &rx->seen_tab[bucket(e->id)]; *pp && *pp != e; pp = &(*pp)->hnext) {}
+    if (*pp) *pp = e->hnext;
+    rx->seen_qh = e->qnext;
+    if (!rx->seen_qh) rx->seen_qt = &rx->seen_qh;
+    rx->nseen--;
+    free(e);
+  }
+  b = bucket(id);
+  for (e = rx->seen_tab[b]; e; e = e->hnext)
+    if (strcmp(e->id, id) == 0) return 1;
+  if (!(e = malloc(sizeof *e + strlen(id) + 1))) return 0;   /* handed out again: at least once */
+  strcpy(e->id, id);
+  e->at = now;
+  e->qnext = NULL;
+  e->hnext = rx->seen_tab[b];
+  rx->seen_tab[b] = e;
+  *rx->seen_qt = e;
+  rx->seen_qt = &e->qnext;
+  rx->nseen++;
+  return 0;
+}
+
+void events__seen_free(events_rx *rx) {
+  seen_ent *e;
+  while ((e = rx->seen_qh)) {
+    rx->seen_qh = e->qnext;
+    free(e);
+  }
+  memset(rx->seen_tab, 0, sizeof rx->seen_tab);
+  rx->seen_qt = &rx->seen_qh;
+  rx->nseen = 0;
+}
+
 /* recwatch_notifications_waiting: committed, not taken by the script yet. */
 void events__publish_waiting(events_rx *rx) {
   const char *v[1] = {"agora"};
@@ -151,6 +197,7 @@ static void hand_out(events_rx *rx, item *batch) {
     next = it->next;
     if (it->kind == STORE_EVENT_ADD && it->result == R_ACCEPTED) {
       events_ev *ev = calloc(1, sizeof *ev);
+      if (rx->poll_every > 0) events__seen(rx, it->id, events__now());   /* not again by a poll */
       if (ev && (ev->id = strdup(it->id)) && (ev->body = events__dupn(it->body, it->n))) {
         ev->n = it->n;
         ev->received = it->when;
@@ -205,15 +252,57 @@ static void prune(events_rx *rx) {
   store_ws_clear(&ws);
 }
 
+/* A shared store's event read again (poll): handed out unless it was already. */
+static void polled_one(void *arg, const char *id, const char *body, size_t n, double received) {
+  events_rx *rx = arg;
+  events_ev *ev;
+  if (events__seen(rx, id, events__now())) return;
+  if (!(ev = calloc(1, sizeof *ev)) || !(ev->id = strdup(id)) ||
+      !(ev->body = events__dupn(body, n))) {
+    events_ev_free(ev);
+    return;
+  }
+  ev->n = n;
+  ev->received = received;
+  uv_mutex_lock(&rx->mu);
+  *rx->rtail = ev;
+  rx->rtail = &ev->next;
+  rx->nready++;
+  uv_mutex_unlock(&rx->mu);
+}
+
+/* Every poll_every s on a store shared by a fleet: the events other members received (and
+ * those this one did not hand out yet), to the main loop like the ones received here. */
+static void poll_shared(events_rx *rx) {
+  char err[512];
+  long before, after;
+  int wanted;
+  rx->last_poll = events__now();
+  uv_mutex_lock(&rx->mu);
+  before = rx->nready;
+  wanted = rx->wanted;
+  uv_mutex_unlock(&rx->mu);
+  if (!wanted) return;   /* nobody here takes events now: read from the cursor later */
+  if (rx->be->load_events(rx->conn, polled_one, rx, err, sizeof err) != 0) return;
+  uv_mutex_lock(&rx->mu);   /* (a failure: the store's outage is loud on its own) */
+  after = rx->nready;
+  uv_mutex_unlock(&rx->mu);
+  if (after != before) {
+    events__publish_waiting(rx);
+    uv_async_send(&rx->mwake);
+  }
+}
+
 void events__committer_main(void *arg) {
   events_rx *rx = arg;
-  double last_prune = 0;
+  double last_prune = 0, wait = PRUNE_EVERY;
+  if (rx->poll_every > 0 && rx->poll_every < wait) wait = rx->poll_every;
   for (;;) {
     item *batch, **cut;
     int n = 0;
     uv_mutex_lock(&rx->mu);
     while (!rx->q && !rx->stopping) {
-      if (uv_cond_timedwait(&rx->cond, &rx->mu, (uint64_t)(PRUNE_EVERY * 1e9)) == UV_ETIMEDOUT)
+      if (uv_cond_timedwait(&rx->cond, &rx->mu, (uint64_t)(wait * 1e9)) == UV_ETIMEDOUT)
         break;
     }
     if (!rx->q && rx->stopping) {
@@ -231,6 +320,7 @@ void events__committer_main(void *arg) {
       commit_batch(rx, batch, n);
       hand_out(rx, batch);
     }
+    if (rx->poll_every > 0 && events__now() - rx->last_poll >= rx->poll_every) poll_shared(rx);
     if (events__now() - last_prune >= PRUNE_EVERY) {
       prune(rx);
       last_prune = events__now();

@@ -15,6 +15,15 @@
 #define MAX_ALLOW 256
 #define MAX_SESSIONS 1024   /* /status keeps the last event of this many sessions */
 #define PRUNE_EVERY 600.0   /* seconds between two prunes of the de-duplication window */
+#define SEEN_KEEP 300.0     /* a shared store: noticeIds handed out are remembered this long */
+#define SEEN_BUCKETS 4096
+
+/* A noticeId handed out to the main loop (a shared store reads recent events again). */
+typedef struct seen_ent {
+  struct seen_ent *hnext, *qnext;
+  double at;
+  char id[];
+} seen_ent;
 
 enum { R_ACCEPTED, R_DUPLICATE, R_BAD_SIGNATURE, R_MALFORMED, R_TOO_LARGE, R_FORBIDDEN,
        R_UNAVAILABLE, R_N };
@@ -81,6 +90,13 @@ struct events_rx {
   metric_t *total, *newest, *waiting_g;
   const void *owner;
   events_rx *next_rx;
+  /* a store shared by a fleet (poll_every > 0: every member reads every event): the
+   * committer thread reads it again every poll_every s; seen: the noticeIds handed out to the
+   * main loop in the last SEEN_KEEP s (committer thread, and the loop before it starts) */
+  double poll_every, last_poll;
+  int wanted;               /* under mu: a task waits in rec.events.next (events_wanted) */
+  seen_ent *seen_tab[SEEN_BUCKETS], *seen_qh, **seen_qt;
+  long nseen;
 };
 
 /* events_commit.c */
@@ -96,6 +112,9 @@ char *events__dupn(const char *s, size_t n);
 int events__submit_locked(events_rx *rx, item *it);
 void events__publish_waiting(events_rx *rx);
 void events__committer_main(void *arg);
+/* 1 when id was handed out in the last SEEN_KEEP s; else remembers it and 0. */
+int events__seen(events_rx *rx, const char *id, double now);
+void events__seen_free(events_rx *rx);
 
 /* events_listen.c */
 /* Binds addr and starts the listener thread (nothing when it listens there already). */

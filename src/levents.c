@@ -129,7 +129,10 @@ static void keep_alive(anchor *a) {
   int untimed = 0;
   waiter *w;
   for (w = a->head; w; w = w->next) untimed |= !w->timed;
-  if (rx) events_keep_alive(rx, untimed);
+  if (rx) {
+    events_keep_alive(rx, untimed);
+    events_wanted(rx, a->head != NULL);
+  }
 }
 
 static void waiter_cancel(pending_t *p) {
@@ -220,6 +223,13 @@ static int l_done(lua_State *L) {
   rx = receiver(L, "rec.events.done");
   if (events_done(rx, id) != 0) return luaL_error(L, "out of memory");
   lua_pushboolean(L, 1);
+  return 1;
+}
+
+/* rec.events.shared() -> true when the event store is shared by a fleet: every member is
+ * handed every event, and marks done only those its watchers took. */
+static int l_shared(lua_State *L) {
+  lua_pushboolean(L, events_shared(receiver(L, "rec.events.shared")));
   return 1;
 }
 
@@ -337,7 +347,8 @@ static int anchor_gc(lua_State *L) {
 
 void levents_open(lua_State *L) {
   static const luaL_Reg funcs[] = {
-    {"next", l_next}, {"done", l_done}, {"inject", l_inject}, {NULL, NULL}};
+    {"next", l_next}, {"done", l_done}, {"inject", l_inject},
+    {"shared", l_shared}, {NULL, NULL}};
   anchor *a = lua_newuserdatauv(L, sizeof *a, 0);
   memset(a, 0, sizeof *a);
   a->e = engine_from_lua(L);

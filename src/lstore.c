@@ -539,6 +539,14 @@ static int l_fleet(lua_State *L) {
   return 1;
 }
 
+/* db:shared_generation() -> a count that moves when the keys of no unit were reloaded because
+ * another member of the fleet wrote some (a silence): what was read of them is stale. */
+static int l_shared_generation(lua_State *L) {
+  store_db *d = check_db(L);
+  lua_pushinteger(L, (lua_Integer)store_shared_generation(d->s));
+  return 1;
+}
+
 static int l_path(lua_State *L) {
   store_db *d = check_db(L);
   const char *path = store_path(d->s);
@@ -671,7 +679,7 @@ int luaopen_rec_store(lua_State *L) {
     {"attempt_failed", l_attempt_failed},
     {"counts", l_counts}, {"prune", l_prune}, {"transaction", l_transaction},
     {"path", l_path}, {"close", l_close}, {"unit", l_unit}, {"units", l_units},
-    {"fleet", l_fleet}, {NULL, NULL}};
+    {"fleet", l_fleet}, {"shared_generation", l_shared_generation}, {NULL, NULL}};
   static const luaL_Reg funcs[] = {{"open", l_open}, {NULL, NULL}};
   if (luaL_newmetatable(L, DB_MT)) {
     luaL_newlib(L, methods);

@@ -77,6 +77,8 @@ struct store {
   int fleet;                   /* the backend has leases (held decides what the cache keeps) */
   held_unit *held;             /* loop: the units held (a fleet) */
   int nheld, heldcap;
+  unsigned long shared_gen;    /* loop: reloads of the keys of no unit (another member wrote) */
+  int shared_retry;            /* loop: the last such reload failed: again on the next wake */
 };
 
 /* ---- write sets and jobs ---- */
@@ -441,15 +443,68 @@ static void submit_load(store_t *s, held_unit *h, const char *what) {
   store_submit(s, j);
 }
 
+/* The keys of no unit, again (another member wrote some: a silence, an alert group): a job,
+ * so it reads after every write queued before it, and lands in commit order. */
+static void submit_shared_load(store_t *s) {
+  store_job *j = store_job_new(sizeof *j, STORE_J_LOAD);
+  s->shared_retry = 0;
+  if (!j || !(j->unit = strdup(""))) {
+    store_job_free(j);
+    s->shared_retry = 1;
+    return;
+  }
+  store_submit(s, j);
+}
+
+/* A reload of the keys of no unit finished: they replace the cached ones (the keys of units
+ * held stay as they are). */
+static void apply_shared_load(store_t *s, lua_State *L, store_job *j) {
+  int i;
+  if (s->cache_ref == LUA_NOREF || !L) return;
+  if (!j->r.ok) {
+    log_warn("kind=store_error cannot reload the keys of no unit (silences, alert groups): %s; "
+             "retrying", j->r.err);
+    s->shared_retry = 1;
+    return;
+  }
+  lua_rawgeti(L, LUA_REGISTRYINDEX, s->cache_ref);
+  lua_pushnil(L);
+  while (lua_next(L, -2)) {
+    size_t kn;
+    const char *k = lua_tolstring(L, -2, &kn);
+    lua_pop(L, 1);
+    if (key_unit(k, kn) == 0) {
+      lua_pushvalue(L, -1);
+      lua_pushnil(L);
+      lua_rawset(L, -4);   /* clearing a field during lua_next is allowed */
+    }
+  }
+  for (i = 0; i < j->r.nkv; i++) {
+    if (key_unit(j->r.kv[i].k, j->r.kv[i].kn) != 0) continue;
+    lua_pushlstring(L, j->r.kv[i].k, j->r.kv[i].kn);
+    lua_pushlstring(L, j->r.kv[i].v, j->r.kv[i].vn);
+    lua_rawset(L, -3);
+  }
+  lua_pop(L, 1);
+  s->shared_gen++;
+}
+
+unsigned long store_shared_generation(const store_t *s) { return s ? s->shared_gen : 0; }
+
 /* A load finished (in commit order): its keys replace the cached ones of the unit (or of its
  * "U/session" prefix), if the unit is still held under the same token. */
 static void apply_load(store_t *s, lua_State *L, store_job *j) {
   const char *slash = strchr(j->unit, '/');
   size_t un = slash ? (size_t)(slash - j->unit) : strlen(j->unit);
-  held_unit *h = held_find(s, j->unit, un);
+  held_unit *h;
   int i;
   if (j->cached) return;
   j->cached = 1;
+  if (!*j->unit) {
+    apply_shared_load(s, L, j);
+    return;
+  }
+  h = held_find(s, j->unit, un);
   if (!h || h->token != j->token || s->cache_ref == LUA_NOREF || !L) return;
   if (!j->r.ok) {   /* tried again on the next wake of the lease thread */
     log_warn("kind=store_error cannot load the rows of unit %s: %s; retrying", h->unit, j->r.err);
@@ -480,6 +535,10 @@ static void on_lease_event(void *arg, int event, const char *unit, uint64_t toke
   lua_State *L = s->L;
   size_t un = strlen(unit);
   held_unit *h = held_find(s, unit, un);
+  if (event == STORE_UNIT_CHANGED && !un) {   /* another member wrote keys of no unit */
+    submit_shared_load(s);
+    return;
+  }
   if (event == STORE_UNIT_GAINED) {
     if (!h) {
       char *u = strdup(unit);
@@ -516,6 +575,7 @@ static void on_lease_event(void *arg, int event, const char *unit, uint64_t toke
 static void on_units(store_t *s) {
   int i;
   s->be->ownership(s->conn, on_lease_event, s);
+  if (s->shared_retry) submit_shared_load(s);
   for (i = 0; i < s->nheld; i++)   /* a load that failed: again */
     if (s->held[i].loaded == -1) submit_load(s, &s->held[i], s->held[i].unit);
 }
@@ -824,6 +884,13 @@ const store_backend *store_backend_for(const char *where) {
   if (where && (strncmp(where, "postgresql://", 13) == 0 || strncmp(where, "postgres://", 11) == 0))
     return &store_pg;
   return &store_sqlite;
+}
+
+double store_events_poll_every(const char *where) {
+  store_pg_knobs k;
+  char msg[256];
+  if (store_backend_for(where) != &store_pg) return 0;
+  return store_pg_knobs_get(&k, msg, sizeof msg) == 0 ? k.renew : 2;
 }
 
 void store_owner_gone(const void *owner) {

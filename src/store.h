@@ -120,7 +120,8 @@ typedef struct store_ident {
 
 /* Ownership events. GAINED: the unit is held under token (load it); LOST: no longer held
  * (drop its keys); CHANGED: another process changed the unit's watch set (its
- * "<unit>/session/" keys): reload those. */
+ * "<unit>/session/" keys): reload those; CHANGED of "" (the unit is "", token 0): another
+ * member wrote keys of no unit: reload those. */
 enum { STORE_UNIT_GAINED = 1, STORE_UNIT_LOST, STORE_UNIT_CHANGED };
 typedef void (*store_kv_fn)(void *arg, const char *k, size_t kn, const char *v, size_t vn);
 typedef void (*store_unit_fn)(void *arg, int event, const char *unit, uint64_t token);
@@ -154,7 +155,11 @@ typedef struct store_backend {
   const char *(*path)(store_conn *c);   /* NULL when in memory */
   void (*close)(store_conn *c);
   /* The received events not marked done, in the order they were received; on the thread
-   * that owns c. 0, or -1 with msg. NULL: the backend keeps no events. */
+   * that owns c. 0, or -1 with msg. NULL: the backend keeps no events. A store shared by
+   * processes (store_events_poll_every > 0: PostgreSQL) is read again every so often, so
+   * that every member sees every event: a later call on the same connection gives those
+   * past the ones it gave before (by seq), and again the recent ones not marked done (an
+   * insert that committed after a later seq: the caller de-duplicates by noticeId). */
   int (*load_events)(store_conn *c, store_event_fn fn, void *arg, char *msg, size_t n);
   /* A backend with leases (NULL: none): joins the fleet and starts the lease thread, which
    * calls wake(arg) from its thread when ownership events wait (drained on the loop with
@@ -165,6 +170,10 @@ typedef struct store_backend {
 /* The backend for a --state value: PostgreSQL for a libpq URL (postgresql://, postgres://),
  * else SQLite. */
 const store_backend *store_backend_for(const char *where);
+/* How often the events of a store at `where` are read again (load_events) because other
+ * processes add to them: a fleet's renewal period r (PostgreSQL), 0 when only this process
+ * writes them (SQLite). */
+double store_events_poll_every(const char *where);
 /* Every owner_gone of every backend: the engine's Lua state is closing. */
 void store_owner_gone(const void *owner);
 
@@ -229,6 +238,10 @@ int store_fleet(const store_t *s);
 /* May this process write and act for unit now? 1 with *token (SQLite: always, token 1);
  * 0 with why (not held, its rows still loading, or the fence says no). */
 int store_unit(store_t *s, const char *unit, uint64_t *token, char *why, size_t whyn);
+/* How many times the keys of no unit were reloaded into the cache because another member of
+ * the fleet wrote some (0 without a fleet): a module that keeps what it read of them (the
+ * silences) reads them again when this moves. */
+unsigned long store_shared_generation(const store_t *s);
 /* Pushes the array of units held (SQLite: every unit with a "<unit>/session/" key), sorted. */
 void store_push_units(store_t *s, lua_State *L);
 #endif

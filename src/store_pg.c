@@ -25,6 +25,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <uv.h>
 #include "fence.h"
 #include "store_pg_int.h"
@@ -39,6 +40,7 @@ struct store_conn {
   int member;          /* joins the fleet (store_open); else every key is this store's */
   int gave_open;       /* the gain of "" at open was handed out */
   pg_lease *lease;
+  int64_t ev_cursor;   /* the events connection: the highest seq load_events gave */
 };
 
 static const char schema[] =
@@ -88,7 +90,8 @@ static const struct {
                        "ON CONFLICT (notice_id) DO NOTHING", "event_add", {P_S0, P_S1, P_X}},
   [STORE_EVENT_DONE] = {"UPDATE events SET done_at = $2, body = '' "
                         "WHERE notice_id = $1 AND done_at IS NULL", "event_done", {P_S0, P_X}},
-  [STORE_EVENT_PRUNE] = {"DELETE FROM events WHERE done_at IS NOT NULL AND received_at < $1",
+  /* shared by a fleet: an event no member's watcher took ages out too (SQLite keeps it) */
+  [STORE_EVENT_PRUNE] = {"DELETE FROM events WHERE received_at < $1",
                          "event_prune", {P_X}},
 };
 
@@ -181,8 +184,19 @@ static int run_op(store_conn *c, const store_writeset *ws, const store_op *o, st
   return ch;
 }
 
+/* A key of no unit (a silence, an alert group, a plain watcher's state): other members cache
+ * these keys too, so the commit that writes one bumps the version of the pseudo-unit '' in
+ * units, which the lease rounds read with the units' versions (store_pg_lease.c). */
+static int shared_key(const store_op *o) {
+  char ku[256];
+  if (o->kind != STORE_SET && o->kind != STORE_DEL) return 0;
+  key_unit(o->s[0] ? o->s[0] : "", o->s[0] ? o->n[0] : 0, ku, sizeof ku);
+  return ku[0] == 0;
+}
+
 static void pg_commit(store_conn *c, const store_writeset *ws, store_result *r) {
-  int i, ch;
+  int i, ch, shared = 0;
+  int64_t shared_ver = 0;
   for (i = 0; i < ws->nops; i++)
     if (!text_ok(&ws->ops[i], r)) return;
   if (ready(c, r)) return;
@@ -221,10 +235,24 @@ static void pg_commit(store_conn *c, const store_writeset *ws, store_result *r) 
   for (i = 0; i < ws->nops; i++) {
     const store_op *o = &ws->ops[i];
     if ((ch = run_op(c, ws, o, r)) < 0) goto rollback;
+    if (shared_key(o) && (o->kind == STORE_SET || ch > 0)) shared = 1;
     if (ws->changed) ws->changed[i] = ch;
     if (o->kind >= STORE_ENQ && o->kind <= STORE_FAILED) r->alerts[o->kind - STORE_ENQ] += ch;
   }
+  if (shared) {   /* last, so the row lock on '' is held for the shortest time */
+    PGresult *res = pgc_exec(c->pg, "INSERT INTO units(unit, version) VALUES ('', 1) "
+                             "ON CONFLICT (unit) DO UPDATE SET version = units.version + 1 "
+                             "RETURNING version", 0, NULL);
+    if (!pgc_ok(res) || PQntuples(res) != 1) {
+      fail(c, r, "units", res);
+      PQclear(res);
+      goto rollback;
+    }
+    shared_ver = strtoll(PQgetvalue(res, 0, 0), NULL, 10);
+    PQclear(res);
+  }
   if (run(c, r, "commit", "COMMIT", 0, NULL, NULL)) return;
+  if (shared_ver && c->lease) pgl_shared_wrote(c->lease, shared_ver);
   r->ok = 1;
   r->pending = -1;
   if (r->alerts[0] + r->alerts[1] + r->alerts[2] > 0) {
@@ -440,10 +468,31 @@ static int pg_count_pending(store_conn *c, int64_t *out, char *msg, size_t n) {
   return 0;
 }
 
+/* The events not marked done past the cursor, and those received in the last EV_RECENT s again
+ * (a seq is taken at the insert, so an insert that commits late can land behind a seq already
+ * read: the caller de-duplicates by noticeId). The first call gives every one not done. */
+#define EV_RECENT 60.0
+static double wall_now(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_REALTIME, &ts);
+  return (double)ts.tv_sec + ts.tv_nsec / 1e9;
+}
 static int pg_load_events(store_conn *c, store_event_fn fn, void *arg, char *msg, size_t n) {
-  PGresult *res = pgc_exec(c->pg, "SELECT notice_id, body, received_at FROM events "
-                           "WHERE done_at IS NULL ORDER BY seq", 0, NULL);
+  char cur[32], since[40];
+  const char *v[2] = {cur, since};
+  PGresult *res;
+  store_result r;
   int i;
+  memset(&r, 0, sizeof r);
+  if (ready(c, &r)) {
+    snprintf(msg, n, "%s", r.err);
+    return -1;
+  }
+  snprintf(cur, sizeof cur, "%lld", (long long)c->ev_cursor);
+  snprintf(since, sizeof since, "%.17g", wall_now() - EV_RECENT);
+  res = pgc_exec(c->pg, "SELECT notice_id, body, received_at, seq FROM events "
+                 "WHERE done_at IS NULL AND (seq > $1::bigint OR received_at > $2::double precision) "
+                 "ORDER BY seq LIMIT 5000", 2, v);
   if (!pgc_ok(res)) {
     char e[400];
     pgc_error(c->pg, res, e, sizeof e);
@@ -451,9 +500,12 @@ static int pg_load_events(store_conn *c, store_event_fn fn, void *arg, char *msg
     PQclear(res);
     return -1;
   }
-  for (i = 0; i < PQntuples(res); i++)
+  for (i = 0; i < PQntuples(res); i++) {
+    int64_t seq = strtoll(PQgetvalue(res, i, 3), NULL, 10);
+    if (seq > c->ev_cursor) c->ev_cursor = seq;
     fn(arg, PQgetvalue(res, i, 0), PQgetvalue(res, i, 1), (size_t)PQgetlength(res, i, 1),
        strtod(PQgetvalue(res, i, 2), NULL));
+  }
   PQclear(res);
   return 0;
 }

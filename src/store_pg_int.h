@@ -42,6 +42,10 @@ pg_lease *pgl_start(const char *url, const char *display, const store_pg_knobs *
 void pgl_stop(pg_lease *l);
 /* Hands out the ownership events not handed out yet, in order (loop thread). */
 void pgl_events(pg_lease *l, store_unit_fn fn, void *arg);
+/* This member's store committed a write of keys of no unit, which made their version v: when
+ * v follows the version the lease thread saw last, no other member wrote in between and the
+ * cache has it all (no reload). Any thread. */
+void pgl_shared_wrote(pg_lease *l, int64_t v);
 /* The units held that may be acted for now, as a PostgreSQL array literal (malloc'ed). */
 char *pgl_actionable(pg_lease *l);
 #endif

@@ -8,7 +8,10 @@
  *      live member: they stop being actionable here first;
  *   5. take over the units desired by this member that are expired or absent, in one
  *      statement (token = token + 1);
- *   6. a held unit whose version moved (another process edited its sessions): "changed".
+ *   6. a held unit whose version moved (another process edited its sessions): "changed";
+ *      the pseudo-unit '' (never leased) is the version of the keys of no unit (silences,
+ *      alert groups, ...): when another member moved it, "changed" for "": the store reloads
+ *      those keys into its cache (store.c), so a silence added anywhere is seen within a round.
  * Gains, losses and changes queue for the loop (pgl_events, through store.c's wake).
  *
  * The fence: a unit may be acted for while it is held, less than D s (RECWATCH_FLEET_ACT) have
@@ -55,6 +58,7 @@ struct pg_lease {
   lunit *held;           /* under mu */
   int nheld, cap;
   lev *eh, **et;         /* events for the loop, under mu */
+  int64_t shared_seen;   /* under mu: the version of the keys of no unit the cache has */
   void (*wake)(void *);
   void *arg;
   metric_t *m_held, *m_members;
@@ -151,6 +155,12 @@ char *pgl_actionable(pg_lease *l) {
   uv_mutex_unlock(&l->mu);
   free(v);
   return out;
+}
+
+void pgl_shared_wrote(pg_lease *l, int64_t v) {
+  uv_mutex_lock(&l->mu);
+  if (v == l->shared_seen + 1) l->shared_seen = v;
+  uv_mutex_unlock(&l->mu);
 }
 
 void pgl_events(pg_lease *l, store_unit_fn fn, void *arg) {
@@ -304,9 +314,18 @@ static void round_once(pg_lease *l) {
   uv_mutex_lock(&l->mu);
   for (i = 0; i < nu; i++) {
     const char *unit = PQgetvalue(ru, i, 0);
-    const char *d = desired(members, nm, unit);
-    lunit *u = find(l, unit);
+    const char *d;
+    lunit *u;
     int64_t ver = strtoll(PQgetvalue(ru, i, 1), NULL, 10);
+    if (!*unit) {   /* the keys of no unit: versions only grow, a late read is older */
+      if (ver > l->shared_seen) {
+        l->shared_seen = ver;
+        event(l, STORE_UNIT_CHANGED, "", 0);
+      }
+      continue;
+    }
+    d = desired(members, nm, unit);
+    u = find(l, unit);
     if (u && d && strcmp(d, me) != 0) {
       if (!(gone[ngone] = strdup(unit))) continue;
       ngone++;

@@ -2,7 +2,9 @@
 -- over an alert's labels (=, !=, =~, !~ as in Alertmanager), a start, an end, an author and a
 -- comment, kept in the state store (key "rec/silence/<id>", JSON) so it outlives a restart.
 -- The running process owns its state file: silences are made through it (notify.silence,
--- the script API), never by editing the file. The deliverer asks M.match(db, labels, t)
+-- the script API), never by editing the file. In a fleet (PostgreSQL) any member may add one:
+-- the others' stores reload the keys of no unit within a lease round and their
+-- db:shared_generation() moves, and this module reads them again. The deliverer asks M.match(db, labels, t)
 -- before it sends an alert; a silenced alert is held (rec._group) and sent when the silence
 -- ends while the alert still fires.
 --
@@ -17,6 +19,14 @@ local KEEP_EXPIRED = 5 * 86400   -- an expired silence is listed this long, then
 local MAX_TIME = 253402300799     -- 9999-12-31T23:59:59Z
 
 local caches = setmetatable({}, { __mode = "k" })   -- db -> { [id] = silence }
+-- db -> db:shared_generation() when its cache was read. In a fleet another member may add a
+-- silence: its store reloads the keys of no unit then (the generation moves), and so do we.
+local gens = setmetatable({}, { __mode = "k" })
+
+local function generation(db)
+  local f = db.shared_generation
+  return type(f) == "function" and f(db) or 0
+end
 
 ---------------------------------------------------------------------------- matchers
 
@@ -166,8 +176,9 @@ local function plain(s)   -- what is stored and shown: no compiled functions
 end
 
 local function load(db)
-  local c = caches[db]
-  if c then return c end
+  local c, g = caches[db], generation(db)
+  if c and gens[db] == g then return c end
+  local again = c ~= nil
   c = {}
   for k, v in pairs(db:keys(PREFIX)) do
     local ok, s = pcall(rec.json.decode, v)
@@ -178,7 +189,8 @@ local function load(db)
       rec.log.warn("silence %s in the state file is unreadable; it is ignored", k:sub(#PREFIX + 1))
     end
   end
-  caches[db] = c
+  caches[db], gens[db] = c, g
+  if again then M.publish(rec.time()) end   -- another member's silence: the metrics follow
   return c
 end
 
@@ -275,13 +287,12 @@ end
 
 -- Are there silences in db at all (the deliverer's fast path)?
 function M.any(db)
-  return next(caches[db] or load(db)) ~= nil
+  return next(load(db)) ~= nil
 end
 
 -- The active silence that holds labels at time t longest (nil when none).
 function M.match(db, labels, t)
-  local c = caches[db]
-  if c == nil then c = load(db) end
+  local c = load(db)
   if next(c) == nil then return nil end
   local best
   for _, s in pairs(c) do

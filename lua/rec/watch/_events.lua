@@ -3,6 +3,10 @@
 -- ones older than what a session already told, routes the rest by sid to the running
 -- watch.agora watchers (an event that may change the state makes the watcher query now: the
 -- query decides), hands events for unknown sids to discovery, and marks each one done.
+-- In a fleet (rec.events.shared(): the event store is PostgreSQL) every member is handed every
+-- event, whichever member received it; only a member whose watcher (or discovery) took the
+-- event marks it done: the unit's owner. The others leave it for the owner, and an event no
+-- one takes ages out of the store at the de-duplication window.
 -- Discovery (watch.agora{ discover = "notifications" }) lives here too: a session starts on its
 -- first event, is watched by notifications only until its resource id is known, then polled,
 -- and forgotten once a query confirmed its end.
@@ -102,7 +106,7 @@ local GONE_KEEP = 24 * 3600
 local consumers = 0
 local task, waiting       -- the dispatcher, and whether it waits in rec.events.next
 local stats = { handled = 0, old = 0, routed = 0, discovered = 0, unrouted = 0, malformed = 0,
-                errors = 0 }
+                errors = 0, taken = 0 }
 M.stats = stats
 
 local function prune_gone()
@@ -146,13 +150,16 @@ local function restart_facts(ev)
   end
 end
 
+-- true when the event was taken here (routed, discovered, or settled: malformed, older than
+-- one a watcher here saw, late for a session that ended here); false when no watcher here
+-- watches its sid (in a fleet: another member's)
 local function handle(ev)
   stats.handled = stats.handled + 1
   if type(ev) ~= "table" or type(ev.sid) ~= "string" or ev.sid == "" then
     stats.malformed = stats.malformed + 1
     rec.log.warn("kind=agora_event_malformed an event without a sid: ignored",
                  type(ev) == "table" and ev_fields(ev) or {})
-    return
+    return true
   end
   if type(ev.details) ~= "table" then ev.details = {} end
   ev.event_type = int(ev.event_type) or ev.event_type
@@ -165,28 +172,30 @@ local function handle(ev)
     stats.old = stats.old + 1
     rec.log.debug("kind=agora_event_old an event older than one already seen: it changes nothing",
                   ev_fields(ev))
-    return
+    return true
   end
-  if route(ev) then return end
+  if route(ev) then return true end
   prune_gone()
   if gone[sid] then
     rec.log.debug("kind=agora_event_late an event for a session already ended and forgotten", ev_fields(ev))
-    return
+    return true
   end
   local d = discoverers[1]
   if d then
     stats.discovered = stats.discovered + 1
     d.found(ev)     -- attaches a target for sid: the event is then routed to it
     route(ev)
-    return
+    return true
   end
   stats.unrouted = stats.unrouted + 1
   rec.log.debug("kind=agora_event_unwatched an event for a sid no watcher watches", ev_fields(ev))
+  return false
 end
 
 local function loop()
   local me = task   -- a cancelled dispatcher must not clear the one started after it
   local ev_api = events()
+  local shared = type(ev_api.shared) == "function" and ev_api.shared()
   while consumers > 0 do
     waiting = true
     local ev, err = ev_api.next()
@@ -197,13 +206,17 @@ local function loop()
       if not rec.sleep(1) then break end
     else
       local ok, e = xpcall(handle, debug.traceback, ev)
+      local taken = not ok or e ~= false
+      if ok and taken and shared then stats.taken = stats.taken + 1 end
       if not ok then
         stats.errors = stats.errors + 1
         rec.log.error("kind=events_error an event could not be handled (marked done, not retried): %s",
                       tostring(e), type(ev) == "table" and ev_fields(ev) or {})
       end
-      local okd, ed = pcall(ev_api.done, ev)
-      if not okd then rec.log.error("kind=events_error rec.events.done failed: %s", tostring(ed)) end
+      if taken or not shared then   -- in a fleet an event no watcher here took is the owner's
+        local okd, ed = pcall(ev_api.done, ev)
+        if not okd then rec.log.error("kind=events_error rec.events.done failed: %s", tostring(ed)) end
+      end
     end
   end
   if task == me then task = nil end
