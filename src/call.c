@@ -31,6 +31,8 @@ typedef struct pcall {
   engine_t *e;
   task_t *t;
   provider_conf *conf;
+  provider_account *acct;      /* the account named, or NULL: the provider's credential */
+  rl_bucket *bucket;           /* the credential's pacer: the account's or the provider's */
   call_provider provider;
   agora_query_params ap;
   qc_query_params qp;
@@ -71,10 +73,10 @@ static void unqueue(pcall *pc) {
 
 /* The attempt was committed in the pacing bucket and will not leave. */
 static void uncommit(pcall *pc) {
-  rl_urgent_cancel(&pc->conf->bucket, &pc->uwaiting);
+  rl_urgent_cancel(pc->bucket, &pc->uwaiting);
   if (!pc->committed) return;
   pc->committed = 0;
-  rl_abandon(&pc->conf->bucket);
+  rl_abandon(pc->bucket);
 }
 
 static void pcall_free(pcall *pc) {
@@ -313,12 +315,12 @@ static void on_reply(void *ud, const http_response *res, const rec_err *terr) {
   log_write(LOG_DEBUG, task_id(pc->t), "%s %s attempt %d: HTTP %ld, %zu bytes",
             provider_label(pc), pc->what, pc->attempt, res->status, res->body_len);
   /* a slow reply moves the request's stamp to when the server may have seen it */
-  rl_arrived(&pc->conf->bucket, pc->left_id, pc->left_at, engine_now(pc->e));
+  rl_arrived(pc->bucket, pc->left_id, pc->left_at, engine_now(pc->e));
   if (res->status != 429) {
-    rl_accepted(&pc->conf->bucket);
+    rl_accepted(pc->bucket);
   } else {
     /* the server's window was fuller than ours: widen ours */
-    rl_bucket *b = &pc->conf->bucket;
+    rl_bucket *b = pc->bucket;
     if (rl_throttled(b, engine_now(pc->e), pc->left_at))
       log_write(LOG_WARN, task_id(pc->t),
                 "%s answered 429 (rate limit): pacing widened to %d requests per %.3f s "
@@ -363,14 +365,24 @@ static const char *agora_host(const pcall *pc) {
                                 1 + pc->tries[RETRY_FAILOVER] + pc->tries[RETRY_CONTROL]);
 }
 
+/* The credential of the call: the account's, or the provider's (read at each attempt: a
+ * reconfiguration may have replaced the secret meanwhile). */
+static const char *cred_id(const pcall *pc) { return pc->acct ? pc->acct->id : pc->conf->id; }
+static const char *cred_secret(const pcall *pc) {
+  return pc->acct ? pc->acct->secret : pc->conf->secret;
+}
+static const char *cred_auth(const pcall *pc) {
+  return pc->acct ? pc->acct->auth_header : pc->conf->auth_header;
+}
+
 static char *build_url(pcall *pc, rec_err *err) {
   provider_conf *c = pc->conf;
   if (pc->provider == CALL_AGORA) return agora_build_query_url(agora_host(pc), &pc->ap, err);
   if (pc->provider == CALL_AGORA_CTL) return agctl_build_url(agora_host(pc), &pc->cr, err);
   if (pc->provider == CALL_QC_CTL)  /* signed afresh each attempt, over the body sent */
-    return qcctl_build_url(c->hosts[0], &pc->qr, c->id, c->secret, (time_t)engine_time(pc->e),
+    return qcctl_build_url(c->hosts[0], &pc->qr, cred_id(pc), cred_secret(pc), (time_t)engine_time(pc->e),
                            pc->body, pc->body_len, err);
-  return qc_build_query_url(c->hosts[0], &pc->qp, c->id, c->secret,
+  return qc_build_query_url(c->hosts[0], &pc->qp, cred_id(pc), cred_secret(pc),
                             (time_t)engine_time(pc->e), err);
 }
 
@@ -384,7 +396,7 @@ static int on_leave(void *ud, int resend) {
   }
   pc->committed = 0;  /* rl_leave takes it off the pending ones either way */
   pc->left_at = engine_now(pc->e);
-  pc->left_id = rl_leave(&pc->conf->bucket, pc->left_at);
+  pc->left_id = rl_leave(pc->bucket, pc->left_at);
   if (pc->left_id < 0) {
     pc->refused = 1;
     return 1;
@@ -415,7 +427,7 @@ static void send_attempt(pcall *pc) {
   }
   memset(&r, 0, sizeof r);
   if (!is_qingcloud(pc->provider)) {
-    agora_headers[0] = pc->conf->auth_header ? pc->conf->auth_header : "Authorization:";
+    agora_headers[0] = cred_auth(pc) ? cred_auth(pc) : "Authorization:";
     r.headers = agora_headers;
     r.cache_url = 1;  /* the same query URL every poll; QingCloud's is signed afresh */
   }
@@ -448,7 +460,7 @@ static void send_attempt(pcall *pc) {
 /* The booked slot has come: send when the window of departures allows it, else wait
  * until it does and ask again. */
 static void slot_reached(pcall *pc) {
-  rl_bucket *b = &pc->conf->bucket;
+  rl_bucket *b = pc->bucket;
   double now = engine_now(pc->e);
   double wait = pc->urgent ? rl_commit_urgent(b, now, &pc->uwaiting) : rl_commit(b, now);
   if (wait > 0) {
@@ -464,8 +476,8 @@ static void begin_attempt(pcall *pc) {
   double wait;
   pc->attempt++;
   pc->asked_at = engine_now(pc->e);
-  wait = pc->urgent ? rl_reserve_urgent(&pc->conf->bucket, pc->asked_at)
-                    : rl_reserve(&pc->conf->bucket, pc->asked_at);
+  wait = pc->urgent ? rl_reserve_urgent(pc->bucket, pc->asked_at)
+                    : rl_reserve(pc->bucket, pc->asked_at);
   if (wait > 0.0005) {
     pc->queued = 1;
     metrics_inc1(metrics_builtin()->pacing_queue, provider_label(pc), 1);
@@ -502,23 +514,53 @@ static const char *qc_ctl_what(qcctl_call c) {
   return (unsigned)c < QCCTL_NCALLS ? names[c] : "qingcloud control";
 }
 
+/* The account a call names, listed by the latest configuration; NULL with err set when it is
+ * not one (a typo must not fall back to another credential and its limit). */
+static provider_account *find_account(const provider_conf *c, const char *id, rec_err *err) {
+  provider_account *acct = config_account(c, id);
+  if (acct && acct->listed) return acct;
+  rec_err_set(err, REC_E_INVALID_ARGUMENT, 0,
+              "unknown %s account '%.128s': name it in rec.configure{%s = {accounts = {...}}}",
+              c->name, id, c->name);
+  return NULL;
+}
+
 int call_check(engine_t *e, const call_args *a, rec_err *err) {
   config_t *cfg = engine_config(e);
   const provider_conf *c = is_qingcloud(a->provider) ? &cfg->qc : &cfg->agora;
+  const provider_account *acct = NULL;
   int bad = a->provider == CALL_AGORA       ? agora_validate_query(&a->agora, err)
             : a->provider == CALL_AGORA_CTL ? agctl_validate(&a->ctl, err)
             : a->provider == CALL_QC_CTL    ? qcctl_validate(&a->qctl, err)
                                             : qc_validate_query(&a->qc, err);
   if (bad) return -1;
-  if (!c->id || !c->secret) {
-    rec_err_set(err, REC_E_AUTH, 0,
-                "%s credentials are not set: export %s and %s, or pass them to rec.configure",
-                c->name, c->id_env, c->secret_env);
+  if (a->account && !(acct = find_account(c, a->account, err))) return -1;
+  if (acct ? !acct->secret : !c->id || !c->secret) {
+    if (acct)
+      rec_err_set(err, REC_E_AUTH, 0, "%s account '%.128s' has no secret", c->name, acct->id);
+    else
+      rec_err_set(err, REC_E_AUTH, 0,
+                  "%s credentials are not set: export %s and %s, or pass them to rec.configure",
+                  c->name, c->id_env, c->secret_env);
     err->retryable = 0;
     return -1;
   }
   if (c->nhosts == 0) {
     rec_err_set(err, REC_E_INVALID_ARGUMENT, 0, "%s has no base_url configured", c->name);
+    return -1;
+  }
+  return 0;
+}
+
+int call_account_param(lua_State *L, int idx, call_args *a, const char *what, rec_err *err) {
+  size_t n;
+  int ty = lua_getfield(L, idx, "account");
+  a->account = NULL;
+  if (ty == LUA_TNIL) return 0;
+  if (ty != LUA_TSTRING || (a->account = lua_tolstring(L, -1, &n), n == 0 || strlen(a->account) != n)) {
+    a->account = NULL;
+    rec_err_set(err, REC_E_INVALID_ARGUMENT, 0, "%s: 'account' must be a non-empty string (an "
+                "account id of rec.configure)", what);
     return -1;
   }
   return 0;
@@ -554,6 +596,8 @@ int call_start(lua_State *L, task_t *t, const call_args *a, const char *what) {
   engine_timer_init(e, &pc->timer, on_backoff_done, pc);
   pc->provider = a->provider;
   pc->conf = is_qingcloud(a->provider) ? &cfg->qc : &cfg->agora;
+  pc->acct = a->account ? config_account(pc->conf, a->account) : NULL;  /* call_check found it */
+  pc->bucket = pc->acct ? &pc->acct->bucket : &pc->conf->bucket;
   pc->what = "query";
   pc->urgent = a->urgent || is_control(a->provider);
   pc->retries = a->retries >= 0 ? a->retries : pc->conf->retry.retries;

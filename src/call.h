@@ -26,6 +26,8 @@ typedef struct call_args {
   double delays[RETRY_MAX_DELAYS];  /* per-call backoff delays when ndelays > 0 */
   int ndelays;
   double timeout;             /* 0: the provider's setting */
+  const char *account;        /* an account of rec.configure (its credential and its pacer);
+                               * NULL: the provider's default credential */
 } call_args;
 
 /* Validates and starts the call for the task running on L. Returns the number of values to
@@ -33,7 +35,10 @@ typedef struct call_args {
 /* what names the call in errors ("rec.query_agora"); a cancelled task gets the cancelled
  * error at once and nothing is sent. */
 int call_start(lua_State *L, task_t *t, const call_args *a, const char *what);
-/* Synchronous checks only (validation, credentials): 0 or fills e. */
+/* Synchronous checks only (validation, the account, credentials): 0 or fills e. */
 int call_check(engine_t *e, const call_args *a, rec_err *err);
+/* Reads the optional `account` parameter of the table at idx into a->account (the string
+ * stays pushed until the binding returns): 0, or -1 with an invalid_argument in err. */
+int call_account_param(lua_State *L, int idx, call_args *a, const char *what, rec_err *err);
 
 #endif

@@ -41,6 +41,22 @@ static void wipe(char **s) {
   }
 }
 
+/* Agora's "Authorization: Basic ..." for id:secret (registered as a secret), or NULL. */
+static char *basic_header(const char *id, const char *secret) {
+  char *basic, *h = NULL;
+  size_t n;
+  if (!id || !secret) return NULL;
+  basic = agora_basic_auth(id, secret);
+  n = basic ? strlen(basic) + 16 : 0;
+  if (basic && (h = malloc(n)) != NULL) {
+    snprintf(h, n, "Authorization: %s", basic);
+    log_add_secret(basic + 6);  /* the base64 of id:secret is as secret as the secret */
+  }
+  if (basic) OPENSSL_cleanse(basic, strlen(basic));
+  free(basic);
+  return h;
+}
+
 void config_set_credential(provider_conf *p, const char *id, const char *secret) {
   if (id) {
     free(p->id);
@@ -55,16 +71,7 @@ void config_set_credential(provider_conf *p, const char *id, const char *secret)
     log_add_secret(p->secret);
   }
   wipe(&p->auth_header);
-  if (strcmp(p->name, "agora") == 0 && p->id && p->secret) {
-    char *basic = agora_basic_auth(p->id, p->secret);
-    size_t n = basic ? strlen(basic) + 16 : 0;
-    if (basic && (p->auth_header = malloc(n)) != NULL) {
-      snprintf(p->auth_header, n, "Authorization: %s", basic);
-      log_add_secret(basic + 6);  /* the base64 of id:secret is as secret as the secret */
-    }
-    if (basic) OPENSSL_cleanse(basic, strlen(basic));
-    free(basic);
-  }
+  if (strcmp(p->name, "agora") == 0) p->auth_header = basic_header(p->id, p->secret);
 }
 
 /* A new rate keeps the bucket's history (the booked slots and the last send), so
@@ -74,6 +81,51 @@ void config_set_rate(provider_conf *p, double rate) {
   if (p->rate_set) rl_set_rate(&p->bucket, rate);
   else rl_init(&p->bucket, rate);
   p->rate_set = 1;
+}
+
+provider_account *config_account(const provider_conf *p, const char *id) {
+  size_t i;
+  for (i = 0; id && i < p->naccounts; i++)
+    if (strcmp(p->accounts[i]->id, id) == 0) return p->accounts[i];
+  return NULL;
+}
+
+provider_account *config_set_account(provider_conf *p, const char *id, const char *secret,
+                                     double rate, int lock) {
+  provider_account *a = config_account(p, id);
+  if (!id || !*id) return NULL;
+  if (!a) {
+    provider_account **g = realloc(p->accounts, (p->naccounts + 1) * sizeof *g);
+    if (!g) return NULL;
+    p->accounts = g;
+    if (!(a = calloc(1, sizeof *a)) || !(a->id = strdup(id))) {
+      free(a);
+      return NULL;
+    }
+    rl_init(&a->bucket, rate >= 0 ? rate : p->rate);
+    a->rate = rate >= 0 ? rate : p->rate;
+    p->accounts[p->naccounts++] = a;
+  } else {
+    a->rate = rate >= 0 ? rate : p->rate;
+    rl_set_rate(&a->bucket, a->rate);  /* the history stays: no burst on a reconfigure */
+  }
+  if (strcmp(p->name, "qingcloud") == 0) log_add_secret(a->id);  /* as config_set_credential */
+  if (lock) a->locked = 1;
+  if (secret && *secret && (lock || !a->locked)) {
+    wipe(&a->secret);
+    a->secret = strdup(secret);
+    log_add_secret(a->secret);
+    wipe(&a->auth_header);
+    if (strcmp(p->name, "agora") == 0) a->auth_header = basic_header(a->id, a->secret);
+  }
+  a->listed = 1;
+  return a;
+}
+
+void config_unlist_accounts(provider_conf *p) {
+  size_t i;
+  for (i = 0; i < p->naccounts; i++)
+    if (!p->accounts[i]->locked) p->accounts[i]->listed = 0;
 }
 
 static void provider_defaults(provider_conf *p, double rate) {
@@ -105,6 +157,17 @@ void config_init(config_t *c) {
 }
 
 static void provider_free(provider_conf *p) {
+  size_t i;
+  for (i = 0; i < p->naccounts; i++) {
+    provider_account *a = p->accounts[i];
+    free(a->id);
+    wipe(&a->secret);
+    wipe(&a->auth_header);
+    free(a);
+  }
+  free(p->accounts);
+  p->accounts = NULL;
+  p->naccounts = 0;
   free_hosts(p);
   free(p->id);
   p->id = NULL;

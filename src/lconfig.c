@@ -128,9 +128,95 @@ static void cfg_retry_delays(lua_State *L, int idx, provider_conf *p, int apply)
   lua_pop(L, 1);
 }
 
+/* ---- accounts (issue 24): several credentials of one provider, each with its own pacer ---- */
+
+#define MAX_ACCOUNTS 10000
+#define MAX_ACCOUNT_ID 128
+
+/* An account id names a fleet unit ("agora:<id>") and prefixes state keys ("<unit>/..."):
+ * printable, no space and no '/'. */
+static int account_id_ok(const char *s, size_t n) {
+  size_t i;
+  if (n == 0 || n > MAX_ACCOUNT_ID) return 0;
+  for (i = 0; i < n; i++)
+    if ((unsigned char)s[i] <= ' ' || (unsigned char)s[i] >= 127 || s[i] == '/') return 0;
+  return 1;
+}
+
+/* Checks the entry on top (section.accounts[i]); *id and *secret point into it. */
+static void cfg_account(lua_State *L, provider_conf *p, size_t i, const char *idk,
+                        const char *secretk, const char **id, const char **secret, double *rate) {
+  const char *keys[] = {idk, secretk, "rate", NULL};
+  char where[64];
+  int e = lua_gettop(L);
+  size_t n = 0;
+  snprintf(where, sizeof where, "%s.accounts[%d]", p->name, (int)i);
+  if (!lua_istable(L, e)) cfg_error(L, "%s must be a table {%s=, %s=, rate=}", where, idk, secretk);
+  check_keys(L, e, where, keys);
+  if (lua_getfield(L, e, idk) != LUA_TSTRING || (*id = lua_tolstring(L, -1, &n), !account_id_ok(*id, n)))
+    cfg_error(L, "%s.%s must be a string of 1..%d printable characters, no space or '/'", where,
+              idk, MAX_ACCOUNT_ID);
+  lua_pop(L, 1);  /* the entry keeps it */
+  *secret = NULL;
+  if (lua_getfield(L, e, secretk) == LUA_TSTRING) *secret = lua_tolstring(L, -1, &n);
+  else if (!lua_isnil(L, -1)) cfg_error(L, "%s.%s must be a string", where, secretk);
+  lua_pop(L, 1);
+  if (*secret && (n == 0 || strlen(*secret) != n))
+    cfg_error(L, "%s.%s must be a non-empty string without NUL bytes", where, secretk);
+  if (!*secret) {  /* only the simulator's own customers go without a secret */
+    provider_account *a = config_account(p, *id);
+    if (!a || !a->locked) cfg_error(L, "%s needs %s", where, secretk);
+  }
+  *rate = -1;
+  if (cfg_number(L, e, where, "rate", rate) && !(*rate >= 0))
+    cfg_error(L, "%s.rate must be >= 0 (requests per second, 0 = unlimited)", where);
+}
+
+/* section.accounts: every entry checked, then (apply) the set replaced: accounts no longer
+ * named are unlisted (a call naming one is refused), the others added or updated in place. */
+static void configure_accounts(lua_State *L, int idx, provider_conf *p, const char *idk,
+                               const char *secretk, int apply) {
+  size_t i, j, n;
+  int t;
+  if (lua_getfield(L, idx, "accounts") == LUA_TNIL) {
+    lua_pop(L, 1);
+    return;
+  }
+  t = lua_gettop(L);
+  if (!lua_istable(L, t)) cfg_error(L, "%s.accounts must be a list of tables", p->name);
+  n = lua_rawlen(L, t);
+  if (n > MAX_ACCOUNTS) cfg_error(L, "%s.accounts has %d entries; at most %d", p->name, (int)n, MAX_ACCOUNTS);
+  for (i = 1; i <= n; i++) {
+    const char *id, *secret;
+    double rate;
+    lua_rawgeti(L, t, (lua_Integer)i);
+    cfg_account(L, p, i, idk, secretk, &id, &secret, &rate);
+    for (j = 1; j < i; j++) {  /* a duplicate would share, or split, one server-side limit */
+      lua_rawgeti(L, t, (lua_Integer)j);
+      lua_getfield(L, -1, idk);
+      if (strcmp(lua_tostring(L, -1), id) == 0)
+        cfg_error(L, "%s.accounts[%d] repeats the account of accounts[%d]", p->name, (int)i, (int)j);
+      lua_pop(L, 2);
+    }
+    lua_pop(L, 1);
+  }
+  if (apply) {
+    config_unlist_accounts(p);
+    for (i = 1; i <= n; i++) {
+      const char *id, *secret;
+      double rate;
+      lua_rawgeti(L, t, (lua_Integer)i);
+      cfg_account(L, p, i, idk, secretk, &id, &secret, &rate);
+      if (!config_set_account(p, id, secret, rate, 0)) cfg_error(L, "%s.accounts: out of memory", p->name);
+      lua_pop(L, 1);
+    }
+  }
+  lua_settop(L, t - 1);
+}
+
 static void configure_provider(lua_State *L, int idx, provider_conf *p, const char *idk,
                                const char *secretk, int has_failover, int apply) {
-  const char *allowed[] = {"base_url", "rate", "timeout", "retries", "retry_delays", idk,
+  const char *allowed[] = {"base_url", "rate", "timeout", "retries", "retry_delays", "accounts", idk,
                            secretk, has_failover ? "fallback_urls" : "utc_offset",
                            has_failover ? "ncs_secret" : NULL, has_failover ? "ncs_allow" : NULL, NULL};
   const char *base, *id, *secret, *fb[16];
@@ -170,6 +256,7 @@ static void configure_provider(lua_State *L, int idx, provider_conf *p, const ch
     lua_pushinteger(L, (lua_Integer)(v * 3600));
     lua_setfield(L, LUA_REGISTRYINDEX, LNORM_QC_OFFSET_KEY);
   }
+  configure_accounts(L, idx, p, idk, secretk, apply);
 }
 
 /* ---- the NCS receiver (events.c): agora.ncs_secret, agora.ncs_allow, events_listen ---- */

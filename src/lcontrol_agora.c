@@ -2,6 +2,7 @@
  * update, update_layout and stop, and rec.features.urgent. Reads one table per call into an
  * agctl_req (agora_ctl.c checks it), registers the clientRequest's credentials as secrets,
  * encodes the clientRequest once, and makes the call through call.c. */
+#include <stdio.h>
 #include <string.h>
 #include <lauxlib.h>
 #include "agora_ctl.h"
@@ -29,7 +30,8 @@ static const char *const params[AGCTL_NCALLS][8] = {
 static int known(agctl_call c, const char *k, size_t n) {
   int i;
   if (strlen(k) != n) return 0;
-  if (strcmp(k, "timeout") == 0 || strcmp(k, "retries") == 0) return 1;
+  if (strcmp(k, "timeout") == 0 || strcmp(k, "retries") == 0 || strcmp(k, "account") == 0)
+    return 1;
   for (i = 0; params[c][i]; i++)
     if (strcmp(k, params[c][i]) == 0) return 1;
   return 0;
@@ -195,6 +197,11 @@ static int read_args(lua_State *L, agctl_call c, call_args *a, rec_err *err) {
       str_field(L, 1, "resourceid", &r->resourceid, c, err) ||
       str_field(L, 1, "sid", &r->sid, c, err) || str_field(L, 1, "mode", &r->mode, c, err))
     return -1;
+  {
+    char what[48];
+    snprintf(what, sizeof what, "rec.agora.%s", agctl_call_name(c));
+    if (call_account_param(L, 1, a, what, err)) return -1;
+  }
   if (c == AGCTL_UPDATE_LAYOUT && !r->mode) r->mode = "mix";
   if (number_opt(L, "retries", 0, 20, &v, c, err) < 0) return -1;
   if (lrec_opt_number_field(L, 1, "retries", &v) > 0) a->retries = (int)v;

@@ -31,7 +31,8 @@ static int option_index(const char *k) {
 static int known(qcctl_call c, const char *k, size_t n) {
   int i;
   if (strlen(k) != n) return 0;
-  if (strcmp(k, "timeout") == 0 || strcmp(k, "retries") == 0) return 1;
+  if (strcmp(k, "timeout") == 0 || strcmp(k, "retries") == 0 || strcmp(k, "account") == 0)
+    return 1;
   if (c == QCCTL_START && option_index(k) >= 0) return 1;
   for (i = 0; params[c][i]; i++)
     if (strcmp(k, params[c][i]) == 0) return 1;
@@ -140,6 +141,11 @@ static int read_args(lua_State *L, qcctl_call c, call_args *a, rec_err *err) {
   if (lua_getfield(L, 1, "sign_key") == LUA_TSTRING) log_add_secret(lua_tostring(L, -1));
   lua_pop(L, 1);
   if (unknown_key(L, c, err)) return -1;
+  {
+    char what[48];
+    snprintf(what, sizeof what, "rec.qingcloud.%s", qcctl_call_name(c));
+    if (call_account_param(L, 1, a, what, err)) return -1;
+  }
   if (number_opt(L, "retries", 0, 20, &v, c, err) < 0) return -1;
   if (lrec_opt_number_field(L, 1, "retries", &v) > 0) a->retries = (int)v;
   if (number_opt(L, "timeout", 0.001, 600, &v, c, err) < 0) return -1;

@@ -86,9 +86,10 @@ static int common_call_params(lua_State *L, call_args *a, rec_err *err) {
 }
 
 static const char *const agora_params[] = {"appid", "resourceid", "sid", "mode", "timeout",
-                                           "retries", "retry_delays", "urgent", NULL};
+                                           "retries", "retry_delays", "urgent", "account", NULL};
 static const char *const qc_params[] = {"app_id", "channel", "from_hour", "to_hour", "offset",
-                                        "limit", "timeout", "retries", "retry_delays", NULL};
+                                        "limit", "timeout", "retries", "retry_delays", "account",
+                                        NULL};
 
 /* A key of the parameter table at 1 that the query does not know (a typo such as 'timout'
  * would otherwise be ignored and the default used): invalid_argument, naming it. */
@@ -139,7 +140,8 @@ static int l_query_qingcloud(lua_State *L) {
       opt_int_param(L, "offset", &a.qc.offset, QC_HAS_OFFSET, &a.qc.given, &err) ||
       opt_int_param(L, "limit", &a.qc.limit, QC_HAS_LIMIT, &a.qc.given, &err) ||
       common_call_params(L, &a, &err) ||
-      unknown_param(L, "rec.query_qingcloud", qc_params, &err))
+      unknown_param(L, "rec.query_qingcloud", qc_params, &err) ||
+      call_account_param(L, 1, &a, "rec.query_qingcloud", &err))
     return engine_return_err(L, &err);
   return begin_query(L, &a, "rec.query_qingcloud");
 }
@@ -156,7 +158,8 @@ static int l_query_agora(lua_State *L) {
   if (str_param(L, "appid", &a.agora.appid, &err) ||
       str_param(L, "resourceid", &a.agora.resourceid, &err) ||
       str_param(L, "sid", &a.agora.sid, &err) || str_param(L, "mode", &a.agora.mode, &err) ||
-      common_call_params(L, &a, &err) || unknown_param(L, "rec.query_agora", agora_params, &err))
+      common_call_params(L, &a, &err) || unknown_param(L, "rec.query_agora", agora_params, &err) ||
+      call_account_param(L, 1, &a, "rec.query_agora", &err))
     return engine_return_err(L, &err);
   /* urgent = true: the pacer's priority lane, ahead of routine queued queries */
   if (lua_getfield(L, 1, "urgent") != LUA_TNIL && !lua_isboolean(L, -1)) {
@@ -171,4 +174,8 @@ void lquery_open(lua_State *L) {
   static const luaL_Reg funcs[] = {
     {"query_qingcloud", l_query_qingcloud}, {"query_agora", l_query_agora}, {NULL, NULL}};
   luaL_setfuncs(L, funcs, 0);
+  luaL_getsubtable(L, -1, "features");
+  lua_pushboolean(L, 1);
+  lua_setfield(L, -2, "accounts");  /* account = "<id>" on every provider call */
+  lua_pop(L, 1);
 }

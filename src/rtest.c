@@ -31,6 +31,15 @@ void rtest_attach_sim(engine_t *e, sim_t *s) {
   config_set_credential(&cfg->agora, info.agora_customer_id, info.agora_customer_secret);
   config_set_credential(&cfg->qc, info.qc_access_key_id, info.qc_secret_access_key);
   cfg->agora.locked = cfg->qc.locked = 1;
+  {  /* each of the scenario's customers and keys is an account (issue 24) */
+    const char *id, *secret;
+    size_t i;
+    int lim;
+    for (i = 0; sim_agora_customer(s, i, &id, &secret, &lim); i++)  /* paced at its limit */
+      config_set_account(&cfg->agora, id, secret, lim > 0 ? lim : cfg->agora.rate, 1);
+    for (i = 0; sim_qingcloud_key(s, i, &id, &secret); i++)
+      config_set_account(&cfg->qc, id, secret, -1, 1);
+  }
   lrec_set_sim(engine_lua(e), info.base_url);
 }
 

@@ -58,11 +58,12 @@ function M.finish(b)
 end
 
 -- Commits fn_state(db) and every item of batch b in one transaction; raises on failure.
-function M.commit(b, fn_state)
+-- unit (a fleet watcher's): the transaction commits under that unit's lease, or is fenced.
+function M.commit(b, fn_state, unit)
   local ok, err = b.db:transaction(function(db)
     fn_state(db)
     for _, item in ipairs(b.items) do item(db) end
-  end)
+  end, unit and { unit = unit } or nil)
   if not ok then error(err, 0) end
 end
 

@@ -530,6 +530,26 @@ local function backoff(self, attempts)
   return math.min(d, self.retry_max)
 end
 
+-- Fleet (docs/workflows.md, "Fleet: watch.fleet and the sessions set"): a row queued under a
+-- unit (a fleet watcher's commit) is sent only while this member holds that unit and may act
+-- for it, asked at send time: a member that lost the unit since the claim leaves the row to
+-- the new owner (the claim lapses), which sends it under the same id. Said once per row.
+local function unit_may_send(self, row)
+  local u = row.unit
+  if type(u) ~= "string" or u == "" or not self.db.unit then return true end
+  local ok, tok, why = pcall(self.db.unit, self.db, u)
+  if ok and tok then return true end
+  self._fenced = self._fenced or {}
+  local k = row.id .. "\0" .. row.dest
+  if not self._fenced[k] then
+    if self._fenced_n and self._fenced_n >= 1000 then self._fenced, self._fenced_n = {}, 0 end
+    self._fenced[k], self._fenced_n = true, (self._fenced_n or 0) + 1
+    rec.log.info("kind=alert_fenced outbox: alert %s for %s is not sent by this member: unit %s is not held here now (%s); its owner sends it",
+                 row.id, row.dest, u, tostring(ok and why or tok), { alert_id = row.id, unit = u, dest = row.dest })
+  end
+  return false
+end
+
 -- One delivery pass: sends every due alert once. Returns delivered, still_pending.
 -- An alert delivered whose record could not be written (the store was locked) is handed to
 -- the store (db:delivered_later): it records it before its next claim, and neither hands
@@ -547,6 +567,8 @@ function Outbox:drain()
                      row.id, row.dest)
         self._warned = true
       end
+    elseif not down[row.dest] and not unit_may_send(self, row) then
+      -- fleet: a row of a unit this member does not hold now is left to its owner
     elseif not down[row.dest] then
       local okd, a = pcall(rec.json.decode, row.payload)
       if not okd or type(a) ~= "table" then a = { text = row.payload } end

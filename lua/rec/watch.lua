@@ -30,6 +30,13 @@
 --              headers=, timeout=, settle=0.2, max_bytes= }                     -> set
 --     set:add(entry) -> key | nil, err   set:remove(key) -> bool   set:removing(key)
 --     set:keys()   set:handle(key)   set:info()   set:stop()   set:wait()
+--   watch.fleet{ provider="agora"|"qingcloud", look_every=0.5, rescan_every=5, db=,
+--                on_session_error=function(key, why) end, + the provider watcher's options }
+--     -> fleet: one watcher (account = the unit's id) per session "<unit>/session/<id>" of
+--     each unit this member holds; fl:add(unit, id, session)  fl:remove(unit, id)
+--     fl:sessions()  fl:handle(key)  fl:info()  fl:stop()  fl:wait()
+--   account= (watch.agora, watch.qingcloud): the account's credential; keys under "<unit>/",
+--     commits under the unit's lease; fenced: the watcher stops (logged, never alerted)
 --   watch.status() -> list of every watcher's health   watch.healthy() -> bool
 --   watch.exit_policy(fn | false)
 --   watch.event_stats() -> { handled, routed, old, discovered, unrouted, malformed, errors,
@@ -54,12 +61,14 @@
 -- The rooms behind this face (lua/rec/watch/): _supervise (health, staleness, the monitor,
 -- the exit policy, built-in alerts, one supervised poll), _state (state and commits, the
 -- handle, option checks), _qingcloud and _agora (each provider's loop), _sets (watch sets
--- from a file, a URL or run-time calls), _events (the events dispatcher and discovery). Scripts require only
+-- from a file, a URL or run-time calls), _fleet (the watch set in the store, by unit), _events (the events dispatcher and discovery). Scripts require only
 -- "rec.watch"; the rest is internal.
 local watch = require("rec.watch._supervise").watch   -- status, healthy, exit_policy
 watch.qingcloud = require("rec.watch._qingcloud").qingcloud
 watch.agora = require("rec.watch._agora").agora
 watch.set = require("rec.watch._sets").set
+local fleet = require "rec.watch._fleet"
+watch.fleet = fleet.fleet
 local events = require "rec.watch._events"
 function watch.event_stats()
   local out = { sessions = { polled = events.counts.polled, notifications_only = events.counts.notifications_only } }

@@ -444,6 +444,22 @@ void sim_get_info(sim_t *s, sim_info *out) {
   out->qc_secret_access_key = s->sc->qc[0].secret;
 }
 
+int sim_agora_customer(sim_t *s, size_t i, const char **id, const char **secret,
+                       int *rate_limit) {
+  if (!s || i >= s->sc->nag) return 0;
+  *rate_limit = s->sc->ag[i].rate_limit;
+  *id = s->sc->ag[i].id;
+  *secret = s->sc->ag[i].secret;
+  return 1;
+}
+
+int sim_qingcloud_key(sim_t *s, size_t i, const char **id, const char **secret) {
+  if (!s || i >= s->sc->nqc) return 0;
+  *id = s->sc->qc[i].id;
+  *secret = s->sc->qc[i].secret;
+  return 1;
+}
+
 void sim_free(sim_t *s) {
   if (!s || s->freeing) return;
   s->freeing = 1;

@@ -28,6 +28,14 @@ typedef struct sim_info {
   const char *qc_access_key_id, *qc_secret_access_key;
 } sim_info;
 
+/* The i-th Agora customer (agora.customers; 0 is the default one) or QingCloud key
+ * (qingcloud.keys) of the scenario: 1 with *id and *secret set (valid until sim_free) and the
+ * customer's requests per second (0: unlimited), 0 past
+ * the last. `run --sim` and `recwatch test` make each an account of rec.configure. */
+int sim_agora_customer(sim_t *s, size_t i, const char **id, const char **secret,
+                       int *rate_limit);
+int sim_qingcloud_key(sim_t *s, size_t i, const char **id, const char **secret);
+
 /* Starts listening; returns NULL and writes a one-line reason into err on failure. */
 sim_t *sim_start(uv_loop_t *loop, const sim_options *opt, char *err, size_t errlen);
 void sim_get_info(sim_t *s, sim_info *out);

@@ -25,7 +25,8 @@ local function is_started(s) return s == 4 or s == 5 end
 
 local AG_KEYS = allowed{ "appid", "resourceid", "sid", "mode", "every", "first_after",
                          "start_every", "start_timeout", "confirm_delays", "ha_window", "started_at", "restart",
-                         "on_change", "on_started", "on_start_failed", "on_ended", "max_every" }
+                         "on_change", "on_started", "on_start_failed", "on_ended", "max_every",
+                         "account" }
 -- discover = "notifications" (rec.watch._events): no resourceid or sid, a lookup instead
 local DISC_KEYS = allowed{ "discover", "appid", "resource_lookup", "lookup_every",
                            "notify_stale_after", "mode", "every", "max_every", "first_after",
@@ -89,6 +90,8 @@ local function agora(o, hooks)
     end
   end
   if o.restart ~= nil then restart.check(o.restart, "watch.agora") end
+  -- account = "<customer id>" (fleet): its credential and pacer, keys and commits under its unit
+  local unit = state.unit_of(o, "agora", "watch.agora")
   local db = o.db or store.open()
   local h = new_handle(db)
   local every = o.every or 120
@@ -99,9 +102,9 @@ local function agora(o, hooks)
   local confirm = o.confirm_delays or { 10 }
   if start_every <= 0 then start_every = 1 end
   if every <= 0 then every = 1 end
-  local key = ("agora/%s/%s/%s"):format(rec.safe_id(o.appid), rec.safe_id(o.resourceid),
-                                        rec.safe_id(o.sid))
-  local q = { appid = o.appid, resourceid = o.resourceid, sid = o.sid, mode = o.mode }
+  local key = (unit and (unit .. "/") or "") .. ("agora/%s/%s/%s"):format(rec.safe_id(o.appid),
+                                        rec.safe_id(o.resourceid), rec.safe_id(o.sid))
+  local q = { appid = o.appid, resourceid = o.resourceid, sid = o.sid, mode = o.mode, account = o.account }
   local w = new_entry("agora", o.name or key, key, o, math.max(every, start_every))
   w.fields = { provider = "agora", app = o.appid, resourceid = o.resourceid, sid = o.sid }
   w.stale_after = o.stale_after or (3 * math.max(start_every, math.min(every, start_timeout)) + 60)
@@ -179,8 +182,10 @@ local function agora(o, hooks)
   local function event(new, fn, ev)
     new.seq = (st.seq or 0) + 1
     local c = prepare(db, key, new, fn, facts(ev, new))
+    c.unit = unit
     local ok, e = pcall(commit, c)
     if ok then st = c.st return true end
+    if state.fenced(h, w, e) then return false end   -- the unit moved: this watcher stops
     pending = c
     record_error(w, e, "cannot record the transition yet (kept, retried)")
     return false
@@ -315,7 +320,7 @@ local function agora(o, hooks)
         last = res
         if rs then rs:revived(o.sid, o.resourceid) end
         return "revived"
-      elseif err.kind == "cancelled" then
+      elseif err.kind == "cancelled" or state.fenced(h, w, err) then
         return "stop"
       end
       local done = err.kind == "not_found" or rec.time() >= deadline
@@ -341,6 +346,7 @@ local function agora(o, hooks)
     if pending then
       local ok, e = pcall(commit, pending)
       if not ok then
+        if state.fenced(h, w, e) then return "stop" end
         record_error(w, e, "cannot record the transition yet (kept, retried)")
         return false
       end
@@ -354,7 +360,8 @@ local function agora(o, hooks)
       rec.log.info("kind=agora_event_query watch.agora %s: event %s: querying now", key,
                    tostring(ev.event_type), fields(w, { notice_id = type(ev.notice_id) == "string" and ev.notice_id or nil }))
       if rec.features and rec.features.urgent then
-        qq = { appid = q.appid, resourceid = q.resourceid, sid = q.sid, mode = q.mode, urgent = true }
+        qq = { appid = q.appid, resourceid = q.resourceid, sid = q.sid, mode = q.mode, account = q.account,
+               urgent = true }
       end
     end
     local res, err = rec.query_agora(qq)
@@ -366,7 +373,7 @@ local function agora(o, hooks)
         ep = nil
       end
       if not saw(res) then return false end
-    elseif err.kind == "cancelled" then
+    elseif err.kind == "cancelled" or state.fenced(h, w, err) then
       return "stop"
     elseif err.kind == "not_found" then
       -- 404 failed to find worker: ended, failed to start, or a failover window
@@ -403,6 +410,7 @@ local function agora(o, hooks)
   local function watch_loop()
     while not h.stopped do
       local r = supervised(w, poll)
+      if h.stopped then r = "stop" end   -- fenced (the unit moved) or stopped during the poll
       if r == "stop" then
         break
       elseif r == "ended" then

@@ -42,7 +42,7 @@ local function list_channel(o, channel)
   for _ = 1, 100000 do
     local res, err = rec.query_qingcloud{ app_id = o.app_id, channel = channel,
                                           from_hour = o.from_hour, to_hour = o.to_hour,
-                                          offset = offset, limit = PAGE }
+                                          offset = offset, limit = PAGE, account = o.account }
     if not res then return nil, err end
     if type(res) ~= "table" then return nil, protocol("the reply is not a table") end
     local got = res.recinfos or {}
@@ -81,7 +81,7 @@ end
 
 local QC_KEYS = allowed{ "app_id", "channel", "channels", "every", "from_hour", "to_hour",
                          "on_change", "on_status", "on_missing", "on_failed", "repair_timeout",
-                         "stagger" }
+                         "stagger", "account" }
 
 -- 30 RecordProcessCored is a crash whose repair is under way, not a failure yet: 31 repaired
 -- it, 32 failed it. With no outcome for this long, the task counts as failed (the document
@@ -106,6 +106,8 @@ function watch.qingcloud(o)
       error(("watch.qingcloud: on_status[%s] must be a function under a status code"):format(tostring(k)), 2)
     end
   end
+  -- account = "<access key id>" (fleet): its credential, keys and commits under its unit
+  local unit = state.unit_of(o, "qingcloud", "watch.qingcloud")
   local db = o.db or store.open()
   local h = new_handle(db)
   local every = o.every or 30
@@ -115,7 +117,8 @@ function watch.qingcloud(o)
 
   for i, channel in ipairs(channels) do
     -- keys (and the alert ids made from them) hold only safe bytes: see rec.safe_id
-    local prefix = ("qingcloud/%s/%s/"):format(rec.safe_id(o.app_id), rec.safe_id(channel))
+    local prefix = (unit and (unit .. "/") or "") ..
+                   ("qingcloud/%s/%s/"):format(rec.safe_id(o.app_id), rec.safe_id(channel))
     local name = o.name and (#channels > 1 and (o.name .. "/" .. channel) or o.name)
                  or ("qingcloud/%s/%s"):format(o.app_id, channel)
     local w = new_entry("qingcloud", name, prefix, o, every)
@@ -137,11 +140,12 @@ function watch.qingcloud(o)
       for key, c in pairs(pending) do
         local ok, e = pcall(commit, c)
         if ok then known[key], pending[key] = c.st, nil
+        elseif state.fenced(h, w, e) then return "stop"
         else failed[key] = true record_error(w, e, "cannot record the transition of " .. key .. " yet") end
       end
       local tasks, err, bad, unread = list_channel(o, channel)
       if not tasks then
-        if err.kind == "cancelled" then return "stop" end
+        if err.kind == "cancelled" or state.fenced(h, w, err) then return "stop" end
         record_error(w, err)
         call(w, "on_error", o.on_error, err, channel)
         return false
@@ -160,8 +164,10 @@ function watch.qingcloud(o)
                     channel = channel, task = tostring(t.id), to = tostring(t.status), event = event }
         if type(t.updated) == "string" then f.updated = t.updated else f.from = tostring(old) end
         local c = prepare(db, key, st, fn, f)
+        c.unit = unit
         local ok, e = pcall(commit, c)
         if ok then known[key] = st
+        elseif state.fenced(h, w, e) then return
         else
           pending[key] = c
           failed[key] = true
@@ -169,6 +175,7 @@ function watch.qingcloud(o)
         end
       end
       for _, t in ipairs(tasks) do
+        if h.stopped then return "stop" end   -- fenced: no callback runs for a unit gone
         local key = prefix .. rec.safe_id(tostring(t.id))  -- the reply chose t.id
         seen[key] = true
         local prev = known[key] or {}
@@ -253,7 +260,7 @@ function watch.qingcloud(o)
       end
       while not h.stopped do
         local r = supervised(w, poll)
-        if r == "stop" then break end
+        if r == "stop" or h.stopped then break end
         poll_done(w, r)
         if not nap(h, l, next_delay(w, every)) then break end
       end

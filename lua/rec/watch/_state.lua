@@ -58,7 +58,33 @@ local function resolve_alerts(w, st, facts, text)
 end
 
 local function commit(c)
-  batch.commit(c.b, function(d) d:set(c.key, c.enc) end)
+  batch.commit(c.b, function(d) d:set(c.key, c.enc) end, c.unit)
+end
+
+-- Fleet (rec.watch._fleet): account = "<id>" makes a watcher act for the unit
+-- "<provider>:<id>" (its state keys start "<unit>/", its commits go under the unit's lease).
+-- Returns the unit, or nil without an account; a bad account is the script's error.
+local function unit_of(o, provider, where)
+  if o.account == nil then return nil end
+  if type(o.account) ~= "string" or o.account == "" or o.account:find("[%c/]") then
+    error(("%s: 'account' must be an account id (a non-empty string without '/'), got %s")
+          :format(where, type(o.account) == "string" and ("%q"):format(o.account) or type(o.account)), 3)
+  end
+  return provider .. ":" .. o.account
+end
+
+-- A fenced commit or call (e.kind == "fenced": this member no longer holds the unit, or may
+-- not act for it now): the unit moved to another member, which watches it from here on. Not
+-- a failure: logged at info, never alerted; the watcher stops (h:stop) and leaves /status.
+-- True when e was such an error.
+local function fenced(h, w, e)
+  if type(e) ~= "table" or e.kind ~= "fenced" then return false end
+  if not h.stopped then
+    rec.log.info("kind=watcher_fenced watcher=%s: the unit moved (%s): this member stops watching it",
+                 w.name, tostring(e.message or e.reason or "fenced"), sup.fields(w))
+    h:stop()
+  end
+  return true
 end
 
 local Handle = {}
@@ -133,7 +159,7 @@ end
 
 return {
   load_state = load_state, copy = copy, prepare = prepare, commit = commit,
-  resolve_alerts = resolve_alerts,
+  resolve_alerts = resolve_alerts, unit_of = unit_of, fenced = fenced,
   new_handle = new_handle, nap = nap, protocol = protocol,
   allowed = allowed, check_fn = check_fn, check_num = check_num,
 }
