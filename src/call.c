@@ -9,6 +9,7 @@
 #include <time.h>
 #include "call.h"
 #include "config.h"
+#include "fence.h"
 #include "http.h"
 #include "jdec.h"
 #include "lnorm.h"
@@ -25,6 +26,10 @@
  * slot (the window widened) without spending the script's retries, up to this many times
  * per call; only a server that keeps refusing past that shows the script rate_limited. */
 #define FREE_429 20
+
+/* The fence (fence.h): an attempt that would have less than this left before the unit's
+ * deadline is not sent (it could not get an answer in time). */
+#define FENCE_MIN_LEFT 0.2
 
 typedef struct pcall {
   pending_t base;
@@ -375,6 +380,49 @@ static const char *cred_auth(const pcall *pc) {
   return pc->acct ? pc->acct->auth_header : pc->conf->auth_header;
 }
 
+/* Before every attempt: may this process act for the credential's unit ("agora:<customer
+ * id>", "qingcloud:<access key id>") now? 0 with *cap = the seconds the attempt may last
+ * (0: no cap), or -1 with a `fenced` error (not retryable): nothing may be sent. */
+static int fence_attempt(const pcall *pc, double *cap, rec_err *err) {
+  char unit[200], why[200];
+  double until = 0, left;
+  *cap = 0;
+  fence_unit_name(unit, sizeof unit, provider_label(pc), cred_id(pc));
+  if (!fence_check(unit, &until, why, sizeof why)) {
+    rec_err_set(err, REC_E_FENCED, 0, "%s %s: this member may not act for %s now (%s); not sent",
+                provider_label(pc), pc->what, unit, why[0] ? why : "fenced");
+    err->retryable = 0;
+    return -1;
+  }
+  if (until <= 0) return 0;
+  left = until - fence_now();
+  if (left < FENCE_MIN_LEFT) {
+    rec_err_set(err, REC_E_FENCED, 0, "%s %s: %.2f s left to act for %s (at least %.1f s needed); "
+                "not sent", provider_label(pc), pc->what, left > 0 ? left : 0, unit, FENCE_MIN_LEFT);
+    err->retryable = 0;
+    return -1;
+  }
+  *cap = left;
+  return 0;
+}
+
+/* "User-Agent: recwatch member=<name>" when this process is a member of a fleet (a store
+ * with leases, or RECWATCH_MEMBER set), so a provider's (or the simulator's) request log
+ * tells the members apart; NULL otherwise (no User-Agent: neither provider asks for one). */
+static const char *member_agent(void) {
+  static char line[200];
+  const char *m;
+  size_t i, n;
+  if (!fence_active() && !getenv("RECWATCH_MEMBER")) return NULL;
+  if (!line[0]) {  /* the member name is fixed for the life of the process */
+    n = (size_t)snprintf(line, sizeof line, "User-Agent: recwatch member=");
+    for (m = fence_member(), i = 0; m[i] && n + 1 < sizeof line; i++)
+      line[n++] = (unsigned char)m[i] > ' ' && (unsigned char)m[i] < 127 ? m[i] : '_';
+    line[n] = 0;
+  }
+  return line;
+}
+
 static char *build_url(pcall *pc, rec_err *err) {
   provider_conf *c = pc->conf;
   if (pc->provider == CALL_AGORA) return agora_build_query_url(agora_host(pc), &pc->ap, err);
@@ -407,13 +455,23 @@ static int on_leave(void *ud, int resend) {
 static void send_attempt(pcall *pc) {
   /* only the headers the provider documents: Agora's Basic auth and Content-Type; QingCloud
    * signs its query string and asks for none, but a control call's body says it is JSON */
-  const char *agora_headers[3] = {NULL, "Content-Type: application/json", NULL};
-  const char *qc_headers[2] = {"Content-Type: application/json", NULL};
+  const char *agora_headers[4] = {NULL, "Content-Type: application/json", NULL, NULL};
+  const char *qc_headers[3] = {"Content-Type: application/json", NULL, NULL};
+  const char *qc_get_headers[2] = {NULL, NULL};
+  const char *ua = member_agent();
   http_request r;
   rec_err err;
-  char *url = build_url(pc, &err);
+  double cap;
+  char *url;
   const metrics_builtin_t *mb = metrics_builtin();
   unqueue(pc);
+  if (fence_attempt(pc, &cap, &err) != 0) {  /* checked again at departure: time has passed */
+    uncommit(pc);
+    pc->attempt--;  /* not sent */
+    fail(pc, &err);
+    return;
+  }
+  url = build_url(pc, &err);
   metrics_observe1(mb->pacing_wait, provider_label(pc), engine_now(pc->e) - pc->asked_at);
   if (!is_qingcloud(pc->provider)) {
     const char *host = agora_host(pc);
@@ -428,12 +486,17 @@ static void send_attempt(pcall *pc) {
   memset(&r, 0, sizeof r);
   if (!is_qingcloud(pc->provider)) {
     agora_headers[0] = cred_auth(pc) ? cred_auth(pc) : "Authorization:";
+    agora_headers[2] = ua;
     r.headers = agora_headers;
     r.cache_url = 1;  /* the same query URL every poll; QingCloud's is signed afresh */
+  } else if (ua) {
+    qc_get_headers[0] = qc_headers[1] = ua;
+    r.headers = qc_get_headers;
   }
   r.method = "GET";
   r.url = url;
   r.timeout = pc->timeout;
+  if (cap > 0 && cap < r.timeout) r.timeout = cap;  /* it must end before the unit's deadline */
   r.reuse = 1;
   if (pc->body) {  /* a control call's POST: no kept handle (reuse is for GETs) */
     r.method = "POST";
@@ -473,7 +536,12 @@ static void slot_reached(pcall *pc) {
 
 /* Takes the next pacing slot (FIFO across all tasks, urgent ones ahead), then sends. */
 static void begin_attempt(pcall *pc) {
-  double wait;
+  double wait, cap;
+  rec_err err;
+  if (fence_attempt(pc, &cap, &err) != 0) {  /* no slot taken for a unit this member may not act for */
+    fail(pc, &err);
+    return;
+  }
   pc->attempt++;
   pc->asked_at = engine_now(pc->e);
   wait = pc->urgent ? rl_reserve_urgent(pc->bucket, pc->asked_at)

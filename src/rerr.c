@@ -8,7 +8,7 @@
 
 static const char *const kind_names[] = {
   "ok", "invalid_argument", "auth", "not_found", "rate_limited",
-  "timeout", "network", "server", "protocol", "cancelled",
+  "timeout", "network", "server", "protocol", "cancelled", "fenced",
 };
 
 const char *rec_errkind_name(rec_errkind kind) {

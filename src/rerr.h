@@ -12,7 +12,8 @@ typedef enum {
   REC_E_NETWORK,
   REC_E_SERVER,
   REC_E_PROTOCOL,
-  REC_E_CANCELLED
+  REC_E_CANCELLED,
+  REC_E_FENCED         /* this process may not act for the unit now (fence.h): nothing sent */
 } rec_errkind;
 
 typedef struct rec_err {
