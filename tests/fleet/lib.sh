@@ -66,16 +66,10 @@ fleet_receiver() {
 }
 
 # fleet_sessions N ACCOUNTS: the watch set: session i (recording rid-i/sid-i of fleet-app)
-# under unit agora:c<((i-1) % ACCOUNTS) + 1>, written through `recwatch sessions add`.
+# under unit agora:c<((i-1) % ACCOUNTS) + 1>, in one transaction (tests/fleet/load_sessions.lua)
 fleet_sessions() {
-  python3 - "$1" "$2" >"$W/sessions.tsv" <<'PY'
-import sys
-n, a = int(sys.argv[1]), int(sys.argv[2])
-for i in range(1, n + 1):
-    print("c%02d\t%d" % ((i - 1) % a + 1, i))
-PY
-  "$RECWATCH" sessions add --state "$PGURL" --provider agora --file "$W/sessions.tsv" \
-    >"$W/sessions.out" 2>&1 || fail "recwatch sessions add: $(cat "$W/sessions.out")"
+  RECWATCH_MEMBER=loader "$RECWATCH" run --state "$PGURL" "$FL/load_sessions.lua" \
+    --sessions "$1" --accounts "$2" >"$W/sessions.out" 2>&1 || fail "loading the sessions: $(cat "$W/sessions.out")"
 }
 
 # fleet_member NAME [member.lua options]: starts a member (RECWATCH_MEMBER=NAME) with a
@@ -106,7 +100,7 @@ fleet_kill() {
 # into $W/req.jsonl until the test ends; mark NAME puts a named instant on the sim's clock
 # (and its wall time in $W/marks, to compare with the receiver's wall times).
 fleet_collect() { python3 "$FL/fleetlog.py" collect "$SIM" "$W/req.jsonl" & COLLPID=$!; }
-mark() { echo "$1 $(now)" >>"$W/marks"; python3 "$FL/fleetlog.py" mark "$SIM" "$1"; }
+mark() { python3 "$FL/fleetlog.py" mark "$SIM" "$1" "$W/marks"; }
 # fleet_collected: stops the collector after one last look (the marks made just before)
 fleet_collected() {
   kill "$COLLPID" 2>/dev/null; wait "$COLLPID" 2>/dev/null; COLLPID=
@@ -163,3 +157,6 @@ stale_writes() {
             (select owner from audit_lease a where a.unit = k.unit and a.at < k.at order by a.at desc limit 1) l
           where k.key like '%/probe/$1/%' and l.owner <> '$1'"
 }
+
+# lease_log: the lease changes recorded by fleet_audit into $W/leases ("unit|owner|token|epoch")
+lease_log() { pg_sql "select unit, owner, token, extract(epoch from at) from audit_lease order by at" >"$W/leases"; }

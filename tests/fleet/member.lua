@@ -13,7 +13,7 @@ local notify = require "rec.notify"
 local store = require "rec.store"
 local opt = require("rec.args").parse(arg, {
   accounts = 30, every = 2, webhook = false, probe = false, timeout = 2, retry_base = 0.2,
-  retry_max = 1, first_after = 0.05, ha_window = 1, rate = 10,
+  retry_max = 1, first_after = 0.05, ha_window = 1, rate = 10, look_every = 0.1,
 })
 local me = os.getenv("RECWATCH_MEMBER") or "?"
 
@@ -36,7 +36,7 @@ local function alert(res, event, text)
 end
 
 watch.fleet{
-  provider = "agora", db = db,
+  provider = "agora", db = db, look_every = tonumber(opt.look_every),
   every = tonumber(opt.every), first_after = tonumber(opt.first_after),
   ha_window = tonumber(opt.ha_window), confirm_delays = { 0.3 },
   on_started = function(res) alert(res, "started", "recording") end,
