@@ -8,6 +8,12 @@
  * transaction never spans a yield and no other task's writes land inside it. Where the caller
  * cannot yield (a metamethod, the main chunk of a module), the loop thread waits for the job.
  *
+ * Units (a fleet, docs/design.md "PostgreSQL store and leases"): db:unit(u) says whether this
+ * process may write and act for unit u now (its token), db:units() which units it holds,
+ * db:fleet() whether the store has leases; db:transaction(fn, {unit = u}) commits under u's
+ * token, and a stale one comes back as false, {kind = "fenced", ...}. On SQLite every unit is
+ * this process's (token 1).
+ *
  * A bad store (for SQLite: a directory, not writable, not an SQLite database, another
  * program's database, a newer schema, damaged, locked) stops the run with exit status 2 and a
  * one-line `kind=state_file` error that says what to do; the Lua error is typed
@@ -17,6 +23,7 @@
 #include <string.h>
 #include <lauxlib.h>
 #include "config.h"
+#include "fence.h"
 #include "engine.h"
 #include "log.h"
 #include "lstore.h"
@@ -35,6 +42,7 @@ typedef struct ljob {
   task_t *t;       /* NULL once cancelled (the job still runs: a commit cannot be taken back) */
   int ret;
   int results_ref; /* R_TX: the values fn returned, handed back after the commit */
+  char *unit;      /* R_TX with {unit = u}: the precondition's unit (job.ws.unit points here) */
 } ljob;
 
 typedef struct store_db {
@@ -53,7 +61,21 @@ static double wall_now(lua_State *L) {
 }
 
 static void lj_free(ljob *j) {
-  if (j) store_job_free(&j->job);
+  if (!j) return;
+  free(j->unit);
+  store_job_free(&j->job);
+}
+
+/* The error of a write refused for its unit: {kind = "fenced", message, unit, retryable}. */
+static void push_fenced(lua_State *L, const char *unit, const char *msg) {
+  rec_err err;
+  rec_err_set(&err, REC_E_INVALID_ARGUMENT, 0, "%s", msg);
+  err.retryable = 0;
+  engine_push_err(L, &err);
+  lua_pushliteral(L, "fenced");
+  lua_setfield(L, -2, "kind");
+  lua_pushstring(L, unit);
+  lua_setfield(L, -2, "unit");
 }
 
 static ljob *lj_new(lua_State *L, int kind, int ret) {
@@ -97,6 +119,11 @@ static int push_result(lua_State *L, ljob *lj) {
   const store_job *j = &lj->job;
   int i, k, n;
   lua_checkstack(L, 8);
+  if (!j->r.ok && j->r.fenced && lj->unit) {
+    lua_pushboolean(L, 0);
+    push_fenced(L, lj->unit, j->r.err);
+    return 2;
+  }
   if (!j->r.ok) {
     lua_pushboolean(L, 0);
     lua_pushstring(L, j->r.err[0] ? j->r.err : "rec.store: failed");
@@ -401,23 +428,56 @@ static int l_counts(lua_State *L) {
   return submit(L, d->s, lj_new(L, STORE_J_COUNTS, R_RAISE), "db:counts");
 }
 
+/* The options of db:transaction(fn, {unit = u}): the first extra argument when it is a
+ * table with a string field unit (then it is not passed to fn). The unit's name, or NULL. */
+static const char *tx_unit(lua_State *L) {
+  const char *u = NULL;
+  if (lua_type(L, 3) != LUA_TTABLE) return NULL;
+  if (lua_getfield(L, 3, "unit") == LUA_TSTRING) u = lua_tostring(L, -1);
+  lua_pop(L, 1);
+  return u;   /* the table stays at 3: the string lives while it does */
+}
+
 /* db:transaction(fn, ...) -> true, results... | false, error. fn runs on the loop against a
  * write set (it cannot wait: no HTTP, no sleep); the set then commits in one BEGIN IMMEDIATE
  * ... COMMIT on the store thread while the task waits. An error in fn, or a failed commit,
- * leaves nothing of it. */
+ * leaves nothing of it. db:transaction(fn, {unit = u}) commits under the token this member
+ * holds u with; when it holds none (or may not act), or the token went stale by the commit:
+ * false, {kind = "fenced", ...}, nothing written. */
 static int l_transaction(lua_State *L) {
   store_db *d = check_db(L);
-  int n = lua_gettop(L), i, rc, nres;
+  int n = lua_gettop(L), i, rc, nres, first = 3;
+  const char *unit;
+  uint64_t token = 0;
   ljob *j;
   luaL_checktype(L, 2, LUA_TFUNCTION);
   if (d->in_tx) return luaL_error(L, "rec.store: transactions do not nest");
+  if ((unit = tx_unit(L)) != NULL) {
+    char why[300];
+    first = 4;
+    if (!store_unit(d->s, unit, &token, why, sizeof why)) {
+      char msg[400];
+      snprintf(msg, sizeof msg, "rec.store: fenced: %s: nothing was written", why);
+      lua_pushboolean(L, 0);
+      push_fenced(L, unit, msg);
+      return 2;
+    }
+  }
   j = lj_new(L, STORE_J_WRITE, R_TX);
+  if (unit) {
+    if (!(j->unit = strdup(unit))) {
+      lj_free(j);
+      return luaL_error(L, "out of memory");
+    }
+    j->job.ws.unit = j->unit;
+    j->job.ws.token = token;
+  }
   d->ws = j;
   d->in_tx = 1;
   lua_pushvalue(L, 2);
   lua_pushvalue(L, 1);
-  for (i = 3; i <= n; i++) lua_pushvalue(L, i);
-  rc = lua_pcall(L, n - 1, LUA_MULTRET, 0);
+  for (i = first; i <= n; i++) lua_pushvalue(L, i);
+  rc = lua_pcall(L, n - first + 2, LUA_MULTRET, 0);
   d->in_tx = 0;
   d->ws = NULL;
   if (!d->s) {
@@ -448,6 +508,35 @@ static int l_transaction(lua_State *L) {
     return 1 + nres;
   }
   return submit(L, d->s, j, "db:transaction");
+}
+
+/* db:unit(u) -> token | nil, why: may this process write and act for unit u now? */
+static int l_unit(lua_State *L) {
+  store_db *d = check_db(L);
+  const char *u = luaL_checkstring(L, 2);
+  uint64_t token;
+  char why[300];
+  if (!store_unit(d->s, u, &token, why, sizeof why)) {
+    lua_pushnil(L);
+    lua_pushstring(L, why);
+    return 2;
+  }
+  lua_pushinteger(L, (lua_Integer)token);
+  return 1;
+}
+
+/* db:units() -> { "agora:...", ... }: the units held, sorted */
+static int l_units(lua_State *L) {
+  store_db *d = check_db(L);
+  store_push_units(d->s, L);
+  return 1;
+}
+
+/* db:fleet() -> true on a store with leases (this process is a member of a fleet) */
+static int l_fleet(lua_State *L) {
+  store_db *d = check_db(L);
+  lua_pushboolean(L, store_fleet(d->s));
+  return 1;
 }
 
 static int l_path(lua_State *L) {
@@ -521,12 +610,22 @@ static int state_file_error(lua_State *L, engine_t *e, const char *msg) {
   return lua_error(L);
 }
 
-/* store.open([path]) -> db. path defaults to the engine's state file (--state or
- * rec.configure{state=}); without one the state lives in memory for this run only. The same
- * store gives the same connection, whatever path names it, so watchers and the outbox share
- * transactions. */
+/* store.open([path [, {leases = false}]]) -> db. path defaults to the engine's state file
+ * (--state or rec.configure{state=}); without one the state lives in memory for this run
+ * only. A PostgreSQL URL (postgresql://, postgres://) opens the fleet's database and joins
+ * it; leases = false opens it without joining (a tool that edits the watch set: every key is
+ * in the cache, no unit is held). The same store gives the same connection, whatever path
+ * names it, so watchers and the outbox share transactions. */
 static int l_open(lua_State *L) {
   const char *path = luaL_optstring(L, 1, NULL);
+  int no_leases = 0;
+  if (lua_type(L, 2) == LUA_TTABLE) {
+    lua_getfield(L, 2, "leases");
+    no_leases = lua_type(L, -1) == LUA_TBOOLEAN && !lua_toboolean(L, -1);
+    lua_pop(L, 1);
+  } else if (!lua_isnoneornil(L, 2)) {
+    return luaL_typeerror(L, 2, "table of options");
+  }
   const store_backend *be;
   store_ident id;
   store_db *d;
@@ -542,6 +641,7 @@ static int l_open(lua_State *L) {
   be = store_backend_for(path);
   memset(&id, 0, sizeof id);
   snprintf(id.key, sizeof id.key, ":memory:");
+  id.no_leases = no_leases;
   if (path) {
     guard_owner(L, e);
     if (be->lock(path, e, &id, msg, sizeof msg)) return state_file_error(L, e, msg);
@@ -570,7 +670,8 @@ int luaopen_rec_store(lua_State *L) {
     {"pending", l_pending}, {"delivered", l_delivered}, {"delivered_later", l_delivered_later},
     {"attempt_failed", l_attempt_failed},
     {"counts", l_counts}, {"prune", l_prune}, {"transaction", l_transaction},
-    {"path", l_path}, {"close", l_close}, {NULL, NULL}};
+    {"path", l_path}, {"close", l_close}, {"unit", l_unit}, {"units", l_units},
+    {"fleet", l_fleet}, {NULL, NULL}};
   static const luaL_Reg funcs[] = {{"open", l_open}, {NULL, NULL}};
   if (luaL_newmetatable(L, DB_MT)) {
     luaL_newlib(L, methods);

@@ -1,4 +1,4 @@
-/* main: the recwatch command line: run, check, query, silence, sim, --version, --help. */
+/* main: the recwatch command line: run, check, query, silence, sessions, sim, --version, --help. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -48,6 +48,9 @@ static const char usage[] =
   "  silence add --match LABEL=VALUE [--match ...] --for DURATION --comment TEXT\n"
   "  silence list | silence expire ID     [--listen ADDR] [--token-file FILE]\n"
   "                      silences through a running `recwatch run` (its admin route)\n"
+  "  sessions add|remove|list --state STORE ...\n"
+  "                      the sessions watch.fleet watches, in a state store (SQLite file\n"
+  "                      or postgresql:// URL); `recwatch sessions --help`\n"
   "  sim [--listen HOST:PORT] [--scenario FILE] [--log-requests FILE]\n"
   "                      serve the simulated QingCloud RTC and Agora APIs\n"
   "\n"
@@ -112,7 +115,7 @@ static int usage_error(const char *fmt, const char *arg) {
 
 /* What a misspelt command or option may have meant: "unknown command 'querry' (did you mean
  * 'query'?)". */
-static const char *const commands[] = {"run", "check", "query", "silence", "sim", "test", "help",
+static const char *const commands[] = {"run", "check", "query", "silence", "sessions", "sim", "test", "help",
                                        "version", "--version", "--help", "--log-level",
                                        "--log-format", NULL};
 static const char *const run_options[] = {"--sim", "--scenario", "--state", "--listen",
@@ -432,6 +435,15 @@ static int cmd_silence(int argc, char **argv) {
   return run_script(&o, "silence", argc - 1, argv + 1, "rec.cli.silence");
 }
 
+/* `recwatch sessions ...`: the embedded rec.cli.sessions (watch.fleet's set in a state store),
+ * which owns its usage and opens the store itself. */
+static int cmd_sessions(int argc, char **argv) {
+  run_opts o;
+  memset(&o, 0, sizeof o);
+  o.until = -1;
+  return run_script(&o, "sessions", argc - 1, argv + 1, "rec.cli.sessions");
+}
+
 static int dispatch(int argc, char **argv) {
   int i = 1, used;
   while (i < argc && (used = global_option(argc - i, argv + i)) != 0) {
@@ -460,6 +472,10 @@ static int dispatch(int argc, char **argv) {
       char *h[2] = {"silence", "--help"};
       return cmd_silence(2, h);
     }
+    if (i + 1 < argc && strcmp(argv[i], "help") == 0 && strcmp(argv[i + 1], "sessions") == 0) {
+      char *h[2] = {"sessions", "--help"};
+      return cmd_sessions(2, h);
+    }
     if (!u) return unknown_error("no help for unknown command '%s'", argv[i + 1], commands);
     fputs(u, stdout);
     return 0;
@@ -473,6 +489,7 @@ static int dispatch(int argc, char **argv) {
   if (strcmp(argv[i], "check") == 0) return cmd_check(argc - i, argv + i);
   if (strcmp(argv[i], "query") == 0) return cmd_query(argc - i, argv + i);
   if (strcmp(argv[i], "silence") == 0) return cmd_silence(argc - i, argv + i);
+  if (strcmp(argv[i], "sessions") == 0) return cmd_sessions(argc - i, argv + i);
   if (strcmp(argv[i], "sim") == 0) return sim_command(argc - i, argv + i);
   if (strcmp(argv[i], "test") == 0) return rtest_command(argc - i, argv + i);
   return unknown_error("unknown command '%s'", argv[i], commands);

@@ -16,27 +16,43 @@
  * count (db:counts) leaves those rows out. So the outbox above never sends an alert twice
  * for a record that did not land, and keeps no list of its own.
  *
- * Room left for a backend with units that come and go (a fleet):
- * - The cache holds every key of the units held. On "gained" the unit's keys are loaded
- *   (backend load_unit); on "lost" the keys of that unit ("unit/..." or all for "") are
- *   dropped. SQLite gains "" at open and never loses it, so its cache holds everything.
+ * Units that come and go (a fleet: a backend with leases_start, PostgreSQL):
+ * - The cache holds the keys of no unit, and every key of the units held. A key belongs to
+ *   unit U when it starts with "U/" and U contains ':' ("agora:<customer id>/..."). On
+ *   "gained" the unit's keys are loaded by a job on the store thread (so a slow database
+ *   stalls no task) and put in the cache when it finishes, if the unit is still held under
+ *   the same token; on "lost" the keys "U/..." leave the cache; on "changed" (another process
+ *   edited the watch set) the keys "U/session/..." are loaded again. SQLite gains "" at open
+ *   and never loses it, so its cache holds everything.
  * - Lease renewals must never wait behind a slow job: they do not go through this queue. The
- *   backend runs them on a thread and connection of its own; its gained/lost events come to
- *   the loop through a second list beside `dhead`, drained by on_async before the finished
- *   jobs (a unit lost is dropped from the cache before a late job of it completes).
+ *   backend runs them on a thread and connection of its own and wakes the loop, which drains
+ *   its events (be->ownership) in on_async before the finished jobs; a finished write of a
+ *   unit no longer held leaves the cache alone.
+ * - A unit may be acted for (store_unit, db:unit) while it is held, its keys are loaded, and
+ *   the fence (fence.h, installed by the backend) says yes.
  * - A write set's precondition (unit, token) travels with the job; a refused one comes back
  *   as result.fenced and changes nothing, the cache included. */
 #include <stdlib.h>
 #include <string.h>
 #include <lauxlib.h>
 #include <uv.h>
+#include "fence.h"
 #include "log.h"
 #include "metrics.h"
 #include "store.h"
+#include "store_pg.h"
 #include "store_sqlite.h"
 
 const char *const store_col_names[STORE_NCOLS] = {"id", "dest", "payload", "attempts",
-                                                  "created_at", "next_at", "last_error"};
+                                                  "created_at", "next_at", "last_error",
+                                                  "unit"};
+
+/* A unit held (a fleet): its token, and whether its keys are in the cache yet. */
+typedef struct held_unit {
+  char *unit;
+  uint64_t token;
+  int loaded;
+} held_unit;
 
 struct store {
   const store_backend *be;
@@ -58,6 +74,9 @@ struct store {
   int replaced_said;           /* loop: the "replaced" line was logged */
   store_op *acks;              /* loop: delivered, not recorded yet (id, dest), oldest first */
   int nacks, acks_cap;
+  int fleet;                   /* the backend has leases (held decides what the cache keeps) */
+  held_unit *held;             /* loop: the units held (a fleet) */
+  int nheld, heldcap;
 };
 
 /* ---- write sets and jobs ---- */
@@ -114,6 +133,12 @@ store_job *store_job_new(size_t size, int kind) {
 void store_job_free(store_job *j) {
   int i;
   if (!j) return;
+  for (i = 0; i < j->r.nkv; i++) {
+    free(j->r.kv[i].k);
+    free(j->r.kv[i].v);
+  }
+  free(j->r.kv);
+  free(j->unit);
   store_ws_clear(&j->ws);
   for (i = 0; i < j->r.nrows * STORE_NCOLS; i++) free(j->r.cells[i].s);
   free(j->r.cells);
@@ -144,8 +169,46 @@ static void record_acks(store_t *s, store_job *j) {
   }
 }
 
+/* A load job collects the unit's key/values. */
+static void kv_collect(void *arg, const char *k, size_t kn, const char *v, size_t vn) {
+  store_result *r = arg;
+  store_kv *e;
+  if (r->nkv == r->kvcap) {
+    int cap = r->kvcap ? r->kvcap * 2 : 64;
+    store_kv *n = realloc(r->kv, (size_t)cap * sizeof *n);
+    if (!n) {
+      r->kvcap = -1;   /* out of memory: the load fails */
+      return;
+    }
+    r->kv = n;
+    r->kvcap = cap;
+  }
+  if (r->kvcap < 0) return;
+  e = &r->kv[r->nkv];
+  e->k = malloc(kn + 1);
+  e->v = malloc(vn + 1);
+  if (!e->k || !e->v) {
+    free(e->k);
+    free(e->v);
+    r->kvcap = -1;
+    return;
+  }
+  memcpy(e->k, k, kn);
+  e->k[kn] = 0;
+  memcpy(e->v, v, vn);
+  e->v[vn] = 0;
+  e->kn = kn;
+  e->vn = vn;
+  r->nkv++;
+}
+
 static void run_job(store_t *s, store_job *j) {
-  if (j->kind == STORE_J_WRITE) {
+  if (j->kind == STORE_J_LOAD) {
+    if (s->be->load_unit(s->conn, j->unit, kv_collect, &j->r, j->r.err, sizeof j->r.err) == 0) {
+      if (j->r.kvcap < 0) snprintf(j->r.err, sizeof j->r.err, "rec.store: load: out of memory");
+      else j->r.ok = 1;
+    }
+  } else if (j->kind == STORE_J_WRITE) {
     s->be->commit(s->conn, &j->ws, &j->r);
   } else if (j->kind == STORE_J_CLAIM) {
     record_acks(s, j);
@@ -185,6 +248,28 @@ static void store_main(void *arg) {
 
 /* ---- back on the loop ---- */
 
+/* The unit a key belongs to: the length of U in "U/..." when U contains ':', else 0. */
+static size_t key_unit(const char *k, size_t kn) {
+  const char *slash = memchr(k, '/', kn);
+  if (!slash || slash == k || !memchr(k, ':', (size_t)(slash - k))) return 0;
+  return (size_t)(slash - k);
+}
+
+static held_unit *held_find(store_t *s, const char *u, size_t un) {
+  int i;
+  for (i = 0; i < s->nheld; i++)
+    if (strlen(s->held[i].unit) == un && memcmp(s->held[i].unit, u, un) == 0) return &s->held[i];
+  return NULL;
+}
+
+/* Does the cache keep key? Every key, but in a fleet the keys of units not held. */
+static int cache_keeps(store_t *s, const char *k, size_t kn) {
+  size_t un;
+  if (!s->fleet) return 1;
+  un = key_unit(k, kn);
+  return un == 0 || held_find(s, k, un) != NULL;
+}
+
 static void apply_cache(store_t *s, lua_State *L, store_job *j) {
   int i;
   if (j->cached || !j->r.ok || j->r.fenced || j->kind != STORE_J_WRITE ||
@@ -194,6 +279,8 @@ static void apply_cache(store_t *s, lua_State *L, store_job *j) {
   lua_rawgeti(L, LUA_REGISTRYINDEX, s->cache_ref);
   for (i = 0; i < j->ws.nops; i++) {
     const store_op *o = &j->ws.ops[i];
+    if ((o->kind == STORE_SET || o->kind == STORE_DEL) && !cache_keeps(s, o->s[0], o->n[0]))
+      continue;
     if (o->kind == STORE_SET) {
       lua_pushlstring(L, o->s[0], o->n[0]);
       lua_pushlstring(L, o->s[1], o->n[1]);
@@ -325,16 +412,203 @@ static void settle(store_t *s, store_job *j) {
     j->r.counts[0] = j->r.counts[0] > s->nacks ? j->r.counts[0] - s->nacks : 0;
 }
 
+/* ---- units held (a fleet) ---- */
+
+/* Drops the keys "prefix/..." (every key for "") from the cache on top of the stack. */
+static void drop_prefix(lua_State *L, const char *p, size_t pn) {
+  lua_pushnil(L);
+  while (lua_next(L, -2)) {
+    size_t kn;
+    const char *k = lua_tolstring(L, -2, &kn);
+    lua_pop(L, 1);
+    if (!pn || (kn > pn && k[pn] == '/' && memcmp(k, p, pn) == 0)) {
+      lua_pushvalue(L, -1);
+      lua_pushnil(L);
+      lua_rawset(L, -4);   /* clearing a field during lua_next is allowed */
+    }
+  }
+}
+
+static void submit_load(store_t *s, held_unit *h, const char *what) {
+  store_job *j = store_job_new(sizeof *j, STORE_J_LOAD);
+  if (!j || !(j->unit = strdup(what))) {
+    store_job_free(j);
+    log_error("kind=store_error cannot load the unit %s: out of memory", h->unit);
+    return;
+  }
+  j->token = h->token;
+  if (strcmp(what, h->unit) == 0) h->loaded = 0;   /* a whole unit: not actionable until in */
+  store_submit(s, j);
+}
+
+/* A load finished (in commit order): its keys replace the cached ones of the unit (or of its
+ * "U/session" prefix), if the unit is still held under the same token. */
+static void apply_load(store_t *s, lua_State *L, store_job *j) {
+  const char *slash = strchr(j->unit, '/');
+  size_t un = slash ? (size_t)(slash - j->unit) : strlen(j->unit);
+  held_unit *h = held_find(s, j->unit, un);
+  int i;
+  if (j->cached) return;
+  j->cached = 1;
+  if (!h || h->token != j->token || s->cache_ref == LUA_NOREF || !L) return;
+  if (!j->r.ok) {   /* tried again on the next wake of the lease thread */
+    log_warn("kind=store_error cannot load the rows of unit %s: %s; retrying", h->unit, j->r.err);
+    h->loaded = -1;
+    return;
+  }
+  lua_rawgeti(L, LUA_REGISTRYINDEX, s->cache_ref);
+  drop_prefix(L, j->unit, strlen(j->unit));
+  for (i = 0; i < j->r.nkv; i++) {
+    lua_pushlstring(L, j->r.kv[i].k, j->r.kv[i].kn);
+    lua_pushlstring(L, j->r.kv[i].v, j->r.kv[i].vn);
+    lua_rawset(L, -3);
+  }
+  lua_pop(L, 1);
+  if (!slash) h->loaded = 1;
+}
+
+static void held_drop(store_t *s, held_unit *h) {
+  int i = (int)(h - s->held);
+  free(h->unit);
+  memmove(&s->held[i], &s->held[i + 1], (size_t)(s->nheld - i - 1) * sizeof *s->held);
+  s->nheld--;
+}
+
+/* An ownership event from the lease thread, on the loop. */
+static void on_lease_event(void *arg, int event, const char *unit, uint64_t token) {
+  store_t *s = arg;
+  lua_State *L = s->L;
+  size_t un = strlen(unit);
+  held_unit *h = held_find(s, unit, un);
+  if (event == STORE_UNIT_GAINED) {
+    if (!h) {
+      char *u = strdup(unit);
+      if (s->nheld == s->heldcap) {
+        int cap = s->heldcap ? s->heldcap * 2 : 16;
+        held_unit *n = u ? realloc(s->held, (size_t)cap * sizeof *n) : NULL;
+        if (!n) {
+          free(u);
+          log_error("kind=store_error cannot hold the unit %s: out of memory", unit);
+          return;
+        }
+        s->held = n;
+        s->heldcap = cap;
+      }
+      h = &s->held[s->nheld++];
+      h->unit = u;
+    }
+    h->token = token;
+    submit_load(s, h, unit);
+  } else if (event == STORE_UNIT_LOST) {
+    if (h) held_drop(s, h);
+    if (s->cache_ref != LUA_NOREF && L && un) {
+      lua_rawgeti(L, LUA_REGISTRYINDEX, s->cache_ref);
+      drop_prefix(L, unit, un);
+      lua_pop(L, 1);
+    }
+  } else if (event == STORE_UNIT_CHANGED && h && h->loaded == 1) {
+    char what[600];
+    snprintf(what, sizeof what, "%s/session", unit);
+    submit_load(s, h, what);
+  }
+}
+
+static void on_units(store_t *s) {
+  int i;
+  s->be->ownership(s->conn, on_lease_event, s);
+  for (i = 0; i < s->nheld; i++)   /* a load that failed: again */
+    if (s->held[i].loaded == -1) submit_load(s, &s->held[i], s->held[i].unit);
+}
+
+static void store_wake(void *arg) { uv_async_send(&((store_t *)arg)->async); }
+
+int store_fleet(const store_t *s) { return s && s->fleet; }
+
+int store_unit(store_t *s, const char *unit, uint64_t *token, char *why, size_t whyn) {
+  held_unit *h;
+  double until;
+  *token = 0;
+  if (why && whyn) why[0] = 0;
+  if (!s->fleet) {
+    *token = 1;
+    return 1;
+  }
+  if (!(h = held_find(s, unit, strlen(unit)))) {
+    snprintf(why, whyn, "unit %s is not held by this member", unit);
+    return 0;
+  }
+  if (h->loaded != 1) {
+    snprintf(why, whyn, "unit %s: its rows are still loading", unit);
+    return 0;
+  }
+  if (!fence_check(unit, &until, why, whyn)) return 0;
+  *token = h->token;
+  return 1;
+}
+
+static int cmp_str(const void *a, const void *b) {
+  return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+void store_push_units(store_t *s, lua_State *L) {
+  int i, n = 0;
+  lua_newtable(L);
+  if (s->fleet) {
+    const char **u = s->nheld ? malloc((size_t)s->nheld * sizeof *u) : NULL;
+    if (s->nheld && !u) luaL_error(L, "out of memory");
+    for (i = 0; i < s->nheld; i++)
+      if (s->held[i].loaded == 1) u[n++] = s->held[i].unit;
+    qsort(u, (size_t)n, sizeof *u, cmp_str);
+    for (i = 0; i < n; i++) {
+      lua_pushstring(L, u[i]);
+      lua_rawseti(L, -2, i + 1);
+    }
+    free(u);
+    return;
+  }
+  /* every unit with a "<unit>/session/" key: a set first, then sorted */
+  lua_newtable(L);
+  lua_rawgeti(L, LUA_REGISTRYINDEX, s->cache_ref);
+  lua_pushnil(L);
+  while (lua_next(L, -2)) {
+    size_t kn, un;
+    const char *k = lua_tolstring(L, -2, &kn);
+    lua_pop(L, 1);
+    un = key_unit(k, kn);
+    if (un && kn > un + 9 && memcmp(k + un, "/session/", 9) == 0) {
+      lua_pushlstring(L, k, un);
+      lua_pushboolean(L, 1);
+      lua_rawset(L, -5);
+    }
+  }
+  lua_pop(L, 1);
+  lua_pushnil(L);
+  while (lua_next(L, -2)) {
+    lua_pop(L, 1);
+    lua_pushvalue(L, -1);
+    lua_rawseti(L, -4, ++n);
+  }
+  lua_pop(L, 1);
+  lua_getglobal(L, "table");
+  lua_getfield(L, -1, "sort");
+  lua_remove(L, -2);
+  lua_pushvalue(L, -2);
+  lua_call(L, 1, 0);
+}
+
 /* Hands finished jobs back. Taken as one list first: a resumed task may close the store (the
- * struct itself lives until the async handle's close callback). */
+ * struct itself lives until the async handle's close callback). The lease thread's events
+ * go first: a unit lost leaves the cache before a late job of it completes. */
 static void on_async(uv_async_t *h) {
   store_t *s = h->data;
   store_job *j, *list;
+  if (s->fleet) on_units(s);
   uv_mutex_lock(&s->mu);
   list = s->dhead;
   s->dhead = s->dtail = NULL;
   uv_mutex_unlock(&s->mu);
   for (j = list; j; j = j->next) {
+    if (j->kind == STORE_J_LOAD) apply_load(s, s->L, j);
     apply_cache(s, s->L, j);  /* in commit order, before any resume */
     count_alerts(s, j);
     settle(s, j);
@@ -372,7 +646,10 @@ void store_run_sync(store_t *s, store_job *j, lua_State *L) {
   enqueue(s, j);
   while (!j->finished) uv_cond_wait(&s->done_cv, &s->mu);
   /* jobs that committed before this one and wait for on_async: their writes go first */
-  for (k = s->dhead; k; k = k->next) apply_cache(s, L, k);
+  for (k = s->dhead; k; k = k->next) {
+    if (k->kind == STORE_J_LOAD) apply_load(s, L, k);
+    apply_cache(s, L, k);
+  }
   uv_mutex_unlock(&s->mu);
   apply_cache(s, L, j);
   count_alerts(s, j);   /* the metrics as on_async would (it does not see a sync job) */
@@ -420,8 +697,12 @@ void store_close(store_t *s, lua_State *L) {
   }
   outbox_seen(s, -1);   /* a closed store's backlog is no longer this process's */
   free_acks(s);
-  if (s->conn) s->be->close(s->conn);
+  if (s->conn) s->be->close(s->conn);   /* a backend with leases releases them here */
   s->conn = NULL;
+  while (s->nheld > 0) held_drop(s, &s->held[s->nheld - 1]);
+  free(s->held);
+  s->held = NULL;
+  s->fleet = 0;
   if (L && s->cache_ref != LUA_NOREF) luaL_unref(L, LUA_REGISTRYINDEX, s->cache_ref);
   s->cache_ref = LUA_NOREF;
   s->started = 0;
@@ -447,7 +728,7 @@ typedef struct unit_ctx {
 
 /* An ownership event at open, the cache table on top of the stack: a unit gained is loaded;
  * a unit lost drops its keys ("unit/..."; every key for ""). */
-static void on_unit(void *arg, int event, const char *unit) {
+static void on_unit(void *arg, int event, const char *unit, uint64_t token) {
   unit_ctx *u = arg;
   lua_State *L = u->L;
   size_t un = strlen(unit);
@@ -519,6 +800,10 @@ store_t *store_open(engine_t *e, lua_State *L, const store_backend *be, const ch
     goto fail;
   }
   s->started = 1;
+  if (be->leases_start && !(id && id->no_leases)) {
+    if (be->leases_start(s->conn, store_wake, s, msg, n)) goto fail;
+    s->fleet = 1;
+  }
   outbox_seen(s, pending);
   return s;
 fail:
@@ -533,10 +818,11 @@ int store_cache_ref(const store_t *s) { return s->cache_ref; }
 
 /* ---- backends ---- */
 
-static const store_backend *const backends[] = {&store_sqlite};
+static const store_backend *const backends[] = {&store_sqlite, &store_pg};
 
 const store_backend *store_backend_for(const char *where) {
-  (void)where;   /* every --state value is an SQLite file today */
+  if (where && (strncmp(where, "postgresql://", 13) == 0 || strncmp(where, "postgres://", 11) == 0))
+    return &store_pg;
   return &store_sqlite;
 }
 

@@ -13,14 +13,16 @@
  *   rows (with a lease time: SQLite, with one deliverer per file, ignores it), acknowledge
  *   (delivered), attempt failed, prune, count.
  * - read one unit's state (load_unit), to fill the cache when the unit is gained.
- * - ownership events: a unit gained, a unit lost. SQLite gains every unit (unit "") at open
- *   and never loses one. A backend with leases would gain and lose units from its own lease
- *   thread: its renewals must never wait behind a slow job, so they do not go through the job
- *   queue of store.c (one thread, FIFO) but through a second thread and connection of the
- *   backend's own, which hands its events to the loop (see store.c, "Room left").
+ * - ownership events: a unit gained, a unit lost, a unit's watch set changed. SQLite gains
+ *   every unit (unit "") at open and never loses one. A backend with leases (PostgreSQL,
+ *   store_pg.c) gains and loses units from its own lease thread: its renewals must never
+ *   wait behind a slow job, so they do not go through the job queue of store.c (one thread,
+ *   FIFO) but through a second thread and connection of the backend's own, which wakes the
+ *   loop (leases_start's wake) to drain its events (ownership).
  *
- * Threads: open/lock/load_unit/ownership/close run on the loop thread, while no job is in
- * flight; commit/claim/counts run on the store thread, one at a time. */
+ * Threads: open/lock/ownership/close run on the loop thread (load_unit there too at open,
+ * while no job is in flight); commit/claim/counts/load_unit (a unit gained later) run on the
+ * store thread, one at a time. */
 #ifndef REC_STORE_H
 #define REC_STORE_H
 #include <stddef.h>
@@ -77,9 +79,16 @@ typedef struct store_cell {
   size_t n;
 } store_cell;
 
-/* The columns of a claimed outbox row, in this order. */
+/* The columns of a claimed outbox row, in this order (unit: the unit the row was enqueued
+ * under, NULL when none: SQLite keeps none). */
 enum { STORE_COL_ID, STORE_COL_DEST, STORE_COL_PAYLOAD, STORE_COL_ATTEMPTS, STORE_COL_CREATED,
-       STORE_COL_NEXT, STORE_COL_ERROR, STORE_NCOLS };
+       STORE_COL_NEXT, STORE_COL_ERROR, STORE_COL_UNIT, STORE_NCOLS };
+
+/* One key/value a load job read. */
+typedef struct store_kv {
+  char *k, *v;
+  size_t kn, vn;
+} store_kv;
 extern const char *const store_col_names[STORE_NCOLS];
 
 typedef struct store_result {
@@ -93,6 +102,8 @@ typedef struct store_result {
   store_cell *cells;   /* claim: nrows * STORE_NCOLS */
   int nrows;
   int64_t counts[2];   /* counts: pending, delivered */
+  store_kv *kv;        /* load: the unit's key/values */
+  int nkv, kvcap;
 } store_result;
 
 /* ---- a backend ---- */
@@ -104,11 +115,15 @@ typedef struct store_conn store_conn;   /* a backend's connection */
 typedef struct store_ident {
   char key[64];
   unsigned long long a, b;
+  int no_leases;       /* a store with leases, opened without joining them (a CLI) */
 } store_ident;
 
-enum { STORE_UNIT_GAINED = 1, STORE_UNIT_LOST };
+/* Ownership events. GAINED: the unit is held under token (load it); LOST: no longer held
+ * (drop its keys); CHANGED: another process changed the unit's watch set (its
+ * "<unit>/session/" keys): reload those. */
+enum { STORE_UNIT_GAINED = 1, STORE_UNIT_LOST, STORE_UNIT_CHANGED };
 typedef void (*store_kv_fn)(void *arg, const char *k, size_t kn, const char *v, size_t vn);
-typedef void (*store_unit_fn)(void *arg, int event, const char *unit);
+typedef void (*store_unit_fn)(void *arg, int event, const char *unit, uint64_t token);
 /* One received event not processed yet: its noticeId, raw body, and when it was received. */
 typedef void (*store_event_fn)(void *arg, const char *id, const char *body, size_t bodyn,
                                double received);
@@ -122,9 +137,12 @@ typedef struct store_backend {
   void (*owner_gone)(const void *owner);
   /* Opens where (NULL: in memory, this run only). NULL with msg on failure. */
   store_conn *(*open)(const char *where, const store_ident *id, char *msg, size_t n);
-  /* Calls fn once per unit the connection owns now (SQLite: gained "", every unit). */
+  /* Calls fn once per ownership event not handed out yet: at open SQLite gains "" (every
+   * key), PostgreSQL gains "" (the keys of no unit; every key when not a member); later the
+   * lease thread's gains and losses. */
   void (*ownership)(store_conn *c, store_unit_fn fn, void *arg);
-  /* Every key/value of unit ("" = all). 0, or -1 with msg. */
+  /* Every key/value of unit ("": as the gain of "" says; "U/session": a prefix). 0, or -1
+   * with msg. */
   int (*load_unit)(store_conn *c, const char *unit, store_kv_fn fn, void *arg, char *msg,
                    size_t n);
   /* Outbox rows not delivered yet (the backlog at open). 0, or -1 with msg. */
@@ -138,10 +156,14 @@ typedef struct store_backend {
   /* The received events not marked done, in the order they were received; on the thread
    * that owns c. 0, or -1 with msg. NULL: the backend keeps no events. */
   int (*load_events)(store_conn *c, store_event_fn fn, void *arg, char *msg, size_t n);
+  /* A backend with leases (NULL: none): joins the fleet and starts the lease thread, which
+   * calls wake(arg) from its thread when ownership events wait (drained on the loop with
+   * ownership). Loop thread, once, after open. 0, or -1 with msg. */
+  int (*leases_start)(store_conn *c, void (*wake)(void *arg), void *arg, char *msg, size_t n);
 } store_backend;
 
-/* The backend for a --state value. Today SQLite for every path; a connection URL
- * (postgresql://) will select its backend here. */
+/* The backend for a --state value: PostgreSQL for a libpq URL (postgresql://, postgres://),
+ * else SQLite. */
 const store_backend *store_backend_for(const char *where);
 /* Every owner_gone of every backend: the engine's Lua state is closing. */
 void store_owner_gone(const void *owner);
@@ -150,7 +172,7 @@ void store_owner_gone(const void *owner);
 
 typedef struct store store_t;
 
-enum { STORE_J_WRITE, STORE_J_CLAIM, STORE_J_COUNTS };
+enum { STORE_J_WRITE, STORE_J_CLAIM, STORE_J_COUNTS, STORE_J_LOAD };
 
 typedef struct store_job store_job;
 struct store_job {
@@ -160,6 +182,8 @@ struct store_job {
   store_writeset ws;   /* STORE_J_WRITE */
   double now, lease;   /* STORE_J_CLAIM: due time, lease */
   long limit;
+  char *unit;          /* STORE_J_LOAD: the unit (or "U/session" prefix) to read */
+  uint64_t token;      /* ... held under this token when asked */
   store_result r;
   unsigned long counted;   /* when r.pending was read: the store thread's count sequence */
   /* the acknowledgements retried before a claim (copies), and how many committed */
@@ -197,4 +221,14 @@ void store_submit(store_t *s, store_job *j);
 /* Queues j and waits for it on the loop thread (a caller that cannot yield); the cache and
  * metrics are updated as on the loop, done is not called. */
 void store_run_sync(store_t *s, store_job *j, lua_State *L);
+
+/* ---- units (a fleet) ---- */
+
+/* 1 when the store has leases (PostgreSQL with a lease thread). */
+int store_fleet(const store_t *s);
+/* May this process write and act for unit now? 1 with *token (SQLite: always, token 1);
+ * 0 with why (not held, its rows still loading, or the fence says no). */
+int store_unit(store_t *s, const char *unit, uint64_t *token, char *why, size_t whyn);
+/* Pushes the array of units held (SQLite: every unit with a "<unit>/session/" key), sorted. */
+void store_push_units(store_t *s, lua_State *L);
 #endif

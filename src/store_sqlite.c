@@ -60,7 +60,7 @@ static const char *const stmt_sql[S_NSTMT] = {
   "UPDATE outbox SET attempts = attempts + 1, next_at = ?3, last_error = ?4 "
   "WHERE id = ?1 AND dest = ?2 AND delivered_at IS NULL",
   "DELETE FROM outbox WHERE delivered_at IS NOT NULL AND delivered_at < ?1",
-  "SELECT id, dest, payload, attempts, created_at, next_at, last_error FROM outbox "
+  "SELECT id, dest, payload, attempts, created_at, next_at, last_error, NULL FROM outbox "
   "WHERE delivered_at IS NULL AND next_at <= ?1 ORDER BY created_at, id, dest LIMIT ?2",
   "SELECT count(*) FROM outbox WHERE delivered_at IS NULL",
   "SELECT count(*) FROM outbox WHERE delivered_at IS NOT NULL",
@@ -587,7 +587,7 @@ fail:
 /* One writer: every unit is this connection's, from the open to the close. */
 static void sq_ownership(store_conn *c, store_unit_fn fn, void *arg) {
   (void)c;
-  fn(arg, STORE_UNIT_GAINED, "");
+  fn(arg, STORE_UNIT_GAINED, "", 1);
 }
 
 static int sq_load_unit(store_conn *c, const char *unit, store_kv_fn fn, void *arg, char *msg,
@@ -627,5 +627,5 @@ static int sq_load_events(store_conn *c, store_event_fn fn, void *arg, char *msg
 
 const store_backend store_sqlite = {
   "sqlite", sq_lock, sq_owner_gone, sq_open, sq_ownership, sq_load_unit, sq_count_pending,
-  sq_commit, sq_claim, sq_counts, sq_path, sq_close, sq_load_events,
+  sq_commit, sq_claim, sq_counts, sq_path, sq_close, sq_load_events, NULL,
 };

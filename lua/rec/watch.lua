@@ -35,6 +35,7 @@
 --     -> fleet: one watcher (account = the unit's id) per session "<unit>/session/<id>" of
 --     each unit this member holds; fl:add(unit, id, session)  fl:remove(unit, id)
 --     fl:sessions()  fl:handle(key)  fl:info()  fl:stop()  fl:wait()
+--   watch.sessions.add(db, unit, id, session)  .remove(db, unit, id)  .list(db [, unit])
 --   account= (watch.agora, watch.qingcloud): the account's credential; keys under "<unit>/",
 --     commits under the unit's lease; fenced: the watcher stops (logged, never alerted)
 --   watch.status() -> list of every watcher's health   watch.healthy() -> bool
@@ -69,6 +70,9 @@ watch.agora = require("rec.watch._agora").agora
 watch.set = require("rec.watch._sets").set
 local fleet = require "rec.watch._fleet"
 watch.fleet = fleet.fleet
+-- the set watch.fleet reads (what `recwatch sessions` edits): add(db, unit, id|nil, session)
+-- -> key | nil, err; remove(db, unit, id) -> bool; list(db [, unit]); unit(provider, account)
+watch.sessions = { add = fleet.add, remove = fleet.remove, list = fleet.list, unit = fleet.unit }
 local events = require "rec.watch._events"
 function watch.event_stats()
   local out = { sessions = { polled = events.counts.polled, notifications_only = events.counts.notifications_only } }

@@ -20,6 +20,7 @@ void sim_log_request(sim_conn *c, const char *provider, int auth, const char *fa
   sim_t *s = SIM_OF(c);
   sbuf *b = &s->logline;
   const char *m = http_method_str((enum http_method)c->parser.method);
+  sim_reqlog_add(s, c, provider, s->log_account);
   if (!s->logf) return;
   b->len = 0;
   sbuf_addf(b, "{\"t\":%.3f,\"method\":", c->t);
@@ -86,6 +87,7 @@ typedef struct sim_delay {
   rtimer_t timer;
   sim_conn *c;
   sbuf held;          /* the hold faults: the answer given, kept back meanwhile */
+  const char *held_account; /* its account (the scenario's string) */
   sim_fault_kind hold; /* SIM_F_HOLD / SIM_F_HOLD_DROP, or SIM_F_COUNT when not holding */
   int held_status, held_auth;
 } sim_delay;
@@ -198,6 +200,7 @@ static void hold_start(sim_conn *c, sim_fault *f, size_t from, int auth) {
   d->hold = f->kind;
   d->held_status = c->status;
   d->held_auth = auth;
+  d->held_account = SIM_OF(c)->log_account;
 }
 
 /* A held answer's time is up: 1 when this request was held (now answered or dropped). */
@@ -214,8 +217,10 @@ static int hold_release(sim_conn *c, const char *pname) {
     c->status = 0;
     httpd_close_after(c);
   }
+  SIM_OF(c)->log_account = d->held_account;
   sim_log_request(c, pname, d->held_auth, sim_fault_names[k]);
   SIM_OF(c)->log_call = NULL;
+  SIM_OF(c)->log_account = NULL;
   return 1;
 }
 
@@ -295,6 +300,7 @@ static void handle(sim_conn *c, int resumed, void *ud) {
   const char *pname = NULL;
   sim_api_req req;
 
+  s->log_account = NULL;
   if (!resumed) {
     c->t = sim_now(s);
     if (c->status == 400) {  /* a URL httpd could not parse: already answered */
@@ -308,6 +314,7 @@ static void handle(sim_conn *c, int resumed, void *ud) {
     sim_log_request(c, "sim", 0, NULL);
     return;
   }
+  if (sim_reqlog_page(c)) return;  /* GET /_sim/requests: reading the log adds nothing to it */
   memset(&req, 0, sizeof req);
   req.c = c;
   if (sim_ctl_route(c, &req) == 0) {  /* control calls: POST (QingCloud: POST, PATCH) */
@@ -329,6 +336,7 @@ static void handle(sim_conn *c, int resumed, void *ud) {
     f = pick_fault(c, provider);
   }
   auth = sim_api_auth(&req);
+  s->log_account = auth ? sim_api_account(&req) : NULL;
   /* agora_404 plays a live recording's failover window: a server answers it, so only to an
    * authenticated Agora request (anything else gets its normal answer) */
   if (f && f->kind == SIM_F_AGORA_404 && (provider != SIM_P_AGORA || !auth)) {
@@ -351,6 +359,7 @@ static void handle(sim_conn *c, int resumed, void *ud) {
   sim_api_answer(&req);
   sim_log_request(c, pname, auth, resumed ? "delay" : NULL);
   s->log_call = NULL;
+  s->log_account = NULL;
 }
 
 /* sim_start failed before anything was listening. */
@@ -369,6 +378,7 @@ static void sim_freed(void *ud) {
   sbuf_free(&s->scratch);
   sbuf_free(&s->qbuf);
   sbuf_free(&s->logline);
+  sim_reqlog_free(s);
   free(s);
 }
 
@@ -401,6 +411,11 @@ sim_t *sim_start(uv_loop_t *loop, const sim_options *opt, char *err, size_t errl
     drop_unstarted(s);
     return NULL;
   }
+  if (sim_reqlog_init(s, s->embedded ? SIM_REQLOG_CAP_EMBEDDED : SIM_REQLOG_CAP) != 0) {
+    snprintf(err, errlen, "out of memory");
+    sim_freed(s);
+    return NULL;
+  }
   if (opt && opt->log_requests_path) {
     s->logf = fopen(opt->log_requests_path, "a");  /* append: a file emptied meanwhile stays clean */
     if (!s->logf) {
@@ -419,6 +434,7 @@ sim_t *sim_start(uv_loop_t *loop, const sim_options *opt, char *err, size_t errl
   ho.idle_timeout = opt ? opt->idle_timeout : 0;
   ho.header_timeout = opt ? opt->header_timeout : 0;
   ho.ud = s;
+  ho.keep_headers[0] = "User-Agent";  /* the fleet member (sim_reqlog.c) */
   s->srv = httpd_start(loop, &ho, err, errlen);
   if (!s->srv) {
     sim_freed(s);

@@ -268,6 +268,7 @@ static int qc_auth(sim_api_req *r) {
   free(expect);
   if (!ok) return qc_fail(r, 401, "SignatureNotMatch", "signature does not match");
   r->auth_status = 0;
+  r->qc_key = key;
   return 1;
 }
 
@@ -370,8 +371,15 @@ static void qc_answer(sim_api_req *r) {
 /* ---------------------------------------------------------------- entry points */
 
 int sim_api_auth(sim_api_req *req) {
+  req->qc_key = -1;
   if (req->provider == SIM_P_AGORA) return agora_auth(req);
   return qc_auth(req);
+}
+
+const char *sim_api_account(const sim_api_req *req) {
+  sim_scenario *sc = SIM_OF(req->c)->sc;
+  if (req->provider == SIM_P_AGORA) return req->cred >= 0 ? sc->ag[req->cred].id : NULL;
+  return req->qc_key >= 0 ? sc->qc[req->qc_key].id : NULL;
 }
 
 void sim_api_answer(sim_api_req *req) {

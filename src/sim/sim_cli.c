@@ -195,6 +195,24 @@ int sim_command(int argc, char **argv) {
   put_export("QINGCLOUD_RTC_API_BASE", info.base_url);
   put_export("QINGCLOUD_ACCESS_KEY_ID", info.qc_access_key_id);
   put_export("QINGCLOUD_SECRET_ACCESS_KEY", info.qc_secret_access_key);
+  {  /* the further customers and keys (accounts, issue 24): _2, _3, ... */
+    const char *id, *sec;
+    char name[64];
+    size_t i;
+    int lim;
+    for (i = 1; sim_agora_customer(st.sim, i, &id, &sec, &lim); i++) {
+      snprintf(name, sizeof name, "AGORA_CUSTOMER_ID_%zu", i + 1);
+      put_export(name, id);
+      snprintf(name, sizeof name, "AGORA_CUSTOMER_SECRET_%zu", i + 1);
+      put_export(name, sec);
+    }
+    for (i = 1; sim_qingcloud_key(st.sim, i, &id, &sec); i++) {
+      snprintf(name, sizeof name, "QINGCLOUD_ACCESS_KEY_ID_%zu", i + 1);
+      put_export(name, id);
+      snprintf(name, sizeof name, "QINGCLOUD_SECRET_ACCESS_KEY_%zu", i + 1);
+      put_export(name, sec);
+    }
+  }
   printf("export RECWATCH_SIM_PORT=%d\n", info.port);
   fflush(stdout);
   uv_signal_init(&loop, &st.sigint);

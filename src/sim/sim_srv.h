@@ -36,6 +36,8 @@ struct sim {
   int hooks_full;     /* the cap was reached (logged once) */
   const char *log_call; /* a control call being logged: its name ("call" and "billed") */
   struct sim_events *events;  /* the NCS events sender (sim_events.c) */
+  struct sim_reqlog *reqlog;  /* GET /_sim/requests (sim_reqlog.c) */
+  const char *log_account;    /* the account of the request being logged, or NULL */
 };
 
 /* One routed request (lives on the stack of the handler). */
@@ -51,6 +53,7 @@ typedef struct sim_api_req {
   qc_param params[SIM_MAX_PARAMS];
   size_t nparams;
   int too_many;
+  int qc_key;        /* the access key of an authenticated request, else -1 */
   int auth_status;   /* 0 ok, else 400/401 */
   const char *auth_code;
   char auth_msg[160];
@@ -66,6 +69,19 @@ static inline void sim_reply_json(sim_conn *c, int status, const char *body) {
   sim_reply(c, status, "application/json", body, strlen(body));
 }
 void sim_log_request(sim_conn *c, const char *provider, int auth, const char *fault);
+
+/* sim_reqlog.c: the request log of GET /_sim/requests, SIM_REQLOG_CAP entries at most
+ * (SIM_REQLOG_CAP_EMBEDDED inside `run --sim`, whose memory is the process's own) */
+#define SIM_REQLOG_CAP 100000
+#define SIM_REQLOG_CAP_EMBEDDED 10000
+int sim_reqlog_init(sim_t *s, size_t cap);
+void sim_reqlog_free(sim_t *s);
+void sim_reqlog_add(sim_t *s, sim_conn *c, const char *provider, const char *account);
+int sim_reqlog_page(sim_conn *c);  /* 1 when it answered GET /_sim/requests */
+/* The JSON array of the entries with t > since, oldest first, into b (emptied first). */
+void sim_reqlog_render(const sim_t *s, double since, sbuf *b);
+/* The authenticated account of a routed request (a customer id, an access key id), or NULL. */
+const char *sim_api_account(const sim_api_req *req);
 
 /* sim_api.c */
 int sim_api_route(sim_conn *c, sim_api_req *req);  /* 0 when a provider path matched */

@@ -208,6 +208,25 @@ do
   out:stop()
 end
 
+-- QingCloud: a session is an app and a channel of an access key; task 39 of demo-channel
+-- fails (52): on_failed once, its state under the unit
+do
+  sent = {}
+  local QU = "qingcloud:SIMQCACCESSKEY000001"
+  assert(fleet.add(real, QU, nil, { app_id = "demo-app", channel = "demo-channel" }))
+  local out = notify.outbox{ to = { cap }, db = real, every = 0.25 }
+  local fl = watch.fleet{ provider = "qingcloud", db = real, every = 2, outbox = out, look_every = 0.25,
+    on_failed = function(task) out:alert{ text = "task failed " .. tostring(task.id), task_id = task.id } end }
+  rec.sleep(6)
+  assert(out:flush(5))
+  assert(#fl:sessions() == 1 and fl:sessions()[1] == QU .. "/session/demo-channel", table.concat(fl:sessions(), " "))
+  assert(#sent == 1 and sent[1].task_id == 39, "one alert for task 39, got " .. #sent)
+  assert(real:get(QU .. "/qingcloud/demo-app/demo-channel/39"), "the task's state under the unit")
+  fl:stop()
+  fl:wait()
+  out:stop()
+end
+
 -- bad options: the script's line, a clear message
 local ok, err = pcall(watch.fleet, { provider = "agora", sid = "x" })
 assert(not ok and tostring(err):find("comes from each session"), tostring(err))

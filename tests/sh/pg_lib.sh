@@ -5,6 +5,7 @@
 #                (and on a Unix socket in the same dir); exports PGURL (a libpq URL, trust
 #                auth, user recwatch, database postgres), PGPORT, PGDIR
 #   pg_sql SQL   runs SQL through psql on PGURL (-X -q -A -t -v ON_ERROR_STOP=1): rows on stdout
+#   pg_db NAME   creates the database NAME and prints its URL (a fresh database per story)
 #   pg_stop      stops the server (fast) and removes the temp dir
 #   pg_kill      stops the server now (immediate: an outage); the data stays
 #   pg_restart   starts it again on the same port (after pg_kill)
@@ -78,6 +79,11 @@ pg_start() {
 
 pg_sql() {
   psql -X -q -A -t -v ON_ERROR_STOP=1 "$PGURL" -c "$1"
+}
+
+pg_db() {
+  pg_sql "CREATE DATABASE \"$1\"" >/dev/null
+  printf 'postgresql://recwatch@127.0.0.1:%s/%s\n' "$PGPORT" "$1"
 }
 
 pg_kill() {

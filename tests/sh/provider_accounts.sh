@@ -5,14 +5,19 @@
 . "${HELPERS:-$SRC/tests/helpers}/sim_lib.sh"
 
 sim_start --scenario "$SRC/tests/scenarios/provider_accounts.lua" --log-requests "$SIM_TMP/req.log"
+[ "${AGORA_CUSTOMER_ID_2:-}" = acct-a ] && [ "${AGORA_CUSTOMER_ID_3:-}" = acct-b ] &&
+  [ "${QINGCLOUD_ACCESS_KEY_ID_2:-}" = QKB ] || fail "recwatch sim did not export the further accounts"
 cat >"$SIM_TMP/acct.lua" <<'LUA'
 local base = os.getenv("AGORA_API_BASE")
 rec.configure{
   agora = { base_url = base, retries = 2, retry_delays = { 0.05 },
-            accounts = { { customer_id = "acct-a", customer_secret = "acct-a-secret-111" },
+            -- `recwatch sim` printed the further customers as AGORA_CUSTOMER_ID_2, ...
+            accounts = { { customer_id = os.getenv("AGORA_CUSTOMER_ID_2"),
+                           customer_secret = os.getenv("AGORA_CUSTOMER_SECRET_2") },
                          { customer_id = "acct-b", customer_secret = "wrong-b-secret-ZX81" } } },
   qingcloud = { base_url = base, retries = 2, retry_delays = { 0.05 },
-                accounts = { { access_key_id = "QKB", secret_access_key = "qk-b-secret-222" },
+                accounts = { { access_key_id = os.getenv("QINGCLOUD_ACCESS_KEY_ID_2"),
+                               secret_access_key = os.getenv("QINGCLOUD_SECRET_ACCESS_KEY_2") },
                              { access_key_id = "QKDEFAULT", secret_access_key = "wrong-qk-ZX81" } } },
 }
 local AQ = { appid = "acct-app", resourceid = "acct-rid", sid = "acct-sid", mode = "mix" }

@@ -2,7 +2,8 @@
  * leases does), every attempt of a provider call, first and retries, asks it for the unit of
  * the credential used ("agora:<customer id>"); a refusal is the typed error `fenced` with
  * nothing sent, a deadline caps the attempt's timeout, and less than 0.2 s left refuses too.
- * Runs a script against the in-process simulator (real clock), with a made-up check. */
+ * A fleet member names itself in User-Agent. Runs a script against the in-process simulator
+ * (real clock), with a made-up check. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -12,6 +13,7 @@
 #include <string.h>
 #include <unistd.h>
 #include <cmocka.h>
+#include <lua.h>
 #include "engine.h"
 #include "fence.h"
 #include "rtest.h"
@@ -33,9 +35,9 @@ static int fake_check(void *arg, const char *unit, double *until, char *why, siz
     snprintf(why, whyn, "not held by this member");
     return 0;
   }
-  if (!strcmp(unit, "agora:fence-ok")) {  /* held: 1 s left for anything started now */
+  if (!strcmp(unit, "agora:fence-ok")) {  /* held: 2 s left for anything started now */
     asked.ok++;
-    *until = fence_now() + 1.0;
+    *until = fence_now() + 2.0;
     return 1;
   }
   if (!strcmp(unit, "agora:fence-short")) {  /* held, 0.1 s to D: too little */
@@ -83,14 +85,14 @@ static const char script[] =
     "res, err = rec.agora.stop{ appid = 'fa', cname = 'c', uid = '1', resourceid = 'fr', sid = 's',\n"
     "                           mode = 'mix', account = 'fence-no' }\n"
     "assert(not res and err.kind == 'fenced', 'a control call is fenced too: ' .. tostring(err))\n"
-    /* held with 1 s left: a fast reply is fine; a slow one ends at the cap, not at 10 s */
+    /* held with 2 s left: a fast reply is fine; a slow one ends at the cap, not at 10 s */
     "assert(q('fast', 'fence-ok'))\n"
     "assert(q('fast'))  -- the default credential is the unit agora:fence-ok too\n"
     "local t0 = rec.now()\n"
     "res, err = q('slow', 'fence-ok', { retries = 0 })\n"
     "local took = rec.now() - t0\n"
     "assert(not res and err.kind == 'timeout', 'the cap did not end the attempt: ' .. tostring(err))\n"
-    "assert(took >= 0.8 and took < 6, ('capped attempt took %.2f s'):format(took))\n"
+    "assert(took >= 1.6 and took < 7, ('capped attempt took %.2f s'):format(took))\n"
     "print(('capped attempt: %.2f s'):format(took))\n"
     /* less than 0.2 s left */
     "res, err = q('fast', 'fence-short')\n"
@@ -100,6 +102,16 @@ static const char script[] =
     "assert(not res and err.kind == 'fenced' and err.attempts == 1, tostring(err))\n"
     "assert(err.message:find('past D', 1, true), err.message)\n"
     "assert(q('fast', 'fence-free'))\n"
+    /* a member of a fleet names itself in User-Agent: the simulator's log shows it */
+    "local r = assert(rec.http{ url = rec.sim.base_url .. '/_sim/requests' })\n"
+    "local rows, n = rec.json.decode(r.body), 0\n"
+    "assert(type(MEMBER) == 'string' and #MEMBER > 0)\n"
+    "for _, e in ipairs(rows) do\n"
+    "  assert(e.member == MEMBER, tostring(e.member) .. ' ~= ' .. MEMBER)\n"
+    "  assert(e.account ~= 'fence-no' and e.account ~= 'fence-short', e.account)\n"
+    "  n = n + 1\n"
+    "end\n"
+    "assert(n == 4, n .. ' requests answered')\n"
     "print('fence ok')\n";
 
 static void write_file(const char *path, const char *text) {
@@ -146,6 +158,8 @@ static void test_fence_refuses_and_caps(void **state) {
   rtest_attach_sim(e, sim);
   fence_set(fake_check, NULL);
   assert_int_equal(fence_active(), 1);
+  lua_pushstring(engine_lua(e), fence_member());  /* host:pid: RECWATCH_MEMBER is not set */
+  lua_setglobal(engine_lua(e), "MEMBER");
   assert_int_equal(engine_load_main(e, lua, NULL, 0, NULL, err, sizeof err), 0);
   status = engine_run(e);
   fence_set(NULL, NULL);

@@ -43,7 +43,7 @@ static store_conn *f_open(const char *w, const store_ident *id, char *m, size_t 
 }
 static void f_ownership(store_conn *c, store_unit_fn fn, void *arg) {
   c->units_gained++;
-  fn(arg, STORE_UNIT_GAINED, "");
+  fn(arg, STORE_UNIT_GAINED, "", 1);
 }
 static int f_load_unit(store_conn *c, const char *unit, store_kv_fn fn, void *arg, char *m,
                        size_t n) {
@@ -126,7 +126,7 @@ static void f_close(store_conn *c) { (void)c; }
 
 static const store_backend fake_backend = {
   "fake", f_lock, f_owner_gone, f_open, f_ownership, f_load_unit, f_count_pending,
-  f_commit, f_claim, f_counts, f_path, f_close, NULL,
+  f_commit, f_claim, f_counts, f_path, f_close, NULL, NULL,
 };
 
 /* ---- helpers ---- */

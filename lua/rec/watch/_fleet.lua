@@ -30,7 +30,7 @@ end
 -- "agora:<id>" -> "agora", "<id>"; nil for anything else.
 function M.split_unit(u)
   if type(u) ~= "string" then return nil end
-  local p, id = u:match("^(%l+):([^/%c]+)$")
+  local p, id = u:match("^(%l+):([^/%c%s]+)$")
   if not FIELDS[p] or #id > MAX_ID then return nil end
   return p, id
 end

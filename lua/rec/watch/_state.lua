@@ -66,8 +66,8 @@ end
 -- Returns the unit, or nil without an account; a bad account is the script's error.
 local function unit_of(o, provider, where)
   if o.account == nil then return nil end
-  if type(o.account) ~= "string" or o.account == "" or o.account:find("[%c/]") then
-    error(("%s: 'account' must be an account id (a non-empty string without '/'), got %s")
+  if type(o.account) ~= "string" or o.account == "" or o.account:find("[%c%s/]") then
+    error(("%s: 'account' must be an account id (a non-empty string without '/' or space), got %s")
           :format(where, type(o.account) == "string" and ("%q"):format(o.account) or type(o.account)), 3)
   end
   return provider .. ":" .. o.account

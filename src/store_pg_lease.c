@@ -1,0 +1,494 @@
+/* store_pg_lease: a fleet member's lease thread (one per process, its own connection) and the
+ * fence it installs (fence.h). Every r seconds (RECWATCH_FLEET_RENEW) one round:
+ *   1. heartbeat the member row (expires T after the database's now());
+ *   2. read the live members and the units (with their watch-set versions);
+ *   3. renew every lease held, in ONE statement; a unit it no longer returns is lost;
+ *   4. the desired owner of each unit: rendezvous hashing over the live members (a join or a
+ *      leave moves about 1/M of the units); release (expire now) the units desired by another
+ *      live member: they stop being actionable here first;
+ *   5. take over the units desired by this member that are expired or absent, in one
+ *      statement (token = token + 1);
+ *   6. a held unit whose version moved (another process edited its sessions): "changed".
+ * Gains, losses and changes queue for the loop (pgl_events, through store.c's wake).
+ *
+ * The fence: a unit may be acted for while it is held, less than D s (RECWATCH_FLEET_ACT) have
+ * passed on the monotonic clock since its last successful renewal statement was SENT, and at
+ * least 1 s has passed since it was gained (the old owner's last pacing window); an action
+ * must end by sent + T - T/10 (the lease cannot expire before sent + T). Times of leases and
+ * members come from the database clock (now()), never from this host's.
+ *
+ * A member name already live in the members table (another process with the same
+ * RECWATCH_MEMBER, or this one's previous life within T) is not joined until its row expires:
+ * two processes never renew under one name. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <uv.h>
+#include "fence.h"
+#include "log.h"
+#include "metrics.h"
+#include "store_pg_int.h"
+
+typedef struct lunit {
+  char *unit;
+  uint64_t token;
+  double sent, gained;   /* fence_now() of the last renewal sent, of the gain */
+  int64_t version;
+} lunit;
+
+typedef struct lev {
+  struct lev *next;
+  int event;
+  uint64_t token;
+  char unit[];
+} lev;
+
+struct pg_lease {
+  char *url;
+  char display[300];
+  store_pg_knobs k;
+  PGconn *pg;
+  uv_thread_t th;
+  uv_mutex_t mu;
+  uv_cond_t cv;
+  int quit, joined, name_said;
+  lunit *held;           /* under mu */
+  int nheld, cap;
+  lev *eh, **et;         /* events for the loop, under mu */
+  void (*wake)(void *);
+  void *arg;
+  metric_t *m_held, *m_members;
+};
+
+static uv_mutex_t active_mu;
+static uv_once_t active_once = UV_ONCE_INIT;
+static pg_lease *active;   /* the one lease thread of the process */
+static void active_init(void) { uv_mutex_init(&active_mu); }
+
+/* ---- held units (under mu) ---- */
+
+static lunit *find(pg_lease *l, const char *u) {
+  int i;
+  for (i = 0; i < l->nheld; i++)
+    if (strcmp(l->held[i].unit, u) == 0) return &l->held[i];
+  return NULL;
+}
+
+static void event(pg_lease *l, int ev, const char *unit, uint64_t token) {
+  size_t n = strlen(unit);
+  lev *e = malloc(sizeof *e + n + 1);
+  if (!e) return;   /* out of memory: the loop misses it; the fence still decides */
+  e->next = NULL;
+  e->event = ev;
+  e->token = token;
+  memcpy(e->unit, unit, n + 1);
+  *l->et = e;
+  l->et = &e->next;
+}
+
+static void drop(pg_lease *l, lunit *u) {
+  int i = (int)(u - l->held);
+  event(l, STORE_UNIT_LOST, u->unit, u->token);
+  free(u->unit);
+  memmove(&l->held[i], &l->held[i + 1], (size_t)(l->nheld - i - 1) * sizeof *l->held);
+  l->nheld--;
+}
+
+static int add(pg_lease *l, const char *unit, uint64_t token, double sent, int64_t version) {
+  lunit *u;
+  if (l->nheld == l->cap) {
+    int cap = l->cap ? l->cap * 2 : 32;
+    lunit *n = realloc(l->held, (size_t)cap * sizeof *n);
+    if (!n) return -1;
+    l->held = n;
+    l->cap = cap;
+  }
+  u = &l->held[l->nheld];
+  if (!(u->unit = strdup(unit))) return -1;
+  u->token = token;
+  u->sent = sent;
+  u->gained = fence_now();
+  u->version = version;
+  l->nheld++;
+  event(l, STORE_UNIT_GAINED, unit, token);
+  return 0;
+}
+
+/* ---- the fence ---- */
+
+static int fence(void *arg, const char *unit, double *until, char *why, size_t n) {
+  pg_lease *l = arg;
+  double now = fence_now();
+  lunit *u;
+  int ok = 0;
+  uv_mutex_lock(&l->mu);
+  if (!(u = find(l, unit)))
+    snprintf(why, n, "unit %s is not held by this member (%s)", unit, fence_member());
+  else if (now - u->sent >= l->k.act)
+    snprintf(why, n, "unit %s: no lease renewal for %.1f s (D = %g s): this member stops acting "
+             "for it", unit, now - u->sent, l->k.act);
+  else if (now < u->gained + 1)
+    snprintf(why, n, "unit %s: just gained; waiting out the old owner's last pacing window "
+             "(%.2f s left)", unit, u->gained + 1 - now);
+  else {
+    ok = 1;
+    if (until) *until = u->sent + l->k.lease - l->k.lease / 10;
+  }
+  uv_mutex_unlock(&l->mu);
+  return ok;
+}
+
+char *pgl_actionable(pg_lease *l) {
+  const char **v;
+  char *out;
+  int i, n = 0;
+  double now = fence_now();
+  uv_mutex_lock(&l->mu);
+  v = malloc((size_t)(l->nheld + 1) * sizeof *v);
+  for (i = 0; v && i < l->nheld; i++)
+    if (now - l->held[i].sent < l->k.act && now >= l->held[i].gained + 1) v[n++] = l->held[i].unit;
+  out = v ? pgc_array(v, n) : NULL;
+  uv_mutex_unlock(&l->mu);
+  free(v);
+  return out;
+}
+
+void pgl_events(pg_lease *l, store_unit_fn fn, void *arg) {
+  lev *e;
+  uv_mutex_lock(&l->mu);
+  e = l->eh;
+  l->eh = NULL;
+  l->et = &l->eh;
+  uv_mutex_unlock(&l->mu);
+  while (e) {
+    lev *next = e->next;
+    fn(arg, e->event, e->unit, e->token);
+    free(e);
+    e = next;
+  }
+}
+
+/* ---- rendezvous ---- */
+
+static uint64_t score(const char *member, const char *unit) {
+  uint64_t h = 1469598103934665603ull;
+  const char *s;
+  for (s = member; *s; s++) h = (h ^ (unsigned char)*s) * 1099511628211ull;
+  h = (h ^ 0xff) * 1099511628211ull;
+  for (s = unit; *s; s++) h = (h ^ (unsigned char)*s) * 1099511628211ull;
+  h ^= h >> 30;   /* splitmix64's finaliser: FNV alone leaves the last bytes' bits weak */
+  h *= 0xbf58476d1ce4e5b9ull;
+  h ^= h >> 27;
+  h *= 0x94d049bb133111ebull;
+  h ^= h >> 31;
+  return h;
+}
+
+static const char *desired(char **members, int nm, const char *unit) {
+  const char *best = NULL;
+  uint64_t bs = 0;
+  int i;
+  for (i = 0; i < nm; i++) {
+    uint64_t s = score(members[i], unit);
+    if (!best || s > bs || (s == bs && strcmp(members[i], best) < 0)) {
+      best = members[i];
+      bs = s;
+    }
+  }
+  return best;
+}
+
+/* ---- one round ---- */
+
+static int cmp_str(const void *a, const void *b) {
+  return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* A statement of the round; NULL (logged when the database answered) on failure. */
+static PGresult *q(pg_lease *l, const char *what, const char *sql, int n, const char *const *v,
+                   char *err, size_t en) {
+  PGresult *r = pgc_exec(l->pg, sql, n, v);
+  if (pgc_ok(r)) return r;
+  pgc_error(l->pg, r, err, en);
+  PQclear(r);
+  if (PQstatus(l->pg) == CONNECTION_OK)
+    log_warn("kind=fleet the lease round failed at %s: %s (tried again in %g s)", what, err,
+             l->k.renew);
+  return NULL;
+}
+
+static void round_once(pg_lease *l) {
+  char err[400], lease_s[32], *arr = NULL;
+  const char *me = fence_member();
+  PGresult *rm = NULL, *ru = NULL, *r = NULL;
+  char **members = NULL, **want = NULL, **gone = NULL;
+  int nm = 0, nu, i, nwant = 0, ngone = 0, self = 0;
+  double t0;
+  if (pgc_ensure(l->pg, &l->k, l->k.lease, err, sizeof err)) {
+    pgc_health(0, l->display, err);
+    return;
+  }
+  snprintf(lease_s, sizeof lease_s, "%.3f", l->k.lease);
+  { /* 1. heartbeat; the first one only when the name is free */
+    const char *v[2] = {me, lease_s};
+    r = q(l, "heartbeat", l->joined
+      ? "INSERT INTO members(member, expires_at) VALUES ($1, now() + make_interval(secs => $2::double precision)) "
+        "ON CONFLICT (member) DO UPDATE SET expires_at = excluded.expires_at RETURNING member"
+      : "INSERT INTO members(member, expires_at) VALUES ($1, now() + make_interval(secs => $2::double precision)) "
+        "ON CONFLICT (member) DO UPDATE SET expires_at = excluded.expires_at "
+        "WHERE members.expires_at <= now() RETURNING member", 2, v, err, sizeof err);
+    if (!r) goto out;
+    if (PQntuples(r) == 0) {
+      if (!l->name_said++)
+        log_warn("kind=fleet the member name %s is live in the fleet's members (another process "
+                 "with the same RECWATCH_MEMBER, or this one's previous life): joining once it "
+                 "expires", me);
+      pgc_health(1, l->display, NULL);
+      goto out;
+    }
+    if (!l->joined) log_info("kind=fleet joined the fleet of %s as member %s", l->display, me);
+    l->joined = 1;
+    PQclear(r);
+    r = NULL;
+  }
+  /* 2. who is live, which units exist */
+  if (!(rm = q(l, "members", "SELECT member FROM members WHERE expires_at > now() ORDER BY member",
+               0, NULL, err, sizeof err)) ||
+      !(ru = q(l, "units", "SELECT unit, version FROM units ORDER BY unit", 0, NULL, err, sizeof err)))
+    goto out;
+  nm = PQntuples(rm);
+  nu = PQntuples(ru);
+  members = calloc((size_t)nm + 1, sizeof *members);
+  want = calloc((size_t)nu + 1, sizeof *want);
+  if (!members || !want) goto out;
+  for (i = 0; i < nm; i++) {
+    members[i] = PQgetvalue(rm, i, 0);
+    if (strcmp(members[i], me) == 0) self = 1;
+  }
+  if (!self) members[nm++] = (char *)me;
+  /* 3. renew what is held, in one statement */
+  uv_mutex_lock(&l->mu);
+  {
+    const char **v = malloc((size_t)(l->nheld + 1) * sizeof *v);
+    for (i = 0; v && i < l->nheld; i++) v[i] = l->held[i].unit;
+    arr = v ? pgc_array(v, l->nheld) : NULL;
+    free(v);
+  }
+  i = l->nheld;
+  uv_mutex_unlock(&l->mu);
+  if (!arr) goto out;
+  if (i > 0) {
+    const char *v[3] = {me, arr, lease_s};
+    t0 = fence_now();   /* the fence counts from when the renewal was SENT */
+    if (!(r = q(l, "renew", "UPDATE leases SET expires_at = now() + make_interval(secs => $3::double precision) "
+                "WHERE owner = $1 AND unit = ANY($2::text[]) RETURNING unit", 3, v, err, sizeof err)))
+      goto out;
+    uv_mutex_lock(&l->mu);
+    for (i = l->nheld - 1; i >= 0; i--) {
+      int k, back = 0;
+      for (k = 0; k < PQntuples(r) && !back; k++) back = strcmp(PQgetvalue(r, k, 0), l->held[i].unit) == 0;
+      if (back) l->held[i].sent = t0;
+      else {
+        log_info("kind=fleet unit %s lost: its lease was taken over (token %llu)", l->held[i].unit,
+                 (unsigned long long)l->held[i].token);
+        drop(l, &l->held[i]);
+      }
+    }
+    uv_mutex_unlock(&l->mu);
+    PQclear(r);
+    r = NULL;
+  }
+  /* 4. desired owners: release the units another live member should hold */
+  gone = calloc((size_t)nu + 1, sizeof *gone);
+  if (!gone) goto out;
+  uv_mutex_lock(&l->mu);
+  for (i = 0; i < nu; i++) {
+    const char *unit = PQgetvalue(ru, i, 0);
+    const char *d = desired(members, nm, unit);
+    lunit *u = find(l, unit);
+    int64_t ver = strtoll(PQgetvalue(ru, i, 1), NULL, 10);
+    if (u && d && strcmp(d, me) != 0) {
+      if (!(gone[ngone] = strdup(unit))) continue;
+      ngone++;
+      log_info("kind=fleet unit %s released to member %s", unit, d);
+      drop(l, u);   /* not actionable from here on, before the database hears of it */
+    } else if (u && ver != u->version) {
+      u->version = ver;   /* 6. its watch set changed */
+      event(l, STORE_UNIT_CHANGED, unit, u->token);
+    } else if (!u && d && strcmp(d, me) == 0) {
+      want[nwant++] = (char *)unit;
+    }
+  }
+  uv_mutex_unlock(&l->mu);
+  if (ngone) {
+    char *ga = pgc_array((const char *const *)gone, ngone);
+    const char *v[2] = {me, ga};
+    if (ga && (r = q(l, "release", "UPDATE leases SET expires_at = now() WHERE owner = $1 AND "
+                     "unit = ANY($2::text[])", 2, v, err, sizeof err))) {
+      PQclear(r);
+      r = NULL;
+    }
+    free(ga);
+  }
+  /* 5. take over what is desired here and free, in one statement (sorted: no deadlock) */
+  if (nwant) {
+    char *wa;
+    qsort(want, (size_t)nwant, sizeof *want, cmp_str);
+    if ((wa = pgc_array((const char *const *)want, nwant)) != NULL) {
+      const char *v[3] = {me, wa, lease_s};
+      t0 = fence_now();
+      r = q(l, "take over",
+            "INSERT INTO leases(unit, owner, token, expires_at) "
+            "SELECT u, $1, 1, now() + make_interval(secs => $3::double precision) FROM unnest($2::text[]) AS u "
+            "ON CONFLICT (unit) DO UPDATE SET owner = excluded.owner, token = leases.token + 1, "
+            "expires_at = excluded.expires_at WHERE leases.expires_at <= now() "
+            "RETURNING unit, token", 3, v, err, sizeof err);
+      free(wa);
+      if (r) {
+        uv_mutex_lock(&l->mu);
+        for (i = 0; i < PQntuples(r); i++) {
+          const char *unit = PQgetvalue(r, i, 0);
+          uint64_t tok = strtoull(PQgetvalue(r, i, 1), NULL, 10);
+          int64_t ver = 0;
+          int k;
+          for (k = 0; k < nu; k++)
+            if (strcmp(PQgetvalue(ru, k, 0), unit) == 0) ver = strtoll(PQgetvalue(ru, k, 1), NULL, 10);
+          if (add(l, unit, tok, t0, ver) == 0)
+            log_info("kind=fleet unit %s gained (token %llu)", unit, (unsigned long long)tok);
+        }
+        uv_mutex_unlock(&l->mu);
+        PQclear(r);
+        r = NULL;
+      }
+    }
+  }
+  pgc_health(1, l->display, NULL);
+  uv_mutex_lock(&l->mu);
+  i = l->nheld;
+  uv_mutex_unlock(&l->mu);
+  metrics_set(l->m_held, NULL, i, NULL, 0);
+  metrics_set(l->m_members, NULL, nm, NULL, 0);
+out:
+  if (PQstatus(l->pg) != CONNECTION_OK) pgc_health(0, l->display, err);
+  for (i = 0; gone && i < ngone; i++) free(gone[i]);
+  free(gone);
+  free(members);
+  free(want);
+  free(arr);
+  PQclear(r);
+  PQclear(rm);
+  PQclear(ru);
+}
+
+/* Leaving: nothing is actionable any more, then every lease expires now and the member row
+ * goes, so the others take over within one round instead of T. */
+static void leave(pg_lease *l) {
+  const char *v[1] = {fence_member()};
+  uv_mutex_lock(&l->mu);
+  while (l->nheld > 0) drop(l, &l->held[l->nheld - 1]);
+  uv_mutex_unlock(&l->mu);
+  if (!l->joined || PQstatus(l->pg) != CONNECTION_OK) return;
+  PQclear(pgc_exec(l->pg, "UPDATE leases SET expires_at = now() WHERE owner = $1", 1, v));
+  PQclear(pgc_exec(l->pg, "DELETE FROM members WHERE member = $1", 1, v));
+}
+
+static void lease_main(void *arg) {
+  pg_lease *l = arg;
+  uv_mutex_lock(&l->mu);
+  while (!l->quit) {
+    double t = fence_now(), left;
+    uv_mutex_unlock(&l->mu);
+    round_once(l);
+    if (l->wake) l->wake(l->arg);
+    uv_mutex_lock(&l->mu);
+    left = l->k.renew - (fence_now() - t);
+    if (!l->quit && left > 0) uv_cond_timedwait(&l->cv, &l->mu, (uint64_t)(left * 1e9));
+  }
+  uv_mutex_unlock(&l->mu);
+  leave(l);
+}
+
+static void free_lease(pg_lease *l) {
+  lev *e;
+  while (l->nheld > 0) {
+    free(l->held[l->nheld - 1].unit);
+    l->nheld--;
+  }
+  free(l->held);
+  while ((e = l->eh)) {
+    l->eh = e->next;
+    free(e);
+  }
+  PQfinish(l->pg);
+  free(l->url);
+  free(l);
+}
+
+pg_lease *pgl_start(const char *url, const char *display, const store_pg_knobs *k,
+                    void (*wake)(void *), void *arg, char *msg, size_t n) {
+  pg_lease *l;
+  char e[600];
+  uv_once(&active_once, active_init);
+  uv_mutex_lock(&active_mu);
+  if (active) {
+    uv_mutex_unlock(&active_mu);
+    snprintf(msg, n, "a PostgreSQL store with leases is already open in this process (one fleet "
+             "membership per process)");
+    return NULL;
+  }
+  if (!(l = calloc(1, sizeof *l)) || !(l->url = strdup(url))) {
+    uv_mutex_unlock(&active_mu);
+    free(l);
+    snprintf(msg, n, "out of memory");
+    return NULL;
+  }
+  snprintf(l->display, sizeof l->display, "%s", display);
+  l->k = *k;
+  l->et = &l->eh;
+  l->wake = wake;
+  l->arg = arg;
+  l->m_held = metrics_register(METRIC_GAUGE, "recwatch_fleet_units_held",
+                               "Units (accounts) this member holds a lease on", 0, NULL, NULL, 0,
+                               NULL, 0);
+  l->m_members = metrics_register(METRIC_GAUGE, "recwatch_fleet_members",
+                                  "Live members of the fleet, as this member saw them last", 0,
+                                  NULL, NULL, 0, NULL, 0);
+  if (!(l->pg = pgc_connect(url, k, k->lease, e, sizeof e))) {
+    uv_mutex_unlock(&active_mu);
+    snprintf(msg, n, "the PostgreSQL store %s: the lease connection: %s", display, e);
+    free_lease(l);
+    return NULL;
+  }
+  uv_mutex_init(&l->mu);
+  uv_cond_init(&l->cv);
+  fence_set(fence, l);
+  if (uv_thread_create(&l->th, lease_main, l) != 0) {
+    fence_set(NULL, NULL);
+    uv_mutex_unlock(&active_mu);
+    uv_mutex_destroy(&l->mu);
+    uv_cond_destroy(&l->cv);
+    snprintf(msg, n, "cannot start the lease thread");
+    free_lease(l);
+    return NULL;
+  }
+  active = l;
+  uv_mutex_unlock(&active_mu);
+  log_info("kind=fleet member %s: renew every %g s, act for %g s after a renewal, lease %g s",
+           fence_member(), k->renew, k->act, k->lease);
+  return l;
+}
+
+void pgl_stop(pg_lease *l) {
+  uv_mutex_lock(&l->mu);
+  l->quit = 1;
+  uv_cond_signal(&l->cv);
+  uv_mutex_unlock(&l->mu);
+  uv_thread_join(&l->th);
+  fence_set(NULL, NULL);
+  uv_mutex_lock(&active_mu);
+  if (active == l) active = NULL;
+  uv_mutex_unlock(&active_mu);
+  uv_mutex_destroy(&l->mu);
+  uv_cond_destroy(&l->cv);
+  free_lease(l);
+}
