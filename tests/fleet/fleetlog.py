@@ -23,15 +23,17 @@ def key(e):
 
 
 def collect(sim, out, once=False):
-    seen = set()
+    seen, last = set(), 0.0
     try:
-        seen = {key(e) for e in load(out)}
+        old = load(out)
+        seen = {key(e) for e in old}
+        last = max((e["t"] for e in old), default=0.0)
     except OSError:
         pass
     with open(out, "a") as f:
         while True:
             try:
-                with urllib.request.urlopen(sim + "/_sim/requests", timeout=5) as r:
+                with urllib.request.urlopen("%s/_sim/requests?since=%.6f" % (sim, last - 1.0), timeout=5) as r:
                     entries = json.load(r)
             except Exception:   # the simulator is busy or gone: try again
                 if once:
@@ -44,6 +46,7 @@ def collect(sim, out, once=False):
                 k = key(e)
                 if k not in seen:
                     seen.add(k)
+                    last = max(last, e.get("t", 0.0))
                     f.write(json.dumps(e) + "\n")
             f.flush()
             if once:

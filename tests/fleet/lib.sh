@@ -4,14 +4,16 @@
 # fleet members (tests/fleet/member.lua) and a webhook receiver (tests/fleet/receiver.py), and
 # collects the simulator's request log. Everything it starts is stopped on exit.
 #
-# The scaled-down timings of the issue: r = 0.2 s renewals, T = 1 s leases, D = 0.5 s to act.
+# The scaled-down timings: r = 0.2 s renewals, D = 0.5 s to act, T = 2 s leases. The issue's
+# example T = 1 s cannot be: a member refuses timings without D + 1 < T (the new owner's
+# 1 s pacing wait must fit before the old owner's lease could expire), so T = 2 s.
 set -u
 : "${RECWATCH:?RECWATCH must point at the recwatch binary}"
 : "${SRC:?SRC must point at the source tree}"
 FL=$SRC/tests/fleet
 . "$SRC/tests/sh/pg_lib.sh"
 export RECWATCH_FLEET_RENEW=${RECWATCH_FLEET_RENEW:-0.2}
-export RECWATCH_FLEET_LEASE=${RECWATCH_FLEET_LEASE:-1}
+export RECWATCH_FLEET_LEASE=${RECWATCH_FLEET_LEASE:-2}
 export RECWATCH_FLEET_ACT=${RECWATCH_FLEET_ACT:-0.5}
 W=$(mktemp -d "${TMPDIR:-/tmp}/fleet.XXXXXX")
 declare -A MPID=() MURL=()
@@ -93,7 +95,7 @@ fleet_member() {
 # fleet_kill NAME [SIGNAL]: kill -SIGNAL (default KILL) the member; KILL forgets it.
 fleet_kill() {
   kill "-${2:-KILL}" "${MPID[$1]}"
-  if [ "${2:-KILL}" = KILL ]; then wait "${MPID[$1]}" 2>/dev/null; unset "MPID[$1]"; fi
+  if [ "${2:-KILL}" = KILL ]; then wait "${MPID[$1]}" 2>/dev/null || true; unset "MPID[$1]"; fi
 }
 
 # fleet_collect: collects the simulator's request log (account and member of each request)
@@ -103,7 +105,7 @@ fleet_collect() { python3 "$FL/fleetlog.py" collect "$SIM" "$W/req.jsonl" & COLL
 mark() { python3 "$FL/fleetlog.py" mark "$SIM" "$1" "$W/marks"; }
 # fleet_collected: stops the collector after one last look (the marks made just before)
 fleet_collected() {
-  kill "$COLLPID" 2>/dev/null; wait "$COLLPID" 2>/dev/null; COLLPID=
+  kill "$COLLPID" 2>/dev/null || true; wait "$COLLPID" 2>/dev/null || true; COLLPID=
   python3 "$FL/fleetlog.py" collect "$SIM" "$W/req.jsonl" --once
 }
 
@@ -121,10 +123,16 @@ wait_until() {
   return 1
 }
 
-# settled N: every unit of the watch set has a live lease and N members share them
+# settled N: N members are live, every unit of the watch set has a live lease, and no lease
+# changed hands for 1.5 s (the renewals' r plus a handover's 1 s wait: the joins are done)
 settled() {
-  [ "$(pg_sql "select count(distinct owner) from leases where expires_at > now()")" = "$1" ] &&
-    [ "$(pg_sql "select count(*) from units u where not exists (select 1 from leases l where l.unit = u.unit and l.expires_at > now())")" = 0 ]
+  local a b
+  [ "$(pg_sql "select count(*) from members where expires_at > now()")" = "$1" ] || return 1
+  [ "$(pg_sql "select count(*) from units u where not exists (select 1 from leases l where l.unit = u.unit and l.expires_at > now())")" = 0 ] || return 1
+  a=$(pg_sql "select unit, owner, token from leases order by unit")
+  sleep 1.5
+  b=$(pg_sql "select unit, owner, token from leases where expires_at > now() order by unit")
+  [ "$a" = "$b" ]
 }
 
 # fleet_audit: test-side triggers on the fleet's tables (after the members made them):
@@ -134,7 +142,7 @@ settled() {
 # before it gave the unit to the writer: the share lock a write takes on the lease row orders
 # it before or after a takeover, never across it.
 fleet_audit() {
-  pg_sql "
+  pg_sql "set client_min_messages to warning;
 create table if not exists audit_lease(unit text, owner text, token bigint, at timestamptz default clock_timestamp());
 create or replace function audit_lease_f() returns trigger language plpgsql as \$\$ begin
   if tg_op = 'INSERT' or new.token is distinct from old.token or new.owner is distinct from old.owner then

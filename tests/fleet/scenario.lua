@@ -5,8 +5,9 @@
 --                   recording i belongs to customer c<((i-1) % ACCOUNTS) + 1> (the watch set in
 --                   the store says so; the simulator answers any customer)
 --   FLEET_RATE      each customer's limit, queries per second (default 10; 429 beyond it)
---   FLEET_FAIL      the first N recordings fail (default 0): status 4 until FLEET_FAIL_AT + 0,
---                   5 from +2 s, 20 "exited abnormally" from +5 s, gone (404) 1 s later;
+--   FLEET_FAIL      the first N recordings fail (default 0): status 4 until FLEET_FAIL_AT + 2,
+--                   5 from then, 20 "exited abnormally" from +5 s, gone (404) FLEET_LINGER
+--                   (default 3) seconds later;
 --                   every other recording records (5) for ever
 --   FLEET_FAIL_AT   sim second of the first failing recording's start (default 5); recording i
 --                   starts FLEET_FAIL_STEP (default 0.2) seconds after recording i-1
@@ -17,6 +18,7 @@ end
 local accounts, sessions = num("FLEET_ACCOUNTS", 30), num("FLEET_SESSIONS", 300)
 local rate, fail = num("FLEET_RATE", 10), num("FLEET_FAIL", 0)
 local fail_at, step = num("FLEET_FAIL_AT", 5), num("FLEET_FAIL_STEP", 0.2)
+local linger = num("FLEET_LINGER", 3)
 
 local customers = {}
 for a = 1, accounts do
@@ -31,7 +33,7 @@ for i = 1, sessions do
   if i <= fail then
     local t0 = fail_at + (i - 1) * step
     r.timeline = { {0, 4}, {t0 + 2, 5}, {t0 + 5, 20} }
-    r.linger = 1
+    r.linger = linger
   else
     r.timeline = { {0, 5} }
   end
