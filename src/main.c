@@ -1,4 +1,5 @@
 /* main: the recwatch command line: run, check, query, silence, sessions, sim, --version, --help. */
+#include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,6 +15,7 @@
 #include "rtest.h"
 #include "setup.h"
 #include "sim/sim.h"
+#include "store_pg.h"
 #include "events.h"
 #include "suggest.h"
 
@@ -64,12 +66,16 @@ static const char run_usage[] =
   "usage: recwatch run [--sim] [--scenario FILE] [--state DB] [--listen ADDR]\n"
   "                    [--admin-token-file FILE [--admin-remote]] [--events-listen ADDR]\n"
   "                    [--virtual-time --until SECONDS] [--seed N]\n"
+  "                    [--fleet-renew S] [--fleet-lease S] [--fleet-act S]\n"
   "                    [--log-level LEVEL] [--log-format text|json] SCRIPT [ARGS...]\n"
   "\n"
   "Runs a Lua workflow script until its tasks end, rec.exit, or SIGINT/SIGTERM.\n"
   "  --sim            start the simulated clouds in-process; both providers use them\n"
   "  --scenario FILE  the simulator's scenario (with --sim)\n"
-  "  --state DB       the state file (watchers' statuses, the alert outbox)\n"
+  "  --state DB       the state file (watchers' statuses, the alert outbox), or a\n"
+  "                   PostgreSQL URL (postgresql://...): a fleet member (docs/design.md)\n"
+  "  --fleet-renew S, --fleet-lease S, --fleet-act S  a fleet's lease renewal period r\n"
+  "                   (2), lease time T (10) and acting window D (5); r < D, D + 1 < T\n"
   "  --listen ADDR    serve /metrics, /healthz and /status on ADDR: PORT (loopback),\n"
   "                   HOST:PORT or [IPV6]:PORT; off by default (docs/operations.md)\n"
   "  --admin-token-file FILE  the listener's admin routes (/admin/silences: `recwatch\n"
@@ -122,7 +128,8 @@ static const char *const run_options[] = {"--sim", "--scenario", "--state", "--l
                                           "--events-listen",
                                           "--virtual-time", "--until", "--seed", "--log-level",
                                           "--log-format", "--help", "--admin-token-file",
-                                          "--admin-remote", NULL};
+                                          "--admin-remote", "--fleet-renew", "--fleet-lease",
+                                          "--fleet-act", NULL};
 
 static int unknown_error(const char *fmt, const char *got, const char *const *allowed) {
   char hint[96], msg[160];
@@ -286,7 +293,7 @@ done:
 
 static int cmd_run(int argc, char **argv) {
   run_opts o;
-  int i = 1, used;
+  int i = 1, used, fleet_knobs = 0;
   memset(&o, 0, sizeof o);
   o.until = -1;
   while (i < argc && argv[i][0] == '-' && (argv[i][1] == '-' || is_help(argv[i]))) {
@@ -329,6 +336,16 @@ static int cmd_run(int argc, char **argv) {
       if (argv[i][2] == 's' && argv[i][3] == 'c') o.scenario = argv[i + 1];
       else o.state = argv[i + 1];
       i += 2;
+    } else if (strcmp(argv[i], "--fleet-renew") == 0 || strcmp(argv[i], "--fleet-lease") == 0 ||
+               strcmp(argv[i], "--fleet-act") == 0) {   /* read by the PostgreSQL store */
+      char env[32];
+      size_t k;
+      if (i + 1 >= argc) return usage_error("%s needs a number of seconds", argv[i]);
+      snprintf(env, sizeof env, "RECWATCH_%s", argv[i] + 2);
+      for (k = 0; env[k]; k++) env[k] = env[k] == '-' ? '_' : (char)toupper((unsigned char)env[k]);
+      setenv(env, argv[i + 1], 1);
+      fleet_knobs = 1;
+      i += 2;
     } else if ((used = global_option(argc - i, argv + i)) != 0) {
       if (used < 0) return 2;
       i += used;
@@ -345,6 +362,11 @@ static int cmd_run(int argc, char **argv) {
   if (o.until >= 0 && !o.virtual_time) return usage_error("%s", "--until goes with --virtual-time");
   if (o.admin_remote && !o.admin_token_file)
     return usage_error("%s", "--admin-remote goes with --admin-token-file");
+  if (fleet_knobs) {
+    store_pg_knobs k;
+    char err[512];
+    if (store_pg_knobs_get(&k, err, sizeof err) != 0) return usage_error("%s", err);
+  }
   if (o.admin_token_file) {
     char err[512];
     if (admin_configure(o.admin_token_file, o.admin_remote, err, sizeof err) != 0) {

@@ -21,6 +21,7 @@
 #include "log.h"
 #include "metrics.h"
 #include "ops.h"
+#include "store_pg.h"
 
 /* The listener's bounds (issue 20 item 6): a /metrics page serves every request of its
  * scrape instant (OPS_SHARE_MS), and while the replies queued unsent over all connections
@@ -229,6 +230,8 @@ static void handle(httpd_conn *c, int resumed, void *ud) {
     age = ops.beat_ns ? (double)(now - ops.beat_ns) / 1e9 : 0;
     if (ops.beat_ns && age > ops.stuck_after)
       snprintf(body, sizeof body, "main loop stuck: no heartbeat for %.1f s\n", age);
+    else if (store_pg_outage(body, sizeof body - 1))   /* a fleet's database is down */
+      strcat(body, "\n");
     else if (ops.reason[0])
       snprintf(body, sizeof body, "%s\n", ops.reason);
     else

@@ -506,7 +506,7 @@ static void on_lease_event(void *arg, int event, const char *unit, uint64_t toke
       drop_prefix(L, unit, un);
       lua_pop(L, 1);
     }
-  } else if (event == STORE_UNIT_CHANGED && h && h->loaded == 1) {
+  } else if (event == STORE_UNIT_CHANGED && h) {   /* after a full load still in flight: FIFO */
     char what[600];
     snprintf(what, sizeof what, "%s/session", unit);
     submit_load(s, h, what);
@@ -558,7 +558,7 @@ void store_push_units(store_t *s, lua_State *L) {
     if (s->nheld && !u) luaL_error(L, "out of memory");
     for (i = 0; i < s->nheld; i++)
       if (s->held[i].loaded == 1) u[n++] = s->held[i].unit;
-    qsort(u, (size_t)n, sizeof *u, cmp_str);
+    if (n > 1) qsort(u, (size_t)n, sizeof *u, cmp_str);
     for (i = 0; i < n; i++) {
       lua_pushstring(L, u[i]);
       lua_rawseti(L, -2, i + 1);

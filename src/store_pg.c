@@ -135,8 +135,7 @@ static int run(store_conn *c, store_result *r, const char *what, const char *sql
   if (!pgc_ok(res)) {
     fail(c, r, what, res);
     PQclear(res);
-    if (PQstatus(c->pg) != CONNECTION_OK) pgc_health(0, c->display, r->err);
-    return -1;
+    return -1;   /* a broken connection is made again (or the outage told) by the next ready() */
   }
   if (changes) *changes = atoi(PQcmdTuples(res));
   PQclear(res);
@@ -186,7 +185,15 @@ static void pg_commit(store_conn *c, const store_writeset *ws, store_result *r) 
   int i, ch;
   for (i = 0; i < ws->nops; i++)
     if (!text_ok(&ws->ops[i], r)) return;
-  if (ready(c, r) || run(c, r, "begin", "BEGIN", 0, NULL, NULL)) return;
+  if (ready(c, r)) return;
+  if (run(c, r, "begin", "BEGIN", 0, NULL, NULL)) {
+    /* the connection died since the last job (a restarted server): nothing was sent, so
+     * once more on a new one */
+    if (PQstatus(c->pg) == CONNECTION_OK || ready(c, r) ||
+        run(c, r, "begin", "BEGIN", 0, NULL, NULL))
+      return;
+    r->err[0] = 0;
+  }
   if (ws->unit) {
     const char *v[2] = {ws->unit, fence_member()};
     PGresult *res = pgc_exec(c->pg, "SELECT token FROM leases WHERE unit = $1 AND owner = $2 "
@@ -304,7 +311,6 @@ static void pg_claim(store_conn *c, double now, long limit, double lease, store_
   if (!pgc_ok(res)) {
     fail(c, r, "pending", res);
     PQclear(res);
-    if (PQstatus(c->pg) != CONNECTION_OK) pgc_health(0, c->display, r->err);
     return;
   }
   r->nrows = PQntuples(res);

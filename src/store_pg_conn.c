@@ -3,6 +3,7 @@
  * database cannot be reached, the process says so once in the log (kind=store_outage), in
  * recwatch_store_up and on /healthz (store_pg_outage). */
 #include <math.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -72,7 +73,7 @@ static int session_setup(PGconn *pg, const store_pg_knobs *k, double stmt_timeou
   PGresult *r;
   int ok;
   snprintf(sql, sizeof sql, "SET idle_in_transaction_session_timeout = %ld; "
-           "SET statement_timeout = %ld; SET TIME ZONE 'UTC'",
+           "SET statement_timeout = %ld; SET TIME ZONE 'UTC'; SET client_min_messages = warning",
            (long)(k->lease * 1000), (long)(stmt_timeout * 1000));
   r = PQexec(pg, sql);
   ok = pgc_ok(r);
@@ -161,6 +162,7 @@ static int down;            /* the database could not be reached at the last rep
 static double down_since;   /* fence_now() */
 static char down_why[400];
 static metric_t *up_metric;
+static atomic_int used;     /* a PostgreSQL store reported once: before, nothing is said */
 
 static void init(void) {
   uv_mutex_init(&mu);
@@ -174,6 +176,7 @@ void pgc_health(int ok, const char *display, const char *why) {
   int was;
   double since;
   uv_once(&once, init);
+  atomic_store(&used, 1);
   uv_mutex_lock(&mu);
   was = down;
   since = down_since;
@@ -193,7 +196,7 @@ void pgc_health(int ok, const char *display, const char *why) {
 
 int store_pg_outage(char *why, size_t n) {
   int d;
-  uv_once(&once, init);
+  if (!atomic_load(&used)) return 0;   /* no PostgreSQL store: no metric registered either */
   uv_mutex_lock(&mu);
   d = down;
   if (d && why && n)

@@ -485,6 +485,7 @@ void pgl_stop(pg_lease *l) {
   uv_mutex_unlock(&l->mu);
   uv_thread_join(&l->th);
   fence_set(NULL, NULL);
+  metrics_set(l->m_held, NULL, 0, NULL, 0);
   uv_mutex_lock(&active_mu);
   if (active == l) active = NULL;
   uv_mutex_unlock(&active_mu);
