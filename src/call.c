@@ -328,10 +328,11 @@ static void on_reply(void *ud, const http_response *res, const rec_err *terr) {
     rl_bucket *b = pc->bucket;
     if (rl_throttled(b, engine_now(pc->e), pc->left_at))
       log_write(LOG_WARN, task_id(pc->t),
-                "%s answered 429 (rate limit): pacing widened to %d requests per %.3f s "
+                "%s answered 429 (rate limit)%s%s%s: pacing widened to %d requests per %.3f s "
                 "(%.1f%% of the configured %g/s)",
-                provider_label(pc), b->window_n > 0 ? b->window_n : 1, b->w,
-                100.0 * b->span / b->w, b->rate);
+                provider_label(pc), pc->acct ? " for account '" : "",
+                pc->acct ? pc->acct->id : "", pc->acct ? "'" : "",
+                b->window_n > 0 ? b->window_n : 1, b->w, 100.0 * b->span / b->w, b->rate);
   }
   if (res->status == 429 && pc->free_429 < FREE_429 && !engine_stopping(pc->e)) {
     /* sent again with a new slot, after the server's Retry-After if it gave one */
@@ -665,7 +666,10 @@ int call_start(lua_State *L, task_t *t, const call_args *a, const char *what) {
   pc->provider = a->provider;
   pc->conf = is_qingcloud(a->provider) ? &cfg->qc : &cfg->agora;
   pc->acct = a->account ? config_account(pc->conf, a->account) : NULL;  /* call_check found it */
-  pc->bucket = pc->acct ? &pc->acct->bucket : &pc->conf->bucket;
+  /* one pacer per credential: an account of the default credential's id paces with it */
+  pc->bucket = pc->acct && !(pc->conf->id && strcmp(pc->acct->id, pc->conf->id) == 0)
+                   ? &pc->acct->bucket
+                   : &pc->conf->bucket;
   pc->what = "query";
   pc->urgent = a->urgent || is_control(a->provider);
   pc->retries = a->retries >= 0 ? a->retries : pc->conf->retry.retries;

@@ -3,7 +3,9 @@
 --     once: 0 answers of 429, each account at its own 9/s, so both finish in ~10 s (one
 --     shared pacer would take ~20 s);
 --  2. one account with a backlog of 100 queries at its limit does not slow another: 10
---     queries of the other finish in about 1 s while the first still has ~9 s to go.
+--     queries of the other finish in about 1 s while the first still has ~9 s to go;
+--  3. one pacer per credential: naming the default credential's account or no account at
+--     all takes slots from the same pacer.
 -- Scenario: tests/scenarios/provider_ratelimit_accounts.lua (acct-a, acct-b: 10/s each).
 
 local function count429()
@@ -18,7 +20,7 @@ local function burst(account, n, done)
     tasks[i] = rec.spawn(function()
       local res, err = rec.query_agora{ appid = "acct-app", resourceid = "acct-rid", sid = "acct-sid",
                                         mode = "mix", account = account, retries = 0 }
-      assert(res, account .. ": " .. tostring(err))
+      assert(res, tostring(account) .. ": " .. tostring(err))
       done[#done + 1] = rec.now()
     end)
   end
@@ -53,4 +55,18 @@ print(("acct-a at its limit (100 queries, %.2f s); acct-b's 10 queries took %.2f
 assert(small_took < 1.5, ("acct-b waited behind acct-a: %.2f s"):format(small_took))
 assert(big_took > 9.5, ("acct-a went faster than its limit: %.2f s"):format(big_took))
 assert(count429() == before, "429s at the limit")
+
+-- one pacer per credential: the account of the default credential's id (acct-default)
+-- paces together with the calls that name no account (60 queries at 10/s: ~6 s, no 429)
+rec.sleep(5)
+rec.configure{ agora = { rate = 10 } }
+local dd, dn = {}, {}
+t0 = rec.now()
+local named = burst("acct-default", 30, dd)
+local plain = burst(nil, 30, dn)
+wait_all(named); wait_all(plain)
+local both = rec.now() - t0
+print(("acct-default named and not: 60 queries in %.2f s"):format(both))
+assert(both > 5.5, ("the default credential had two pacers: %.2f s"):format(both))
+assert(count429() == before, "429s with the default credential named and not")
 print("provider_ratelimit_accounts ok")
