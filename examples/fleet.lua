@@ -14,6 +14,8 @@
 --   recwatch sessions add --state fleet.db agora --account sim-agora-customer \
 --     --appid sim-agora-app --resourceid sim-resource-healthy --sid sid-healthy
 --   recwatch run --sim --virtual-time --until 60 --state fleet.db examples/fleet.lua
+-- A fleet: the same sessions added to a PostgreSQL store (--state postgresql://...), and the
+-- same command run by each member with that --state (docs/operations.md, "running a fleet").
 -- Options: --every 2 --first-after 1 --start-timeout 90 (production: --every 120
 --          --first-after 5) --webhook URL --kind ... --secret S
 local watch = require "rec.watch"
@@ -22,6 +24,19 @@ local opt = require("rec.args").parse(arg, {
   every = 2, first_after = 1, start_timeout = 90, retry_base = 1,
   webhook = false, kind = false, secret = false,  -- flags without a default
 })
+
+-- The accounts whose sessions this process may watch: AGORA_CUSTOMER_ID/_SECRET, then _2,
+-- _3, ... (what `recwatch sim` prints for its customers). A session of an account not
+-- configured is polled with an unknown account: invalid_argument, logged, never sent.
+-- (Under --sim and `recwatch test` every simulated customer is an account already.)
+local accounts = {}
+for i = 1, 1000 do
+  local sfx = i == 1 and "" or ("_" .. i)
+  local id, secret = os.getenv("AGORA_CUSTOMER_ID" .. sfx), os.getenv("AGORA_CUSTOMER_SECRET" .. sfx)
+  if not id or not secret then break end
+  accounts[#accounts + 1] = { customer_id = id, customer_secret = secret }
+end
+if #accounts > 0 then rec.configure{ agora = { accounts = accounts } } end
 
 local out = notify.outbox{
   to = notify.from_env{ url = opt.webhook, kind = opt.kind, secret = opt.secret },

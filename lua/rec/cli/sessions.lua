@@ -50,7 +50,8 @@ end
 local function open_store(path)
   if not path or path == "" then return usage("--state STORE is required (a SQLite file or a postgresql:// URL)") end
   if path == ":memory:" then return usage("--state :memory: holds nothing once this command ends") end
-  local ok, db = pcall(require("rec.store").open, path)
+  -- leases = false: a tool, not a member (every key in its cache, no unit held)
+  local ok, db = pcall(require("rec.store").open, path, { leases = false })
   if not ok then return out(EXIT.usage, "cannot open the state store: " .. tostring(db)) end
   return db
 end
