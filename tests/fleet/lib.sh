@@ -68,10 +68,17 @@ fleet_receiver() {
 }
 
 # fleet_sessions N ACCOUNTS: the watch set: session i (recording rid-i/sid-i of fleet-app)
-# under unit agora:c<((i-1) % ACCOUNTS) + 1>, in one transaction (tests/fleet/load_sessions.lua)
+# under unit agora:c<((i-1) % ACCOUNTS) + 1>, by `recwatch sessions add --file` (one
+# transaction; the CLI opens the store without joining the fleet)
 fleet_sessions() {
-  RECWATCH_MEMBER=loader "$RECWATCH" run --state "$PGURL" "$FL/load_sessions.lua" \
-    --sessions "$1" --accounts "$2" >"$W/sessions.out" 2>&1 || fail "loading the sessions: $(cat "$W/sessions.out")"
+  python3 - "$1" "$2" >"$W/sessions.json" <<'PY'
+import json, sys
+n, a = int(sys.argv[1]), int(sys.argv[2])
+print(json.dumps([{"provider": "agora", "account": "c%02d" % ((i - 1) % a + 1), "appid": "fleet-app",
+                   "resourceid": "rid-%d" % i, "sid": "sid-%d" % i, "mode": "mix"} for i in range(1, n + 1)]))
+PY
+  "$RECWATCH" sessions add --state "$PGURL" --file "$W/sessions.json" >"$W/sessions.out" 2>&1 ||
+    fail "recwatch sessions add: $(cat "$W/sessions.out")"
 }
 
 # fleet_member NAME [member.lua options]: starts a member (RECWATCH_MEMBER=NAME) with a
@@ -79,6 +86,7 @@ fleet_sessions() {
 fleet_member() {
   local name=$1 i url=
   shift
+  touch "$W/$name.err"
   RECWATCH_MEMBER=$name "$RECWATCH" run --state "$PGURL" --listen 127.0.0.1:0 \
     "$FL/member.lua" --accounts "${FLEET_ACCOUNTS:-30}" "$@" >"$W/$name.out" 2>>"$W/$name.err" &
   MPID[$name]=$!

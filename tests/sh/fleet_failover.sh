@@ -21,8 +21,8 @@ fleet_audit
 fleet_collect
 for m in m1 m2 m3; do fleet_member "$m" --every 2 --webhook "$HOOK"; done
 wait_until 60 settled 3 || fail "the 3 members never shared the units: $(owners)"
-sleep 3   # every session polled at least once by its settled owner (every 2 s)
 mark settled
+sleep 3   # every session polled at least once by its settled owner (every 2 s)
 owners >"$W/before"
 VICTIM=$(awk -F'|' '{n[$2]++} END {for (m in n) if (n[m] > best) {best = n[m]; v = m}; print v}' "$W/before")
 echo "the victim: $VICTIM, holding $(grep -c "|$VICTIM|" "$W/before") of $(grep -c . "$W/before") units"

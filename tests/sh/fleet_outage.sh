@@ -73,8 +73,9 @@ mark end
 fleet_collected
 lease_log
 for m in m1 m2 m3 m4 m5; do
-  n=$(grep -c 'kind=store_outage' "$W/$m.err" || true)
+  n=$(grep -c 'kind=store_outage ' "$W/$m.err" || true)
   [ "$n" = 1 ] || fail "$m logged kind=store_outage $n times (expected once)"
+  grep -q 'kind=store_outage_over' "$W/$m.err" || fail "$m never said the outage was over"
 done
 
 python3 - "$W" <<'PY' || fail "the outage story"
