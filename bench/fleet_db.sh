@@ -28,8 +28,10 @@ export FLEET_ACCOUNTS=$ACCOUNTS FLEET_SESSIONS=$SESSIONS FLEET_FAIL=$FAIL
 # FAIL > 0: that many recordings start (4 -> 5), fail (20) and end (404 -> ended) inside the
 # window, spread evenly over it: the cost of the transitions (state commits, alerts, delivery)
 if [ "$FAIL" -gt 0 ]; then
-  export FLEET_FAIL_AT=$((WARM + 5)) FLEET_FAIL_STEP
-  FLEET_FAIL_STEP=$(python3 -c "print(($WINDOW - 20) / $FAIL)")
+  # the simulator starts about 20 s before the warm-up ends (sessions, members); the rest of
+  # the window is left for the last ones' end (5 + 3 s + the 404 window)
+  export FLEET_FAIL_AT=$((WARM + 20)) FLEET_FAIL_STEP
+  FLEET_FAIL_STEP=$(python3 -c "print(($WINDOW - 40) / $FAIL)")
 fi
 [ -x "$RECWATCH" ] || { echo "no recwatch at $RECWATCH (build it, or set RECWATCH)" >&2; exit 1; }
 . "$SRC/tests/fleet/lib.sh"
@@ -52,6 +54,7 @@ sleep "$WARM"
 polls() { awk 'END {print NR}' "$W/sim.jsonl"; }
 cpu() { local p; for p in "${MPID[@]}"; do cat "/proc/$p/stat"; done | awk '{s += $14 + $15} END {print s}'; }
 P0=$(polls)
+H0=$(awk 'END {print NR}' "$W/hooks.jsonl" 2>/dev/null || echo 0)
 pg_sql "select pg_stat_statements_reset()" >/dev/null
 X0=$(pg_sql "select xact_commit from pg_stat_database where datname = 'postgres'")
 cpu0=$(cpu)
@@ -59,13 +62,14 @@ sleep "$WINDOW"
 X1=$(pg_sql "select xact_commit from pg_stat_database where datname = 'postgres'")
 cpu1=$(cpu)
 P1=$(polls)
+H1=$(awk 'END {print NR}' "$W/hooks.jsonl" 2>/dev/null || echo 0)
 pg_sql "select calls, rows, regexp_replace(left(query, 90), '\s+', ' ', 'g') from pg_stat_statements
         where query not like '%pg_stat%' order by calls desc" >"$OUT/statements.txt"
 HZ=$(getconf CLK_TCK)
 python3 - "$OUT/statements.txt" "$WINDOW" "$SESSIONS" "$MEMBERS" "$((X1 - X0))" "$((P1 - P0))" \
-  "$(( (cpu1 - cpu0) ))" "$HZ" "$EVERY" "$ACCOUNTS" "$FAIL" <<'PY' | tee "$OUT/report.md"
+  "$(( (cpu1 - cpu0) ))" "$HZ" "$EVERY" "$ACCOUNTS" "$FAIL" "$((H1 - H0))" <<'PY' | tee "$OUT/report.md"
 import sys
-path, win, sess, mem, xact, polls, ticks, hz, every, accts, fail = sys.argv[1:]
+path, win, sess, mem, xact, polls, ticks, hz, every, accts, fail, hooks = sys.argv[1:]
 win, sess, mem, xact, polls, ticks, hz = float(win), int(sess), int(mem), int(xact), int(polls), int(ticks), int(hz)
 rows = [l.split("|", 2) for l in open(path).read().splitlines() if l.strip()]
 calls = sum(int(r[0]) for r in rows)
@@ -76,6 +80,7 @@ print("|---|---|---|")
 print("| statements (pg_stat_statements calls) | %.1f | %.1f |" % (calls / win, calls / win * k))
 print("| transactions (xact_commit) | %.1f | %.1f |" % (xact / win, xact / win * k))
 print("| polls answered by the simulator | %.1f | %.1f |" % (polls / win, polls / win * k))
+print("| alerts delivered | %.1f | |" % (int(hooks) / win))
 print("| members' CPU (all %d, %% of one core) | %.1f%% | |" % (mem, 100.0 * ticks / hz / win))
 print()
 print("Statements by kind (calls in the window):")
