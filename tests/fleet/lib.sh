@@ -117,6 +117,16 @@ fleet_collected() {
   python3 "$FL/fleetlog.py" collect "$SIM" "$W/req.jsonl" --once
 }
 
+# logs_clean: no member logged a sanitizer's report or a Lua error it did not handle
+logs_clean() {
+  local f
+  for f in "$W"/*.err; do
+    if grep -E 'AddressSanitizer|LeakSanitizer|runtime error:|task failed|callback failed' "$f" >/dev/null; then
+      fail "$(basename "$f" .err): $(grep -E -m3 'AddressSanitizer|LeakSanitizer|runtime error:|task failed|callback failed' "$f")"
+    fi
+  done
+}
+
 # held NAME: the number of units member NAME holds (its recwatch_fleet_units_held), "" if none
 held() { curl -s --max-time 5 "${MURL[$1]}/metrics" | awk '$1 == "recwatch_fleet_units_held" {print $2}'; }
 
@@ -145,7 +155,8 @@ settled() {
 
 # fleet_audit: test-side triggers on the fleet's tables (after the members made them):
 # audit_lease(unit, owner, token, at) gets a row whenever a lease changes hands (its owner or
-# token), audit_kv(key, unit, at) one per kv write; "at" is the database clock inside the
+# token), audit_renew(owner, at) one per lease a renewal extended, audit_kv(key, unit, at)
+# one per kv write; "at" is the database clock inside the
 # writing transaction. A write of a unit is legitimate when the last lease change of that unit
 # before it gave the unit to the writer: the share lock a write takes on the lease row orders
 # it before or after a takeover, never across it.
@@ -159,6 +170,13 @@ create or replace function audit_lease_f() returns trigger language plpgsql as \
 drop trigger if exists audit_lease_t on leases;
 create trigger audit_lease_t after insert or update on leases for each row execute function audit_lease_f();
 insert into audit_lease(unit, owner, token) select unit, owner, token from leases;
+create table if not exists audit_renew(owner text, at timestamptz default clock_timestamp());
+create or replace function audit_renew_f() returns trigger language plpgsql as \$\$ begin
+  if new.owner = old.owner and new.token = old.token and new.expires_at > old.expires_at then
+    insert into audit_renew(owner) values (new.owner);
+  end if; return new; end \$\$;
+drop trigger if exists audit_renew_t on leases;
+create trigger audit_renew_t after update on leases for each row execute function audit_renew_f();
 create table if not exists audit_kv(key text, unit text, at timestamptz default clock_timestamp());
 create or replace function audit_kv_f() returns trigger language plpgsql as \$\$ begin
   insert into audit_kv(key, unit) values (new.key, new.unit); return new; end \$\$;
@@ -174,5 +192,9 @@ stale_writes() {
           where k.key like '%/probe/$1/%' and l.owner <> '$1'"
 }
 
-# lease_log: the lease changes recorded by fleet_audit into $W/leases ("unit|owner|token|epoch")
-lease_log() { pg_sql "select unit, owner, token, extract(epoch from at) from audit_lease order by at" >"$W/leases"; }
+# lease_log: the lease changes recorded by fleet_audit into $W/leases ("unit|owner|token|epoch"),
+# and each member's renewals ("owner|epoch", one per renewal statement) into $W/renewals
+lease_log() {
+  pg_sql "select unit, owner, token, extract(epoch from at) from audit_lease order by at" >"$W/leases"
+  pg_sql "select owner, extract(epoch from at) from audit_renew group by owner, at order by at" >"$W/renewals"
+}

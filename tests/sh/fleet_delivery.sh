@@ -103,4 +103,5 @@ dist = collections.Counter(posts.values())
 print("alerts: %d expected, all accepted; POSTs per alert: %s; %d POSTs in all; one id per alert, order kept per session"
       % (len(want), dict(sorted(dist.items())), len(hooks)))
 PY
+logs_clean
 echo "ok: at least once, stable ids"

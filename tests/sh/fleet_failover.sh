@@ -33,6 +33,8 @@ K=$(now)
 orphans_taken() { ! owners | grep -q "|$VICTIM|" && [ "$(owners | grep -c .)" = 30 ]; }
 wait_until 30 orphans_taken || fail "the dead member's units were not taken over: $(owners)"
 echo "all orphaned leases taken over after $(since "$K") s (wall clock, printed only)"
+survivors_hold_all() { local m n=0 h; for m in "${!MPID[@]}"; do h=$(held "$m"); n=$((n + ${h:-0})); done; [ "$n" = 30 ]; }
+wait_until 10 survivors_hold_all || fail "recwatch_fleet_units_held of the survivors does not add up to 30"
 sleep 4   # every session polled again (every 2 s) and the handover's after-life observed
 mark end
 owners >"$W/after"
@@ -91,3 +93,5 @@ print("failover: %d orphaned accounts, polled again after %.2f s median, %.2f s 
 assert worst[0] <= bound, "account %s polled again %.2f s after the kill: over %.2f s" % (worst[1], worst[0], bound)
 print("ok: %d polls checked, no account polled by two members at once, 0 answers of 429" % len(ps))
 PY
+logs_clean
+echo "ok: crash failover"

@@ -62,4 +62,5 @@ L.judge(e, W, t1)
 assert not lim, "429s: %r" % lim[:3]
 assert len(rs) >= 3, "the account changed hands %d times: the churn proved nothing" % (len(rs) - 1)
 PY
+logs_clean
 echo "ok: exact rate limit under churn"
