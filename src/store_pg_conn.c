@@ -84,10 +84,17 @@ static int session_setup(PGconn *pg, const store_pg_knobs *k, double stmt_timeou
 
 PGconn *pgc_connect(const char *url, const store_pg_knobs *k, double stmt_timeout, char *msg,
                     size_t n) {
-  /* the URL first (expanded), then what recwatch adds: a later keyword overrides it */
-  const char *keys[] = {"dbname", "fallback_application_name", "connect_timeout", NULL};
-  const char *vals[] = {url, "recwatch", "3", NULL};
-  PGconn *pg = PQconnectdbParams(keys, vals, 1);
+  /* the URL first (expanded), then what recwatch adds: a later keyword overrides it. The
+   * keepalives and tcp_user_timeout bound how long a call waits on a dead network (a
+   * server-side statement_timeout cannot) */
+  char tcp[32];
+  const char *keys[] = {"dbname", "fallback_application_name", "connect_timeout", "keepalives",
+                        "keepalives_idle", "keepalives_interval", "keepalives_count",
+                        "tcp_user_timeout", NULL};
+  const char *vals[] = {url, "recwatch", "3", "1", "5", "2", "3", tcp, NULL};
+  PGconn *pg;
+  snprintf(tcp, sizeof tcp, "%ld", (long)((stmt_timeout + 5) * 1000));
+  pg = PQconnectdbParams(keys, vals, 1);
   if (!pg || PQstatus(pg) != CONNECTION_OK) {
     char e[400];
     pgc_error(pg, NULL, e, sizeof e);

@@ -59,31 +59,36 @@ for m, n in sorted(c.items()): print(m, n)' "$1" "$2"
 }
 simnow() { curl -s "$BASE/_sim/requests" | python3 -c 'import json,sys; r=json.load(sys.stdin); print(max([x["t"] for x in r] or [0]))'; }
 
-sleep 6
+# waits up to 60 s for a condition (an ASan build on a loaded machine starts slowly)
+wait_for() { local i; for i in $(seq 600); do "$@" && return 0; sleep 0.1; done; return 1; }
+polled() { [ -n "$(polls "$1" "${2:-0}")" ]; }
+polled_n() { [ "$(polls "$1" "$2" | awk '{s += $2} END {print s + 0}')" -ge "$3" ]; }
+logs() { tail -n 3 "$T/m1.log" "$T/m2.log"; }
+
 for s in sid-fail sid-ok sid-b; do
-  [ -n "$(polls $s 0)" ] || fail "$s not polled: $(tail -3 "$T/m1.log" "$T/m2.log")"
+  wait_for polled $s || fail "$s not polled: $(logs)"
 done
-# after the start (leases settled): one member per account
+# after the start (leases settled): one member per account, over three polls of each
 T0=$(simnow)
-sleep 3
 for s in sid-ok sid-b; do
+  wait_for polled_n $s "$T0" 3 || fail "$s: not polled 3 times since $T0"
   n=$(polls $s "$T0" | wc -l)
   [ "$n" = 1 ] || fail "$s polled by $n members: $(polls $s "$T0")"
 done
 
 # added while they run: polled within a rescan
 "$RECWATCH" sessions add --state "$DB" $A --resourceid r-late --sid sid-late >/dev/null || fail "add late"
-for _ in $(seq 100); do [ -n "$(polls sid-late 0)" ] && break; sleep 0.1; done
-[ -n "$(polls sid-late 0)" ] || fail "the added session is not polled within 10 s"
-# removed while they run: no longer polled
+wait_for polled sid-late || fail "the added session is not polled: $(logs)"
+# removed while they run: its watcher stops, then it is no longer polled
 "$RECWATCH" sessions remove --state "$DB" agora --account cust-b sid-b >/dev/null || fail "remove b"
-sleep 7
+wait_for grep -q "session/sid-b: no longer watched here (session removed)" "$T/m1.log" "$T/m2.log" \
+  || fail "sid-b's watcher did not stop: $(logs)"
 T1=$(simnow)
-sleep 3
+wait_for polled_n sid-ok "$T1" 3 || fail "the others stopped"
 [ -z "$(polls sid-b "$T1")" ] || fail "the removed session is still polled: $(polls sid-b "$T1")"
-[ -n "$(polls sid-ok "$T1")" ] || fail "the others stopped"
 
 # the failure (t=6): one alert, with its stable id
+wait_for test -s "$T/got.jsonl" || fail "no alert"
 n=$(python3 -c '
 import json, sys
 ids = [json.loads(l)["alert_id"] for l in open(sys.argv[1])]

@@ -190,7 +190,8 @@ for m in m1 m2; do
   n=$(psql -X -A -t "$URL" -c "select count(*) from kv where key like '%/w' and value like '$m %'")
   [ "$n" -gt 0 ] || fail "$m wrote under none of its units"
 done
-grep -q "FENCED" "$T/m1.log" "$T/m2.log" && fail "a write was fenced while nothing moved"
+# (no check that nothing was fenced here: a unit released between a script's db:unit and its
+# db:transaction is rightly refused; the database's own refusal is step 2)
 
 # --- 1b. the watch set changes behind the members' backs: the holder reloads the sessions
 cat >"$T/edit.lua" <<'LUA'
@@ -265,8 +266,8 @@ code=$(curl -s -o "$T/healthz" -w '%{http_code}' "http://127.0.0.1:$LP2/healthz"
 curl -s "http://127.0.0.1:$LP2/metrics" | grep -q '^recwatch_store_up 0' || fail "recwatch_store_up 0"
 [ "$(grep -c "kind=store_outage " "$T/m2.log")" = 1 ] || fail "the outage is logged once"
 sleep 1
+restarted=$(date +%s.%N)   # before: the member may act again before pg_restart returns
 pg_restart
-restarted=$(date +%s.%N)
 ok=
 for _ in $(seq 150); do
   [ "$(python3 "$T/units.py" "$T/m2.log" acting "$restarted")" = 12 ] && grep -q "kind=store_outage_over" "$T/m2.log" && { ok=1; break; }

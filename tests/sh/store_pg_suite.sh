@@ -13,10 +13,11 @@ export RECWATCH_EXPECT_TASK_ERRORS=0
 # fast lease rounds: the member holds no unit here, but its thread runs as in production
 export RECWATCH_FLEET_RENEW=0.2 RECWATCH_FLEET_ACT=0.5 RECWATCH_FLEET_LEASE=2
 
-# name : task errors raised on purpose (as in tests/CMakeLists.txt)
-tests="watch_store:0 notify_repost_dests:0 notify_group:0
-       notify_alert_metrics:0 watch_qingcloud:1 watch_qingcloud_moving:0 watch_supervised:1
-       watch_agora_one_alert:0"
+# name : task errors raised on purpose (as in tests/CMakeLists.txt). Only tests that make no
+# provider call: on a store with leases a call is fenced unless this member holds its unit,
+# and the watcher tests' default credential is no session's unit (they run on the virtual
+# clock, the leases on the real one). Watchers on PostgreSQL run in the fleet stories.
+tests="watch_store:0 notify_repost_dests:0 notify_group:0 notify_alert_metrics:0"
 n=0
 for entry in $tests; do
   name=${entry%%:*}

@@ -152,6 +152,17 @@ local function stop_watcher(f, key, why)
   pcall(wt.h.stop, wt.h)
 end
 
+-- on_session_error(key, why): once per bad value of a session; its own error is logged
+local function said_bad(f, key, why)
+  if not f.o.on_session_error then return end
+  local ok, e = pcall(f.o.on_session_error, key, why)
+  if not ok then
+    rec.log.error("kind=callback_error fleet %s: on_session_error failed: %s", f.name, tostring(e))
+    local note = debug and debug.getregistry and debug.getregistry()["rec.note_error"]
+    if note then note() end   -- counted like a watcher callback's (RECWATCH_EXPECT_TASK_ERRORS)
+  end
+end
+
 local function start_watcher(f, s)
   local p, account = M.split_unit(s.unit)
   if not s.session then
@@ -159,7 +170,7 @@ local function start_watcher(f, s)
       f.bad[s.key] = s.raw
       rec.log.error("kind=fleet_session_invalid fleet %s: session %s is not watched: %s", f.name, s.key,
                     s.error, { unit = s.unit, session = s.id })
-      if f.o.on_session_error then pcall(f.o.on_session_error, s.key, s.error) end
+      said_bad(f, s.key, s.error)
     end
     return
   end
@@ -173,7 +184,7 @@ local function start_watcher(f, s)
     f.bad[s.key] = s.raw
     rec.log.error("kind=fleet_session_invalid fleet %s: session %s cannot be watched: %s", f.name, s.key,
                   tostring(h), { unit = s.unit, session = s.id })
-    if f.o.on_session_error then pcall(f.o.on_session_error, s.key, tostring(h)) end
+    said_bad(f, s.key, tostring(h))
     return
   end
   f.bad[s.key] = nil

@@ -110,6 +110,7 @@ function watch.qingcloud(o)
   local unit = state.unit_of(o, "qingcloud", "watch.qingcloud")
   local db = o.db or store.open()
   local h = new_handle(db)
+  h.unit = unit   -- a fence stops only a watcher of a unit (state.fenced)
   local every = o.every or 30
   if every <= 0 then every = 1 end
   local on_status = o.on_status or {}

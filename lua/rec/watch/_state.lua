@@ -74,11 +74,13 @@ local function unit_of(o, provider, where)
 end
 
 -- A fenced commit or call (e.kind == "fenced": this member no longer holds the unit, or may
--- not act for it now): the unit moved to another member, which watches it from here on. Not
--- a failure: logged at info, never alerted; the watcher stops (h:stop) and leaves /status.
--- True when e was such an error.
+-- not act for it now) of a watcher of a unit (account =): the unit moved to another member,
+-- which watches it from here on. Not a failure: logged at info, never alerted; the watcher
+-- stops (h:stop) and leaves /status (watch.fleet starts it again if the unit comes back).
+-- True when e was such an error. A watcher without an account has no one to hand over to:
+-- for it a fence is an error like any other (counted, logged, retried).
 local function fenced(h, w, e)
-  if type(e) ~= "table" or e.kind ~= "fenced" then return false end
+  if not h.unit or type(e) ~= "table" or e.kind ~= "fenced" then return false end
   if not h.stopped then
     rec.log.info("kind=watcher_fenced watcher=%s: the unit moved (%s): this member stops watching it",
                  w.name, tostring(e.message or e.reason or "fenced"), sup.fields(w))

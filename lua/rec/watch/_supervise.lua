@@ -50,7 +50,7 @@ local function info_of(w)
     last_good = w.last_good_time, last_good_age = w.last_good and (t - w.last_good) or nil,
     started = w.started_time, polls = w.polls, good_polls = w.good_polls,
     last_status = w.last_status, last_error = w.last_error, last_error_kind = w.last_error_kind,
-    errors = w.errors, consecutive_errors = w.consecutive, errors_by_kind = w.by_kind,
+    errors = w.errors, consecutive_errors = w.consecutive, errors_by_kind = w.by_kind or {},
     callback_failures = w.cb_failures, next_poll = w.next_poll, stale_after = w.stale_after,
     -- events (rec.watch._events): "polled", or "notifications_only" for a discovered session
     -- with no resource id yet, whose "good polls" are events (never a query)
@@ -139,16 +139,29 @@ local function publish(w, ok)
   })
 end
 
+-- What most of 100,000 entries would hold alike is read through this metatable instead
+-- (docs/performance.md, "100,000 sessions in one process"): the counters while they are 0,
+-- the default auth_retry and fail_polls, a name and an hkey that are the key. by_kind is made
+-- at the first error; sixteen fields stay in the smallest hash part that holds them.
+local ENTRY_DEFAULTS = { errors = 0, consecutive = 0, cb_failures = 0, auth_retry = AUTH_RETRY,
+                         fail_polls = FAIL_POLLS }
+local Entry = { __index = function(w, k)
+  if k == "name" or k == "hkey" then return rawget(w, "key") end
+  return ENTRY_DEFAULTS[k]
+end }
+
 local function new_entry(kind, name, key, o, every)
-  local w = {
-    kind = kind, name = name, key = key, o = o, every = every,
-    stale_after = o.stale_after or (3 * every + 60), auth_retry = o.auth_retry or AUTH_RETRY,
-    fail_polls = math.max(1, math.floor(o.fail_polls or FAIL_POLLS)),
-    polls = 0, good_polls = 0, errors = 0, consecutive = 0, by_kind = {},
-    cb_failures = 0, cb_window = {}, started_time = rec.time(), since = now(),
-  }
+  local w = setmetatable({
+    kind = kind, key = key, o = o, every = every, stale_after = o.stale_after or (3 * every + 60),
+    polls = 0, good_polls = 0, started_time = rec.time(), since = now(),
+  }, Entry)
+  if name ~= key then w.name = name end
+  if o.auth_retry then w.auth_retry = o.auth_retry end
+  local fail_polls = math.max(1, math.floor(o.fail_polls or FAIL_POLLS))
+  if fail_polls ~= FAIL_POLLS then w.fail_polls = fail_polls end
   registry[#registry + 1] = w
-  w.hkey = key:gsub("/$", "")
+  local hkey = key:gsub("/$", "")
+  if hkey ~= key then w.hkey = hkey end
   publish(w)
   -- A reload starts a fresh Lua state, but the registry (ops.c) kept this watcher's times:
   -- it goes on from them, so reloading does not make a silent watcher look fresh, and one
@@ -174,7 +187,9 @@ local function record_error(w, e, what)
   local kind = err_kind(e)
   w.errors = w.errors + 1
   w.consecutive = w.consecutive + 1
-  w.by_kind[kind] = (w.by_kind[kind] or 0) + 1
+  local by_kind = w.by_kind or {}
+  w.by_kind = by_kind
+  by_kind[kind] = (by_kind[kind] or 0) + 1
   w.last_error, w.last_error_kind, w.last_error_time = err_text(e), kind, rec.time()
   if kind == "auth" and not w.auth_failed then
     -- not transient: retrying will not fix a wrong credential, so it is said at once (and
@@ -377,12 +392,17 @@ local function start_monitor()
   end)
 end
 
+-- The callbacks called since a watcher's last finished poll, and how many failed (call below):
+-- kept aside, so that an entry does not grow for them.
+local poll_calls = setmetatable({}, { __mode = "k" })
+local poll_cb_failed = setmetatable({}, { __mode = "k" })
+
 -- One poll finished: good (true) or not.
 local function poll_done(w, good)
   w.polls = w.polls + 1
   if good then
     w.good_polls = w.good_polls + 1
-    w.consecutive = 0
+    w.consecutive = nil   -- 0 (Entry)
     w.last_good, w.last_good_time = now(), rec.time()
     if w.auth_failed then
       w.auth_failed = false
@@ -390,20 +410,20 @@ local function poll_done(w, good)
     end
     if w.stale then recovered(w) end
   end
-  -- callbacks: a poll that called some and saw every one fail counts against the watcher
-  if (w.poll_calls or 0) > 0 then
-    local all_failed = w.poll_cb_failed == w.poll_calls
-    table.insert(w.cb_window, all_failed)
-    if #w.cb_window > w.fail_polls then table.remove(w.cb_window, 1) end
-    local failing = #w.cb_window == w.fail_polls
-    for _, f in ipairs(w.cb_window) do failing = failing and f end
+  -- callbacks: a poll that called some and saw every one fail counts against the watcher;
+  -- failing: the last fail_polls such polls all did (cb_run: how many in a row, nil for none)
+  local calls = poll_calls[w]
+  if calls then
+    local all_failed = (poll_cb_failed[w] or 0) == calls
+    w.cb_run = all_failed and (w.cb_run or 0) + 1 or nil
+    local failing = (w.cb_run or 0) >= w.fail_polls
     if failing and not w.cb_failing then
       rec.log.error("kind=callback_failing watcher=%s: callbacks failed on every call in the last %d polls",
                     w.name, w.fail_polls, fields(w))
     end
     w.cb_failing = failing
   end
-  w.poll_calls, w.poll_cb_failed = 0, 0
+  poll_calls[w], poll_cb_failed[w] = nil, nil
   publish(w, good)
 end
 
@@ -424,7 +444,7 @@ end
 local function event_seen(w)
   w.events = (w.events or 0) + 1
   w.last_event_time = rec.time()
-  w.consecutive = 0
+  w.consecutive = nil   -- 0 (Entry)
   w.last_good, w.last_good_time = now(), rec.time()
   if w.stale then recovered(w) end
   publish(w, true)
@@ -441,8 +461,9 @@ end
 -- One poll under supervision: nothing it raises ends the watcher. An error is counted and
 -- logged (the poll is not good: false); a cancellation gives "stop"; otherwise what poll
 -- returned (true/false for a good/bad poll, or a word: "stop", "ended").
-local function supervised(w, poll)
-  local ok, r = xpcall(poll, function(e) return type(e) == "table" and e or debug.traceback(tostring(e), 2) end)
+local function poll_error(e) return type(e) == "table" and e or debug.traceback(tostring(e), 2) end
+local function supervised(w, poll, ...)   -- ...: poll's arguments (watch.agora's session)
+  local ok, r = xpcall(poll, poll_error, ...)
   if ok then return r end
   if type(r) == "table" and r.kind == "cancelled" then return "stop" end
   record_error(w, r)
@@ -462,11 +483,11 @@ end
 
 local function call(w, what, fn, ...)
   if not fn then return end
-  w.poll_calls = (w.poll_calls or 0) + 1
+  poll_calls[w] = (poll_calls[w] or 0) + 1
   local ok, err = xpcall(fn, debug.traceback, ...)
   if not ok then
     w.cb_failures = w.cb_failures + 1
-    w.poll_cb_failed = (w.poll_cb_failed or 0) + 1
+    poll_cb_failed[w] = (poll_cb_failed[w] or 0) + 1
     rec.log.error("kind=callback_error watcher=%s: %s callback failed: %s", w.name, what, tostring(err), fields(w))
     note_error()
   end
