@@ -7,7 +7,8 @@
 --   FLEET_RATE      each customer's limit, queries per second (default 10; 429 beyond it)
 --   FLEET_FAIL      the first N recordings fail (default 0): status 4 until FLEET_FAIL_AT + 2,
 --                   5 from then, 20 "exited abnormally" from +5 s, gone (404) FLEET_LINGER
---                   (default 3) seconds later;
+--                   (default 8) seconds later: longer than a failover (T + r + 1 s, more on a
+--                   loaded machine), so that a new owner still sees the 20 it must alert;
 --                   every other recording records (5) for ever
 --   FLEET_FAIL_AT   sim second of the first failing recording's start (default 5); recording i
 --                   starts FLEET_FAIL_STEP (default 0.2) seconds after recording i-1
@@ -18,7 +19,7 @@ end
 local accounts, sessions = num("FLEET_ACCOUNTS", 30), num("FLEET_SESSIONS", 300)
 local rate, fail = num("FLEET_RATE", 10), num("FLEET_FAIL", 0)
 local fail_at, step = num("FLEET_FAIL_AT", 5), num("FLEET_FAIL_STEP", 0.2)
-local linger = num("FLEET_LINGER", 3)
+local linger = num("FLEET_LINGER", 8)
 
 local customers = {}
 for a = 1, accounts do
