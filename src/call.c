@@ -50,6 +50,8 @@ typedef struct pcall {
   int urgent, uwaiting;        /* the priority lane; waiting in it for the window */
   int attempt, retries, free_resends, free_429;
   int resent, refused;         /* set by on_leave for the attempt in flight */
+  int fenced;                  /* on_leave: the fence refused it at its real departure */
+  rec_err fence_err;           /* why (a typed `fenced`) */
   int committed;               /* pending in the bucket: committed, not yet departed */
   int tries[RETRY_NCLASS];     /* retries so far, per class of failure */
   const char *host;            /* the host of the last send (a change counts a failover) */
@@ -298,6 +300,12 @@ static void on_reply(void *ud, const http_response *res, const rec_err *terr) {
   const metrics_builtin_t *mb = metrics_builtin();
   pc->req = NULL;
   uncommit(pc);  /* it never left (no connection, a refusal, a resend) */
+  if (pc->fenced) {  /* refused at departure by the fence: not sent, not retried */
+    err = pc->fence_err;
+    pc->attempt--;
+    fail(pc, &err);
+    return;
+  }
   metrics_observe1(mb->request_duration, provider_label(pc), engine_now(pc->e) - pc->sent_at);
   if (terr && (pc->resent || pc->refused) && pc->free_resends < FREE_RESENDS &&
       !engine_stopping(pc->e)) {
@@ -443,6 +451,16 @@ static int on_leave(void *ud, int resend) {
     pc->resent = 1;
     return 1;
   }
+  {
+    /* the real departure (it may have waited in http.c's per-host queue since
+     * send_attempt): the fence again, so that a unit released or past D meanwhile sends
+     * nothing; still committed, on_reply's uncommit gives its slot back */
+    double cap;
+    if (fence_attempt(pc, &cap, &pc->fence_err) != 0) {
+      pc->fenced = 1;
+      return 1;
+    }
+  }
   pc->committed = 0;  /* rl_leave takes it off the pending ones either way */
   pc->left_at = engine_now(pc->e);
   pc->left_id = rl_leave(pc->bucket, pc->left_at);
@@ -510,7 +528,7 @@ static void send_attempt(pcall *pc) {
     r.headers = qc_headers;
   }
   r.on_leave = on_leave;
-  pc->resent = pc->refused = 0;
+  pc->resent = pc->refused = pc->fenced = 0;
   pc->left_id = -1;
   pc->sent_at = engine_now(pc->e);
   pc->req = http_send(engine_http(pc->e), &r, on_reply, pc, &err);

@@ -6,6 +6,7 @@
  * first bytes across a cut, and no byte of a message can start a forged line. */
 #define _GNU_SOURCE 1  /* strcasestr */
 #include <ctype.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -36,6 +37,25 @@ static log_state *cur = &default_state;
 #define nsecrets (cur->nsecrets)
 #define capsecrets (cur->capsecrets)
 #define longest_secret (cur->longest)
+
+/* One lock for the module: the lease and store threads (store_pg_lease.c, store_pg_conn.c) log
+ * while the loop does, and a secret may be registered meanwhile (the array grows by realloc).
+ * A line is formatted, redacted and written under it, whole; recursive, so a tee or a nested
+ * call (log_redact inside a write) takes it again on the same thread. */
+static pthread_once_t lock_once = PTHREAD_ONCE_INIT;
+static pthread_mutex_t lock;
+static void lock_init(void) {
+  pthread_mutexattr_t a;
+  pthread_mutexattr_init(&a);
+  pthread_mutexattr_settype(&a, PTHREAD_MUTEX_RECURSIVE);
+  pthread_mutex_init(&lock, &a);
+  pthread_mutexattr_destroy(&a);
+}
+static void lk(void) {
+  pthread_once(&lock_once, lock_init);
+  pthread_mutex_lock(&lock);
+}
+static void ulk(void) { pthread_mutex_unlock(&lock); }
 
 static const char *const level_names[] = {"debug", "info", "warn", "error"};
 static const char mark[] = "[REDACTED]";
@@ -202,19 +222,29 @@ static void add_url_parts(const char *url) {
 
 void log_add_secret(const char *secret) {
   if (!secret || strlen(secret) < 4) return;
+  lk();
   add_forms(secret, strlen(secret));
   add_url_parts(secret);
+  ulk();
 }
 
 void log_clear_secrets(void) {
+  lk();
   while (nsecrets > 0) free(secrets[--nsecrets]);
   free(secrets);
   secrets = NULL;
   capsecrets = 0;
   longest_secret = 0;
+  ulk();
 }
 
-size_t log_longest_secret(void) { return longest_secret; }
+size_t log_longest_secret(void) {
+  size_t n;
+  lk();
+  n = longest_secret;
+  ulk();
+  return n;
+}
 
 /* ---- redaction on a growing buffer ---- */
 
@@ -360,12 +390,15 @@ char *log_redact_dup(const char *msg, size_t n, size_t *outn) {
   if (!s) return NULL;
   memcpy(s, msg, n);
   s[n] = '\0';
+  lk();
   for (i = 0; i < nsecrets; i++) {
     if (!replace_needle(&s, &n, secrets[i])) {
+      ulk();
       free(s);
       return NULL;  /* no memory to redact: the caller says nothing rather than leak */
     }
   }
+  ulk();
   redact_named(s, n);
   if (outn) *outn = n;
   return s;
@@ -389,6 +422,7 @@ void log_redact(char *s, size_t cap) {
    * the beginning of a secret is the secret's first bytes, and goes too */
   len = strlen(s);
   if (len + 1 < cap) return;
+  lk();
   for (i = 0; i < nsecrets; i++) {
     size_t sl = strlen(secrets[i]);
     for (keep = sl - 1 < len ? sl - 1 : len; keep >= 1; keep--)
@@ -400,6 +434,7 @@ void log_redact(char *s, size_t cap) {
         break;
       }
   }
+  ulk();
 }
 
 /* ---- escaping and cutting ---- */
@@ -533,8 +568,20 @@ static void write_traceback(const char *t, size_t n) {
   }
 }
 
+static void write_fields(log_level level, unsigned task, const char *msg, const log_field *fields,
+                         int nfields);
+
+/* A line is written whole under the lock: lines of several threads never interleave. */
 void log_write_fields(log_level level, unsigned task, const char *msg, const log_field *fields,
                       int nfields) {
+  if (!log_enabled(level) || level >= LOG_OFF) return;
+  lk();
+  write_fields(level, task, msg, fields, nfields);
+  ulk();
+}
+
+static void write_fields(log_level level, unsigned task, const char *msg, const log_field *fields,
+                         int nfields) {
   char line[LOG_LINE_MAX], stamp[40], val[1024];
   char *clean;
   const char *trace = NULL;

@@ -58,13 +58,14 @@ static const char schema[] =
   " body text NOT NULL, received_at double precision NOT NULL, done_at double precision);"
   "CREATE INDEX IF NOT EXISTS events_pending ON events(seq) WHERE done_at IS NULL;"
   "CREATE TABLE IF NOT EXISTS members (member text PRIMARY KEY, expires_at timestamptz NOT NULL);"
+  "ALTER TABLE members ADD COLUMN IF NOT EXISTS nonce text;"
   "CREATE TABLE IF NOT EXISTS leases (unit text PRIMARY KEY, owner text NOT NULL,"
   " token bigint NOT NULL, expires_at timestamptz NOT NULL);"
   "CREATE TABLE IF NOT EXISTS units (unit text PRIMARY KEY, version bigint NOT NULL DEFAULT 0);";
 
 /* The statements of the ops of a write set. Parameters: P_S0..P_S2 the op's strings, P_X its
  * number, P_UNIT the unit (of the key for kv, of the write set for the outbox). */
-enum { P_NONE, P_S0, P_S1, P_S2, P_X, P_UNIT };
+enum { P_NONE, P_S0, P_S1, P_S2, P_X, P_UNIT, P_ME };
 static const struct {
   const char *sql, *name;
   int p[5];
@@ -78,12 +79,14 @@ static const struct {
                  "enqueue", {P_S0, P_S1, P_S2, P_X, P_UNIT}},
   [STORE_DELIVERED] = {"UPDATE outbox SET delivered_at = $3, attempts = attempts + 1, "
                        "locked_until = NULL, locked_by = NULL "
-                       "WHERE id = $1 AND dest = $2 AND delivered_at IS NULL",
-                       "delivered", {P_S0, P_S1, P_X}},
+                       "WHERE id = $1 AND dest = $2 AND delivered_at IS NULL "
+                       "AND (locked_by IS NULL OR locked_by = $4)",
+                       "delivered", {P_S0, P_S1, P_X, P_ME}},
   [STORE_FAILED] = {"UPDATE outbox SET attempts = attempts + 1, next_at = $3, last_error = $4, "
                     "locked_until = NULL, locked_by = NULL "
-                    "WHERE id = $1 AND dest = $2 AND delivered_at IS NULL",
-                    "attempt_failed", {P_S0, P_S1, P_X, P_S2}},
+                    "WHERE id = $1 AND dest = $2 AND delivered_at IS NULL "
+                    "AND (locked_by IS NULL OR locked_by = $5)",
+                    "attempt_failed", {P_S0, P_S1, P_X, P_S2, P_ME}},
   [STORE_PRUNE] = {"DELETE FROM outbox WHERE delivered_at IS NOT NULL AND delivered_at < $1",
                    "prune", {P_X}},
   [STORE_EVENT_ADD] = {"INSERT INTO events(notice_id, body, received_at) VALUES ($1, $2, $3) "
@@ -169,7 +172,7 @@ static int run_op(store_conn *c, const store_writeset *ws, const store_op *o, st
   snprintf(x, sizeof x, "%.17g", o->x);
   for (i = 0; i < 5 && op_sql[o->kind].p[i]; i++, np++) {
     int p = op_sql[o->kind].p[i];
-    v[i] = p == P_X ? x : p == P_UNIT ? (o->kind == STORE_ENQ ? (ws->unit ? ws->unit : "") : ku)
+    v[i] = p == P_X ? x : p == P_ME ? pgc_claimer() : p == P_UNIT ? (o->kind == STORE_ENQ ? (ws->unit ? ws->unit : "") : ku)
                                       : o->s[p - P_S0];
   }
   if (run(c, r, op_sql[o->kind].name, op_sql[o->kind].sql, np, v, &ch)) return -1;
@@ -325,7 +328,7 @@ static void pg_claim(store_conn *c, double now, long limit, double lease, store_
   v[1] = slim;
   v[2] = units;
   v[3] = slease;
-  v[4] = fence_member();
+  v[4] = pgc_claimer();
   res = pgc_exec(c->pg,
     "WITH c AS (SELECT id, dest FROM outbox WHERE delivered_at IS NULL AND next_at <= $1 "
     " AND (unit = '' OR unit = ANY($3::text[])) "

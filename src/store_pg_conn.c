@@ -4,6 +4,7 @@
  * recwatch_store_up and on /healthz (store_pg_outage). */
 #include <math.h>
 #include <stdatomic.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -69,17 +70,45 @@ int pgc_ok(const PGresult *r) {
 
 static int session_setup(PGconn *pg, const store_pg_knobs *k, double stmt_timeout, char *msg,
                          size_t n) {
-  char sql[200];
+  char sql[300];
   PGresult *r;
   int ok;
+  /* a statement, or a transaction left idle, never holds a lease row's lock past T - D: a
+   * paused or slow holder cannot stall a takeover (or its own member's renewal) beyond the
+   * point where the fence has stopped it anyway. The lease connection (asked for with a
+   * statement timeout of T) also waits at most r/2 for a row lock: a renewal or a takeover
+   * stuck behind a lock gives up and the next round tries again */
+  double cap = k->lease - k->act, st = stmt_timeout < cap ? stmt_timeout : cap;
+  long lock_ms = stmt_timeout == k->lease ? (long)(k->renew * 500) : 0;
   snprintf(sql, sizeof sql, "SET idle_in_transaction_session_timeout = %ld; "
-           "SET statement_timeout = %ld; SET TIME ZONE 'UTC'; SET client_min_messages = warning",
-           (long)(k->lease * 1000), (long)(stmt_timeout * 1000));
+           "SET statement_timeout = %ld; SET lock_timeout = %ld; SET TIME ZONE 'UTC'; "
+           "SET client_min_messages = warning",
+           (long)(cap * 1000), (long)(st * 1000), lock_ms > 0 ? lock_ms : 0);
   r = PQexec(pg, sql);
   ok = pgc_ok(r);
   if (!ok) pgc_error(pg, r, msg, n);
   PQclear(r);
   return ok ? 0 : -1;
+}
+
+/* The URL parsed before libpq connects: a URL that does not parse is refused here with a
+ * message of ours (libpq's parse errors quote the whole URI, password included), and the
+ * password of one that does is registered with the log, so that no later libpq message can
+ * show it either. */
+static int check_url(const char *url, char *msg, size_t n) {
+  char *err = NULL, shown[300];
+  PQconninfoOption *o = PQconninfoParse(url, &err), *p;
+  PQfreemem(err);   /* never shown: it may quote the password */
+  if (!o) {
+    pgc_display(url, shown, sizeof shown);
+    snprintf(msg, n, "malformed PostgreSQL URL (%s, password masked): not a libpq connection "
+             "string or URI", shown);
+    return -1;
+  }
+  for (p = o; p->keyword; p++)
+    if (strcmp(p->keyword, "password") == 0 && p->val && *p->val) log_add_secret(p->val);
+  PQconninfoFree(o);
+  return 0;
 }
 
 PGconn *pgc_connect(const char *url, const store_pg_knobs *k, double stmt_timeout, char *msg,
@@ -93,6 +122,7 @@ PGconn *pgc_connect(const char *url, const store_pg_knobs *k, double stmt_timeou
                         "tcp_user_timeout", NULL};
   const char *vals[] = {url, "recwatch", "3", "1", "5", "2", "3", tcp, NULL};
   PGconn *pg;
+  if (check_url(url, msg, n)) return NULL;
   snprintf(tcp, sizeof tcp, "%ld", (long)((stmt_timeout + 5) * 1000));
   pg = PQconnectdbParams(keys, vals, 1);
   if (!pg || PQstatus(pg) != CONNECTION_OK) {
@@ -159,6 +189,22 @@ char *pgc_array(const char *const *v, int n) {
   *p++ = '}';
   *p = 0;
   return out;
+}
+
+static uv_once_t claimer_once = UV_ONCE_INIT;
+static char claimer[200];
+static void claimer_init(void) {
+  unsigned char b[8] = {0};
+  uint64_t x = uv_hrtime() ^ ((uint64_t)uv_os_getpid() << 32);
+  int i;
+  if (uv_random(NULL, NULL, b, sizeof b, 0, NULL) == 0)
+    for (i = 0; i < 8; i++) x ^= (uint64_t)b[i] << (8 * i);
+  snprintf(claimer, sizeof claimer, "%s/%016llx", fence_member(), (unsigned long long)x);
+}
+
+const char *pgc_claimer(void) {
+  uv_once(&claimer_once, claimer_init);
+  return claimer;
 }
 
 /* ---- the outage ---- */

@@ -29,6 +29,9 @@ PGresult *pgc_exec(PGconn *pg, const char *sql, int nparams, const char *const *
 int pgc_ok(const PGresult *r);
 /* A PostgreSQL array literal of the strings ({"a","b"}); malloc'ed, NULL out of memory. */
 char *pgc_array(const char *const *v, int n);
+/* "<member>/<nonce>": this process, told apart from another process under the same member
+ * name (the members row's nonce, the outbox's locked_by). Fixed for the life of the process. */
+const char *pgc_claimer(void);
 
 /* ---- store_pg_lease.c ---- */
 

@@ -55,13 +55,14 @@ struct pg_lease {
   uv_mutex_t mu;
   uv_cond_t cv;
   int quit, joined, name_said;
+  double last_ok;        /* fence_now() when the last round that renewed started (0: none) */
   lunit *held;           /* under mu */
   int nheld, cap;
   lev *eh, **et;         /* events for the loop, under mu */
   int64_t shared_seen;   /* under mu: the version of the keys of no unit the cache has */
   void (*wake)(void *);
   void *arg;
-  metric_t *m_held, *m_members;
+  metric_t *m_held, *m_members, *m_act;
 };
 
 static uv_mutex_t active_mu;
@@ -214,6 +215,29 @@ static int cmp_str(const void *a, const void *b) {
   return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
+/* "{1,2,...}": the tokens of the held units, in their order (under mu). */
+static char *token_array(pg_lease *l) {
+  char *out = malloc((size_t)l->nheld * 21 + 3), *p = out;
+  int i;
+  if (!out) return NULL;
+  *p++ = '{';
+  for (i = 0; i < l->nheld; i++)
+    p += sprintf(p, "%s%llu", i ? "," : "", (unsigned long long)l->held[i].token);
+  *p++ = '}';
+  *p = 0;
+  return out;
+}
+
+static int count_actionable(pg_lease *l) {
+  double now = fence_now();
+  int i, n = 0;
+  uv_mutex_lock(&l->mu);
+  for (i = 0; i < l->nheld; i++)
+    if (now - l->held[i].sent < l->k.act && now >= l->held[i].gained + 1) n++;
+  uv_mutex_unlock(&l->mu);
+  return n;
+}
+
 /* A statement of the round; NULL (logged when the database answered) on failure. */
 static PGresult *q(pg_lease *l, const char *what, const char *sql, int n, const char *const *v,
                    char *err, size_t en) {
@@ -228,26 +252,45 @@ static PGresult *q(pg_lease *l, const char *what, const char *sql, int n, const 
 }
 
 static void round_once(pg_lease *l) {
-  char err[400], lease_s[32], *arr = NULL;
-  const char *me = fence_member();
+  char err[400], lease_s[32], *arr = NULL, *toks = NULL;
+  const char *me = fence_member(), *nonce = pgc_claimer();
+  double start = fence_now();
   PGresult *rm = NULL, *ru = NULL, *r = NULL;
-  char **members = NULL, **want = NULL, **gone = NULL;
+  char **members = NULL, **want = NULL, **gone = NULL, *gtok = NULL;
+  size_t gtl = 0;
   int nm = 0, nu, i, nwant = 0, ngone = 0, self = 0;
   double t0;
+  err[0] = 0;
   if (pgc_ensure(l->pg, &l->k, l->k.lease, err, sizeof err)) {
     pgc_health(0, l->display, err);
+    metrics_set(l->m_act, NULL, count_actionable(l), NULL, 0);
     return;
   }
   snprintf(lease_s, sizeof lease_s, "%.3f", l->k.lease);
-  { /* 1. heartbeat; the first one only when the name is free */
-    const char *v[2] = {me, lease_s};
+  { /* 1. heartbeat, under this process's nonce; the first one only when the name is free */
+    const char *v[3] = {me, lease_s, nonce};
     r = q(l, "heartbeat", l->joined
-      ? "INSERT INTO members(member, expires_at) VALUES ($1, now() + make_interval(secs => $2::double precision)) "
-        "ON CONFLICT (member) DO UPDATE SET expires_at = excluded.expires_at RETURNING member"
-      : "INSERT INTO members(member, expires_at) VALUES ($1, now() + make_interval(secs => $2::double precision)) "
-        "ON CONFLICT (member) DO UPDATE SET expires_at = excluded.expires_at "
-        "WHERE members.expires_at <= now() RETURNING member", 2, v, err, sizeof err);
+      ? "UPDATE members SET expires_at = now() + make_interval(secs => $2::double precision) "
+        "WHERE member = $1 AND nonce = $3 RETURNING member"
+      : "INSERT INTO members(member, expires_at, nonce) VALUES ($1, now() + make_interval(secs => $2::double precision), $3) "
+        "ON CONFLICT (member) DO UPDATE SET expires_at = excluded.expires_at, nonce = excluded.nonce "
+        "WHERE members.expires_at <= now() OR members.nonce = excluded.nonce RETURNING member", 3, v,
+      err, sizeof err);
     if (!r) goto out;
+    if (PQntuples(r) == 0 && l->joined) {
+      /* another process took this member name while this one was away (paused past T):
+       * every unit held here is given up at once, without touching the database (the
+       * leases under this name are the other's now), and this one joins again once the
+       * name is free */
+      log_error("kind=fleet_member_taken the member name %s was taken by another process while "
+                "this one was away: it stops acting for all its units and joins again once the "
+                "name is free", me);
+      uv_mutex_lock(&l->mu);
+      while (l->nheld > 0) drop(l, &l->held[l->nheld - 1]);
+      uv_mutex_unlock(&l->mu);
+      l->joined = 0;
+      l->name_said = 0;
+    }
     if (PQntuples(r) == 0) {
       if (!l->name_said++)
         log_warn("kind=fleet the member name %s is live in the fleet's members (another process "
@@ -276,22 +319,26 @@ static void round_once(pg_lease *l) {
     if (strcmp(members[i], me) == 0) self = 1;
   }
   if (!self) members[nm++] = (char *)me;
-  /* 3. renew what is held, in one statement */
+  /* 3. renew what is held, in one statement, by (unit, token): a unit whose token moved (taken
+   * over, if only by another process under this member name) is not renewed, and is lost */
   uv_mutex_lock(&l->mu);
   {
     const char **v = malloc((size_t)(l->nheld + 1) * sizeof *v);
     for (i = 0; v && i < l->nheld; i++) v[i] = l->held[i].unit;
     arr = v ? pgc_array(v, l->nheld) : NULL;
     free(v);
+    toks = token_array(l);
   }
   i = l->nheld;
   uv_mutex_unlock(&l->mu);
-  if (!arr) goto out;
+  if (!arr || !toks) goto out;
   if (i > 0) {
-    const char *v[3] = {me, arr, lease_s};
+    const char *v[4] = {me, arr, lease_s, toks};
     t0 = fence_now();   /* the fence counts from when the renewal was SENT */
-    if (!(r = q(l, "renew", "UPDATE leases SET expires_at = now() + make_interval(secs => $3::double precision) "
-                "WHERE owner = $1 AND unit = ANY($2::text[]) RETURNING unit", 3, v, err, sizeof err)))
+    if (!(r = q(l, "renew", "UPDATE leases l SET expires_at = now() + make_interval(secs => $3::double precision) "
+                "FROM unnest($2::text[], $4::bigint[]) AS h(unit, token) "
+                "WHERE l.unit = h.unit AND l.token = h.token AND l.owner = $1 RETURNING l.unit",
+                4, v, err, sizeof err)))
       goto out;
     uv_mutex_lock(&l->mu);
     for (i = l->nheld - 1; i >= 0; i--) {
@@ -309,8 +356,10 @@ static void round_once(pg_lease *l) {
     r = NULL;
   }
   /* 4. desired owners: release the units another live member should hold */
+  l->last_ok = start;   /* renewed (or nothing to renew): the round's health */
   gone = calloc((size_t)nu + 1, sizeof *gone);
-  if (!gone) goto out;
+  gtok = calloc((size_t)nu + 1, 21);
+  if (!gone || !gtok) goto out;
   uv_mutex_lock(&l->mu);
   for (i = 0; i < nu; i++) {
     const char *unit = PQgetvalue(ru, i, 0);
@@ -328,6 +377,7 @@ static void round_once(pg_lease *l) {
     u = find(l, unit);
     if (u && d && strcmp(d, me) != 0) {
       if (!(gone[ngone] = strdup(unit))) continue;
+      gtl += (size_t)sprintf(gtok + gtl, "%s%llu", ngone ? "," : "{", (unsigned long long)u->token);
       ngone++;
       log_info("kind=fleet unit %s released to member %s", unit, d);
       drop(l, u);   /* not actionable from here on, before the database hears of it */
@@ -341,9 +391,12 @@ static void round_once(pg_lease *l) {
   uv_mutex_unlock(&l->mu);
   if (ngone) {
     char *ga = pgc_array((const char *const *)gone, ngone);
-    const char *v[2] = {me, ga};
-    if (ga && (r = q(l, "release", "UPDATE leases SET expires_at = now() WHERE owner = $1 AND "
-                     "unit = ANY($2::text[])", 2, v, err, sizeof err))) {
+    const char *v[3] = {me, ga, gtok};
+    strcpy(gtok + gtl, "}");
+    if (ga && (r = q(l, "release", "UPDATE leases l SET expires_at = now() "
+                     "FROM unnest($2::text[], $3::bigint[]) AS h(unit, token) "
+                     "WHERE l.owner = $1 AND l.unit = h.unit AND l.token = h.token", 3, v, err,
+                     sizeof err))) {
       PQclear(r);
       r = NULL;
     }
@@ -356,12 +409,21 @@ static void round_once(pg_lease *l) {
     if ((wa = pgc_array((const char *const *)want, nwant)) != NULL) {
       const char *v[3] = {me, wa, lease_s};
       t0 = fence_now();
+      /* the expired rows are locked FOR UPDATE SKIP LOCKED: a row still locked (by an old
+       * owner's write transaction, a paused process) is skipped this round, and stalls
+       * neither the others nor this member's next renewal; absent units are inserted */
       r = q(l, "take over",
-            "INSERT INTO leases(unit, owner, token, expires_at) "
-            "SELECT u, $1, 1, now() + make_interval(secs => $3::double precision) FROM unnest($2::text[]) AS u "
-            "ON CONFLICT (unit) DO UPDATE SET owner = excluded.owner, token = leases.token + 1, "
-            "expires_at = excluded.expires_at WHERE leases.expires_at <= now() "
-            "RETURNING unit, token", 3, v, err, sizeof err);
+            "WITH w AS (SELECT unnest($2::text[]) AS u), "
+            "e AS (SELECT l.unit FROM leases l JOIN w ON l.unit = w.u WHERE l.expires_at <= now() "
+            " ORDER BY l.unit FOR UPDATE OF l SKIP LOCKED), "
+            "t AS (UPDATE leases l SET owner = $1, token = l.token + 1, "
+            " expires_at = now() + make_interval(secs => $3::double precision) FROM e "
+            " WHERE l.unit = e.unit RETURNING l.unit, l.token), "
+            "i AS (INSERT INTO leases(unit, owner, token, expires_at) "
+            " SELECT u, $1, 1, now() + make_interval(secs => $3::double precision) FROM w "
+            " WHERE NOT EXISTS (SELECT 1 FROM leases x WHERE x.unit = w.u) "
+            " ON CONFLICT (unit) DO NOTHING RETURNING unit, token) "
+            "SELECT unit, token FROM t UNION ALL SELECT unit, token FROM i", 3, v, err, sizeof err);
       free(wa);
       if (r) {
         uv_mutex_lock(&l->mu);
@@ -388,7 +450,19 @@ static void round_once(pg_lease *l) {
   metrics_set(l->m_held, NULL, i, NULL, 0);
   metrics_set(l->m_members, NULL, nm, NULL, 0);
 out:
-  if (PQstatus(l->pg) != CONNECTION_OK) pgc_health(0, l->display, err);
+  /* an outage: the connection is gone, or the database answers but no round has renewed for
+   * D s (a timeout, a read-only standby, a full disk): the member is fenced either way */
+  if (PQstatus(l->pg) != CONNECTION_OK) {
+    pgc_health(0, l->display, err);
+  } else if (l->joined && l->last_ok > 0 && fence_now() - l->last_ok >= l->k.act) {
+    char why[500];
+    snprintf(why, sizeof why, "no lease renewal for %.1f s (D = %g s): %s", fence_now() - l->last_ok,
+             l->k.act, err[0] ? err : "the round failed");
+    pgc_health(0, l->display, why);
+  }
+  metrics_set(l->m_act, NULL, count_actionable(l), NULL, 0);
+  free(gtok);
+  free(toks);
   for (i = 0; gone && i < ngone; i++) free(gone[i]);
   free(gone);
   free(members);
@@ -402,13 +476,31 @@ out:
 /* Leaving: nothing is actionable any more, then every lease expires now and the member row
  * goes, so the others take over within one round instead of T. */
 static void leave(pg_lease *l) {
-  const char *v[1] = {fence_member()};
+  char *arr = NULL, *toks = NULL;
+  const char **units;
+  int i;
+  uv_mutex_lock(&l->mu);
+  /* only the leases this process holds, by (unit, token): never another process's under
+   * the same member name */
+  if ((units = malloc((size_t)(l->nheld + 1) * sizeof *units)) != NULL) {
+    for (i = 0; i < l->nheld; i++) units[i] = l->held[i].unit;
+    arr = pgc_array(units, l->nheld);
+    free(units);
+  }
+  toks = token_array(l);
+  uv_mutex_unlock(&l->mu);
+  if (l->joined && PQstatus(l->pg) == CONNECTION_OK && arr && toks) {
+    const char *v[3] = {fence_member(), arr, toks}, *m[2] = {fence_member(), pgc_claimer()};
+    PQclear(pgc_exec(l->pg, "UPDATE leases l SET expires_at = now() "
+                     "FROM unnest($2::text[], $3::bigint[]) AS h(unit, token) "
+                     "WHERE l.owner = $1 AND l.unit = h.unit AND l.token = h.token", 3, v));
+    PQclear(pgc_exec(l->pg, "DELETE FROM members WHERE member = $1 AND nonce = $2", 2, m));
+  }
+  free(arr);
+  free(toks);
   uv_mutex_lock(&l->mu);
   while (l->nheld > 0) drop(l, &l->held[l->nheld - 1]);
   uv_mutex_unlock(&l->mu);
-  if (!l->joined || PQstatus(l->pg) != CONNECTION_OK) return;
-  PQclear(pgc_exec(l->pg, "UPDATE leases SET expires_at = now() WHERE owner = $1", 1, v));
-  PQclear(pgc_exec(l->pg, "DELETE FROM members WHERE member = $1", 1, v));
 }
 
 static void lease_main(void *arg) {
@@ -472,6 +564,9 @@ pg_lease *pgl_start(const char *url, const char *display, const store_pg_knobs *
   l->m_members = metrics_register(METRIC_GAUGE, "recwatch_fleet_members",
                                   "Live members of the fleet, as this member saw them last", 0,
                                   NULL, NULL, 0, NULL, 0);
+  l->m_act = metrics_register(METRIC_GAUGE, "recwatch_fleet_units_actionable",
+                              "Units this member may act for now (held, renewed within D, past "
+                              "the 1 s wait after a gain)", 0, NULL, NULL, 0, NULL, 0);
   if (!(l->pg = pgc_connect(url, k, k->lease, e, sizeof e))) {
     uv_mutex_unlock(&active_mu);
     snprintf(msg, n, "the PostgreSQL store %s: the lease connection: %s", display, e);
@@ -505,6 +600,7 @@ void pgl_stop(pg_lease *l) {
   uv_thread_join(&l->th);
   fence_set(NULL, NULL);
   metrics_set(l->m_held, NULL, 0, NULL, 0);
+  metrics_set(l->m_act, NULL, 0, NULL, 0);
   uv_mutex_lock(&active_mu);
   if (active == l) active = NULL;
   uv_mutex_unlock(&active_mu);

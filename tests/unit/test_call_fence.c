@@ -23,7 +23,7 @@
 /* ---- the made-up check: a policy per unit, and what it was asked ---- */
 
 static struct {
-  int ok, no, short_, flip, other;  /* checks per unit */
+  int ok, no, short_, flip, leave, other;  /* checks per unit */
   char last_unit[128];
 } asked;
 
@@ -45,9 +45,16 @@ static int fake_check(void *arg, const char *unit, double *until, char *why, siz
     *until = fence_now() + 0.1;
     return 1;
   }
-  if (!strcmp(unit, "agora:fence-flip")) {  /* held for the first attempt only (2 checks) */
-    if (++asked.flip > 2) {
+  if (!strcmp(unit, "agora:fence-flip")) {  /* held for the first attempt only (3 checks) */
+    if (++asked.flip > 3) {
       snprintf(why, whyn, "past D");
+      return 0;
+    }
+    return 1;
+  }
+  if (!strcmp(unit, "agora:fence-leave")) {  /* released while the request waited to leave */
+    if (++asked.leave > 2) {
+      snprintf(why, whyn, "released at departure");
       return 0;
     }
     return 1;
@@ -62,6 +69,7 @@ static const char scenario[] =
     "            customers = { { customer_id = 'fence-no', customer_secret = 'fence-no-secret' },\n"
     "                          { customer_id = 'fence-short', customer_secret = 'fence-short-s' },\n"
     "                          { customer_id = 'fence-flip', customer_secret = 'fence-flip-s' },\n"
+    "                          { customer_id = 'fence-leave', customer_secret = 'fence-leave-s' },\n"
     "                          { customer_id = 'fence-free', customer_secret = 'fence-free-s' } } },\n"
     "  agora_recordings = {\n"
     "    { appid = 'fa', resourceid = 'fr', sid = 'fast', mode = 'mix', status = 5 },\n"
@@ -101,6 +109,11 @@ static const char script[] =
     "res, err = q('once504', 'fence-flip', { retries = 2, retry_delays = { 0.05 } })\n"
     "assert(not res and err.kind == 'fenced' and err.attempts == 1, tostring(err))\n"
     "assert(err.message:find('past D', 1, true), err.message)\n"
+    /* checked at the real departure (libcurl about to send), after the pacing slot and
+     * send_attempt: a unit released meanwhile sends nothing */
+    "res, err = q('fast', 'fence-leave', { retries = 2, retry_delays = { 0.05 } })\n"
+    "assert(not res and err.kind == 'fenced' and err.retryable == false, tostring(err))\n"
+    "assert(err.message:find('released at departure', 1, true), err.message)\n"
     "assert(q('fast', 'fence-free'))\n"
     /* a member of a fleet names itself in User-Agent: the simulator's log shows it */
     "local r = assert(rec.http{ url = rec.sim.base_url .. '/_sim/requests' })\n"
@@ -108,7 +121,7 @@ static const char script[] =
     "assert(type(MEMBER) == 'string' and #MEMBER > 0)\n"
     "for _, e in ipairs(rows) do\n"
     "  assert(e.member == MEMBER, tostring(e.member) .. ' ~= ' .. MEMBER)\n"
-    "  assert(e.account ~= 'fence-no' and e.account ~= 'fence-short', e.account)\n"
+    "  assert(e.account ~= 'fence-no' and e.account ~= 'fence-short' and e.account ~= 'fence-leave', e.account)\n"
     "  n = n + 1\n"
     "end\n"
     "assert(n == 4, n .. ' requests answered')\n"
@@ -170,7 +183,8 @@ static void test_fence_refuses_and_caps(void **state) {
    * simulator for it (a request of fence-no would have its customer's credential) */
   assert_int_equal(asked.no, 2);
   assert_int_equal(asked.short_, 1);
-  assert_int_equal(asked.flip, 3);  /* attempt 1: before the pacer and at departure; retry: refused */
+  assert_int_equal(asked.flip, 4);  /* attempt 1: before the pacer, at send and at departure; retry: refused */
+  assert_int_equal(asked.leave, 3); /* allowed at the slot and at send, refused at departure: not retried */
   assert_true(asked.ok >= 6);
   assert_true(asked.other >= 2);   /* fence-free: its two checks */
   count_log(log, "\"status\":504", &n);
